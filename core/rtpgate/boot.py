@@ -1,0 +1,56 @@
+"""Loading plugins and settings into a :class:`~rtpgate.runtime.Runtime` (no I/O, no loop)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from . import __version__
+from .config import load_settings, prescan
+from .options import Option
+from .plugins import PluginHost
+from .runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """A word after ``rtpgate``.  ``run`` gets the arguments after the word and the plugin host
+    (plugins already loaded) and returns the exit status."""
+
+    name: str
+    help: str
+    run: Callable[[list[str], PluginHost], int]
+
+
+def load_plugins(argv: Sequence[str], env: Mapping[str, str]) -> PluginHost:
+    """Register core, then every allowed entry point of the ``rtpgate`` group."""
+    from . import builtin  # builtin's sub-commands use this module
+
+    early = prescan(argv, env)
+    host = PluginHost(allow=early["plugins_allow"], deny=early["plugins_deny"])
+    host.register(builtin, "rtpgate", "rtpgate", __version__)
+    host.load_entry_points()
+    for module in early["plugin"]:
+        host.load_module(module)
+    return host
+
+
+def collect_options(host: PluginHost) -> list[Option]:
+    options = []
+    for plugin_name, opt in host.collect("rtpgate_options"):
+        record = host.records.get(plugin_name)
+        options.append(dataclasses.replace(opt, owner=record.distribution if record else
+                                           plugin_name))
+    return options
+
+
+def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
+         host: PluginHost | None = None) -> tuple[Runtime, list[str]]:
+    """Load plugins and settings.  Returns the runtime and the ignored rtpengine options."""
+    env = os.environ if env is None else env
+    host = host or load_plugins(argv, env)
+    options = collect_options(host)
+    loaded = load_settings(options, argv, env)
+    return Runtime(settings=loaded.settings, plugins=host, options=options), loaded.ignored

@@ -1,0 +1,47 @@
+"""The core's own contributions, registered like any plugin (under the name ``rtpgate``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+from . import hookimpl
+from .boot import Subcommand, boot, collect_options
+from .config import CORE_OPTIONS
+from .docs import options_reference
+from .options import Option
+from .plugins import PluginHost
+from .server import Server
+
+
+@hookimpl
+def rtpgate_options() -> Iterable[Option]:
+    return CORE_OPTIONS
+
+
+def _plugins(args: list[str], host: PluginHost) -> int:
+    """``rtpgate plugins [OPTIONS]``: each plugin, its version, status and what it provides."""
+    runtime, _ = boot(args, host=host)
+    Server(runtime).assemble()
+    for opt in runtime.options:
+        owner = next((r for r in host.records.values() if r.distribution == opt.owner), None)
+        if owner is not None and owner.name != "rtpgate":
+            owner.provides.append(f"option --{opt.name}")
+    for record in sorted(host.records.values(), key=lambda r: (r.name != "rtpgate", r.name)):
+        status = record.status + (f": {record.error}" if record.error else "")
+        print(f"{record.distribution} {record.version} ({record.name}) [{status}]")
+        for line in record.provides:
+            print(f"    {line}")
+    return 0
+
+
+def _options(args: list[str], host: PluginHost) -> int:
+    """``rtpgate options``: the configuration reference (Markdown) of what is installed."""
+    sys.stdout.write(options_reference(collect_options(host)))
+    return 0
+
+
+@hookimpl
+def rtpgate_subcommands() -> Iterable[Subcommand]:
+    return [Subcommand("plugins", "list installed plugins and what each provides", _plugins),
+            Subcommand("options", "print the configuration reference (Markdown)", _options)]

@@ -1,0 +1,80 @@
+"""Every hook a plugin can implement.  Each docstring is that hook's reference documentation
+(``docs/hooks.md`` is generated from them; a test fails when a hook is undocumented or untested).
+
+A plugin is a module or object with functions decorated ``@rtpgate.hookimpl`` whose names match
+these specs, published under the entry-point group ``rtpgate``::
+
+    [project.entry-points.rtpgate]
+    myplugin = "my_package.plugin"
+
+Hooks that *contribute* things (options, protocols, transports, ng commands, ...) are called once
+per plugin at startup and must not do I/O: ``rtpgate plugins`` calls them without starting a
+server.  Work that needs the event loop goes into :func:`rtpgate_startup`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .boot import Subcommand
+    from .options import Option
+    from .protocol import Protocol, Transport
+    from .runtime import Runtime
+
+hookspec = pluggy.HookspecMarker("rtpgate")
+
+
+@hookspec
+def rtpgate_options() -> Iterable[Option]:
+    """Declare configuration options.
+
+    Return :class:`rtpgate.options.Option` values.  Each becomes a field of the one settings model
+    (``runtime.settings.<name_with_underscores>``), a command-line option ``--<name>``, a key of
+    the INI file's section and an environment variable ``RTPGATE_<NAME>``.  Use rtpengine's option
+    name where rtpengine has the option.  Declaring a name that another plugin already declared is
+    an error reported for the later plugin.
+    """
+
+
+@hookspec
+def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
+    """Contribute protocols: transport-free services (see :class:`rtpgate.protocol.Protocol`).
+
+    Called once, after settings are loaded; ``runtime.settings`` holds every option.  A route,
+    subprotocol or listener option claimed by two protocols is a conflict: the later one is
+    reported and left out.
+    """
+
+
+@hookspec
+def rtpgate_transports(runtime: Runtime) -> Iterable[Transport]:
+    """Contribute transports: what carries messages between sockets and protocols (see
+    :class:`rtpgate.protocol.Transport`).  A transport must not name protocols; it serves
+    whatever they declare."""
+
+
+@hookspec
+def rtpgate_startup(runtime: Runtime) -> Awaitable[None] | None:
+    """Called on the event loop once every transport is listening.  May return an awaitable,
+    which is awaited before the server reports itself ready.  An exception aborts startup."""
+
+
+@hookspec
+def rtpgate_shutdown(runtime: Runtime) -> Awaitable[None] | None:
+    """Called on the event loop when the server stops (SIGTERM, SIGINT), after transports have
+    stopped accepting and before the engine releases its calls.  May return an awaitable.
+    Exceptions are logged and do not stop other plugins' shutdown."""
+
+
+@hookspec
+def rtpgate_subcommands() -> Iterable[Subcommand]:
+    """Contribute sub-commands of the ``rtpgate`` command (``rtpgate NAME ARGS...``).
+
+    Return :class:`rtpgate.boot.Subcommand` values.  ``run(args, host)`` gets the words after the
+    name and the :class:`rtpgate.plugins.PluginHost` with every plugin loaded; it returns the exit
+    status.  Core contributes ``plugins`` and ``options`` this way.
+    """

@@ -1,0 +1,41 @@
+"""The running server's shared state, handed to every hook that needs more than settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import SettingsBase
+from .options import Option
+from .plugins import PluginHost
+from .protocol import BoundAddress, HttpUpgrade
+
+
+@dataclass
+class Runtime:
+    """One per server process.  Plugins read ``settings`` and use the registries here; they
+    should not keep references to each other."""
+
+    settings: SettingsBase
+    plugins: PluginHost
+    options: Sequence[Option]
+    #: When the server started (``time.time()``), for uptime.
+    started: float = field(default_factory=time.time)
+    #: HTTP ``Upgrade`` handlers by lower-case token, filled by transports in ``setup``.
+    http_upgrades: dict[str, HttpUpgrade] = field(default_factory=dict)
+    #: What the transports bound, filled as they start.
+    bound: list[BoundAddress] = field(default_factory=list)
+    #: Settings values as they were at startup, for the CLI's ``params start|diff|revert``.
+    initial: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.initial = self.settings.model_dump()
+
+    def register_http_upgrade(self, upgrade: HttpUpgrade) -> None:
+        token = upgrade.token.lower()
+        if token in self.http_upgrades:
+            raise ValueError(f"HTTP upgrade {token!r} is already handled by "
+                             f"{self.http_upgrades[token].owner}")
+        self.http_upgrades[token] = upgrade

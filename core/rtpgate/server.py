@@ -1,0 +1,140 @@
+"""Builds the running server from the registered protocols and transports, and runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import os
+import signal
+from collections.abc import Sequence
+
+from .protocol import Protocol, Transport
+from .runtime import Runtime
+
+log = logging.getLogger("rtpgate.server")
+
+
+class Server:
+    """Assemble (no I/O), then start and stop the transports on the running event loop."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.protocols: list[Protocol] = []
+        self.transports: list[Transport] = []
+        self._started: list[Transport] = []
+
+    # ------------------------------------------------------------------ assembly
+
+    def assemble(self) -> None:
+        host = self.runtime.plugins
+        self.protocols = self._unique_protocols(host.collect("rtpgate_protocols",
+                                                            runtime=self.runtime))
+        for name, transport in host.collect("rtpgate_transports", runtime=self.runtime):
+            self.transports.append(transport)
+            options = ", ".join(f"--{o.replace('_', '-')}" for o in transport.listen_options)
+            host.describe(name, f"transport {transport.name}" + (f": {options}" if options else ""))
+        for transport in self.transports:
+            transport.setup(self.runtime, self.protocols)
+
+    def _unique_protocols(self, contributed: object) -> list[Protocol]:
+        """Keep the first claim on each route, subprotocol and listener option."""
+        host = self.runtime.plugins
+        claimed: dict[object, str] = {}
+        kept: list[Protocol] = []
+        for plugin_name, protocol in contributed:  # type: ignore[attr-defined]
+            keys: list[object] = [("route", r.method, r.path, r.prefix)
+                                  for r in protocol.http_routes]
+            if protocol.ws_subprotocol:
+                keys.append(("ws", protocol.ws_subprotocol))
+            keys += [("listener", listener.option) for listener in protocol.listeners]
+            clash = [claimed[k] for k in keys if k in claimed]
+            if clash:
+                message = (f"protocol {protocol.name} of plugin {plugin_name} left out: "
+                           f"its addresses are already served by {', '.join(sorted(set(clash)))}")
+                log.error("%s", message)
+                host.describe(plugin_name, f"conflict: {message}")
+                continue
+            for key in keys:
+                claimed[key] = f"{plugin_name}/{protocol.name}"
+            kept.append(protocol)
+            for line in protocol.describe():
+                host.describe(plugin_name, f"protocol {protocol.name}: {line}")
+        return kept
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        try:
+            for transport in self.transports:
+                bound = await transport.start()
+                self._started.append(transport)
+                self.runtime.bound.extend(bound)
+            for _, call in self.runtime.plugins.calls("rtpgate_startup", runtime=self.runtime):
+                result = call()
+                if inspect.isawaitable(result):
+                    await result
+        except BaseException:
+            await self.stop()
+            raise
+        for address in self.runtime.bound:
+            log.info("listening: %s", address)
+        ready_file = getattr(self.runtime.settings, "ready_file", None)
+        if ready_file:
+            write_ready_file(ready_file, self.runtime)
+
+    async def stop(self) -> None:
+        for transport in reversed(self._started):
+            try:
+                await transport.stop()
+            except Exception:
+                log.exception("transport %s failed to stop cleanly", transport.name)
+        self._started.clear()
+        for plugin_name, call in self.runtime.plugins.calls("rtpgate_shutdown",
+                                                            runtime=self.runtime):
+            try:
+                result = call()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("shutdown hook of plugin %s failed", plugin_name)
+
+
+def write_ready_file(path: str, runtime: Runtime) -> None:
+    """Atomically write ``{"pid": ..., "listeners": [{"kind", "host", "port"}, ...]}``."""
+    data = {"pid": os.getpid(),
+            "listeners": [{"kind": b.kind, "host": b.host, "port": b.port}
+                          for b in runtime.bound]}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed, else the standard loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
+                ) -> None:
+    """Start, wait for a stop signal, stop."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in stop_signals:
+        loop.add_signal_handler(sig, stopping.set)
+    await server.start()
+    log.log(25, "rtpgate ready, pid %d", os.getpid())
+    await stopping.wait()
+    log.log(25, "shutting down")
+    for sig in stop_signals:
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(sig)
+    await server.stop()

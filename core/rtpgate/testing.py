@@ -1,0 +1,184 @@
+"""Test support: run a real rtpgate process on loopback with ephemeral ports.
+
+Registered as a pytest plugin (entry point ``pytest11``), so the tests of every rtpgate package
+get the :func:`rtpgate_server` fixture::
+
+    def test_ping(rtpgate_server):
+        server = rtpgate_server()                   # defaults: HTTP on 127.0.0.1:<free port>
+        status, headers, body = server.http("GET", "/ping")
+
+The server is the installed ``rtpgate`` command run with ``python -m rtpgate``; it writes the
+addresses it bound to a ready file (``--ready-file``), which is how the test learns its ports.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+#: Listener options pointed at port 0 unless the test passes its own.
+EPHEMERAL_LISTENERS = ("--listen-http=127.0.0.1:0",)
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class ServerProcess:
+    """One ``rtpgate`` process.  ``args`` are extra command-line options."""
+
+    def __init__(self, args: Sequence[str] = (), env: dict[str, str] | None = None,
+                 listeners: Sequence[str] | None = None, workdir: Path | None = None) -> None:
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="rtpgate-test-"))
+        self.ready_file = self.workdir / "ready.json"
+        self.log_file = self.workdir / "server.log"
+        given = [a for a in args if a.startswith("--listen-")]
+        listen = [] if given else list(EPHEMERAL_LISTENERS if listeners is None else listeners)
+        self.args = ["-f", "-E", "--config-file=none", f"--ready-file={self.ready_file}",
+                     *listen, *args]
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.listeners: list[dict[str, object]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        log = open(self.log_file, "wb")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen([sys.executable, "-m", "rtpgate", *self.args],
+                                     stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                     cwd=self.workdir)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not self.ready_file.exists():
+            if self.proc.poll() is not None:
+                raise ServerError(f"rtpgate exited with {self.proc.returncode}:\n{self.log}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise ServerError(f"rtpgate not ready after {timeout}s:\n{self.log}")
+            time.sleep(0.02)
+        self.listeners = json.loads(self.ready_file.read_text())["listeners"]
+        return self
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise ServerError(f"rtpgate did not stop on SIGTERM:\n{self.log}") from None
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # ------------------------------------------------------------------ addresses
+
+    def addresses(self, kind: str) -> list[tuple[str, int]]:
+        return [(str(b["host"]), int(b["port"]))  # type: ignore[call-overload]
+                for b in self.listeners if b["kind"] == kind]
+
+    def address(self, kind: str = "http") -> tuple[str, int]:
+        found = self.addresses(kind)
+        if not found:
+            raise ServerError(f"no {kind} listener; bound: {self.listeners}")
+        return found[0]
+
+    def port(self, kind: str = "http") -> int:
+        return self.address(kind)[1]
+
+    def url(self, kind: str = "http", path: str = "/") -> str:
+        host, port = self.address(kind)
+        scheme = {"https": "https", "http": "http"}.get(kind, kind)
+        return f"{scheme}://{host}:{port}{path}"
+
+    def ws_url(self, path: str = "/", secure: bool = False) -> str:
+        host, port = self.address("https" if secure else "http")
+        return f"{'wss' if secure else 'ws'}://{host}:{port}{path}"
+
+    # ------------------------------------------------------------------ clients
+
+    def http(self, method: str, path: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None, kind: str = "http", timeout: float = 10.0
+             ) -> tuple[int, dict[str, str], bytes]:
+        """One request on a fresh connection: ``(status, lower-cased headers, body)``."""
+        host, port = self.address(kind)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def connect(self, kind: str = "http", timeout: float = 5.0) -> socket.socket:
+        """A raw TCP connection to a listener, for byte-exact and hostile tests."""
+        sock = socket.create_connection(self.address(kind), timeout=timeout)
+        return sock
+
+
+def recv_until_closed(sock: socket.socket, limit: int = 1 << 20, timeout: float = 5.0) -> bytes:
+    """Read until the peer closes (or ``timeout`` passes without data)."""
+    sock.settimeout(timeout)
+    chunks = []
+    total = 0
+    try:
+        while total < limit:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+            total += len(data)
+    except TimeoutError:
+        pass
+    return b"".join(chunks)
+
+
+@pytest.fixture
+def rtpgate_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Factory fixture: ``rtpgate_server(*args, env=None)`` starts a server; every server it
+    started is stopped at the end of the test, which fails if one did not exit cleanly."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None,
+              listeners: Sequence[str] | None = None) -> ServerProcess:
+        workdir = tmp_path / f"server{len(started)}"
+        workdir.mkdir()
+        server = ServerProcess(args, env=env, listeners=listeners, workdir=workdir)
+        started.append(server)
+        return server.start()
+
+    yield start
+    problems = []
+    for server in started:
+        if server.proc is None or server.proc.returncode is not None:
+            continue
+        code = server.stop()
+        if code != 0:
+            problems.append(f"rtpgate exited with {code}:\n{server.log}")
+    if problems:
+        pytest.fail("\n".join(problems))

@@ -1,0 +1,1 @@
+"""rtpgate's HTTP(S) transport plugin."""

@@ -1,0 +1,1 @@
+"""rtpgate's WebSocket transport plugin."""

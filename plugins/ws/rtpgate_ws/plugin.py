@@ -1,0 +1,26 @@
+"""Entry point of the WebSocket transport: its option and its transport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from pydantic import Field
+from rtpgate import hookimpl
+from rtpgate.options import Option
+from rtpgate.protocol import Transport
+from rtpgate.runtime import Runtime
+
+from .transport import WsTransport
+
+
+@hookimpl
+def rtpgate_options() -> Iterable[Option]:
+    return [Option("ws-max-message-size", Annotated[int, Field(ge=1)], 10 * 1024 * 1024,
+                   "largest WebSocket message (after reassembling fragments); a larger one "
+                   "closes that connection with code 1009", metavar="BYTES")]
+
+
+@hookimpl
+def rtpgate_transports(runtime: Runtime) -> Iterable[Transport]:
+    return [WsTransport()]

@@ -1,0 +1,101 @@
+"""The WebSocket transport: WS and WSS on the HTTP transport's listeners, any path.
+
+It registers an HTTP ``Upgrade: websocket`` handler on the runtime.  The subprotocol is the first
+one of the client's ``Sec-WebSocket-Protocol`` list that some protocol declared; a handshake with
+none of them is refused with 400.  Each message (text or binary, fragments reassembled by
+Tornado up to ``--ws-max-message-size``) goes to that protocol; every reply is written as one
+whole binary frame.  Tornado hands a connection its next message only after the previous
+``on_message`` finished, so replies on one connection keep the order of the requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from rtpgate.protocol import BoundAddress, HttpUpgrade, Message, Protocol, Rejected, Transport
+from rtpgate.runtime import Runtime
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+log = logging.getLogger("rtpgate.ws")
+
+
+class _Connection(WebSocketHandler):
+    """One WebSocket connection bound to one protocol."""
+
+    transport: WsTransport
+    protocol: Protocol
+    scheme: str
+
+    def initialize(self, transport: WsTransport) -> None:
+        self.transport = transport
+
+    def check_origin(self, origin: str) -> bool:
+        return True  # rtpengine does not check Origin; access control is the network's job
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        offered = [p.strip() for p in
+                   self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        chosen = next((p for p in offered if p in self.transport.by_subprotocol), None)
+        if chosen is None:
+            self.clear()
+            self.set_status(400)
+            self.set_header("Content-Type", "text/plain")
+            self.finish(f"no supported WebSocket subprotocol offered (supported: "
+                        f"{', '.join(sorted(self.transport.by_subprotocol)) or 'none'})\n")
+            return
+        self.protocol = self.transport.by_subprotocol[chosen]
+        self.scheme = "wss" if self.request.protocol == "https" else "ws"
+        await super().get(*args, **kwargs)
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        return self.protocol.ws_subprotocol
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        self.transport.connections.add(self)
+
+    def on_close(self) -> None:
+        self.transport.connections.discard(self)
+
+    async def on_message(self, message: str | bytes) -> None:
+        body = message.encode() if isinstance(message, str) else message
+        peer = self.request.connection.context.address  # type: ignore[union-attr]
+        request = Message(body, self.scheme, peer=peer if isinstance(peer, tuple) else None)
+        try:
+            reply = await self.protocol.handle(request)
+        except Rejected:
+            return  # framing errors get no reply on message transports (as rtpengine)
+        except Exception:
+            log.exception("protocol %s failed on a WebSocket message", self.protocol.name)
+            return
+        if reply is None:
+            return
+        with contextlib.suppress(WebSocketClosedError):
+            await self.write_message(reply.body, binary=True)
+
+
+class WsTransport(Transport):
+    """Serves every protocol that declares a WebSocket subprotocol."""
+
+    name = "ws"
+
+    def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
+        settings: Any = runtime.settings
+        self.by_subprotocol = {p.ws_subprotocol: p for p in protocols if p.ws_subprotocol}
+        self.connections: set[_Connection] = set()
+        self.app = web.Application([(r".*", _Connection, {"transport": self})],
+                                   websocket_max_message_size=settings.ws_max_message_size,
+                                   websocket_ping_interval=None)
+        runtime.register_http_upgrade(HttpUpgrade("websocket", self.app.start_request,
+                                                  owner=self.name))
+
+    async def start(self) -> list[BoundAddress]:
+        return []  # rides on the HTTP(S) listeners
+
+    async def stop(self) -> None:
+        for conn in list(self.connections):
+            conn.close(1001, "server shutting down")
+        self.connections.clear()
