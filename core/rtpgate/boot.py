@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from . import __version__
 from .config import load_settings, prescan
+from .ng.dispatch import NgDispatcher
 from .options import Option
 from .plugins import PluginHost
 from .runtime import Runtime
@@ -53,4 +54,6 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     host = host or load_plugins(argv, env)
     options = collect_options(host)
     loaded = load_settings(options, argv, env)
-    return Runtime(settings=loaded.settings, plugins=host, options=options), loaded.ignored
+    runtime = Runtime(settings=loaded.settings, plugins=host, options=options)
+    runtime.ng = NgDispatcher(runtime, host.collect("rtpgate_ng_commands", runtime=runtime))
+    return runtime, loaded.ignored

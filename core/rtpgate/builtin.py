@@ -9,8 +9,11 @@ from . import hookimpl
 from .boot import Subcommand, boot, collect_options
 from .config import CORE_OPTIONS
 from .docs import options_reference
+from .ng.basic import PING
+from .ng.command import NgCommand
 from .options import Option
 from .plugins import PluginHost
+from .runtime import Runtime
 from .server import Server
 
 
@@ -45,3 +48,8 @@ def _options(args: list[str], host: PluginHost) -> int:
 def rtpgate_subcommands() -> Iterable[Subcommand]:
     return [Subcommand("plugins", "list installed plugins and what each provides", _plugins),
             Subcommand("options", "print the configuration reference (Markdown)", _options)]
+
+
+@hookimpl
+def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
+    return [PING]

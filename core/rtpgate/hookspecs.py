@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .boot import Subcommand
+    from .ng.command import NgCommand
     from .options import Option
     from .protocol import Protocol, Transport
     from .runtime import Runtime
@@ -77,4 +78,17 @@ def rtpgate_subcommands() -> Iterable[Subcommand]:
     Return :class:`rtpgate.boot.Subcommand` values.  ``run(args, host)`` gets the words after the
     name and the :class:`rtpgate.plugins.PluginHost` with every plugin loaded; it returns the exit
     status.  Core contributes ``plugins`` and ``options`` this way.
+    """
+
+
+@hookspec
+def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
+    """Contribute ng protocol commands (see :class:`rtpgate.ng.command.NgCommand`).
+
+    Each command is a name (plus aliases), rtpengine's short name for statistics, a pydantic
+    request model derived from :class:`rtpgate.ng.models.NgRequest` (its JSON Schema is published
+    by ``rtpgate ng-schema``) and an async handler ``(request, ctx) -> dict | None`` that raises
+    :class:`rtpgate.ng.command.NgError` for an error reply.  Every ng transport (``/ng``,
+    ``/ng-plain``, WebSocket, UDP, TCP) reaches every command.  Registering a name twice is an
+    error at startup.
     """

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import SettingsBase
 from .options import Option
 from .plugins import PluginHost
 from .protocol import BoundAddress, HttpUpgrade
+from .stats import Stats
+
+if TYPE_CHECKING:
+    from .ng.dispatch import NgDispatcher
 
 
 @dataclass
@@ -29,6 +33,10 @@ class Runtime:
     bound: list[BoundAddress] = field(default_factory=list)
     #: Settings values as they were at startup, for the CLI's ``params start|diff|revert``.
     initial: dict[str, Any] = field(default_factory=dict)
+    #: The one set of counters (see :mod:`rtpgate.stats`).
+    stats: Stats = field(default_factory=Stats)
+    #: Every registered ng command; set by :func:`rtpgate.boot.boot`.
+    ng: NgDispatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.initial = self.settings.model_dump()

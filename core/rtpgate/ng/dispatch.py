@@ -1,0 +1,108 @@
+"""Runs one ng payload: decode, find the command, validate, handle, encode.
+
+Error texts and the order they are checked in follow rtpengine's ``control_ng_process_payload``;
+each request is counted per proxy address and command in the control statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from . import codec
+from .command import LoadLimit, NgCommand, NgContext, NgError
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger("rtpgate.ng")
+LOAD_LIMIT_ERROR = "Parallel session limit reached"
+
+
+class NgDispatcher:
+    """All registered ng commands, by every name a client may use."""
+
+    def __init__(self, runtime: Runtime, commands: Iterable[tuple[str, NgCommand]]) -> None:
+        """``commands`` are ``(plugin name, command)`` pairs; a later claim on a taken name is
+        reported and left out."""
+        self.runtime = runtime
+        self.commands: list[NgCommand] = []
+        self._by_name: dict[str, NgCommand] = {}
+        for plugin_name, command in commands:
+            names = (command.name, *command.aliases)
+            taken = [n for n in names if n in self._by_name]
+            if taken:
+                message = f"ng command {taken[0]!r} of plugin {plugin_name} left out: taken"
+                log.error("%s", message)
+                runtime.plugins.describe(plugin_name, f"conflict: {message}")
+                continue
+            self.commands.append(command)
+            runtime.plugins.describe(plugin_name, f"ng command: {command.name}")
+            for name in names:
+                self._by_name[name] = command
+
+    def command(self, name: str) -> NgCommand | None:
+        return self._by_name.get(name)
+
+    async def process(self, payload: bytes, peer: tuple[str, int] | None,
+                      transport: str) -> bytes:
+        """One payload in, one encoded reply out (every outcome gets a reply)."""
+        started = time.perf_counter()
+        proxy = peer[0] if peer else "unknown"
+        try:
+            request, fmt = codec.decode(payload)
+        except codec.DecodeError as exc:
+            self.runtime.stats.control.record(proxy, None, 0.0, True)
+            return codec.encode(_error(exc.reason), exc.fmt)
+        name = request.get("command")
+        command = self._by_name.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str):
+            reply: dict[str, Any] = _error('Dictionary contains no key "command"')
+        elif command is None:
+            reply = _error("Unrecognized command")
+        else:
+            reply = await self._run(command, request, NgContext(self.runtime, peer, transport,
+                                                                 request))
+        self.runtime.stats.control.record(
+            proxy, command.short if command is not None and command.counted else None,
+            time.perf_counter() - started, reply.get("result") == "error")
+        return codec.encode(reply, fmt)
+
+    async def _run(self, command: NgCommand, request: dict[str, Any], ctx: NgContext
+                   ) -> dict[str, Any]:
+        try:
+            model = command.model.model_validate(request)
+        except pydantic.ValidationError as exc:
+            return _error(_validation_reason(exc))
+        missing = model.missing()
+        if missing:
+            return _error(missing)
+        command.model.warn_unknown(request)
+        try:
+            reply = await command.handler(model, ctx) or {}
+        except NgError as exc:
+            return _error(exc.reason)
+        except LoadLimit as exc:
+            if "load limit" in (getattr(model, "supports", None) or []):
+                return {"result": "load limit", "message": exc.message}
+            return _error(LOAD_LIMIT_ERROR)
+        except Exception:
+            log.exception("ng command %s failed", command.name)
+            return _error("Internal error")
+        reply["result"] = reply.pop("result", command.ok_result)  # always the last key
+        return reply
+
+
+def _error(reason: str) -> dict[str, Any]:
+    return {"result": "error", "error-reason": reason}
+
+
+def _validation_reason(exc: pydantic.ValidationError) -> str:
+    """A clear reason for a key of the wrong type (rtpengine mostly ignores those; we say)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "message"
+    return f"Invalid value for key '{where}': {first['msg']}"

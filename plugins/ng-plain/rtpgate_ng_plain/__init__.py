@@ -1,0 +1,1 @@
+"""rtpgate's ng protocol without cookies: ``POST /ng-plain`` and ``ng-plain.rtpengine.com``."""

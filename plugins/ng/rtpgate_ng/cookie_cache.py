@@ -1,0 +1,74 @@
+"""rtpengine's ng cookie cache: a retransmitted request gets the earlier reply, byte for byte.
+
+Keyed by the cookie alone (not the body, the source or the transport), so one instance is shared
+by every cookie-carrying transport.  Two generations swap every ``lifetime`` seconds, so an entry
+lives between ``lifetime`` and twice that (rtpengine: 30-60 s).  A duplicate that arrives while
+the first request is still running waits for its reply.  Memory is bounded: a generation that
+grows past ``max_entries`` or ``max_bytes`` is swapped out early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+class CookieCache:
+    def __init__(self, lifetime: float = 30.0, max_entries: int = 200_000,
+                 max_bytes: int = 256 * 1024 * 1024,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.lifetime = lifetime
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._current: dict[bytes, bytes] = {}
+        self._old: dict[bytes, bytes] = {}
+        self._current_bytes = 0
+        self._swapped = clock()
+        self._in_flight: dict[bytes, asyncio.Future[bytes]] = {}
+        self.hits = 0
+
+    def _swap_if_due(self) -> None:
+        if (self._clock() - self._swapped >= self.lifetime
+                or len(self._current) >= self.max_entries
+                or self._current_bytes >= self.max_bytes):
+            self._old = self._current
+            self._current = {}
+            self._current_bytes = 0
+            self._swapped = self._clock()
+
+    def lookup(self, cookie: bytes) -> bytes | None:
+        self._swap_if_due()
+        reply = self._current.get(cookie)
+        if reply is None:
+            reply = self._old.get(cookie)
+        return reply
+
+    async def run(self, cookie: bytes, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The cached reply for ``cookie``, or ``compute()``'s, which is then cached."""
+        cached = self.lookup(cookie)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        pending = self._in_flight.get(cookie)
+        if pending is not None:
+            self.hits += 1
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._in_flight[cookie] = future
+        try:
+            reply = await compute()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiting duplicates get it, nobody else must
+            raise
+        finally:
+            del self._in_flight[cookie]
+        self._current[cookie] = reply
+        self._current_bytes += len(cookie) + len(reply)
+        future.set_result(reply)
+        return reply
+
+    def __len__(self) -> int:
+        return len(self._current) + len(self._old)
