@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from rtpgate.ng.dispatch import NgDispatcher
-from rtpgate.protocol import (DatagramListener, HttpRoute, Message, Protocol, Rejected, Reply,
-                              StreamListener)
+from rtpgate.protocol import (
+    DatagramListener,
+    HttpRoute,
+    Message,
+    Protocol,
+    Rejected,
+    Reply,
+    StreamListener,
+)
 
 from .cookie_cache import CookieCache
 from .framing import split_cookie, tcp_framer
