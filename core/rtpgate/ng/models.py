@@ -56,7 +56,7 @@ class NgRequest(BaseModel):
 
     @classmethod
     def known_keys(cls) -> frozenset[str]:
-        keys = set()
+        keys: set[str] = set()
         for name, info in cls.model_fields.items():
             alias = info.validation_alias
             if isinstance(alias, AliasChoices):
