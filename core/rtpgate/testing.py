@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import pytest
 
@@ -139,6 +140,48 @@ class ServerProcess:
         """A raw TCP connection to a listener, for byte-exact and hostile tests."""
         sock = socket.create_connection(self.address(kind), timeout=timeout)
         return sock
+
+
+class RawResponse(NamedTuple):
+    """One HTTP response as read off a raw socket."""
+
+    status_line: bytes
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def status(self) -> int:
+        return int(self.status_line.split(b" ")[1])
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+def read_response(reader: BinaryIO, head_only: bool = False) -> RawResponse:
+    """Read exactly one response from ``reader`` (``sock.makefile("rb")``, kept for the whole
+    connection so pipelined responses are not lost in a discarded buffer).  Raises
+    ``ConnectionError`` when the peer closed before a status line."""
+    status_line = reader.readline().rstrip(b"\r\n")
+    if not status_line:
+        raise ConnectionError("connection closed before a response")
+    headers = []
+    while line := reader.readline().rstrip(b"\r\n"):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers.append((name, value.strip()))
+    length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
+    body = b"" if head_only else reader.read(length)
+    return RawResponse(status_line, headers, body)
+
+
+def self_signed_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """Make a self-signed certificate and key for ``name`` with the openssl CLI; returns their
+    paths (PEM)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={name}", "-addext", f"subjectAltName=IP:{name}",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def recv_until_closed(sock: socket.socket, limit: int = 1 << 20, timeout: float = 5.0) -> bytes:
