@@ -71,12 +71,13 @@ class PluginHost:
 
     def load_module(self, module_name: str) -> None:
         """Import and register a plugin module named on the command line (``--plugin``)."""
+        version = "(--plugin)"
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
-            self._failed(module_name, module_name, "", exc)
+            self._failed(module_name, module_name, version, exc)
             return
-        self.register(module, module_name, module_name, "(--plugin)")
+        self.register(module, module_name, module_name, version)
 
     def register(self, plugin: ModuleType | object, name: str, distribution: str = "",
                  version: str = "") -> bool:

@@ -40,7 +40,10 @@ class ServerProcess:
     """One ``rtpgate`` process.  ``args`` are extra command-line options."""
 
     def __init__(self, args: Sequence[str] = (), env: dict[str, str] | None = None,
-                 listeners: Sequence[str] | None = None, workdir: Path | None = None) -> None:
+                 listeners: Sequence[str] | None = None, workdir: Path | None = None,
+                 python: str | None = None) -> None:
+        #: The interpreter that runs ``-m rtpgate``: another venv's, to test what it installs.
+        self.python = python or sys.executable
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="rtpgate-test-"))
         self.ready_file = self.workdir / "ready.json"
         self.log_file = self.workdir / "server.log"
@@ -56,7 +59,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         log = open(self.log_file, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "rtpgate", *self.args],
+        self.proc = subprocess.Popen([self.python, "-m", "rtpgate", *self.args],
                                      stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                      cwd=self.workdir)
         log.close()
@@ -203,15 +206,17 @@ def recv_until_closed(sock: socket.socket, limit: int = 1 << 20, timeout: float 
 
 @pytest.fixture
 def rtpgate_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Factory fixture: ``rtpgate_server(*args, env=None)`` starts a server; every server it
-    started is stopped at the end of the test, which fails if one did not exit cleanly."""
+    """Factory fixture: ``rtpgate_server(*args, env=None, python=None)`` starts a server; every
+    server it started is stopped at the end of the test, which fails if one did not exit cleanly."""
     started: list[ServerProcess] = []
 
     def start(*args: str, env: dict[str, str] | None = None,
-              listeners: Sequence[str] | None = None) -> ServerProcess:
+              listeners: Sequence[str] | None = None, python: str | None = None
+              ) -> ServerProcess:
         workdir = tmp_path / f"server{len(started)}"
         workdir.mkdir()
-        server = ServerProcess(args, env=env, listeners=listeners, workdir=workdir)
+        server = ServerProcess(args, env=env, listeners=listeners, workdir=workdir,
+                               python=python)
         started.append(server)
         return server.start()
 
