@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 
@@ -11,6 +12,7 @@ from .config import CORE_OPTIONS
 from .docs import options_reference
 from .ng.basic import PING
 from .ng.command import NgCommand
+from .ng.schema import command_schemas
 from .options import Option
 from .plugins import PluginHost
 from .runtime import Runtime
@@ -38,6 +40,14 @@ def _plugins(args: list[str], host: PluginHost) -> int:
     return 0
 
 
+def _ng_schema(args: list[str], host: PluginHost) -> int:
+    """``rtpgate ng-schema``: JSON Schema of every ng command's request, as installed."""
+    runtime, _ = boot(args, host=host)
+    json.dump(command_schemas(runtime.ng), sys.stdout, indent=1, sort_keys=False)
+    sys.stdout.write("\n")
+    return 0
+
+
 def _options(args: list[str], host: PluginHost) -> int:
     """``rtpgate options``: the configuration reference (Markdown) of what is installed."""
     sys.stdout.write(options_reference(collect_options(host)))
@@ -47,7 +57,9 @@ def _options(args: list[str], host: PluginHost) -> int:
 @hookimpl
 def rtpgate_subcommands() -> Iterable[Subcommand]:
     return [Subcommand("plugins", "list installed plugins and what each provides", _plugins),
-            Subcommand("options", "print the configuration reference (Markdown)", _options)]
+            Subcommand("options", "print the configuration reference (Markdown)", _options),
+            Subcommand("ng-schema", "print the JSON Schema of every ng command's request",
+                       _ng_schema)]
 
 
 @hookimpl

@@ -30,10 +30,11 @@ class CookieCache:
         self.hits = 0
 
     def _swap_if_due(self) -> None:
-        if (self._clock() - self._swapped >= self.lifetime
-                or len(self._current) >= self.max_entries
+        elapsed = self._clock() - self._swapped
+        if (elapsed >= self.lifetime or len(self._current) >= self.max_entries
                 or self._current_bytes >= self.max_bytes):
-            self._old = self._current
+            # after two lifetimes without a swap even the current generation is too old
+            self._old = self._current if elapsed < 2 * self.lifetime else {}
             self._current = {}
             self._current_bytes = 0
             self._swapped = self._clock()
