@@ -110,9 +110,9 @@ def test_ng_plain_has_no_cookie_cache(ng_server) -> None:  # type: ignore[no-unt
 
 
 def test_third_party_command_reaches_every_ng_path(server: ServerProcess) -> None:
-    status, _, body = server.http("POST", "/ng", b"tp1 d7:command10:test-counte", NG)
+    _, _, body = server.http("POST", "/ng", b"tp1 d7:command10:test-counte", NG)
     assert body == b"tp1 d4:runsi1e6:result2:oke"
-    status, _, body = server.http("POST", "/ng", b"tp2 d7:command10:test-sleep5:label4:faile", NG)
+    _, _, body = server.http("POST", "/ng", b"tp2 d7:command10:test-sleep5:label4:faile", NG)
     assert body == b"tp2 d6:result5:error12:error-reason13:asked to faile"
 
 
