@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from e2e_helpers import fake_distribution, probe_env, run_rtpgate
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, recv_until_closed
 
 
 def test_plugins_lists_each_installed_plugin_and_what_it_provides() -> None:
@@ -128,3 +128,17 @@ def test_unknown_subcommand_names_the_available_ones() -> None:
     assert result.returncode == 2
     assert "unknown sub-command 'frobnicate'" in result.stderr
     assert "plugins" in result.stderr and "options" in result.stderr
+
+
+def test_transport_hook(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """``rtpgate_transports`` adds a transport: it gets every protocol, binds, and is stopped."""
+    server = rtpgate_server("--plugin=transport_probe", env=probe_env())
+    with server.connect("greeting") as sock:
+        greeting = recv_until_closed(sock)
+    assert greeting.startswith(b"protocols: ") and b" echo " in greeting and b" ping" in greeting
+    assert server.http("GET", "/ping")[2] == b"pong\n"
+    assert server.stop() == 0
+    assert "greeting transport stopped" in server.log
+    listing = run_rtpgate("plugins", "--plugin=transport_probe", env=probe_env())
+    assert "transport_probe (--plugin) (transport_probe) [loaded]\n    transport greeting\n" \
+        in listing.stdout

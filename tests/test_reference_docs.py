@@ -1,0 +1,52 @@
+"""The generated reference pages match the code, and every hook is documented and tested
+(in the manner of datasette's ``test_plugin_hooks_have_tests``)."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rtpgate.hookspecs
+from e2e_helpers import REPO
+from rtpgate.docs import hook_functions, installed_pages
+
+HOOKS = [func.__name__ for func in hook_functions(rtpgate.hookspecs)]
+#: Test sources: the end-to-end tests, their test plugins, and every plugin's own tests.
+TEST_SOURCES = sorted({*(REPO / "tests").rglob("*.py"), *REPO.glob("plugins/*/tests/**/*.py")}
+                      - {Path(__file__)})
+
+
+def test_hookspecs_were_found() -> None:
+    assert {"rtpgate_options", "rtpgate_protocols", "rtpgate_transports", "rtpgate_startup",
+            "rtpgate_shutdown", "rtpgate_subcommands"} <= set(HOOKS)
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_is_documented(hook: str) -> None:
+    doc = inspect.getdoc(getattr(rtpgate.hookspecs, hook)) or ""
+    assert len(doc.split()) >= 10, f"hookspec {hook} needs a docstring that documents it"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_has_a_test(hook: str) -> None:
+    users = [path for path in TEST_SOURCES if hook in path.read_text(encoding="utf-8")]
+    assert users, f"no test (nor test plugin) under tests/ or plugins/*/tests/ uses {hook}"
+
+
+@pytest.mark.parametrize(("name", "text"), sorted(installed_pages().items()))
+def test_generated_page_is_current(name: str, text: str) -> None:
+    page = REPO / "docs" / name
+    assert page.read_text(encoding="utf-8") == text, (
+        f"docs/{name} is out of date: run python -m rtpgate.docs docs")
+
+
+def test_docs_check_command(tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "rtpgate.docs"]
+    assert subprocess.run([*run, "--check", str(REPO / "docs")]).returncode == 0
+    stale = subprocess.run([*run, "--check", str(tmp_path)], capture_output=True, text=True)
+    assert stale.returncode == 1 and "hooks.md: out of date" in stale.stderr
+    assert subprocess.run([*run, str(tmp_path)], capture_output=True).returncode == 0
+    assert (tmp_path / "hooks.md").read_text() == installed_pages()["hooks.md"]
