@@ -1,0 +1,1 @@
+"""An example third-party rtpgate plugin (see README.md)."""

@@ -1,0 +1,26 @@
+"""The entry point named in pyproject.toml: rtpgate calls these hook implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rtpgate import hookimpl
+from rtpgate.options import Option
+from rtpgate.protocol import Protocol
+from rtpgate.runtime import Runtime
+
+from .protocols import HelloProtocol, ReverseProtocol
+
+
+@hookimpl
+def rtpgate_options() -> Iterable[Option]:
+    # --example-greeting on the command line, example-greeting in the INI file,
+    # RTPGATE_EXAMPLE_GREETING in the environment.
+    return [Option("example-greeting", str, "hello from rtpgate-example",
+                   "what GET /hello answers", metavar="TEXT")]
+
+
+@hookimpl
+def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
+    greeting: str = runtime.settings.example_greeting  # type: ignore[attr-defined]
+    return [HelloProtocol(greeting), ReverseProtocol()]
