@@ -92,3 +92,19 @@ def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
     ``/ng-plain``, WebSocket, UDP, TCP) reaches every command.  Registering a name twice is an
     error at startup.
     """
+
+
+@hookspec
+def rtpgate_cli_commands(runtime: Runtime) -> Iterable[object]:
+    """Contribute commands to the CLI (``rtpengine-ctl``, ``GET /cli/...``, ``cli.rtpengine.com``,
+    ng ``cli``; the ``rtpgate-cli`` plugin).
+
+    Return ``rtpgate_cli.tree.CliCommand`` values: ``path`` is the words that reach the command
+    (``("list", "mystat")`` adds a ``list`` sub-command, ``("mycmd",)`` a top-level one, and a
+    path under a new group needs the group first), ``handler(ctx, args)`` writes its output with
+    ``ctx.write(text)`` (it may be a coroutine function; ``args`` is the rest of the line and
+    ``ctx.runtime`` the runtime), ``params`` and ``help`` are what ``help`` and ``usage`` print.
+    A command without a handler is a group.  Commands are added after rtpengine's own at their
+    level, in the order returned; a path that is taken or whose parent does not exist is
+    reported and left out.  Called once, when the CLI is built; must not do I/O.
+    """

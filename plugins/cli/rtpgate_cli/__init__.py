@@ -1,0 +1,1 @@
+"""rtpengine's CLI for rtpgate: the command tree, its transports and the ``rtpgate ctl`` client."""

@@ -1,0 +1,42 @@
+"""Entry point of the cli plugin: ``--listen-cli``, the CLI protocol, the ng ``cli`` command and
+``rtpgate ctl``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rtpgate import hookimpl
+from rtpgate.boot import Subcommand
+from rtpgate.netaddr import ListenAddress
+from rtpgate.ng.command import NgCommand
+from rtpgate.options import Option
+from rtpgate.protocol import Protocol
+from rtpgate.runtime import Runtime
+
+from . import ctl
+from .ng import CLI
+from .protocol import CliProtocol
+from .service import CliService
+
+
+@hookimpl
+def rtpgate_options() -> Iterable[Option]:
+    return [Option("listen-cli", list[ListenAddress], [],
+                   "TCP address of the CLI (rtpengine-ctl) [IP|HOSTNAME:]PORT; repeat for more",
+                   short="-c", metavar="ADDR", listener=True,
+                   listener_default=("127.0.0.1:9900",))]
+
+
+@hookimpl
+def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
+    return [CliProtocol(CliService.of(runtime))]
+
+
+@hookimpl
+def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
+    return [CLI]
+
+
+@hookimpl
+def rtpgate_subcommands() -> Iterable[Subcommand]:
+    return [Subcommand("ctl", "send a command to the CLI port, like rtpengine-ctl", ctl.run)]
