@@ -17,6 +17,7 @@ from .options import Option
 from .plugins import PluginHost
 from .runtime import Runtime
 from .server import Server
+from .statistics import STATISTICS
 
 
 @hookimpl
@@ -64,4 +65,4 @@ def rtpgate_subcommands() -> Iterable[Subcommand]:
 
 @hookimpl
 def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
-    return [PING]
+    return [PING, STATISTICS]

@@ -93,6 +93,8 @@ class Message:
     content_type: str | None = None
     method: str = ""
     path: str = ""
+    #: HTTP only: the request's ``Accept`` header, for protocols that negotiate a format.
+    accept: str | None = None
 
 
 @dataclass(slots=True)

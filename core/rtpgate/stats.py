@@ -8,6 +8,7 @@ derive them from the engine.  Everything here is a monotonically growing total.
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass, field
 
@@ -73,6 +74,85 @@ class Totals:
     call_duration2: float = 0.0
 
 
+#: Upper bounds (seconds) of the request-latency histogram buckets; ``+Inf`` follows them.
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                   0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass(slots=True)
+class Latency:
+    """Messages handled and the time each took, as a histogram over :data:`LATENCY_BUCKETS`."""
+
+    #: Per bucket, not cumulative; the last one counts what took longer than every bound.
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    seconds: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.seconds += seconds
+
+    @property
+    def count(self) -> int:
+        return sum(self.buckets)
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """What the transports delivered to protocols, keyed by ``(transport, protocol name)``;
+    the transport is :attr:`rtpgate.protocol.Message.transport` (``http``, ``https``, ``ws``,
+    ``wss``, ``udp``, ``tcp``)."""
+
+    requests: dict[tuple[str, str], Latency] = field(default_factory=dict)
+    #: WebSocket connections open now.
+    ws_open: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def observe(self, transport: str, protocol: str, seconds: float) -> None:
+        """Count one message handed to ``protocol`` and answered after ``seconds``."""
+        latency = self.requests.get((transport, protocol))
+        if latency is None:
+            latency = self.requests[(transport, protocol)] = Latency()
+        latency.observe(seconds)
+
+    def ws_opened(self, transport: str, protocol: str, delta: int = 1) -> None:
+        """A WebSocket connection opened (``delta`` -1: closed)."""
+        key = (transport, protocol)
+        self.ws_open[key] = self.ws_open.get(key, 0) + delta
+
+
+@dataclass(slots=True)
+class CookieCacheStats:
+    """The ng cookie cache shared by the cookie-carrying transports."""
+
+    #: Requests answered from the cache (a retransmission, or a duplicate that waited).
+    hits: int = 0
+
+
+@dataclass(slots=True)
+class Rates:
+    """Relayed traffic per second (rtpengine's ``packetrate``, ``byterate``, ``errorrate``).
+
+    Computed when read rather than by a timer: the average per second of what
+    :attr:`Stats.relayed` grew by since the previous reading at least a second old.  Read every
+    second it is rtpengine's "last second"; read less often it is the average since then.
+    """
+
+    per_second: Traffic = field(default_factory=Traffic)
+    _base: Traffic = field(default_factory=Traffic)
+    _at: float = field(default_factory=time.monotonic)
+
+    def read(self, relayed: Traffic, now: float | None = None) -> Traffic:
+        now = time.monotonic() if now is None else now
+        elapsed = now - self._at
+        if elapsed >= 1.0:
+            base = self._base
+            self.per_second = Traffic(int((relayed.packets - base.packets) / elapsed),
+                                      int((relayed.bytes - base.bytes) / elapsed),
+                                      int((relayed.errors - base.errors) / elapsed))
+            self._base = Traffic(relayed.packets, relayed.bytes, relayed.errors)
+            self._at = now
+        return self.per_second
+
+
 @dataclass
 class Stats:
     started: float = field(default_factory=time.time)
@@ -82,6 +162,13 @@ class Stats:
     interfaces: dict[tuple[str, str], InterfaceStats] = field(default_factory=dict)
     #: Live relay counters over all calls since start (userspace).
     relayed: Traffic = field(default_factory=Traffic)
+    #: Set by the media relay when it starts.  Until then the relay's counters above stay at
+    #: zero because nothing measures them, and readers leave them out of ``/metrics`` rather
+    #: than report a constant zero (see :mod:`rtpgate.statistics`).
+    measures_media: bool = False
+    rates: Rates = field(default_factory=Rates)
+    transports: TransportStats = field(default_factory=TransportStats)
+    cookie_cache: CookieCacheStats = field(default_factory=CookieCacheStats)
 
     def interface(self, name: str, address: str) -> InterfaceStats:
         stats = self.interfaces.get((name, address))

@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import logging
 import ssl
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -107,7 +108,7 @@ class _Exchange(httputil.HTTPMessageDelegate):
         peer = getattr(context, "address", None)
         self._message = Message(b"", transport.scheme_of(context), peer=peer if
                                 isinstance(peer, tuple) else None, content_type=content_type,
-                                method=method, path=path)
+                                method=method, path=path, accept=headers.get("Accept"))
         return None
 
     def _refuse_too_large(self) -> None:
@@ -141,6 +142,7 @@ class _Exchange(httputil.HTTPMessageDelegate):
         task.add_done_callback(_TASKS.discard)
 
     async def _run(self, protocol: Protocol, message: Message) -> None:
+        started = time.perf_counter()
         try:
             reply = await protocol.handle(message)
         except Rejected as rejected:
@@ -151,6 +153,8 @@ class _Exchange(httputil.HTTPMessageDelegate):
             reply = Reply(b"internal error\n", "text/plain", 500)
         if reply is None:
             reply = Reply(b"", None, 200)
+        self._transport.runtime.stats.transports.observe(message.transport, protocol.name,
+                                                         time.perf_counter() - started)
         with contextlib.suppress(StreamClosedError):
             write_reply(self._conn, reply)
 

@@ -13,11 +13,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from rtpgate.stats import CookieCacheStats
+
 
 class CookieCache:
     def __init__(self, lifetime: float = 30.0, max_entries: int = 200_000,
                  max_bytes: int = 256 * 1024 * 1024,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 stats: CookieCacheStats | None = None) -> None:
         self.lifetime = lifetime
         self.max_entries = max_entries
         self.max_bytes = max_bytes
@@ -27,7 +30,12 @@ class CookieCache:
         self._current_bytes = 0
         self._swapped = clock()
         self._in_flight: dict[bytes, asyncio.Future[bytes]] = {}
-        self.hits = 0
+        #: Where hits are counted: ``runtime.stats.cookie_cache`` in a server (``/metrics``).
+        self.stats = stats or CookieCacheStats()
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
 
     def _swap_if_due(self) -> None:
         elapsed = self._clock() - self._swapped
@@ -50,11 +58,11 @@ class CookieCache:
         """The cached reply for ``cookie``, or ``compute()``'s, which is then cached."""
         cached = self.lookup(cookie)
         if cached is not None:
-            self.hits += 1
+            self.stats.hits += 1
             return cached
         pending = self._in_flight.get(cookie)
         if pending is not None:
-            self.hits += 1
+            self.stats.hits += 1
             return await asyncio.shield(pending)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._in_flight[cookie] = future

@@ -35,4 +35,5 @@ def rtpgate_options() -> Iterable[Option]:
 @hookimpl
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
     lifetime = runtime.settings.ng_cookie_lifetime  # type: ignore[attr-defined]
-    return [NgProtocol(runtime.ng, CookieCache(lifetime=lifetime))]
+    return [NgProtocol(runtime.ng, CookieCache(lifetime=lifetime,
+                                                stats=runtime.stats.cookie_cache))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,11 @@ class _Connection(WebSocketHandler):
 
     def initialize(self, transport: WsTransport) -> None:
         self.transport = transport
+
+    def set_default_headers(self) -> None:
+        # rtpengine's handshake reply carries no Server or Date header
+        self.clear_header("Server")
+        self.clear_header("Date")
 
     def check_origin(self, origin: str) -> bool:
         return True  # rtpengine does not check Origin; access control is the network's job
@@ -56,21 +62,27 @@ class _Connection(WebSocketHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         self.transport.connections.add(self)
+        self.transport.stats.ws_opened(self.scheme, self.protocol.name)
 
     def on_close(self) -> None:
-        self.transport.connections.discard(self)
+        if self in self.transport.connections:
+            self.transport.connections.discard(self)
+            self.transport.stats.ws_opened(self.scheme, self.protocol.name, -1)
 
     async def on_message(self, message: str | bytes) -> None:
         body = message.encode() if isinstance(message, str) else message
         peer = self.request.connection.context.address  # type: ignore[union-attr]
         request = Message(body, self.scheme, peer=peer if isinstance(peer, tuple) else None)
+        started = time.perf_counter()
         try:
             reply = await self.protocol.handle(request)
         except Rejected:
-            return  # framing errors get no reply on message transports (as rtpengine)
+            reply = None  # framing errors get no reply on message transports (as rtpengine)
         except Exception:
             log.exception("protocol %s failed on a WebSocket message", self.protocol.name)
-            return
+            reply = None
+        self.transport.stats.observe(self.scheme, self.protocol.name,
+                                     time.perf_counter() - started)
         if reply is None:
             return
         with contextlib.suppress(WebSocketClosedError):
@@ -84,6 +96,7 @@ class WsTransport(Transport):
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
         settings: Any = runtime.settings
+        self.stats = runtime.stats.transports
         self.by_subprotocol = {p.ws_subprotocol: p for p in protocols if p.ws_subprotocol}
         self.connections: set[_Connection] = set()
         self.app = web.Application([(r".*", _Connection, {"transport": self})],

@@ -1,0 +1,472 @@
+"""The metric list: every statistic rtpgate reports, in one ordered list, like rtpengine's
+``statistics_gather_metrics``.  Three views are rendered from it, so they always agree:
+
+* the ng ``statistics`` command and the CLI's ``list jsonstats``: the nesting given by the
+  structural entries (``{``, ``}``, ``[``, ``]`` and the key that precedes an opening one);
+* the CLI's ``list totals``: every entry with a description (:func:`totals_text`);
+* ``/metrics``: every entry with a :class:`Prom` (the metrics plugin renders them).
+
+Values are read from :attr:`rtpgate.runtime.Runtime.stats` (counters) and the engine (what is
+current: sessions, streams, port pools); nothing is counted here.
+
+What is kept and what is left out (``docs/metrics.md`` has the table):
+
+* A value rtpgate cannot measure never gets a Prometheus series: no kernel path (``*_kernel``,
+  ``mediastreams{type="kernel"|"mixed"}``), no transcoding (``transcodedmedia``), no MOS.  The
+  relay's counters get series only once a relay measures them (:attr:`Stats.measures_media`).
+* The ng/CLI keys and lines of rtpengine 10.5 stay, with their zero, where clients parse a fixed
+  structure: ``*_kernel``, ``transcodedmedia``, the ``mos`` block, ``transcoders: []``.
+* Blocks of rtpengine that describe features rtpgate lacks are left out everywhere, as the
+  newest rtpengine does when the feature is off: ``intervalstatistics`` (graphite only),
+  ``voip_metrics``, the media/player caches, poller threads, buffer pools.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .ng.command import NgCommand, NgContext, Reply
+from .ng.models import NgRequest
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+    from .stats import Stats, Traffic
+
+#: rtpengine's ng commands in its order (``NG_COMMANDS``): lower-case short name -> the short
+#: name as the CLI's control table heads its column.  Counted commands are listed in this
+#: order; a command rtpengine does not know follows, in registration order, headed by its
+#: short name.
+CONTROL_COLUMNS: dict[str, str] = {short.lower(): short for short in (
+    "Ping", "Offer", "Answer", "Delete", "Query", "List", "StartRec", "StopRec", "PauseRec",
+    "StartFwd", "StopFwd", "BlkDTMF", "UnblkDTMF", "BlkMedia", "UnblkMedia", "PlayMedia",
+    "StopMedia", "PlayDTMF", "Stats", "SlnMedia", "UnslnMedia", "Pub", "SubReq", "SubAns",
+    "Unsub", "InjStart", "InjStop", "Conn", "CLI", "Trnsfm", "Create", "CrtAnsw", "Mesh")}
+
+PromType = Literal["gauge", "counter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prom:
+    """The Prometheus sample of a metric: full sample name, type, labels and value."""
+
+    name: str
+    type: PromType
+    help: str
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One entry of the list.
+
+    ``key`` is the ng/JSON key; ``{``, ``}``, ``[`` and ``]`` open and close a dictionary or a
+    list, and a key with no value names the dictionary or list that the next entry opens.
+    ``descr`` is the ``list totals`` text: with ``long`` it prints `` %-48s:%s``, with an empty
+    description just ``long``, without ``long`` the description alone (``""``: a blank line);
+    ``None`` keeps the entry out of ``list totals``.  ``short`` is the value as rtpengine's short
+    format prints it (``%.6f`` for seconds); ``value`` is typed: an ``int`` is an integer in ng
+    replies, everything else is sent as the string ``short``.
+    """
+
+    key: str | None = None
+    descr: str | None = None
+    short: str | None = None
+    long: str | None = None
+    value: int | float | str | None = None
+    prom: Prom | None = None
+    #: A text value (a name, an address): quoted in ``list jsonstats``, where numbers are bare.
+    text: bool = False
+
+    @property
+    def is_structure(self) -> bool:
+        return self.key in ("{", "}", "[", "]")
+
+
+@dataclass(frozen=True, slots=True)
+class PortPool:
+    """One local interface address with its media port range, as the engine reports it."""
+
+    name: str
+    address: str
+    min: int
+    max: int
+    used: int
+    free: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class EngineFacts:
+    """What the metric list needs from the engine at one instant."""
+
+    own: int
+    foreign: int
+    #: Media streams with traffic relayed in userspace (all of rtpgate's relaying is).
+    media_streams: int
+    interfaces: tuple[PortPool, ...]
+
+
+def engine_facts(runtime: Runtime) -> EngineFacts | None:
+    """Read the engine (``None`` while no engine is installed on the runtime)."""
+    engine = getattr(runtime, "engine", None)
+    if engine is None:
+        return None
+    stats = engine.statistics()
+    return EngineFacts(own=stats.own, foreign=stats.foreign, media_streams=stats.media_streams,
+                       interfaces=tuple(PortPool(p.name, p.address, p.min, p.max, p.used,
+                                                 p.free, p.last) for p in stats.interfaces))
+
+
+# ---------------------------------------------------------------------------- entry builders
+
+def _open(key: str, descr: str | None = None, brace: bool = True,
+          bracket_descr: str | None = None) -> Iterator[Metric]:
+    """A dictionary (``brace``) or list named ``key``; the descriptions are the ``list totals``
+    lines of the name and of the bracket."""
+    yield Metric(key, descr)
+    yield Metric("{" if brace else "[", bracket_descr)
+
+
+def _close(descr: str | None = None, brace: bool = True) -> Metric:
+    return Metric("}" if brace else "]", descr)
+
+
+def _int(key: str, descr: str | None, value: int, prom: Prom | None = None) -> Metric:
+    return Metric(key, descr, str(value), str(value) if descr is not None else None, value, prom)
+
+
+def _seconds(key: str, descr: str, value: float, unit: str = "seconds",
+             prom: Prom | None = None) -> Metric:
+    """A ``%.6f`` value: a string in ng replies, as rtpengine sends it."""
+    return Metric(key, descr, f"{value:.6f}", f"{value:.6f} {unit}", value, prom)
+
+
+def _text(key: str, value: str) -> Metric:
+    return Metric(key, None, value, None, value, text=True)
+
+
+def _prom(name: str, type_: PromType, help_: str, value: float, /, **labels: str) -> Prom:
+    return Prom(f"rtpengine_{name}", type_, help_, value, tuple(labels.items()))
+
+
+# ---------------------------------------------------------------------------- the list
+
+def gather(runtime: Runtime) -> list[Metric]:
+    """The metric list as of now."""
+    stats = runtime.stats
+    engine = engine_facts(runtime)
+    media = stats.measures_media
+    out: list[Metric] = [Metric("{", "")]
+    out += _current(stats, engine, media)
+    out += _totals(stats, media)
+    out += _mos()
+    out += _control(runtime)
+    out += _interfaces(stats, engine, media)
+    out += [*_open("transcoders", brace=False, bracket_descr=""), _close("", brace=False),
+            _close()]
+    return out
+
+
+def _current(stats: Stats, engine: EngineFacts | None, media: bool) -> Iterator[Metric]:
+    yield from _open("currentstatistics", "Statistics over currently running sessions:",
+                     bracket_descr="")
+    own, foreign = (engine.own, engine.foreign) if engine else (0, 0)
+    sessions = "Current sessions by ownership: own (this instance) or foreign (another's)"
+    yield _int("sessionsown", "Owned sessions", own,
+               _prom("sessions", "gauge", sessions, own, type="own") if engine else None)
+    yield _int("sessionsforeign", "Foreign sessions", foreign,
+               _prom("sessions", "gauge", sessions, foreign, type="foreign") if engine else None)
+    yield _int("sessionstotal", "Total sessions", own + foreign)
+    yield _int("transcodedmedia", "Transcoded media", 0)
+    rate = stats.rates.read(stats.relayed) if media else None
+    for kind, where in (("user", "userspace"), ("kernel", "kernel"), ("", "total")):
+        suffix = f"_{kind}" if kind else ""
+        measured = rate if kind != "kernel" else None
+        yield _int(f"packetrate{suffix}", f"Packets per second ({where})",
+                   measured.packets if measured else 0)
+        yield _int(f"byterate{suffix}", f"Bytes per second ({where})",
+                   measured.bytes if measured else 0)
+        yield _int(f"errorrate{suffix}", f"Errors per second ({where})",
+                   measured.errors if measured else 0)
+    streams = engine.media_streams if engine else 0
+    yield _int("media_userspace", "Userspace-only media streams", streams,
+               _prom("mediastreams", "gauge", "Media streams relayed, by path (rtpgate relays "
+                     "in userspace only)", streams, type="userspace")
+               if engine and media else None)
+    yield _int("media_kernel", "Kernel-only media streams", 0)
+    yield _int("media_mixed", "Mixed kernel/userspace media streams", 0)
+    yield _close("")
+
+
+def _totals(stats: Stats, media: bool) -> Iterator[Metric]:
+    totals = stats.totals
+    yield from _open("totalstatistics",
+                     "Total statistics (does not include current running sessions):",
+                     bracket_descr="")
+    uptime = int(time.time() - stats.started)
+    # rtpengine formats uptime "%llu" short but "%llu seconds" long: not an ng integer
+    yield Metric("uptime", "Uptime of rtpengine", str(uptime), f"{uptime} seconds", str(uptime),
+                 _prom("uptime_seconds", "gauge", "Seconds since the server started", uptime))
+    yield _int("managedsessions", "Total managed sessions", totals.managed_sessions,
+               _prom("sessions_total", "counter", "Sessions that have ended",
+                     totals.managed_sessions))
+    closed = "Sessions that have ended, by reason"
+    for key, descr, reason in (
+            ("rejectedsessions", "Total rejected sessions", "rejected"),
+            ("timeoutsessions", "Total timed-out sessions via TIMEOUT", "timeout"),
+            ("silenttimeoutsessions", "Total timed-out sessions via SILENT_TIMEOUT",
+             "silent_timeout"),
+            ("finaltimeoutsessions", "Total timed-out sessions via FINAL_TIMEOUT",
+             "final_timeout"),
+            ("offertimeoutsessions", "Total timed-out sessions via OFFER_TIMEOUT",
+             "offer_timeout"),
+            ("regularterminatedsessions", "Total regular terminated sessions", "terminated"),
+            ("forcedterminatedsessions", "Total forced terminated sessions",
+             "force_terminated")):
+        count = totals.closed[reason]
+        yield _int(key, descr, count,
+                   _prom("closed_sessions_total", "counter", closed, count, reason=reason))
+    yield from _relayed(stats.relayed, media)
+    yield _int("zerowaystreams", "Total number of streams with no relayed packets",
+               totals.zero_way_streams,
+               _prom("zero_packet_streams_total", "counter", "Ended streams that relayed no "
+                     "packet", totals.zero_way_streams) if media else None)
+    yield _int("onewaystreams", "Total number of 1-way streams", totals.one_way_streams,
+               _prom("one_way_sessions_total", "counter", "Ended streams that relayed "
+                     "packets in one direction only", totals.one_way_streams)
+               if media else None)
+    count = totals.managed_sessions
+    average = totals.call_duration / count if count else 0.0
+    variance = abs(totals.call_duration2 / count - average * average) if count else 0.0
+    yield _seconds("avgcallduration", "Average call duration", average,
+                   prom=_prom("call_duration_avg", "gauge", "Average duration of the ended "
+                              "sessions (seconds)", average))
+    yield _seconds("totalcallsduration", "Total calls duration", totals.call_duration,
+                   prom=_prom("call_duration_total", "counter", "Summed duration of the ended "
+                              "sessions (seconds)", totals.call_duration))
+    yield _seconds("totalcallsduration2", "Total calls duration squared",
+                   totals.call_duration2, "seconds squared",
+                   _prom("call_duration2_total", "counter", "Summed squared duration of the "
+                         "ended sessions (seconds squared)", totals.call_duration2))
+    yield _seconds("totalcallsduration_stddev", "Total calls duration standard deviation",
+                   math.sqrt(variance))
+    yield Metric(None, "")
+    yield _close("")
+
+
+def _relayed(relayed: Traffic, media: bool) -> Iterator[Metric]:
+    names = (("packets", "relayedpackets", "Total relayed packets", "packets_total"),
+             ("errors", "relayedpacketerrors", "Total relayed packet errors",
+              "packet_errors_total"),
+             ("bytes", "relayedbytes", "Total relayed bytes", "bytes_total"))
+    for field, key, descr, prom in names:
+        value = getattr(relayed, field)
+        yield _int(f"{key}_user", f"{descr} (userspace)", value,
+                   _prom(prom, "counter", f"{descr[6:].capitalize()}, by path (rtpgate relays "
+                         "in userspace only)", value, type="userspace") if media else None)
+    for _field, key, descr, _prom_name in names:
+        yield _int(f"{key}_kernel", f"{descr} (kernel)", 0)
+    for field, key, descr, _prom_name in names:
+        yield _int(key, descr, getattr(relayed, field))
+
+
+def _mos() -> Iterator[Metric]:
+    """rtpengine 10.5's MOS block: rtpgate takes no MOS samples, so every value is zero."""
+    yield from _open("mos", "MOS statistics:", bracket_descr="")
+    yield Metric("mos_total", "Sum of all MOS values sampled", "0.000000", "0.000000", 0.0)
+    yield Metric("mos2_total", "Sum of all MOS square values sampled", "0.000000", "0.000000",
+                 0.0)
+    yield _int("mos_samples_total", "Total number of MOS samples", 0)
+    yield Metric("mos_average", "Average MOS", "0.000000", "0.000000", 0.0)
+    yield Metric("mos_stddev", "MOS standard deviation", "0.000000", "0.000000", 0.0)
+    yield Metric(None, "")
+    yield _close("")
+
+
+def counted_commands(commands: Iterable[NgCommand]) -> list[NgCommand]:
+    """The ng commands counted in the control statistics, in rtpengine's order."""
+    order = list(CONTROL_COLUMNS)
+    counted = [c for c in commands if c.counted]
+    return sorted(counted, key=lambda c: order.index(c.short) if c.short in order
+                  else len(order))
+
+
+def _control(runtime: Runtime) -> Iterator[Metric]:
+    commands = counted_commands(runtime.ng.commands)
+    yield from _open("controlstatistics", "Control statistics:", bracket_descr="")
+    yield from _open("proxies", brace=False)
+    header = f" {'Proxy':>20} " + "".join(f"| {CONTROL_COLUMNS.get(c.short, c.short):>10} "
+                                          for c in commands)
+    yield Metric(None, header)
+    totals = dict.fromkeys((c.short for c in commands), 0)
+    for proxy, stats in runtime.stats.control.proxies.items():
+        yield Metric("{")
+        yield _text("proxy", proxy)
+        row = f" {proxy:>20} "
+        for command in commands:
+            count = stats.counts.get(command.short, 0)
+            seconds = stats.seconds.get(command.short, 0.0)
+            totals[command.short] += count
+            row += f"| {count:>10} "
+            labels = {"proxy": proxy, "request": command.name}
+            yield _int(f"{command.short}count", None, count,
+                       _prom("requests_total", "counter", "ng requests, by proxy and command",
+                             count, **labels))
+            yield Metric(f"{command.short}duration", None, f"{seconds:.6f}", None, seconds,
+                         _prom("request_seconds_total", "counter", "Time spent on ng requests "
+                               "(seconds), by proxy and command", seconds, **labels))
+        yield Metric(None, "", None, row)
+        yield _int("errorcount", None, stats.errors,
+                   _prom("errors_total", "counter", "ng requests answered with an error, by "
+                         "proxy", stats.errors, proxy=proxy))
+        yield _close()
+    yield _close("", brace=False)
+    for short, count in totals.items():
+        yield _int(f"total{short}count", None, count)
+    yield _close("")
+
+
+def _interfaces(stats: Stats, engine: EngineFacts | None, media: bool) -> Iterator[Metric]:
+    yield from _open("interfaces", brace=False)
+    for pool in engine.interfaces if engine else ():
+        labels = {"name": pool.name, "address": pool.address}
+        total = pool.max - pool.min + 1
+        yield Metric("{")
+        yield _text("name", pool.name)
+        yield _text("address", pool.address)
+        yield from _open("ports")
+        yield _int("min", None, pool.min)
+        yield _int("max", None, pool.max)
+        yield _int("used", None, pool.used,
+                   _prom("ports_used", "gauge", "Media ports in use, by interface", pool.used,
+                         **labels))
+        pct = pool.used * 100.0 / total if total else 0.0
+        yield Metric("used_pct", None, f"{pct:.2f}", None, f"{pct:.2f}")
+        yield _int("free", None, pool.free,
+                   _prom("ports_free", "gauge", "Media ports free, by interface", pool.free,
+                         **labels))
+        yield _int("totals", None, total,
+                   _prom("ports", "gauge", "Media ports configured, by interface", total,
+                         **labels))
+        yield _int("last", None, pool.last)
+        yield _close()
+        if media:
+            traffic = stats.interface(pool.name, pool.address)
+            for direction, counters in (("ingress", traffic.ingress),
+                                        ("egress", traffic.egress)):
+                yield from _open(direction)
+                for field in ("packets", "bytes", "errors"):
+                    value = getattr(counters, field)
+                    yield _int(field, None, value, _prom(
+                        f"interface_{field}", "gauge", f"Media {field} relayed on an "
+                        "interface, by direction (a running total)", value,
+                        **labels, direction=direction))
+                yield _close()
+        yield _close()
+    yield _close(brace=False)
+
+
+# ---------------------------------------------------------------------------- views
+
+def nested(metrics: Iterable[Metric], raw: bool = False) -> dict[str, Any]:
+    """The nesting of the list as Python values: ng ``statistics`` types (``int`` for integer
+    metrics, strings for everything else), or with ``raw`` each value as :class:`RawValue` for
+    :func:`json_text`."""
+    root: dict[str, Any] = {}
+    stack: list[dict[str, Any] | list[Any]] = []
+    current: dict[str, Any] | list[Any] | None = None
+    label: str | None = None
+    for metric in metrics:
+        if metric.key is None:
+            continue
+        if metric.short is not None:
+            value: Any = metric.value if isinstance(metric.value, int) else metric.short
+            if raw:
+                value = RawValue(metric)
+            assert isinstance(current, dict)
+            current[metric.key] = value
+        elif metric.key in ("}", "]"):
+            current = stack.pop() if stack else None
+        elif metric.key in ("{", "["):
+            sub: dict[str, Any] | list[Any] = {} if metric.key == "{" else []
+            if current is None:
+                assert isinstance(sub, dict)
+                root = sub
+            elif isinstance(current, dict):
+                assert label is not None
+                current[label] = sub
+                stack.append(current)
+            else:
+                current.append(sub)
+                stack.append(current)
+            current, label = sub, None
+        else:
+            label = metric.key
+    return root
+
+
+def ng_statistics(metrics: Iterable[Metric]) -> dict[str, Any]:
+    """The ``statistics`` dictionary of the ng ``statistics`` reply."""
+    return nested(metrics)
+
+
+@dataclass(frozen=True, slots=True)
+class RawValue:
+    """A value as ``list jsonstats`` writes it: the short text bare, text values quoted."""
+
+    metric: Metric
+
+    def json(self) -> str:
+        short = self.metric.short or ""
+        return json.dumps(short) if self.metric.text else short
+
+
+def json_text(metrics: Iterable[Metric]) -> str:
+    """``list jsonstats``: one JSON object with the short values written bare, as rtpengine
+    does (``"avgcallduration":0.000000``), and text values (names, addresses) quoted."""
+    return _dump(nested(metrics, raw=True))
+
+
+def _dump(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_dump(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(v) for v in value) + "]"
+    assert isinstance(value, RawValue)
+    return value.json()
+
+
+def totals_text(metrics: Iterable[Metric]) -> str:
+    """``list totals``: every entry with a description, in order."""
+    lines = []
+    for metric in metrics:
+        if metric.descr is None:
+            continue
+        if metric.long is None:
+            lines.append(f"{metric.descr}\n")
+        elif metric.descr:
+            lines.append(f" {metric.descr:<48}:{metric.long}\n")
+        else:
+            lines.append(f"{metric.long}\n")
+    return "".join(lines)
+
+
+def prom_samples(metrics: Iterable[Metric]) -> list[Prom]:
+    """The Prometheus samples of the list, in list order."""
+    return [m.prom for m in metrics if m.prom is not None]
+
+
+# ---------------------------------------------------------------------------- ng command
+
+async def _statistics(request: NgRequest, ctx: NgContext) -> Reply:
+    return {"statistics": ng_statistics(gather(ctx.runtime))}
+
+
+#: The ng ``statistics`` command (rtpengine's ``statistics_ng``).
+STATISTICS = NgCommand("statistics", "stats", NgRequest, _statistics)
