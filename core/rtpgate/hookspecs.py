@@ -95,6 +95,22 @@ def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
 
 
 @hookspec
+def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[object]:
+    """Contribute Prometheus collectors to ``GET /metrics`` (the ``rtpgate-metrics`` plugin).
+
+    Return objects with a ``collect()`` method that yields ``prometheus_client.core.Metric``
+    families (prometheus-client's custom-collector interface); core does not depend on
+    prometheus-client, so only plugins that do should implement this hook.  Called once, when the
+    metrics protocol is built; ``collect()`` is then called on every scrape, on the event loop, so
+    it must be quick and must not block.  Read your values where they live (``runtime.stats`` or
+    your own state) at collect time; do not keep a second count of something that is already
+    counted.  Name your families ``<plugin>_...`` (the names ``rtpengine_*`` and ``rtpgate_*``
+    belong to the metrics plugin).  A collector that raises is left out of that scrape (and
+    logged); a family whose name is already taken is left out.
+    """
+
+
+@hookspec
 def rtpgate_cli_commands(runtime: Runtime) -> Iterable[object]:
     """Contribute commands to the CLI (``rtpengine-ctl``, ``GET /cli/...``, ``cli.rtpengine.com``,
     ng ``cli``; the ``rtpgate-cli`` plugin).

@@ -1,0 +1,1 @@
+"""rtpgate's Prometheus endpoint: ``GET /metrics`` rendered with prometheus-client."""

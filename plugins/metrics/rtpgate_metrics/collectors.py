@@ -1,0 +1,96 @@
+"""The plugin's own collectors: rtpengine's families from core's metric list, and rtpgate's.
+
+Both read at scrape time what core already counts (:mod:`rtpgate.statistics` over
+``runtime.stats`` and the engine; ``runtime.stats.transports``, ``runtime.stats.cookie_cache``,
+the plugin records), so ``/metrics`` never disagrees with ``list totals`` or ng ``statistics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
+from rtpgate.runtime import Runtime
+from rtpgate.statistics import gather, prom_samples
+from rtpgate.stats import LATENCY_BUCKETS
+
+PLUGIN_STATUSES = ("loaded", "failed", "disabled")
+
+
+class RtpengineCollector:
+    """rtpengine's ``rtpengine_*`` families: the metric list's samples grouped by name.
+
+    Grouping makes every family contiguous (rtpengine interleaves ``packets_total`` with other
+    families and repeats per-proxy and per-interface families, which the exposition format
+    forbids); each family gets one HELP text that describes all its series.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        for prom in prom_samples(gather(self.runtime)):
+            family = families.get(prom.name)
+            if family is None:
+                labels = [name for name, _ in prom.labels]
+                cls = GaugeMetricFamily if prom.type == "gauge" else CounterMetricFamily
+                family = families[prom.name] = cls(prom.name, prom.help, labels=labels)
+            family.add_metric([value for _, value in prom.labels], prom.value)
+        yield from families.values()
+
+
+class RtpgateCollector:
+    """rtpgate's own ``rtpgate_*`` families: transports, the cookie cache, plugins."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.runtime.stats
+        latency = HistogramMetricFamily(
+            "rtpgate_request_duration_seconds",
+            "Messages the transports handed to a protocol, and the seconds until its reply, by "
+            "transport (http, https, ws, wss, udp, tcp) and protocol",
+            labels=["transport", "protocol"])
+        for (transport, protocol), histogram in sorted(stats.transports.requests.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), histogram.buckets,
+                                    strict=True):
+                cumulative += count
+                buckets.append((floatToGoString(bound), cumulative))
+            latency.add_metric([transport, protocol], buckets, histogram.seconds)
+        yield latency
+        connections = GaugeMetricFamily(
+            "rtpgate_ws_connections", "WebSocket connections open now, by transport (ws, wss) "
+            "and protocol", labels=["transport", "protocol"])
+        for (transport, protocol), count in sorted(stats.transports.ws_open.items()):
+            connections.add_metric([transport, protocol], count)
+        yield connections
+        yield CounterMetricFamily(
+            "rtpgate_ng_cookie_cache_hits_total", "ng requests answered from the cookie cache "
+            "(retransmissions, and duplicates that waited for the first reply)",
+            value=stats.cookie_cache.hits)
+        yield from self._plugins()
+
+    def _plugins(self) -> Iterator[Metric]:
+        records = sorted(self.runtime.plugins.records.values(), key=lambda r: r.name)
+        by_status = GaugeMetricFamily(
+            "rtpgate_plugins", "Plugins found, by status (failed: did not import, register or "
+            "contribute; disabled: by the allow or deny list)", labels=["status"])
+        for status in PLUGIN_STATUSES:
+            by_status.add_metric([status], sum(r.status == status for r in records))
+        yield by_status
+        info = GaugeMetricFamily(
+            "rtpgate_plugin_info", "One series per plugin found, with its distribution, "
+            "version and status; the value is always 1",
+            labels=["plugin", "distribution", "version", "status"])
+        for record in records:
+            info.add_metric([record.name, record.distribution, record.version, record.status], 1)
+        yield info
