@@ -38,6 +38,7 @@ def test_handshake_reply_names_the_chosen_subprotocol(shared_server: ServerProce
     assert resp.status == 101
     assert resp.header("Sec-WebSocket-Protocol") == "probe.echo"
     assert resp.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert resp.header("Server") is None and resp.header("Date") is None  # as rtpengine
 
 
 @pytest.mark.parametrize("offered", [(), ("bogus.example",), ("foo", "bar"), ("http-only",)])
