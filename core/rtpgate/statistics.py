@@ -113,7 +113,13 @@ class EngineFacts:
 
 
 def engine_facts(runtime: Runtime) -> EngineFacts | None:
-    """Read the engine (``None`` while no engine is installed on the runtime)."""
+    """Read the engine (``None`` while no engine is installed on the runtime).
+
+    The contract with the engine: ``runtime.engine.statistics()`` returns an object with ``own``
+    and ``foreign`` (calls now), ``media_streams`` (streams with relayed traffic) and
+    ``interfaces``: for each first-order local interface address, ``name``, ``address`` (text),
+    ``min``, ``max``, ``used``, ``free`` and ``last`` (the port last handed out).
+    """
     engine = getattr(runtime, "engine", None)
     if engine is None:
         return None
