@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import http_cli, tcp_cli
+from cli_clients import http_cli, tcp_cli
 from rtpgate.testing import ServerProcess, recv_until_closed
 
 NUMSESSIONS = (b"Current sessions own: 0\nCurrent sessions foreign: 0\nCurrent sessions total: 0\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import http_cli, tcp_cli, ws_cli
+from cli_clients import http_cli, tcp_cli, ws_cli
 from rtpgate.testing import ServerProcess
 
 SHARED = Path(os.environ.get("RTPGATE_SHARED", "/work/shared"))

@@ -11,7 +11,7 @@ import resource
 
 import pytest
 import rtpgate_cli.plugin
-from conftest import FakeCall, Run, monologue, runner, stream
+from cli_fakes import FakeCall, Run, make_runtime, monologue, protocol_of, runner, stream
 from rtpgate import hookimpl
 from rtpgate.protocol import Message
 from rtpgate.runtime import Runtime
@@ -31,7 +31,6 @@ TOP_HELP = (
 
 
 def test_declares_its_addresses(engine_runtime: Runtime) -> None:
-    from conftest import protocol_of
     protocol = protocol_of(engine_runtime)
     assert [(r.method, r.path, r.prefix, r.content_types) for r in protocol.http_routes] == [
         ("GET", "/cli/", True, ()), ("POST", "/cli", False, ("text/plain",))]
@@ -118,7 +117,6 @@ def test_post_body_may_end_in_a_newline(bare: Run) -> None:
 
 
 def test_get_path_is_the_command(engine_runtime: Runtime) -> None:
-    from conftest import protocol_of
     reply = asyncio.run(protocol_of(engine_runtime).handle(
         Message(b"", "http", method="GET", path="/cli/list timeout")))
     assert (reply.body, reply.content_type, reply.status) == (b"TIMEOUT=60\n", "text/plain", 200)
@@ -397,7 +395,6 @@ class Extension:
 
 
 def test_a_plugin_adds_commands_through_the_hook() -> None:
-    from conftest import make_runtime
     runtime = make_runtime(Extension())
     run = runner(runtime)
     assert run("hello") == "hello world\n"

@@ -1,0 +1,123 @@
+"""Helpers of the cli plugin's tests: a runtime with core and the cli plugin (plus, where a test
+asks, the engine's options and a stand-in engine), and a runner of one command line through the
+CLI protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Annotated, Any
+
+from pydantic import Field
+from rtpgate import hookimpl
+from rtpgate.boot import boot, load_plugins
+from rtpgate.options import Option
+from rtpgate.protocol import Message
+from rtpgate.runtime import Runtime
+from rtpgate_cli.protocol import CliProtocol
+
+
+class EngineOptions:
+    """The options the engine declares, so ``set`` has fields to change."""
+
+    @hookimpl
+    def rtpgate_options(self) -> list[Option]:
+        seconds = Annotated[int, Field(ge=0)]
+        return [Option("max-sessions", int, -1, "max sessions"),
+                Option("timeout", seconds, 60, "timeout"),
+                Option("silent-timeout", seconds, 3600, "silent timeout"),
+                Option("offer-timeout", seconds, 3600, "offer timeout"),
+                Option("final-timeout", seconds, 0, "final timeout"),
+                Option("delete-delay", seconds, 30, "delete delay"),
+                Option("max-cpu", float, 0.0, "max cpu"),
+                Option("max-load", float, 0.0, "max load"),
+                Option("max-bandwidth", int, 0, "max bandwidth"),
+                Option("control-tos", int, 0, "control tos")]
+
+
+@dataclass
+class FakeCall:
+    call_id: str
+    created: float = 1700000000.0
+    created_from: str = "127.0.0.1:5060"
+    deleted: bool = False
+    foreign: bool = False
+    recording: bool = False
+    redis_keyspace: int = 0
+    tos: int = 0
+    last_signal: float = 1700000001.0
+    debug: bool = False
+    monologues: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class FakeEngine:
+    """Just what the CLI asks of ``runtime.engine``."""
+
+    by_id: dict[str, FakeCall] = field(default_factory=dict)
+    terminated: list[tuple[str, str]] = field(default_factory=list)
+
+    def calls(self) -> list[FakeCall]:
+        return list(self.by_id.values())
+
+    def call(self, call_id: str) -> FakeCall | None:
+        return self.by_id.get(call_id)
+
+    async def terminate(self, call: FakeCall, reason: str) -> None:
+        self.terminated.append((call.call_id, reason))
+        del self.by_id[call.call_id]
+
+    def statistics(self) -> Any:
+        foreign = sum(1 for call in self.by_id.values() if call.foreign)
+        pool = SimpleNamespace(name="default", address="127.0.0.1", min=30000, max=40000,
+                               used=4, free=9997, last=30006)
+        return SimpleNamespace(own=len(self.by_id) - foreign, foreign=foreign,
+                               media_streams=0, interfaces=[pool])
+
+    def set_ownership(self, foreign: bool) -> None:
+        for call in self.by_id.values():
+            call.foreign = foreign
+
+
+def stream(local: str, port: int, remote: str, rport: int, rtcp: bool = False) -> Any:
+    return SimpleNamespace(local_address=local, local_port=port, remote_address=remote,
+                           remote_port=rport, rtcp_only=rtcp, ssrc=0x1234abcd, packets=10,
+                           bytes=1720, errors=0, last_packet=1700000002, last_kernel_packet=0)
+
+
+def monologue(tag: str, tag_type: str, streams: list[Any]) -> Any:
+    media = SimpleNamespace(index=1, type="audio", protocol="RTP/AVP", codec="PCMU/8000",
+                            streams=streams)
+    return SimpleNamespace(tag=tag, tag_type=tag_type, label="", via_branch="", duration=1.5,
+                           aliases=[], subscriptions=[], subscribers=[], medias=[media])
+
+
+def make_runtime(*plugins: object, argv: tuple[str, ...] = ()) -> Runtime:
+    host = load_plugins(["--config-file=none"], {})
+    for index, plugin in enumerate(plugins):
+        assert host.register(plugin, f"test{index}", f"test-plugin-{index}", "0")
+    runtime, _ = boot(["--config-file=none", *argv], env={}, host=host)
+    return runtime
+
+
+def protocol_of(runtime: Runtime) -> CliProtocol:
+    found = [p for _, p in runtime.plugins.collect("rtpgate_protocols", runtime=runtime)
+             if isinstance(p, CliProtocol)]
+    assert len(found) == 1
+    return found[0]
+
+
+Run = Callable[..., str]
+
+
+def runner(runtime: Runtime) -> Run:
+    protocol = protocol_of(runtime)
+
+    def run(line: str | bytes, transport: str = "tcp") -> str:
+        body = line if isinstance(line, bytes) else line.encode()
+        reply = asyncio.run(protocol.handle(Message(body, transport)))
+        return reply.body.decode("utf-8", "surrogateescape")
+
+    return run
