@@ -50,10 +50,10 @@ def target(ip: str | None, port: int | None, config_file: str) -> tuple[str, int
             port = port if port is not None else int(listen)
         else:
             ip = ip if ip is not None else listen.strip()
-    if ip and port is None:
+    if ip:  # a ":PORT" suffix is always cut off, and used when no port was given
         host, sep, tail = ip.rpartition(":")
-        if sep and tail.isdigit():
-            ip, port = host, int(tail)
+        if sep and tail.isdigit() and not host.endswith(":"):
+            ip, port = host, int(tail) if port is None else port
     host = (ip or DEFAULT_HOST).strip("[]")
     return host, port if port is not None else DEFAULT_PORT
 

@@ -8,6 +8,7 @@ import importlib.metadata
 import logging
 import os
 import resource
+from pathlib import Path
 
 import pytest
 import rtpgate_cli.plugin
@@ -16,6 +17,7 @@ from rtpgate import hookimpl
 from rtpgate.protocol import Message
 from rtpgate.runtime import Runtime
 from rtpgate_cli.cparse import strtod, strtol, strtoul
+from rtpgate_cli.ctl import target
 from rtpgate_cli.protocol import line_framer
 from rtpgate_cli.tree import CliCommand, CliContext
 
@@ -432,3 +434,16 @@ def test_c_number_parsing() -> None:
     assert strtoul("-1").value == (1 << 64) - 1
     assert strtod("1.5e1x").value == 15.0
     assert strtod("1e999").errno == 34
+
+
+def test_ctl_address_precedence(tmp_path: Path) -> None:
+    conf = tmp_path / "rtpengine.conf"
+    conf.write_text("[rtpengine]\nlisten-cli = 10.0.0.1:9901\n")
+    assert target(None, None, "/nonexistent") == ("127.0.0.1", 9900)
+    assert target(None, None, str(conf)) == ("10.0.0.1", 9901)
+    assert target(None, 1234, str(conf)) == ("10.0.0.1", 1234)
+    assert target("127.0.0.2", None, str(conf)) == ("127.0.0.2", 9900)
+    assert target("127.0.0.2:5555", 6666, str(conf)) == ("127.0.0.2", 6666)
+    assert target("[::1]:5555", None, "/nonexistent") == ("::1", 5555)
+    conf.write_text("[rtpengine]\nlisten-cli = 9902\n")
+    assert target(None, None, str(conf)) == ("127.0.0.1", 9902)
