@@ -1,23 +1,29 @@
 """What the CLI reads from and asks of the engine (``runtime.engine``).
 
-The engine package documents its API; this module is the one place the CLI touches it, so the
-command handlers work on the small views below.  Without an engine on the runtime (a server
-built without one) there are no calls: every list is empty and every call ID is unknown.
+This is the one module that touches the engine: it turns the engine's call model
+(:mod:`rtpgate.engine.model`: ``Call``, ``Monologue``, ``Media``, ``Stream``) into the plain
+views below, which the command handlers format.  Without an engine on the runtime there are no
+calls: every list is empty and every call ID is unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rtpgate.runtime import Runtime
 
-#: ``terminate`` reasons as :data:`rtpgate.stats.CLOSE_REASONS` names them.
+#: ``terminate`` reason, as :data:`rtpgate.stats.CLOSE_REASONS` names it.
 FORCED = "force_terminated"
+#: rtpengine's ``PS_FALLBACK_RTCP``: such streams are left out of the call listing.
+PS_FALLBACK_RTCP = 1 << 2
 
 
-class StreamView(Protocol):
+@dataclass(frozen=True)
+class StreamView:
     local_address: str
     local_port: int
     remote_address: str
@@ -31,7 +37,8 @@ class StreamView(Protocol):
     last_kernel_packet: int
 
 
-class MediaView(Protocol):
+@dataclass(frozen=True)
+class MediaView:
     index: int
     type: str
     protocol: str | None
@@ -39,7 +46,8 @@ class MediaView(Protocol):
     streams: Sequence[StreamView]
 
 
-class MonologueView(Protocol):
+@dataclass(frozen=True)
+class MonologueView:
     tag: str
     tag_type: str  #: ``FROM_TAG``, ``TO_TAG`` or ``UNKNOWN``
     label: str
@@ -52,7 +60,8 @@ class MonologueView(Protocol):
     medias: Sequence[MediaView]
 
 
-class CallView(Protocol):
+@dataclass(frozen=True)
+class CallView:
     call_id: str
     created: float
     created_from: str
@@ -62,30 +71,81 @@ class CallView(Protocol):
     redis_keyspace: int
     tos: int
     last_signal: float
-    debug: bool
     monologues: Sequence[MonologueView]
+    #: The engine's call object, for ``terminate`` and ``debug``.
+    call: Any
 
 
 def engine(runtime: Runtime) -> Any:
     return getattr(runtime, "engine", None)
 
 
-def calls(runtime: Runtime) -> Iterable[CallView]:
+def calls(runtime: Runtime) -> list[CallView]:
     eng = engine(runtime)
-    return list(eng.calls()) if eng is not None else []
+    return [view(call) for call in eng.calls()] if eng is not None else []
 
 
 def find(runtime: Runtime, call_id: str) -> CallView | None:
     eng = engine(runtime)
-    return eng.call(call_id) if eng is not None else None
+    call = eng.call(call_id) if eng is not None else None
+    return view(call) if call is not None else None
 
 
 async def terminate(runtime: Runtime, call: CallView) -> None:
-    """End ``call`` now, releasing its ports; counted as forced."""
-    await engine(runtime).terminate(call, FORCED)
+    """End the call now, releasing its ports; counted as forced."""
+    await engine(runtime).terminate(call.call, FORCED)
+
+
+def set_debug(call: CallView, flag: bool) -> None:
+    call.call.debug = flag
 
 
 def set_foreign(runtime: Runtime, foreign: bool) -> None:
     eng = engine(runtime)
     if eng is not None:
         eng.set_ownership(foreign=foreign)
+
+
+# ---------------------------------------------------------------------- model -> views
+
+def view(call: Any) -> CallView:
+    recording = call.recording
+    now = time.time()
+    return CallView(
+        call_id=call.call_id, created=call.created, created_from=call.proxy,
+        deleted=call.deletion_mark, foreign=call.foreign,
+        recording=bool(recording and recording.recording), redis_keyspace=0, tos=0,
+        last_signal=call.last_signal,
+        monologues=[_monologue(ml, index == 0, now) for index, ml in enumerate(call.monologues)],
+        call=call)
+
+
+def _monologue(ml: Any, first: bool, now: float) -> MonologueView:
+    tag_type = "UNKNOWN" if not ml.tag else "FROM_TAG" if first else "TO_TAG"
+    peers = [(peer.tag, media.index) for media in ml.medias for peer in ml.peers
+             if peer.media(media.index) is not None]
+    return MonologueView(
+        tag=ml.tag, tag_type=tag_type, label=ml.label or "", via_branch=ml.via_branch or "",
+        duration=max(0.0, now - ml.created), aliases=list(ml.aliases), subscriptions=peers,
+        subscribers=peers, medias=[_media(media) for media in ml.medias])
+
+
+def _media(media: Any) -> MediaView:
+    from rtpgate.engine.codecs import STATIC_PAYLOAD_TYPES  # only reached with an engine
+
+    codec = next((STATIC_PAYLOAD_TYPES.get(pt) for pt in media.payload_types), None)
+    return MediaView(index=media.index, type=media.type, protocol=media.protocol, codec=codec,
+                     streams=[_stream(s) for s in media.streams
+                              if not s.flags & PS_FALLBACK_RTCP])
+
+
+def _stream(stream: Any) -> StreamView:
+    selected, remote = stream.selected, stream.endpoint
+    return StreamView(
+        local_address=selected.local.address if selected else "0.0.0.0",
+        local_port=selected.port if selected else 0,
+        remote_address=remote.address if remote else "0.0.0.0",
+        remote_port=remote.port if remote else 0,
+        rtcp_only=stream.is_rtcp, ssrc=0, packets=stream.stats_in.packets,
+        bytes=stream.stats_in.bytes, errors=stream.stats_in.errors,
+        last_packet=int(stream.last_packet), last_kernel_packet=0)

@@ -37,16 +37,16 @@ class EngineOptions:
                 Option("control-tos", int, 0, "control tos")]
 
 
-@dataclass
+@dataclass(eq=False)
 class FakeCall:
+    """Shaped like :class:`rtpgate.engine.model.Call` where the CLI reads it."""
+
     call_id: str
     created: float = 1700000000.0
-    created_from: str = "127.0.0.1:5060"
-    deleted: bool = False
+    proxy: str = "127.0.0.1:5060"
+    deletion_mark: bool = False
     foreign: bool = False
-    recording: bool = False
-    redis_keyspace: int = 0
-    tos: int = 0
+    recording: Any = None
     last_signal: float = 1700000001.0
     debug: bool = False
     monologues: list[Any] = field(default_factory=list)
@@ -82,16 +82,18 @@ class FakeEngine:
 
 
 def stream(local: str, port: int, remote: str, rport: int, rtcp: bool = False) -> Any:
-    return SimpleNamespace(local_address=local, local_port=port, remote_address=remote,
-                           remote_port=rport, rtcp_only=rtcp, ssrc=0x1234abcd, packets=10,
-                           bytes=1720, errors=0, last_packet=1700000002, last_kernel_packet=0)
+    counters = SimpleNamespace(packets=10, bytes=1720, errors=0)
+    selected = SimpleNamespace(local=SimpleNamespace(address=local), port=port)
+    return SimpleNamespace(selected=selected, endpoint=SimpleNamespace(address=remote, port=rport),
+                           is_rtcp=rtcp, flags=2 if rtcp else 1, stats_in=counters,
+                           last_packet=1700000002.5)
 
 
-def monologue(tag: str, tag_type: str, streams: list[Any]) -> Any:
-    media = SimpleNamespace(index=1, type="audio", protocol="RTP/AVP", codec="PCMU/8000",
+def monologue(tag: str, streams: list[Any], created: float) -> Any:
+    media = SimpleNamespace(index=1, type="audio", protocol="RTP/AVP", payload_types=(0, 101),
                             streams=streams)
-    return SimpleNamespace(tag=tag, tag_type=tag_type, label="", via_branch="", duration=1.5,
-                           aliases=[], subscriptions=[], subscribers=[], medias=[media])
+    return SimpleNamespace(tag=tag, label=None, via_branch=None, created=created, aliases=[],
+                           peers=[], medias=[media], media=lambda index: media)
 
 
 def make_runtime(*plugins: object, argv: tuple[str, ...] = ()) -> Runtime:

@@ -124,7 +124,7 @@ def _debug_flag(ctx: CliContext, call: CallView, flag_text: str) -> None:
     else:
         ctx.write(f"Invalid on/off flag ('{flag_text}') specified\n")
         return
-    call.debug = flag
+    engine.set_debug(call, flag)
     ctx.write(f"{'Enabled' if flag else 'Disabled'} debugging for call '{call.call_id}'\n")
 
 
