@@ -47,6 +47,14 @@ CONTROL_COLUMNS: dict[str, str] = {short.lower(): short for short in (
     "StopMedia", "PlayDTMF", "Stats", "SlnMedia", "UnslnMedia", "Pub", "SubReq", "SubAns",
     "Unsub", "InjStart", "InjStop", "Conn", "CLI", "Trnsfm", "Create", "CrtAnsw", "Mesh")}
 
+#: The 24 commands rtpengine 10.5 counts: the ng ``statistics`` reply and the CLI's control
+#: table always have their keys and columns (scripts parse that fixed layout), with 0 for a
+#: command rtpgate does not have.  ``/metrics`` has series for registered commands only.
+LISTED_COMMANDS = ("ping", "offer", "answer", "delete", "query", "list", "startrec",
+                   "stoprec", "startfwd", "stopfwd", "blkdtmf", "unblkdtmf", "blkmedia",
+                   "unblkmedia", "playmedia", "stopmedia", "playdtmf", "stats", "slnmedia",
+                   "unslnmedia", "pub", "subreq", "subans", "unsub")
+
 PromType = Literal["gauge", "counter"]
 
 
@@ -295,38 +303,41 @@ def _mos() -> Iterator[Metric]:
     yield _close("")
 
 
-def counted_commands(commands: Iterable[NgCommand]) -> list[NgCommand]:
-    """The ng commands counted in the control statistics, in rtpengine's order."""
+def control_columns(commands: Iterable[NgCommand]) -> list[tuple[str, NgCommand | None]]:
+    """The control statistics' columns in rtpengine's order: ``(short name, the registered
+    counted command or None)`` for :data:`LISTED_COMMANDS` and every other counted command."""
     order = list(CONTROL_COLUMNS)
-    counted = [c for c in commands if c.counted]
-    return sorted(counted, key=lambda c: order.index(c.short) if c.short in order
-                  else len(order))
+    counted = {c.short: c for c in commands if c.counted}
+    shorts = [*LISTED_COMMANDS, *(s for s in counted if s not in LISTED_COMMANDS)]
+    shorts.sort(key=lambda s: order.index(s) if s in order else len(order))
+    return [(short, counted.get(short)) for short in shorts]
 
 
 def _control(runtime: Runtime) -> Iterator[Metric]:
-    commands = counted_commands(runtime.ng.commands)
+    columns = control_columns(runtime.ng.commands)
     yield from _open("controlstatistics", "Control statistics:", bracket_descr="")
     yield from _open("proxies", brace=False)
-    header = f" {'Proxy':>20} " + "".join(f"| {CONTROL_COLUMNS.get(c.short, c.short):>10} "
-                                          for c in commands)
+    header = f" {'Proxy':>20} " + "".join(f"| {CONTROL_COLUMNS.get(short, short):>10} "
+                                          for short, _ in columns)
     yield Metric(None, header)
-    totals = dict.fromkeys((c.short for c in commands), 0)
+    totals = dict.fromkeys((short for short, _ in columns), 0)
     for proxy, stats in runtime.stats.control.proxies.items():
         yield Metric("{")
         yield _text("proxy", proxy)
         row = f" {proxy:>20} "
-        for command in commands:
-            count = stats.counts.get(command.short, 0)
-            seconds = stats.seconds.get(command.short, 0.0)
-            totals[command.short] += count
+        for short, command in columns:
+            count = stats.counts.get(short, 0)
+            seconds = stats.seconds.get(short, 0.0)
+            totals[short] += count
             row += f"| {count:>10} "
-            labels = {"proxy": proxy, "request": command.name}
-            yield _int(f"{command.short}count", None, count,
+            labels = {"proxy": proxy, "request": command.name} if command else {}
+            yield _int(f"{short}count", None, count,
                        _prom("requests_total", "counter", "ng requests, by proxy and command",
-                             count, **labels))
-            yield Metric(f"{command.short}duration", None, f"{seconds:.6f}", None, seconds,
+                             count, **labels) if command else None)
+            yield Metric(f"{short}duration", None, f"{seconds:.6f}", None, seconds,
                          _prom("request_seconds_total", "counter", "Time spent on ng requests "
-                               "(seconds), by proxy and command", seconds, **labels))
+                               "(seconds), by proxy and command", seconds, **labels)
+                         if command else None)
         yield Metric(None, "", None, row)
         yield _int("errorcount", None, stats.errors,
                    _prom("errors_total", "counter", "ng requests answered with an error, by "

@@ -24,6 +24,13 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
+def probe_env() -> dict[str, str]:
+    """``PYTHONPATH`` with this directory's test plugin and the core test plugins."""
+    here = Path(__file__).parent
+    paths = [str(here), str(here.parent / "test_plugins_src"), os.environ.get("PYTHONPATH")]
+    return {"PYTHONPATH": os.pathsep.join(filter(None, paths))}
+
+
 def ng(server: ServerProcess, request: dict[str, object], cookie: str | None = None
        ) -> dict[str, object]:
     """One ng request over HTTP ``/ng`` (JSON payload); the decoded reply."""

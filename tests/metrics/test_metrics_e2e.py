@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 import websockets
 from calls import answer, delete, offer
-from conftest import probe_env
 from metrics_helpers import (
     OPENMETRICS,
     parse,
+    probe_env,
     promtool_check,
     rtpengine_after_traffic,
     scrape,

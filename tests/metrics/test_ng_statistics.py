@@ -58,18 +58,20 @@ def test_statistics_has_rtpengines_structure_and_types(rtpgate_server: Start,
     assert proxy["proxy"] == "127.0.0.1"
     assert proxy["pingcount"] == 1 and proxy["errorcount"] == 1
     assert proxy["statscount"] == 0  # counted once answered, as rtpengine
-    # 10.5 counts 24 commands; the newest rtpengine counts more (``cli``, ...): those follow its
-    # order too, with the same types
+    # every key of 10.5, in its order, with its type; after them the commands the newest
+    # rtpengine counts too (``cli`` ...), where rtpgate has them
     newer = {f"{short}{what}" for short in CONTROL_COLUMNS for what in ("count", "duration")}
-    assert [k for k in their_proxy if k in proxy] == [k for k in proxy if k not in newer
-                                                      or k in their_proxy]
+    assert [k for k in proxy if k in their_proxy] == list(their_proxy)
+    assert all(k in newer for k in proxy if k not in their_proxy)
     for key in proxy:
         expected = type(their_proxy[key if key in their_proxy else
                                     ("pingcount" if key.endswith("count") else "pingduration")])
         assert type(proxy[key]) is expected, key
     assert float(proxy["pingduration"]) > 0
+    assert proxy["offercount"] == 0 and proxy["playmediaduration"] == "0.000000"
     totals = {k: v for k, v in control.items() if k != "proxies"}
-    assert [k for k in their_control if k in totals] == [k for k in totals if k in their_control]
+    assert [k for k in totals if k in their_control] == [k for k in their_control
+                                                          if k != "proxies"]
     assert all(k in their_control or f"{k[5:-5]}count" in newer for k in totals)
     assert totals["totalpingcount"] == 1 and all(type(v) is int for v in totals.values())
     assert ours["transcoders"] == theirs["transcoders"] == []
