@@ -102,7 +102,7 @@ def _has_uvloop() -> bool:
 
 
 def bench_rtpengine(args: argparse.Namespace, log_level: int) -> list[Result]:
-    env = {**os.environ, "NO_HTTPS": "1",
+    env = {**os.environ,
            "RTPE_EXTRA": f"--delete-delay=0 --log-level={log_level}",
            "RUN_DIR": tempfile.mkdtemp(prefix="rtpengine-bench-")}
     started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True,

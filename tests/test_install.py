@@ -153,9 +153,13 @@ files={REPO}/contrib/supervisord/rtpgate.conf
         output = supervisord.communicate(timeout=30)[0].decode(errors="replace")
         assert supervisord.returncode == 0
     finally:
-        if supervisord.poll() is None:
-            supervisord.kill()
-            supervisord.wait()
+        if supervisord.poll() is None:  # the test failed midway: stop rtpgate and supervisord
+            supervisorctl(conf, "shutdown")
+            try:
+                supervisord.wait(20)
+            except subprocess.TimeoutExpired:
+                supervisord.kill()
+                supervisord.wait()
     assert "rtpgate ready" in output and "shutting down" in output  # rtpgate's log, on stdout
 
 

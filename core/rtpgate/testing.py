@@ -176,6 +176,21 @@ def read_response(reader: BinaryIO, head_only: bool = False) -> RawResponse:
     return RawResponse(status_line, headers, body)
 
 
+def expect_close(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """Everything the peer sends before it closes or resets the connection; fails (raises
+    ``AssertionError``) when it is still open after ``timeout`` seconds without data."""
+    sock.settimeout(timeout)
+    chunks = []
+    try:
+        while data := sock.recv(65536):
+            chunks.append(data)
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        raise AssertionError(f"connection still open after {timeout}s") from None
+    return b"".join(chunks)
+
+
 def self_signed_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
     """Make a self-signed certificate and key for ``name`` with the openssl CLI; returns their
     paths (PEM)."""
@@ -188,7 +203,8 @@ def self_signed_cert(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Pa
 
 
 def recv_until_closed(sock: socket.socket, limit: int = 1 << 20, timeout: float = 5.0) -> bytes:
-    """Read until the peer closes (or ``timeout`` passes without data)."""
+    """Read until the peer closes or resets the connection (or ``timeout`` passes without
+    data)."""
     sock.settimeout(timeout)
     chunks = []
     total = 0
@@ -199,7 +215,7 @@ def recv_until_closed(sock: socket.socket, limit: int = 1 << 20, timeout: float 
                 break
             chunks.append(data)
             total += len(data)
-    except TimeoutError:
+    except (TimeoutError, ConnectionResetError):
         pass
     return b"".join(chunks)
 

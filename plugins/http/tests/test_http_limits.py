@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 import pytest
-from rtpgate.testing import ServerProcess, read_response, recv_until_closed
+from rtpgate.testing import ServerProcess, expect_close, read_response
 
 PING = b"GET /probe/exact HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -99,7 +99,7 @@ def test_chunked_body_over_limit_is_closed(probe_server: Callable[..., ServerPro
 def test_garbage_gets_an_error_or_a_close(shared_server: ServerProcess, garbage: bytes) -> None:
     with bystander(shared_server) as still_served, shared_server.connect() as sock:
         sock.sendall(garbage)
-        answer = recv_until_closed(sock, timeout=8)
+        answer = expect_close(sock, timeout=8)
         assert answer == b"" or answer.startswith((b"HTTP/1.1 4", b"HTTP/1.0 4")), answer
         still_served()
 
@@ -112,7 +112,7 @@ def test_header_flood_is_refused(shared_server: ServerProcess) -> None:
                 sock.sendall(b"X-Flood-%05d: %s\r\n" % (i, b"y" * 24))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server closed while we were still sending: that is the point
-        answer = recv_until_closed(sock, timeout=8)
+        answer = expect_close(sock, timeout=8)
         assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:100]
         still_served()
 
