@@ -1,0 +1,76 @@
+"""The relay: registers media sockets with the running event loop.
+
+There is one :class:`Relay` per server, on the loop the engine and the control protocols use
+(uvloop where installed).  Sockets are watched with ``loop.add_reader`` and read with
+non-blocking ``recvfrom`` in the stream's own handler; under uvloop this measured faster than
+asyncio datagram endpoints (``docs/media.md`` has the figures), and it lets the relay use the
+engine's sockets as they are, without a transport object per port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+from typing import TYPE_CHECKING
+
+from .stream import Activity, Counters, RelayStream
+
+if TYPE_CHECKING:
+    from ..stats import Stats
+
+
+class Relay:
+    """Relays media between the sockets it is given.  Creating one does no I/O; streams are
+    opened on the running loop."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        #: Open streams by the descriptor of each socket they read.
+        self.streams: dict[int, RelayStream] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        stats.measures_media = True
+
+    def open(self, sock: socket.socket, interface: tuple[str, str] = ("default", "127.0.0.1"),
+             *, rtcp: bool = False, stats_in: Counters | None = None,
+             stats_out: Counters | None = None, owner: Activity | None = None) -> RelayStream:
+        """Start relaying what arrives on ``sock``, a bound UDP socket that the caller keeps
+        and closes after :meth:`RelayStream.release`; packets for the stream's party are sent
+        from it.  ``interface`` is ``(name, address)`` of its local interface, for the
+        per-interface counters; ``rtcp`` marks an RTCP-only port.  ``stats_in``/``stats_out``
+        and ``owner`` (whose ``last_packet`` is stamped) may be the engine's own objects, so
+        that it reads what the relay counts without copying."""
+        stream = RelayStream(self, sock, interface, self.stats.interface(*interface),
+                             self.stats.relayed, rtcp, stats_in, stats_out, owner)
+        self.add_socket(stream, sock)
+        return stream
+
+    def add_socket(self, stream: RelayStream, sock: socket.socket) -> None:
+        """Also relay what arrives on ``sock`` as ``stream``'s (another local address of the
+        same stream, as rtpengine's several ``sfds``; replies still leave from its first)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        sock.setblocking(False)
+        fd = sock.fileno()
+        stale = self.streams.get(fd)
+        if stale is not None:
+            # Its socket was closed without a release and the number reused: the loop's
+            # registration for the old socket must go first, or the new one never fires.
+            stale.release()
+        self._loop.add_reader(fd, functools.partial(stream.read, sock.recvfrom))
+        self.streams[fd] = stream
+        stream.fds.append(fd)
+
+    def forget(self, stream: RelayStream) -> None:
+        """Called by :meth:`RelayStream.release`: stop watching its sockets."""
+        for fd in stream.fds:
+            if self.streams.get(fd) is stream:
+                del self.streams[fd]
+                if self._loop is not None:
+                    self._loop.remove_reader(fd)
+        stream.fds.clear()
+
+    def close(self) -> None:
+        """Release every stream (server shutdown)."""
+        for stream in list(self.streams.values()):
+            stream.release()

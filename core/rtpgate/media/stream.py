@@ -1,0 +1,406 @@
+"""One relayed media socket: what arrives on it, where it goes, and what was counted.
+
+A :class:`RelayStream` is the relay's side of one of the engine's packet streams (one RTP or one
+RTCP component of one party's media).  Its socket is the local port that was advertised to that
+party: the party sends to it, and the relay sends to the party *from* it.  A packet received on
+stream ``X`` is sent from ``X.sink``'s socket to ``X.sink.endpoint`` (RTCP demultiplexed on an
+rtcp-mux port goes to ``X.rtcp_sink``).
+
+Endpoint learning is rtpengine's (``media_packet_address_check`` in ``daemon/media_socket.c``):
+
+* A stream starts at the address the party's SDP (or ``received-from``) gave (:meth:`fill`).
+  Until it has one, its packets are forwarded without learning anything from them.
+* ``delayed`` (the default): during the first 3 s after the call's last signal (:meth:`signal`)
+  each new source becomes the endpoint; the first packet after that confirms its source as the
+  endpoint for good.  ``immediate`` confirms the first source at once; ``off`` and
+  ``asymmetric`` never learn (media goes to the SDP address); ``heuristic`` prefers, among the
+  sources seen since the last signal, the one that matches the SDP address best.
+* Once confirmed, a packet from another source is forwarded as usual, unless the stream has
+  ``media handover`` (the new source becomes the endpoint) or ``strict source`` (it is dropped
+  and counted as an ingress error).
+
+The read handler is the hot path: one ``recvfrom`` per wake-up when the port is quiet, up to
+:data:`BATCH` when it is busy (the previous wake-up less than :data:`BUSY_GAP` ago).  A quiet
+port thus never pays for the ``EAGAIN`` that ends a batch, and a flooded port gets at most
+``BATCH`` packets per event-loop iteration, so it cannot starve the others.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from ..stats import InterfaceStats, Traffic
+from . import ice
+from .packet import RTCP_HEADER, RTP_HEADER, is_stun
+
+if TYPE_CHECKING:
+    from .control import MediaControl
+    from .relay import Relay
+
+log = logging.getLogger("rtpgate.media")
+
+Address = tuple[str, int]
+RecvFrom = Callable[[int], tuple[bytes, tuple[str, int]]]
+
+
+class Counters(Protocol):
+    """Packets, bytes and errors (:class:`rtpgate.stats.Traffic` or the engine's own)."""
+
+    packets: int
+    bytes: int
+    errors: int
+
+
+class Activity(Protocol):
+    """What the relay stamps with the time of each packet (the engine's stream, whose
+    timers read ``last_packet``)."""
+
+    last_packet: float
+
+#: Largest datagram read; longer ones are truncated by the kernel and dropped as malformed.
+RECV_SIZE = 4096
+#: Packets read per wake-up from a busy port.
+BATCH = 32
+#: A port woken again within this many seconds counts as busy.
+BUSY_GAP = 0.0005
+#: rtpengine's delay after the last signal before an endpoint is confirmed (``delayed``).
+LEARNING_DELAY = 3.0
+#: SSRCs remembered per stream; more are counted but not listed (a hostile sender could send a
+#: new one in every packet).
+MAX_SSRCS = 32
+
+
+class Learning(enum.Enum):
+    """rtpengine's ``endpoint-learning`` modes."""
+
+    OFF = "off"
+    IMMEDIATE = "immediate"
+    DELAYED = "delayed"
+    HEURISTIC = "heuristic"
+
+
+class Drops:
+    """Why received datagrams were not forwarded (each also counted in ``stats_in.errors``,
+    except ``blocked``, which media control dropped on purpose)."""
+
+    __slots__ = ("blocked", "malformed", "recv_errors", "strict_source", "stun_rejected",
+                 "unrouted")
+
+    def __init__(self) -> None:
+        self.malformed = 0  #: not RTP/RTCP (too short, wrong version, DTLS, stray STUN)
+        self.strict_source = 0  #: from another source than the confirmed endpoint
+        self.unrouted = 0  #: no sink, or the sink's endpoint is not known yet
+        self.stun_rejected = 0  #: STUN with wrong or missing credentials, or malformed
+        self.recv_errors = 0  #: the socket reported an error when read
+        self.blocked = 0  #: block media / block DTMF / unsilenceable under silence media
+
+
+def _address(source: tuple[str, int] | tuple[str, int, int, int]) -> Address:
+    return (source[0], source[1])
+
+
+class RelayStream:
+    """The relay's state for one media stream.  Created by :meth:`Relay.open`."""
+
+    __slots__ = (
+        "_detected", "_egress", "_ingress", "_last_ssrc", "_last_wake", "_relay", "_relayed",
+        "_sendto", "advertised", "asymmetric", "confirmed", "control", "drops", "endpoint",
+        "fds", "ice", "interface", "last_packet", "learned", "learning", "local",
+        "media_handover", "on_confirmed", "owner", "rtcp", "rtcp_mux", "rtcp_sink", "signalled",
+        "sink", "sock", "ssrcs", "stats_in", "stats_out", "strict_source", "stun_answered",
+    )
+
+    def __init__(self, relay: Relay, sock: socket.socket, interface: tuple[str, str],
+                 counters: InterfaceStats, relayed: Traffic, rtcp: bool,
+                 stats_in: Counters | None, stats_out: Counters | None,
+                 owner: Activity | None) -> None:
+        self._relay: Relay | None = relay
+        #: The socket packets for this party are sent from (the one advertised to it).
+        self.sock = sock
+        #: Descriptors of every socket this stream reads (``sock`` first).
+        self.fds: list[int] = []
+        self.local: Address = _address(sock.getsockname())
+        self.interface = interface
+        #: An RTCP-only port (the RTP port + 1 without rtcp-mux).
+        self.rtcp = rtcp
+        #: RTCP may arrive on this RTP port too (RFC 5761), and goes to ``rtcp_sink``.
+        self.rtcp_mux = False
+        #: The party's address from the SDP / received-from (rtpengine's "advertised endpoint").
+        self.advertised: Address | None = None
+        #: Where packets for this party are sent (starts as ``advertised``, then learned).
+        self.endpoint: Address | None = None
+        self.learned: Address | None = None
+        self.confirmed = False
+        #: Called with the new state when :attr:`confirmed` changes (the engine's flag).
+        self.on_confirmed: Callable[[bool], None] | None = None
+        self.learning = Learning.DELAYED
+        self.asymmetric = False
+        self.strict_source = False
+        self.media_handover = False
+        #: ``time.time()`` of the call's last offer/answer (starts the learning window).
+        self.signalled = 0.0
+        self.sink: RelayStream | None = None
+        self.rtcp_sink: RelayStream | None = None
+        self.control: MediaControl | None = None
+        self.ice: ice.IceCredentials | None = None
+        #: Received on this stream's sockets / sent from its socket.
+        self.stats_in: Counters = Traffic() if stats_in is None else stats_in
+        self.stats_out: Counters = Traffic() if stats_out is None else stats_out
+        #: ``time.time()`` of the last RTP/RTCP packet received (or of :meth:`fill`), kept on
+        #: ``owner`` (this stream unless the engine gave its own).
+        self.last_packet = 0.0
+        self.owner: Activity = self if owner is None else owner
+        #: SSRCs seen in received packets, in order of appearance (at most :data:`MAX_SSRCS`).
+        self.ssrcs: list[int] = []
+        self.drops = Drops()
+        self.stun_answered = 0
+        self._detected: list[Address | None] = [None] * 4
+        self._last_ssrc = b""
+        self._last_wake = 0.0
+        self._sendto = sock.sendto
+        self._ingress = counters.ingress
+        self._egress = counters.egress
+        self._relayed = relayed
+
+    def __repr__(self) -> str:
+        kind = "RTCP" if self.rtcp else "RTP"
+        return f"<RelayStream {kind} {self.local[0]}:{self.local[1]} -> {self.endpoint}>"
+
+    # ------------------------------------------------------------------ engine API
+
+    def fill(self, address: Address | None, now: float | None = None) -> None:
+        """The party's address from signalling (SDP ``c=``/``m=``, or ``received-from``).
+        An unchanged address changes nothing; a new one becomes the endpoint and learning
+        starts over.  Also stamps ``last_packet`` with now, as rtpengine does, so that
+        timeouts count from the signal rather than from the stream's creation."""
+        self.owner.last_packet = time.time() if now is None else now
+        if address == self.advertised:
+            return
+        self.advertised = address
+        self.endpoint = address
+        self.learned = None
+        self._confirm(False)
+
+    def signal(self, now: float | None = None) -> None:
+        """The call was signalled (offer, answer): restarts the learning window."""
+        self.signalled = time.time() if now is None else now
+        self._detected = [None] * 4
+
+    def configure(self, *, asymmetric: bool | None = None, strict_source: bool | None = None,
+                  media_handover: bool | None = None, learning: Learning | None = None,
+                  rtcp_mux: bool | None = None) -> None:
+        """Set the flags given (``None`` leaves one as it is)."""
+        if asymmetric is not None:
+            self.asymmetric = asymmetric
+        if strict_source is not None:
+            self.strict_source = strict_source
+        if media_handover is not None:
+            self.media_handover = media_handover
+        if learning is not None:
+            self.learning = learning
+        if rtcp_mux is not None:
+            self.rtcp_mux = rtcp_mux
+
+    def link(self, sink: RelayStream | None, rtcp_sink: RelayStream | None = None) -> None:
+        """Where received packets go: RTP (or, on an RTCP port, RTCP) to ``sink``; RTCP
+        demultiplexed on an rtcp-mux RTP port to ``rtcp_sink``."""
+        self.sink = sink
+        self.rtcp_sink = rtcp_sink
+
+    def set_control(self, control: MediaControl | None) -> None:
+        """Media control for RTP received here (``None``: forward unchanged)."""
+        self.control = control
+
+    def set_ice(self, credentials: ice.IceCredentials | None) -> None:
+        """Answer STUN binding requests with these credentials (``None``: ICE off)."""
+        self.ice = credentials
+
+    @property
+    def closed(self) -> bool:
+        return self._relay is None
+
+    def release(self) -> None:
+        """Stop reading and forwarding; idempotent.  Must come before the sockets are closed
+        (a closed descriptor left registered with the loop goes deaf when its number is reused,
+        and can take another user's registration with it)."""
+        relay = self._relay
+        if relay is None:
+            return
+        self._relay = None
+        self.endpoint = None
+        self.sink = self.rtcp_sink = None
+        relay.forget(self)
+
+    # ------------------------------------------------------------------ hot path
+
+    def read(self, recvfrom: RecvFrom) -> None:
+        """Read and relay what is waiting on one of the stream's sockets (the event loop calls
+        this, with that socket's ``recvfrom``, when it is readable)."""
+        now = time.time()
+        batch = BATCH if now - self._last_wake < BUSY_GAP else 1
+        self._last_wake = now
+        stats = self.stats_in
+        while batch:
+            batch -= 1
+            try:
+                data, source = recvfrom(RECV_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._recv_failed(exc)
+                return
+            size = len(data)
+            if size < RTCP_HEADER or data[0] & 0xC0 != 0x80:
+                self._not_media(data, source)
+                continue
+            rtcp = self.rtcp or (self.rtcp_mux and 192 <= data[1] <= 223)
+            if rtcp:
+                ssrc = data[4:8]
+            elif size < RTP_HEADER:
+                self._not_media(data, source)
+                continue
+            else:
+                ssrc = data[8:12]
+            stats.packets += 1
+            stats.bytes += size
+            ingress = self._ingress
+            ingress.packets += 1
+            ingress.bytes += size
+            relayed = self._relayed
+            relayed.packets += 1
+            relayed.bytes += size
+            self.owner.last_packet = now
+            if ssrc != self._last_ssrc:
+                self._new_ssrc(ssrc)
+            if (source != self.endpoint or not self.confirmed) and not self._learn(
+                    _address(source), rtcp, now):
+                continue
+            if rtcp:
+                sink = self.rtcp_sink if self.rtcp_mux and not self.rtcp else self.sink
+            else:
+                sink = self.sink
+                if self.control is not None:
+                    controlled = self.control.apply(data)
+                    if controlled is None:
+                        self.drops.blocked += 1
+                        continue
+                    data = controlled
+            if sink is None or sink.endpoint is None:
+                self._unrouted()
+                continue
+            try:
+                sink._sendto(data, sink.endpoint)
+            except OSError as exc:
+                sink._send_failed(exc)
+                continue
+            out = sink.stats_out
+            out.packets += 1
+            out.bytes += size
+            egress = sink._egress
+            egress.packets += 1
+            egress.bytes += size
+
+    # ------------------------------------------------------------------ slow paths
+
+    def _error(self) -> None:
+        self.stats_in.errors += 1
+        self._ingress.errors += 1
+        self._relayed.errors += 1
+
+    def _recv_failed(self, exc: OSError) -> None:
+        self.drops.recv_errors += 1
+        self._error()
+        log.debug("receive error on %s: %s", self, exc)
+
+    def _send_failed(self, exc: OSError) -> None:
+        self.stats_out.errors += 1
+        self._egress.errors += 1
+        self._relayed.errors += 1
+        log.debug("send error on %s: %s", self, exc)
+
+    def _unrouted(self) -> None:
+        self.drops.unrouted += 1
+        self._error()
+
+    def _confirm(self, confirmed: bool) -> None:
+        if confirmed != self.confirmed:
+            self.confirmed = confirmed
+            if self.on_confirmed is not None:
+                self.on_confirmed(confirmed)
+
+    def _new_ssrc(self, ssrc: bytes) -> None:
+        self._last_ssrc = ssrc
+        value = int.from_bytes(ssrc, "big")
+        if value not in self.ssrcs and len(self.ssrcs) < MAX_SSRCS:
+            self.ssrcs.append(value)
+
+    def _not_media(self, data: bytes, source: tuple[str, int]) -> None:
+        """Anything that is not RTP/RTCP: STUN for ICE, else an error."""
+        if self.ice is None or not is_stun(data):
+            self.drops.malformed += 1
+            self._error()
+            return
+        try:
+            outcome = ice.answer(data, _address(source), self.ice)
+        except ValueError:  # malformed, or a wrong FINGERPRINT
+            self.drops.stun_rejected += 1
+            self._error()
+            return
+        if outcome.reply is not None:
+            if not outcome.authenticated:
+                self.drops.stun_rejected += 1
+                self._error()
+            self.stun_answered += 1
+            try:
+                self._sendto(outcome.reply, source)
+            except OSError as exc:
+                self._send_failed(exc)
+        if outcome.nominated or (outcome.authenticated and self.endpoint is None):
+            self.endpoint = self.learned = _address(source)
+            self._confirm(outcome.nominated or self.confirmed)
+
+    def _learn(self, source: Address, rtcp: bool, now: float) -> bool:
+        """rtpengine's address check for a packet from ``source``; False: drop it."""
+        if self.advertised is None:
+            return True  # not signalled yet: forward, learn nothing
+        if not self.confirmed and rtcp and not self.rtcp:
+            return True  # stray RTCP on an RTP port does not confirm (rtpengine GH #697)
+        if self.asymmetric or self.learning is Learning.OFF:
+            self._confirm(True)
+            if self.asymmetric and self.learned is None:
+                self.learned = source
+        if self.confirmed:
+            expected = self.learned if self.asymmetric else self.endpoint
+            if source == expected:
+                return True
+            if self.media_handover:
+                if self.asymmetric:
+                    self.learned = source
+                else:
+                    self.endpoint = source
+                return True
+            if self.strict_source:
+                self.drops.strict_source += 1
+                self._error()
+                return False
+            return True
+        waiting = now <= self.signalled + LEARNING_DELAY
+        candidate = source
+        if self.learning is Learning.IMMEDIATE:
+            waiting = False
+        elif self.learning is Learning.HEURISTIC and self.advertised[1]:
+            # rank: 0 the SDP address, 1 same IP, 2 same port, 3 neither
+            rank = (source[1] != self.advertised[1]) | (source[0] != self.advertised[0]) << 1
+            self._detected[rank] = source
+            candidate = next(a for a in self._detected if a is not None)
+        if not waiting:
+            self._confirm(True)
+            log.info("confirmed peer address %s:%d on %s", candidate[0], candidate[1], self)
+        if not waiting or candidate != self.learned:
+            self.endpoint = self.learned = candidate
+        return True
