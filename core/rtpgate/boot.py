@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import __version__
-from .config import load_settings, prescan
+from .config import ConfigError, load_settings, prescan
+from .engine import Engine
+from .engine.interfaces import InterfaceError
 from .ng.dispatch import NgDispatcher
 from .options import Option
 from .plugins import PluginHost
@@ -55,5 +57,9 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     options = collect_options(host)
     loaded = load_settings(options, argv, env)
     runtime = Runtime(settings=loaded.settings, plugins=host, options=options)
+    try:
+        runtime.engine = Engine(runtime)
+    except InterfaceError as exc:
+        raise ConfigError(str(exc)) from None
     runtime.ng = NgDispatcher(runtime, host.collect("rtpgate_ng_commands", runtime=runtime))
     return runtime, loaded.ignored

@@ -10,6 +10,8 @@ from . import hookimpl
 from .boot import Subcommand, boot, collect_options
 from .config import CORE_OPTIONS
 from .docs import options_reference
+from .engine.commands import COMMANDS as ENGINE_COMMANDS
+from .engine.options import ENGINE_OPTIONS
 from .ng.basic import PING
 from .ng.command import NgCommand
 from .ng.schema import command_schemas
@@ -22,7 +24,18 @@ from .statistics import STATISTICS
 
 @hookimpl
 def rtpgate_options() -> Iterable[Option]:
-    return CORE_OPTIONS
+    return (*CORE_OPTIONS, *ENGINE_OPTIONS)
+
+
+@hookimpl
+async def rtpgate_startup(runtime: Runtime) -> None:
+    await runtime.engine.start()
+
+
+@hookimpl
+async def rtpgate_shutdown(runtime: Runtime) -> None:
+    # core registers first, so this runs after every plugin's own shutdown hook
+    await runtime.engine.stop()
 
 
 def _plugins(args: list[str], host: PluginHost) -> int:
@@ -65,4 +78,4 @@ def rtpgate_subcommands() -> Iterable[Subcommand]:
 
 @hookimpl
 def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
-    return [PING, STATISTICS]
+    return [PING, STATISTICS, *ENGINE_COMMANDS]

@@ -14,6 +14,7 @@ from .protocol import BoundAddress, HttpUpgrade
 from .stats import Stats
 
 if TYPE_CHECKING:
+    from .engine import Engine
     from .ng.dispatch import NgDispatcher
 
 
@@ -37,6 +38,8 @@ class Runtime:
     stats: Stats = field(default_factory=Stats)
     #: Every registered ng command; set by :func:`rtpgate.boot.boot`.
     ng: NgDispatcher = field(init=False)
+    #: The call engine (see :mod:`rtpgate.engine`); set by :func:`rtpgate.boot.boot`.
+    engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
         self.initial = self.settings.model_dump()

@@ -1,0 +1,83 @@
+"""The engine's ng commands, with rtpengine's names and short names (control statistics keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ..ng.command import NgCommand, NgContext, Reply
+from . import control, signalling
+from .negotiate import ANSWER, OFFER
+from .requests import (
+    AnswerRequest,
+    BlockDtmfRequest,
+    DeleteRequest,
+    ListRequest,
+    OfferRequest,
+    PartyRequest,
+    QueryRequest,
+    RecordingRequest,
+)
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def _engine(ctx: NgContext) -> Engine:
+    return ctx.runtime.engine
+
+
+Handler = Callable[[Any, NgContext], Awaitable[Reply | None]]
+
+
+def _handler(fn: Callable[[Engine, Any], Reply]) -> Handler:
+    async def handle(request: Any, ctx: NgContext) -> Reply | None:
+        return fn(_engine(ctx), request)
+
+    handle.__name__ = fn.__name__
+    return handle
+
+
+async def _offer(request: OfferRequest, ctx: NgContext) -> Reply:
+    return signalling.offer_answer(_engine(ctx), request, ctx.peer, OFFER)
+
+
+async def _answer(request: AnswerRequest, ctx: NgContext) -> Reply:
+    return signalling.offer_answer(_engine(ctx), request, ctx.peer, ANSWER)
+
+
+def _rec(action: str) -> Handler:
+    return _handler(lambda engine, request: control.recording(engine, request, action))
+
+
+def _fwd(start: bool) -> Handler:
+    return _handler(lambda engine, request: control.forwarding(engine, request, start))
+
+
+def _dtmf(block: bool) -> Handler:
+    return _handler(lambda engine, request: control.block_dtmf(engine, request, block))
+
+
+def _media(block: bool, silence: bool) -> Handler:
+    return _handler(lambda engine, request: control.block_media(engine, request, block,
+                                                                 silence))
+
+
+COMMANDS: tuple[NgCommand, ...] = (
+    NgCommand("offer", "offer", OfferRequest, _offer),
+    NgCommand("answer", "answer", AnswerRequest, _answer),
+    NgCommand("delete", "delete", DeleteRequest, _handler(signalling.delete)),
+    NgCommand("query", "query", QueryRequest, _handler(signalling.query)),
+    NgCommand("list", "list", ListRequest, _handler(signalling.list_calls)),
+    NgCommand("start recording", "startrec", RecordingRequest, _rec("start")),
+    NgCommand("stop recording", "stoprec", RecordingRequest, _rec("stop")),
+    NgCommand("pause recording", "pauserec", RecordingRequest, _rec("pause")),
+    NgCommand("start forwarding", "startfwd", PartyRequest, _fwd(True)),
+    NgCommand("stop forwarding", "stopfwd", PartyRequest, _fwd(False)),
+    NgCommand("block DTMF", "blkdtmf", BlockDtmfRequest, _dtmf(True)),
+    NgCommand("unblock DTMF", "unblkdtmf", BlockDtmfRequest, _dtmf(False)),
+    NgCommand("block media", "blkmedia", PartyRequest, _media(True, False)),
+    NgCommand("unblock media", "unblkmedia", PartyRequest, _media(False, False)),
+    NgCommand("silence media", "slnmedia", PartyRequest, _media(True, True)),
+    NgCommand("unsilence media", "unslnmedia", PartyRequest, _media(False, True)),
+)

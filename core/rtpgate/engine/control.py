@@ -1,0 +1,140 @@
+"""Recording, forwarding and media control: which party a command means, and its state.
+
+Party selection is rtpengine's ``media_block_match``: ``all`` means the whole call; otherwise a
+``label``, then an ``address`` (matched against the parties' SDP endpoints), then a ``from-tag``
+picks a monologue, each with its own error when nothing matches.  block/unblock DTMF, block/
+unblock media and start/stop forwarding act on the picked party only with the ``directional``
+flag (rtpengine's ``IS_OP_DIRECTIONAL``); otherwise on the whole call.  The relay enforces the
+state; here it is recorded and reported by ``query``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ng.command import NgError, Reply
+from . import model as m
+from .requests import BlockDtmfRequest, PartyRequest, RecordingRequest
+from .sdp import parse_ip
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+DTMF_MODES = {"drop", "silence", "tone", "random", "zero", "dtmf", "off"}
+
+
+def _party(engine: Engine, request: PartyRequest | RecordingRequest
+           ) -> tuple[m.Call, m.Monologue | None]:
+    call = engine.by_id.get(request.call_id or "")
+    if call is None:
+        raise NgError("Unknown call-ID")
+    if (request.all or "").lower() == "all" or request.has_flag("all"):
+        return call, None
+    if request.label:
+        ml = call.by_label(request.label)
+        if ml is None:
+            raise NgError("No monologue matching the given label")
+        return call, ml
+    if request.address:
+        address = parse_ip("IP4", request.address) or parse_ip("IP6", request.address)
+        if address is None:
+            raise NgError("Failed to parse network address")
+        for ml in call.monologues:
+            for media in ml.medias:
+                for ps in media.streams:
+                    if ps.advertised is not None and ps.advertised.address == address:
+                        return call, ml
+        raise NgError("Failed to match address to any tag")
+    if request.from_tag:
+        ml = call.monologue(request.from_tag)
+        if ml is None:
+            raise NgError("From-tag given, but no such tag exists")
+        return call, ml
+    return call, None
+
+
+def _directional(request: PartyRequest, ml: m.Monologue | None) -> m.Monologue | None:
+    return ml if ml is not None and request.has_flag("directional") else None
+
+
+def _clear_all(request: PartyRequest) -> bool:
+    return request.has_flag("all") or (request.all or "").lower() == "all"
+
+
+def block_dtmf(engine: Engine, request: BlockDtmfRequest, block: bool) -> Reply:
+    call, ml = _party(engine, request)
+    ml = _directional(request, ml)
+    mode = (request.dtmf_security or "drop").lower()
+    if mode not in DTMF_MODES:
+        mode = "drop"
+    targets = [ml.control] if ml is not None else [call.media_control]
+    if ml is None and not block and _clear_all(request):
+        targets += [x.control for x in call.monologues]
+    for control in targets:
+        control.block_dtmf = block and mode != "off"
+        control.dtmf_mode = mode if block else "drop"
+    return {}
+
+
+def block_media(engine: Engine, request: PartyRequest, block: bool, silence: bool) -> Reply:
+    call, ml = _party(engine, request)
+    if not silence:
+        ml = _directional(request, ml)
+    to_tag = request.to_tag if ml is not None else None
+    if ml is not None:
+        control = ml.control
+        if to_tag and call.monologue(to_tag) is not None:
+            flows = control.silence_media_to if silence else control.block_media_to
+            if block:
+                flows.add(to_tag)
+            else:
+                flows.discard(to_tag)
+        elif silence:
+            control.silence_media = block
+        else:
+            control.block_media = block
+        return {}
+    controls = [call.media_control]
+    if not block and _clear_all(request):
+        controls += [x.control for x in call.monologues]
+    for control in controls:
+        if silence:
+            control.silence_media = block
+            if not block:
+                control.silence_media_to.clear()
+        else:
+            control.block_media = block
+            if not block:
+                control.block_media_to.clear()
+    return {}
+
+
+def forwarding(engine: Engine, request: PartyRequest, start: bool) -> Reply:
+    call, ml = _party(engine, request)
+    ml = _directional(request, ml)
+    if ml is not None:
+        ml.forwarding = start
+        return {}
+    if call.recording is None:
+        call.recording = m.Recording()
+    call.recording.forwarding = start
+    return {}
+
+
+def recording(engine: Engine, request: RecordingRequest, action: str) -> Reply:
+    """start/stop/pause recording: an unknown from-tag is no error (rtpengine only warns)."""
+    call = engine.by_id.get(request.call_id or "")
+    if call is None:
+        raise NgError("Unknown call-id")
+    if call.recording is None:
+        call.recording = m.Recording()
+    rec = call.recording
+    pause = action == "pause" or (action == "stop" and (
+        request.has_flag("pause") or (request.pause or "").lower() in ("yes", "on", "true")))
+    if action == "start":
+        rec.recording, rec.paused = True, False
+    elif pause:
+        rec.recording, rec.paused = False, True
+    else:
+        rec.recording, rec.paused = False, False
+    return {}

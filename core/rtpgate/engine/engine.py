@@ -1,0 +1,168 @@
+"""The engine object: the calls table, port pools, timers, and ending calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..stats import CLOSE_REASONS
+from .interfaces import Interfaces
+from .limits import LoadMonitor
+from .model import PS_RTP, Call, Endpoint
+from .timers import Sweeper
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger("rtpgate.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    """One local address's media port range, as the CLI and metrics report it."""
+
+    name: str
+    address: str
+    min: int
+    max: int
+    used: int
+    free: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatistics:
+    """Current values for ``list numsessions``, ng ``statistics`` and ``/metrics``."""
+
+    own: int
+    foreign: int
+    media_streams: int
+    interfaces: tuple[PoolStatus, ...]
+
+
+class Engine:
+    """See the package docstring (:mod:`rtpgate.engine`) for what others may use."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.interfaces = Interfaces(
+            settings.interface, settings.port_min, settings.port_max,  # type: ignore[attr-defined]
+        )
+        #: The calls table: call-id -> call, in creation order.
+        self.by_id: dict[str, Call] = {}
+        #: This process's loop-protection marker (``a=rtpengine:<id>``).
+        self.instance_id = secrets.token_hex(6)
+        self.load = LoadMonitor()
+        self.sweeper = Sweeper(self)
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ reading
+
+    def calls(self) -> list[Call]:
+        return list(self.by_id.values())
+
+    def call(self, call_id: str) -> Call | None:
+        return self.by_id.get(call_id)
+
+    def sessions(self) -> tuple[int, int]:
+        """(own, foreign) calls now, deletion-marked ones included as rtpengine counts them."""
+        foreign = sum(1 for call in self.by_id.values() if call.foreign)
+        return len(self.by_id) - foreign, foreign
+
+    def media_streams(self) -> int:
+        """RTP streams of current calls that have received media (all relaying is userspace)."""
+        return sum(1 for call in self.by_id.values() for ml in call.monologues
+                   for media in ml.medias for ps in media.streams
+                   if ps.flags & PS_RTP and ps.stats_in.packets)
+
+    def port_pools(self) -> list[PoolStatus]:
+        return [PoolStatus(local.name, local.address, local.pool.min, local.pool.max,
+                           local.pool.used_count, local.pool.free, local.pool.last)
+                for local in self.interfaces.addresses]
+
+    def statistics(self) -> EngineStatistics:
+        own, foreign = self.sessions()
+        return EngineStatistics(own, foreign, self.media_streams(), tuple(self.port_pools()))
+
+    def is_local(self, endpoint: Endpoint) -> bool:
+        """Whether ``endpoint`` is one of our own media ports (rtpengine's loop check)."""
+        for local in self.interfaces.addresses:
+            if local.address == endpoint.address and endpoint.port in local.pool.used:
+                return True
+        return False
+
+    # ------------------------------------------------------------------ changing
+
+    def set_ownership(self, foreign: bool) -> None:
+        """Mark every call foreign or own (the CLI's ``active``/``standby``)."""
+        for call in self.by_id.values():
+            call.foreign = foreign
+
+    def add(self, call: Call) -> None:
+        self.by_id[call.call_id] = call
+
+    def end(self, call: Call, reason: str) -> None:
+        """Remove ``call``, release its ports and count it as ended for ``reason``
+        (one of :data:`rtpgate.stats.CLOSE_REASONS`)."""
+        if reason not in CLOSE_REASONS:
+            raise ValueError(f"unknown close reason {reason!r}")
+        if call.ended:
+            return
+        call.ended = True
+        if self.by_id.get(call.call_id) is call:
+            del self.by_id[call.call_id]
+        self._count(call, reason)
+        call.release()
+        log.debug("call %s ended (%s)", call.call_id, reason)
+
+    async def terminate(self, call: Call, reason: str = "force_terminated") -> None:
+        """End ``call`` now (the CLI's ``terminate``)."""
+        self.end(call, reason)
+
+    def _count(self, call: Call, reason: str) -> None:
+        stats = self.runtime.stats
+        stats.call_ended(reason, max(0.0, time.time() - call.created))
+        totals = stats.totals
+        medias: dict[int, list[int]] = {}
+        for ml in call.monologues:
+            for media in ml.medias:
+                for ps in media.streams:
+                    totals.relayed.packets += ps.stats_in.packets
+                    totals.relayed.bytes += ps.stats_in.bytes
+                    totals.relayed.errors += ps.stats_in.errors
+                if media.streams:
+                    medias.setdefault(media.index, []).append(media.streams[0].stats_in.packets)
+        for counts in medias.values():
+            if len(counts) < 2:
+                continue
+            received = sum(1 for packets in counts if packets)
+            if received == 0:
+                totals.zero_way_streams += 1
+            elif received < len(counts):
+                totals.one_way_streams += 1
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the timers (the ``rtpgate_startup`` hook)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.sweeper.run())
+
+    async def stop(self) -> None:
+        """Stop the timers and release every call's ports (the ``rtpgate_shutdown`` hook)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for call in list(self.by_id.values()):
+            call.ended = True
+            call.release()
+        self.by_id.clear()
+        self.interfaces.close()

@@ -1,0 +1,317 @@
+"""The options of one offer or answer, gathered from the request's keys and ``flags`` list.
+
+rtpengine reads the same setting from several places (``"codec": {"strip": ["PCMA"]}`` and the
+flag ``codec-strip-PCMA``; ``"replace": ["origin"]`` and ``replace-origin``); this module folds
+them into one :class:`OfferFlags`.  Flag names are compared with ``-``, ``_`` and space alike
+and case-insensitively.  Requests for what rtpgate does not implement (SRTP, DTLS, transcoding,
+T.38) are collected in :attr:`OfferFlags.unsupported` so the command can refuse them before it
+changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .codecs import CodecRequest
+from .requests import OfferRequest
+from .sdp import parse_ip
+
+#: Transport protocols rtpgate relays (plain RTP).
+RTP_PROTOCOLS = {"RTP/AVP": "RTP/AVP", "RTP/AVPF": "RTP/AVPF"}
+#: Transport protocols that need SRTP (SDES or DTLS): recognised, refused.
+SRTP_PROTOCOLS = {"RTP/SAVP": "RTP/SAVP", "RTP/SAVPF": "RTP/SAVPF",
+                  "UDP/TLS/RTP/SAVP": "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF": "UDP/TLS/RTP/SAVPF",
+                  "TCP/TLS/RTP/SAVP": "TCP/TLS/RTP/SAVP", "TCP/TLS/RTP/SAVPF": "TCP/TLS/RTP/SAVPF"}
+
+
+def protocol_name(text: str) -> str | None:
+    """The canonical name of a known RTP transport protocol (case-insensitive)."""
+    return RTP_PROTOCOLS.get(text.upper())
+
+
+def is_srtp(text: str) -> bool:
+    return text.upper() in SRTP_PROTOCOLS
+
+
+def norm(flag: str) -> str:
+    return flag.replace("_", "-").replace(" ", "-").lower()
+
+
+@dataclass(slots=True)
+class OfferFlags:
+    opmode: str  #: ``offer`` or ``answer``
+    trust_address: bool = True
+    asymmetric: bool = False
+    unidirectional: bool = False
+    strict_source: bool = False
+    media_handover: bool = False
+    port_latching: bool = False
+    no_port_latching: bool = False
+    original_sendrecv: bool = False
+    no_rtcp_attr: bool = False
+    full_rtcp_attr: bool = False
+    loop_protect: bool = False
+    record_call: bool | None = None
+    generate_mid: bool = False
+    reset: bool = False
+    replace_origin: bool = False
+    replace_username: bool = False
+    replace_session_name: bool = False
+    replace_sdp_version: bool = False
+    force_increment_sdp_version: bool = False
+    replace_zero_address: bool = False
+    ice: str = "default"  #: ``default``, ``remove`` or ``force``
+    trickle_ice: bool = False
+    transport_protocol: str | None = None
+    rtcp_mux_offer: bool = False
+    rtcp_mux_require: bool = False
+    rtcp_mux_demux: bool = False
+    rtcp_mux_accept: bool = False
+    rtcp_mux_reject: bool = False
+    direction: tuple[str | None, str | None] = (None, None)
+    address_family: str | None = None
+    media_address: str | None = None  #: canonical IP text
+    media_address_family: str | None = None
+    received_from: tuple[str, str] | None = None  #: (family, address)
+    codec: CodecRequest = field(default_factory=CodecRequest)
+    ptime: int = 0
+    ptime_reverse: int = 0
+    label: str | None = None
+    via_branch: str | None = None
+    supports_load_limit: bool = False
+    unsupported: list[str] = field(default_factory=list)
+
+
+def _codec_list(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    return []
+
+
+def _escape(name: str) -> str:
+    """rtpengine's ``str_dup_escape``: ``--`` means ``=`` and ``..`` means a space."""
+    return name.replace("--", "=").replace("..", " ")
+
+
+def _replace(flags: OfferFlags, item: str) -> None:
+    key = norm(item)
+    if key in ("origin", "origin-full"):
+        flags.replace_origin = True
+    elif key == "username":
+        flags.replace_username = True
+    elif key == "session-name":
+        flags.replace_session_name = True
+    elif key == "sdp-version":
+        flags.replace_sdp_version = True
+    elif key == "force-increment-sdp-ver":
+        flags.force_increment_sdp_version = True
+        flags.replace_sdp_version = True
+    elif key == "zero-address":
+        flags.replace_zero_address = True
+
+
+def _rtcp_mux(flags: OfferFlags, item: str) -> None:
+    key = norm(item)
+    if key == "offer":
+        flags.rtcp_mux_offer = True
+    elif key == "require":
+        flags.rtcp_mux_offer = flags.rtcp_mux_require = True
+    elif key == "demux":
+        flags.rtcp_mux_demux = True
+    elif key == "accept":
+        flags.rtcp_mux_accept = True
+    elif key == "reject":
+        flags.rtcp_mux_reject = True
+
+
+_PREFIXES = ("codec-strip-", "codec-offer-", "codec-mask-", "codec-except-", "codec-transcode-",
+             "transcode-", "codec-consume-", "codec-accept-", "codec-set-", "codec-ignore-",
+             "replace-", "rtcp-mux-", "sdes-", "osrtp-", "t38-", "t.38-")
+
+
+def _flag(flags: OfferFlags, item: str) -> None:
+    key = norm(item)
+    simple = _SIMPLE_FLAGS.get(key)
+    if simple is not None:
+        setattr(flags, simple, True)
+        return
+    if key == "sip-source-address":
+        flags.trust_address = False
+    elif key == "symmetric":
+        flags.asymmetric = False
+    elif key == "record-call":
+        flags.record_call = True
+    elif key in ("always-transcode", "force-transcoding"):
+        flags.unsupported.append(f"Transcoding is not supported (flag '{item}')")
+    elif key == "webrtc":
+        flags.unsupported.append("SRTP/DTLS is not supported (flag 'WebRTC')")
+    else:
+        for prefix in _PREFIXES:
+            if key.startswith(prefix):
+                _prefixed(flags, prefix, _escape(item[len(prefix):]))
+                return
+
+
+def _prefixed(flags: OfferFlags, prefix: str, rest: str) -> None:
+    codec = flags.codec
+    if prefix == "codec-strip-":
+        codec.strip.append(rest)
+    elif prefix == "codec-offer-":
+        codec.offer.append(rest)
+    elif prefix == "codec-mask-":
+        codec.mask.append(rest)
+    elif prefix == "codec-except-":
+        codec.except_.append(rest)
+    elif prefix in ("codec-transcode-", "transcode-"):
+        codec.transcode.append(rest)
+    elif prefix == "codec-consume-":
+        codec.consume.append(rest)
+    elif prefix == "replace-":
+        _replace(flags, rest)
+    elif prefix == "rtcp-mux-":
+        _rtcp_mux(flags, rest)
+    elif prefix == "sdes-":
+        _sdes(flags, [rest])
+    elif prefix == "osrtp-":
+        _osrtp(flags, [rest])
+    elif prefix in ("t38-", "t.38-"):
+        _t38(flags, [rest])
+
+
+def _sdes(flags: OfferFlags, items: Iterable[str]) -> None:
+    # disabling SDES is fine (there is nothing to disable); other SDES options are refused
+    for item in items:
+        if norm(item) not in ("no", "off", "disabled", "disable") \
+                and not norm(item).startswith("no-"):
+            flags.unsupported.append(f"SRTP/DTLS is not supported (SDES '{item}')")
+
+
+def _osrtp(flags: OfferFlags, items: Iterable[str]) -> None:
+    for item in items:
+        if norm(item).startswith("offer"):
+            flags.unsupported.append(f"SRTP/DTLS is not supported (OSRTP '{item}')")
+
+
+def _t38(flags: OfferFlags, items: Iterable[str]) -> None:
+    for item in items:
+        if norm(item) in ("decode", "force"):
+            flags.unsupported.append(f"T.38 gateway is not supported (T.38 '{item}')")
+
+
+_SIMPLE_FLAGS = {
+    "trust-address": "trust_address", "asymmetric": "asymmetric",
+    "unidirectional": "unidirectional", "strict-source": "strict_source",
+    "media-handover": "media_handover", "port-latching": "port_latching",
+    "no-port-latching": "no_port_latching", "original-sendrecv": "original_sendrecv",
+    "no-rtcp-attribute": "no_rtcp_attr", "full-rtcp-attribute": "full_rtcp_attr",
+    "loop-protect": "loop_protect", "generate-mid": "generate_mid", "reset": "reset",
+    "trickle-ice": "trickle_ice",
+}
+
+
+def offer_flags(request: OfferRequest, opmode: str, peer_address: str | None) -> OfferFlags:
+    """Fold ``request`` into :class:`OfferFlags`; ``peer_address`` (the control client's IP)
+    stands in for ``received-from`` as rtpengine's does."""
+    flags = OfferFlags(opmode)
+    for item in request.flags:
+        _flag(flags, item)
+    for item in request.replace:
+        _replace(flags, item)
+    for item in request.rtcp_mux:
+        _rtcp_mux(flags, item)
+    _sdes(flags, request.sdes)
+    _osrtp(flags, request.osrtp)
+    _t38(flags, request.t38)
+    if request.dtls is not None and norm(request.dtls) not in ("no", "off", "disabled",
+                                                                "disable"):
+        flags.unsupported.append(f"SRTP/DTLS is not supported (DTLS '{request.dtls}')")
+    codec = flags.codec
+    for key, value in request.codec.items():
+        names = [_escape(n) for n in _codec_list(value)]
+        if key == "strip":
+            codec.strip += names
+        elif key == "offer":
+            codec.offer += names
+        elif key == "mask":
+            codec.mask += names
+        elif key == "except":
+            codec.except_ += names
+        elif key == "transcode" and opmode == "offer":
+            codec.transcode += names
+        elif key == "consume":
+            codec.consume += names
+    if opmode != "offer":
+        codec.transcode = []
+        codec.mask = []
+    _ice(flags, request.ice)
+    if request.transport_protocol is not None:
+        _transport(flags, request.transport_protocol)
+    direction: list[str | None] = [*request.direction[:2], None, None]
+    from_if = request.from_interface or direction[0] or request.interface
+    to_if = request.to_interface or direction[1] or request.interface
+    flags.direction = (from_if or None, to_if or None)
+    if request.address_family in ("IP4", "IP6"):
+        flags.address_family = request.address_family
+    _media_address(flags, request.media_address)
+    _received_from(flags, request.received_from, peer_address)
+    if request.record_call is not None:
+        flags.record_call = norm(request.record_call) in ("yes", "on", "true", "1")
+    if opmode == "offer":
+        flags.ptime = max(request.ptime or 0, 0)
+        flags.ptime_reverse = max(request.ptime_reverse or 0, 0)
+    flags.label = request.label or None
+    flags.via_branch = request.via_branch or None
+    flags.supports_load_limit = "load limit" in request.supports
+    return flags
+
+
+def _ice(flags: OfferFlags, value: str | None) -> None:
+    if value is None:
+        return
+    key = norm(value)
+    if key in ("remove", "force", "default"):
+        flags.ice = key
+    elif key in ("force-relay", "optional"):
+        flags.unsupported.append(f"ICE={value} is not supported (use force, remove or default)")
+
+
+def _transport(flags: OfferFlags, value: str) -> None:
+    if value == "accept":
+        return
+    if is_srtp(value):
+        flags.unsupported.append(f"SRTP/DTLS is not supported (transport protocol {value})")
+        return
+    flags.transport_protocol = protocol_name(value)
+
+
+def _media_address(flags: OfferFlags, value: str | None) -> None:
+    if not value:
+        return
+    for family in ("IP4", "IP6"):
+        canonical = parse_ip(family, value)
+        if canonical is not None:
+            flags.media_address, flags.media_address_family = canonical, family
+            return
+
+
+def _received_from(flags: OfferFlags, value: list[str], peer: str | None) -> None:
+    if len(value) >= 2 and value[0] in ("IP4", "IP6"):
+        canonical = parse_ip(value[0], value[1])
+        if canonical is not None:
+            flags.received_from = (value[0], canonical)
+            return
+    if len(value) == 1:  # rtpengine also takes a bare address string
+        for family in ("IP4", "IP6"):
+            canonical = parse_ip(family, value[0])
+            if canonical is not None:
+                flags.received_from = (family, canonical)
+                return
+    if peer:
+        for family in ("IP4", "IP6"):
+            canonical = parse_ip(family, peer)
+            if canonical is not None:
+                flags.received_from = (family, canonical)
+                return

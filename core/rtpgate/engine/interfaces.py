@@ -1,0 +1,131 @@
+"""Media interfaces: ``--interface=[NAME/]IP[!ADVERTISED]``, repeated.
+
+Specs with the same name and address family form one *logical interface* (rtpengine's
+``logical_intf``); each of its addresses is a *local address* with its own port pool.  Calls pick
+a logical interface by name (``direction``, ``from-interface``, ``to-interface``) and by address
+family; an unknown name falls back to the default interface (the one named ``default``, else the
+first), with rtpengine's legacy meaning of ``internal`` (IPv4) and ``external`` (IPv6).
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .ports import PortPool
+from .sdp import parse_ip
+
+
+class InterfaceError(ValueError):
+    """A malformed ``--interface`` value."""
+
+
+@dataclass(eq=False)
+class LocalAddress:
+    """One address of a logical interface, with its port pool."""
+
+    name: str  #: the logical interface's name
+    family: str  #: ``IP4`` or ``IP6``
+    address: str  #: what sockets bind to
+    advertised: str  #: what SDP carries
+    pool: PortPool
+    #: rtpengine's per-address ICE foundation (random, stable for the process).
+    ice_foundation: str
+    #: ICE local preference of candidates on this address (rtpengine's ``unique_id``).
+    ice_local_pref: int
+
+    @property
+    def family_name(self) -> str:
+        """``IPv4``/``IPv6``, as ng replies and the CLI spell it."""
+        return "IPv4" if self.family == "IP4" else "IPv6"
+
+
+@dataclass(eq=False)
+class LogicalInterface:
+    name: str
+    family: str
+    addresses: list[LocalAddress] = field(default_factory=list)
+
+
+def parse_spec(spec: str) -> tuple[str, str, str, str]:
+    """``[NAME/]IP[!ADVERTISED]`` -> (name, family, address, advertised)."""
+    text = spec.strip()
+    name = "default"
+    if "/" in text:
+        name, _, text = text.partition("/")
+        if not name:
+            raise InterfaceError(f"invalid interface {spec!r}: empty name")
+    address, _, advertised = text.partition("!")
+    address = address.strip("[]")
+    advertised = advertised.strip("[]") or address
+    for family in ("IP4", "IP6"):
+        canonical = parse_ip(family, address)
+        if canonical is not None:
+            adv = parse_ip(family, advertised)
+            if adv is None:
+                raise InterfaceError(f"invalid interface {spec!r}: advertised address "
+                                     f"{advertised!r} is not {family}")
+            return name, family, canonical, adv
+    raise InterfaceError(f"invalid interface {spec!r}: {address!r} is not an IP address")
+
+
+def _foundation(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(16))
+
+
+class Interfaces:
+    """Every logical interface, built from the ``interface`` setting."""
+
+    def __init__(self, specs: Sequence[str], port_min: int, port_max: int) -> None:
+        if not specs:
+            raise InterfaceError("at least one --interface is required")
+        rng = random.Random()
+        self.logical: list[LogicalInterface] = []
+        self.addresses: list[LocalAddress] = []
+        by_key: dict[tuple[str, str], LogicalInterface] = {}
+        for spec in specs:
+            name, family, address, advertised = parse_spec(spec)
+            logical = by_key.get((name, family))
+            if logical is None:
+                logical = by_key[(name, family)] = LogicalInterface(name, family)
+                self.logical.append(logical)
+            local = LocalAddress(name, family, address, advertised,
+                                 PortPool(address, family, port_min, port_max),
+                                 _foundation(rng), 65535 - len(self.addresses))
+            logical.addresses.append(local)
+            self.addresses.append(local)
+        self._by_key = by_key
+        default_name = "default" if any(li.name == "default" for li in self.logical) \
+            else self.logical[0].name
+        self.default_name = default_name
+
+    def find(self, name: str | None, family: str | None) -> LogicalInterface | None:
+        """rtpengine's ``get_logical_interface``: by name (default when None) and family
+        (any when None)."""
+        wanted = name or self.default_name
+        for logical in self.logical:
+            if logical.name == wanted and (family is None or logical.family == family):
+                return logical
+        return None
+
+    def select(self, name: str | None, family: str | None) -> LogicalInterface:
+        """Like rtpengine's ``__init_interface``: the named interface in the wanted family,
+        else the default one in that family, else the default one in any family."""
+        found = self.find(name, family)
+        if found is not None:
+            return found
+        if name == "internal":
+            family = "IP4"
+        elif name == "external":
+            family = "IP6"
+        found = self.find(None, family)
+        if found is not None:
+            return found
+        found = self.find(None, None)
+        return found if found is not None else self.logical[0]
+
+    def close(self) -> None:
+        for local in self.addresses:
+            local.pool.close()

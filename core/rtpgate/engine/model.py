@@ -1,0 +1,284 @@
+"""Calls, monologues, medias and streams: the call state that ng commands build and report.
+
+The shape is rtpengine's: a :class:`Call` holds one :class:`Monologue` per SIP tag (the offerer,
+the answerer, and an untagged placeholder until the answer names it); each monologue has one
+:class:`Media` per ``m=`` line, in order; each media has its :class:`Stream` objects (RTP and
+RTCP for every consecutive port pair).  A stream's local port belongs to an
+:class:`EndpointMap` of its media, keyed by the remote endpoint it was allocated for, so a
+re-offer from an unchanged endpoint keeps its ports and a changed one gets new ports while the old
+ones stay reserved until the call ends (as rtpengine keeps them).
+
+Flags are plain integer bit masks (``MF_*`` for medias, ``PS_*`` for streams); their names in ng
+replies come from :data:`MEDIA_FLAG_NAMES` and :data:`STREAM_FLAG_NAMES`, in rtpengine's order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .interfaces import LogicalInterface
+from .ports import MediaSocket
+
+# -- media flags -------------------------------------------------------------------------------
+MF_INITIALIZED = 1 << 0
+MF_ASYMMETRIC = 1 << 1
+MF_SEND = 1 << 2
+MF_RECV = 1 << 3
+MF_RTCP_MUX = 1 << 4
+MF_ICE = 1 << 5
+MF_TRICKLE_ICE = 1 << 6
+MF_ICE_CONTROLLING = 1 << 7
+MF_ICE_LITE_PEER = 1 << 8
+MF_UNIDIRECTIONAL = 1 << 9
+MF_LOOP_CHECK = 1 << 10
+MF_TRANSCODING = 1 << 11
+# internal: not reported
+MF_RTCP_MUX_OVERRIDE = 1 << 16
+MF_PTIME_OVERRIDE = 1 << 17
+
+#: Reported media flags, in rtpengine's order.
+MEDIA_FLAG_NAMES: tuple[tuple[int, str], ...] = (
+    (MF_INITIALIZED, "initialized"), (MF_ASYMMETRIC, "asymmetric"), (MF_SEND, "send"),
+    (MF_RECV, "recv"), (MF_RTCP_MUX, "rtcp-mux"), (MF_ICE, "ICE"),
+    (MF_TRICKLE_ICE, "trickle ICE"), (MF_ICE_CONTROLLING, "ICE controlling"),
+    (MF_ICE_LITE_PEER, "ICE-lite peer"), (MF_UNIDIRECTIONAL, "unidirectional"),
+    (MF_LOOP_CHECK, "loop check"), (MF_TRANSCODING, "transcoding"),
+)
+
+# -- stream flags ------------------------------------------------------------------------------
+PS_RTP = 1 << 0
+PS_RTCP = 1 << 1
+PS_FALLBACK_RTCP = 1 << 2
+PS_FILLED = 1 << 3
+PS_CONFIRMED = 1 << 4  #: set by the relay once media arrived from the endpoint
+PS_STRICT_SOURCE = 1 << 5
+PS_MEDIA_HANDOVER = 1 << 6
+PS_ICE = 1 << 7
+# internal
+PS_IMPLICIT_RTCP = 1 << 16
+PS_ZERO_ADDR = 1 << 17
+
+STREAM_FLAG_NAMES: tuple[tuple[int, str], ...] = (
+    (PS_RTP, "RTP"), (PS_RTCP, "RTCP"), (PS_FALLBACK_RTCP, "fallback RTCP"),
+    (PS_FILLED, "filled"), (PS_CONFIRMED, "confirmed"),
+    (PS_STRICT_SOURCE, "strict source address"), (PS_MEDIA_HANDOVER, "media handover"),
+    (PS_ICE, "ICE"),
+)
+
+
+def flag_names(flags: int, names: tuple[tuple[int, str], ...]) -> list[str]:
+    return [name for bit, name in names if flags & bit]
+
+
+class Endpoint(NamedTuple):
+    family: str  #: ``IP4`` or ``IP6``
+    address: str
+    port: int
+
+
+@dataclass(slots=True)
+class Counters:
+    """Packets, bytes and errors of one stream in one direction (the relay adds to these)."""
+
+    packets: int = 0
+    bytes: int = 0
+    errors: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class EndpointMap:
+    """Ports allocated for one remote endpoint (``None``: not known yet, the wildcard map
+    the offerer's side gets until the answer arrives).  ``sets`` has one run of ``num_ports``
+    sockets per local address of ``interface``."""
+
+    endpoint: Endpoint | None
+    interface: LogicalInterface
+    num_ports: int
+    sets: list[list[MediaSocket]]
+
+    @property
+    def wildcard(self) -> bool:
+        return self.endpoint is None
+
+    def release(self) -> None:
+        for run in self.sets:
+            for media_socket in run:
+                media_socket.release()
+        self.sets = []
+
+
+@dataclass(slots=True, eq=False)
+class Stream:
+    """One RTP or RTCP flow of a media: rtpengine's ``packet_stream``."""
+
+    media: Media
+    component: int  #: 1 for the first RTP stream, 2 for its RTCP, ...
+    #: One socket per local address of the media's interface (rtpengine's ``sfds``).
+    sockets: list[MediaSocket] = field(default_factory=list)
+    #: The socket advertised in SDP and used for sending.
+    selected: MediaSocket | None = None
+    endpoint: Endpoint | None = None
+    advertised: Endpoint | None = None
+    flags: int = 0
+    created: float = field(default_factory=time.time)
+    #: When media last arrived (the relay updates it; signalling refreshes it like rtpengine).
+    last_packet: float = field(default_factory=time.time)
+    stats_in: Counters = field(default_factory=Counters)
+    stats_out: Counters = field(default_factory=Counters)
+
+    @property
+    def is_rtcp(self) -> bool:
+        return not self.flags & PS_RTP and bool(self.flags & PS_RTCP)
+
+
+@dataclass(slots=True, eq=False)
+class IceCredentials:
+    ufrag: str
+    pwd: str
+
+
+@dataclass(slots=True, eq=False)
+class Media:
+    monologue: Monologue
+    index: int  #: 1-based position of the m= line
+    type: str  #: ``audio``, ``video``, ...
+    protocol: str | None = None  #: a known transport protocol (``RTP/AVP``), else None
+    protocol_str: str = ""  #: the transport as last received
+    flags: int = 0
+    streams: list[Stream] = field(default_factory=list)
+    endpoint_maps: list[EndpointMap] = field(default_factory=list)
+    interface: LogicalInterface | None = None
+    family: str | None = None  #: desired address family (``IP4``/``IP6``)
+    ptime: int = 0
+    media_id: str | None = None
+    ice: IceCredentials | None = None
+    #: Codec payload types last passed on for this media (for the relay and the CLI).
+    payload_types: tuple[int, ...] = ()
+
+    def release(self) -> None:
+        for em in self.endpoint_maps:
+            em.release()
+        self.endpoint_maps = []
+        for stream in self.streams:
+            stream.sockets = []
+            stream.selected = None
+
+
+@dataclass(slots=True)
+class MediaControl:
+    """block/silence/DTMF state of one monologue (the relay enforces it)."""
+
+    block_dtmf: bool = False
+    dtmf_mode: str = "drop"
+    block_media: bool = False
+    silence_media: bool = False
+    #: Directional blocks towards these tags (``to-tag`` / ``all: flows`` selections).
+    block_media_to: set[str] = field(default_factory=set)
+    silence_media_to: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True, eq=False)
+class Monologue:
+    """One party of a call, identified by its SIP tag ("" until an answer names it)."""
+
+    call: Call
+    tag: str
+    unique_id: int  #: creation index in the call (``<untagged N>`` in replies)
+    created: float = field(default_factory=time.time)
+    via_branch: str | None = None
+    label: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    medias: list[Media] = field(default_factory=list)
+    #: The offer/answer peers (rtpengine's subscriptions; subscribers mirror them).
+    peers: list[Monologue] = field(default_factory=list)
+    interface: LogicalInterface | None = None
+    sdp_version: int = 0
+    sdp_username: str | None = None
+    sdp_session_name: str | None = None
+    last_out_sdp: str | None = None
+    deleted: bool = False
+    control: MediaControl = field(default_factory=MediaControl)
+    forwarding: bool = False
+    recording: bool = False
+
+    def media(self, index: int) -> Media | None:
+        for media in self.medias:
+            if media.index == index:
+                return media
+        return None
+
+    def release(self) -> None:
+        for media in self.medias:
+            media.release()
+
+
+@dataclass(slots=True)
+class Recording:
+    """Recording state of a call; it exists once recording or forwarding was asked for."""
+
+    recording: bool = False
+    paused: bool = False
+    forwarding: bool = False
+
+
+@dataclass(eq=False)
+class Call:
+    call_id: str
+    #: The control client (proxy) address of the first offer.
+    proxy: str = ""
+    created: float = field(default_factory=time.time)
+    last_signal: float = 0.0
+    monologues: list[Monologue] = field(default_factory=list)
+    #: When the call is to be destroyed (a ``delete`` with delete-delay); None: not deleted.
+    deleted_at: float | None = None
+    #: Calls restored from elsewhere (Redis) would be foreign; rtpgate owns all of its calls.
+    foreign: bool = False
+    recording: Recording | None = None
+    media_control: MediaControl = field(default_factory=MediaControl)
+    #: Set by the CLI's ``call debug`` (more logging for this call).
+    debug: bool = False
+    ended: bool = False
+    _next_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.last_signal = self.created
+
+    def new_monologue(self, tag: str) -> Monologue:
+        """A monologue not yet attached (offers attach it once they succeed)."""
+        ml = Monologue(self, tag, self._next_id)
+        self._next_id += 1
+        return ml
+
+    def monologue(self, tag: str) -> Monologue | None:
+        for ml in self.monologues:
+            if ml.tag == tag or tag in ml.aliases:
+                return ml
+        return None
+
+    def by_label(self, label: str) -> Monologue | None:
+        for ml in self.monologues:
+            if ml.label == label:
+                return ml
+        return None
+
+    def by_via_branch(self, branch: str) -> Monologue | None:
+        for ml in self.monologues:
+            if ml.via_branch == branch:
+                return ml
+        return None
+
+    @property
+    def deletion_mark(self) -> bool:
+        return self.deleted_at is not None
+
+    def medias(self) -> list[Media]:
+        return [m for ml in self.monologues for m in ml.medias]
+
+    def streams(self) -> list[Stream]:
+        return [s for ml in self.monologues for m in ml.medias for s in m.streams]
+
+    def release(self) -> None:
+        for ml in self.monologues:
+            ml.release()

@@ -1,0 +1,44 @@
+"""The engine's configuration options: rtpengine's names, short flags and defaults.
+
+The timers and limits read these settings each time they decide, so a change made while running
+(the CLI's ``set timeout 10``) applies to calls already running.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ..options import Option
+
+Seconds = Annotated[int, Field(ge=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+ENGINE_OPTIONS: tuple[Option, ...] = (
+    Option("max-sessions", Annotated[int, Field(ge=-1)], -1,
+           "refuse new calls beyond this many sessions (-1: no limit)", metavar="INT"),
+    Option("max-cpu", NonNegative, 0.0,
+           "refuse new calls while CPU usage (percent, all cores) exceeds this (0: off)",
+           metavar="FLOAT"),
+    Option("max-load", NonNegative, 0.0,
+           "refuse new calls while the 1-minute load average exceeds this (0: off)",
+           metavar="FLOAT"),
+    Option("max-bandwidth", Annotated[int, Field(ge=0)], 0,
+           "refuse new calls while relayed media exceeds this many bytes per second (0: off)",
+           metavar="INT"),
+    Option("timeout", Seconds, 60,
+           "end a call after this many seconds without media (0: never)", short="-o",
+           metavar="SECS"),
+    Option("silent-timeout", Seconds, 3600,
+           "the same for calls on hold (not receiving) (0: never)", short="-s", metavar="SECS"),
+    Option("final-timeout", Seconds, 0,
+           "end every call this many seconds after it started (0: never)", short="-a",
+           metavar="SECS"),
+    Option("offer-timeout", Seconds, 3600,
+           "end a call whose offer was not answered after this many seconds (0: never)",
+           metavar="SECS"),
+    Option("delete-delay", Seconds, 30,
+           "keep a deleted call this many seconds before freeing it (its ports stay reserved)",
+           short="-d", metavar="INT"),
+)

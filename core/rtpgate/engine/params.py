@@ -1,0 +1,156 @@
+"""What each ``m=`` section of an incoming SDP asks for (rtpengine's ``sdp_streams``).
+
+Addresses come from the media or session ``c=`` line, or from ``received-from`` when the
+``SIP-source-address`` flag says not to trust the SDP.  RTCP goes to the ``a=rtcp`` port (and
+address) or implicitly to RTP + 1; ``a=rtcp-mux`` or an ``a=rtcp`` equal to the RTP port means
+multiplexing.  Direction attributes count at media level first, then session level, with
+``recvonly`` before ``sendonly`` before ``inactive`` as rtpengine checks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import codecs as cd
+from . import sdp as s
+from .flags import OfferFlags, is_srtp, protocol_name
+from .model import Endpoint
+
+
+class IncompleteSdp(Exception):  # noqa: N818 - rtpengine's "Incomplete SDP specification"
+    """The SDP parses but lacks what a stream needs (an address, valid payload types)."""
+
+
+class Unsupported(Exception):  # noqa: N818 - an answer to the client
+    """The SDP needs something rtpgate does not do (SRTP, DTLS); ``reason`` says what."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class StreamParams:
+    index: int
+    session: s.Session
+    media: s.Media
+    type: str
+    protocol: str | None
+    protocol_str: str
+    consecutive: int
+    rtp_endpoint: Endpoint
+    rtcp_endpoint: Endpoint | None
+    implicit_rtcp: bool
+    rtcp_mux: bool
+    send: bool
+    recv: bool
+    ptime: int
+    codecs: list[cd.Codec] = field(default_factory=list)
+    ice: bool = False
+    trickle_ice: bool = False
+    ice_lite_peer: bool = False
+    media_id: str | None = None
+    end_of_candidates: bool = False
+
+    @property
+    def num_ports(self) -> int:
+        return self.consecutive * 2
+
+
+def _endpoint(flags: OfferFlags, media: s.Media, session: s.Session,
+              address: s.Address | None, port: int) -> Endpoint:
+    if not flags.trust_address and flags.received_from is not None:
+        family, addr = flags.received_from
+        return Endpoint(family, addr, port)
+    if not flags.trust_address:
+        raise IncompleteSdp("no received-from address")
+    if address is not None and not address.unspecified:
+        return Endpoint(address.family, address.address, port)
+    connection = media.connection or session.connection
+    if connection is None:
+        raise IncompleteSdp("no address for stream")
+    return Endpoint(connection.family, connection.address, port)
+
+
+def _direction(media: s.Media, session: s.Session) -> tuple[bool, bool]:
+    def has(kind: int) -> bool:
+        return media.has(kind) or any(a.kind == kind for a in session.attributes)
+
+    if has(s.RECVONLY):
+        return False, True
+    if has(s.SENDONLY):
+        return True, False
+    if has(s.INACTIVE):
+        return False, False
+    return True, True
+
+
+def check_supported(sdp: s.Sdp) -> None:
+    """Refuse an SDP that needs SRTP or DTLS, before anything changes."""
+    for session in sdp.sessions:
+        for attr in session.attributes:
+            if attr.kind in (s.CRYPTO, s.FINGERPRINT):
+                raise Unsupported(f"SRTP/DTLS is not supported (a={attr.name})")
+        for media in session.medias:
+            if is_srtp(media.transport):
+                raise Unsupported(f"SRTP/DTLS is not supported (transport protocol "
+                                  f"{media.transport})")
+            for attr in media.attributes:
+                if attr.kind in (s.CRYPTO, s.FINGERPRINT):
+                    raise Unsupported(f"SRTP/DTLS is not supported (a={attr.name})")
+
+
+def stream_params(sdp: s.Sdp, flags: OfferFlags) -> list[StreamParams]:
+    out: list[StreamParams] = []
+    index = 0
+    for session in sdp.sessions:
+        for media in session.medias:
+            index += 1
+            out.append(_one(index, session, media, flags))
+    return out
+
+
+def _one(index: int, session: s.Session, media: s.Media, flags: OfferFlags) -> StreamParams:
+    rtp = _endpoint(flags, media, session, None, media.port)
+    protocol = protocol_name(media.transport)
+    codecs: list[cd.Codec] = []
+    if protocol is not None:
+        try:
+            codecs = cd.from_media(media)
+        except cd.InvalidPayloadType as exc:
+            raise IncompleteSdp(f"invalid payload type {exc}") from None
+    send, recv = _direction(media, session)
+    ptime_attr = media.first(s.PTIME)
+    ptime = 0
+    if ptime_attr is not None and ptime_attr.value:
+        digits = ""
+        for ch in ptime_attr.value:
+            if not ch.isdigit():
+                break
+            digits += ch
+        ptime = int(digits) if digits else 0
+    ufrag = media.first(s.ICE_UFRAG) or session.first(s.ICE_UFRAG)
+    trickle = False
+    options = media.first(s.ICE_OPTIONS)
+    if options is not None:
+        trickle = "trickle" in (options.value or "")
+    mid = media.first(s.MID)
+    params = StreamParams(
+        index=index, session=session, media=media, type=media.media_type, protocol=protocol,
+        protocol_str=media.transport, consecutive=media.port_count, rtp_endpoint=rtp,
+        rtcp_endpoint=None, implicit_rtcp=False, rtcp_mux=False, send=send, recv=recv,
+        ptime=ptime, codecs=codecs, ice=ufrag is not None, trickle_ice=trickle,
+        ice_lite_peer=media.has(s.ICE_LITE), media_id=mid.value if mid is not None else None,
+        end_of_candidates=media.has(s.END_OF_CANDIDATES))
+    if media.has(s.RTCP_MUX):
+        params.rtcp_mux = True
+        return params
+    rtcp = media.first(s.RTCP)
+    if rtcp is None or media.port_count != 1:
+        params.implicit_rtcp = True
+        return params
+    if rtcp.rtcp_port == rtp.port:
+        params.rtcp_mux = True
+        return params
+    params.rtcp_endpoint = _endpoint(flags, media, session, rtcp.rtcp_address, rtcp.rtcp_port)
+    return params

@@ -1,0 +1,312 @@
+"""Rewriting an SDP for its receiver (rtpengine's ``sdp_replace``).
+
+The output is the input copied piece by piece: what rtpgate does not touch is copied byte for
+byte.  It replaces the ``m=`` port, protocol and format list, the ``c=`` addresses (keeping
+``0.0.0.0`` on hold), and on request the ``o=`` address, user name, session name and version.
+It strips the attributes it regenerates and appends, at the end of each media section and in
+rtpengine's order: ``a=mid``, per codec ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb``, the direction,
+``a=rtcp`` (and ``a=rtcp-mux``), ``a=ptime``, then ICE credentials and candidates.  A rejected
+(port 0) section keeps its port and loses the regenerated attributes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from . import model as m
+from . import sdp as s
+from .flags import OfferFlags
+from .negotiate import ANSWER, OFFER, MediaPlan
+
+_ICE_KINDS = frozenset({s.ICE, s.ICE_LITE, s.ICE_OPTIONS, s.ICE_UFRAG, s.ICE_PWD,
+                        s.CANDIDATE})
+_DIRECTIONS = frozenset({s.INACTIVE, s.SENDRECV, s.SENDONLY, s.RECVONLY})
+_SESSION_STRIP = _ICE_KINDS | {s.FINGERPRINT, s.SETUP, s.IGNORE, s.TLS_ID}
+_MEDIA_STRIP = _ICE_KINDS | {s.RTCP, s.RTCP_MUX, s.IGNORE, s.END_OF_CANDIDATES, s.MID,
+                             s.CRYPTO, s.FINGERPRINT, s.SETUP, s.TLS_ID}
+_HOST_TYPE_PREF = 126
+
+
+def is_duplicate(sdp: s.Sdp, instance_id: str) -> bool:
+    """Every session already carries our ``a=rtpengine:`` marker (loop protection)."""
+    for session in sdp.sessions:
+        if not any(a.kind == s.RTPENGINE and a.value == instance_id
+                   for a in session.attributes):
+            return False
+    return True
+
+
+class Rewriter:
+    def __init__(self, sdp: s.Sdp, plans: list[MediaPlan], receiver: m.Monologue,
+                 flags: OfferFlags, opmode: str, instance_id: str) -> None:
+        self.sdp = sdp
+        self.text = sdp.text
+        self.plans = plans
+        self.receiver = receiver
+        self.flags = flags
+        self.opmode = opmode
+        self.instance_id = instance_id
+        self.out: list[str] = []
+        self.pos = 0
+        self.version_slots: list[int] = []
+
+    # ------------------------------------------------------------------ chopper
+
+    def copy_to(self, position: int) -> None:
+        if position > self.pos:
+            self.out.append(self.text[self.pos:position])
+            self.pos = position
+
+    def skip_to(self, position: int) -> None:
+        if position > self.pos:
+            self.pos = position
+
+    def replace(self, start: int, end: int, text: str) -> None:
+        self.copy_to(start)
+        self.out.append(text)
+        self.skip_to(end)
+
+    def lines(self, lines: list[str]) -> None:
+        """Append generated lines, after a line break if the copied text lacks one."""
+        if not lines:
+            return
+        last = next((chunk for chunk in reversed(self.out) if chunk), "\n")
+        if not last.endswith("\n"):
+            self.out.append("\r\n")
+        self.out.append("".join(lines))
+
+    # ------------------------------------------------------------------ addresses
+
+    def _address(self, plan: MediaPlan, stream: m.Stream | None, keep_zero: bool) -> str:
+        flags = self.flags
+        if flags.media_address is not None:
+            return f"{flags.media_address_family} {flags.media_address}"
+        local = stream.selected.local if stream is not None and stream.selected else None
+        if local is None:
+            interface = plan.receiver.interface
+            assert interface is not None
+            local = interface.addresses[0]
+        if keep_zero and stream is not None and stream.flags & m.PS_ZERO_ADDR:
+            return f"{local.family} {'0.0.0.0' if local.family == 'IP4' else '::'}"
+        return f"{local.family} {local.advertised}"
+
+    # ------------------------------------------------------------------ the rewrite
+
+    def run(self) -> str:
+        receiver = self.receiver
+        flags = self.flags
+        index = 0
+        for session in self.sdp.sessions:
+            first = self.plans[index]
+            first_rtp = first.receiver.streams[0] if first.receiver.streams else None
+            if receiver.sdp_username is None:
+                receiver.sdp_username = session.username
+            elif flags.replace_username and session.username_start >= 0:
+                self.replace(session.username_start,
+                             session.username_start + len(session.username),
+                             receiver.sdp_username)
+            if session.version_start >= 0:
+                self.copy_to(session.version_start)
+                self.version_slots.append(len(self.out))
+                self.out.append(session.version)
+                self.skip_to(session.version_start + len(session.version))
+                if not receiver.sdp_version:
+                    receiver.sdp_version = (session.version_num
+                                            if 0 < session.version_num < 2 ** 64 - 1
+                                            else secrets.randbits(63))
+            if session.origin_address is not None and flags.replace_origin:
+                address = session.origin_address
+                self.replace(address.start, address.end, self._address(first, first_rtp, False))
+            if receiver.sdp_session_name is None:
+                receiver.sdp_session_name = session.session_name
+            elif flags.replace_session_name and session.session_name_start >= 0:
+                self.replace(session.session_name_start, session.session_name_end,
+                             receiver.sdp_session_name)
+            if session.connection is not None and any(
+                    media.connection is None for media in session.medias):
+                address = session.connection
+                self.replace(address.start, address.end, self._address(first, first_rtp, True))
+            self._strip(session.attributes, self._session_strip)
+            self.copy_to(session.end)
+            if flags.loop_protect:
+                self.lines([f"a=rtpengine:{self.instance_id}\r\n"])
+            for media in session.medias:
+                self._media(media, self.plans[index])
+                index += 1
+        self.copy_to(self.sdp.end)
+        if flags.replace_sdp_version:
+            return self._version_check()
+        return "".join(self.out)
+
+    def _session_strip(self, attr: s.Attribute) -> bool:
+        kind = attr.kind
+        if kind in _SESSION_STRIP:
+            return True
+        if kind in _DIRECTIONS:
+            return not self.flags.original_sendrecv
+        return kind == s.GROUP and attr.param == "BUNDLE"
+
+    def _strip(self, attributes: list[s.Attribute], strip: Callable[[s.Attribute], bool]
+               ) -> None:
+        for attr in attributes:
+            if strip(attr):
+                self.copy_to(attr.start)
+                self.skip_to(attr.end)
+
+    def _media(self, media: s.Media, plan: MediaPlan) -> None:
+        receiver = plan.receiver
+        rtp = receiver.streams[0] if receiver.streams else None
+        if receiver.type != media.media_type:
+            self.replace(media.type_start, media.type_start + len(media.media_type),
+                         receiver.type)
+        if media.port:
+            port = rtp.selected.port if rtp is not None and rtp.selected is not None else 0
+            self.replace(media.port_start, media.port_end, str(port))
+            if media.port_count > 1 and rtp is not None and rtp.selected is not None:
+                self.out.append(f"/{media.port_count}")
+        if receiver.protocol is not None:
+            self.replace(media.transport_start, media.transport_end, receiver.protocol)
+        else:
+            self.copy_to(media.transport_end)
+        if receiver.protocol is not None:
+            formats = "".join(f" {c.pt}" for c in plan.codecs)
+        else:
+            formats = f" {media.formats_text}" if media.formats_text else ""
+        if formats:
+            self.out.append(formats)
+        self.skip_to(media.formats_end)
+        if media.connection is not None:
+            self.replace(media.connection.start, media.connection.end,
+                         self._address(plan, rtp, True))
+        has_codecs = receiver.protocol is not None and bool(plan.codecs)
+
+        def strip(attr: s.Attribute) -> bool:
+            kind = attr.kind
+            if kind in _MEDIA_STRIP:
+                return True
+            if kind in _DIRECTIONS:
+                return not self.flags.original_sendrecv
+            if kind in (s.RTPMAP, s.FMTP):
+                return has_codecs
+            if kind == s.RTCP_FB:
+                return attr.pt >= 0 and has_codecs
+            if kind == s.PTIME:
+                return bool(receiver.ptime)
+            return False
+
+        self._strip(media.attributes, strip)
+        self.copy_to(media.end)
+        active = bool(media.port) and rtp is not None and rtp.selected is not None
+        self.lines(self._generated(media, plan, active))
+
+    def _generated(self, media: s.Media, plan: MediaPlan, active: bool) -> list[str]:
+        receiver = plan.receiver
+        flags = self.flags
+        mflags = receiver.flags
+        out: list[str] = []
+        ice_ok = receiver.ice is not None
+        if active:
+            if receiver.media_id is not None:
+                out.append(f"a=mid:{receiver.media_id}\r\n")
+            rtp_protocol = receiver.protocol is not None
+            if rtp_protocol:
+                for codec in plan.codecs:
+                    if codec.encoding:
+                        out.append(f"a=rtpmap:{codec.pt} {codec.encoding}\r\n")
+                    if codec.fmtp:
+                        out.append(f"a=fmtp:{codec.pt} {codec.fmtp}\r\n")
+                    for fb in codec.rtcp_fb:
+                        out.append(f"a=rtcp-fb:{codec.pt} {fb}\r\n")
+            if not flags.original_sendrecv:
+                out.append(_direction(mflags))
+            rtcp_stream = self._rtcp(out, plan) if rtp_protocol else None
+            if rtp_protocol and receiver.ptime:
+                out.append(f"a=ptime:{receiver.ptime}\r\n")
+            if mflags & m.MF_ICE and ice_ok:
+                assert receiver.ice is not None
+                out.append(f"a=ice-ufrag:{receiver.ice.ufrag}\r\n")
+                out.append(f"a=ice-pwd:{receiver.ice.pwd}\r\n")
+            if mflags & m.MF_TRICKLE_ICE and ice_ok:
+                out.append("a=ice-options:trickle\r\n")
+            if mflags & m.MF_ICE:
+                for stream in (receiver.streams[0], rtcp_stream):
+                    if stream is not None:
+                        out += self._candidates(stream)
+        if (mflags & m.MF_TRICKLE_ICE and ice_ok) or media.has(s.END_OF_CANDIDATES):
+            out.append("a=end-of-candidates\r\n")
+        return out
+
+    def _rtcp(self, out: list[str], plan: MediaPlan) -> m.Stream | None:
+        """rtpengine's ``print_rtcp``; returns the RTCP stream that needs ICE candidates."""
+        receiver = plan.receiver
+        streams = receiver.streams
+        rtp = streams[0]
+        rtcp = streams[1] if len(streams) > 1 else None
+        mux = bool(receiver.flags & m.MF_RTCP_MUX)
+        if mux and (self.opmode == ANSWER or (self.opmode == OFFER
+                                              and self.flags.rtcp_mux_require)):
+            self._rtcp_attr(out, plan, rtp)
+            out.append("a=rtcp-mux\r\n")
+            return None
+        if rtcp is not None:
+            self._rtcp_attr(out, plan, rtcp)
+            if mux:
+                out.append("a=rtcp-mux\r\n")
+        return rtcp
+
+    def _rtcp_attr(self, out: list[str], plan: MediaPlan, stream: m.Stream) -> None:
+        if self.flags.no_rtcp_attr or stream.selected is None:
+            return
+        line = f"a=rtcp:{stream.selected.port}"
+        if self.flags.full_rtcp_attr:
+            line += f" IN {self._address(plan, stream, False)}"
+        out.append(line + "\r\n")
+
+    def _candidates(self, stream: m.Stream) -> list[str]:
+        out = []
+        component = stream.component
+        for media_socket in stream.sockets:
+            if media_socket.sock is None:
+                continue
+            local = media_socket.local
+            priority = (_HOST_TYPE_PREF << 24) | (local.ice_local_pref << 8) | (256 - component)
+            address = self.flags.media_address or local.advertised
+            out.append(f"a=candidate:{local.ice_foundation} {component} UDP {priority} "
+                       f"{address} {media_socket.port} typ host\r\n")
+        return out
+
+    def _version_check(self) -> str:
+        """rtpengine's ``sdp_version_check``: our version in every o= line, raised by one
+        whenever the output differs from what this receiver got last time."""
+        receiver = self.receiver
+
+        def render() -> str:
+            version = str(receiver.sdp_version)
+            for slot in self.version_slots:
+                self.out[slot] = version
+            return "".join(self.out)
+
+        text = render()
+        if receiver.last_out_sdp is not None and (
+                text != receiver.last_out_sdp or self.flags.force_increment_sdp_version):
+            receiver.sdp_version += 1
+            text = render()
+        receiver.last_out_sdp = text
+        return text
+
+
+def _direction(flags: int) -> str:
+    send, recv = flags & m.MF_SEND, flags & m.MF_RECV
+    if send and recv:
+        return "a=sendrecv\r\n"
+    if send:
+        return "a=sendonly\r\n"
+    if recv:
+        return "a=recvonly\r\n"
+    return "a=inactive\r\n"
+
+
+def rewrite(sdp: s.Sdp, plans: list[MediaPlan], receiver: m.Monologue, flags: OfferFlags,
+            opmode: str, instance_id: str) -> str:
+    return Rewriter(sdp, plans, receiver, flags, opmode, instance_id).run()

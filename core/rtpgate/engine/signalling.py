@@ -1,0 +1,251 @@
+"""offer, answer, delete, query and list: the signalling commands on the engine.
+
+Everything that can fail is checked before anything changes: the SDP, the keys, what rtpgate
+does not implement, the load limit, and the ports (allocated first, attached only once all were
+available).  A failed offer leaves no call, no monologue and no port behind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..ng.command import LoadLimit, NgError, Reply
+from . import codecs as cd
+from . import model as m
+from . import sdp as s
+from .flags import OfferFlags, offer_flags
+from .negotiate import ANSWER, OFFER, Negotiation, OutOfPorts
+from .params import IncompleteSdp, Unsupported, check_supported, stream_params
+from .report import call_stats
+from .requests import DeleteRequest, ListRequest, OfferRequest, QueryRequest
+from .rewrite import is_duplicate, rewrite
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+NOT_FOUND = "Call-ID not found or tags didn't match"
+
+
+@dataclass(slots=True)
+class Dialogue:
+    """Who sends the SDP and who receives it, and what must change in the call to say so."""
+
+    sender: m.Monologue
+    receiver: m.Monologue
+    new: list[m.Monologue] = field(default_factory=list)
+    retag: str | None = None  #: tag the receiver/sender placeholder gets (first answer)
+
+
+def _offer_dialogue(call: m.Call, from_tag: str, to_tag: str | None) -> Dialogue:
+    new: list[m.Monologue] = []
+    sender = call.monologue(from_tag)
+    if sender is None:
+        sender = call.new_monologue(from_tag)
+        new.append(sender)
+    receiver = call.monologue(to_tag) if to_tag else None
+    if receiver is None and to_tag:
+        receiver = call.new_monologue(to_tag)
+        new.append(receiver)
+    if receiver is None:
+        receiver = sender.peers[0] if sender.peers else None
+    if receiver is None:
+        receiver = call.new_monologue("")
+        new.append(receiver)
+    return Dialogue(sender, receiver, new)
+
+
+def _answer_dialogue(call: m.Call, from_tag: str, to_tag: str) -> Dialogue:
+    """The answer travels from the to-tag party back to the from-tag party."""
+    new: list[m.Monologue] = []
+    offerer = call.monologue(from_tag)
+    if offerer is None:
+        offerer = call.new_monologue(from_tag)
+        new.append(offerer)
+    answerer = call.monologue(to_tag)
+    retag = None
+    if answerer is None:
+        answerer = next((p for p in offerer.peers if not p.tag), None)
+        if answerer is not None:
+            retag = to_tag
+        else:
+            answerer = call.new_monologue(to_tag)
+            new.append(answerer)
+    return Dialogue(answerer, offerer, new, retag)
+
+
+def _pair(call: m.Call, a: m.Monologue, b: m.Monologue) -> None:
+    """Make ``a`` and ``b`` each other's offer/answer peer (and nobody else's)."""
+    for ml in call.monologues:
+        if ml is not a and ml is not b:
+            ml.peers = [p for p in ml.peers if p is not a and p is not b]
+    a.peers = [b]
+    b.peers = [a]
+
+
+def _parse(request: OfferRequest, flags: OfferFlags) -> s.Sdp:
+    if flags.unsupported:
+        raise NgError(flags.unsupported[0])
+    try:
+        return s.parse(request.sdp or "")
+    except s.SdpError:
+        raise NgError("Failed to parse SDP") from None
+
+
+def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | None,
+                 opmode: str) -> Reply:
+    flags = offer_flags(request, opmode, peer[0] if peer else None)
+    sdp = _parse(request, flags)
+    if flags.loop_protect and is_duplicate(sdp, engine.instance_id):
+        return {"sdp": request.sdp}
+    try:
+        check_supported(sdp)
+        params = stream_params(sdp, flags)
+    except Unsupported as exc:
+        raise NgError(exc.reason) from None
+    except IncompleteSdp:
+        raise NgError("Incomplete SDP specification") from None
+    if not sdp.sessions or any(not session.medias for session in sdp.sessions):
+        raise NgError("Error rewriting SDP")
+
+    call_id = request.call_id or ""
+    call = engine.by_id.get(call_id)
+    new_call = call is None
+    if opmode == ANSWER:
+        if call is None:
+            raise NgError("Unknown call-id")
+        dialogue = _answer_dialogue(call, request.from_tag or "", request.to_tag or "")
+    else:
+        if call is None:
+            own, _ = engine.sessions()
+            refusal = engine.load.refusal(engine.runtime.settings, own)
+            if refusal is not None:
+                raise LoadLimit(refusal)
+            call = m.Call(call_id, proxy=_proxy(peer))
+        dialogue = _offer_dialogue(call, request.from_tag or "", request.to_tag)
+
+    negotiation = Negotiation(engine.interfaces, engine.is_local, call, dialogue.sender,
+                              dialogue.receiver, params, flags, opmode)
+    try:
+        negotiation.prepare()
+    except OutOfPorts:
+        raise NgError("Ran out of ports") from None
+    except cd.TranscodingRequired as exc:
+        raise NgError(f"Transcoding is not supported (codec {exc.codec} is not offered)"
+                      ) from None
+
+    # -- from here on nothing fails
+    _commit_dialogue(call, dialogue, flags, opmode)
+    negotiation.commit()
+    call.last_signal = time.time()
+    call.deleted_at = None
+    for ml in call.monologues:
+        ml.deleted = False
+    if flags.record_call is not None:
+        if call.recording is None:
+            call.recording = m.Recording()
+        call.recording.recording = flags.record_call
+    if new_call:
+        engine.add(call)
+    return {"sdp": rewrite(sdp, negotiation.plans, dialogue.receiver, flags, opmode,
+                           engine.instance_id)}
+
+
+def _proxy(peer: tuple[str, int] | None) -> str:
+    if peer is None:
+        return ""
+    host, port = peer[0], peer[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _commit_dialogue(call: m.Call, dialogue: Dialogue, flags: OfferFlags, opmode: str) -> None:
+    for ml in dialogue.new:
+        call.monologues.append(ml)
+    if dialogue.retag is not None:
+        dialogue.sender.tag = dialogue.retag
+    _pair(call, dialogue.sender, dialogue.receiver)
+    if flags.label:
+        dialogue.sender.label = flags.label
+    if opmode == OFFER and flags.via_branch:
+        dialogue.receiver.via_branch = flags.via_branch
+
+
+# ---------------------------------------------------------------------- delete / query / list
+
+def delete(engine: Engine, request: DeleteRequest) -> Reply:
+    fatal = request.has_flag("fatal")
+    call = engine.by_id.get(request.call_id or "")
+    reply: Reply = {}
+    target: m.Monologue | None = None
+    if call is not None and request.from_tag:
+        if not request.to_tag and request.via_branch:
+            target = call.by_via_branch(request.via_branch)
+        target = target or call.monologue(request.from_tag)
+        if target is None:
+            call = None
+    if call is None:
+        if fatal:
+            raise NgError(NOT_FOUND)
+        return {"warning": NOT_FOUND}
+    if target is not None:
+        reply = call_stats(call, request.from_tag, request.to_tag)
+    delay = request.delete_delay
+    if delay is None or delay < 0:
+        delay = engine.runtime.settings.delete_delay  # type: ignore[attr-defined]
+    _delete(engine, call, target, delay)
+    return reply
+
+
+def _delete(engine: Engine, call: m.Call, target: m.Monologue | None, delay: int) -> None:
+    """rtpengine's branch deletion: the party and its peers go; once nobody is left the
+    whole call goes, after ``delay`` seconds."""
+    if target is not None:
+        for ml in (target, *target.peers):
+            ml.deleted = True
+        if not all(ml.deleted for ml in call.monologues):
+            gone = [ml for ml in call.monologues if ml.deleted]
+            call.monologues = [ml for ml in call.monologues if not ml.deleted]
+            for ml in call.monologues:
+                ml.peers = [p for p in ml.peers if not p.deleted]
+            for ml in gone:
+                ml.release()
+            return
+    for ml in call.monologues:
+        ml.deleted = True
+    if delay <= 0:
+        engine.end(call, "terminated")
+    else:
+        call.deleted_at = time.time() + delay
+
+
+def query(engine: Engine, request: QueryRequest) -> Reply:
+    call = engine.by_id.get(request.call_id or "")
+    if call is None:
+        raise NgError("Unknown call-id")
+    return call_stats(call, request.from_tag, request.to_tag)
+
+
+def list_calls(engine: Engine, request: ListRequest) -> Reply:
+    limit = _limit(request.limit)
+    if limit < 0:
+        raise NgError("invalid limit, must be >= 0")
+    calls: list[Any] = []
+    for call_id in engine.by_id:
+        if len(calls) >= limit:
+            break
+        calls.append(call_id)
+    return {"calls": calls}
+
+
+def _limit(value: Any) -> int:
+    if isinstance(value, bool) or value is None:
+        return 32
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        body = text[1:] if text[:1] in "+-" else text
+        if body.isdigit():
+            return int(text)
+    return 32
