@@ -118,7 +118,7 @@ async def test_latches_onto_the_source_within_the_learning_window(call: Call) ->
 
 
 async def test_delayed_learning_confirms_after_the_window(call: Call) -> None:
-    call.a.signal(now=0.0)  # the last signal was long ago
+    call.a.signal(0.0)  # the last signal was long ago
     call.send_a(rtp(1))
     await recv(call.bob)
     assert call.a.confirmed and call.a.endpoint == call.alice.getsockname()

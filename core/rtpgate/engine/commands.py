@@ -54,13 +54,27 @@ def _fwd(start: bool) -> Handler:
     return _handler(lambda engine, request: control.forwarding(engine, request, start))
 
 
+def _relayed(fn: Callable[[Engine, Any], Reply]) -> Callable[[Engine, Any], Reply]:
+    """A media-control command whose new state the relay applies at once."""
+
+    def run(engine: Engine, request: Any) -> Reply:
+        reply = fn(engine, request)
+        call = engine.call(request.call_id or "")
+        if call is not None:
+            engine.relay.sync(call)
+        return reply
+
+    return run
+
+
 def _dtmf(block: bool) -> Handler:
-    return _handler(lambda engine, request: control.block_dtmf(engine, request, block))
+    return _handler(_relayed(lambda engine, request: control.block_dtmf(engine, request,
+                                                                         block)))
 
 
 def _media(block: bool, silence: bool) -> Handler:
-    return _handler(lambda engine, request: control.block_media(engine, request, block,
-                                                                 silence))
+    return _handler(_relayed(lambda engine, request: control.block_media(engine, request, block,
+                                                                          silence)))
 
 
 COMMANDS: tuple[NgCommand, ...] = (

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..media.calls import CallRelay
+from ..media.relay import Relay
 from ..stats import CLOSE_REASONS
 from .interfaces import Interfaces
 from .limits import LoadMonitor
@@ -60,6 +62,9 @@ class Engine:
         self.instance_id = secrets.token_hex(6)
         self.load = LoadMonitor()
         self.sweeper = Sweeper(self)
+        #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or
+        #: media control changed a call.
+        self.relay = CallRelay(Relay(runtime.stats))
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ reading

@@ -156,6 +156,8 @@ class Media:
     ice: IceCredentials | None = None
     #: Codec payload types last passed on for this media (for the relay and the CLI).
     payload_types: tuple[int, ...] = ()
+    #: ... and their encodings (``{pt: "PCMU/8000"}``): what the peer's party sends.
+    encodings: dict[int, str] = field(default_factory=dict)
 
     def release(self) -> None:
         for em in self.endpoint_maps:

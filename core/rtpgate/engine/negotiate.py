@@ -377,6 +377,7 @@ class Negotiation:
         plan.r.apply_to(receiver)
         plan.s.apply_to(sender)
         receiver.payload_types = tuple(c.pt for c in plan.codecs)
+        receiver.encodings = {c.pt: c.encoding for c in plan.codecs}
         if plan.rejected:
             for media in (receiver, sender):
                 _num_streams(media, sp.num_ports)

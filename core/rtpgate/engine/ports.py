@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class MediaSocket:
     """One local media port.  ``sock`` is the bound non-blocking UDP socket; it is None for
     rtpengine's placeholder RTCP port of an rtcp-mux-only stream (reported as port 0)."""
 
-    __slots__ = ("local", "pool", "port", "sock", "stream")
+    __slots__ = ("local", "pool", "port", "sock", "stream", "unwatch")
 
     def __init__(self, local: LocalAddress, pool: PortPool | None, port: int,
                  sock: socket.socket | None) -> None:
@@ -36,6 +37,10 @@ class MediaSocket:
         self.sock = sock
         #: The stream this socket receives for (set by the engine; read by the relay).
         self.stream: Any = None
+        #: Set by the media relay while it watches ``sock``; called just before the socket is
+        #: closed (an event loop still watching a closed descriptor misses events for whatever
+        #: reuses the number).
+        self.unwatch: Callable[[], None] | None = None
 
     @classmethod
     def placeholder(cls, local: LocalAddress) -> MediaSocket:
@@ -50,6 +55,9 @@ class MediaSocket:
         sock, self.sock = self.sock, None
         if sock is None:
             return
+        unwatch, self.unwatch = self.unwatch, None
+        if unwatch is not None:
+            unwatch()
         sock.close()
         if self.pool is not None:
             self.pool.give_back(self.port)

@@ -148,6 +148,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         call.recording.recording = flags.record_call
     if new_call:
         engine.add(call)
+    engine.relay.sync(call)
     return {"sdp": rewrite(sdp, negotiation.plans, dialogue.receiver, flags, opmode,
                            engine.instance_id)}
 

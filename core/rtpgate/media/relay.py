@@ -61,6 +61,15 @@ class Relay:
         self.streams[fd] = stream
         stream.fds.append(fd)
 
+    def remove_socket(self, stream: RelayStream, fd: int) -> None:
+        """Stop reading descriptor ``fd`` for ``stream`` (one of its extra sockets is going)."""
+        if self.streams.get(fd) is stream:
+            del self.streams[fd]
+            if self._loop is not None:
+                self._loop.remove_reader(fd)
+        if fd in stream.fds:
+            stream.fds.remove(fd)
+
     def forget(self, stream: RelayStream) -> None:
         """Called by :meth:`RelayStream.release`: stop watching its sockets."""
         for fd in stream.fds:

@@ -111,7 +111,7 @@ class RelayStream:
         "_detected", "_egress", "_ingress", "_last_ssrc", "_last_wake", "_relay", "_relayed",
         "_sendto", "advertised", "asymmetric", "confirmed", "control", "drops", "endpoint",
         "fds", "ice", "interface", "last_packet", "learned", "learning", "local",
-        "media_handover", "on_confirmed", "owner", "rtcp", "rtcp_mux", "rtcp_sink", "signalled",
+        "media_handover", "on_learned", "owner", "rtcp", "rtcp_mux", "rtcp_sink", "signalled",
         "sink", "sock", "ssrcs", "stats_in", "stats_out", "strict_source", "stun_answered",
     )
 
@@ -136,8 +136,9 @@ class RelayStream:
         self.endpoint: Address | None = None
         self.learned: Address | None = None
         self.confirmed = False
-        #: Called with the new state when :attr:`confirmed` changes (the engine's flag).
-        self.on_confirmed: Callable[[bool], None] | None = None
+        #: Called when learning changed :attr:`endpoint` or :attr:`confirmed` (so the engine's
+        #: stream can show them).
+        self.on_learned: Callable[[RelayStream], None] | None = None
         self.learning = Learning.DELAYED
         self.asymmetric = False
         self.strict_source = False
@@ -173,23 +174,25 @@ class RelayStream:
 
     # ------------------------------------------------------------------ engine API
 
-    def fill(self, address: Address | None, now: float | None = None) -> None:
+    def fill(self, address: Address | None) -> None:
         """The party's address from signalling (SDP ``c=``/``m=``, or ``received-from``).
         An unchanged address changes nothing; a new one becomes the endpoint and learning
-        starts over.  Also stamps ``last_packet`` with now, as rtpengine does, so that
-        timeouts count from the signal rather than from the stream's creation."""
-        self.owner.last_packet = time.time() if now is None else now
+        starts over.  (The engine stamps ``last_packet`` at each signal, as rtpengine's
+        ``__fill_stream`` does, so that timeouts count from the signal.)"""
         if address == self.advertised:
             return
         self.advertised = address
         self.endpoint = address
         self.learned = None
-        self._confirm(False)
+        self.confirmed = False
 
-    def signal(self, now: float | None = None) -> None:
-        """The call was signalled (offer, answer): restarts the learning window."""
-        self.signalled = time.time() if now is None else now
-        self._detected = [None] * 4
+    def signal(self, when: float | None = None) -> None:
+        """The call was signalled at ``when`` (offer, answer; default now): restarts the
+        learning window."""
+        when = time.time() if when is None else when
+        if when != self.signalled:
+            self.signalled = when
+            self._detected = [None] * 4
 
     def configure(self, *, asymmetric: bool | None = None, strict_source: bool | None = None,
                   media_handover: bool | None = None, learning: Learning | None = None,
@@ -327,11 +330,12 @@ class RelayStream:
         self.drops.unrouted += 1
         self._error()
 
-    def _confirm(self, confirmed: bool) -> None:
-        if confirmed != self.confirmed:
-            self.confirmed = confirmed
-            if self.on_confirmed is not None:
-                self.on_confirmed(confirmed)
+    def _learned(self, endpoint: Address | None, confirmed: bool) -> None:
+        changed = endpoint != self.endpoint or confirmed != self.confirmed
+        self.endpoint = endpoint
+        self.confirmed = confirmed
+        if changed and self.on_learned is not None:
+            self.on_learned(self)
 
     def _new_ssrc(self, ssrc: bytes) -> None:
         self._last_ssrc = ssrc
@@ -361,8 +365,8 @@ class RelayStream:
             except OSError as exc:
                 self._send_failed(exc)
         if outcome.nominated or (outcome.authenticated and self.endpoint is None):
-            self.endpoint = self.learned = _address(source)
-            self._confirm(outcome.nominated or self.confirmed)
+            self.learned = _address(source)
+            self._learned(self.learned, outcome.nominated or self.confirmed)
 
     def _learn(self, source: Address, rtcp: bool, now: float) -> bool:
         """rtpengine's address check for a packet from ``source``; False: drop it."""
@@ -371,7 +375,8 @@ class RelayStream:
         if not self.confirmed and rtcp and not self.rtcp:
             return True  # stray RTCP on an RTP port does not confirm (rtpengine GH #697)
         if self.asymmetric or self.learning is Learning.OFF:
-            self._confirm(True)
+            if not self.confirmed:
+                self._learned(self.endpoint, True)
             if self.asymmetric and self.learned is None:
                 self.learned = source
         if self.confirmed:
@@ -382,7 +387,7 @@ class RelayStream:
                 if self.asymmetric:
                     self.learned = source
                 else:
-                    self.endpoint = source
+                    self._learned(source, True)
                 return True
             if self.strict_source:
                 self.drops.strict_source += 1
@@ -399,8 +404,8 @@ class RelayStream:
             self._detected[rank] = source
             candidate = next(a for a in self._detected if a is not None)
         if not waiting:
-            self._confirm(True)
             log.info("confirmed peer address %s:%d on %s", candidate[0], candidate[1], self)
         if not waiting or candidate != self.learned:
-            self.endpoint = self.learned = candidate
+            self.learned = candidate
+            self._learned(candidate, not waiting)
         return True

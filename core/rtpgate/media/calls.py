@@ -1,0 +1,169 @@
+"""Keeping the relay in line with the engine's calls.
+
+The engine calls :meth:`CallRelay.sync` whenever a call's signalling or media-control state
+changed (after an offer or answer is committed, after block/silence commands).  ``sync`` walks
+the call and keeps one :class:`~rtpgate.media.stream.RelayStream` per engine stream that has a
+socket, reading all of the stream's sockets and sending from its selected one, and sets from the
+engine's state:
+
+* the endpoint from the SDP (``advertised``) and the learning window from the last signal;
+* ``asymmetric`` (media flag), ``strict source`` and ``media handover`` (stream flags), rtcp-mux;
+* the sinks: a stream's packets go to the peer monologue's stream of the same media and
+  component; RTCP goes to the peer's RTCP stream, or its RTP stream when the peer muxes;
+* media control: the call's and the sending monologue's ``block media``/``silence media``/
+  ``block DTMF``, and its directional blocks towards the peer's tag;
+* ICE: rtpgate's credentials of the media (the ones in the SDP that advertised its ports).
+
+Ports are released by the engine (:meth:`rtpgate.engine.ports.MediaSocket.release`), which calls
+the ``unwatch`` the relay set on the socket before closing it; a stream whose selected socket
+goes is released, so nothing is relayed for a call being deleted.
+
+The relay counts into the engine stream's own ``stats_in``/``stats_out`` and stamps its
+``last_packet``, so ``query``, ``delete`` and the timers read what the relay measured; learning
+writes the endpoint it found back to ``stream.endpoint`` and the confirmed flag to its flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..engine import model as m
+from ..engine.ports import MediaSocket
+from .control import MediaControl
+from .ice import IceCredentials
+from .relay import Relay
+from .stream import RelayStream
+
+
+def _address(endpoint: m.Endpoint | None) -> tuple[str, int] | None:
+    if endpoint is None or not endpoint.port or endpoint.address in ("0.0.0.0", "::"):
+        return None
+    return (endpoint.address, endpoint.port)
+
+
+class CallRelay:
+    """The relay's view of the engine's calls: engine stream -> relay stream."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.streams: dict[m.Stream, RelayStream] = {}
+
+    def sync(self, call: m.Call) -> None:
+        """Open and update relay streams so that they match ``call``."""
+        for ml in call.monologues:
+            for media in ml.medias:
+                for stream in media.streams:
+                    self._open(stream)
+        for ml in call.monologues:
+            peer = ml.peers[0] if ml.peers else None
+            for media in ml.medias:
+                peer_media = peer.media(media.index) if peer is not None else None
+                control = self._control(call, ml, peer, media, peer_media)
+                for stream in media.streams:
+                    relay_stream = self.streams.get(stream)
+                    if relay_stream is not None:
+                        self._update(call, media, stream, relay_stream, peer_media, control)
+
+    # ------------------------------------------------------------------ internals
+
+    def _open(self, stream: m.Stream) -> None:
+        """Watch ``stream``'s sockets; anew if its selected socket changed."""
+        selected = stream.selected
+        current = self.streams.get(stream)
+        if current is not None and selected is not None and current.sock is selected.sock:
+            return
+        if current is not None:
+            del self.streams[stream]
+            current.release()
+        if selected is None or selected.sock is None:
+            return
+        local = selected.local
+        relay_stream = self.relay.open(selected.sock, (local.name, local.address),
+                                       rtcp=stream.is_rtcp, stats_in=stream.stats_in,
+                                       stats_out=stream.stats_out, owner=stream)
+        relay_stream.on_learned = _write_back(stream)
+        self.streams[stream] = relay_stream
+        selected.unwatch = self._unwatch(stream, relay_stream, selected)
+        for other in stream.sockets:
+            if other is not selected and other.sock is not None:
+                self.relay.add_socket(relay_stream, other.sock)
+                other.unwatch = self._unwatch(stream, relay_stream, other)
+
+    def _unwatch(self, stream: m.Stream, relay_stream: RelayStream, media_socket: MediaSocket
+                 ) -> Callable[[], None]:
+        """What to do when the engine closes one of the sockets of ``relay_stream``."""
+        sock = media_socket.sock
+        assert sock is not None
+        fd = sock.fileno()
+
+        def unwatch() -> None:
+            if sock is not relay_stream.sock:
+                self.relay.remove_socket(relay_stream, fd)
+                return
+            if self.streams.get(stream) is relay_stream:
+                del self.streams[stream]
+            relay_stream.release()
+
+        return unwatch
+
+    def _update(self, call: m.Call, media: m.Media, stream: m.Stream, rs: RelayStream,
+                peer_media: m.Media | None, control: MediaControl | None) -> None:
+        rs.signal(call.last_signal)
+        if stream.flags & m.PS_FILLED:
+            rs.fill(_address(stream.advertised))
+        mux = bool(media.flags & m.MF_RTCP_MUX) and not stream.is_rtcp
+        rs.configure(asymmetric=bool(media.flags & m.MF_ASYMMETRIC),
+                     strict_source=bool(stream.flags & m.PS_STRICT_SOURCE),
+                     media_handover=bool(stream.flags & m.PS_MEDIA_HANDOVER), rtcp_mux=mux)
+        rs.link(*self._sinks(stream, peer_media))
+        rs.set_control(control)
+        rs.set_ice(IceCredentials(media.ice.ufrag, media.ice.pwd)
+                   if media.ice is not None and media.flags & m.MF_ICE else None)
+
+    def _sinks(self, stream: m.Stream, peer_media: m.Media | None
+               ) -> tuple[RelayStream | None, RelayStream | None]:
+        """(sink, rtcp_sink): the peer's stream of the same component, and where RTCP goes."""
+        if peer_media is None:
+            return None, None
+        streams = peer_media.streams
+        index = stream.component - 1
+        if index >= len(streams):
+            return None, None
+        pair = index - index % 2  # the RTP stream of this RTP/RTCP pair
+        peer_rtp = self.streams.get(streams[pair])
+        peer_mux = bool(peer_media.flags & m.MF_RTCP_MUX)
+        peer_rtcp = peer_rtp if peer_mux or pair + 1 >= len(streams) \
+            else self.streams.get(streams[pair + 1])
+        if stream.is_rtcp:
+            return peer_rtcp, None
+        return peer_rtp, peer_rtcp
+
+    @staticmethod
+    def _control(call: m.Call, ml: m.Monologue, peer: m.Monologue | None, media: m.Media,
+                 peer_media: m.Media | None) -> MediaControl | None:
+        """What applies to media *from* ``ml``: the call's state, the monologue's own, and its
+        directional blocks towards the peer.  Its party sends the codecs it offered or
+        answered with, which the engine passed on to the peer's media."""
+        whole, own = call.media_control, ml.control
+        towards = peer.tag if peer is not None else None
+        encodings = {**media.encodings, **(peer_media.encodings if peer_media else {})}
+        return MediaControl.for_codecs(
+            encodings,
+            block_media=whole.block_media or own.block_media
+            or towards in own.block_media_to,
+            silence_media=whole.silence_media or own.silence_media
+            or towards in own.silence_media_to,
+            block_dtmf=whole.block_dtmf or own.block_dtmf)
+
+
+def _write_back(stream: m.Stream) -> Callable[[RelayStream], None]:
+    """What learning found, onto the engine's stream (``endpoint`` and the confirmed flag)."""
+
+    def learned(rs: RelayStream) -> None:
+        if rs.endpoint is not None:
+            family = "IP6" if ":" in rs.endpoint[0] else "IP4"
+            stream.endpoint = m.Endpoint(family, rs.endpoint[0], rs.endpoint[1])
+        stream.flags = (stream.flags | m.PS_CONFIRMED if rs.confirmed
+                        else stream.flags & ~m.PS_CONFIRMED)
+
+    return learned
