@@ -8,7 +8,7 @@ import re
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from ng_wire import ALL_LISTENERS, cookie, ng_udp, udp_request
@@ -21,9 +21,9 @@ PING = b"d7:command4:pinge"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(ALL_LISTENERS, workdir=tmp_path_factory.mktemp("ng-udp")).start()
-    yield proc  # type: ignore[misc]
+    yield proc
     assert proc.stop() == 0, proc.log
 
 
