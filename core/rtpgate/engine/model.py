@@ -127,6 +127,8 @@ class Stream:
     last_packet: float = field(default_factory=time.time)
     stats_in: Counters = field(default_factory=Counters)
     stats_out: Counters = field(default_factory=Counters)
+    #: SSRCs the relay saw in received packets, in order of appearance.
+    ssrcs: list[int] = field(default_factory=list)
 
     @property
     def is_rtcp(self) -> bool:

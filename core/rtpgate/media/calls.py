@@ -81,6 +81,7 @@ class CallRelay:
         relay_stream = self.relay.open(selected.sock, (local.name, local.address),
                                        rtcp=stream.is_rtcp, stats_in=stream.stats_in,
                                        stats_out=stream.stats_out, owner=stream)
+        relay_stream.ssrcs = stream.ssrcs
         relay_stream.on_learned = _write_back(stream)
         self.streams[stream] = relay_stream
         selected.unwatch = self._unwatch(stream, relay_stream, selected)
