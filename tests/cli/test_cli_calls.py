@@ -132,12 +132,22 @@ def test_set_maxsessions_zero_refuses_the_next_offer(engine_server) -> None:  # 
     assert offer(server, "after", "f", 6002)["result"] == "ok"
 
 
-def test_set_timeout_applies_to_running_calls(engine_server) -> None:  # type: ignore[no-untyped-def]
-    server = engine_server()
-    two_offers_one_answer(server)
-    assert cli(server, "set timeout 1") == "Success setting timeout to 1\n"
+def _wait_gone(server: ServerProcess, call_id: str, what: str) -> None:
     deadline = time.monotonic() + 20
-    while "Current sessions total: 0" not in cli(server, "list numsessions"):
-        assert time.monotonic() < deadline, "calls without media outlived a 1 s timeout"
+    while cli(server, f"list sessions {call_id}") != f"\nCall ID not found ({call_id}).\n\n":
+        assert time.monotonic() < deadline, f"{call_id} outlived {what}"
         time.sleep(0.2)
-    assert " Total timed-out sessions via TIMEOUT            :2\n" in cli(server, "list totals")
+
+
+def test_set_timeouts_apply_to_running_calls(engine_server) -> None:  # type: ignore[no-untyped-def]
+    server = engine_server()
+    two_offers_one_answer(server)  # call-a answered, call-b waiting for its answer
+    assert cli(server, "set timeout 1") == "Success setting timeout to 1\n"
+    _wait_gone(server, "call-a", "a 1 s timeout without media")
+    assert cli(server, "list sessions call-b").startswith("\ncallid: call-b\n")  # offer-timeout
+    assert " Total timed-out sessions via TIMEOUT            :1\n" in cli(server, "list totals")
+    assert cli(server, "set offertimeout 1") == "Success setting timeout to 1\n"
+    _wait_gone(server, "call-b", "a 1 s offer-timeout")
+    totals = cli(server, "list totals")
+    assert " Total timed-out sessions via OFFER_TIMEOUT      :1\n" in totals
+    assert " Total managed sessions                          :2\n" in totals
