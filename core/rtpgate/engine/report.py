@@ -41,7 +41,6 @@ def _stream(ps: m.Stream, totals: list[m.Counters]) -> dict[str, Any]:
         out["SSRC"] = ps.ssrcs[0]
     out["flags"] = m.flag_names(ps.flags, m.STREAM_FLAG_NAMES)
     out["stats"] = _counters(ps.stats_in)
-    out["stats_out"] = _counters(ps.stats_out)
     total = totals[0] if ps.flags & m.PS_RTP else totals[1]
     total.packets += ps.stats_in.packets
     total.bytes += ps.stats_in.bytes
@@ -55,8 +54,6 @@ def _media(media: m.Media, totals: list[m.Counters]) -> dict[str, Any]:
         out["protocol"] = media.protocol
     out["streams"] = [_stream(ps, totals) for ps in media.streams]
     out["flags"] = m.flag_names(media.flags, m.MEDIA_FLAG_NAMES)
-    seen = dict.fromkeys(ssrc for ps in media.streams for ssrc in ps.ssrcs)
-    out["ingress SSRCs"] = [{"SSRC": ssrc} for ssrc in seen]
     return out
 
 

@@ -209,6 +209,7 @@ def _delete(engine: Engine, call: m.Call, target: m.Monologue | None, delay: int
             call.monologues = [ml for ml in call.monologues if not ml.deleted]
             for ml in call.monologues:
                 ml.peers = [p for p in ml.peers if not p.deleted]
+            engine.relay.sync(call)
             for ml in gone:
                 ml.release()
             return

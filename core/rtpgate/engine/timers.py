@@ -2,11 +2,11 @@
 
 * A deleted call whose delete-delay has passed ends as ``terminated``.
 * ``final-timeout``: a call older than that ends as ``final_timeout``.
-* Otherwise a call ends when none of its streams (with a local port) has had media recently: a
-  stream counts against ``offer-timeout`` while its endpoint is unknown (the offer was never
-  answered), against ``silent-timeout`` while its media does not receive (hold), and against
-  ``timeout`` otherwise.  "Recently" is judged from the stream's last-packet time, which the
-  relay updates and signalling refreshes.
+* Otherwise a call ends when none of its streams has had media recently: a stream counts against
+  ``silent-timeout`` while its media does not receive (hold) or it has no local port (rejected),
+  against ``offer-timeout`` while its endpoint is unknown (the offer was never answered), and
+  against ``timeout`` otherwise.  A limit of 0 never expires.  "Recently" is judged from the
+  stream's last-packet time, which the relay updates and signalling refreshes.
 
 Settings are read on every run, so changing them (``set timeout 10``) applies at once.  The
 timer also samples CPU use and relayed bandwidth for the load limit.
@@ -31,16 +31,13 @@ INTERVAL = 1.0
 
 
 def timeout_reason(call: Call, now: float, settings: Any) -> str | None:
-    """Why ``call`` should end now for lack of media, or None."""
+    """Why ``call`` should end now for lack of media, or None.  A call without streams (no
+    media yet) only ends by final-timeout, as in rtpengine."""
     reasons: set[str] = set()
-    checked = False
     for ml in call.monologues:
         for media in ml.medias:
             for ps in media.streams:
-                if ps.selected is None or ps.selected.sock is None:
-                    continue
-                checked = True
-                if not media.flags & MF_RECV:
+                if not media.flags & MF_RECV or ps.selected is None:
                     limit, reason = settings.silent_timeout, "silent_timeout"
                 elif not ps.flags & PS_FILLED:
                     limit, reason = settings.offer_timeout, "offer_timeout"
@@ -49,10 +46,7 @@ def timeout_reason(call: Call, now: float, settings: Any) -> str | None:
                 if limit <= 0 or now - ps.last_packet < limit:
                     return None
                 reasons.add(reason)
-    if not checked:
-        # nothing can carry media (every stream rejected): judged from the last signal
-        limit = settings.timeout
-        return "timeout" if limit > 0 and now - call.last_signal >= limit else None
+    # an unanswered offer is reported as such even though its answered side timed out too
     for reason in ("offer_timeout", "timeout", "silent_timeout"):
         if reason in reasons:
             return reason
