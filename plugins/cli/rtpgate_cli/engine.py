@@ -2,8 +2,7 @@
 
 This is the one module that touches the engine: it turns the engine's call model
 (:mod:`rtpgate.engine.model`: ``Call``, ``Monologue``, ``Media``, ``Stream``) into the plain
-views below, which the command handlers format.  Without an engine on the runtime there are no
-calls: every list is empty and every call ID is unknown.
+views below, which the command handlers format.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from rtpgate.engine.codecs import STATIC_PAYLOAD_TYPES
 
 if TYPE_CHECKING:
     from rtpgate.runtime import Runtime
@@ -76,24 +77,18 @@ class CallView:
     call: Any
 
 
-def engine(runtime: Runtime) -> Any:
-    return getattr(runtime, "engine", None)
-
-
 def calls(runtime: Runtime) -> list[CallView]:
-    eng = engine(runtime)
-    return [view(call) for call in eng.calls()] if eng is not None else []
+    return [view(call) for call in runtime.engine.calls()]
 
 
 def find(runtime: Runtime, call_id: str) -> CallView | None:
-    eng = engine(runtime)
-    call = eng.call(call_id) if eng is not None else None
+    call = runtime.engine.call(call_id)
     return view(call) if call is not None else None
 
 
 async def terminate(runtime: Runtime, call: CallView) -> None:
     """End the call now, releasing its ports; counted as forced."""
-    await engine(runtime).terminate(call.call, FORCED)
+    await runtime.engine.terminate(call.call, FORCED)
 
 
 def set_debug(call: CallView, flag: bool) -> None:
@@ -101,9 +96,7 @@ def set_debug(call: CallView, flag: bool) -> None:
 
 
 def set_foreign(runtime: Runtime, foreign: bool) -> None:
-    eng = engine(runtime)
-    if eng is not None:
-        eng.set_ownership(foreign=foreign)
+    runtime.engine.set_ownership(foreign=foreign)
 
 
 # ---------------------------------------------------------------------- model -> views
@@ -131,8 +124,6 @@ def _monologue(ml: Any, first: bool, now: float) -> MonologueView:
 
 
 def _media(media: Any) -> MediaView:
-    from rtpgate.engine.codecs import STATIC_PAYLOAD_TYPES  # only reached with an engine
-
     codec = next((STATIC_PAYLOAD_TYPES.get(pt) for pt in media.payload_types), None)
     return MediaView(index=media.index, type=media.type, protocol=media.protocol, codec=codec,
                      streams=[_stream(s) for s in media.streams

@@ -1,10 +1,10 @@
 """The running values the CLI shows and changes.
 
-Settings fields are declared by the plugins that use them (the engine declares ``timeout``,
-``max-sessions``, ...).  Reading goes through :func:`current`: where no installed plugin
-declares the option, the value is rtpengine's default, which is also what rtpgate does without
-it (no TOS is set, no limit applies).  Changing goes through :func:`assign`, which validates
-like the command line does and refuses an option nothing declares.
+Settings fields are declared by whoever uses them (the engine declares ``timeout``,
+``max-sessions``, ...).  Reading goes through :func:`current`: ``control-tos`` is declared by
+nothing yet, and reads as rtpengine's default 0, which is what rtpgate does (it sets no TOS on
+control sockets).  Changing goes through :func:`assign`, which validates like the command line
+does and refuses an option nothing declares.
 
 Log levels are per rtpengine log subsystem; :class:`LogLevels` maps each to rtpgate's Python
 loggers and sets their levels, so a change takes effect at once.
@@ -22,18 +22,7 @@ if TYPE_CHECKING:
     from rtpgate.runtime import Runtime
 
 #: Settings field -> rtpengine's default, for options that may not be declared.
-DEFAULTS: dict[str, Any] = {
-    "max_sessions": -1,
-    "max_cpu": 0.0,
-    "max_load": 0.0,
-    "max_bandwidth": 0,
-    "timeout": 60,
-    "silent_timeout": 3600,
-    "offer_timeout": 3600,
-    "final_timeout": 0,
-    "delete_delay": 30,
-    "control_tos": 0,
-}
+DEFAULTS: dict[str, Any] = {"control_tos": 0}
 
 
 class NotSettable(Exception):  # noqa: N818 - an answer to the operator, not a bug

@@ -8,9 +8,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
 from rtpgate import hookimpl
 from rtpgate.boot import boot, load_plugins
 from rtpgate.options import Option
@@ -19,22 +18,13 @@ from rtpgate.runtime import Runtime
 from rtpgate_cli.protocol import CliProtocol
 
 
-class EngineOptions:
-    """The options the engine declares, so ``set`` has fields to change."""
+class ControlTos:
+    """Declares ``control-tos``, which no rtpgate plugin declares yet, so ``set controltos``
+    has a field to change."""
 
     @hookimpl
     def rtpgate_options(self) -> list[Option]:
-        seconds = Annotated[int, Field(ge=0)]
-        return [Option("max-sessions", int, -1, "max sessions"),
-                Option("timeout", seconds, 60, "timeout"),
-                Option("silent-timeout", seconds, 3600, "silent timeout"),
-                Option("offer-timeout", seconds, 3600, "offer timeout"),
-                Option("final-timeout", seconds, 0, "final timeout"),
-                Option("delete-delay", seconds, 30, "delete delay"),
-                Option("max-cpu", float, 0.0, "max cpu"),
-                Option("max-load", float, 0.0, "max load"),
-                Option("max-bandwidth", int, 0, "max bandwidth"),
-                Option("control-tos", int, 0, "control tos")]
+        return [Option("control-tos", int, 0, "control tos")]
 
 
 @dataclass(eq=False)

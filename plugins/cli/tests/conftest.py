@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from cli_fakes import EngineOptions, FakeEngine, Run, make_runtime, runner
+from cli_fakes import ControlTos, FakeEngine, Run, make_runtime, runner
 from rtpgate.runtime import Runtime
 
 
 @pytest.fixture
 def bare() -> Run:
-    """Core and the cli plugin only: no engine, no engine options."""
+    """Core and the cli plugin only (the engine is core's, with no calls)."""
     return runner(make_runtime())
 
 
 @pytest.fixture
 def engine_runtime() -> Runtime:
-    runtime = make_runtime(EngineOptions())
-    runtime.engine = FakeEngine()  # type: ignore[attr-defined]
+    """Core, the cli plugin, ``control-tos``, and a stand-in engine with calls to show."""
+    runtime = make_runtime(ControlTos())
+    runtime.engine = FakeEngine()
     return runtime
 
 

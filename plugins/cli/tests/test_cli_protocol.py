@@ -195,9 +195,9 @@ def test_set_refuses_what_validation_refuses(cli: Run) -> None:
 
 
 def test_set_without_the_option_declared(bare: Run) -> None:
-    assert bare("set timeout 70") == (
-        "Fail setting timeout to 70; --timeout is not available on this server\n")
-    assert bare("list timeout") == "TIMEOUT=60\n"
+    assert bare("set controltos 7") == (
+        "Fail setting control-tos to 7; --control-tos is not available on this server\n")
+    assert bare("list controltos") == "0\n"
 
 
 def test_set_maxopenfiles_limits(cli: Run) -> None:
@@ -265,7 +265,7 @@ NUMSESSIONS = ("Current sessions own: {own}\nCurrent sessions foreign: {foreign}
                "Current sessions ip mixed  media: {mixed}\n")
 
 
-def test_without_an_engine_there_are_no_calls(bare: Run) -> None:
+def test_with_no_calls(bare: Run) -> None:
     assert bare("list numsessions") == NUMSESSIONS.format(own=0, foreign=0, total=0, v4=0, v6=0,
                                                           mixed=0)
     assert bare("list sessions all") == "No sessions on this media relay.\n"
