@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rtpgate.engine.codecs import STATIC_PAYLOAD_TYPES
-
 if TYPE_CHECKING:
     from rtpgate.runtime import Runtime
 
@@ -124,7 +122,7 @@ def _monologue(ml: Any, first: bool, now: float) -> MonologueView:
 
 
 def _media(media: Any) -> MediaView:
-    codec = next((STATIC_PAYLOAD_TYPES.get(pt) for pt in media.payload_types), None)
+    codec = next((media.encodings.get(pt) for pt in media.payload_types), None)
     return MediaView(index=media.index, type=media.type, protocol=media.protocol, codec=codec,
                      streams=[_stream(s) for s in media.streams
                               if not s.flags & PS_FALLBACK_RTCP])

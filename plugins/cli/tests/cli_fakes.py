@@ -81,6 +81,7 @@ def stream(local: str, port: int, remote: str, rport: int, rtcp: bool = False) -
 
 def monologue(tag: str, streams: list[Any], created: float) -> Any:
     media = SimpleNamespace(index=1, type="audio", protocol="RTP/AVP", payload_types=(0, 101),
+                            encodings={0: "PCMU/8000", 101: "telephone-event/8000"},
                             streams=streams)
     return SimpleNamespace(tag=tag, label=None, via_branch=None, created=created, aliases=[],
                            peers=[], medias=[media], media=lambda index: media)
