@@ -59,14 +59,15 @@ class Codec:
         return self.name in SUPPLEMENTAL
 
     def keys(self) -> tuple[str, ...]:
-        """The names a codec manipulation may use for this codec (case-insensitive):
-        ``PCMU``, ``PCMU/8000``, ``PCMU/8000/1``."""
+        """The names a codec manipulation may use for this codec (case-insensitive): the
+        encoding, the rtpmap text, and the rtpmap with the channel count (``PCMU``,
+        ``PCMU/8000``, ``PCMU/8000/1``; ``opus``, ``opus/48000/2``)."""
         if not self.encoding:
             return ()
         parts = self.encoding.lower().split("/")
         name, clock = parts[0], parts[1] if len(parts) > 1 else ""
         channels = parts[2] if len(parts) > 2 else "1"
-        return (name, f"{name}/{clock}", f"{name}/{clock}/{channels}")
+        return (name, "/".join(parts), f"{name}/{clock}/{channels}")
 
     def matches(self, wanted: str) -> bool:
         return wanted.lower() in self.keys()

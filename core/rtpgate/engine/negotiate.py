@@ -471,8 +471,6 @@ def _fill(stream: m.Stream, endpoint: m.Endpoint, port_offset: int, now: float) 
     if stream.flags & m.PS_FILLED and stream.advertised == ep:
         return
     stream.advertised = ep
-    if stream.selected is not None and ep.family != stream.selected.local.family:
-        return  # rtpengine ignores an endpoint of the other family than the local socket
     stream.endpoint = ep
     stream.flags |= m.PS_FILLED
 

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""rtpgate's own offer/answer scenarios, and the tool that records rtpengine's replies to them.
+
+The scenarios below come from the reference notes (``rtpengine-upstream.md`` §2) and from what
+rtpengine 10.5 was seen to do; the corpus in ``/work/shared/conformance`` does not cover them.
+Running this file against a real rtpengine 10.5 (started with ``--delete-delay=0``) writes one
+case file per scenario into ``cases/``, in the corpus format, so ``sdpconf.py`` can replay them
+against rtpgate::
+
+    RTPE_EXTRA="--delete-delay=0" /work/shared/tools/start-rtpengine.sh
+    python3 tests/engine/capture_cases.py --ng http://127.0.0.1:8080/ng
+
+Scenarios whose replies rtpgate deliberately does not reproduce are left out (rtpengine 10.5
+writes ``a=rtpmap:96 /0`` for a dynamic payload type without an rtpmap, for one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+sys.path.insert(0, "/work/shared/conformance")
+
+A_IP, B_IP = "192.168.10.21", "10.20.30.40"
+BASIC = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+         "a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n")
+FIVE = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\n"
+        "a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n")
+
+
+def sdp(user: str = "alice", ip: str = A_IP, port: int = 16384, codecs: str = "0 8 101",
+        media: str = BASIC, session: str = "", version: int = 3724394400, conn: bool = True,
+        extra: str = "", mtype: str = "audio", proto: str = "RTP/AVP") -> str:
+    c = f"c=IN IP4 {ip}\r\n" if conn else ""
+    return (f"v=0\r\no={user} 3724394400 {version} IN IP4 {ip}\r\ns=-\r\n{c}t=0 0\r\n{session}"
+            f"m={mtype} {port} {proto} {codecs}\r\n{media}{extra}")
+
+
+def bob(**kw: Any) -> str:
+    kw.setdefault("port", 20000)
+    return sdp(user="bob", ip=B_IP, version=482911, **kw)
+
+
+def offer(sdp_text: str | None = None, **keys: Any) -> dict[str, Any]:
+    return {"command": "offer", "call-id": "@call", "from-tag": "@ft",
+            "sdp": sdp_text or sdp(), **keys}
+
+
+def answer(sdp_text: str | None = None, **keys: Any) -> dict[str, Any]:
+    return {"command": "answer", "call-id": "@call", "from-tag": "@ft", "to-tag": "@tt",
+            "sdp": sdp_text or bob(), **keys}
+
+
+def cmd(command: str, **keys: Any) -> dict[str, Any]:
+    return {"command": command, "call-id": "@call", **{k.replace("_", "-"): v
+                                                        for k, v in keys.items()}}
+
+
+QUERY = cmd("query")
+DELETE = cmd("delete", from_tag="@ft")
+
+SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "rtcp_mux_require": ("rtcp-mux require: one port towards the callee, mux in the offer", [
+        offer(**{"rtcp-mux": ["require"]}),
+        answer(bob(media="a=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\na=sendrecv\r\n", codecs="0")),
+        QUERY, DELETE]),
+    "rtcp_mux_reject": ("offer with rtcp-mux, rtcp-mux reject: the callee gets no mux, nor the "
+                        "caller", [
+        offer(sdp(media=BASIC + "a=rtcp-mux\r\n"), **{"rtcp-mux": ["reject"]}),
+        answer(), QUERY, DELETE]),
+    "rtcp_mux_accept": ("offered rtcp-mux passed on with rtcp-mux accept", [
+        offer(sdp(media=BASIC + "a=rtcp-mux\r\n"), **{"rtcp-mux": ["accept"]}),
+        answer(), QUERY, DELETE]),
+    "ice_trickle_mid": ("ICE force with trickle-ICE and generate-mid", [
+        offer(ICE="force", flags=["trickle-ICE", "generate-mid"]),
+        answer(), QUERY, DELETE]),
+    "ice_remove_offer": ("ICE remove strips the caller's ICE attributes", [
+        offer(sdp(media=BASIC + "a=ice-ufrag:Fq7b\r\na=ice-pwd:3xKpQ9m2LbVzR8tYwN5cJh1D\r\n"
+                  "a=candidate:1 1 udp 2122260223 192.168.10.21 16384 typ host\r\n"
+                  "a=end-of-candidates\r\n"), ICE="remove"),
+        answer(), DELETE]),
+    "ice_force_media_address": ("ICE force with a media-address: candidates carry it", [
+        offer(ICE="force", **{"media-address": "203.0.113.9"}), DELETE]),
+    "codec_except_mask": ("strip all except G722 and opus; mask, offer and strip by flag", [
+        offer(sdp(codecs="0 8 9 96 101", media=FIVE),
+              codec={"strip": ["all"], "except": ["G722", "opus"]}),
+        offer(sdp(codecs="0 8 9 96 101", media=FIVE),
+              flags=["codec-strip-PCMA", "codec-offer-PCMA", "codec-mask-G722"]),
+        offer(sdp(codecs="0 8 9 96 101", media=FIVE),
+              codec={"strip": ["pcma", "OPUS/48000", "telephone-event/8000/1"]}),
+        offer(sdp(codecs="0 8 9 96 101", media=FIVE), codec={"strip": ["all"],
+                                                              "offer": ["G729"]}),
+        DELETE]),
+    "codec_strip_answer": ("codec strip in an answer changes what the caller gets", [
+        offer(), answer(codec={"strip": ["PCMU"]}), DELETE]),
+    "static_payload_types": ("static payload types get their rtpmap from RFC 3551", [
+        offer(sdp(codecs="0 3 4 5 9 13 18 31 34", media="a=rtpmap:0 pcmu/8000\r\n")),
+        DELETE]),
+    "reinvite_endpoint_flip": ("re-offers from a new port and back: the old ports come back", [
+        offer(), answer(),
+        offer(sdp(port=16500, version=3724394401)),
+        offer(sdp(port=16384, version=3724394402)),
+        answer(bob(port=20500)), QUERY, DELETE]),
+    "reinvite_callee_no_to_tag": ("re-INVITE from the callee without a to-tag", [
+        offer(), answer(),
+        cmd("offer", from_tag="@tt", sdp=bob(codecs="8", media="a=rtpmap:8 PCMA/8000\r\n")),
+        cmd("answer", from_tag="@tt", to_tag="@ft", sdp=sdp(codecs="8",
+                                                            media="a=rtpmap:8 PCMA/8000\r\n")),
+        QUERY, cmd("query", from_tag="@tt"), cmd("query", from_tag="@ft", to_tag="@tt"),
+        cmd("query", from_tag="@nobody"), DELETE]),
+    "attributes_kept_and_stripped": ("which attributes are copied, stripped and regenerated", [
+        offer(sdp(session="a=extmap:2 urn:foo\r\na=tool:bar\r\na=group:BUNDLE 0\r\n"
+                          "a=group:LS 0\r\na=sendrecv\r\na=ice-lite\r\n", codecs="0 8",
+                  media="a=label:1\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+                        "a=rtpmap:0 PCMU/8000\r\na=x-foo:bar\r\na=rtcp-fb:* nack\r\n"
+                        "a=rtpmap:8 PCMA/8000\r\na=rtcp-fb:0 nack\r\na=content:main\r\n"
+                        "a=ptime:20\r\na=maxptime:40\r\na=ssrc:1234 cname:foo\r\n"
+                        "a=mid:audio1\r\na=sendonly\r\na=recvonly\r\n"
+                        "a=rtcp:9999 IN IP4 1.2.3.4\r\na=rtpengine:xyz\r\na=x-after\r\n")),
+        QUERY, DELETE]),
+    "replace_username_name": ("replace username and session-name keep the first SDP's values", [
+        offer(replace=["username", "session-name"]),
+        offer(sdp(user="mallory", version=3724394401).replace("s=-", "s=Other"),
+              replace=["username", "session-name"]),
+        DELETE]),
+    "full_rtcp_media_address": ("full-rtcp-attribute with a media-address", [
+        offer(flags=["full-rtcp-attribute"], **{"media-address": "198.51.100.7"}), DELETE]),
+    "hold_inactive_recvonly": ("inactive and recvonly offers", [
+        offer(sdp(media=BASIC.replace("a=sendrecv", "a=inactive"))), answer(), QUERY,
+        offer(sdp(media=BASIC.replace("a=sendrecv", "a=recvonly"), version=3724394401)),
+        answer(bob(media=BASIC.replace("a=sendrecv", "a=sendonly"))), QUERY, DELETE]),
+    "audio_video_application": ("audio, video and a non-RTP section", [
+        offer(sdp(extra="m=video 16390 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\na=sendrecv\r\n"
+                        "m=application 16400 UDP/BFCP *\r\na=floorctrl:c-only\r\n")),
+        answer(bob(extra="m=video 20010 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
+                         "m=application 0 UDP/BFCP *\r\n")),
+        QUERY, DELETE]),
+    "rejected_single_media": ("the only media rejected in the offer", [
+        offer(sdp(port=0)), answer(bob(port=0)), QUERY, DELETE]),
+    "ipv6_offer_ipv4_interface": ("an IPv6 offer towards an IPv4-only rtpengine", [
+        offer(sdp().replace(f"IN IP4 {A_IP}", "IN IP6 2001:db8::21")), answer(), QUERY,
+        DELETE]),
+    "address_family_ip6_missing": ("address-family IP6 without an IPv6 interface", [
+        offer(**{"address family": "IP6"}), DELETE]),
+    "media_level_rtcp_address": ("a=rtcp with its own address", [
+        offer(sdp(media=BASIC + "a=rtcp:17000 IN IP4 192.168.10.99\r\n")), QUERY, DELETE]),
+    "line_endings": ("LF-only lines, a trailing blank line, no final newline", [
+        offer(sdp().replace("\r\n", "\n")),
+        cmd("offer", from_tag="@ft2", sdp=sdp() + "\r\n"),
+        cmd("offer", from_tag="@ft3", sdp=sdp()[:-2]),
+        DELETE]),
+    "party_selection_errors": ("media-control party selection and its errors", [
+        offer(label="caller"), answer(),
+        cmd("block media", label="caller"), cmd("unblock media", label="caller"),
+        cmd("block media", label="nobody"), cmd("block DTMF", from_tag="@nobody"),
+        cmd("silence media", address="bad"), cmd("silence media", address="1.2.3.4"),
+        cmd("silence media", address=B_IP), cmd("unsilence media", address=B_IP),
+        cmd("start forwarding", from_tag="@nobody"),
+        {"command": "block media", "call-id": "@nocall"},
+        {"command": "start recording", "call-id": "@nocall"},
+        {"command": "block media"}, DELETE]),
+    "labels_and_via_branch": ("labels and via-branch are reported per tag", [
+        offer(label="caller", **{"via-branch": "z9hG4bK-1"}), QUERY,
+        answer(label="callee"), QUERY, DELETE]),
+    "delete_variants": ("delete with fatal, by to-tag only, by via-branch", [
+        cmd("delete", from_tag="@ft", flags=["fatal"]),
+        offer(**{"via-branch": "z9hG4bK-2"}), answer(),
+        cmd("delete", to_tag="@tt"), QUERY,
+        offer(), cmd("delete", from_tag="@ft", **{"via-branch": "z9hG4bK-3"}),
+        cmd("delete", flags=["fatal"])]),
+    "list_limits": ("list with limits", [
+        offer(), {"command": "list", "limit": 0}, {"command": "list", "limit": "0"},
+        {"command": "list", "limit": -1}, {"command": "list", "limit": "-5"}, DELETE]),
+    "flags_shared": ("asymmetric, unidirectional, strict-source, media-handover", [
+        offer(flags=["asymmetric", "strict-source", "media-handover", "unidirectional"]),
+        answer(flags=["symmetric"]), QUERY, DELETE]),
+    "ptime_flags": ("ptime and ptime-reverse: rtpengine repacketises (reported as transcoding)", [
+        offer(ptime=30, **{"ptime-reverse": 40}), QUERY, answer(), QUERY, DELETE]),
+    "answer_without_ptime": ("an answer without a=ptime still gets the offer's ptime", [
+        offer(), answer(bob(codecs="0", media="a=rtpmap:0 PCMU/8000\r\n")), DELETE]),
+    "key_spellings": ("space and underscore spellings of keys that rtpengine 10.5 knows", [
+        {"command": "offer", "call id": "@call", "from-tag": "@ft", "sdp": sdp(),
+         "transport protocol": "RTP/AVPF", "replace": ["origin", "session-name"],
+         "address family": "IP4", "media address": "192.0.2.1"},
+        {"command": "answer", "call-id": "@call", "from-tag": "@ft", "to-tag": "@tt",
+         "sdp": bob()},
+        {"command": "query", "call-id": "@call", "from-tag": "@ft", "to-tag": "@tt"},
+        {"command": "delete", "call-id": "@call", "from-tag": "@ft", "delete_delay": "0"}]),
+    "offer_errors": ("error replies of offer and answer", [
+        {"command": "offer", "call-id": "@call", "from-tag": "@ft",
+         "sdp": "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n"},
+        {"command": "offer", "call-id": "@call", "from-tag": "@ft",
+         "sdp": sdp().replace("c=IN IP4 192.168.10.21", "c=IN IP4 foo")},
+        {"command": "offer", "call-id": "@call", "from-tag": "@ft",
+         "sdp": sdp(codecs="0 128")},
+        {"command": "answer", "call-id": "@call", "from-tag": "@ft", "sdp": bob()},
+        {"command": "offer", "from-tag": "@ft", "sdp": sdp()},
+        {"command": "query"}, {"command": "query", "call-id": "@nocall"}]),
+}
+
+
+def capture(url: str, names: list[str]) -> None:
+    from sdpconf import NgClient, build_request, cleanup, restore_ids
+
+    client = NgClient(url)
+    run = secrets.token_hex(3)
+    out_dir = HERE / "cases"
+    out_dir.mkdir(exist_ok=True)
+    for n, (name, (description, requests)) in enumerate(SCENARIOS.items()):
+        if names and name not in names:
+            continue
+        prefix = f"cap{run}x{n}"
+        scenario = {"steps": [{"request": r} for r in requests]}
+        steps, replies = [], []
+        try:
+            for step in scenario["steps"]:
+                got = client.request(build_request(step, prefix, replies))
+                replies.append(got)
+                steps.append({"request": step["request"], "reply": restore_ids(got, prefix)})
+        finally:
+            cleanup(client, scenario, prefix)
+        case = {"name": name, "topic": "rtpgate", "description": description,
+                "captured_from": "rtpengine 10.5.3.5-1+deb12u1", "steps": steps}
+        (out_dir / f"{name}.json").write_text(json.dumps(case, indent=1) + "\n")
+        print(f"captured {name}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ng", required=True, help="the reference rtpengine's http://.../ng")
+    parser.add_argument("names", nargs="*", help="only these scenarios")
+    args = parser.parse_args()
+    capture(args.ng, args.names)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
