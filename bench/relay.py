@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""RTP relay throughput: rtpgate and rtpengine 10.5 (userspace) in the same run, with
+``../shared/tools/relaybench.py --find-max``.
+
+    .venv/bin/python bench/relay.py [--seconds 5] [--no-rtpengine] [--rtpgate-arg=...] [-- ARGS]
+
+Each server is started on its own loopback ports (rtpengine with
+``../shared/tools/start-rtpengine.sh``, its listeners and media ports moved off the defaults so
+that nothing else on the box clashes; rtpgate as ``python -m rtpgate`` from this interpreter),
+driven over ng/UDP, and stopped.  relaybench sets up calls (offer/answer), then streams G.711-
+sized RTP both ways from a separate sender process to a separate receiver process, raising the
+total packet rate until loss exceeds 0.1 % (or the latency p99 200 ms, or the generator cannot
+keep up).  ARGS after ``--`` go to relaybench.  The summary gives, per server, the highest
+relayed rate that passed, the relay's CPU (100 % = one core) and its CPU time per 1,000 relayed
+packets, then the ratio rtpgate / rtpengine.  Loopback only; every step is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TOOLS = HERE.parent.parent / "shared" / "tools"
+RELAYBENCH = TOOLS / "relaybench.py"
+START_RTPENGINE = TOOLS / "start-rtpengine.sh"
+
+#: rtpengine's control listeners and media ports (off its defaults).
+RTPENGINE_NG = 22323
+RTPENGINE_EXTRA = ("--delete-delay=0 --listen-ng=127.0.0.1:22323 --listen-tcp-ng=127.0.0.1:22324 "
+                   "--listen-cli=127.0.0.1:22990 --listen-http=127.0.0.1:22880 "
+                   "--port-min=30000 --port-max=34999")
+#: rtpgate's.
+RTPGATE_NG = 22423
+RTPGATE_ARGS = ("--listen-ng=127.0.0.1:22423", "--listen-http=127.0.0.1:22480",
+                "--interface=127.0.0.1", "--port-min=35000", "--port-max=39999",
+                "--delete-delay=0", "--log-level=5")
+
+
+def relaybench(ng_port: int, pid: int, label: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, str(RELAYBENCH), "--ng", f"udp://127.0.0.1:{ng_port}", "--find-max",
+           "--pid", str(pid), "--seconds", str(args.seconds), "--label", label,
+           *args.relaybench]
+    print(f"# {label}: {' '.join(cmd[1:])}", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    for line in proc.stdout.splitlines()[:-1]:
+        print(f"  {line}", flush=True)
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        raise SystemExit(f"relaybench failed for {label}")
+    result: dict = json.loads(proc.stdout.splitlines()[-1])
+    return result
+
+
+def wait_gone(pid: int) -> None:
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+
+
+def bench_rtpgate(args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = Path(tmp) / "ready.json"
+        proc = subprocess.Popen([sys.executable, "-m", "rtpgate", "-f", "-E", "--config-file=none",
+                                 f"--ready-file={ready}", *RTPGATE_ARGS, *args.rtpgate_arg],
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while not ready.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("rtpgate did not start")
+                time.sleep(0.05)
+            return relaybench(RTPGATE_NG, proc.pid, "rtpgate", args)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
+def bench_rtpengine(args: argparse.Namespace) -> dict:
+    env = {**os.environ, "RTPE_EXTRA": RTPENGINE_EXTRA, "NO_HTTPS": "1",
+           "WAIT_URL": "http://127.0.0.1:22880/ping",
+           "RUN_DIR": tempfile.mkdtemp(prefix="rtpengine-relaybench-")}
+    started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True,
+                             env=env, timeout=300, check=True)
+    pid = int(started.stdout.strip().splitlines()[-1].split()[1])
+    try:
+        return relaybench(RTPENGINE_NG, pid, "rtpengine 10.5 userspace", args)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_gone(pid)
+
+
+def summary(result: dict) -> str:
+    best = result.get("best") or {}
+    us = best.get("relay_cpu_us_per_pkt")
+    per_k = f"{us:.2f} ms" if us is not None else "n/a"
+    return (f"{result['label']:26} max {result.get('max_relayed_pps') or 0:>7} pps "
+            f"(loss {best.get('loss_pct')} %, {best.get('calls')} calls x "
+            f"{best.get('pps_per_dir', 0):.0f} pps x 2), relay CPU {best.get('cpu_relay_pct')} %, "
+            f"{per_k} CPU per 1,000 packets; stopped by {result.get('limit')}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5, help="send window per step")
+    parser.add_argument("--no-rtpengine", action="store_true")
+    parser.add_argument("--rtpengine-first", action="store_true",
+                        help="run rtpengine before rtpgate")
+    parser.add_argument("--rtpgate-arg", action="append", default=[],
+                        help="extra rtpgate option (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print both results as JSON too")
+    parser.add_argument("relaybench", nargs="*", help="after --: options for relaybench.py")
+    args = parser.parse_args()
+
+    runs = [bench_rtpgate]
+    if not args.no_rtpengine:
+        runs.insert(0 if args.rtpengine_first else 1, bench_rtpengine)
+    results = [run(args) for run in runs]
+    print(f"# relaybench --find-max, {os.cpu_count()} cores, loopback, ng over UDP; the "
+          "generator, the receiver and the relay share the cores")
+    for result in results:
+        print(summary(result))
+    ours = next(r for r in results if r["label"] == "rtpgate")
+    theirs = [r for r in results if r is not ours]
+    if theirs and ours.get("max_relayed_pps") and theirs[0].get("max_relayed_pps"):
+        print(f"ratio rtpgate / rtpengine: "
+              f"{ours['max_relayed_pps'] / theirs[0]['max_relayed_pps']:.2f}")
+    if args.json:
+        print(json.dumps(results, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
