@@ -75,6 +75,8 @@ class HttpConnection:
         self.stream = stream
         self.peer = (address[0], address[1])
         self.scheme = scheme
+        #: A plain TCP stream (not TLS), whose socket can be written directly.
+        self.plain = type(stream) is IOStream
         self.parser = httptools.HttpRequestParser(self)
         self.ready: deque[_Request] = deque()
         self.current = _Request()
@@ -175,15 +177,33 @@ class HttpConnection:
             self.busy = True
             try:
                 reply, head_only = await self._reply_to(request)
-                future = self.stream.write(wire.encode(reply, request.version, head_only))
-                if not future.done():
-                    await future  # let a client that reads slowly slow us down
+                await self._write(wire.encode(reply, request.version, head_only))
             finally:
                 self.busy = False
                 self.last_activity = self.loop.time()
             if not request.keep_alive:
                 return False, False
         return True, False
+
+    async def _write(self, data: bytes) -> None:
+        """Write a reply; wait only when the client reads more slowly than we answer.
+
+        On a plain TCP stream with nothing queued, the bytes go straight to the socket: a reply
+        usually fits in one ``send``, and the stream's write path costs a future per call."""
+        if self.plain and not self.stream.writing():
+            try:
+                sent = self.stream.socket.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.stream.close()
+                raise StreamClosedError() from None
+            if sent == len(data):
+                return
+            data = data[sent:]
+        future = self.stream.write(data)
+        if not future.done():
+            await future
 
     async def _reply_to(self, request: _Request) -> tuple[Reply, bool]:
         """The reply to one request, and whether to send its head only (HEAD)."""

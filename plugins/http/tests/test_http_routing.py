@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import pytest
 from rtpgate.testing import RawResponse, ServerProcess, read_response
@@ -210,3 +212,17 @@ def test_bound_listener_is_loopback(shared_server: ServerProcess) -> None:
     assert host == "127.0.0.1" and port > 0
     with socket.create_connection((host, port), timeout=2):
         pass
+
+
+def test_client_that_reads_slowly_gets_every_reply_in_order(shared_server: ServerProcess) -> None:
+    """Replies pile up faster than the client reads (several MB): they are queued, not lost."""
+    bodies = [b"%05d" % i + b"x" * 20_000 for i in range(300)]
+    head = b"POST /probe/typed HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-probe\r\n"
+    requests = b"".join(head + b"Content-Length: %d\r\n\r\n%s" % (len(b), b) for b in bodies)
+    with shared_server.connect(timeout=30) as sock, sock.makefile("rb") as reader:
+        sender = threading.Thread(target=sock.sendall, args=(requests,))
+        sender.start()
+        time.sleep(1)  # let the server's send buffer fill up before reading anything
+        replies = [read_response(reader).body for _ in bodies]
+        sender.join()
+    assert [r[-len(b):] for r, b in zip(replies, bodies, strict=True)] == bodies
