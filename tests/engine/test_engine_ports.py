@@ -1,0 +1,168 @@
+"""Media ports: real bound sockets from the configured range on the configured interfaces,
+released exactly once whatever happens, and nothing left behind after many calls."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from engine_client import (
+    answer,
+    bindable,
+    delete,
+    media_port,
+    new_call_id,
+    ng,
+    offer,
+    open_fds,
+    ports_in_use,
+    rtcp_port,
+    sdp,
+)
+from rtpgate.testing import ServerProcess
+
+NGLOAD = Path("/work/shared/tools/ngload.py")
+
+
+def held(ports: list[int]) -> Iterator[socket.socket]:
+    for port in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", port))
+        yield sock
+
+
+def test_ports_are_bound_and_released_once(rtpgate_server: Callable[..., ServerProcess]
+                                           ) -> None:
+    server = rtpgate_server("--delete-delay=0", "--port-min=43000", "--port-max=43099")
+    baseline = ports_in_use(server)
+    call = new_call_id()
+    o = offer(server, call)
+    a = answer(server, call)
+    ports = [media_port(o), rtcp_port(o), media_port(a), rtcp_port(a)]
+    assert all(43000 <= p <= 43099 for p in ports)
+    assert media_port(o) % 2 == 0 and rtcp_port(o) == media_port(o) + 1
+    assert media_port(a) % 2 == 0 and rtcp_port(a) == media_port(a) + 1
+    assert ports_in_use(server) == baseline + 4
+    assert not any(bindable(p) for p in ports)  # really bound by the server
+    assert delete(server, call, from_tag="ft")["result"] == "ok"
+    assert all(bindable(p) for p in ports)  # free again
+    assert ports_in_use(server) == baseline
+    # deleting again does not give anything back twice
+    assert delete(server, call, from_tag="ft")["warning"]
+    assert ports_in_use(server) == baseline
+
+
+def free_run(length: int, start: int = 43100, stop: int = 43990) -> int:
+    """An even port from which ``length`` ports are free now (ephemeral ports land anywhere)."""
+    for base in range(start, stop, 2):
+        if all(bindable(p) for p in range(base, base + length)):
+            return base
+    raise AssertionError("no free port run")
+
+
+def test_ports_taken_by_others_are_skipped(rtpgate_server: Callable[..., ServerProcess]
+                                           ) -> None:
+    base = free_run(10)
+    sockets = list(held([base, base + 1, base + 3]))
+    try:
+        server = rtpgate_server("--delete-delay=0", f"--port-min={base}",
+                                f"--port-max={base + 9}")
+        call = new_call_id()
+        o = offer(server, call)
+        # base/base+1 are taken, base+2 is free but its RTCP port base+3 is taken
+        assert {media_port(o), rtcp_port(o)} <= set(range(base + 4, base + 8))
+        delete(server, call)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_out_of_ports_changes_nothing(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    server = rtpgate_server("--delete-delay=0", "--port-min=43200", "--port-max=43205")
+    first = new_call_id()
+    offer(server, first)  # 4 ports: callee side and the caller's wildcard pair
+    assert ports_in_use(server) == 4
+    second = new_call_id()
+    assert offer(server, second) == {"result": "error", "error-reason": "Ran out of ports"}
+    assert ng(server, {"command": "list"})["calls"] == [first]
+    assert ports_in_use(server) == 4
+    # a re-offer of the existing call that would need more ports fails without a trace
+    before = ng(server, {"command": "query", "call-id": first})
+    video = "m=video 16390 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
+    assert offer(server, first, sdp=sdp(extra=video)) == {
+        "result": "error", "error-reason": "Ran out of ports"}
+    assert ng(server, {"command": "query", "call-id": first}) == before
+    assert ports_in_use(server) == 4
+    delete(server, first)
+    assert ports_in_use(server) == 0
+    assert all(bindable(p) for p in range(43200, 43206))
+
+
+def test_named_interfaces_and_direction(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    server = rtpgate_server("--delete-delay=0", "--port-min=43300", "--port-max=43399",
+                            "--interface=pub/127.0.0.1!203.0.113.1",
+                            "--interface=priv/127.0.0.2")
+    call = new_call_id()
+    o = offer(server, call, direction=["priv", "pub"])
+    assert "c=IN IP4 203.0.113.1\r\n" in o["sdp"]  # towards the callee: pub, advertised
+    a = answer(server, call)
+    assert "c=IN IP4 127.0.0.2\r\n" in a["sdp"]  # towards the caller: priv
+    query = ng(server, {"command": "query", "call-id": call})
+    assert query["tags"]["ft"]["medias"][0]["streams"][0]["local address"] == "127.0.0.2"
+    assert query["tags"]["tt"]["medias"][0]["streams"][0]["local address"] == "127.0.0.1"
+    assert not bindable(media_port(o), "127.0.0.1") and not bindable(media_port(a), "127.0.0.2")
+    delete(server, call)
+    # from-interface/to-interface; an unknown name falls back to the default (the first)
+    call = new_call_id()
+    o = offer(server, call, **{"from-interface": "pub", "to-interface": "priv"})
+    assert "c=IN IP4 127.0.0.2\r\n" in o["sdp"]
+    assert "c=IN IP4 203.0.113.1\r\n" in offer(server, new_call_id(),
+                                               direction=["x", "nope"])["sdp"]
+    stats = ng(server, {"command": "statistics"})["statistics"]["interfaces"]
+    assert [(i["name"], i["address"]) for i in stats] == [("pub", "127.0.0.1"),
+                                                          ("priv", "127.0.0.2")]
+
+
+def test_several_addresses_in_one_interface(rtpgate_server: Callable[..., ServerProcess]
+                                            ) -> None:
+    """rtpengine binds a port on every address of the interface (ICE candidates on each)."""
+    server = rtpgate_server("--delete-delay=0", "--port-min=43400", "--port-max=43499",
+                            "--interface=127.0.0.1", "--interface=127.0.0.3")
+    call = new_call_id()
+    o = offer(server, call, ICE="force")
+    hosts = re.findall(r"^a=candidate:\S+ (\d) UDP \d+ (\S+) (\d+) typ host", o["sdp"], re.M)
+    assert [(c, h) for c, h, _ in hosts] == [("1", "127.0.0.1"), ("1", "127.0.0.3"),
+                                           ("2", "127.0.0.1"), ("2", "127.0.0.3")]
+    assert "c=IN IP4 127.0.0.1\r\n" in o["sdp"]
+    assert ports_in_use(server) == 8  # 2 streams x 2 addresses, both sides
+    for _, host, port in hosts:
+        assert not bindable(int(port), host)
+    delete(server, call)
+    assert ports_in_use(server) == 0
+
+
+@pytest.mark.slow
+def test_ten_thousand_cycles_leave_nothing(rtpgate_server: Callable[..., ServerProcess]
+                                           ) -> None:
+    """After 10,000 offer/answer/delete cycles the open descriptors and the port pool are back
+    where they started."""
+    server = rtpgate_server("--delete-delay=0", "--port-min=44000", "--port-max=44999",
+                            "--log-level=5")
+    ng(server, {"command": "ping"})
+    fds, ports = open_fds(server), ports_in_use(server)
+    out = subprocess.run([sys.executable, str(NGLOAD), "--transport", "http", "--port",
+                          str(server.port()), "--concurrency", "8", "--duration", "120",
+                          "--max-calls", "10000", "--json"],
+                         capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stdout + out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["errors"] == 0 and summary["calls"] >= 10_000, summary
+    assert ng(server, {"command": "list"})["calls"] == []
+    assert ports_in_use(server) == ports
+    assert open_fds(server) == fds

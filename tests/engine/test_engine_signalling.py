@@ -1,0 +1,226 @@
+"""offer/answer/delete/query/list over real HTTP and WebSocket connections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from engine_client import (
+    CALLEE_IP,
+    CALLER_IP,
+    answer,
+    answer_sdp,
+    delete,
+    media_port,
+    new_call_id,
+    ng,
+    offer,
+    sdp,
+    ws_ng,
+)
+from rtpgate.testing import ServerProcess
+
+
+@pytest.fixture
+def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return rtpgate_server("--delete-delay=0", "--port-min=42000", "--port-max=42999")
+
+
+def streams(reply: dict, tag: str) -> list[dict]:  # type: ignore[type-arg]
+    return [s for media in reply["tags"][tag]["medias"] for s in media["streams"]]
+
+
+@pytest.mark.parametrize("fmt", ["bencode", "json"])
+def test_offer_answer_reinvites_both_ways(server: ServerProcess, fmt: str) -> None:
+    call = new_call_id()
+    o1 = ng(server, {"command": "offer", "call-id": call, "from-tag": "A", "sdp": sdp()}, fmt)
+    to_b = media_port(o1)
+    a1 = ng(server, {"command": "answer", "call-id": call, "from-tag": "A", "to-tag": "B",
+                     "sdp": answer_sdp()}, fmt)
+    to_a = media_port(a1)
+    assert to_a != to_b and o1["result"] == a1["result"] == "ok"
+    # re-INVITE from the caller, same endpoint: same ports both ways
+    o2 = ng(server, {"command": "offer", "call-id": call, "from-tag": "A", "to-tag": "B",
+                     "sdp": sdp(version=2, media="a=rtpmap:0 PCMU/8000\r\na=sendonly\r\n",
+                                codecs="0")}, fmt)
+    assert media_port(o2) == to_b and "a=sendonly\r\n" in o2["sdp"]
+    a2 = ng(server, {"command": "answer", "call-id": call, "from-tag": "A", "to-tag": "B",
+                     "sdp": answer_sdp(codecs="0",
+                                       media="a=rtpmap:0 PCMU/8000\r\na=recvonly\r\n")}, fmt)
+    assert media_port(a2) == to_a and "a=recvonly\r\n" in a2["sdp"]
+    # re-INVITE from the callee: the offer now goes to A, on A's ports
+    o3 = ng(server, {"command": "offer", "call-id": call, "from-tag": "B", "to-tag": "A",
+                     "sdp": answer_sdp(version=3)}, fmt)
+    assert media_port(o3) == to_a
+    a3 = ng(server, {"command": "answer", "call-id": call, "from-tag": "B", "to-tag": "A",
+                     "sdp": sdp(version=3)}, fmt)
+    assert media_port(a3) == to_b
+    # list and query after the re-INVITEs
+    assert call in ng(server, {"command": "list"}, fmt)["calls"]
+    query = ng(server, {"command": "query", "call-id": call}, fmt)
+    assert list(query["tags"]) == ["A", "B"]
+    assert [s["local port"] for s in streams(query, "A")] == [to_a, to_a + 1]
+    assert [s["local port"] for s in streams(query, "B")] == [to_b, to_b + 1]
+    assert streams(query, "A")[0]["endpoint"] == {"family": "IPv4", "address": CALLER_IP,
+                                                  "port": 16384}
+    assert streams(query, "B")[0]["endpoint"]["address"] == CALLEE_IP
+    assert query["tags"]["A"]["subscriptions"] == [{"tag": "B", "type": "offer/answer"}]
+    assert list(query) == ["created", "created_us", "last signal", "SSRC", "tags", "totals",
+                           "result"]
+    # a query from B's side lists B first
+    assert list(ng(server, {"command": "query", "call-id": call, "from-tag": "B"},
+                   fmt)["tags"]) == ["B", "A"]
+    deleted = ng(server, {"command": "delete", "call-id": call, "from-tag": "A"}, fmt)
+    assert deleted["tags"].keys() == query["tags"].keys()
+    assert ng(server, {"command": "query", "call-id": call}, fmt) == {
+        "result": "error", "error-reason": "Unknown call-id"}
+
+
+@pytest.mark.parametrize("fmt", ["bencode", "json"])
+async def test_over_websocket(server: ServerProcess, fmt: str) -> None:
+    call = new_call_id()
+    replies = await ws_ng(server, [
+        {"command": "offer", "call-id": call, "from-tag": "A", "sdp": sdp()},
+        {"command": "answer", "call-id": call, "from-tag": "A", "to-tag": "B",
+         "sdp": answer_sdp()},
+        {"command": "offer", "call-id": call, "from-tag": "B", "sdp": answer_sdp(version=2)},
+        {"command": "list"},
+        {"command": "query", "call-id": call},
+        {"command": "delete", "call-id": call, "from-tag": "A"},
+        {"command": "list"}], fmt)
+    offer1, answer1, reoffer, listed, query, deleted, after = replies
+    assert media_port(reoffer) == media_port(answer1) != media_port(offer1)
+    assert call in listed["calls"] and call not in after["calls"]
+    assert query["tags"].keys() == deleted["tags"].keys() == {"A", "B"}
+    assert deleted["result"] == "ok"
+
+
+def test_newer_key_spellings(server: ServerProcess) -> None:
+    """Spellings the newest rtpengine accepts (10.5 knew fewer), ints as numeric strings."""
+    call = new_call_id()
+    reply = ng(server, {"command": "offer", "call ID": call, "from tag": "A", "SDP": sdp(),
+                        "transport-protocol": "RTP/AVPF", "replace": "origin,session-name",
+                        "ICE": "force", "ptime": "30", "rtcp mux": ["offer"]})
+    assert "RTP/AVPF 0 8 101" in reply["sdp"] and "a=ptime:30\r\n" in reply["sdp"]
+    assert "a=ice-ufrag:" in reply["sdp"] and "a=rtcp-mux\r\n" in reply["sdp"]
+    assert f"o=alice 3724394400 1 IN IP4 127.0.0.1" in reply["sdp"]
+    assert ng(server, {"command": "answer", "call-ID": call, "from-tag": "A", "to_tag": "B",
+                       "sdp": answer_sdp()})["result"] == "ok"
+    assert list(ng(server, {"command": "query", "call id": call, "to tag": "B"})["tags"]) == [
+        "B", "A"]
+    assert ng(server, {"command": "list", "limit": "0"})["calls"] == []
+    assert ng(server, {"command": "delete", "call-id": call, "delete delay": "0"}) == {
+        "result": "ok"}
+    assert ng(server, {"command": "list"})["calls"] == []
+
+
+def test_missing_keys_in_rtpengines_order(server: ServerProcess) -> None:
+    assert ng(server, {"command": "offer"})["error-reason"] == "No SDP body in message"
+    assert ng(server, {"command": "offer", "sdp": sdp()})["error-reason"] == \
+        "No call-id in message"
+    assert ng(server, {"command": "offer", "sdp": sdp(), "call-id": "x"})["error-reason"] == \
+        "No from-tag in message"
+    assert ng(server, {"command": "answer", "sdp": sdp(), "call-id": "x",
+                       "from-tag": "a"})["error-reason"] == "No to-tag in message"
+    for command in ("delete", "query", "start recording", "block media", "silence media"):
+        assert ng(server, {"command": command})["error-reason"] == "No call-id in message"
+
+
+def test_delete_replies(server: ServerProcess) -> None:
+    missing = {"warning": "Call-ID not found or tags didn't match", "result": "ok"}
+    assert delete(server, "nosuch", from_tag="x") == missing
+    assert delete(server, "nosuch", flags=["fatal"]) == {
+        "result": "error", "error-reason": "Call-ID not found or tags didn't match"}
+    call = new_call_id()
+    offer(server, call)
+    answer(server, call)
+    assert delete(server, call, from_tag="wrong") == missing
+    # "fast" still returns the statistics, as rtpengine 10.5 does
+    reply = delete(server, call, from_tag="tt", flags=["fast"])
+    assert list(reply["tags"]) == ["tt", "ft"] and reply["result"] == "ok"
+    assert delete(server, call, from_tag="ft") == missing
+
+
+def test_list_limit(server: ServerProcess) -> None:
+    calls = [new_call_id() for _ in range(3)]
+    for call in calls:
+        offer(server, call)
+    assert ng(server, {"command": "list"})["calls"] == calls
+    assert ng(server, {"command": "list", "limit": 2})["calls"] == calls[:2]
+    assert ng(server, {"command": "list", "limit": "1"})["calls"] == calls[:1]
+    assert ng(server, {"command": "list", "limit": -1}) == {
+        "result": "error", "error-reason": "invalid limit, must be >= 0"}
+    for call in calls:
+        delete(server, call)
+
+
+def test_offer_after_delete_mark_revives_the_call(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    server = rtpgate_server("--delete-delay=30", "--port-min=42000", "--port-max=42999")
+    call = new_call_id()
+    port = media_port(offer(server, call))
+    answer(server, call)
+    assert delete(server, call, from_tag="ft")["result"] == "ok"
+    assert call in ng(server, {"command": "list"})["calls"]  # kept for delete-delay
+    assert ng(server, {"command": "query", "call-id": call})["result"] == "ok"
+    assert media_port(offer(server, call, sdp=sdp(version=2))) == port
+    assert delete(server, call, delete_delay=0) == {"result": "ok"}
+    assert call not in ng(server, {"command": "list"})["calls"]
+
+
+def test_recording_and_media_control_are_reported(server: ServerProcess) -> None:
+    call = new_call_id()
+    offer(server, call, flags=["record-call"])
+    answer(server, call)
+    query = ng(server, {"command": "query", "call-id": call})
+    assert query["recording"] == {"call recording": 1, "forwarding": 0}
+    assert list(query)[-2:] == ["recording", "result"]
+    assert ng(server, {"command": "stop recording", "call-id": call}) == {"result": "ok"}
+    assert ng(server, {"command": "start forwarding", "call-id": call}) == {"result": "ok"}
+    assert ng(server, {"command": "query", "call-id": call})["recording"] == {
+        "call recording": 0, "forwarding": 1}
+    assert ng(server, {"command": "pause recording", "call-id": "nosuch"}) == {
+        "result": "error", "error-reason": "Unknown call-id"}
+    # directional block of one party; whole-call silence
+    assert ng(server, {"command": "block media", "call-id": call, "from-tag": "ft",
+                       "flags": ["directional"]})["result"] == "ok"
+    assert ng(server, {"command": "silence media", "call-id": call})["result"] == "ok"
+    assert ng(server, {"command": "block DTMF", "call-id": call, "from-tag": "tt",
+                       "flags": ["directional"], "DTMF-security": "silence"})["result"] == "ok"
+    query = ng(server, {"command": "query", "call-id": call})
+    assert query["tags"]["ft"]["blocked media"] == 1
+    assert query["tags"]["tt"]["blocked DTMF"] == "silence"
+    assert query["silenced media"] == 1
+    # without "directional" a from-tag means the whole call for block media
+    ng(server, {"command": "block media", "call-id": call, "from-tag": "tt"})
+    assert ng(server, {"command": "query", "call-id": call})["blocked media"] == 1
+    for command in ("unblock media", "unsilence media", "unblock DTMF"):
+        assert ng(server, {"command": command, "call-id": call, "all": "all"})["result"] == "ok"
+    query = ng(server, {"command": "query", "call-id": call})
+    assert "blocked media" not in query and "silenced media" not in query
+    assert "blocked media" not in query["tags"]["ft"]
+    assert "blocked DTMF" not in query["tags"]["tt"]
+
+
+def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
+    call = new_call_id()
+    refusals = [
+        (sdp().replace("RTP/AVP", "RTP/SAVP"), {}, "SRTP/DTLS is not supported"),
+        (sdp(media="a=rtpmap:0 PCMU/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                   "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"), {},
+         "SRTP/DTLS is not supported (a=crypto)"),
+        (sdp(), {"transport-protocol": "UDP/TLS/RTP/SAVPF"}, "SRTP/DTLS is not supported"),
+        (sdp(), {"flags": ["WebRTC"]}, "SRTP/DTLS is not supported"),
+        (sdp(), {"codec": {"transcode": ["G729"]}},
+         "Transcoding is not supported (codec G729 is not offered)"),
+        (sdp(), {"ICE": "force-relay"}, "ICE=force-relay is not supported"),
+        ("v=0\r\nbogus\r\n", {}, "Failed to parse SDP"),
+        (sdp(port=99999), {}, "Failed to parse SDP"),
+        (sdp().replace("c=IN IP4 192.168.10.21\r\n", ""), {}, "Incomplete SDP specification"),
+    ]
+    for text, keys, reason in refusals:
+        reply = offer(server, call, sdp=text, **keys)
+        assert reply["result"] == "error" and reply["error-reason"].startswith(reason), reply
+        assert "sdp" not in reply
+    assert ng(server, {"command": "list"})["calls"] == []
+    assert ng(server, {"command": "query", "call-id": call})["error-reason"] == "Unknown call-id"
