@@ -103,7 +103,7 @@ def test_newer_key_spellings(server: ServerProcess) -> None:
                         "ICE": "force", "ptime": "30", "rtcp mux": ["offer"]})
     assert "RTP/AVPF 0 8 101" in reply["sdp"] and "a=ptime:30\r\n" in reply["sdp"]
     assert "a=ice-ufrag:" in reply["sdp"] and "a=rtcp-mux\r\n" in reply["sdp"]
-    assert f"o=alice 3724394400 1 IN IP4 127.0.0.1" in reply["sdp"]
+    assert "o=alice 3724394400 1 IN IP4 127.0.0.1" in reply["sdp"]
     assert ng(server, {"command": "answer", "call-ID": call, "from-tag": "A", "to_tag": "B",
                        "sdp": answer_sdp()})["result"] == "ok"
     assert list(ng(server, {"command": "query", "call id": call, "to tag": "B"})["tags"]) == [
