@@ -2,7 +2,7 @@
 deep nesting and valid requests from 200 source addresses at once, for a few seconds.
 
 While it lasts, valid requests still get answers (on the flooded socket, retransmitted as SIP
-proxies do; on a second socket of the same server, promptly), and afterwards the server's
+proxies do; on a second socket of the same server, within a second), and afterwards the server's
 memory has grown by a bounded amount and, once the one call the flood's valid offers made is
 deleted, it holds exactly the file descriptors it held before.
 """
@@ -75,7 +75,7 @@ def flood(address: tuple[str, int], stop: threading.Event, sent: list[int]) -> N
         sent.append(count)
 
 
-def ping_with_retransmits(address: tuple[str, int], tries: int = 10, interval: float = 0.3
+def ping_with_retransmits(address: tuple[str, int], tries: int = 20, interval: float = 0.3
                           ) -> float | None:
     """Seconds until a ping was answered, resending the same cookie every ``interval``."""
     key = cookie()
@@ -125,7 +125,7 @@ def test_flood_leaves_valid_requests_answered_memory_bounded_and_no_leak(
     assert sent[0] > 10_000, f"the flood only sent {sent[0]} datagrams"
     assert flooded_waits and None not in flooded_waits, flooded_waits
     assert quiet_waits and None not in quiet_waits, quiet_waits
-    assert max(w for w in quiet_waits if w is not None) < 0.5, quiet_waits
+    assert max(w for w in quiet_waits if w is not None) < 1.0, quiet_waits
     time.sleep(1.5)  # in-flight work drains, the cookie cache swaps its generations out
     assert ng_udp(flooded, {"command": "ping"})["result"] == "pong"
     # the flood's valid offers made one call (its media sockets are fds): end it first
