@@ -47,12 +47,12 @@ def bob(**kw: Any) -> str:
     return sdp(user="bob", ip=B_IP, version=482911, **kw)
 
 
-def offer(sdp_text: str | None = None, **keys: Any) -> dict[str, Any]:
+def offer(sdp_text: str | None = None, /, **keys: Any) -> dict[str, Any]:
     return {"command": "offer", "call-id": "@call", "from-tag": "@ft",
             "sdp": sdp_text or sdp(), **keys}
 
 
-def answer(sdp_text: str | None = None, **keys: Any) -> dict[str, Any]:
+def answer(sdp_text: str | None = None, /, **keys: Any) -> dict[str, Any]:
     return {"command": "answer", "call-id": "@call", "from-tag": "@ft", "to-tag": "@tt",
             "sdp": sdp_text or bob(), **keys}
 
@@ -217,7 +217,8 @@ def capture(url: str, names: list[str]) -> None:
             continue
         prefix = f"cap{run}x{n}"
         scenario = {"steps": [{"request": r} for r in requests]}
-        steps, replies = [], []
+        steps: list[dict[str, Any]] = []
+        replies: list[Any] = []
         try:
             for step in scenario["steps"]:
                 got = client.request(build_request(step, prefix, replies))

@@ -42,7 +42,8 @@ async def ws_ng(server: ServerProcess, msgs: Iterable[dict[str, Any]], fmt: str 
                 ) -> list[dict[str, Any]]:
     """The requests over one WebSocket ``ng.rtpengine.com`` connection, one after the other."""
     out = []
-    async with websockets.connect(server.ws_url(), subprotocols=["ng.rtpengine.com"]) as ws:
+    protocols = [websockets.Subprotocol("ng.rtpengine.com")]
+    async with websockets.connect(server.ws_url(), subprotocols=protocols) as ws:
         for msg in msgs:
             ck = cookie()
             payload = json.dumps(msg).encode() if fmt == "json" else codec.encode(msg, "bencode")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from engine_client import (
@@ -26,7 +27,7 @@ def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
     return rtpgate_server("--delete-delay=0", "--port-min=42000", "--port-max=42999")
 
 
-def streams(reply: dict, tag: str) -> list[dict]:  # type: ignore[type-arg]
+def streams(reply: dict[str, Any], tag: str) -> list[dict[str, Any]]:
     return [s for media in reply["tags"][tag]["medias"] for s in media["streams"]]
 
 
@@ -204,7 +205,7 @@ def test_recording_and_media_control_are_reported(server: ServerProcess) -> None
 
 def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
     call = new_call_id()
-    refusals = [
+    refusals: list[tuple[str, dict[str, Any], str]] = [
         (sdp().replace("RTP/AVP", "RTP/SAVP"), {}, "SRTP/DTLS is not supported"),
         (sdp(media="a=rtpmap:0 PCMU/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 "
                    "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"), {},
