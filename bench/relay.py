@@ -36,7 +36,7 @@ START_RTPENGINE = TOOLS / "start-rtpengine.sh"
 RTPENGINE_NG = 22323
 RTPENGINE_EXTRA = ("--delete-delay=0 --listen-ng=127.0.0.1:22323 --listen-tcp-ng=127.0.0.1:22324 "
                    "--listen-cli=127.0.0.1:22990 --listen-http=127.0.0.1:22880 "
-                   "--port-min=30000 --port-max=34999")
+                   "--listen-https=127.0.0.1:22843 --port-min=30000 --port-max=34999")
 #: rtpgate's.
 RTPGATE_NG = 22423
 RTPGATE_ARGS = ("--listen-ng=127.0.0.1:22423", "--listen-http=127.0.0.1:22480",
@@ -60,8 +60,13 @@ def relaybench(ng_port: int, pid: int, label: str, args: argparse.Namespace) -> 
 
 
 def wait_gone(pid: int) -> None:
+    """Until ``pid`` has exited (a zombie left for init to reap counts as exited)."""
     for _ in range(100):
-        if not Path(f"/proc/{pid}").exists():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state == "Z":
             return
         time.sleep(0.1)
 
@@ -85,7 +90,7 @@ def bench_rtpgate(args: argparse.Namespace) -> dict:
 
 
 def bench_rtpengine(args: argparse.Namespace) -> dict:
-    env = {**os.environ, "RTPE_EXTRA": RTPENGINE_EXTRA, "NO_HTTPS": "1",
+    env = {**os.environ, "RTPE_EXTRA": RTPENGINE_EXTRA,
            "WAIT_URL": "http://127.0.0.1:22880/ping",
            "RUN_DIR": tempfile.mkdtemp(prefix="rtpengine-relaybench-")}
     started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True,
