@@ -16,6 +16,7 @@ rtpengine.  Loopback only; every run is bounded in time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -61,8 +62,14 @@ def ngload(port: int, pid: int, mode: str, concurrency: int, duration: int,
 
 
 def runs(args: argparse.Namespace, port: int, pid: int, server: str) -> list[Result]:
-    return [ngload(port, pid, mode, c, args.duration, server)
-            for mode in args.modes for c in args.concurrency]
+    results = []
+    for mode in args.modes:
+        for c in args.concurrency:
+            if not Path(f"/proc/{pid}").exists():
+                print(f"  {server} is gone: {mode} c={c} not run", file=sys.stderr)
+                continue
+            results.append(ngload(port, pid, mode, c, args.duration, server))
+    return results
 
 
 def bench_rtpgate(args: argparse.Namespace) -> list[Result]:
@@ -104,7 +111,8 @@ def bench_rtpengine(args: argparse.Namespace) -> list[Result]:
     try:
         return runs(args, 2223, pid, "rtpengine 10.5")
     finally:
-        os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have died: the rows say so
+            os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             if not Path(f"/proc/{pid}").exists():
                 break
