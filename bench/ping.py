@@ -14,6 +14,7 @@ ratio rtpgate / rtpengine per connection count.  Loopback only; every run is bou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +62,16 @@ def wrk(url: str, connections: int, duration: int, pid: int, server: str) -> Res
     if errors:
         print(f"  wrk reported: {errors.group(0)}", file=sys.stderr)
     return Result(server, connections, rps, latency.get("50", "?"), latency.get("99", "?"), cpu)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True  # something answered, if not with 200
+    except OSError:
+        return False
 
 
 def wait_for(url: str, timeout: float = 20) -> None:
@@ -105,16 +117,21 @@ def bench_rtpengine(args: argparse.Namespace, log_level: int) -> list[Result]:
     env = {**os.environ,
            "RTPE_EXTRA": f"--delete-delay=0 --log-level={log_level}",
            "RUN_DIR": tempfile.mkdtemp(prefix="rtpengine-bench-")}
-    started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True,
-                             env=env, timeout=300, check=True)
-    pid = int(started.stdout.strip().splitlines()[-1].split()[1])
+    if _answers("http://127.0.0.1:8080/ping"):
+        raise SystemExit("something already answers on 127.0.0.1:8080: stop it first")
+    subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True, env=env,
+                   timeout=300, check=True)
+    # The script prints the pid of its `setsid`, which may have forked: rtpengine's own pid
+    # file is the one to trust.
+    pid = int((Path(env["RUN_DIR"]) / "rtpengine.pid").read_text())
     try:
         url = "http://127.0.0.1:8080/ping"
         wait_for(url)
         return [wrk(url, c, args.duration, pid, f"rtpengine 10.5 (log {log_level})")
                 for c in args.connections]
     finally:
-        os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             if not Path(f"/proc/{pid}").exists():
                 break
