@@ -169,6 +169,9 @@ class Transport(abc.ABC):
     name: ClassVar[str]
     #: Settings fields holding this transport's own listen addresses (for ``rtpgate plugins``).
     listen_options: ClassVar[Sequence[str]] = ()
+    #: The protocol listener kinds (:class:`DatagramListener`, :class:`StreamListener`) this
+    #: transport binds; the server warns about a configured listener that no transport binds.
+    listener_types: ClassVar[tuple[type, ...]] = ()
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:  # noqa: B027
         """Pick what concerns this transport among ``protocols``.  No I/O here."""

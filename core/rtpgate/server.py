@@ -11,7 +11,7 @@ import os
 import signal
 from collections.abc import Sequence
 
-from .protocol import Protocol, Transport
+from .protocol import DatagramListener, Protocol, Transport
 from .runtime import Runtime
 
 log = logging.getLogger("rtpgate.server")
@@ -38,6 +38,20 @@ class Server:
             host.describe(name, f"transport {transport.name}" + (f": {options}" if options else ""))
         for transport in self.transports:
             transport.setup(self.runtime, self.protocols)
+        self._warn_unserved_listeners()
+
+    def _warn_unserved_listeners(self) -> None:
+        """A listener option with addresses that no installed transport binds is a likely
+        mistake (e.g. ``--listen-ng`` without a raw-socket transport): say so once."""
+        served = tuple(t for transport in self.transports for t in transport.listener_types)
+        for protocol in self.protocols:
+            for listener in protocol.listeners:
+                addresses = getattr(self.runtime.settings, listener.option, None)
+                if addresses and not isinstance(listener, served):
+                    log.warning("--%s %s is configured, but no installed transport serves %s "
+                                "listeners (install a raw-socket transport such as rtpgate-udp)",
+                                listener.option.replace("_", "-"), ";".join(addresses),
+                                "UDP" if isinstance(listener, DatagramListener) else "TCP")
 
     def _unique_protocols(self, contributed: object) -> list[Protocol]:
         """Keep the first claim on each route, subprotocol and listener option."""

@@ -62,6 +62,7 @@ class RawSocketTransport(Transport):
     """UDP and TCP listeners for every protocol that declares them."""
 
     name = "udp"
+    listener_types = (DatagramListener, StreamListener)
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
         settings = runtime.settings
