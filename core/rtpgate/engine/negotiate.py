@@ -419,6 +419,7 @@ class Negotiation:
         """rtpengine's ``__update_init_subscribers``/``__init_streams``: stream flags, and the
         sender's endpoints from the SDP."""
         flags = self.flags
+        shared = _shared_bits(flags)
         for position, media in enumerate(ml.medias):
             sp = params[position] if params is not None and position < len(params) else None
             if media.flags & m.MF_ICE and media.ice is None:
@@ -433,7 +434,7 @@ class Negotiation:
                 rtp.flags = (rtp.flags & ~m.PS_ICE) | ice
                 if sp is not None:
                     _fill(rtp, sp.rtp_endpoint, pair, now)
-                    _shared(rtp, flags)
+                    rtp.flags = rtp.flags & ~_SHARED | shared
                 if mux:
                     rtp.flags = (rtp.flags | m.PS_RTCP) & ~m.PS_IMPLICIT_RTCP
                 else:
@@ -449,7 +450,7 @@ class Negotiation:
                     else:
                         _fill(rtcp, sp.rtcp_endpoint, pair, now)
                         rtcp.flags &= ~m.PS_IMPLICIT_RTCP
-                    _shared(rtcp, flags)
+                    rtcp.flags = rtcp.flags & ~_SHARED | shared
                 if peer_media is not None and pair < len(peer_media.streams):
                     peer_rtp = peer_media.streams[pair]
                     zero = (rtp.advertised is not None and rtp.advertised.address
@@ -458,10 +459,13 @@ class Negotiation:
                                       | (m.PS_ZERO_ADDR if zero else 0))
 
 
-def _shared(stream: m.Stream, flags: OfferFlags) -> None:
-    stream.flags = (stream.flags & ~(m.PS_STRICT_SOURCE | m.PS_MEDIA_HANDOVER)
-                    | (m.PS_STRICT_SOURCE if flags.strict_source else 0)
-                    | (m.PS_MEDIA_HANDOVER if flags.media_handover else 0))
+_SHARED = m.PS_STRICT_SOURCE | m.PS_MEDIA_HANDOVER
+
+
+def _shared_bits(flags: OfferFlags) -> int:
+    """The stream flags an offer or answer sets on the sender's streams."""
+    return ((m.PS_STRICT_SOURCE if flags.strict_source else 0)
+            | (m.PS_MEDIA_HANDOVER if flags.media_handover else 0))
 
 
 def _fill(stream: m.Stream, endpoint: m.Endpoint, port_offset: int, now: float) -> None:

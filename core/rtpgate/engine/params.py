@@ -74,7 +74,7 @@ def _endpoint(flags: OfferFlags, media: s.Media, session: s.Session,
 
 def _direction(media: s.Media, session: s.Session) -> tuple[bool, bool]:
     def has(kind: int) -> bool:
-        return media.has(kind) or any(a.kind == kind for a in session.attributes)
+        return kind in media.kinds or kind in session.kinds
 
     if has(s.RECVONLY):
         return False, True
@@ -88,16 +88,16 @@ def _direction(media: s.Media, session: s.Session) -> tuple[bool, bool]:
 def check_supported(sdp: s.Sdp) -> None:
     """Refuse an SDP that needs SRTP or DTLS, before anything changes."""
     for session in sdp.sessions:
-        for attr in session.attributes:
-            if attr.kind in (s.CRYPTO, s.FINGERPRINT):
-                raise Unsupported(f"SRTP/DTLS is not supported (a={attr.name})")
+        holders: list[s.Session | s.Media] = [session, *session.medias]
+        for holder in holders:
+            for kind in (s.CRYPTO, s.FINGERPRINT):
+                attr = holder.kinds.get(kind)
+                if attr is not None:
+                    raise Unsupported(f"SRTP/DTLS is not supported (a={attr.name})")
         for media in session.medias:
             if is_srtp(media.transport):
                 raise Unsupported(f"SRTP/DTLS is not supported (transport protocol "
                                   f"{media.transport})")
-            for attr in media.attributes:
-                if attr.kind in (s.CRYPTO, s.FINGERPRINT):
-                    raise Unsupported(f"SRTP/DTLS is not supported (a={attr.name})")
 
 
 def stream_params(sdp: s.Sdp, flags: OfferFlags) -> list[StreamParams]:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("rtpgate.engine")
 
 _SKIP_ERRNOS = frozenset({errno.EADDRINUSE, errno.EACCES})
+#: A non-blocking UDP socket in one system call where the platform allows (Linux).
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_DGRAM_NONBLOCK = socket.SOCK_DGRAM | _NONBLOCK
 
 
 class MediaSocket:
@@ -130,12 +133,14 @@ class PortPool:
         """Bind ``count`` sockets from ``port``; None if one is taken by someone else, [] when
         binding fails for a reason that no other port would fix."""
         socks: list[socket.socket] = []
+        af, v6 = self.af, self.af == socket.AF_INET6
         for p in range(port, port + count):
-            sock = socket.socket(self.af, socket.SOCK_DGRAM)
+            sock = socket.socket(af, _DGRAM_NONBLOCK)
             try:
-                if self.af == socket.AF_INET6:
+                if not _NONBLOCK:
+                    sock.setblocking(False)
+                if v6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.setblocking(False)
                 sock.bind((self.address, p))
             except OSError as exc:
                 sock.close()

@@ -31,8 +31,8 @@ _HOST_TYPE_PREF = 126
 def is_duplicate(sdp: s.Sdp, instance_id: str) -> bool:
     """Every session already carries our ``a=rtpengine:`` marker (loop protection)."""
     for session in sdp.sessions:
-        if not any(a.kind == s.RTPENGINE and a.value == instance_id
-                   for a in session.attributes):
+        if s.RTPENGINE not in session.kinds or not any(
+                a.kind == s.RTPENGINE and a.value == instance_id for a in session.attributes):
             return False
     return True
 

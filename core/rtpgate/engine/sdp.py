@@ -111,15 +111,14 @@ class Media:
     formats_end: int = 0  #: end of the m= line's value (the format list runs up to here)
     connection: Address | None = None
     attributes: list[Attribute] = field(default_factory=list)
+    #: The first attribute of each kind.
+    kinds: dict[int, Attribute] = field(default_factory=dict)
 
     def first(self, kind: int) -> Attribute | None:
-        for attr in self.attributes:
-            if attr.kind == kind:
-                return attr
-        return None
+        return self.kinds.get(kind)
 
     def has(self, kind: int) -> bool:
-        return any(attr.kind == kind for attr in self.attributes)
+        return kind in self.kinds
 
 
 @dataclass(slots=True)
@@ -137,13 +136,14 @@ class Session:
     session_name_end: int = -1
     connection: Address | None = None
     attributes: list[Attribute] = field(default_factory=list)
+    kinds: dict[int, Attribute] = field(default_factory=dict)
     medias: list[Media] = field(default_factory=list)
 
     def first(self, kind: int) -> Attribute | None:
-        for attr in self.attributes:
-            if attr.kind == kind:
-                return attr
-        return None
+        return self.kinds.get(kind)
+
+    def has(self, kind: int) -> bool:
+        return kind in self.kinds
 
 
 @dataclass(slots=True)
@@ -169,28 +169,6 @@ def parse_ip(family: str, text: str) -> str | None:
     return text if af == socket.AF_INET else socket.inet_ntop(af, packed)
 
 
-def _tokens(value: str, base: int, count: int) -> list[tuple[str, int]] | None:
-    """The first ``count`` space-separated tokens of ``value`` and their offsets (the last one
-    runs to the end); None when there are fewer."""
-    out = []
-    pos = 0
-    n = len(value)
-    for i in range(count):
-        if pos >= n:
-            return None
-        if i == count - 1:
-            out.append((value[pos:], base + pos))
-            return out
-        sp = value.find(" ", pos)
-        if sp < 0:
-            out.append((value[pos:], base + pos))
-            pos = n
-        else:
-            out.append((value[pos:sp], base + pos))
-            pos = sp + 1
-    return out
-
-
 def _address(nettype: str, addrtype: str, addr: str, start: int, end: int) -> Address | None:
     if nettype not in ("IN", "in"):
         return None
@@ -201,11 +179,12 @@ def _address(nettype: str, addrtype: str, addr: str, start: int, end: int) -> Ad
 
 
 def _connection(value: str, base: int) -> Address:
-    toks = _tokens(value, base, 3)
-    if toks is None:
+    parts = value.split(" ", 2)
+    if len(parts) < 3 or not parts[0] or not parts[1] or not parts[2]:
         raise SdpError("c= line")
-    (net, _), (atype, astart), (addr, aoff) = toks
-    address = _address(net, atype, addr, astart, aoff + len(addr))
+    net, atype, addr = parts
+    astart = base + len(net) + 1
+    address = _address(net, atype, addr, astart, base + len(value))
     if address is None:
         raise SdpError("c= address")
     return address
@@ -309,11 +288,12 @@ def _rtcp(attr: Attribute, value_off: int) -> Attribute | None:
     attr.kind = RTCP
     attr.rtcp_port = port
     if sep and rest:
-        toks = _tokens(rest, value_off + len(port_text) + 1, 3)
-        if toks is None:
+        parts = rest.split(" ", 2)
+        if len(parts) < 3 or not parts[2]:
             return None
-        (net, _), (atype, astart), (addr, aoff) = toks
-        address = _address(net, atype, addr, astart, aoff + len(addr))
+        net, atype, addr = parts
+        rest_off = value_off + len(port_text) + 1
+        address = _address(net, atype, addr, rest_off + len(net) + 1, rest_off + len(rest))
         if address is None:
             return None
         attr.rtcp_address = address
@@ -336,53 +316,57 @@ def parse(text: str) -> Sdp:
     sessions: list[Session] = []
     session: Session | None = None
     media: Media | None = None
+    holder: Session | Media | None = None
     pos = 0
     end = len(text)
-    while pos < end - 1:
-        nl = text.find("\n", pos)
-        if nl < 0:
-            line_end = next_line = end
-        else:
-            next_line = nl + 1
-            line_end = nl - 1 if nl > pos and text[nl - 1] == "\r" else nl
-        if line_end == pos:  # blank line: the body ends here
+    for raw in text.split("\n"):
+        if pos >= end - 1:
+            break
+        next_line = min(pos + len(raw) + 1, end)
+        line = raw[:-1] if raw[-1:] == "\r" else raw
+        if not line:  # blank line: the body ends here
             end = pos
             break
-        letter = text[pos]
-        if text[pos + 1] != "=":
+        if line[1:2] != "=":
             raise SdpError(f"missing '=' at offset {pos}")
-        value = text[pos + 2:line_end]
-        value_off = pos + 2
-        if session is None and letter != "v":
-            raise SdpError("SDP doesn't start with a session definition")
-        if letter == "v":
+        letter = line[0]
+        value = line[2:]
+        if letter == "a":
+            if holder is None:
+                raise SdpError("SDP doesn't start with a session definition")
+            attr = _attribute(pos, next_line, pos + 2, value)
+            if attr is not None:
+                holder.attributes.append(attr)
+                holder.kinds.setdefault(attr.kind, attr)
+        elif letter == "m":
+            if session is None:
+                raise SdpError("SDP doesn't start with a session definition")
+            holder = media = _media(value, pos + 2, pos)
+            session.medias.append(media)
+        elif letter == "c":
+            if holder is None:
+                raise SdpError("SDP doesn't start with a session definition")
+            if holder.connection is not None:
+                raise SdpError("duplicate c= line")
+            holder.connection = _connection(value, pos + 2)
+        elif letter == "v":
             if value != "0":
                 raise SdpError("v= line")
-            session = Session(pos)
+            holder = session = Session(pos)
             sessions.append(session)
             media = None
+        elif session is None:
+            raise SdpError("SDP doesn't start with a session definition")
         elif letter == "o":
-            if media is not None or session.username_start >= 0:  # type: ignore[union-attr]
+            if media is not None or session.username_start >= 0:
                 raise SdpError("o= line")
-            _origin(session, value, value_off)  # type: ignore[arg-type]
-        elif letter == "m":
-            media = _media(value, value_off, pos)
-            session.medias.append(media)  # type: ignore[union-attr]
-        elif letter == "c":
-            target = media if media is not None else session
-            if target.connection is not None:  # type: ignore[union-attr]
-                raise SdpError("duplicate c= line")
-            target.connection = _connection(value, value_off)  # type: ignore[union-attr]
-        elif letter == "a":
-            attr = _attribute(pos, next_line, value_off, value)
-            if attr is not None:
-                (media or session).attributes.append(attr)  # type: ignore[union-attr]
+            _origin(session, value, pos + 2)
         elif letter == "s":
             if media is not None:
                 raise SdpError("s= line in a media section")
-            session.session_name = value  # type: ignore[union-attr]
-            session.session_name_start = value_off  # type: ignore[union-attr]
-            session.session_name_end = line_end  # type: ignore[union-attr]
+            session.session_name = value
+            session.session_name_start = pos + 2
+            session.session_name_end = pos + len(line)
         elif letter not in "bkiueptrz":
             raise SdpError(f"unknown line type {letter!r}")
         if media is not None:
@@ -394,11 +378,13 @@ def parse(text: str) -> Sdp:
 
 
 def _origin(session: Session, value: str, base: int) -> None:
-    toks = _tokens(value, base, 6)
-    if toks is None:
+    parts = value.split(" ", 5)
+    if len(parts) < 6 or not parts[5]:
         raise SdpError("o= line")
-    (user, ustart), _sid, (version, vstart), (net, _), (atype, astart), (addr, aoff) = toks
-    session.username, session.username_start = user, ustart
+    user, sid, version, net, atype, addr = parts
+    vstart = base + len(user) + len(sid) + 2
+    astart = vstart + len(version) + len(net) + 2
+    session.username, session.username_start = user, base
     session.version, session.version_start = version, vstart
     digits = ""
     for ch in version:
@@ -407,18 +393,19 @@ def _origin(session: Session, value: str, base: int) -> None:
         digits += ch
     session.version_num = int(digits) if digits else 0
     # rtpengine parses the origin address leniently: a bad one is not an error
-    session.origin_address = (_address(net, atype, addr, astart, aoff + len(addr))
-                              or Address(atype, addr, astart, aoff + len(addr)))
+    aend = base + len(value)
+    session.origin_address = (_address(net, atype, addr, astart, aend)
+                              or Address(atype, addr, astart, aend))
 
 
 def _media(value: str, base: int, start: int) -> Media:
-    toks = _tokens(value, base, 4)
-    if toks is None:
-        toks3 = _tokens(value, base, 3)
-        if toks3 is None:
-            raise SdpError("m= line")
-        toks = [*toks3, ("", base + len(value))]
-    (mtype, tstart), (port_text, pstart), (transport, trstart), (formats, _) = toks
+    parts = value.split(" ", 3)
+    if len(parts) < 3 or not parts[2]:
+        raise SdpError("m= line")
+    mtype, port_text, transport = parts[0], parts[1], parts[2]
+    formats = parts[3] if len(parts) > 3 else ""
+    pstart = base + len(mtype) + 1
+    trstart = pstart + len(port_text) + 1
     port_digits, slash, count_text = port_text.partition("/")
     if not port_digits.isdigit() or int(port_digits) > 0xFFFF:
         raise SdpError("m= port")
@@ -427,10 +414,9 @@ def _media(value: str, base: int, start: int) -> Media:
         if not count_text.isdigit() or not 0 < int(count_text) <= 10:
             raise SdpError("m= port count")
         count = int(count_text)
-    return Media(start=start, media_type=mtype, type_start=tstart, port=int(port_digits),
+    return Media(start=start, media_type=mtype, type_start=base, port=int(port_digits),
                  port_start=pstart, port_end=pstart + len(port_text), port_count=count,
                  transport=transport, transport_start=trstart,
                  transport_end=trstart + len(transport),
                  formats=[f for f in formats.split(" ") if f] if formats else [],
-                 formats_text=formats,
-                 formats_end=base + len(value))
+                 formats_text=formats, formats_end=base + len(value))
