@@ -89,15 +89,13 @@ def ngload(transport: str, port: int, concurrency: int, duration: float, pid: in
     if out.returncode != 0 or not lines:
         raise RuntimeError(out.stdout + out.stderr)
     result: dict[str, object] = json.loads(lines[-1])
-    cpu = re.search(r"daemon CPU ([\d.]+)%", out.stdout)
-    result["server_cpu_pct"] = float(cpu.group(1)) if cpu else None
     return result
 
 
 def row(name: str, r: dict[str, object]) -> str:
     lat = r["call_latency_ms"]
     assert isinstance(lat, dict)
-    cpu = r.get("server_cpu_pct")
+    cpu = r.get("daemon_cpu_pct")
     return (f"  {name:9s} {r['calls_per_s']:8.1f} calls/s  p50 {lat['p50']:7.2f}  "
             f"p90 {lat['p90']:7.2f}  p99 {lat['p99']:7.2f} ms  errors {r['errors']}  "
             f"server CPU {cpu if cpu is not None else '?'}%")

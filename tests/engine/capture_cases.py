@@ -174,6 +174,13 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         cmd("delete", to_tag="@tt"), QUERY,
         offer(), cmd("delete", from_tag="@ft", **{"via-branch": "z9hG4bK-3"}),
         cmd("delete", flags=["fatal"])]),
+    "original_sendrecv": ("original-sendrecv keeps the direction attributes as they are", [
+        offer(sdp(media=BASIC.replace("a=sendrecv", "a=sendonly")), flags=["original-sendrecv"]),
+        answer(bob(session="a=recvonly\r\n", media=BASIC.replace("a=sendrecv\r\n", "")),
+               flags=["original-sendrecv"]),
+        QUERY, DELETE]),
+    "rtcp_mux_answerer_adds": ("the answer carries rtcp-mux that was not offered", [
+        offer(), answer(bob(media=BASIC + "a=rtcp-mux\r\n")), QUERY, DELETE]),
     "list_limits": ("list with limits", [
         offer(), {"command": "list", "limit": 0}, {"command": "list", "limit": "0"},
         {"command": "list", "limit": -1}, {"command": "list", "limit": "-5"}, DELETE]),
