@@ -2,7 +2,8 @@
 """RTP relay throughput: rtpgate and rtpengine 10.5 (userspace) in the same run, with
 ``../shared/tools/relaybench.py --find-max``.
 
-    .venv/bin/python bench/relay.py [--seconds 5] [--no-rtpengine] [--rtpgate-arg=...] [-- ARGS]
+    .venv/bin/python bench/relay.py [--seconds 5] [--rounds 1] [--no-rtpengine]
+                                    [--rtpgate-arg=...] [-- ARGS]
 
 Each server is started on its own loopback ports (rtpengine with
 ``../shared/tools/start-rtpengine.sh``, its listeners and media ports moved off the defaults so
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,31 +115,44 @@ def summary(result: dict) -> str:
             f"{per_k} CPU per 1,000 packets; stopped by {result.get('limit')}")
 
 
+def machine_load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5, help="send window per step")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate the servers this many rounds (each round swaps who "
+                             "goes first); the ratio of medians is reported")
     parser.add_argument("--no-rtpengine", action="store_true")
-    parser.add_argument("--rtpengine-first", action="store_true",
-                        help="run rtpengine before rtpgate")
     parser.add_argument("--rtpgate-arg", action="append", default=[],
                         help="extra rtpgate option (repeatable)")
-    parser.add_argument("--json", action="store_true", help="print both results as JSON too")
+    parser.add_argument("--json", action="store_true", help="print every result as JSON too")
     parser.add_argument("relaybench", nargs="*", help="after --: options for relaybench.py")
     args = parser.parse_args()
 
-    runs = [bench_rtpgate]
-    if not args.no_rtpengine:
-        runs.insert(0 if args.rtpengine_first else 1, bench_rtpengine)
-    results = [run(args) for run in runs]
+    results: list[dict] = []
+    for round_ in range(args.rounds):
+        runs = [bench_rtpgate] if args.no_rtpengine else (
+            [bench_rtpgate, bench_rtpengine] if round_ % 2 == 0
+            else [bench_rtpengine, bench_rtpgate])
+        for run in runs:
+            load = machine_load()
+            result = run(args)
+            result["load_before"] = load
+            results.append(result)
     print(f"# relaybench --find-max, {os.cpu_count()} cores, loopback, ng over UDP; the "
           "generator, the receiver and the relay share the cores")
     for result in results:
-        print(summary(result))
-    ours = next(r for r in results if r["label"] == "rtpgate")
-    theirs = [r for r in results if r is not ours]
-    if theirs and ours.get("max_relayed_pps") and theirs[0].get("max_relayed_pps"):
-        print(f"ratio rtpgate / rtpengine: "
-              f"{ours['max_relayed_pps'] / theirs[0]['max_relayed_pps']:.2f}")
+        print(f"{summary(result)} (1-min load before: {result['load_before']})")
+    best = {label: statistics.median(r.get("max_relayed_pps") or 0 for r in results
+                                     if r["label"] == label)
+            for label in dict.fromkeys(r["label"] for r in results)}
+    if len(best) == 2 and all(best.values()):
+        ours, theirs = best["rtpgate"], next(v for k, v in best.items() if k != "rtpgate")
+        print(f"median max relayed: rtpgate {ours:.0f} pps, rtpengine {theirs:.0f} pps; "
+              f"ratio rtpgate / rtpengine: {ours / theirs:.2f}")
     if args.json:
         print(json.dumps(results, separators=(",", ":")))
     return 0

@@ -1,8 +1,9 @@
-"""One relayed media socket: what arrives on it, where it goes, and what was counted.
+"""One relayed media stream: what arrives on it, where it goes, and what was counted.
 
 A :class:`RelayStream` is the relay's side of one of the engine's packet streams (one RTP or one
 RTCP component of one party's media).  Its socket is the local port that was advertised to that
-party: the party sends to it, and the relay sends to the party *from* it.  A packet received on
+party: the party sends to it, and the relay sends to the party *from* it (sockets of the
+stream's other local addresses, if any, are read too).  A packet received on
 stream ``X`` is sent from ``X.sink``'s socket to ``X.sink.endpoint`` (RTCP demultiplexed on an
 rtcp-mux port goes to ``X.rtcp_sink``).
 
