@@ -220,6 +220,35 @@ def recv_until_closed(sock: socket.socket, limit: int = 1 << 20, timeout: float 
     return b"".join(chunks)
 
 
+def probe_fixtures(module: str, directory: Path) -> tuple[object, object]:
+    """Fixtures for tests that load test-only protocols from ``module`` (a file in
+    ``directory``) with ``--plugin``.  Assign them in a ``conftest.py``::
+
+        probe_server, shared_server = probe_fixtures("probe_ws", Path(__file__).parent)
+
+    ``probe_server(*args)`` starts a server with the module and the extra options (stopped at
+    the end of the test); ``shared_server`` is one such server for all the tests of a module
+    that only read from it."""
+    env = {"PYTHONPATH": str(directory)}
+    plugin_args = (f"--plugin={module}",)
+
+    @pytest.fixture
+    def probe_server(rtpgate_server: Callable[..., ServerProcess]
+                     ) -> Callable[..., ServerProcess]:
+        def start(*args: str) -> ServerProcess:
+            return rtpgate_server(*plugin_args, *args, env=env)
+        return start
+
+    @pytest.fixture(scope="module")
+    def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+        server = ServerProcess(plugin_args, env=env,
+                               workdir=tmp_path_factory.mktemp("shared-server")).start()
+        yield server
+        assert server.stop() == 0, server.log
+
+    return probe_server, shared_server
+
+
 @pytest.fixture
 def rtpgate_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Factory fixture: ``rtpgate_server(*args, env=None, python=None)`` starts a server; every

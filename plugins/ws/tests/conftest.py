@@ -1,32 +1,8 @@
 """Servers for the WebSocket transport tests: core + rtpgate-http + rtpgate-ws + the probe
-protocols of this directory (loaded with ``--plugin``, found through ``PYTHONPATH``)."""
+protocols of this directory (``probe_ws.py``, loaded with ``--plugin``)."""
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import probe_fixtures
 
-PROBE_ENV = {"PYTHONPATH": str(Path(__file__).parent)}
-PROBE_ARGS = ("--plugin=probe_ws",)
-
-
-@pytest.fixture
-def probe_server(rtpgate_server: Callable[..., ServerProcess]) -> Callable[..., ServerProcess]:
-    """``probe_server(*args)``: a server with the probe protocols and the extra options."""
-
-    def start(*args: str) -> ServerProcess:
-        return rtpgate_server(*PROBE_ARGS, *args, env=PROBE_ENV)
-
-    return start
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One probe server for the tests of a module that only read from it."""
-    server = ServerProcess(PROBE_ARGS, env=PROBE_ENV,
-                           workdir=tmp_path_factory.mktemp("shared-server")).start()
-    yield server
-    assert server.stop() == 0, server.log
+probe_server, shared_server = probe_fixtures("probe_ws", Path(__file__).parent)
