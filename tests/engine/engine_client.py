@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -116,9 +117,22 @@ def ports_in_use(server: ServerProcess) -> int:
     return sum(int(i["ports"]["used"]) for i in stats["interfaces"])
 
 
-def open_fds(server: ServerProcess) -> int:
+def open_fds(server: ServerProcess, expect: int | None = None) -> int:
+    """The server's open descriptors once its count has settled: the server closes a finished
+    client connection a moment after the client does, so the count is read until it equals
+    ``expect`` or has not changed for half a second (at most ten seconds)."""
     assert server.proc is not None
-    return len(os.listdir(f"/proc/{server.proc.pid}/fd"))
+    path = f"/proc/{server.proc.pid}/fd"
+    count, since = len(os.listdir(path)), time.monotonic()
+    deadline = since + 10
+    while time.monotonic() < deadline and count != expect:
+        time.sleep(0.05)
+        now_count = len(os.listdir(path))
+        if now_count != count:
+            count, since = now_count, time.monotonic()
+        elif expect is None and time.monotonic() - since >= 0.5:
+            break
+    return count
 
 
 def bindable(port: int, host: str = "127.0.0.1") -> bool:

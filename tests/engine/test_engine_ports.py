@@ -165,4 +165,4 @@ def test_ten_thousand_cycles_leave_nothing(rtpgate_server: Callable[..., ServerP
     assert summary["errors"] == 0 and summary["calls"] >= 10_000, summary
     assert ng(server, {"command": "list"})["calls"] == []
     assert ports_in_use(server) == ports
-    assert open_fds(server) == fds
+    assert open_fds(server, expect=fds) == fds
