@@ -2,7 +2,7 @@
 """RTP relay throughput: rtpgate and rtpengine 10.5 (userspace) in the same run, with
 ``../shared/tools/relaybench.py --find-max``.
 
-    .venv/bin/python bench/relay.py [--seconds 5] [--rounds 1] [--no-rtpengine]
+    .venv/bin/python bench/relay.py [--seconds 5] [--rounds 1] [--no-rtpengine] [--fixed]
                                     [--rtpgate-arg=...] [-- ARGS]
 
 Each server is started on its own loopback ports (rtpengine with
@@ -13,7 +13,9 @@ sized RTP both ways from a separate sender process to a separate receiver proces
 total packet rate until loss exceeds 0.1 % (or the latency p99 200 ms, or the generator cannot
 keep up).  ARGS after ``--`` go to relaybench.  The summary gives, per server, the highest
 relayed rate that passed, the relay's CPU (100 % = one core) and its CPU time per 1,000 relayed
-packets, then the ratio rtpgate / rtpengine.  Loopback only; every step is bounded in time.
+packets, then the ratio rtpgate / rtpengine.  With ``--fixed`` each server gets one run at the
+rate given after ``--`` (``-- --calls 500 --pps 50``), for the CPU per packet at a set load.
+Loopback only; every step is bounded in time.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ RTPGATE_ARGS = ("--listen-ng=127.0.0.1:22423", "--listen-http=127.0.0.1:22480",
 
 
 def relaybench(ng_port: int, pid: int, label: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, str(RELAYBENCH), "--ng", f"udp://127.0.0.1:{ng_port}", "--find-max",
+    mode = [] if args.fixed else ["--find-max"]
+    cmd = [sys.executable, str(RELAYBENCH), "--ng", f"udp://127.0.0.1:{ng_port}", *mode,
            "--pid", str(pid), "--seconds", str(args.seconds), "--label", label,
            *args.relaybench]
     print(f"# {label}: {' '.join(cmd[1:])}", flush=True)
@@ -106,6 +109,11 @@ def bench_rtpengine(args: argparse.Namespace) -> dict:
 
 
 def summary(result: dict) -> str:
+    if result.get("mode") == "fixed":
+        return (f"{result['label']:26} {result['relayed_pps']:>7} pps relayed of "
+                f"{result['offered_pps']} offered (loss {result['loss_pct']} %, latency p99 "
+                f"{result['lat_ms_p99']} ms), relay CPU {result['cpu_relay_pct']} %, "
+                f"{result['relay_cpu_us_per_pkt']:.2f} ms CPU per 1,000 packets")
     best = result.get("best") or {}
     us = best.get("relay_cpu_us_per_pkt")
     per_k = f"{us:.2f} ms" if us is not None else "n/a"
@@ -126,6 +134,9 @@ def main() -> int:
                         help="alternate the servers this many rounds (each round swaps who "
                              "goes first); the ratio of medians is reported")
     parser.add_argument("--no-rtpengine", action="store_true")
+    parser.add_argument("--fixed", action="store_true",
+                        help="one run at relaybench's --calls/--pps (give them after --) "
+                             "instead of --find-max: the CPU per packet at a set rate")
     parser.add_argument("--rtpgate-arg", action="append", default=[],
                         help="extra rtpgate option (repeatable)")
     parser.add_argument("--json", action="store_true", help="print every result as JSON too")
@@ -142,16 +153,17 @@ def main() -> int:
             result = run(args)
             result["load_before"] = load
             results.append(result)
-    print(f"# relaybench --find-max, {os.cpu_count()} cores, loopback, ng over UDP; the "
+    print(f"# relaybench {'fixed rate' if args.fixed else '--find-max'}, {os.cpu_count()} "
+          "cores, loopback, ng over UDP; the "
           "generator, the receiver and the relay share the cores")
     for result in results:
         print(f"{summary(result)} (1-min load before: {result['load_before']})")
-    best = {label: statistics.median(r.get("max_relayed_pps") or 0 for r in results
-                                     if r["label"] == label)
+    key = "relayed_pps" if args.fixed else "max_relayed_pps"
+    best = {label: statistics.median(r.get(key) or 0 for r in results if r["label"] == label)
             for label in dict.fromkeys(r["label"] for r in results)}
     if len(best) == 2 and all(best.values()):
         ours, theirs = best["rtpgate"], next(v for k, v in best.items() if k != "rtpgate")
-        print(f"median max relayed: rtpgate {ours:.0f} pps, rtpengine {theirs:.0f} pps; "
+        print(f"median relayed: rtpgate {ours:.0f} pps, rtpengine {theirs:.0f} pps; "
               f"ratio rtpgate / rtpengine: {ours / theirs:.2f}")
     if args.json:
         print(json.dumps(results, separators=(",", ":")))
