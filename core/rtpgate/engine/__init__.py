@@ -24,6 +24,9 @@ What the CLI, metrics and relay code may use (names are stable):
     :data:`rtpgate.stats.CLOSE_REASONS`).  Its relayed counters are added to the totals.
 ``engine.set_ownership(foreign)``
     Mark every call foreign or own.
+``engine.relay``
+    The media relay's :class:`~rtpgate.media.calls.CallRelay`; the engine calls
+    ``relay.sync(call)`` after every change of a call's streams (docs/media.md).
 ``engine.interfaces``
     :class:`~rtpgate.engine.interfaces.Interfaces`: ``logical`` interfaces by name and family,
     each with ``addresses`` (:class:`~rtpgate.engine.interfaces.LocalAddress`: ``name``,
