@@ -66,10 +66,6 @@ def check_call_replies(call_id: str, replies: list[dict[str, Any]], ordered: boo
     assert "created" in delete
 
 
-def engine_missing(reply: dict[str, Any]) -> bool:
-    return reply.get("error-reason") == "Unrecognized command"
-
-
 def need(program: str) -> str:
     path = shutil.which(program)
     if path is None:

@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Callable
 
-import pytest
 from calls import sdp
 from metrics_helpers import ng, parse, promtool_check, scrape, value
 from rtpgate.testing import ServerProcess
@@ -33,13 +32,9 @@ def test_relayed_packets_are_counted(rtpgate_server: Callable[..., ServerProcess
     call = uuid.uuid4().hex
     to_bob = ng(server, {"command": "offer", "call-id": call, "from-tag": "a",
                          "sdp": sdp("alice", alice.getsockname()[1])})
-    if to_bob.get("error-reason") == "Unrecognized command":
-        pytest.skip("no engine yet")
     to_alice = ng(server, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b",
                            "sdp": sdp("bob", bob.getsockname()[1])})
     before = parse(scrape(server)[1])
-    if "rtpengine_packets_total" not in before:
-        pytest.skip("no relay yet: nothing measures packets (stats.measures_media is false)")
     for _ in range(PACKETS):
         alice.sendto(RTP, ("127.0.0.1", _media_port(to_alice)))
         bob.sendto(RTP, ("127.0.0.1", _media_port(to_bob)))

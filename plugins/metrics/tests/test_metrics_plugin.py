@@ -105,6 +105,7 @@ def test_openmetrics_keeps_the_counter_that_clashes_with_a_gauge(runtime: Runtim
 
 def test_relay_families_only_once_a_relay_measures(runtime: Runtime) -> None:
     runtime.engine = fake_engine()  # type: ignore[attr-defined]
+    runtime.stats.measures_media = False  # as a server whose engine has no relay
     relay_families = {"rtpengine_packets_total", "rtpengine_bytes_total",
                       "rtpengine_packet_errors_total", "rtpengine_mediastreams",
                       "rtpengine_zero_packet_streams_total", "rtpengine_one_way_sessions_total",
