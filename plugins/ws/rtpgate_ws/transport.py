@@ -19,9 +19,24 @@ from typing import Any
 from rtpgate.protocol import BoundAddress, HttpUpgrade, Message, Protocol, Rejected, Transport
 from rtpgate.runtime import Runtime
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import (
+    WebSocketClosedError,
+    WebSocketHandler,
+    WebSocketProtocol,
+    WebSocketProtocol13,
+)
 
 log = logging.getLogger("rtpgate.ws")
+
+
+class _EchoingClose(WebSocketProtocol13):
+    """Answers a client's close frame with its code *and* reason, as rtpengine does (Tornado
+    echoes the code only)."""
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if reason is None and self.client_terminated and code == self.close_code:
+            reason = self.close_reason
+        super().close(code, reason)
 
 
 class _Connection(WebSocketHandler):
@@ -38,6 +53,12 @@ class _Connection(WebSocketHandler):
         # rtpengine's handshake reply carries no Server or Date header
         self.clear_header("Server")
         self.clear_header("Date")
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        protocol = super().get_websocket_protocol()
+        if type(protocol) is WebSocketProtocol13:
+            protocol.__class__ = _EchoingClose  # adds behaviour only, no state
+        return protocol
 
     def check_origin(self, origin: str) -> bool:
         return True  # rtpengine does not check Origin; access control is the network's job

@@ -122,6 +122,7 @@ def test_close_handshake(shared_server: ServerProcess) -> None:
         conn.close(1000, "bye")
         assert conn.protocol.close_rcvd is not None
         assert conn.protocol.close_rcvd.code == 1000
+        assert conn.protocol.close_rcvd.reason == "bye"  # the whole payload echoed, as rtpengine
 
 
 @pytest.mark.parametrize("path", ["/", "/ws", "/ng", "/any/path?x=1", "/ping"])
