@@ -14,7 +14,6 @@ ratio rtpgate / rtpengine per connection count.  Loopback only; every run is bou
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -29,8 +28,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-START_RTPENGINE = HERE.parent.parent / "shared" / "tools" / "start-rtpengine.sh"
+from rtpengine import available as rtpengine_available
+from rtpengine import reference_rtpengine
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -114,28 +114,13 @@ def _has_uvloop() -> bool:
 
 
 def bench_rtpengine(args: argparse.Namespace, log_level: int) -> list[Result]:
-    env = {**os.environ,
-           "RTPE_EXTRA": f"--delete-delay=0 --log-level={log_level}",
-           "RUN_DIR": tempfile.mkdtemp(prefix="rtpengine-bench-")}
-    if _answers("http://127.0.0.1:8080/ping"):
+    url = "http://127.0.0.1:8080/ping"
+    if _answers(url):
         raise SystemExit("something already answers on 127.0.0.1:8080: stop it first")
-    subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True, env=env,
-                   timeout=300, check=True)
-    # The script prints the pid of its `setsid`, which may have forked: rtpengine's own pid
-    # file is the one to trust.
-    pid = int((Path(env["RUN_DIR"]) / "rtpengine.pid").read_text())
-    try:
-        url = "http://127.0.0.1:8080/ping"
+    with reference_rtpengine(f"--delete-delay=0 --log-level={log_level}") as pid:
         wait_for(url)
         return [wrk(url, c, args.duration, pid, f"rtpengine 10.5 (log {log_level})")
                 for c in args.connections]
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists():
-                break
-            time.sleep(0.1)
 
 
 def main() -> int:
@@ -155,7 +140,7 @@ def main() -> int:
         return 2
 
     results = bench_rtpgate(args)
-    if not args.no_rtpengine and shutil.which("rtpengine") and START_RTPENGINE.exists():
+    if not args.no_rtpengine and rtpengine_available():
         for level in args.rtpengine_log_levels:
             results += bench_rtpengine(args, level)
     elif not args.no_rtpengine:
