@@ -59,10 +59,13 @@ class CallRelay:
             for media in ml.medias:
                 peer_media = peer.media(media.index) if peer is not None else None
                 control = self._control(call, ml, peer, media, peer_media)
+                ice = (IceCredentials(media.ice.ufrag, media.ice.pwd)
+                       if media.ice is not None and media.flags & m.MF_ICE else None)
                 for stream in media.streams:
                     relay_stream = self.streams.get(stream)
                     if relay_stream is not None:
-                        self._update(call, media, stream, relay_stream, peer_media, control)
+                        self._update(call, media, stream, relay_stream, peer_media, control,
+                                     ice)
 
     # ------------------------------------------------------------------ internals
 
@@ -80,7 +83,8 @@ class CallRelay:
         local = selected.local
         relay_stream = self.relay.open(selected.sock, (local.name, local.address),
                                        rtcp=stream.is_rtcp, stats_in=stream.stats_in,
-                                       stats_out=stream.stats_out, owner=stream)
+                                       stats_out=stream.stats_out, owner=stream,
+                                       local=(local.address, selected.port))
         relay_stream.ssrcs = stream.ssrcs
         relay_stream.on_learned = _write_back(stream)
         self.streams[stream] = relay_stream
@@ -108,7 +112,8 @@ class CallRelay:
         return unwatch
 
     def _update(self, call: m.Call, media: m.Media, stream: m.Stream, rs: RelayStream,
-                peer_media: m.Media | None, control: MediaControl | None) -> None:
+                peer_media: m.Media | None, control: MediaControl | None,
+                ice: IceCredentials | None) -> None:
         rs.signal(call.last_signal)
         if stream.flags & m.PS_FILLED:
             rs.fill(_address(stream.advertised))
@@ -118,8 +123,7 @@ class CallRelay:
                      media_handover=bool(stream.flags & m.PS_MEDIA_HANDOVER), rtcp_mux=mux)
         rs.link(*self._sinks(stream, peer_media))
         rs.set_control(control)
-        rs.set_ice(IceCredentials(media.ice.ufrag, media.ice.pwd)
-                   if media.ice is not None and media.flags & m.MF_ICE else None)
+        rs.set_ice(ice)
 
     def _sinks(self, stream: m.Stream, peer_media: m.Media | None
                ) -> tuple[RelayStream | None, RelayStream | None]:
@@ -147,14 +151,14 @@ class CallRelay:
         answered with, which the engine passed on to the peer's media."""
         whole, own = call.media_control, ml.control
         towards = peer.tag if peer is not None else None
+        block = whole.block_media or own.block_media or towards in own.block_media_to
+        silence = whole.silence_media or own.silence_media or towards in own.silence_media_to
+        dtmf = whole.block_dtmf or own.block_dtmf
+        if not (block or silence or dtmf):
+            return None
         encodings = {**media.encodings, **(peer_media.encodings if peer_media else {})}
-        return MediaControl.for_codecs(
-            encodings,
-            block_media=whole.block_media or own.block_media
-            or towards in own.block_media_to,
-            silence_media=whole.silence_media or own.silence_media
-            or towards in own.silence_media_to,
-            block_dtmf=whole.block_dtmf or own.block_dtmf)
+        return MediaControl.for_codecs(encodings, block_media=block, silence_media=silence,
+                                       block_dtmf=dtmf)
 
 
 def _write_back(stream: m.Stream) -> Callable[[RelayStream], None]:

@@ -33,15 +33,18 @@ class Relay:
 
     def open(self, sock: socket.socket, interface: tuple[str, str] = ("default", "127.0.0.1"),
              *, rtcp: bool = False, stats_in: Counters | None = None,
-             stats_out: Counters | None = None, owner: Activity | None = None) -> RelayStream:
+             stats_out: Counters | None = None, owner: Activity | None = None,
+             local: tuple[str, int] | None = None) -> RelayStream:
         """Start relaying what arrives on ``sock``, a bound UDP socket that the caller keeps
         and closes after :meth:`RelayStream.release`; packets for the stream's party are sent
         from it.  ``interface`` is ``(name, address)`` of its local interface, for the
         per-interface counters; ``rtcp`` marks an RTCP-only port.  ``stats_in``/``stats_out``
         and ``owner`` (whose ``last_packet`` is stamped) may be the engine's own objects, so
-        that it reads what the relay counts without copying."""
+        that it reads what the relay counts without copying.  ``local`` is the socket's address
+        if the caller knows it (saves a ``getsockname``)."""
         stream = RelayStream(self, sock, interface, self.stats.interface(*interface),
-                             self.stats.relayed, rtcp, stats_in, stats_out, owner)
+                             self.stats.relayed, rtcp, stats_in, stats_out, owner,
+                             local or sock.getsockname())
         self.add_socket(stream, sock)
         return stream
 
@@ -50,7 +53,8 @@ class Relay:
         same stream, as rtpengine's several ``sfds``; replies still leave from its first)."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
-        sock.setblocking(False)
+        if sock.gettimeout() != 0.0:
+            sock.setblocking(False)
         fd = sock.fileno()
         stale = self.streams.get(fd)
         if stale is not None:

@@ -119,13 +119,14 @@ class RelayStream:
     def __init__(self, relay: Relay, sock: socket.socket, interface: tuple[str, str],
                  counters: InterfaceStats, relayed: Traffic, rtcp: bool,
                  stats_in: Counters | None, stats_out: Counters | None,
-                 owner: Activity | None) -> None:
+                 owner: Activity | None, local: tuple[str, int] | tuple[str, int, int, int]
+                 ) -> None:
         self._relay: Relay | None = relay
         #: The socket packets for this party are sent from (the one advertised to it).
         self.sock = sock
         #: Descriptors of every socket this stream reads (``sock`` first).
         self.fds: list[int] = []
-        self.local: Address = _address(sock.getsockname())
+        self.local: Address = _address(local)
         self.interface = interface
         #: An RTCP-only port (the RTP port + 1 without rtcp-mux).
         self.rtcp = rtcp
