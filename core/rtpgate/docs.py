@@ -1,15 +1,16 @@
 """Reference documentation generated from the code, so it cannot drift from it.
 
-``python -m rtpgate.docs [--check] [DIR]`` writes (or, with ``--check``, compares) ``DIR/hooks.md``
-and ``DIR/configuration.md`` from the hook specifications and the options of every installed
-plugin.  A test runs the check, so a new hook or option fails the suite until the pages are
-regenerated.
+``python -m rtpgate.docs [--check] [DIR]`` writes (or, with ``--check``, compares) ``DIR/hooks.md``,
+``DIR/configuration.md``, ``DIR/ng-commands.md`` and ``DIR/ng-schema.json`` from the hook
+specifications, the options and the ng commands of every installed plugin.  A test runs the
+check, so a new hook, option or ng command fails the suite until the pages are regenerated.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import sys
 import types
 import typing
@@ -119,17 +120,51 @@ section that no installed plugin declares is reported the same way.
 """
 
 
-def pages(options: Sequence[Option], hookspecs: ModuleType) -> dict[str, str]:
+def ng_commands_page(schemas: dict[str, Any]) -> str:
+    """Every ng command with the keys its request model reads and their accepted spellings."""
+    out = [f"# ng commands\n\n{GENERATED}Every ng command of the core and of the plugins "
+           "installed when this page was generated, with the keys its request model reads. "
+           "Each spelling listed is accepted; unknown keys are ignored (logged once). The JSON "
+           "Schema of every request is in [ng-schema.json](ng-schema.json) "
+           "(`rtpgate ng-schema` prints it for what is installed).\n"]
+    for name, command in schemas["commands"].items():
+        aliases = "".join(f", `{a}`" for a in command["aliases"])
+        out.append(f"## `{name}`{aliases}\n\nStatistics short name: `{command['short']}`.\n")
+        rows = []
+        for prop, info in command["request"].get("properties", {}).items():
+            if prop == "command":
+                continue
+            spellings = ", ".join(f"`{k}`" for k in info.get("x-rtpengine-keys", [prop]))
+            rows.append(f"| {spellings} | {_cell(_schema_type(info))} |")
+        if rows:
+            out.append("| key | value |\n| --- | --- |\n" + "\n".join(rows) + "\n")
+    return "\n".join(out)
+
+
+def _schema_type(info: dict[str, Any]) -> str:
+    if "anyOf" in info:
+        return " or ".join(_schema_type(choice) for choice in info["anyOf"])
+    if info.get("type") == "array":
+        return f"list of {_schema_type(info.get('items', {}))}"
+    return str(info.get("type") or info.get("$ref", "any").rsplit("/", 1)[-1])
+
+
+def pages(options: Sequence[Option], hookspecs: ModuleType,
+          ng_schemas: dict[str, Any]) -> dict[str, str]:
     """File name -> content of every generated page."""
-    return {"configuration.md": configuration_page(options), "hooks.md": hooks_page(hookspecs)}
+    return {"configuration.md": configuration_page(options), "hooks.md": hooks_page(hookspecs),
+            "ng-commands.md": ng_commands_page(ng_schemas),
+            "ng-schema.json": json.dumps(ng_schemas, indent=1) + "\n"}
 
 
 def installed_pages() -> dict[str, str]:
     """The pages for the core and every installed plugin (no allow/deny list, no config)."""
     from . import hookspecs
-    from .boot import collect_options, load_plugins
+    from .boot import boot
+    from .ng.schema import command_schemas
 
-    return pages(collect_options(load_plugins([], {})), hookspecs)
+    runtime, _ = boot(["--config-file=none"], {})
+    return pages(runtime.options, hookspecs, command_schemas(runtime.ng))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
