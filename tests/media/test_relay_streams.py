@@ -376,3 +376,42 @@ async def test_a_closed_and_reused_descriptor_is_watched_again() -> None:
         relay.close()
         for sock in (second, sender, peer):
             sock.close()
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+async def test_ipv6_forwarding_and_learning() -> None:
+    relay = Relay(Stats())
+    socks = []
+    for _ in range(4):
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind(("::1", 0))
+        sock.setblocking(False)
+        socks.append(sock)
+    ports, (alice, bob) = socks[:2], socks[2:]
+    try:
+        a, b = relay.open(ports[0], ("default", "::1")), relay.open(ports[1], ("default", "::1"))
+        a.fill(("::1", 9))  # Alice's SDP says another port: learned from her packets
+        b.fill(bob.getsockname()[:2])
+        a.signal()
+        b.signal()
+        a.link(b)
+        b.link(a)
+        alice.sendto(rtp(1), a.local)
+        data, source = await recv(bob)
+        assert data == rtp(1) and source[:2] == b.local
+        bob.sendto(rtp(2), b.local)
+        assert (await recv(alice))[0] == rtp(2)
+        assert a.endpoint == alice.getsockname()[:2]
+    finally:
+        relay.close()
+        for sock in socks:
+            sock.close()
