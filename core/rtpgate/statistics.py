@@ -34,6 +34,7 @@ from .ng.command import NgCommand, NgContext, Reply
 from .ng.models import NgRequest
 
 if TYPE_CHECKING:
+    from .engine.engine import EngineStatistics
     from .runtime import Runtime
     from .stats import Stats, Traffic
 
@@ -96,47 +97,6 @@ class Metric:
         return self.key in ("{", "}", "[", "]")
 
 
-@dataclass(frozen=True, slots=True)
-class PortPool:
-    """One local interface address with its media port range, as the engine reports it."""
-
-    name: str
-    address: str
-    min: int
-    max: int
-    used: int
-    free: int
-    last: int
-
-
-@dataclass(frozen=True, slots=True)
-class EngineFacts:
-    """What the metric list needs from the engine at one instant."""
-
-    own: int
-    foreign: int
-    #: Media streams with traffic relayed in userspace (all of rtpgate's relaying is).
-    media_streams: int
-    interfaces: tuple[PortPool, ...]
-
-
-def engine_facts(runtime: Runtime) -> EngineFacts | None:
-    """Read the engine (``None`` while no engine is installed on the runtime).
-
-    The contract with the engine: ``runtime.engine.statistics()`` returns an object with ``own``
-    and ``foreign`` (calls now), ``media_streams`` (streams with relayed traffic) and
-    ``interfaces``: for each first-order local interface address, ``name``, ``address`` (text),
-    ``min``, ``max``, ``used``, ``free`` and ``last`` (the port last handed out).
-    """
-    engine = getattr(runtime, "engine", None)
-    if engine is None:
-        return None
-    stats = engine.statistics()
-    return EngineFacts(own=stats.own, foreign=stats.foreign, media_streams=stats.media_streams,
-                       interfaces=tuple(PortPool(p.name, p.address, p.min, p.max, p.used,
-                                                 p.free, p.last) for p in stats.interfaces))
-
-
 # ---------------------------------------------------------------------------- entry builders
 
 def _open(key: str, descr: str | None = None, brace: bool = True,
@@ -174,7 +134,7 @@ def _prom(name: str, type_: PromType, help_: str, value: float, /, **labels: str
 def gather(runtime: Runtime) -> list[Metric]:
     """The metric list as of now."""
     stats = runtime.stats
-    engine = engine_facts(runtime)
+    engine = runtime.engine.statistics()
     media = stats.measures_media
     out: list[Metric] = [Metric("{", "")]
     out += _current(stats, engine, media)
@@ -187,15 +147,15 @@ def gather(runtime: Runtime) -> list[Metric]:
     return out
 
 
-def _current(stats: Stats, engine: EngineFacts | None, media: bool) -> Iterator[Metric]:
+def _current(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator[Metric]:
     yield from _open("currentstatistics", "Statistics over currently running sessions:",
                      bracket_descr="")
-    own, foreign = (engine.own, engine.foreign) if engine else (0, 0)
+    own, foreign = engine.own, engine.foreign
     sessions = "Current sessions by ownership: own (this instance) or foreign (another's)"
     yield _int("sessionsown", "Owned sessions", own,
-               _prom("sessions", "gauge", sessions, own, type="own") if engine else None)
+               _prom("sessions", "gauge", sessions, own, type="own"))
     yield _int("sessionsforeign", "Foreign sessions", foreign,
-               _prom("sessions", "gauge", sessions, foreign, type="foreign") if engine else None)
+               _prom("sessions", "gauge", sessions, foreign, type="foreign"))
     yield _int("sessionstotal", "Total sessions", own + foreign)
     yield _int("transcodedmedia", "Transcoded media", 0)
     rate = stats.rates.read(stats.relayed) if media else None
@@ -208,11 +168,11 @@ def _current(stats: Stats, engine: EngineFacts | None, media: bool) -> Iterator[
                    measured.bytes if measured else 0)
         yield _int(f"errorrate{suffix}", f"Errors per second ({where})",
                    measured.errors if measured else 0)
-    streams = engine.media_streams if engine else 0
+    streams = engine.media_streams
     yield _int("media_userspace", "Userspace-only media streams", streams,
                _prom("mediastreams", "gauge", "Media streams relayed, by path (rtpgate relays "
                      "in userspace only)", streams, type="userspace")
-               if engine and media else None)
+               if media else None)
     yield _int("media_kernel", "Kernel-only media streams", 0)
     yield _int("media_mixed", "Mixed kernel/userspace media streams", 0)
     yield _close("")
@@ -349,9 +309,9 @@ def _control(runtime: Runtime) -> Iterator[Metric]:
     yield _close("")
 
 
-def _interfaces(stats: Stats, engine: EngineFacts | None, media: bool) -> Iterator[Metric]:
+def _interfaces(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator[Metric]:
     yield from _open("interfaces", brace=False)
-    for pool in engine.interfaces if engine else ():
+    for pool in engine.interfaces:
         labels = {"name": pool.name, "address": pool.address}
         total = pool.max - pool.min + 1
         yield Metric("{")

@@ -33,8 +33,7 @@ def list_counters(ctx: CliContext, args: str) -> None:
 
 
 def list_interfaces(ctx: CliContext, args: str) -> None:
-    facts = statistics.engine_facts(ctx.runtime)
-    for pool in facts.interfaces if facts else ():
+    for pool in ctx.runtime.engine.statistics().interfaces:
         family = f"IPv{ipaddress.ip_address(pool.address).version}"
         total = pool.max - pool.min + 1
         used_pct = pool.used * 100.0 / total if total else 0.0
