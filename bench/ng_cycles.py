@@ -18,20 +18,16 @@ its defaults.  ``--json FILE`` also writes every ngload result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
-import re
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-TOOLS = Path("/work/shared/tools")
+from servers import TOOLS, reference_rtpengine, rtpgate
+
 NGLOAD = TOOLS / "ngload.py"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -40,43 +36,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ping(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as reply:
-                if reply.read() == b"pong\n":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing answers /ping on port {port}")
-
-
-def start_rtpgate(port: int) -> subprocess.Popen[bytes]:
-    rtpgate = REPO / ".venv" / "bin" / "rtpgate"
-    proc = subprocess.Popen([str(rtpgate), "-f", "-E", "--config-file=none",
-                             f"--listen-http=127.0.0.1:{port}", "--delete-delay=0",
-                             "--port-min=36000", "--port-max=39999"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ping(port)
-    return proc
-
-
-def start_rtpengine(port: int, log_level: int) -> int:
+def rtpengine_options(port: int, log_level: int) -> str:
+    """HTTP on ``port``, every other listener on a free port and media ports of its own."""
     ports = [free_port() for _ in range(4)]
-    extra = (f"--delete-delay=0 --log-level={log_level} --listen-http=127.0.0.1:{port} "
-             f"--listen-https=127.0.0.1:{ports[0]} --listen-ng=127.0.0.1:{ports[1]} "
-             f"--listen-tcp-ng=127.0.0.1:{ports[2]} --listen-cli=127.0.0.1:{ports[3]} "
-             "--port-min=50000 --port-max=59999")
-    env = {**os.environ, "RUN_DIR": "/tmp/rtpengine-ngbench", "RTPE_EXTRA": extra,
-           "WAIT_URL": f"http://127.0.0.1:{port}/ping"}
-    out = subprocess.run([str(TOOLS / "start-rtpengine.sh")], capture_output=True, text=True,
-                         env=env, check=True)
-    match = re.search(r"PID (\d+)", out.stdout)
-    if not match:
-        raise RuntimeError(out.stdout + out.stderr)
-    wait_ping(port)
-    return int(match.group(1))
+    return (f"--delete-delay=0 --log-level={log_level} --listen-http=127.0.0.1:{port} "
+            f"--listen-https=127.0.0.1:{ports[0]} --listen-ng=127.0.0.1:{ports[1]} "
+            f"--listen-tcp-ng=127.0.0.1:{ports[2]} --listen-cli=127.0.0.1:{ports[3]} "
+            "--port-min=50000 --port-max=59999")
 
 
 def ngload(transport: str, port: int, concurrency: int, duration: float, pid: int
@@ -116,22 +82,21 @@ def main() -> int:
     parser.add_argument("--json", help="write every result to this file")
     args = parser.parse_args()
 
-    started: list[tuple[str, object]] = []
-    try:
+    with contextlib.ExitStack() as stack:
         if args.rtpgate:
             gate_port, gate_pid = int(args.rtpgate.rsplit(":", 1)[1]), args.rtpgate_pid or 0
         else:
-            gate_port = free_port()
-            proc = start_rtpgate(gate_port)
-            gate_pid = proc.pid
-            started.append(("rtpgate", proc))
+            gate = stack.enter_context(rtpgate(
+                ["--listen-http=127.0.0.1:0", "--delete-delay=0", "--port-min=36000",
+                 "--port-max=39999"]))
+            gate_port, gate_pid = gate.port("http"), gate.pid
         if args.rtpengine:
             engine_port = int(args.rtpengine.rsplit(":", 1)[1])
             engine_pid = args.rtpengine_pid or 0
         else:
             engine_port = free_port()
-            engine_pid = start_rtpengine(engine_port, args.rtpengine_log_level)
-            started.append(("rtpengine", engine_pid))
+            engine_pid = stack.enter_context(reference_rtpengine(
+                rtpengine_options(engine_port, args.rtpengine_log_level)))
         results = []
         print(f"offer/answer/delete cycles, {args.duration:g} s each; rtpgate pid {gate_pid} "
               f"port {gate_port}, rtpengine pid {engine_pid} port {engine_port}")
@@ -148,15 +113,6 @@ def main() -> int:
                                 "rtpgate": ours, "rtpengine": theirs, "ratio": ratio})
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
-    finally:
-        for name, handle in started:
-            if name == "rtpgate":
-                assert isinstance(handle, subprocess.Popen)
-                handle.send_signal(signal.SIGTERM)
-                handle.wait(10)
-            else:
-                assert isinstance(handle, int)
-                os.kill(handle, signal.SIGTERM)
     return 0
 
 

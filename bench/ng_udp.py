@@ -16,22 +16,15 @@ rtpengine.  Loopback only; every run is bounded in time.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("RTPGATE_SHARED", HERE.parent.parent / "shared"))
-NGLOAD = SHARED / "tools" / "ngload.py"
-START_RTPENGINE = SHARED / "tools" / "start-rtpengine.sh"
+from servers import TOOLS, alive, has_uvloop, reference_rtpengine, rtpengine_available, rtpgate
+
+NGLOAD = TOOLS / "ngload.py"
 
 
 @dataclass
@@ -65,7 +58,7 @@ def runs(args: argparse.Namespace, port: int, pid: int, server: str) -> list[Res
     results = []
     for mode in args.modes:
         for c in args.concurrency:
-            if not Path(f"/proc/{pid}").exists():
+            if not alive(pid):
                 print(f"  {server} is gone: {mode} c={c} not run", file=sys.stderr)
                 continue
             results.append(ngload(port, pid, mode, c, args.duration, server))
@@ -73,50 +66,17 @@ def runs(args: argparse.Namespace, port: int, pid: int, server: str) -> list[Res
 
 
 def bench_rtpgate(args: argparse.Namespace) -> list[Result]:
-    with tempfile.TemporaryDirectory() as tmp:
-        ready = Path(tmp) / "ready.json"
-        proc = subprocess.Popen([sys.executable, "-m", "rtpgate", "-f", "-E", "--config-file=none",
-                                 f"--listen-ng=127.0.0.1:{args.port}", "--delete-delay=0",
-                                 f"--log-level={args.log_level}", f"--ready-file={ready}"],
-                                stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 20
-            while not ready.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("rtpgate did not start")
-                time.sleep(0.05)
-            loop = "uvloop" if _has_uvloop() else "asyncio"
-            name = f"rtpgate (py{sys.version_info[0]}.{sys.version_info[1]}, {loop})"
-            return runs(args, args.port, proc.pid, name)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    with rtpgate([f"--listen-ng=127.0.0.1:{args.port}", "--delete-delay=0",
+                  f"--log-level={args.log_level}"]) as gate:
+        loop = "uvloop" if has_uvloop() else "asyncio"
+        name = f"rtpgate (py{sys.version_info[0]}.{sys.version_info[1]}, {loop})"
+        return runs(args, args.port, gate.pid, name)
 
 
 def bench_rtpengine(args: argparse.Namespace) -> list[Result]:
-    env = {**os.environ,
-           "RTPE_EXTRA": f"--delete-delay=0 --log-level={args.log_level}",
-           "RUN_DIR": tempfile.mkdtemp(prefix="rtpengine-bench-")}
-    started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True,
-                             env=env, timeout=300, check=True)
-    pid = int(started.stdout.strip().splitlines()[-1].split()[1])
-    try:
+    # it may die during the runs: runs() then says which were not run
+    with reference_rtpengine(f"--delete-delay=0 --log-level={args.log_level}") as pid:
         return runs(args, 2223, pid, "rtpengine 10.5")
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # it may have died: the rows say so
-            os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists():
-                break
-            time.sleep(0.1)
 
 
 def main() -> int:
@@ -135,7 +95,7 @@ def main() -> int:
         return 2
 
     results = bench_rtpgate(args)
-    if not args.no_rtpengine and shutil.which("rtpengine") and START_RTPENGINE.exists():
+    if not args.no_rtpengine and rtpengine_available():
         results += bench_rtpengine(args)
     elif not args.no_rtpengine:
         print("rtpengine or start-rtpengine.sh not found: rtpgate only", file=sys.stderr)

@@ -18,20 +18,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
-from rtpengine import available as rtpengine_available
-from rtpengine import reference_rtpengine
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+from servers import cpu_seconds, has_uvloop, reference_rtpengine, rtpengine_available, rtpgate
 
 
 @dataclass
@@ -42,11 +34,6 @@ class Result:
     p50: str
     p99: str
     cpu: float
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
 def wrk(url: str, connections: int, duration: int, pid: int, server: str) -> Result:
@@ -64,63 +51,19 @@ def wrk(url: str, connections: int, duration: int, pid: int, server: str) -> Res
     return Result(server, connections, rps, latency.get("50", "?"), latency.get("99", "?"), cpu)
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True  # something answered, if not with 200
-    except OSError:
-        return False
-
-
-def wait_for(url: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.read() == b"pong\n":
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def bench_rtpgate(args: argparse.Namespace) -> list[Result]:
-    with tempfile.TemporaryDirectory() as tmp:
-        ready = Path(tmp) / "ready.json"
-        proc = subprocess.Popen([sys.executable, "-m", "rtpgate", "-f", "-E", "--config-file=none",
-                                 f"--listen-http=127.0.0.1:{args.port}",
-                                 f"--log-level={args.rtpgate_log_level}",
-                                 f"--ready-file={ready}"], stderr=subprocess.DEVNULL)
-        try:
-            url = f"http://127.0.0.1:{args.port}/ping"
-            wait_for(url)
-            loop = "uvloop" if _has_uvloop() else "asyncio"
-            name = f"rtpgate ({loop}, log {args.rtpgate_log_level})"
-            return [wrk(url, c, args.duration, proc.pid, name) for c in args.connections]
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    with rtpgate([f"--listen-http=127.0.0.1:{args.port}",
+                  f"--log-level={args.rtpgate_log_level}"]) as gate:
+        url = f"http://127.0.0.1:{args.port}/ping"
+        loop = "uvloop" if has_uvloop() else "asyncio"
+        name = f"rtpgate ({loop}, log {args.rtpgate_log_level})"
+        return [wrk(url, c, args.duration, gate.pid, name) for c in args.connections]
 
 
 def bench_rtpengine(args: argparse.Namespace, log_level: int) -> list[Result]:
-    url = "http://127.0.0.1:8080/ping"
-    if _answers(url):
-        raise SystemExit("something already answers on 127.0.0.1:8080: stop it first")
     with reference_rtpengine(f"--delete-delay=0 --log-level={log_level}") as pid:
-        wait_for(url)
-        return [wrk(url, c, args.duration, pid, f"rtpengine 10.5 (log {log_level})")
-                for c in args.connections]
+        return [wrk("http://127.0.0.1:8080/ping", c, args.duration, pid,
+                    f"rtpengine 10.5 (log {log_level})") for c in args.connections]
 
 
 def main() -> int:

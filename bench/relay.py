@@ -23,18 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-TOOLS = HERE.parent.parent / "shared" / "tools"
+from servers import TOOLS, reference_rtpengine, rtpgate
+
 RELAYBENCH = TOOLS / "relaybench.py"
-START_RTPENGINE = TOOLS / "start-rtpengine.sh"
 
 #: rtpengine's control listeners and media ports (off its defaults).
 RTPENGINE_NG = 22323
@@ -64,48 +60,14 @@ def relaybench(ng_port: int, pid: int, label: str, args: argparse.Namespace) -> 
     return result
 
 
-def wait_gone(pid: int) -> None:
-    """Until ``pid`` has exited (a zombie left for init to reap counts as exited)."""
-    for _ in range(100):
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return
-        if state == "Z":
-            return
-        time.sleep(0.1)
-
-
 def bench_rtpgate(args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        ready = Path(tmp) / "ready.json"
-        proc = subprocess.Popen([sys.executable, "-m", "rtpgate", "-f", "-E", "--config-file=none",
-                                 f"--ready-file={ready}", *RTPGATE_ARGS, *args.rtpgate_arg],
-                                stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 20
-            while not ready.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("rtpgate did not start")
-                time.sleep(0.05)
-            return relaybench(RTPGATE_NG, proc.pid, "rtpgate", args)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+    with rtpgate([*RTPGATE_ARGS, *args.rtpgate_arg]) as gate:
+        return relaybench(RTPGATE_NG, gate.pid, "rtpgate", args)
 
 
 def bench_rtpengine(args: argparse.Namespace) -> dict:
-    env = {**os.environ, "RTPE_EXTRA": RTPENGINE_EXTRA,
-           "WAIT_URL": "http://127.0.0.1:22880/ping",
-           "RUN_DIR": tempfile.mkdtemp(prefix="rtpengine-relaybench-")}
-    started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True,
-                             env=env, timeout=300, check=True)
-    pid = int(started.stdout.strip().splitlines()[-1].split()[1])
-    try:
+    with reference_rtpengine(RTPENGINE_EXTRA) as pid:
         return relaybench(RTPENGINE_NG, pid, "rtpengine 10.5 userspace", args)
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        wait_gone(pid)
 
 
 def summary(result: dict) -> str:
