@@ -25,6 +25,7 @@ from typing import Any
 from rtpgate.protocol import DatagramListener, Message, Protocol, Rejected
 
 from .binding import IP_PKTINFO, BoundSocket
+from .tos import ControlTos
 
 log = logging.getLogger("rtpgate.udp")
 
@@ -45,8 +46,9 @@ class DatagramEndpoint:
     """One bound UDP socket and the protocol its datagrams go to."""
 
     def __init__(self, bound: BoundSocket, protocol: Protocol, listener: DatagramListener,
-                 spawn: Spawn) -> None:
+                 spawn: Spawn, tos: ControlTos) -> None:
         self.sock = bound.sock
+        self.tos = tos
         self.wildcard = bound.wildcard
         self.protocol = protocol
         self.family = self.sock.family
@@ -141,6 +143,7 @@ class DatagramEndpoint:
 
     def _send(self, body: bytes, peer: Any, pktinfo: tuple[int, int, bytes] | None) -> None:
         try:
+            self.tos.sync(self.sock)
             if pktinfo is None:
                 self.sock.sendto(body, peer)
             else:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import cast
+from typing import Any, cast
 
 from rtpgate.protocol import Message, Protocol, Rejected, StreamListener
 
 from .datagram import Spawn
+from .tos import ControlTos
 
 log = logging.getLogger("rtpgate.tcp")
 
@@ -28,8 +29,10 @@ MAX_QUEUED = 64
 class StreamService:
     """What the connections of one listener share."""
 
-    def __init__(self, protocol: Protocol, listener: StreamListener, spawn: Spawn) -> None:
+    def __init__(self, protocol: Protocol, listener: StreamListener, spawn: Spawn,
+                 settings: Any) -> None:
         self.protocol = protocol
+        self.settings = settings
         self.listener = listener
         self.spawn = spawn
         self.connections: set[StreamConnection] = set()
@@ -46,6 +49,7 @@ class StreamService:
 class StreamConnection(asyncio.Protocol):
     def __init__(self, service: StreamService) -> None:
         self.service = service
+        self.tos = ControlTos(service.settings)
         self.framer = service.listener.framer
         self.buffer = bytearray()
         self.queue: collections.deque[bytes] = collections.deque()
@@ -140,6 +144,7 @@ class StreamConnection(asyncio.Protocol):
                 if self.done:
                     break
                 if reply is not None:
+                    self.tos.sync(self._transport.get_extra_info("socket"))
                     self._transport.write(reply.body)
                 if self.service.listener.close_after_reply:
                     self.close()

@@ -31,6 +31,7 @@ from rtpgate.runtime import Runtime
 from .binding import bind
 from .datagram import DatagramEndpoint, Spawn
 from .stream import StreamService
+from .tos import ControlTos
 
 log = logging.getLogger("rtpgate.udp")
 
@@ -65,7 +66,7 @@ class RawSocketTransport(Transport):
     listener_types = (DatagramListener, StreamListener)
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
-        settings = runtime.settings
+        settings = self.settings = runtime.settings
         self.plan: list[tuple[Protocol, Listener, list[Endpoint]]] = []
         for protocol in protocols:
             for listener in protocol.listeners:
@@ -103,13 +104,14 @@ class RawSocketTransport(Transport):
         if isinstance(listener, DatagramListener):
             sockets = bind(endpoint, socket.SOCK_DGRAM)
             for item in sockets:
-                datagram = DatagramEndpoint(item, protocol, listener, spawn)
+                datagram = DatagramEndpoint(item, protocol, listener, spawn,
+                                            ControlTos(self.settings))
                 self.endpoints.append(datagram)
                 datagram.start()
         else:
             assert isinstance(listener, StreamListener)
             sockets = bind(endpoint, socket.SOCK_STREAM)
-            service = StreamService(protocol, listener, spawn)
+            service = StreamService(protocol, listener, spawn, self.settings)
             self.services.append(service)
             loop = asyncio.get_running_loop()
             for item in sockets:
