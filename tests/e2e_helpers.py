@@ -21,6 +21,18 @@ PLUGIN_SRC = HERE / "test_plugins_src"
 DATA = HERE / "data"
 
 
+def _shared() -> Path:
+    """The team's reference material (rtpengine transcripts, conformance corpus, tools):
+    ``$RTPGATE_SHARED``, else ``shared/`` beside this checkout, else ``/work/shared``."""
+    candidates = [Path(os.environ["RTPGATE_SHARED"])] if "RTPGATE_SHARED" in os.environ else []
+    candidates += [REPO.parent / "shared", Path("/work/shared")]
+    return next((p for p in candidates if (p / "reference").is_dir()), candidates[-1])
+
+
+#: Read only: tests and benchmarks may use it, the product never does.
+SHARED = _shared()
+
+
 def fake_distribution(site: Path, name: str, version: str, entry_points: dict[str, str]) -> None:
     """Make ``site`` hold distribution ``name`` publishing ``entry_points`` (entry-point name ->
     module) in the ``rtpgate`` group."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,10 +22,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from e2e_helpers import SHARED
 from rtpgate.ng import codec
 from rtpgate.testing import ServerProcess
 
-SHARED = Path(os.environ.get("RTPGATE_SHARED", "/work/shared"))
 PROBE = SHARED / "tools" / "probe.py"
 REFERENCE = SHARED / "reference" / "transcripts" / "probe.json"
 SDPCONF = SHARED / "conformance" / "sdpconf.py"

@@ -10,16 +10,14 @@ are checked with known state in test_cli_calls.py.
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_clients import http_cli, tcp_cli, ws_cli
+from e2e_helpers import SHARED
 from rtpgate.testing import ServerProcess
 
-SHARED = Path(os.environ.get("RTPGATE_SHARED", "/work/shared"))
 PROBE = SHARED / "reference" / "transcripts" / "probe.json"
 pytestmark = pytest.mark.skipif(not PROBE.exists(), reason=f"no reference transcripts at {PROBE}")
 

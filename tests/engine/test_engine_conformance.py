@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from e2e_helpers import SHARED
 from rtpgate.testing import ServerProcess
 
 HERE = Path(__file__).parent
-CORPUS = Path("/work/shared/conformance")
+CORPUS = SHARED / "conformance"
 RUNNER = CORPUS / "sdpconf.py"
 
 pytestmark = pytest.mark.skipif(not RUNNER.exists(), reason="conformance runner not available")

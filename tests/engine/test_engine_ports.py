@@ -9,9 +9,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
+from e2e_helpers import SHARED
 from engine_client import (
     answer,
     bindable,
@@ -27,7 +27,7 @@ from engine_client import (
 )
 from rtpgate.testing import ServerProcess
 
-NGLOAD = Path("/work/shared/tools/ngload.py")
+NGLOAD = SHARED / "tools" / "ngload.py"
 
 
 def held(ports: list[int]) -> Iterator[socket.socket]:

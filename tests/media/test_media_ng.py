@@ -9,16 +9,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from aioice import stun
+from e2e_helpers import SHARED
 from media_calls import LOCAL, Call, Party, attribute, ng, relay_address, sdp
 from media_packets import dtmf_event, rtcp_rr, rtp
 from rtpgate.testing import ServerProcess
 
 SSRC_A, SSRC_B = 0xA11CE, 0xB0B
-RELAYBENCH = Path(__file__).resolve().parents[3] / "shared" / "tools" / "relaybench.py"
+RELAYBENCH = SHARED / "tools" / "relaybench.py"
 
 
 @pytest.fixture

@@ -11,12 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2e_helpers import SHARED
 from rtpgate.testing import ServerProcess
 
-#: rtpengine's transcripts: shared/ beside the clone (as in CI), else RTPGATE_SHARED.
-SHARED = next((p for p in (Path(__file__).resolve().parents[3] / "shared",
-                           Path(os.environ.get("RTPGATE_SHARED", "/work/shared")))
-               if (p / "reference").is_dir()), Path("/work/shared"))
 TRANSCRIPTS = SHARED / "reference" / "transcripts"
 NG = {"Content-Type": "application/x-rtpengine-ng"}
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
