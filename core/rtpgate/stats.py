@@ -66,8 +66,6 @@ class Totals:
 
     managed_sessions: int = 0
     closed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLOSE_REASONS, 0))
-    #: Relayed in userspace (rtpgate has no kernel path), summed when a call ends.
-    relayed: Traffic = field(default_factory=Traffic)
     zero_way_streams: int = 0
     one_way_streams: int = 0
     call_duration: float = 0.0

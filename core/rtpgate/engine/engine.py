@@ -137,10 +137,6 @@ class Engine:
         medias: dict[int, list[int]] = {}
         for ml in call.monologues:
             for media in ml.medias:
-                for ps in media.streams:
-                    totals.relayed.packets += ps.stats_in.packets
-                    totals.relayed.bytes += ps.stats_in.bytes
-                    totals.relayed.errors += ps.stats_in.errors
                 if media.streams:
                     medias.setdefault(media.index, []).append(media.streams[0].stats_in.packets)
         for counts in medias.values():
