@@ -32,11 +32,10 @@ def _integer(value: Any) -> int | None:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text[:1] in "+-":
+        sign = ""
+        if text.startswith(("+", "-")):  # not text[:1] in "+-": "" is in every string
             sign, text = text[0], text[1:]
-        else:
-            sign = ""
-        return int(sign + text) if text.isdigit() else None
+        return int(sign + text) if text.isascii() and text.isdigit() else None
     return None
 
 
