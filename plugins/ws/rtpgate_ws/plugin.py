@@ -16,9 +16,10 @@ from .transport import WsTransport
 
 @hookimpl
 def rtpgate_options() -> Iterable[Option]:
-    return [Option("ws-max-message-size", Annotated[int, Field(ge=1)], 10 * 1024 * 1024,
+    return [Option("ws-max-message-size", Annotated[int, Field(ge=1)], 16 * 1024 * 1024,
                    "largest WebSocket message (after reassembling fragments); a larger one "
-                   "closes that connection with code 1009", metavar="BYTES")]
+                   "closes that connection with code 1009 (rtpengine has no limit; 16 MiB "
+                   "passes Autobahn case 9.2.6)", metavar="BYTES")]
 
 
 @hookimpl

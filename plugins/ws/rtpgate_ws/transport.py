@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 import time
+from asyncio import Future
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,10 +30,40 @@ from tornado.websocket import (
 
 log = logging.getLogger("rtpgate.ws")
 
+#: Close codes a peer may send (RFC 6455 7.4.1 and the IANA registry); 3000-4999 are also valid.
+VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013,
+                               1014})
+
+
+def _close_problem(payload: bytes) -> tuple[int, str] | None:
+    """What is wrong with a client's close frame (RFC 6455 5.5.1, 7.4), as the code and reason
+    to close with; ``None`` when it is valid.  Tornado echoes any code it gets."""
+    if len(payload) == 1:
+        return 1002, "close frame with a one-byte payload"
+    if len(payload) >= 2:
+        code = struct.unpack(">H", payload[:2])[0]
+        if not (code in VALID_CLOSE_CODES or 3000 <= code <= 4999):
+            return 1002, "invalid close code"
+        try:
+            payload[2:].decode("utf-8")
+        except UnicodeDecodeError:
+            return 1007, "close reason is not UTF-8"
+    return None
+
 
 class _EchoingClose(WebSocketProtocol13):
     """Answers a client's close frame with its code *and* reason, as rtpengine does (Tornado
-    echoes the code only)."""
+    echoes the code only); an invalid close frame is answered with 1002 (1007 for a reason that
+    is not UTF-8), as RFC 6455 requires (Autobahn cases 7.3.x, 7.5.1, 7.9.x)."""
+
+    def _handle_message(self, opcode: int, data: bytes) -> Future[None] | None:
+        if opcode == 0x8:
+            problem = _close_problem(data)
+            if problem is not None:
+                self.client_terminated = True
+                self.close(*problem)
+                return None
+        return super()._handle_message(opcode, data)
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         if reason is None and self.client_terminated and code == self.close_code:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rtpgate.testing import ServerProcess, read_response, self_signed_cert
+from rtpgate.testing import ServerProcess, read_response, recv_until_closed, self_signed_cert
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -207,3 +207,69 @@ def test_server_stop_closes_websockets(probe_server: Callable[..., ServerProcess
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     with pytest.raises(OSError):
         socket.create_connection(server.address(), timeout=2)
+
+
+def _raw_ws(server: ServerProcess) -> socket.socket:
+    """A raw socket past the handshake of a ``probe.echo`` WebSocket."""
+    sock = server.connect()
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Sec-WebSocket-Protocol: probe.echo\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _masked_frame(opcode: int, payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+def _close_reply(sock: socket.socket, payload: bytes) -> bytes:
+    """Send a close frame with ``payload``; the payload of the server's close frame."""
+    sock.sendall(_masked_frame(0x8, payload))
+    data = recv_until_closed(sock)
+    assert data[0] == 0x88, data
+    return data[2:2 + (data[1] & 0x7F)]
+
+
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999])
+def test_invalid_close_code_is_answered_with_1002(shared_server: ServerProcess, code: int) -> None:
+    """RFC 6455 7.4: a peer's reserved or undefined close code is a protocol error (Autobahn
+    7.9.x); it used to be echoed back."""
+    with _raw_ws(shared_server) as sock:
+        assert _close_reply(sock, code.to_bytes(2, "big"))[:2] == b"\x03\xea"  # 1002
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000,
+                                  3999, 4000, 4999])
+def test_valid_close_code_is_echoed(shared_server: ServerProcess, code: int) -> None:
+    """Autobahn 7.7.x: a valid code comes back, with the reason (as rtpengine)."""
+    with _raw_ws(shared_server) as sock:
+        assert _close_reply(sock, code.to_bytes(2, "big") + b"why") == \
+            code.to_bytes(2, "big") + b"why"
+
+
+def test_close_frame_with_one_byte_or_bad_utf8(shared_server: ServerProcess) -> None:
+    """Autobahn 7.3.2 (a one-byte close payload: 1002) and 7.5.1 (a reason that is not UTF-8:
+    1007)."""
+    with _raw_ws(shared_server) as sock:
+        assert _close_reply(sock, b"\x03")[:2] == b"\x03\xea"
+    with _raw_ws(shared_server) as sock:
+        assert _close_reply(sock, b"\x03\xe8\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed"
+                            b"\xa0\x80")[:2] == b"\x03\xef"
+    with _raw_ws(shared_server) as sock:  # an empty close frame gets an empty one
+        assert _close_reply(sock, b"") == b""
+
+
+def test_sixteen_mib_message_works_by_default(shared_server: ServerProcess) -> None:
+    """Autobahn 9.2.6: a 16 MiB binary message is answered, as rtpengine (no limit) does."""
+    payload = os.urandom(16 * 1024 * 1024)
+    with ws(shared_server, "probe.echo", max_size=None) as conn:
+        conn.send(payload)
+        assert conn.recv(timeout=60) == payload
