@@ -10,7 +10,10 @@ Limits, each affecting only this connection: a request head over :data:`MAX_HEAD
 431, a body over ``--http-max-body`` gets 413 (both then close the connection), unparsable
 input gets 400 and a close, and a connection from which nothing arrives for
 ``--http-idle-timeout`` seconds while no request is being answered is closed (whether it is
-idle between requests or stopped in the middle of one).
+idle between requests or stopped in the middle of one).  A request head (request line and
+headers) not complete ``--http-head-timeout`` seconds after its first byte gets 408 and a close,
+however steadily its bytes trickle in: the idle timer alone let a client that sends one header
+byte a second keep a connection for ever (slowloris).
 """
 
 from __future__ import annotations
@@ -86,12 +89,18 @@ class HttpConnection:
         self.loop = asyncio.get_running_loop()
         self.last_activity = self.loop.time()
         self.idle_handle: asyncio.TimerHandle | None = None
+        #: When the head of the request being received must be complete (None: not in a head).
+        self.head_deadline: float | None = None
 
     # ------------------------------------------------------------------ parser callbacks
 
     def on_message_begin(self) -> None:
         self.current = _Request()
         self.head_size = self.body_size = 0
+        self.head_deadline = self.loop.time() + self.transport.head_timeout
+        if self.idle_handle is not None and self.idle_handle.when() > self.head_deadline:
+            self.idle_handle.cancel()
+            self._arm_idle_timer()
 
     def on_url(self, url: bytes) -> None:
         self.current.url += url
@@ -107,6 +116,7 @@ class HttpConnection:
             raise _Refuse(wire.HEAD_TOO_LARGE)
 
     def on_headers_complete(self) -> None:
+        self.head_deadline = None
         request = self.current
         request.method = self.parser.get_method().decode("ascii", "replace")
         request.version = self.parser.get_http_version()
@@ -247,14 +257,25 @@ class HttpConnection:
     # ------------------------------------------------------------------ idle timeout
 
     def _arm_idle_timer(self) -> None:
-        self.idle_handle = self.loop.call_at(self.last_activity + self.transport.idle_timeout,
-                                             self._idle_check)
+        when = self.last_activity + self.transport.idle_timeout
+        if self.head_deadline is not None and not self.busy:
+            when = min(when, self.head_deadline)
+        self.idle_handle = self.loop.call_at(when, self._idle_check)
 
     def _idle_check(self) -> None:
-        """Close after ``idle_timeout`` seconds without input while nothing is being answered;
-        re-armed for the remaining time otherwise (one timer per connection, not per read)."""
+        """Close after ``idle_timeout`` seconds without input while nothing is being answered,
+        or when a request head is past its deadline; re-armed for the remaining time otherwise
+        (one timer per connection, not per read)."""
         self.idle_handle = None
         if self.stream.closed():
+            return
+        if (self.head_deadline is not None and not self.busy
+                and self.loop.time() >= self.head_deadline - 0.01):
+            # an earlier pipelined request being answered does not count against the next head
+            log.debug("HTTP %s: request head not complete within %.0f s; closed", self.peer,
+                      self.transport.head_timeout)
+            self.stream.write(wire.encode(wire.HEAD_TIMEOUT, close=True))
+            self.stream.close()
             return
         if not self.busy and self.loop.time() - self.last_activity >= \
                 self.transport.idle_timeout - 0.01:

@@ -32,6 +32,10 @@ def rtpgate_options() -> Iterable[Option]:
         Option("http-idle-timeout", Annotated[int, Field(ge=0)], 0,
                "seconds an idle keep-alive HTTP connection stays open (0: the default, 5)",
                metavar="SECS"),
+        Option("http-head-timeout", Annotated[float, Field(gt=0)], 10.0,
+               "seconds from the first byte of a request until its request line and headers "
+               "must be complete; later: 408 and the connection is closed (slow-header "
+               "clients)", metavar="SECS"),
         Option("http-max-body", Annotated[int, Field(ge=1)], 1048576,
                "largest HTTP request body accepted; larger ones get 413 and the connection "
                "is closed", metavar="BYTES"),

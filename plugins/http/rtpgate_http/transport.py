@@ -70,6 +70,7 @@ class HttpTransport(Transport):
                                   f"{settings.https_cert}: {exc}") from exc
         #: rtpengine's --http-idle-timeout: 0 means libwebsockets' default, 5 s.
         self.idle_timeout = float(settings.http_idle_timeout or 5)
+        self.head_timeout = float(settings.http_head_timeout)
         self.connections: set[HttpConnection] = set()
         self._listeners: list[_Listener] = []
 

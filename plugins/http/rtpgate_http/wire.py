@@ -22,6 +22,7 @@ INTERNAL_ERROR = Reply(b"internal error\n", "text/plain", 500)
 BAD_REQUEST = Reply(b"bad request\n", "text/plain", 400)
 TOO_LARGE = Reply(b"request body too large\n", "text/plain", 413)
 HEAD_TOO_LARGE = Reply(b"request header too large\n", "text/plain", 431)
+HEAD_TIMEOUT = Reply(b"request header timeout\n", "text/plain", 408)
 
 
 @functools.lru_cache(maxsize=512)

@@ -139,3 +139,31 @@ def test_many_idle_connections_do_not_block_others(shared_server: ServerProcess)
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_slow_header_trickle_is_cut_at_the_head_deadline(
+        probe_server: Callable[..., ServerProcess]) -> None:
+    """A client sending one header byte every 0.3 s never idles out (2 s idle timeout), but
+    its request head must be complete within --http-head-timeout (3 s): 408 and a close.  A
+    keep-alive client's later requests get the whole deadline again."""
+    server = probe_server("--http-idle-timeout=2", "--http-head-timeout=3")
+    with server.connect() as sock:
+        sock.sendall(PING)  # a whole request first: the deadline is per request head
+        sock.settimeout(5)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        sock.sendall(b"GET /probe/exact HTTP/1.1\r\n")
+        answer = b""
+        try:
+            for byte in b"X-Slow: " + b"y" * 100:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.3)
+                if time.monotonic() - started > 8:
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = expect_close(sock, timeout=5)
+        waited = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        assert 2.5 < waited < 6, waited
+    assert server.http("GET", "/probe/exact")[0] == 200
