@@ -163,19 +163,35 @@ files={REPO}/contrib/supervisord/rtpgate.conf
     assert "rtpgate ready" in output and "shutting down" in output  # rtpgate's log, on stdout
 
 
-def test_systemd_unit_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["rtpgate.service", "rtpgate-forking.service"])
+def test_systemd_unit_verifies(tmp_path: Path, name: str) -> None:
+    """Both units (Type=notify and Type=forking) pass ``systemd-analyze verify``, which also
+    runs ``man rtpgate(8)`` for ``Documentation=`` (given the generated page; that pip installs
+    it where the ``file:`` link points is checked by test_packaging)."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
-    unit = (REPO / "contrib" / "systemd" / "rtpgate.service").read_text()
+    unit = (REPO / "contrib" / "systemd" / name).read_text()
     executable = Path(sys.executable).parent / "rtpgate"
     unit, count = re.subn(r"^ExecStart=\S+", f"ExecStart={executable}", unit, flags=re.MULTILINE)
-    assert count == 1 and "--foreground" in unit and "--log-stderr" in unit
-    (tmp_path / "rtpgate.service").write_text(unit)
-    result = subprocess.run([analyze, "verify", str(tmp_path / "rtpgate.service")],
-                            capture_output=True, text=True, timeout=60)
+    assert count == 1
+    if name == "rtpgate.service":
+        assert "Type=notify" in unit and "--foreground" in unit and "--log-stderr" in unit
+    else:
+        assert "Type=forking" in unit and "--foreground" not in unit and "--pidfile" in unit
+        assert re.search(r"^PIDFile=(\S+)$", unit, re.MULTILINE)[1] in unit.split("ExecStart=")[1]
+    docs = re.search(r"^Documentation=(.*)$", unit, re.MULTILINE)
+    assert docs is not None and "man:rtpgate(8)" in docs[1].split()
+    assert "file:///opt/rtpgate/venv/share/man/man8/rtpgate.8" in docs[1].split()
+    man8 = tmp_path / "man" / "man8"
+    man8.mkdir(parents=True)
+    shutil.copy(REPO / "docs" / "rtpgate.8", man8)
+    (tmp_path / name).write_text(unit)
+    result = subprocess.run([analyze, "verify", str(tmp_path / name)], capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "MANPATH": str(tmp_path / "man")})
     assert result.returncode == 0, result.stderr
-    assert "rtpgate.service" not in result.stderr, result.stderr
+    assert name not in result.stderr, result.stderr
 
 
 def readme_commands() -> list[str]:

@@ -15,23 +15,11 @@ from collections.abc import Sequence
 
 from .boot import boot, load_plugins
 from .config import ConfigError
+from .daemon import StartupReport, detach
 from .logsetup import configure as configure_logging
 from .server import Server, new_event_loop, serve
 
 log = logging.getLogger("rtpgate")
-
-
-def daemonize() -> None:
-    """Fork into the background like rtpengine without ``--foreground``."""
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
 
 
 def run_server(argv: Sequence[str]) -> int:
@@ -47,23 +35,48 @@ def run_server(argv: Sequence[str]) -> int:
                     ", ".join(ignored))
     server = Server(runtime)
     server.assemble()
-    if not settings.foreground:  # type: ignore[attr-defined]
-        daemonize()
+    # Without --foreground the parent waits here until the detached child reports.
+    report = StartupReport(None) if settings.foreground else detach()  # type: ignore[attr-defined]
     pidfile = settings.pidfile  # type: ignore[attr-defined]
-    if pidfile:
-        with open(pidfile, "w", encoding="ascii") as fh:
-            fh.write(f"{os.getpid()}\n")
     try:
-        with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            runner.run(serve(server))
-    except OSError as exc:
-        log.critical("cannot start: %s", exc)
-        return 1
-    finally:
         if pidfile:
-            with contextlib.suppress(OSError):
-                os.unlink(pidfile)
+            _write_pidfile(pidfile)
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve(server, on_ready=report.ready))
+    except (OSError, ConfigError) as exc:
+        message = describe_error(exc)
+        log.critical("cannot start: %s", message)
+        _remove(pidfile)  # before the parent is told, so it never sees a stale pid file
+        report.failed(message)
+        return 1
+    except BaseException as exc:
+        _remove(pidfile)
+        report.failed(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        _remove(pidfile)
     return 0
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error without Python's ``[Errno N]`` prefix: ``Permission denied: '/run/x.pid'``."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename!r}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def _write_pidfile(path: str) -> None:
+    try:
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(f"{os.getpid()}\n")
+    except OSError as exc:
+        raise ConfigError(f"--pidfile: cannot write {path}: {exc.strerror}") from None
+
+
+def _remove(pidfile: str | None) -> None:
+    if pidfile:
+        with contextlib.suppress(OSError):
+            os.unlink(pidfile)
 
 
 def run_subcommand(argv: Sequence[str]) -> int:

@@ -10,8 +10,9 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from . import sdnotify
 from .protocol import DatagramListener, Protocol, Transport
 from .runtime import Runtime
 
@@ -138,9 +139,9 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
-                ) -> None:
-    """Start, wait for a stop signal, stop."""
+async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT),
+                on_ready: Callable[[], None] | None = None) -> None:
+    """Start, tell whoever waits (the daemon's parent, systemd), wait for a stop signal, stop."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in stop_signals:
@@ -150,8 +151,12 @@ async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, s
     # out of the collector's full passes, which otherwise pause the loop for tens of ms.
     gc.freeze()
     log.log(25, "rtpgate ready, pid %d", os.getpid())
+    if on_ready is not None:
+        on_ready()
+    sdnotify.ready(f"serving on {len(server.runtime.bound)} listener(s)")
     await stopping.wait()
     log.log(25, "shutting down")
+    sdnotify.stopping("shutting down")
     for sig in stop_signals:
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(sig)

@@ -12,12 +12,13 @@ registered on the runtime (WebSocket) is handed to that transport's Tornado dele
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Sequence
 from typing import Any
 
 from rtpgate.config import ConfigError
-from rtpgate.netaddr import parse_endpoint
+from rtpgate.netaddr import Endpoint, parse_endpoint
 from rtpgate.protocol import BoundAddress, Protocol, Transport
 from rtpgate.runtime import Runtime
 from tornado import netutil
@@ -26,6 +27,19 @@ from tornado.tcpserver import TCPServer
 
 from .connection import HttpConnection
 from .router import Router
+
+
+def _bind(kind: str, endpoint: Endpoint) -> list[socket.socket]:
+    """Tornado's ``bind_sockets``, with errors that name the option and the address as the
+    ng and CLI listeners' do (``--listen-http: cannot bind 127.0.0.1:8080: ...``)."""
+    try:
+        return netutil.bind_sockets(endpoint.port, endpoint.host or None, backlog=1024)
+    except socket.gaierror as exc:
+        raise OSError(exc.errno, f"--listen-{kind}: cannot resolve {endpoint}: "
+                                 f"{exc.strerror}") from exc
+    except OSError as exc:
+        raise OSError(exc.errno, f"--listen-{kind}: cannot bind {endpoint}: "
+                                 f"{exc.strerror or exc}") from exc
 
 
 class _Listener(TCPServer):
@@ -83,8 +97,7 @@ class HttpTransport(Transport):
             listener = _Listener(self, kind, ctx)
             self._listeners.append(listener)
             for endpoint in addresses:
-                sockets = netutil.bind_sockets(endpoint.port, endpoint.host or None,
-                                               backlog=1024)
+                sockets = _bind(kind, endpoint)
                 listener.add_sockets(sockets)
                 for sock in sockets:
                     host, port = sock.getsockname()[:2]

@@ -38,8 +38,12 @@ class BoundSocket:
 
 def _addresses(endpoint: Endpoint, sock_type: int) -> list[tuple[int, tuple[str, int]]]:
     """``(family, (host, port))`` to bind, IPv4 first, without duplicates."""
-    infos = socket.getaddrinfo(endpoint.host or None, endpoint.port, socket.AF_UNSPEC, sock_type,
-                               0, socket.AI_PASSIVE)
+    try:
+        infos = socket.getaddrinfo(endpoint.host or None, endpoint.port, socket.AF_UNSPEC,
+                                   sock_type, 0, socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OSError(exc.errno, f"cannot resolve {endpoint}: "
+                                 f"{exc.strerror}") from exc
     found: dict[tuple[int, str], None] = {}
     for family, _, _, _, sockaddr in infos:
         if family in (socket.AF_INET, socket.AF_INET6):
