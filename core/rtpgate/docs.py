@@ -155,11 +155,7 @@ MAN_TAIL = """\
 .SH SIGNALS
 .TP
 .B SIGTERM, SIGINT
-Stop taking new calls, let the running calls end (at most \\fB\\-\\-shutdown\\-deadline\\fR
-seconds), then stop. A second signal stops at once.
-.TP
-.B SIGHUP
-Reopen the log file (\\fB\\-\\-log\\-file\\fR), for log rotation.
+Stop: listeners close, calls end, the pid file is removed, exit status 0.
 .SH "EXIT STATUS"
 0 after a clean stop; 1 when the server cannot start (without \\fB\\-\\-foreground\\fR, the
 process that was started waits for the detached daemon and exits with this status and its
