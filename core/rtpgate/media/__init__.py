@@ -10,6 +10,7 @@ How the engine uses it::
     a.configure(strict_source=True)              # flags from the offer/answer
     a.set_control(MediaControl.for_codecs({0: "PCMU/8000"}, block_media=True))
     a.set_ice(IceCredentials(ufrag, pwd))         # rtpgate's own ICE credentials on that port
+    a.set_pipeline(Pipeline(ingress=(decrypt,), dtls=handshake))  # stages and handlers
     ...
     a.release(); sock_a.close()                  # release before closing the socket
 
@@ -21,7 +22,9 @@ that ``statistics``, the CLI and ``/metrics`` read.
 
 from .control import MediaControl
 from .ice import IceCredentials
+from .pipeline import DatagramHandler, Pipeline, Stage
 from .relay import Relay
 from .stream import Learning, RelayStream
 
-__all__ = ["IceCredentials", "Learning", "MediaControl", "Relay", "RelayStream"]
+__all__ = ["DatagramHandler", "IceCredentials", "Learning", "MediaControl", "Pipeline", "Relay",
+           "RelayStream", "Stage"]

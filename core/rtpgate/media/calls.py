@@ -12,7 +12,12 @@ engine's state:
   component; RTCP goes to the peer's RTCP stream, or its RTP stream when the peer muxes;
 * media control: the call's and the sending monologue's ``block media``/``silence media``/
   ``block DTMF``, and its directional blocks towards the peer's tag;
-* ICE: rtpgate's credentials of the media (the ones in the SDP that advertised its ports).
+* ICE: rtpgate's credentials of the media (the ones in the SDP that advertised its ports);
+* the media pipeline (:mod:`rtpgate.media.pipeline`): each :data:`PipelineFactory` in
+  :attr:`CallRelay.factories` contributes stages and handlers for the stream from the call model
+  (SRTP from the stream's negotiated crypto, a DTLS handshake, a transcoder ...); their ingress
+  stages run in factory order, their egress stages in reverse order (so the first factory's
+  decrypt runs first and its encrypt last).
 
 Ports are released by the engine (:meth:`rtpgate.engine.ports.MediaSocket.release`), which calls
 the ``unwatch`` the relay set on the socket before closing it; a stream whose selected socket
@@ -26,13 +31,39 @@ writes the endpoint it found back to ``stream.endpoint`` and the confirmed flag 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from ..engine import model as m
 from ..engine.ports import MediaSocket
 from .control import MediaControl
 from .ice import IceCredentials
+from .pipeline import Pipeline
 from .relay import Relay
 from .stream import RelayStream
+
+
+class PipelineFactory(Protocol):
+    """Builds one part of a stream's pipeline from the call model.  ``current`` is the relay
+    stream's pipeline now (reuse its stages whose parameters did not change, so their state
+    survives); returns ``None`` when it has nothing for this stream."""
+
+    def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
+        ...
+
+
+def compose(parts: list[Pipeline]) -> Pipeline | None:
+    """One pipeline from the factories' parts (ingress in order, egress in reverse order, the
+    first STUN and DTLS handler)."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return Pipeline(
+        ingress=tuple(stage for part in parts for stage in part.ingress),
+        egress=tuple(stage for part in reversed(parts) for stage in part.egress),
+        stun=next((p.stun for p in parts if p.stun is not None), None),
+        dtls=next((p.dtls for p in parts if p.dtls is not None), None),
+        extra={k: v for part in parts for k, v in part.extra.items()})
 
 
 def _address(endpoint: m.Endpoint | None) -> tuple[str, int] | None:
@@ -44,9 +75,11 @@ def _address(endpoint: m.Endpoint | None) -> tuple[str, int] | None:
 class CallRelay:
     """The relay's view of the engine's calls: engine stream -> relay stream."""
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: Relay, factories: list[PipelineFactory] | None = None) -> None:
         self.relay = relay
         self.streams: dict[m.Stream, RelayStream] = {}
+        #: What builds each stream's pipeline (:mod:`rtpgate.media.pipeline`), in order.
+        self.factories: list[PipelineFactory] = list(factories or ())
 
     def sync(self, call: m.Call) -> None:
         """Open and update relay streams so that they match ``call``."""
@@ -124,6 +157,11 @@ class CallRelay:
         rs.link(*self._sinks(stream, peer_media))
         rs.set_control(control)
         rs.set_ice(ice)
+        if self.factories:
+            current = rs.pipeline
+            parts = [part for factory in self.factories
+                     if (part := factory(stream, current)) is not None]
+            rs.set_pipeline(compose(parts))
 
     def _sinks(self, stream: m.Stream, peer_media: m.Media | None
                ) -> tuple[RelayStream | None, RelayStream | None]:

@@ -30,6 +30,11 @@ def is_stun(data: bytes) -> bool:
             and (data[2] << 8 | data[3]) == len(data) - 20)
 
 
+def is_dtls(data: bytes) -> bool:
+    """A DTLS record (RFC 7983: first byte 20-63) with at least a record header."""
+    return len(data) >= 13 and 20 <= data[0] <= 63
+
+
 def rtp_payload_bounds(data: bytes) -> tuple[int, int] | None:
     """``(start, end)`` of an RTP packet's payload, past CSRCs and header extension and before
     padding; ``None`` when the header does not fit in the packet."""

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..stats import InterfaceStats, Traffic
 from . import ice
-from .packet import RTCP_HEADER, RTP_HEADER, is_stun
+from .packet import RTCP_HEADER, RTP_HEADER, is_dtls, is_stun
+from .pipeline import Pipeline, Stage, run
 
 if TYPE_CHECKING:
     from .control import MediaControl
@@ -89,8 +90,8 @@ class Drops:
     """Why received datagrams were not forwarded (each also counted in ``stats_in.errors``,
     except ``blocked``, which media control dropped on purpose)."""
 
-    __slots__ = ("blocked", "malformed", "recv_errors", "strict_source", "stun_rejected",
-                 "unrouted")
+    __slots__ = ("blocked", "malformed", "recv_errors", "stages", "strict_source",
+                 "stun_rejected", "unrouted")
 
     def __init__(self) -> None:
         self.malformed = 0  #: not RTP/RTCP (too short, wrong version, DTLS, stray STUN)
@@ -99,6 +100,9 @@ class Drops:
         self.stun_rejected = 0  #: STUN with wrong or missing credentials, or malformed
         self.recv_errors = 0  #: the socket reported an error when read
         self.blocked = 0  #: block media / block DTMF / unsilenceable under silence media
+        #: dropped by a pipeline stage, by the stage's name (errors only where the stage said
+        #: the packet was bad, e.g. SRTP authentication)
+        self.stages: dict[str, int] = {}
 
 
 def _address(source: tuple[str, int] | tuple[str, int, int, int]) -> Address:
@@ -112,7 +116,8 @@ class RelayStream:
         "_detected", "_egress", "_ingress", "_last_ssrc", "_last_wake", "_relay", "_relayed",
         "_sendto", "advertised", "asymmetric", "confirmed", "control", "drops", "endpoint",
         "fds", "ice", "interface", "last_packet", "learned", "learning", "local",
-        "media_handover", "on_learned", "owner", "rtcp", "rtcp_mux", "rtcp_sink", "signalled",
+        "media_handover", "on_learned", "owner", "pipeline", "rtcp", "rtcp_mux", "rtcp_sink",
+        "signalled",
         "sink", "sock", "ssrcs", "stats_in", "stats_out", "strict_source", "stun_answered",
     )
 
@@ -151,6 +156,8 @@ class RelayStream:
         self.rtcp_sink: RelayStream | None = None
         self.control: MediaControl | None = None
         self.ice: ice.IceCredentials | None = None
+        #: Stages and STUN/DTLS handlers (``None``: a plain stream, the fast path).
+        self.pipeline: Pipeline | None = None
         #: Received on this stream's sockets / sent from its socket.
         self.stats_in: Counters = Traffic() if stats_in is None else stats_in
         self.stats_out: Counters = Traffic() if stats_out is None else stats_out
@@ -225,6 +232,32 @@ class RelayStream:
         """Answer STUN binding requests with these credentials (``None``: ICE off)."""
         self.ice = credentials
 
+    def set_pipeline(self, pipeline: Pipeline | None) -> None:
+        """Stages and handlers for this stream (``None`` or an empty pipeline: plain relay).
+        Ingress stages run on what this stream receives, egress stages on what is sent from
+        it to its party (:mod:`rtpgate.media.pipeline`)."""
+        self.pipeline = None if pipeline is None or pipeline.empty else pipeline
+
+    def send_to(self, data: bytes, address: Address) -> bool:
+        """Send ``data`` from this stream's socket (a STUN/DTLS handler's replies); counted as
+        egress.  False if the socket refused it."""
+        try:
+            self._sendto(data, address)
+        except OSError as exc:
+            self._send_failed(exc)
+            return False
+        size = len(data)
+        self.stats_out.packets += 1
+        self.stats_out.bytes += size
+        self._egress.packets += 1
+        self._egress.bytes += size
+        return True
+
+    def learn_endpoint(self, address: Address, confirmed: bool) -> None:
+        """A handler found the party's media address (ICE nomination): send there from now."""
+        self.learned = address
+        self._learned(address, confirmed)
+
     @property
     def closed(self) -> bool:
         return self._relay is None
@@ -282,6 +315,11 @@ class RelayStream:
             self.owner.last_packet = now
             if ssrc != self._last_ssrc:
                 self._new_ssrc(ssrc)
+            if self.pipeline is not None and self.pipeline.ingress:
+                staged = self._stages(self.pipeline.ingress, data, rtcp)
+                if staged is None:
+                    continue
+                data = staged
             if (source != self.endpoint or not self.confirmed) and not self._learn(
                     _address(source), rtcp, now):
                 continue
@@ -298,6 +336,12 @@ class RelayStream:
             if sink is None or sink.endpoint is None:
                 self._unrouted()
                 continue
+            if sink.pipeline is not None and sink.pipeline.egress:
+                staged = self._stages(sink.pipeline.egress, data, rtcp)
+                if staged is None:
+                    continue
+                data = staged
+                size = len(data)
             try:
                 sink._sendto(data, sink.endpoint)
             except OSError as exc:
@@ -345,8 +389,27 @@ class RelayStream:
         if value not in self.ssrcs and len(self.ssrcs) < MAX_SSRCS:
             self.ssrcs.append(value)
 
+    def _stages(self, stages: tuple[Stage, ...], data: bytes, rtcp: bool) -> bytes | None:
+        """Run a pipeline direction; a drop is counted by stage (an error if the stage says
+        the packet was bad)."""
+        out, dropped = run(stages, data, rtcp)
+        if dropped is not None:
+            drops = self.drops.stages
+            drops[dropped.name] = drops.get(dropped.name, 0) + 1
+            if dropped.error:
+                self._error()
+        return out
+
     def _not_media(self, data: bytes, source: tuple[str, int]) -> None:
-        """Anything that is not RTP/RTCP: STUN for ICE, else an error."""
+        """Anything that is not RTP/RTCP: STUN for ICE, DTLS for its handler, else an
+        error."""
+        pipeline = self.pipeline
+        if pipeline is not None:
+            handler = (pipeline.stun if is_stun(data)
+                       else pipeline.dtls if is_dtls(data) else None)
+            if handler is not None:
+                handler.datagram(self, data, _address(source))
+                return
         if self.ice is None or not is_stun(data):
             self.drops.malformed += 1
             self._error()
