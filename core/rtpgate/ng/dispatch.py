@@ -81,7 +81,7 @@ class NgDispatcher:
         missing = model.missing()
         if missing:
             return _error(missing)
-        command.model.warn_unknown(request)
+        command.model.warn_unknown(request, ctx.peer[0] if ctx.peer else "unknown")
         try:
             reply = await command.handler(model, ctx) or {}
         except NgError as exc:

@@ -13,8 +13,13 @@ from typing import Any, ClassVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from ..loglimit import LogLimiter, clip
+
 log = logging.getLogger("rtpgate.ng")
-_warned_keys: set[str] = set()
+#: Unknown-key warnings: at most one per source (the control client's address) and minute.
+UNKNOWN_KEYS = LogLimiter(interval=60.0)
+#: Unknown keys named in that warning.
+SHOWN_KEYS = 5
 
 
 def key(*spellings: str, default: Any = None) -> Any:
@@ -66,13 +71,23 @@ class NgRequest(BaseModel):
         return frozenset(keys)
 
     @classmethod
-    def warn_unknown(cls, raw: dict[str, Any]) -> None:
-        """Log each unknown top-level key once per process (rtpengine logs every time)."""
+    def warn_unknown(cls, raw: dict[str, Any], source: str = "unknown") -> None:
+        """One warning per message naming how many top-level keys are unknown and the first
+        few (rtpengine logs one line per key, which a message with 100,000 keys turned into a
+        9 MB stall), at most one per source and minute (:data:`UNKNOWN_KEYS`)."""
         known = _known(cls)
-        for name in raw:
-            if name not in known and name not in _warned_keys:
-                _warned_keys.add(name)
-                log.warning("Unknown dictionary key encountered: %r (ignored)", name)
+        unknown = [name for name in raw if name not in known]
+        if not unknown:
+            return
+        shown = ", ".join(clip(name, 40) for name in unknown[:SHOWN_KEYS])
+        if len(unknown) == 1:
+            UNKNOWN_KEYS.log(log, logging.WARNING, source,
+                             "Unknown dictionary key encountered: %s (ignored)", shown)
+        else:
+            more = ", ..." if len(unknown) > SHOWN_KEYS else ""
+            UNKNOWN_KEYS.log(log, logging.WARNING, source,
+                             "Unknown dictionary keys encountered: %d (%s%s) (ignored)",
+                             len(unknown), shown, more)
 
 
 _known_cache: dict[type[NgRequest], frozenset[str]] = {}

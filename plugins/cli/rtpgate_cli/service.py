@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from rtpgate.loglimit import clip
+
 from .commands import BUILTIN
 from .tree import CliCommand, CliContext, CommandTree, TreeError
 from .values import LogLevels
@@ -54,7 +56,7 @@ class CliService:
         """Run one command line; returns its whole output.  Trailing line ends are dropped
         (a ``POST /cli`` body or a WebSocket message may end in one)."""
         line = line.rstrip("\r\n")
-        log.info("Got CLI command: %s", line)
+        log.info("Got CLI command: %s", clip(line))  # never a client's unbounded bytes
         ctx = CliContext(self.runtime, self.tree, self.log_levels)
         await self.tree.run(line, ctx)
         return ctx.output

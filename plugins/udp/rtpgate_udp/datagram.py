@@ -22,12 +22,15 @@ import struct
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from rtpgate.loglimit import LogLimiter
 from rtpgate.protocol import DatagramListener, Message, Protocol, Rejected
 
 from .binding import IP_PKTINFO, BoundSocket
 from .tos import ControlTos
 
 log = logging.getLogger("rtpgate.udp")
+#: Warnings a sender can cause at will: at most one per source address, kind and minute.
+NOISY = LogLimiter(interval=60.0)
 
 #: Datagrams read per wake-up of one socket.
 BATCH = 32
@@ -95,8 +98,9 @@ class DatagramEndpoint:
                 log.debug("UDP %s: receive failed: %s", self.local, exc)
                 return
             if size > limit:
-                log.warning("UDP %s: datagram from %s larger than %d bytes dropped",
-                            self.local, peer[:2], limit)
+                NOISY.log(log, logging.WARNING, (peer[0], "too large"),
+                          "UDP %s: datagram from %s larger than %d bytes dropped", self.local,
+                          peer[:2], limit)
                 continue
             self._in_flight += 1
             task = self._spawn(self._serve(bytes(view[:size]), peer, pktinfo))
@@ -149,10 +153,12 @@ class DatagramEndpoint:
             else:
                 self.sock.sendmsg([body], [_source(pktinfo)], 0, peer)
         except (BlockingIOError, InterruptedError):
-            log.warning("UDP %s: send queue full, reply to %s dropped", self.local, peer[:2])
+            NOISY.log(log, logging.WARNING, (peer[0], "queue full"),
+                      "UDP %s: send queue full, reply to %s dropped", self.local, peer[:2])
         except OSError as exc:
-            log.warning("UDP %s: reply of %d bytes to %s not sent: %s", self.local, len(body),
-                        peer[:2], exc.strerror or exc)
+            NOISY.log(log, logging.WARNING, (peer[0], "not sent"),
+                      "UDP %s: reply of %d bytes to %s not sent: %s", self.local, len(body),
+                      peer[:2], exc.strerror or exc)
 
     # ------------------------------------------------------------------ shutdown
 

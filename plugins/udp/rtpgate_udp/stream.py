@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from rtpgate.protocol import Message, Protocol, Rejected, StreamListener
 
-from .datagram import Spawn
+from .datagram import NOISY, Spawn
 from .tos import ControlTos
 
 log = logging.getLogger("rtpgate.tcp")
@@ -81,8 +81,9 @@ class StreamConnection(asyncio.Protocol):
         messages, used = self.framer(data)
         self.buffer[:] = data[used:]
         if len(self.buffer) > self.service.listener.max_buffer:
-            log.info("TCP %s: %d bytes from %s form no complete message; connection closed",
-                     self.local, len(self.buffer), self.peer)
+            NOISY.log(log, logging.INFO, (self.peer[0] if self.peer else None, "incomplete"),
+                      "TCP %s: %d bytes from %s form no complete message; connection closed",
+                      self.local, len(self.buffer), self.peer)
             self.close()
             return
         if messages:
