@@ -54,7 +54,7 @@ def test_precedence_defaults_ini_env_argv(rtpgate_server: Callable[..., ServerPr
     assert settings["port_max"] == 38000  # environment over INI
     assert settings["http_max_body"] == 7000  # command line over environment
     assert settings["interface"] == ["127.0.0.2", "127.0.0.3"]  # ';'-separated INI list
-    assert settings["ws_max_message_size"] == 10 * 1024 * 1024  # default
+    assert settings["ws_max_message_size"] == 16 * 1024 * 1024  # default
 
 
 def test_config_section_picks_the_section(

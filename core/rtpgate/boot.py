@@ -60,6 +60,7 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     try:
         runtime.engine = Engine(runtime)
     except InterfaceError as exc:
-        raise ConfigError(str(exc)) from None
+        source = loaded.sources.get("interface", "default")
+        raise ConfigError(f"--interface ({source}): {exc}") from None
     runtime.ng = NgDispatcher(runtime, host.collect("rtpgate_ng_commands", runtime=runtime))
     return runtime, loaded.ignored

@@ -46,7 +46,9 @@ CORE_OPTIONS: tuple[Option, ...] = (
     Option("log-stderr", bool, False, "log to stderr instead of syslog", short="-E"),
     Option("log-facility", str, "daemon", "syslog facility", metavar="FACILITY"),
     Option("interface", list[str], ["127.0.0.1"],
-           "media interface: [NAME/]IP[!ADVERTISED-IP]; repeat for more", short="-i",
+           "media interface: [NAME/]IP[!ADVERTISED-IP] (IP must be this host's; ADVERTISED-IP "
+           "is what SDP carries), or [NAME/]any for every non-loopback address; repeat for "
+           "more", short="-i",
            metavar="[NAME/]IP"),
     Option("port-min", Port, 30000, "lowest media port to allocate", short="-m", metavar="INT"),
     Option("port-max", Port, 40000, "highest media port to allocate", short="-M", metavar="INT"),

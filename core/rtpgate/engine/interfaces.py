@@ -1,5 +1,11 @@
 """Media interfaces: ``--interface=[NAME/]IP[!ADVERTISED]``, repeated.
 
+``any`` (or ``NAME/any``) stands for every address of this host except loopback and IPv6
+link-local ones, as in rtpengine (Debian's stock rtpengine.conf says ``interface = any``).  Each
+address to bind must be one of this host's (checked at start, so a typo is not reported later as
+``Ran out of ports`` on every offer); an address the host does not have can only be advertised,
+with rtpengine's ``LOCAL!ADVERTISED`` syntax.
+
 Specs with the same name and address family form one *logical interface* (rtpengine's
 ``logical_intf``); each of its addresses is a *local address* with its own port pool.  Calls pick
 a logical interface by name (``direction``, ``from-interface``, ``to-interface``) and by address
@@ -9,10 +15,14 @@ first), with rtpengine's legacy meaning of ``internal`` (IPv4) and ``external`` 
 
 from __future__ import annotations
 
+import ipaddress
 import random
+import socket
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import ifaddr
 
 from .ports import PortPool
 from .sdp import parse_ip
@@ -71,6 +81,48 @@ def parse_spec(spec: str) -> tuple[str, str, str, str]:
     raise InterfaceError(f"invalid interface {spec!r}: {address!r} is not an IP address")
 
 
+def host_addresses() -> list[str]:
+    """Every address of this host that ``any`` stands for: IPv4 first, no loopback, no IPv6
+    link-local (a link-local address needs a scope that SDP cannot carry)."""
+    found: dict[str, int] = {}
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            text = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            address = ipaddress.ip_address(text)
+            if address.is_loopback or address.is_link_local or address.is_unspecified:
+                continue
+            found.setdefault(str(address), address.version)
+    return sorted(found, key=lambda a: found[a])
+
+
+def expand_any(specs: Sequence[str]) -> list[str]:
+    """Replace each ``[NAME/]any`` by one spec per address of :func:`host_addresses`."""
+    expanded: list[str] = []
+    for spec in specs:
+        name, slash, address = spec.strip().rpartition("/")
+        if address != "any":
+            expanded.append(spec)
+            continue
+        addresses = host_addresses()
+        if not addresses:
+            raise InterfaceError(f"invalid interface {spec!r}: this host has no address "
+                                 "other than loopback")
+        expanded += [f"{name}{slash}{a}" for a in addresses]
+    return expanded
+
+
+def check_bindable(spec: str, family: str, address: str) -> None:
+    """Fail unless a socket can be bound to ``address`` (any port)."""
+    af = socket.AF_INET if family == "IP4" else socket.AF_INET6
+    try:
+        with socket.socket(af, socket.SOCK_DGRAM) as sock:
+            sock.bind((address, 0))
+    except OSError as exc:
+        raise InterfaceError(
+            f"invalid interface {spec!r}: cannot bind {address} ({exc.strerror}); an address "
+            f"this host does not have can only be advertised: LOCAL-IP!{address}") from None
+
+
 def _foundation(rng: random.Random) -> str:
     return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(16))
 
@@ -85,8 +137,9 @@ class Interfaces:
         self.logical: list[LogicalInterface] = []
         self.addresses: list[LocalAddress] = []
         by_key: dict[tuple[str, str], LogicalInterface] = {}
-        for spec in specs:
+        for spec in expand_any(specs):
             name, family, address, advertised = parse_spec(spec)
+            check_bindable(spec, family, address)
             logical = by_key.get((name, family))
             if logical is None:
                 logical = by_key[(name, family)] = LogicalInterface(name, family)
