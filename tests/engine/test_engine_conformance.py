@@ -46,13 +46,17 @@ def test_corpus(server: ServerProcess) -> None:
     results = run(server, CORPUS / "cases")
     assert len(results) == 50
     failed = {name: result for name, result in results.items()
-              if result != "PASS" and not name.startswith(("srtp_", "dtls_"))}
+              if result != "PASS" and not name.startswith("srtp_")
+              and name != "dtls_sip_to_webrtc"}
     assert failed == {}
-    # SRTP/DTLS scenarios are refused at their first offer with an error, nothing rewritten
+    # SDES-SRTP is not there yet: its offers are refused, or (DTLS offered together with SDES
+    # crypto) differ at the first a=crypto line
     for name, result in results.items():
-        if name.startswith(("srtp_", "dtls_")):
+        if name.startswith("srtp_"):
             assert result.startswith('FAIL step 1 (offer) line 2: expected "sdp"'), result
             assert result.endswith('got "result": "error"'), result
+    assert results["dtls_sip_to_webrtc"].startswith(
+        'FAIL step 1 (offer) line 16: expected | "a=crypto:1 '), results["dtls_sip_to_webrtc"]
 
 
 def test_own_scenarios(server: ServerProcess) -> None:

@@ -210,8 +210,7 @@ def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
         (sdp(media="a=rtpmap:0 PCMU/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 "
                    "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"), {},
          "SRTP/DTLS is not supported (a=crypto)"),
-        (sdp(), {"transport-protocol": "UDP/TLS/RTP/SAVPF"}, "SRTP/DTLS is not supported"),
-        (sdp(), {"flags": ["WebRTC"]}, "SRTP/DTLS is not supported"),
+        (sdp(), {"transport-protocol": "TCP/TLS/RTP/SAVPF"}, "SRTP/DTLS is not supported"),
         (sdp(), {"codec": {"transcode": ["G729"]}},
          "Transcoding is not supported (codec G729 is not offered)"),
         (sdp(), {"ICE": "force-relay"}, "ICE=force-relay is not supported"),

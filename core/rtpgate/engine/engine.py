@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..media.calls import CallRelay
+from ..media.dtls import DtlsOptions, make_certificate
 from ..media.relay import Relay
 from ..stats import CLOSE_REASONS
 from .interfaces import Interfaces
@@ -60,6 +61,13 @@ class Engine:
         self.by_id: dict[str, Call] = {}
         #: This process's loop-protection marker (``a=rtpengine:<id>``).
         self.instance_id = secrets.token_hex(6)
+        #: The DTLS certificate of every DTLS-SRTP stream (``a=fingerprint``), made at startup.
+        self.certificate = make_certificate(DtlsOptions(
+            cert_cipher=settings.dtls_cert_cipher,  # type: ignore[attr-defined]
+            rsa_key_size=settings.dtls_rsa_key_size,  # type: ignore[attr-defined]
+            signature=settings.dtls_signature,  # type: ignore[attr-defined]
+            ciphers=settings.dtls_ciphers,  # type: ignore[attr-defined]
+            mtu=settings.dtls_mtu))  # type: ignore[attr-defined]
         self.load = LoadMonitor()
         self.sweeper = Sweeper(self)
         #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or

@@ -13,15 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..media.dtls import normalize_hash
 from .codecs import CodecRequest
 from .requests import OfferRequest
 from .sdp import parse_ip
 
-#: Transport protocols rtpgate relays (plain RTP).
-RTP_PROTOCOLS = {"RTP/AVP": "RTP/AVP", "RTP/AVPF": "RTP/AVPF"}
-#: Transport protocols that need SRTP (SDES or DTLS): recognised, refused.
+#: Transport protocols rtpgate relays: plain RTP, and DTLS-SRTP (RFC 5764).
+RTP_PROTOCOLS = {"RTP/AVP": "RTP/AVP", "RTP/AVPF": "RTP/AVPF",
+                 "UDP/TLS/RTP/SAVP": "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF": "UDP/TLS/RTP/SAVPF"}
+#: DTLS-SRTP transport protocols.
+DTLS_PROTOCOLS = frozenset({"UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF"})
+#: Transport protocols that need SDES-SRTP or DTLS over TCP: recognised, refused.
 SRTP_PROTOCOLS = {"RTP/SAVP": "RTP/SAVP", "RTP/SAVPF": "RTP/SAVPF",
-                  "UDP/TLS/RTP/SAVP": "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF": "UDP/TLS/RTP/SAVPF",
                   "TCP/TLS/RTP/SAVP": "TCP/TLS/RTP/SAVP", "TCP/TLS/RTP/SAVPF": "TCP/TLS/RTP/SAVPF"}
 
 
@@ -32,6 +35,10 @@ def protocol_name(text: str) -> str | None:
 
 def is_srtp(text: str) -> bool:
     return text.upper() in SRTP_PROTOCOLS
+
+
+def is_dtls(protocol: str | None) -> bool:
+    return protocol in DTLS_PROTOCOLS
 
 
 def norm(flag: str) -> str:
@@ -63,6 +70,13 @@ class OfferFlags:
     replace_zero_address: bool = False
     ice: str = "default"  #: ``default``, ``remove`` or ``force``
     trickle_ice: bool = False
+    #: ``DTLS=``: ``off``, ``passive``, ``active`` (None: rtpengine's default behaviour).
+    dtls: str | None = None
+    #: ``DTLS-reverse=``: the role towards the offerer in the answer (``passive``/``active``).
+    dtls_reverse: str | None = None
+    #: ``DTLS-fingerprint=``: the hash of our ``a=fingerprint`` (``sha-256`` ...).
+    dtls_fingerprint: str | None = None
+    sdes_off: bool = False
     transport_protocol: str | None = None
     rtcp_mux_offer: bool = False
     rtcp_mux_require: bool = False
@@ -147,7 +161,7 @@ def _flag(flags: OfferFlags, item: str) -> None:
     elif key in ("always-transcode", "force-transcoding"):
         flags.unsupported.append(f"Transcoding is not supported (flag '{item}')")
     elif key == "webrtc":
-        flags.unsupported.append("SRTP/DTLS is not supported (flag 'WebRTC')")
+        _webrtc(flags)
     else:
         for prefix in _PREFIXES:
             if key.startswith(prefix):
@@ -181,11 +195,25 @@ def _prefixed(flags: OfferFlags, prefix: str, rest: str) -> None:
         _t38(flags, [rest])
 
 
+def _webrtc(flags: OfferFlags) -> None:
+    """rtpengine's ``WebRTC`` shorthand: ``UDP/TLS/RTP/SAVPF``, ``ICE=force``, trickle ICE,
+    ``rtcp-mux-offer``, ``rtcp-mux-require``, ``no-rtcp-attribute``, ``SDES-off``,
+    ``generate-mid``."""
+    flags.transport_protocol = "UDP/TLS/RTP/SAVPF"
+    flags.ice = "force"
+    flags.trickle_ice = True
+    flags.rtcp_mux_offer = flags.rtcp_mux_require = True
+    flags.no_rtcp_attr = True
+    flags.sdes_off = True
+    flags.generate_mid = True
+
+
 def _sdes(flags: OfferFlags, items: Iterable[str]) -> None:
     # disabling SDES is fine (there is nothing to disable); other SDES options are refused
     for item in items:
-        if norm(item) not in ("no", "off", "disabled", "disable") \
-                and not norm(item).startswith("no-"):
+        if norm(item) in ("no", "off", "disabled", "disable"):
+            flags.sdes_off = True
+        elif not norm(item).startswith("no-"):
             flags.unsupported.append(f"SRTP/DTLS is not supported (SDES '{item}')")
 
 
@@ -225,9 +253,7 @@ def offer_flags(request: OfferRequest, opmode: str, peer_address: str | None) ->
     _sdes(flags, request.sdes)
     _osrtp(flags, request.osrtp)
     _t38(flags, request.t38)
-    if request.dtls is not None and norm(request.dtls) not in ("no", "off", "disabled",
-                                                                "disable"):
-        flags.unsupported.append(f"SRTP/DTLS is not supported (DTLS '{request.dtls}')")
+    _dtls(flags, request)
     codec = flags.codec
     for key, value in request.codec.items():
         names = [_escape(n) for n in _codec_list(value)]
@@ -278,8 +304,27 @@ def _ice(flags: OfferFlags, value: str | None) -> None:
         flags.unsupported.append(f"ICE={value} is not supported (use force, remove or default)")
 
 
+def _dtls(flags: OfferFlags, request: OfferRequest) -> None:
+    """``DTLS``, ``DTLS-reverse`` and ``DTLS-fingerprint`` (unknown values are ignored, as
+    rtpengine ignores them)."""
+    if request.dtls is not None:
+        key = norm(request.dtls)
+        if key in ("no", "off", "disabled", "disable"):
+            flags.dtls = "off"
+        elif key in ("passive", "active"):
+            flags.dtls = key
+    reverse = request.dtls_reverse
+    if reverse is not None and norm(reverse) in ("passive", "active"):
+        flags.dtls_reverse = norm(reverse)
+    if request.dtls_fingerprint:
+        flags.dtls_fingerprint = normalize_hash(request.dtls_fingerprint)
+
+
 def _transport(flags: OfferFlags, value: str) -> None:
     if value == "accept":
+        return
+    if value.upper() in DTLS_PROTOCOLS:
+        flags.transport_protocol = value.upper()
         return
     if is_srtp(value):
         flags.unsupported.append(f"SRTP/DTLS is not supported (transport protocol {value})")

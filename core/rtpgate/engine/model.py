@@ -34,6 +34,9 @@ MF_ICE_LITE_PEER = 1 << 8
 MF_UNIDIRECTIONAL = 1 << 9
 MF_LOOP_CHECK = 1 << 10
 MF_TRANSCODING = 1 << 11
+MF_DTLS = 1 << 12  #: DTLS-SRTP towards this media's party
+MF_DTLS_ACTIVE = 1 << 13  #: rtpgate's DTLS role may be/is active (the DTLS client)
+MF_DTLS_PASSIVE = 1 << 14  #: ... passive (the DTLS server); both: ``a=setup:actpass``
 # internal: not reported
 MF_RTCP_MUX_OVERRIDE = 1 << 16
 MF_PTIME_OVERRIDE = 1 << 17
@@ -41,7 +44,9 @@ MF_PTIME_OVERRIDE = 1 << 17
 #: Reported media flags, in rtpengine's order.
 MEDIA_FLAG_NAMES: tuple[tuple[int, str], ...] = (
     (MF_INITIALIZED, "initialized"), (MF_ASYMMETRIC, "asymmetric"), (MF_SEND, "send"),
-    (MF_RECV, "recv"), (MF_RTCP_MUX, "rtcp-mux"), (MF_ICE, "ICE"),
+    (MF_RECV, "recv"), (MF_RTCP_MUX, "rtcp-mux"), (MF_DTLS, "DTLS-SRTP"),
+    (MF_DTLS_ACTIVE, "DTLS role active"), (MF_DTLS_PASSIVE, "DTLS role passive"),
+    (MF_ICE, "ICE"),
     (MF_TRICKLE_ICE, "trickle ICE"), (MF_ICE_CONTROLLING, "ICE controlling"),
     (MF_ICE_LITE_PEER, "ICE-lite peer"), (MF_UNIDIRECTIONAL, "unidirectional"),
     (MF_LOOP_CHECK, "loop check"), (MF_TRANSCODING, "transcoding"),
@@ -142,6 +147,29 @@ class IceCredentials:
 
 
 @dataclass(slots=True, eq=False)
+class RemoteIce:
+    """What a party's SDP said about its ICE: credentials, candidates (``a=candidate``
+    values, trickled ones added), ICE-lite."""
+
+    ufrag: str | None
+    pwd: str | None
+    candidates: list[str] = field(default_factory=list)
+    lite: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class DtlsState:
+    """What a party's SDP said about DTLS (``a=fingerprint``, ``a=setup``), and how the relay's
+    handshake with it went (``new``, ``connecting``, ``connected``, ``failed``)."""
+
+    fingerprint: tuple[str, str] | None = None  #: ``(hash, value)``
+    setup: str | None = None
+    state: str = "new"
+    suite: str | None = None
+    failure: str | None = None
+
+
+@dataclass(slots=True, eq=False)
 class Media:
     monologue: Monologue
     index: int  #: 1-based position of the m= line
@@ -156,6 +184,12 @@ class Media:
     ptime: int = 0
     media_id: str | None = None
     ice: IceCredentials | None = None
+    #: The party's own ICE (from its SDP); the relay's agent checks against it.
+    remote_ice: RemoteIce | None = None
+    #: The party's DTLS (from its SDP) and the handshake's state.
+    dtls: DtlsState | None = None
+    #: The relay's ICE agent state per component (``new``, ``checking``, ``completed`` ...).
+    ice_state: str | None = None
     #: Codec payload types last passed on for this media (for the relay and the CLI).
     payload_types: tuple[int, ...] = ()
     #: ... and their encodings (``{pt: "PCMU/8000"}``): what the peer's party sends.

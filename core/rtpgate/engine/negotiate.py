@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from . import codecs as cd
 from . import model as m
-from .flags import OfferFlags
+from .flags import OfferFlags, is_dtls
 from .interfaces import Interfaces, LogicalInterface
 from .params import StreamParams
 from .ports import MediaSocket
@@ -153,6 +153,7 @@ class Negotiation:
             r.set(m.MF_INITIALIZED, False)
             s.set(m.MF_INITIALIZED, False)
         self._protocol(r, s, sp)
+        self._dtls(r, s, sp, receiver)
         self._media_id(r, s, sp)
         if self.is_local(sp.rtp_endpoint):
             s.set(m.MF_LOOP_CHECK, True)
@@ -187,7 +188,7 @@ class Negotiation:
         if not sp.rtp_endpoint.port:
             plan.rejected = True
             return plan
-        if sp.rtp_endpoint.address in ("0.0.0.0", "::"):
+        if sp.rtp_endpoint.address in ("0.0.0.0", "::") and not _ice_addresses(sp):
             r.set(m.MF_RECV, False)
             s.set(m.MF_SEND, False)
 
@@ -211,6 +212,49 @@ class Negotiation:
             r.protocol = s.protocol
         if self.flags.transport_protocol and s.protocol is not None:
             r.protocol = self.flags.transport_protocol
+
+    def _dtls(self, r: MediaState, s: MediaState, sp: StreamParams, receiver: m.Media) -> None:
+        """DTLS-SRTP and rtpgate's ``a=setup`` role on each side (RFC 5763 section 5, RFC
+        8842): the side whose party offered ``actpass`` gets the role rtpgate picks (active
+        unless ``DTLS=passive``/``DTLS-reverse=passive``), a side that received ``active`` or
+        ``passive`` gets the other one, and a side rtpgate offers DTLS to offers ``actpass``
+        (or the role ``DTLS=`` names)."""
+        flags = self.flags
+        both = m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
+        off = flags.dtls == "off"
+        # the sender's side: what its party said
+        theirs = sp.dtls.setup if sp.dtls is not None else None
+        s.set(m.MF_DTLS, sp.dtls is not None and is_dtls(s.protocol))
+        if s.has(m.MF_DTLS) and theirs in ("active", "passive"):
+            s.set(both, False)
+            s.set(m.MF_DTLS_PASSIVE if theirs == "active" else m.MF_DTLS_ACTIVE, True)
+        elif not s.has(m.MF_DTLS):
+            s.set(both, False)
+        # the receiver's side: what rtpgate writes to its party
+        if off or not is_dtls(r.protocol):
+            r.set(m.MF_DTLS, False)
+            r.set(both, False)
+            return
+        r.set(m.MF_DTLS, True)
+        if self.opmode == OFFER:
+            r.set(both, False)
+            if flags.dtls == "passive":
+                r.set(m.MF_DTLS_PASSIVE, True)
+            elif flags.dtls == "active":
+                r.set(m.MF_DTLS_ACTIVE, True)
+            else:
+                r.set(both, True)
+            return
+        # an answer to the party whose offer is on the receiver's media
+        offered = receiver.dtls.setup if receiver.dtls is not None else None
+        wanted = flags.dtls_reverse or flags.dtls
+        r.set(both, False)
+        if offered == "active":
+            r.set(m.MF_DTLS_PASSIVE, True)
+        elif offered == "passive":
+            r.set(m.MF_DTLS_ACTIVE, True)
+        else:
+            r.set(m.MF_DTLS_PASSIVE if wanted == "passive" else m.MF_DTLS_ACTIVE, True)
 
     def _media_id(self, r: MediaState, s: MediaState, sp: StreamParams) -> None:
         if self.opmode != OFFER:
@@ -376,6 +420,7 @@ class Negotiation:
             self.sender.medias.append(sender)
         plan.r.apply_to(receiver)
         plan.s.apply_to(sender)
+        _remember_party(sender, sp)
         receiver.payload_types = tuple(c.pt for c in plan.codecs)
         receiver.encodings = {c.pt: c.encoding for c in plan.codecs}
         if plan.rejected:
@@ -454,12 +499,31 @@ class Negotiation:
                 if peer_media is not None and pair < len(peer_media.streams):
                     peer_rtp = peer_media.streams[pair]
                     zero = (rtp.advertised is not None and rtp.advertised.address
-                            in ("0.0.0.0", "::") and not flags.replace_zero_address)
+                            in ("0.0.0.0", "::") and not flags.replace_zero_address
+                            and not (sp is not None and _ice_addresses(sp)))
                     peer_rtp.flags = ((peer_rtp.flags & ~m.PS_ZERO_ADDR)
                                       | (m.PS_ZERO_ADDR if zero else 0))
 
 
 _SHARED = m.PS_STRICT_SOURCE | m.PS_MEDIA_HANDOVER
+
+
+def _ice_addresses(sp: StreamParams) -> bool:
+    """The party's addresses come from ICE candidates (a trickle-ICE ``c=IN IP4 0.0.0.0`` with
+    port 9 is no hold, RFC 8840)."""
+    return sp.remote_ice is not None and (bool(sp.remote_ice.candidates) or sp.trickle_ice)
+
+
+def _remember_party(media: m.Media, sp: StreamParams) -> None:
+    """What the party of ``media`` said about its ICE and DTLS, for the relay's agent and
+    handshake (a handshake in progress is kept while the fingerprint stays the same)."""
+    media.remote_ice = sp.remote_ice if media.flags & m.MF_ICE or sp.remote_ice else None
+    if sp.dtls is None or not media.flags & m.MF_DTLS:
+        media.dtls = None
+    elif media.dtls is None or media.dtls.fingerprint != sp.dtls.fingerprint:
+        media.dtls = sp.dtls
+    else:
+        media.dtls.setup = sp.dtls.setup
 
 
 def _shared_bits(flags: OfferFlags) -> int:

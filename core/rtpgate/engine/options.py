@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ..media.dtls import DEFAULT_CIPHERS
 from ..options import Option
 
 Seconds = Annotated[int, Field(ge=0)]
@@ -41,4 +42,17 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
     Option("delete-delay", Seconds, 30,
            "keep a deleted call this many seconds before freeing it (its ports stay reserved)",
            short="-d", metavar="INT"),
+    Option("dtls-cert-cipher", str, "prime256v1",
+           "key type of the DTLS certificate made at startup: prime256v1 (ECDSA) or RSA",
+           metavar="prime256v1|RSA"),
+    Option("dtls-rsa-key-size", Annotated[int, Field(ge=1024, le=16384)], 2048,
+           "RSA key size of the DTLS certificate (with --dtls-cert-cipher=RSA)", metavar="INT"),
+    Option("dtls-signature", str, "sha-256",
+           "hash the DTLS certificate is signed with (sha-256, sha-1 ...)", metavar="HASH"),
+    Option("dtls-ciphers", str, DEFAULT_CIPHERS,
+           "OpenSSL cipher list for DTLS handshakes", metavar="STRING"),
+    Option("dtls-mtu", Annotated[int, Field(ge=256, le=65535)], 1200,
+           "largest DTLS datagram sent", metavar="INT"),
+    Option("dtls-passive", bool, False,
+           "take the passive DTLS role when an offer leaves the choice (a=setup:actpass)"),
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import codecs as cd
 from . import sdp as s
 from .flags import OfferFlags, is_srtp, protocol_name
-from .model import Endpoint
+from .model import DtlsState, Endpoint, RemoteIce
 
 
 class IncompleteSdp(Exception):  # noqa: N818 - rtpengine's "Incomplete SDP specification"
@@ -51,6 +51,10 @@ class StreamParams:
     ice_lite_peer: bool = False
     media_id: str | None = None
     end_of_candidates: bool = False
+    #: The party's ICE credentials and candidates (when it has ICE).
+    remote_ice: RemoteIce | None = None
+    #: The party's ``a=fingerprint`` and ``a=setup`` (when it offers DTLS).
+    dtls: DtlsState | None = None
 
     @property
     def num_ports(self) -> int:
@@ -90,7 +94,7 @@ def check_supported(sdp: s.Sdp) -> None:
     for session in sdp.sessions:
         holders: list[s.Session | s.Media] = [session, *session.medias]
         for holder in holders:
-            for kind in (s.CRYPTO, s.FINGERPRINT):
+            for kind in (s.CRYPTO,):
                 attr = holder.kinds.get(kind)
                 if attr is not None:
                     raise Unsupported(f"SRTP/DTLS is not supported (a={attr.name})")
@@ -98,6 +102,17 @@ def check_supported(sdp: s.Sdp) -> None:
             if is_srtp(media.transport):
                 raise Unsupported(f"SRTP/DTLS is not supported (transport protocol "
                                   f"{media.transport})")
+
+
+def _dtls(media: s.Media, session: s.Session) -> DtlsState | None:
+    """``a=fingerprint:HASH VALUE`` and ``a=setup`` at media, else session level."""
+    attr = media.first(s.FINGERPRINT) or session.first(s.FINGERPRINT)
+    if attr is None or not attr.value:
+        return None
+    hash_name, _, value = attr.value.strip().partition(" ")
+    setup = media.first(s.SETUP) or session.first(s.SETUP)
+    return DtlsState((hash_name.lower(), value.strip().upper()),
+                     (setup.value or "").strip().lower() if setup is not None else None)
 
 
 def stream_params(sdp: s.Sdp, flags: OfferFlags) -> list[StreamParams]:
@@ -135,17 +150,28 @@ def _one(index: int, session: s.Session, media: s.Media, flags: OfferFlags) -> S
     if options is not None:
         trickle = "trickle" in (options.value or "")
     mid = media.first(s.MID)
+    remote_ice = None
+    if ufrag is not None:
+        pwd = media.first(s.ICE_PWD) or session.first(s.ICE_PWD)
+        remote_ice = RemoteIce(ufrag.value, pwd.value if pwd is not None else None,
+                               [a.value for a in media.attributes
+                                if a.kind == s.CANDIDATE and a.value],
+                               media.has(s.ICE_LITE) or session.has(s.ICE_LITE))
     params = StreamParams(
         index=index, session=session, media=media, type=media.media_type, protocol=protocol,
         protocol_str=media.transport, consecutive=media.port_count, rtp_endpoint=rtp,
         rtcp_endpoint=None, implicit_rtcp=False, rtcp_mux=False, send=send, recv=recv,
         ptime=ptime, codecs=codecs, ice=ufrag is not None, trickle_ice=trickle,
         ice_lite_peer=media.has(s.ICE_LITE), media_id=mid.value if mid is not None else None,
-        end_of_candidates=media.has(s.END_OF_CANDIDATES))
+        end_of_candidates=media.has(s.END_OF_CANDIDATES), remote_ice=remote_ice,
+        dtls=_dtls(media, session))
+    rtcp = media.first(s.RTCP)
     if media.has(s.RTCP_MUX):
         params.rtcp_mux = True
+        if rtcp is not None and media.port_count == 1:
+            params.rtcp_endpoint = _endpoint(flags, media, session, rtcp.rtcp_address,
+                                             rtcp.rtcp_port)
         return params
-    rtcp = media.first(s.RTCP)
     if rtcp is None or media.port_count != 1:
         params.implicit_rtcp = True
         return params

@@ -110,6 +110,7 @@ class OfferRequest(PartyRequest):
     dtls: Text = key("DTLS", "dtls")
     dtls_fingerprint: Text = key("DTLS fingerprint", "DTLS-fingerprint", "dtls fingerprint",
                                  "dtls-fingerprint")
+    dtls_reverse: Text = key("DTLS-reverse", "DTLS reverse", "dtls-reverse", "dtls reverse")
     osrtp: Strings = strings("OSRTP", "osrtp")
     codec: Dict = mapping("codec")
     ptime: Int = key("ptime")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from ..media.dtls import Certificate, normalize_hash
 from . import model as m
 from . import sdp as s
 from .flags import OfferFlags
@@ -39,7 +40,9 @@ def is_duplicate(sdp: s.Sdp, instance_id: str) -> bool:
 
 class Rewriter:
     def __init__(self, sdp: s.Sdp, plans: list[MediaPlan], receiver: m.Monologue,
-                 flags: OfferFlags, opmode: str, instance_id: str) -> None:
+                 flags: OfferFlags, opmode: str, instance_id: str,
+                 certificate: Certificate | None = None) -> None:
+        self.certificate = certificate
         self.sdp = sdp
         self.text = sdp.text
         self.plans = plans
@@ -221,6 +224,8 @@ class Rewriter:
             if not flags.original_sendrecv:
                 out.append(_direction(mflags))
             rtcp_stream = self._rtcp(out, plan) if rtp_protocol else None
+            if mflags & m.MF_DTLS:
+                out += self._dtls(receiver)
             if rtp_protocol and receiver.ptime:
                 out.append(f"a=ptime:{receiver.ptime}\r\n")
             if mflags & m.MF_ICE and ice_ok:
@@ -236,6 +241,20 @@ class Rewriter:
         if (mflags & m.MF_TRICKLE_ICE and ice_ok) or media.has(s.END_OF_CANDIDATES):
             out.append("a=end-of-candidates\r\n")
         return out
+
+    def _dtls(self, receiver: m.Media) -> list[str]:
+        """``a=setup`` (rtpgate's role) and ``a=fingerprint`` (the ``DTLS-fingerprint`` hash,
+        else the party's own, else sha-256)."""
+        if self.certificate is None:
+            return []
+        mflags = receiver.flags
+        active, passive = mflags & m.MF_DTLS_ACTIVE, mflags & m.MF_DTLS_PASSIVE
+        setup = "actpass" if active and passive else "active" if active else "passive"
+        hash_name = self.flags.dtls_fingerprint
+        if hash_name is None and receiver.dtls is not None and receiver.dtls.fingerprint:
+            hash_name = normalize_hash(receiver.dtls.fingerprint[0])
+        name, value = self.certificate.fingerprint(hash_name or "sha-256")
+        return [f"a=setup:{setup}\r\n", f"a=fingerprint:{name} {value}\r\n"]
 
     def _rtcp(self, out: list[str], plan: MediaPlan) -> m.Stream | None:
         """rtpengine's ``print_rtcp``; returns the RTCP stream that needs ICE candidates."""
@@ -308,5 +327,5 @@ def _direction(flags: int) -> str:
 
 
 def rewrite(sdp: s.Sdp, plans: list[MediaPlan], receiver: m.Monologue, flags: OfferFlags,
-            opmode: str, instance_id: str) -> str:
-    return Rewriter(sdp, plans, receiver, flags, opmode, instance_id).run()
+            opmode: str, instance_id: str, certificate: Certificate | None = None) -> str:
+    return Rewriter(sdp, plans, receiver, flags, opmode, instance_id, certificate).run()

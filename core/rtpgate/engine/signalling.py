@@ -96,6 +96,8 @@ def _parse(request: OfferRequest, flags: OfferFlags) -> s.Sdp:
 def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | None,
                  opmode: str) -> Reply:
     flags = offer_flags(request, opmode, peer[0] if peer else None)
+    if flags.dtls is None and getattr(engine.runtime.settings, "dtls_passive", False):
+        flags.dtls = "passive"
     sdp = _parse(request, flags)
     if flags.loop_protect and is_duplicate(sdp, engine.instance_id):
         return {"sdp": request.sdp}
@@ -150,7 +152,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         engine.add(call)
     engine.relay.sync(call)
     return {"sdp": rewrite(sdp, negotiation.plans, dialogue.receiver, flags, opmode,
-                           engine.instance_id)}
+                           engine.instance_id, engine.certificate)}
 
 
 def _proxy(peer: tuple[str, int] | None) -> str:
