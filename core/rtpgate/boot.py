@@ -37,6 +37,11 @@ def load_plugins(argv: Sequence[str], env: Mapping[str, str]) -> PluginHost:
     host.load_entry_points()
     for module in early["plugin"]:
         host.load_module(module)
+    for kind, names in host.unknown_names().items():
+        if names:
+            raise ConfigError(f"--plugins-{kind}: no installed plugin is named "
+                              f"{', '.join(map(repr, names))} (installed: "
+                              f"{', '.join(sorted(host.installed))})")
     return host
 
 

@@ -46,12 +46,20 @@ class PluginHost:
         self.allow = {name for name in allow if name}
         self.deny = {name for name in deny if name}
         self.records: dict[str, PluginRecord] = {}
+        #: Entry-point names of every installed plugin, loaded or not.
+        self.installed: set[str] = set()
+
+    def unknown_names(self) -> dict[str, list[str]]:
+        """Allow/deny entries that name no installed plugin (nor core, nor a ``--plugin``
+        module): ``{"allow": [...], "deny": [...]}``, empty lists when all are known."""
+        known = self.installed | set(self.records)
+        return {"allow": sorted(self.allow - known), "deny": sorted(self.deny - known)}
 
     # ------------------------------------------------------------------ loading
 
     def load_entry_points(self) -> None:
         """Import and register every installed plugin, each on its own."""
-        seen: set[str] = set()
+        seen = self.installed
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
                          key=lambda e: e.name):
             if ep.name in seen:

@@ -19,6 +19,10 @@ from .runtime import Runtime
 log = logging.getLogger("rtpgate.server")
 
 
+class NoListener(OSError):
+    """Nothing was bound: a server nobody can reach is refused rather than left running."""
+
+
 class Server:
     """Assemble (no I/O), then start and stop the transports on the running event loop."""
 
@@ -88,6 +92,8 @@ class Server:
                 bound = await transport.start()
                 self._started.append(transport)
                 self.runtime.bound.extend(bound)
+            if not self.runtime.bound:
+                raise NoListener(self._no_listener_reason())
             for _, call in self.runtime.plugins.calls("rtpgate_startup", runtime=self.runtime):
                 result = call()
                 if inspect.isawaitable(result):
@@ -100,6 +106,12 @@ class Server:
         ready_file = getattr(self.runtime.settings, "ready_file", None)
         if ready_file:
             write_ready_file(ready_file, self.runtime)
+
+    def _no_listener_reason(self) -> str:
+        transports = ", ".join(t.name for t in self.transports) or "none"
+        return (f"no listener is open, nothing could reach this server (transports loaded: "
+                f"{transports}); check --plugins-allow, --plugins-deny and the --listen-* "
+                f"options (rtpgate plugins lists what is loaded)")
 
     async def stop(self) -> None:
         for transport in reversed(self._started):
