@@ -19,7 +19,7 @@ from .runtime import Runtime
 log = logging.getLogger("rtpgate.server")
 
 
-class NoListener(OSError):
+class NoListenerError(OSError):
     """Nothing was bound: a server nobody can reach is refused rather than left running."""
 
 
@@ -93,7 +93,7 @@ class Server:
                 self._started.append(transport)
                 self.runtime.bound.extend(bound)
             if not self.runtime.bound:
-                raise NoListener(self._no_listener_reason())
+                raise NoListenerError(self._no_listener_reason())
             for _, call in self.runtime.plugins.calls("rtpgate_startup", runtime=self.runtime):
                 result = call()
                 if inspect.isawaitable(result):
