@@ -39,11 +39,11 @@ def _handler(fn: Callable[[Engine, Any], Reply]) -> Handler:
 
 
 async def _offer(request: OfferRequest, ctx: NgContext) -> Reply:
-    return signalling.offer_answer(_engine(ctx), request, ctx.peer, OFFER)
+    return signalling.offer_answer(_engine(ctx), request, ctx.peer, OFFER, ctx.max_reply)
 
 
 async def _answer(request: AnswerRequest, ctx: NgContext) -> Reply:
-    return signalling.offer_answer(_engine(ctx), request, ctx.peer, ANSWER)
+    return signalling.offer_answer(_engine(ctx), request, ctx.peer, ANSWER, ctx.max_reply)
 
 
 def _rec(action: str) -> Handler:

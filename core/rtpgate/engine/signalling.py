@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..ng.command import LoadLimit, NgError, Reply
+from ..ng.dispatch import reply_too_large
 from . import codecs as cd
 from . import model as m
 from . import sdp as s
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 NOT_FOUND = "Call-ID not found or tags didn't match"
+#: Bytes of an offer/answer reply besides the SDP (``d3:sdp<len>:...6:result2:oke``).
+REPLY_OVERHEAD = 32
 
 
 @dataclass(slots=True)
@@ -84,21 +87,35 @@ def _pair(call: m.Call, a: m.Monologue, b: m.Monologue) -> None:
     b.peers = [a]
 
 
-def _parse(request: OfferRequest, flags: OfferFlags) -> s.Sdp:
+def _parse(request: OfferRequest, flags: OfferFlags, settings: Any) -> s.Sdp:
     if flags.unsupported:
         raise NgError(flags.unsupported[0])
+    _check_size(request.sdp or "", settings)
     try:
         return s.parse(request.sdp or "")
     except s.SdpError:
         raise NgError("Failed to parse SDP") from None
 
 
+def _check_size(text: str, settings: Any) -> None:
+    """Bound the work of one request before any of it is done: the SDP's lines and media
+    sections (each costs parsing, ports and rewriting on the one event loop)."""
+    max_lines = getattr(settings, "max_sdp_lines", 8192)
+    if text.count("\n") > max_lines:
+        raise NgError(f"Too many lines in SDP (more than {max_lines})")
+    max_media = getattr(settings, "max_media_sections", 128)
+    if text.count("\nm=") + text.startswith("m=") > max_media:
+        raise NgError(f"Too many media sections in SDP (more than {max_media})")
+
+
 def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | None,
-                 opmode: str) -> Reply:
+                 opmode: str, max_reply: int | None = None) -> Reply:
+    """``max_reply``: the largest reply the transport can carry (UDP); a larger one undoes a
+    call this request created (its ports freed) and is refused with an error that fits."""
     flags = offer_flags(request, opmode, peer[0] if peer else None)
     if flags.dtls is None and getattr(engine.runtime.settings, "dtls_passive", False):
         flags.dtls = "passive"
-    sdp = _parse(request, flags)
+    sdp = _parse(request, flags, engine.runtime.settings)
     if flags.loop_protect and is_duplicate(sdp, engine.instance_id):
         return {"sdp": request.sdp}
     try:
@@ -151,8 +168,14 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
     if new_call:
         engine.add(call)
     engine.relay.sync(call)
-    return {"sdp": rewrite(sdp, negotiation.plans, dialogue.receiver, flags, opmode,
-                           engine.instance_id, engine.certificate)}
+    rewritten = rewrite(sdp, negotiation.plans, dialogue.receiver, flags, opmode,
+                        engine.instance_id, engine.certificate)
+    size = len(rewritten.encode("utf-8", "surrogateescape")) + REPLY_OVERHEAD
+    if max_reply is not None and size > max_reply:
+        if new_call:
+            _delete(engine, call, None, 0)
+        raise NgError(reply_too_large(size))
+    return {"sdp": rewritten}
 
 
 def _proxy(peer: tuple[str, int] | None) -> str:

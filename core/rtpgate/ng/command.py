@@ -48,6 +48,9 @@ class NgContext:
     transport: str
     #: The request dictionary as decoded, for handlers that read keys outside their model.
     raw: dict[str, Any] = field(default_factory=dict)
+    #: The largest encoded reply the transport can carry (a UDP datagram), ``None`` for no
+    #: limit.  A handler that creates state checks its reply against it and undoes the state.
+    max_reply: int | None = None
 
 
 Handler = Callable[[Any, NgContext], Awaitable[Reply | None]]

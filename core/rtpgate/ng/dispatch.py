@@ -49,12 +49,15 @@ class NgDispatcher:
         return self._by_name.get(name)
 
     async def process(self, payload: bytes, peer: tuple[str, int] | None,
-                      transport: str) -> bytes:
-        """One payload in, one encoded reply out (every outcome gets a reply)."""
+                      transport: str, max_reply: int | None = None) -> bytes:
+        """One payload in, one encoded reply out (every outcome gets a reply).  A reply longer
+        than ``max_reply`` bytes (what a datagram can carry) is replaced by an error that fits;
+        commands that create state check it themselves and undo what they made."""
         started = time.perf_counter()
         proxy = peer[0] if peer else "unknown"
+        max_items = getattr(self.runtime.settings, "ng_max_items", codec.MAX_ITEMS)
         try:
-            request, fmt = codec.decode(payload)
+            request, fmt = codec.decode(payload, max_items)
         except codec.DecodeError as exc:
             self.runtime.stats.control.record(proxy, None, 0.0, True)
             return codec.encode(_error(exc.reason), exc.fmt)
@@ -66,11 +69,15 @@ class NgDispatcher:
             reply = _error("Unrecognized command")
         else:
             reply = await self._run(command, request, NgContext(self.runtime, peer, transport,
-                                                                 request))
+                                                                 request, max_reply))
+        encoded = codec.encode(reply, fmt)
+        if max_reply is not None and len(encoded) > max_reply:
+            reply = _error(reply_too_large(len(encoded)))
+            encoded = codec.encode(reply, fmt)
         self.runtime.stats.control.record(
             proxy, command.short if command is not None and command.counted else None,
             time.perf_counter() - started, reply.get("result") == "error")
-        return codec.encode(reply, fmt)
+        return encoded
 
     async def _run(self, command: NgCommand, request: dict[str, Any], ctx: NgContext
                    ) -> dict[str, Any]:
@@ -95,6 +102,10 @@ class NgDispatcher:
             return _error("Internal error")
         reply["result"] = reply.pop("result", command.ok_result)  # always the last key
         return reply
+
+
+def reply_too_large(size: int) -> str:
+    return f"Reply too large for UDP ({size} bytes); use TCP, HTTP or WebSocket"
 
 
 def _error(reason: str) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from .framing import split_cookie, tcp_framer
 
 CONTENT_TYPE = "application/x-rtpengine-ng"
 NO_COOKIE = Rejected(600, b"error\n")
+#: The largest UDP payload over IPv4 (65535 minus the IP and UDP headers).
+UDP_MAX = 65507
 
 
 class NgProtocol(Protocol):
@@ -39,8 +41,12 @@ class NgProtocol(Protocol):
             raise NO_COOKIE
         cookie, payload = framed
 
+        # the reply must fit in one datagram, cookie included (IPv4's UDP payload maximum)
+        max_reply = UDP_MAX - len(cookie) - 1 if message.transport == "udp" else None
+
         async def compute() -> bytes:
-            return await self.dispatcher.process(payload, message.peer, message.transport)
+            return await self.dispatcher.process(payload, message.peer, message.transport,
+                                                 max_reply)
 
         reply = await self.cache.run(cookie, compute)
         return Reply(cookie + b" " + reply, CONTENT_TYPE)
