@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..media.calls import CallRelay
 from ..media.dtls import DtlsOptions, make_certificate
 from ..media.relay import Relay
+from ..media.webrtc import WebrtcPipelines
 from ..stats import CLOSE_REASONS
 from .interfaces import Interfaces
 from .limits import LoadMonitor
@@ -73,6 +74,7 @@ class Engine:
         #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or
         #: media control changed a call.
         self.relay = CallRelay(Relay(runtime.stats))
+        self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ reading

@@ -61,6 +61,7 @@ PS_CONFIRMED = 1 << 4  #: set by the relay once media arrived from the endpoint
 PS_STRICT_SOURCE = 1 << 5
 PS_MEDIA_HANDOVER = 1 << 6
 PS_ICE = 1 << 7
+PS_FINGERPRINT_VERIFIED = 1 << 8  #: set by the relay once the DTLS peer's certificate matched
 # internal
 PS_IMPLICIT_RTCP = 1 << 16
 PS_ZERO_ADDR = 1 << 17
@@ -68,6 +69,7 @@ PS_ZERO_ADDR = 1 << 17
 STREAM_FLAG_NAMES: tuple[tuple[int, str], ...] = (
     (PS_RTP, "RTP"), (PS_RTCP, "RTCP"), (PS_FALLBACK_RTCP, "fallback RTCP"),
     (PS_FILLED, "filled"), (PS_CONFIRMED, "confirmed"),
+    (PS_FINGERPRINT_VERIFIED, "DTLS fingerprint verified"),
     (PS_STRICT_SOURCE, "strict source address"), (PS_MEDIA_HANDOVER, "media handover"),
     (PS_ICE, "ICE"),
 )

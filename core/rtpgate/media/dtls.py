@@ -218,7 +218,8 @@ class DtlsSession:
         self.on_keys = on_keys
         self.on_failed = on_failed
         self.label = label
-        #: ``new``, ``connecting``, ``connected`` or ``failed``.
+        #: ``new``, ``connecting``, ``verifying`` (done, waiting for the party's fingerprint),
+        #: ``connected`` or ``failed``.
         self.state = "new"
         self.failure: str | None = None
         self.keys: SrtpKeys | None = None
@@ -263,6 +264,16 @@ class DtlsSession:
             self._bad(f"not accepted: {exc}")
             return
         self._progress()
+
+    def set_remote_fingerprint(self, value: tuple[str, str] | None) -> None:
+        """The peer's ``a=fingerprint`` became known (its answer arrived after it already
+        completed the handshake with us): verify now."""
+        if value is None or self.remote_fingerprint is not None:
+            return
+        self.remote_fingerprint = value
+        if self.state == "verifying":
+            self.state = "connecting"
+            self._finished()
 
     def close(self) -> None:
         """Stop the retransmission timer (the stream is going)."""
@@ -317,6 +328,11 @@ class DtlsSession:
         timeout = 1.0 if pending is None else max(float(pending), 0.01)
         self._timer = asyncio.get_running_loop().call_later(timeout, self._expired)
 
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def _expired(self) -> None:
         self._timer = None
         if self.state != "connecting":
@@ -337,19 +353,24 @@ class DtlsSession:
         if peer_cert is None:
             self._fail("peer sent no certificate")
             return
-        if self.remote_fingerprint is not None:
-            name, expected = self.remote_fingerprint
-            der = crypto.dump_certificate(crypto.FILETYPE_ASN1, peer_cert)
-            if normalize_hash(name) is None or fingerprint(
-                    der, normalize_hash(name) or "sha-256") != expected.upper():
-                STATS.fingerprint_mismatches += 1
-                self._fail("peer certificate does not match a=fingerprint")
-                return
+        if self.remote_fingerprint is None:
+            # the party's SDP is not here yet: no keys before its fingerprint is checked
+            self.state = "verifying"
+            self._disarm()
+            return
+        name, expected = self.remote_fingerprint
+        hash_name = normalize_hash(name)
+        der = crypto.dump_certificate(crypto.FILETYPE_ASN1, peer_cert)
+        if hash_name is None or fingerprint(der, hash_name) != expected.upper():
+            STATS.fingerprint_mismatches += 1
+            self._fail("peer certificate does not match a=fingerprint")
+            return
         keys = export_keys(self._conn, client=self.active)
         if keys is None:
             self._fail("no SRTP profile negotiated")
             return
         self.state = "connected"
+        self._disarm()
         self.keys = keys
         STATS.handshakes += 1
         log.info("DTLS %s: handshake done, %s", self.label, keys.suite)
@@ -363,9 +384,7 @@ class DtlsSession:
     def _fail(self, reason: str) -> None:
         self.state = "failed"
         self.failure = reason
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._disarm()
         log.warning("DTLS %s: failed: %s", self.label, reason)
         if self.on_failed is not None:
             self.on_failed(reason)

@@ -273,6 +273,12 @@ class RelayStream:
         self.endpoint = None
         self.sink = self.rtcp_sink = None
         relay.forget(self)
+        pipeline, self.pipeline = self.pipeline, None
+        if pipeline is not None:  # stop an ICE agent's or a handshake's timers
+            for handler in (pipeline.stun, pipeline.dtls):
+                close = getattr(handler, "close", None)
+                if close is not None:
+                    close()
 
     # ------------------------------------------------------------------ hot path
 
