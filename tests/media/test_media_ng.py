@@ -273,12 +273,35 @@ def test_a_call_without_media_times_out_and_one_with_media_does_not(
 ICE_PWD = "rtpgatebobpassword123456"
 
 
-def _binding(username: str, pwd: str) -> stun.Message:
+def _binding(username: str, pwd: str, tiebreaker: int = 0x0102030405060708) -> stun.Message:
     request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
     request.attributes.update({"USERNAME": username, "PRIORITY": 1853824767,
-                               "ICE-CONTROLLING": 0x0102030405060708, "USE-CANDIDATE": None})
+                               "ICE-CONTROLLING": tiebreaker, "USE-CANDIDATE": None})
     request.add_message_integrity(pwd.encode())
     return request
+
+
+def _stun_reply(sock: socket.socket, transaction: bytes, timeout: float = 2.0,
+                checks: list[stun.Message] | None = None) -> tuple[stun.Message, tuple[str, int]]:
+    """The reply to ``transaction``; rtpgate's own checks that arrive meanwhile go to
+    ``checks``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data, source = receive(sock, max(deadline - time.monotonic(), 0.01))
+        message = stun.parse_message(data)  # verifies FINGERPRINT
+        if message.transaction_id == transaction:
+            return message, source
+        if checks is not None and message.message_class == stun.Class.REQUEST:
+            checks.append(message)
+
+
+def _media(sock: socket.socket, timeout: float = 2.0) -> bytes:
+    """The next datagram that is not STUN (rtpgate's agent keeps checking consent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data, _ = receive(sock, max(deadline - time.monotonic(), 0.01))
+        if not (data[0] < 4 and data[4:8] == b"\x21\x12\xa4\x42"):
+            return data
 
 
 def test_stun_binding_requests_on_an_ice_port(call: Call) -> None:
@@ -288,33 +311,52 @@ def test_stun_binding_requests_on_an_ice_port(call: Call) -> None:
     ufrag, pwd = attribute(call.offer_reply, "ice-ufrag"), attribute(call.offer_reply, "ice-pwd")
     assert "a=candidate:" in call.offer_reply["sdp"]
     checker = call.bob.rtp  # Bob's ICE agent checks the candidate rtpgate gave him
+    checks: list[stun.Message] = []
 
-    request = _binding(f"{ufrag}:bobs", pwd)
+    # rtpgate is the controlling agent towards Bob; a check claiming the same role with a
+    # lower tie-breaker is refused with 487 (RFC 8445 section 7.3.1.1) ...
+    request = _binding(f"{ufrag}:bobs", pwd, tiebreaker=0)
     checker.sendto(bytes(request), call.bob.relay)
-    data, source = receive(checker)
+    reply, _ = _stun_reply(checker, request.transaction_id, checks=checks)
+    assert reply.message_class == stun.Class.ERROR and reply.error_code == 487
+    # ... one with the highest tie-breaker wins the role, and its USE-CANDIDATE nominates
+    request = _binding(f"{ufrag}:bobs", pwd, tiebreaker=2 ** 64 - 1)
+    checker.sendto(bytes(request), call.bob.relay)
+    reply, source = _stun_reply(checker, request.transaction_id, checks=checks)
     assert source == call.bob.relay
-    reply = stun.parse_message(data)  # verifies FINGERPRINT
     assert reply.message_class == stun.Class.RESPONSE
-    assert reply.transaction_id == request.transaction_id
     assert reply.check_message_integrity(pwd.encode())
     assert reply.attributes["XOR-MAPPED-ADDRESS"] == checker.getsockname()
 
     for username, key in ((f"{ufrag}:bobs", "not-the-password-at-all"),
                           ("someone:bobs", pwd)):
-        wrong = _binding(username, key)
+        wrong = _binding(username, key, tiebreaker=2 ** 64 - 1)
         checker.sendto(bytes(wrong), call.bob.relay)
         try:
-            data, _ = receive(checker, 0.5)
+            reply, _ = _stun_reply(checker, wrong.transaction_id, 0.5, checks)
         except TimeoutError:
             continue  # no answer is allowed too
-        reply = stun.parse_message(data)
         assert reply.message_class == stun.Class.ERROR and reply.error_code == 401
         assert not reply.check_message_integrity(pwd.encode())
+
+    # rtpgate's full agent checks Bob's candidate itself, with Bob's credentials
+    deadline = time.monotonic() + 3
+    while not checks and time.monotonic() < deadline:
+        try:
+            data, _ = receive(checker, 0.2)
+        except TimeoutError:
+            continue
+        message = stun.parse_message(data)
+        if message.message_class == stun.Class.REQUEST:
+            checks.append(message)
+    assert checks, "rtpgate sent no connectivity check"
+    assert checks[0].attributes["USERNAME"] == f"bobs:{ufrag}"
+    assert checks[0].check_message_integrity(ICE_PWD.encode())
 
     stream = call.streams(call.query(), "bob")[0]
     assert "confirmed" in stream["flags"]  # USE-CANDIDATE nominated Bob's address
     call.alice.send(rtp(1, SSRC_A))
-    assert receive(call.bob)[0] == rtp(1, SSRC_A)
+    assert _media(call.bob.rtp) == rtp(1, SSRC_A)
 
 
 # ---------------------------------------------------------------------- hostile traffic
