@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .boot import Subcommand
+    from .engine.model import Call
     from .ng.command import NgCommand
     from .options import Option
     from .protocol import Protocol, Transport
@@ -123,4 +124,36 @@ def rtpgate_cli_commands(runtime: Runtime) -> Iterable[object]:
     A command without a handler is a group.  Commands are added after rtpengine's own at their
     level, in the order returned; a path that is taken or whose parent does not exist is
     reported and left out.  Called once, when the CLI is built; must not do I/O.
+    """
+
+
+@hookspec
+def rtpgate_call_changed(runtime: Runtime, call: Call) -> None:
+    """The engine changed ``call`` (a :class:`rtpgate.engine.model.Call`): an offer or answer
+    was committed, a party was deleted or the call marked for deletion, media control,
+    recording or forwarding changed, or its ownership changed (the CLI's ``active``/``standby``,
+    a takeover).  Called on the event loop right after the change and *before* the ng reply
+    is sent, so an implementation must not block or do I/O there: note the call and do the
+    work in a task (this is how call-state persistence keeps Redis out of the reply's latency).
+    Not called for foreign calls' own changes made by the plugin that keeps them.
+    """
+
+
+@hookspec
+def rtpgate_call_ended(runtime: Runtime, call: Call) -> None:
+    """``call`` has left the engine (deleted, timed out, terminated, or dropped at shutdown is
+    *not* included: a stopping server keeps its calls where they are persisted).  Its ports are
+    released already; ``call.foreign`` says whose it was.  Same rules as
+    :func:`rtpgate_call_changed`: no blocking, no I/O in the call itself.
+    """
+
+
+@hookspec
+def rtpgate_calls_restore(runtime: Runtime) -> Awaitable[None] | None:
+    """Rebuild calls kept elsewhere (call-state persistence) into the engine at startup.
+
+    Called once on the event loop when the engine starts, after the transports are listening
+    and before its timers run; the awaitable it may return is awaited before the server reports
+    itself ready.  Use :meth:`rtpgate.engine.engine.Engine.restore` for each call.  A failure is
+    logged and does not stop the server (calls that could not be restored are simply not there).
     """

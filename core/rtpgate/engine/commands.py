@@ -46,22 +46,38 @@ async def _answer(request: AnswerRequest, ctx: NgContext) -> Reply:
     return signalling.offer_answer(_engine(ctx), request, ctx.peer, ANSWER, ctx.max_reply)
 
 
+def _announced(fn: Callable[[Engine, Any], Reply]) -> Callable[[Engine, Any], Reply]:
+    """A command that changes the call's state: announced once it succeeded."""
+
+    def run(engine: Engine, request: Any) -> Reply:
+        reply = fn(engine, request)
+        call = engine.call(request.call_id or "")
+        if call is not None:
+            engine.changed(call)
+        return reply
+
+    return run
+
+
 def _rec(action: str) -> Handler:
-    return _handler(lambda engine, request: control.recording(engine, request, action))
+    return _handler(_announced(lambda engine, request: control.recording(engine, request,
+                                                                         action)))
 
 
 def _fwd(start: bool) -> Handler:
-    return _handler(lambda engine, request: control.forwarding(engine, request, start))
+    return _handler(_announced(lambda engine, request: control.forwarding(engine, request,
+                                                                          start)))
 
 
 def _relayed(fn: Callable[[Engine, Any], Reply]) -> Callable[[Engine, Any], Reply]:
-    """A media-control command whose new state the relay applies at once."""
+    """A media-control command whose new state the relay applies at once (and announced)."""
 
     def run(engine: Engine, request: Any) -> Reply:
         reply = fn(engine, request)
         call = engine.call(request.call_id or "")
         if call is not None:
             engine.relay.sync(call)
+            engine.changed(call)
         return reply
 
     return run

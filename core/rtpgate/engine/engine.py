@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import secrets
 import time
@@ -18,6 +19,8 @@ from ..stats import CLOSE_REASONS
 from .interfaces import Interfaces
 from .limits import LoadMonitor
 from .model import PS_RTP, Call, Endpoint
+from .ports import MediaSocket
+from .store import CallStore
 from .timers import Sweeper
 
 if TYPE_CHECKING:
@@ -76,6 +79,9 @@ class Engine:
         self.relay = CallRelay(Relay(runtime.stats))
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
         self._task: asyncio.Task[None] | None = None
+        self._hook = runtime.plugins.pm.hook
+        #: The call-state store a persistence plugin set up (see :mod:`.store`), or None.
+        self.store: CallStore | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -115,12 +121,74 @@ class Engine:
     # ------------------------------------------------------------------ changing
 
     def set_ownership(self, foreign: bool) -> None:
-        """Mark every call foreign or own (the CLI's ``active``/``standby``)."""
-        for call in self.by_id.values():
-            call.foreign = foreign
+        """Mark every call foreign or own (the CLI's ``active``/``standby``).  Calls taken
+        over start relaying (:meth:`take_over`)."""
+        for call in list(self.by_id.values()):
+            if foreign:
+                if not call.foreign:
+                    call.foreign = True
+                    self.changed(call)
+            elif call.foreign:
+                self.take_over(call)
+
+    def take_over(self, call: Call) -> None:
+        """Make a foreign call this node's own: it is relayed from now on, its timeouts count
+        from now (rtpengine's "ignore timeout until we have media"), and the change is
+        announced so that it is persisted as ours."""
+        if not call.foreign or call.ended:
+            return
+        now = time.time()
+        call.foreign = False
+        call.last_signal = now
+        for stream in call.streams():
+            stream.last_packet = now
+        self.changed(call)  # first: a persistence plugin may still have ports to bind
+        self.relay.sync(call)
+        log.info("call %s taken over (now own)", call.call_id)
 
     def add(self, call: Call) -> None:
         self.by_id[call.call_id] = call
+
+    def restore(self, call: Call) -> bool:
+        """Put a call rebuilt from persisted state into the calls table; its streams' sockets
+        were bound with :meth:`bind_port`.  An own call is relayed at once; a foreign one is
+        only kept (not relayed, not timed out) until it is taken over or dropped.  False (and
+        nothing changes) when a call with that call-id exists already."""
+        if call.call_id in self.by_id:
+            return False
+        self.by_id[call.call_id] = call
+        if not call.foreign:
+            self.relay.sync(call)
+        return True
+
+    def forget(self, call: Call) -> None:
+        """Drop a foreign call (its owner deleted it, or its keyspace was unsubscribed): ports
+        released, not counted as a call of ours, no :func:`rtpgate_call_ended`."""
+        if call.ended:
+            return
+        call.ended = True
+        if self.by_id.get(call.call_id) is call:
+            del self.by_id[call.call_id]
+        call.release()
+
+    def bind_port(self, interface: str, family: str, index: int, port: int
+                  ) -> MediaSocket | None:
+        """Bind exactly ``port`` on the ``index``-th local address of the logical interface
+        ``interface``/``family`` (restoring a persisted call on the ports its peers know).
+        None: no such interface or address, or the port is taken (by another process, or by
+        the node that still owns the call)."""
+        logical = self.interfaces.find(interface, family)
+        if logical is None or not 0 <= index < len(logical.addresses):
+            return None
+        local = logical.addresses[index]
+        return local.pool.take(port, local)
+
+    def changed(self, call: Call) -> None:
+        """Announce that ``call`` changed (:func:`rtpgate.hookspecs.rtpgate_call_changed`)."""
+        try:
+            self._hook.rtpgate_call_changed(runtime=self.runtime, call=call)
+        except Exception:  # a plugin's failure must not fail the command that changed the call
+            log.exception("rtpgate_call_changed failed for call %s", call.call_id)
 
     def end(self, call: Call, reason: str) -> None:
         """Remove ``call``, release its ports and count it as ended for ``reason``
@@ -135,6 +203,10 @@ class Engine:
         self._count(call, reason)
         call.release()
         log.debug("call %s ended (%s)", call.call_id, reason)
+        try:
+            self._hook.rtpgate_call_ended(runtime=self.runtime, call=call)
+        except Exception:
+            log.exception("rtpgate_call_ended failed for call %s", call.call_id)
 
     async def terminate(self, call: Call, reason: str = "force_terminated") -> None:
         """End ``call`` now (the CLI's ``terminate``)."""
@@ -161,7 +233,14 @@ class Engine:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Start the timers (the ``rtpgate_startup`` hook)."""
+        """Restore persisted calls (:func:`rtpgate.hookspecs.rtpgate_calls_restore`), then
+        start the timers (the ``rtpgate_startup`` hook)."""
+        try:
+            for result in self._hook.rtpgate_calls_restore(runtime=self.runtime):
+                if inspect.isawaitable(result):
+                    await result
+        except Exception:
+            log.exception("restoring calls failed")
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self.sweeper.run())
 

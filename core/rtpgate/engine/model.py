@@ -273,8 +273,13 @@ class Call:
     monologues: list[Monologue] = field(default_factory=list)
     #: When the call is to be destroyed (a ``delete`` with delete-delay); None: not deleted.
     deleted_at: float | None = None
-    #: Calls restored from elsewhere (Redis) would be foreign; rtpgate owns all of its calls.
+    #: Another node's call, kept from persisted state (Redis keyspace notifications): not
+    #: relayed, not timed out, never written back, until it is taken over.
     foreign: bool = False
+    #: The persistence database (Redis keyspace) the call lives in, and when it was last
+    #: written there (``time.time()``; 0: never).  Kept by the persistence plugin.
+    keyspace: int = 0
+    last_stored: float = 0.0
     recording: Recording | None = None
     media_control: MediaControl = field(default_factory=MediaControl)
     #: Set by the CLI's ``call debug`` (more logging for this call).

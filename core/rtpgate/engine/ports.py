@@ -129,6 +129,19 @@ class PortPool:
             return out
         return None
 
+    def take(self, port: int, local: LocalAddress) -> MediaSocket | None:
+        """Bind exactly ``port`` (restoring a persisted call); None when it is outside the
+        range, already ours, or taken by another process."""
+        if not self.min <= port <= self.max or port in self.used:
+            return None
+        socks = self._bind_run(port, 1)
+        if not socks:
+            return None
+        self.used.add(port)
+        media_socket = MediaSocket(local, self, port, socks[0])
+        self._live[port] = media_socket
+        return media_socket
+
     def _bind_run(self, port: int, count: int) -> list[socket.socket] | None:
         """Bind ``count`` sockets from ``port``; None if one is taken by someone else, [] when
         binding fails for a reason that no other port would fix."""

@@ -175,6 +175,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         if new_call:
             _delete(engine, call, None, 0)
         raise NgError(reply_too_large(size))
+    engine.changed(call)
     return {"sdp": rewritten}
 
 
@@ -237,6 +238,7 @@ def _delete(engine: Engine, call: m.Call, target: m.Monologue | None, delay: int
             engine.relay.sync(call)
             for ml in gone:
                 ml.release()
+            engine.changed(call)
             return
     for ml in call.monologues:
         ml.deleted = True
@@ -244,6 +246,7 @@ def _delete(engine: Engine, call: m.Call, target: m.Monologue | None, delay: int
         engine.end(call, "terminated")
     else:
         call.deleted_at = time.time() + delay
+        engine.changed(call)
 
 
 def query(engine: Engine, request: QueryRequest) -> Reply:

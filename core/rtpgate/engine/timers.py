@@ -5,7 +5,8 @@
 * Otherwise a call ends when none of its streams has had media recently: a stream counts against
   ``silent-timeout`` while its media does not receive (hold) or it has no local port (rejected),
   against ``offer-timeout`` while its endpoint is unknown (the offer was never answered), and
-  against ``timeout`` otherwise.  A limit of 0 never expires.  "Recently" is judged from the
+  against ``timeout`` otherwise.  Foreign calls (another node's, kept from Redis) are left to
+their owner.  A limit of 0 never expires.  "Recently" is judged from the
   stream's last-packet time, which the relay updates and signalling refreshes.
 
 Settings are read on every run, so changing them (``set timeout 10``) applies at once.  The
@@ -71,6 +72,8 @@ class Sweeper:
         engine.load.sample(engine.runtime.stats.relayed.bytes)
         final = settings.final_timeout  # type: ignore[attr-defined]
         for call in list(engine.by_id.values()):
+            if call.foreign:  # its owner times it out (and deletes it), as in rtpengine
+                continue
             if call.deleted_at is not None:
                 if now >= call.deleted_at:
                     engine.end(call, "terminated")

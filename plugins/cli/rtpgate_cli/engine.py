@@ -68,6 +68,7 @@ class CallView:
     foreign: bool
     recording: bool
     redis_keyspace: int
+    last_redis_update: int  #: microseconds (0: never written)
     tos: int
     last_signal: float
     monologues: Sequence[MonologueView]
@@ -105,7 +106,9 @@ def view(call: Any) -> CallView:
     return CallView(
         call_id=call.call_id, created=call.created, created_from=call.proxy,
         deleted=call.deletion_mark, foreign=call.foreign,
-        recording=bool(recording and recording.recording), redis_keyspace=0, tos=0,
+        recording=bool(recording and recording.recording),
+        redis_keyspace=getattr(call, "keyspace", 0),
+        last_redis_update=int(getattr(call, "last_stored", 0.0) * 1_000_000), tos=0,
         last_signal=call.last_signal,
         monologues=[_monologue(ml, index == 0, now) for index, ml in enumerate(call.monologues)],
         call=call)

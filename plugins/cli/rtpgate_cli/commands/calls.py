@@ -65,7 +65,7 @@ def call_info(call: CallView) -> str:
     head = (f"\ncallid: {call.call_id}\ndeletionmark: {_yn(call.deleted)}\n"
             f"created: {int(call.created)}\nproxy: {call.created_from}\ntos: {call.tos}\n"
             f"last_signal: {int(call.last_signal)}\nredis_keyspace: {call.redis_keyspace}\n"
-            f"last redis update: 0\nforeign: {_yn(call.foreign)}\n"
+            f"last redis update: {call.last_redis_update}\nforeign: {_yn(call.foreign)}\n"
             f"recording: {_yn(call.recording)}\n\n")
     return head + "".join(tag_info(ml) for ml in call.monologues) + "\n"
 
