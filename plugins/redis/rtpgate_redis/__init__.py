@@ -1,0 +1,1 @@
+"""rtpgate-redis: call state in Redis, in rtpengine's key shape (``--redis``)."""

@@ -1,0 +1,90 @@
+"""Entry point of the redis plugin: rtpengine's ``--redis*`` options, and the engine hooks that
+keep call state in Redis (see :mod:`.store` and :mod:`.keyspace`).  Without ``--redis`` the
+plugin does nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from . import core as c
+from .keyspace import Keyspaces
+from .options import OPTIONS, RedisAddress, parse_address
+from .store import RedisStore
+
+hookimpl = c.hookimpl
+
+
+def _store(runtime: c.Runtime) -> RedisStore | None:
+    """The server's store, made on first use (the engine asks for restore before the
+    plugins' startup hooks run)."""
+    engine = runtime.engine
+    store = engine.store
+    if isinstance(store, RedisStore):
+        return store
+    settings = runtime.settings
+    if not settings.redis:  # type: ignore[attr-defined]
+        return None
+    read = parse_address(settings.redis, "RTPENGINE_REDIS_AUTH_PW")  # type: ignore[attr-defined]
+    write: RedisAddress = read
+    if settings.redis_write:  # type: ignore[attr-defined]
+        write = parse_address(settings.redis_write,  # type: ignore[attr-defined]
+                              "RTPENGINE_REDIS_WRITE_AUTH_PW")
+    store = RedisStore(runtime, read, write)
+    keyspaces = settings.subscribe_keyspace  # type: ignore[attr-defined]
+    if keyspaces or settings.redis_subscribe:  # type: ignore[attr-defined]
+        notify = read
+        if settings.redis_subscribe:  # type: ignore[attr-defined]
+            notify = parse_address(settings.redis_subscribe,  # type: ignore[attr-defined]
+                                   "RTPENGINE_REDIS_SUBSCRIBE_AUTH_PW", db_required=False)
+        store.keyspace = Keyspaces(store, notify, list(keyspaces))
+    engine.store = store
+    return store
+
+
+@hookimpl
+def rtpgate_options() -> Iterable[c.Option]:
+    return OPTIONS
+
+
+@hookimpl
+async def rtpgate_calls_restore(runtime: c.Runtime) -> None:
+    store = _store(runtime)
+    if store is not None:
+        await store.restore()
+
+
+@hookimpl
+def rtpgate_startup(runtime: c.Runtime) -> None:
+    store = _store(runtime)
+    if store is not None:
+        store.start()
+
+
+@hookimpl
+async def rtpgate_shutdown(runtime: c.Runtime) -> None:
+    store = runtime.engine.store
+    if isinstance(store, RedisStore):
+        await store.stop()
+
+
+@hookimpl
+def rtpgate_call_changed(runtime: c.Runtime, call: c.Call) -> None:
+    store = runtime.engine.store
+    if isinstance(store, RedisStore):
+        if store.keyspace is not None:
+            store.keyspace.on_own(call)
+        store.changed(call)
+
+
+@hookimpl
+def rtpgate_call_ended(runtime: c.Runtime, call: c.Call) -> None:
+    store = runtime.engine.store
+    if isinstance(store, RedisStore):
+        store.ended(call)
+
+
+@hookimpl
+def rtpgate_metrics_collectors(runtime: c.Runtime) -> Iterable[object]:
+    from .metrics import RedisCollector
+
+    return [RedisCollector(runtime)]

@@ -1,0 +1,251 @@
+"""A call as rtpengine stores it in Redis (``redis_encode_json`` of rtpengine 10.5): one
+dictionary with a ``json`` entry for the call and flat, numbered entries for its parts, every
+value a string (``sfd-N``, ``stream-N``, ``stream_sfds-N``, ``rtp_sinks-N``, ``rtcp_sinks-N``,
+``tag-N``, ``other_tags-N``, ``branches-N``, ``medias-N``, ``ssrc_table-N``,
+``subscriptions-N``, ``media-N``, ``streams-N``, ``maps-N``, ``payload_types-N``, ``map-N``,
+``map_sfds-N``).  Numbers are positions in the call, as rtpengine's ``unique_id`` are.
+
+What rtpengine does not keep and rtpgate does goes under ``rtpgate`` (rtpengine ignores keys it
+does not know): each media's ICE credentials, each monologue's aliases and media-control state,
+recording and forwarding, each stream's sent counters and SSRCs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import core as c
+from .flags import MEDIA_BITS, STREAM_BITS, to_rtpengine
+
+#: rtpengine prints an unset id of ``unsigned`` as this.
+NONE = str(2**32 - 1)
+FORMAT_VERSION = 1
+
+
+def endpoint_text(endpoint: c.Endpoint | None) -> str:
+    if endpoint is None:
+        return "0.0.0.0:0"
+    if endpoint.family == "IP6" or ":" in endpoint.address:
+        return f"[{endpoint.address}]:{endpoint.port}"
+    return f"{endpoint.address}:{endpoint.port}"
+
+
+def _payload_type(pt: int, encoding: str) -> str:
+    """``pt/encoding/clock/params/fmtp/bitrate/ptime`` from ``PCMU/8000`` or ``opus/48000/2``."""
+    name, _, rest = encoding.partition("/")
+    clock, _, params = rest.partition("/")
+    return f"{pt}/{name}/{clock or 0}/{params}//0/0"
+
+
+def _microseconds(when: float) -> int:
+    """``when`` in microseconds, rounded as ``query`` reports ``created_us`` (so a restored
+    call reports the same)."""
+    return int(when) * 1_000_000 + round((when % 1) * 1_000_000) % 1_000_000
+
+
+class _Ids:
+    """Positions of a call's parts (rtpengine's per-call ``unique_id``)."""
+
+    def __init__(self, call: c.Call) -> None:
+        self.tags = {id(ml): i for i, ml in enumerate(call.monologues)}
+        self.medias: dict[int, int] = {}
+        self.streams: dict[int, int] = {}
+        self.maps: dict[int, int] = {}
+        self.sfds: dict[int, int] = {}
+        self.media_list: list[c.Media] = []
+        self.stream_list: list[c.Stream] = []
+        self.map_list: list[tuple[c.Media, c.EndpointMap]] = []
+        self.sfd_list: list[tuple[c.Media, int, c.MediaSocket]] = []
+        for ml in call.monologues:
+            for media in ml.medias:
+                self.medias[id(media)] = len(self.media_list)
+                self.media_list.append(media)
+                for stream in media.streams:
+                    self.streams[id(stream)] = len(self.stream_list)
+                    self.stream_list.append(stream)
+                for em in media.endpoint_maps:
+                    self.maps[id(em)] = len(self.map_list)
+                    self.map_list.append((media, em))
+                    for run in em.sets:
+                        for position, sock in enumerate(run):
+                            self.sfds[id(sock)] = len(self.sfd_list)
+                            self.sfd_list.append((media, position, sock))
+
+
+def _sinks(stream: c.Stream) -> tuple[list[c.Stream], list[c.Stream]]:
+    """(rtp_sinks, rtcp_sinks): the peer's stream of the same component, as the relay links
+    them (:mod:`rtpgate.engine.callrelay`)."""
+    ml = stream.media.monologue
+    peer = ml.peers[0] if ml.peers else None
+    peer_media = peer.media(stream.media.index) if peer is not None else None
+    if peer_media is None:
+        return [], []
+    streams = peer_media.streams
+    index = stream.component - 1
+    if index >= len(streams):
+        return [], []
+    pair = index - index % 2
+    mux = bool(peer_media.flags & c.MF_RTCP_MUX)
+    rtcp = streams[pair] if mux or pair + 1 >= len(streams) else streams[pair + 1]
+    if stream.is_rtcp:
+        return [], [rtcp]
+    return [streams[pair]], [rtcp]
+
+
+def serialise(call: c.Call, db: int) -> dict[str, Any]:
+    """``call`` in rtpengine's shape, to be written to database ``db``."""
+    ids = _Ids(call)
+    out: dict[str, Any] = {}
+    whole = call.media_control
+    out["json"] = {
+        "created": str(_microseconds(call.created)), "destroyed": "0",
+        "last_signal": str(int(call.last_signal)), "tos": "0",
+        "deleted": str(int(call.deleted_at or 0)),
+        "num_sfds": str(len(ids.sfd_list)), "num_streams": str(len(ids.stream_list)),
+        "num_medias": str(len(ids.media_list)), "num_tags": str(len(call.monologues)),
+        "num_maps": str(len(ids.map_list)), "ml_deleted": str(int(call.deleted_at or 0)),
+        "created_from": call.proxy, "created_from_addr": call.proxy,
+        "redis_hosted_db": str(db), "recording_metadata": "",
+        "block_dtmf": str(int(whole.block_dtmf)), "block_media": str(int(whole.block_media)),
+    }
+    for i, (media, position, sock) in enumerate(ids.sfd_list):
+        stream = sock.stream if sock.stream is not None and id(sock.stream) in ids.streams \
+            else (media.streams[position] if position < len(media.streams) else None)
+        local = sock.local
+        logical = media.interface
+        index = logical.addresses.index(local) if logical and local in logical.addresses else 0
+        out[f"sfd-{i}"] = {
+            "pref_family": local.family, "localport": str(sock.port),
+            "fd": "-1" if sock.sock is None and not sock.port else "0",
+            "logical_intf": local.name, "local_intf_uid": str(index),
+            "stream": str(ids.streams[id(stream)]) if stream is not None else NONE,
+        }
+    for i, stream in enumerate(ids.stream_list):
+        rtcp_sibling = NONE
+        media_streams = stream.media.streams
+        position = stream.component - 1
+        if stream.flags & c.PS_RTP and position + 1 < len(media_streams):
+            rtcp_sibling = str(ids.streams[id(media_streams[position + 1])])
+        selected = stream.selected
+        out[f"stream-{i}"] = {
+            "media": str(ids.medias[id(stream.media)]),
+            "sfd": str(ids.sfds[id(selected)]) if selected is not None
+            and id(selected) in ids.sfds else NONE,
+            "rtcp_sibling": rtcp_sibling, "last_packet": str(int(stream.last_packet)),
+            "ps_flags": str(to_rtpengine(stream.flags, STREAM_BITS)),
+            "component": str(stream.component),
+            "endpoint": endpoint_text(stream.endpoint),
+            "advertised_endpoint": endpoint_text(stream.advertised),
+            "stats-packets": str(stream.stats_in.packets),
+            "stats-bytes": str(stream.stats_in.bytes),
+            "stats-errors": str(stream.stats_in.errors),
+        }
+    for i, stream in enumerate(ids.stream_list):
+        out[f"stream_sfds-{i}"] = [str(ids.sfds[id(s)]) for s in stream.sockets
+                                   if id(s) in ids.sfds]
+        rtp_sinks, rtcp_sinks = _sinks(stream)
+        out[f"rtp_sinks-{i}"] = [str(ids.streams[id(s)]) for s in rtp_sinks
+                                 if id(s) in ids.streams]
+        out[f"rtcp_sinks-{i}"] = [str(ids.streams[id(s)]) for s in rtcp_sinks
+                                  if id(s) in ids.streams]
+    for i, ml in enumerate(call.monologues):
+        tag: dict[str, str] = {
+            "created": str(int(ml.created)), "deleted": "0",
+            "block_dtmf": str(int(ml.control.block_dtmf)),
+            "block_media": str(int(ml.control.block_media)),
+        }
+        if ml.interface is not None:
+            tag["logical_intf"] = ml.interface.name
+        if ml.tag:
+            tag["tag"] = ml.tag
+        if ml.via_branch:
+            tag["via-branch"] = ml.via_branch
+        if ml.label:
+            tag["label"] = ml.label
+        out[f"tag-{i}"] = tag
+    for i, ml in enumerate(call.monologues):
+        peers = [ids.tags[id(p)] for p in ml.peers if id(p) in ids.tags]
+        out[f"other_tags-{i}"] = [str(p) for p in peers]
+        out[f"branches-{i}"] = []
+        out[f"medias-{i}"] = [str(ids.medias[id(media)]) for media in ml.medias]
+        out[f"ssrc_table-{i}"] = []
+        out[f"subscriptions-{i}"] = [f"{p}/0/1/0/0" for p in peers]
+    for i, media in enumerate(ids.media_list):
+        entry = {
+            "tag": str(ids.tags[id(media.monologue)]), "index": str(media.index),
+            "type": media.type,
+            "format_str": " ".join(str(pt) for pt in media.payload_types),
+            "protocol": media.protocol or media.protocol_str,
+            "desired_family": media.family or "",
+            "logical_intf": media.interface.name if media.interface else "",
+            "ptime": str(media.ptime),
+            "media_flags": str(to_rtpengine(media.flags, MEDIA_BITS)),
+        }
+        if media.media_id:
+            entry["media_id"] = media.media_id
+        out[f"media-{i}"] = entry
+    for i, media in enumerate(ids.media_list):
+        out[f"streams-{i}"] = [str(ids.streams[id(s)]) for s in media.streams]
+        out[f"maps-{i}"] = [str(ids.maps[id(em)]) for em in media.endpoint_maps]
+        out[f"payload_types-{i}"] = [_payload_type(pt, media.encodings.get(pt, ""))
+                                     for pt in media.payload_types if pt in media.encodings]
+    for i, (_, em) in enumerate(ids.map_list):
+        out[f"map-{i}"] = {
+            "wildcard": str(int(em.wildcard)), "num_ports": str(em.num_ports),
+            "intf_preferred_family": em.interface.family, "logical_intf": em.interface.name,
+            "endpoint": endpoint_text(em.endpoint),
+        }
+    for i, (_, em) in enumerate(ids.map_list):
+        items: list[str] = []
+        for run in em.sets:
+            if not run:
+                continue
+            local = run[0].local
+            index = em.interface.addresses.index(local) if local in em.interface.addresses \
+                else 0
+            items.append(f"loc-{index}")
+            items += [str(ids.sfds[id(sock)]) for sock in run]
+        out[f"map_sfds-{i}"] = items
+    out["rtpgate"] = _extras(call, ids)
+    return out
+
+
+def _extras(call: c.Call, ids: _Ids) -> dict[str, Any]:
+    """What rtpengine's shape has no place for."""
+    extras: dict[str, Any] = {"version": str(FORMAT_VERSION)}
+    recording = call.recording
+    if recording is not None:
+        extras["recording"] = "".join(
+            "1" if flag else "0"
+            for flag in (recording.recording, recording.paused, recording.forwarding))
+    whole = call.media_control
+    extras["control"] = _control(whole)
+    for i, ml in enumerate(call.monologues):
+        extras[f"tag-{i}"] = {
+            "aliases": list(ml.aliases), "control": _control(ml.control),
+            "forwarding": str(int(ml.forwarding)), "recording": str(int(ml.recording)),
+            "deleted": str(int(ml.deleted)), "sdp_version": str(ml.sdp_version),
+            "sdp_username": ml.sdp_username or "", "sdp_session_name": ml.sdp_session_name or "",
+        }
+    for i, media in enumerate(ids.media_list):
+        entry: dict[str, Any] = {"protocol_str": media.protocol_str}
+        if media.ice is not None:
+            entry["ice_ufrag"] = media.ice.ufrag
+            entry["ice_pwd"] = media.ice.pwd
+        entry["encodings"] = [f"{pt}={enc}" for pt, enc in media.encodings.items()]
+        extras[f"media-{i}"] = entry
+    for i, stream in enumerate(ids.stream_list):
+        extras[f"stream-{i}"] = {
+            "stats_out": f"{stream.stats_out.packets}/{stream.stats_out.bytes}/"
+                         f"{stream.stats_out.errors}",
+            "ssrcs": [str(ssrc) for ssrc in stream.ssrcs],
+        }
+    return extras
+
+
+def _control(control: Any) -> dict[str, Any]:
+    return {"block_dtmf": str(int(control.block_dtmf)), "dtmf_mode": control.dtmf_mode,
+            "block_media": str(int(control.block_media)),
+            "silence_media": str(int(control.silence_media)),
+            "block_media_to": sorted(control.block_media_to),
+            "silence_media_to": sorted(control.silence_media_to)}
