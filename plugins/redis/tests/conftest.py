@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,17 +13,6 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
-
-
-def media_range() -> list[str]:
-    """A media port range of its own for each test (tests may run in parallel)."""
-    base = random.randrange(20000, 29000, 100)
-    return [f"--port-min={base}", f"--port-max={base + 999}"]
-
-
-def rtpgate_args(redis: RedisServer, db: int, ports: list[str], *extra: str) -> list[str]:
-    return ["--listen-http=127.0.0.1:0", "--interface=127.0.0.1", *ports,
-            f"--redis={redis.address}/{db}", "--delete-delay=0", *extra]
 
 
 @pytest.fixture

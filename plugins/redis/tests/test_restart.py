@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from calls import Call, cli, flows, ng, wait_for
-from conftest import media_range, rtpgate_args
+from redis_server import media_range, rtpgate_args
 
 CALLS = 200
 #: Fields of a ``query`` reply that media changes (counters, timestamps, learning).
