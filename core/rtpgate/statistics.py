@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from .media.dtls import STATS as DTLS_STATS
+from .media.iceagent import STATS as ICE_STATS
 from .ng.command import NgCommand, NgContext, Reply
 from .ng.models import NgRequest
 
@@ -142,6 +144,7 @@ def gather(runtime: Runtime) -> list[Metric]:
     out += _mos()
     out += _control(runtime)
     out += _interfaces(stats, engine, media)
+    out += _webrtc()
     out += [*_open("transcoders", brace=False, bracket_descr=""), _close("", brace=False),
             _close()]
     return out
@@ -248,6 +251,29 @@ def _relayed(relayed: Traffic, media: bool) -> Iterator[Metric]:
         yield _int(f"{key}_kernel", f"{descr} (kernel)", 0)
     for field, key, descr, _prom_name in names:
         yield _int(key, descr, getattr(relayed, field))
+
+
+def _webrtc() -> Iterator[Metric]:
+    """DTLS and ICE counters of the relay: Prometheus only, named ``rtpgate_*`` (rtpengine's
+    list has none)."""
+    dtls, ice = DTLS_STATS, ICE_STATS
+    for name, help_, value in (
+            ("dtls_handshakes_total", "DTLS-SRTP handshakes completed with a verified "
+             "fingerprint", dtls.handshakes),
+            ("dtls_fingerprint_mismatches_total", "DTLS handshakes failed: the peer's "
+             "certificate did not match its a=fingerprint", dtls.fingerprint_mismatches),
+            ("dtls_timeouts_total", "DTLS handshakes given up unfinished", dtls.timeouts),
+            ("dtls_bad_datagrams_total", "DTLS datagrams ignored (malformed, refused by "
+             "OpenSSL, or from a source ICE had not checked)", dtls.bad_datagrams),
+            ("ice_checks_sent_total", "ICE connectivity checks sent", ice.checks_sent),
+            ("ice_completed_total", "ICE agents that selected a candidate pair", ice.completed),
+            ("ice_consent_lost_total", "Selected pairs whose consent expired (RFC 7675)",
+             ice.consent_lost),
+            ("ice_stun_rejected_total", "STUN requests refused (bad credentials or "
+             "MESSAGE-INTEGRITY, malformed)", ice.rejected),
+            ("ice_stun_flood_dropped_total", "STUN requests dropped over the per-agent rate "
+             "limit", ice.flood_dropped)):
+        yield Metric(prom=Prom(f"rtpgate_{name}", "counter", help_, value))
 
 
 def _mos() -> Iterator[Metric]:

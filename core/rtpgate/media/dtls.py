@@ -157,6 +157,13 @@ def _context(cert: Certificate) -> SSL.Context:
     return ctx
 
 
+def is_dtls_record(data: bytes) -> bool:
+    """A DTLS 1.0/1.2 record header (RFC 6347 section 4.1): a content type from
+    change_cipher_spec (20) to ack (26), version 254.x, and a length that fits the datagram."""
+    return (len(data) >= 13 and 20 <= data[0] <= 26 and data[1] == 0xFE
+            and 13 + (data[11] << 8 | data[12]) <= len(data))
+
+
 class SrtpKeys(NamedTuple):
     """What the handshake produced: the suite, and key + salt for each direction."""
 
@@ -252,6 +259,9 @@ class DtlsSession:
 
     def datagram(self, stream: RelayStream, data: bytes, source: Address) -> None:
         """A DTLS datagram from ``source`` arrived on ``stream``."""
+        if not is_dtls_record(data):
+            self._bad(f"not a DTLS record from {source[0]}:{source[1]}")
+            return
         if self.state == "failed":
             self._bad(f"datagram after failure ({self.failure})")
             return
@@ -376,10 +386,16 @@ class DtlsSession:
         log.info("DTLS %s: handshake done, %s", self.label, keys.suite)
         self.on_keys(keys)
 
+    def refuse(self, source: Address) -> None:
+        """A DTLS datagram from a source that ICE did not vouch for was dropped."""
+        self._bad(f"from {source[0]}:{source[1]}, not a checked ICE candidate")
+
     def _bad(self, reason: str) -> None:
         self.bad_datagrams += 1
         STATS.bad_datagrams += 1
-        log.info("DTLS %s: datagram ignored: %s", self.label, reason)
+        if self.bad_datagrams <= 10 or self.bad_datagrams % 1000 == 0:
+            log.info("DTLS %s: datagram ignored: %s (%d so far)", self.label, reason,
+                     self.bad_datagrams)
 
     def _fail(self, reason: str) -> None:
         self.state = "failed"

@@ -110,6 +110,8 @@ class Pair:
     use_candidate: bool = False
     timer: asyncio.TimerHandle | None = None
     last_response: float = 0.0
+    #: An authenticated check came from ``remote`` on this pair.
+    authenticated: bool = False
 
 
 @dataclass(eq=False)
@@ -248,6 +250,7 @@ class IceAgent:
             log.info("ICE %s: peer-reflexive candidate %s:%d", self.label, *source)
         if pair is None:
             return
+        pair.authenticated = True
         if "USE-CANDIDATE" in request.attributes and not self.controlling:
             pair.nominated = True
             if self.selected is not pair:
@@ -418,6 +421,12 @@ class IceAgent:
         self._check(pair)
         pair.use_candidate = use
         self._arm_consent()
+
+    def trusted(self, remote: Address) -> bool:
+        """``remote`` proved it knows the ICE credentials (its check was authenticated, or it
+        answered ours): DTLS and media from it may be believed."""
+        return any(p.remote == remote and (p.authenticated or p.state == "succeeded")
+                   for p in self.pairs)
 
     # ------------------------------------------------------------------ helpers
 

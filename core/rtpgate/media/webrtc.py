@@ -66,6 +66,16 @@ class StreamSecurity:
     active: bool | None = None
     stages: tuple[Stage, Stage] | None = None
 
+    def datagram(self, stream: RelayStream, data: bytes, source: Address) -> None:
+        """The stream's DTLS handler: with ICE, only from a source that passed its checks (a
+        stranger's ClientHello must not take the handshake over)."""
+        if self.dtls is None:
+            return
+        if self.agent is not None and not self.agent.trusted(source):
+            self.dtls.refuse(source)
+            return
+        self.dtls.datagram(stream, data, source)
+
     def close(self) -> None:
         if self.agent is not None:
             self.agent.close()
@@ -110,8 +120,8 @@ class WebrtcPipelines:
                 ingress, egress = (state.stages[0],), (state.stages[1],)
             else:
                 ingress, egress = (BLOCKED,), (BLOCKED,)
-        return Pipeline(ingress=ingress, egress=egress, stun=state.agent, dtls=state.dtls,
-                        extra={KEY: state})
+        return Pipeline(ingress=ingress, egress=egress, stun=state.agent,
+                        dtls=state if state.dtls is not None else None, extra={KEY: state})
 
     # ------------------------------------------------------------------ ICE
 
