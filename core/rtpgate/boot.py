@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +46,25 @@ def load_plugins(argv: Sequence[str], env: Mapping[str, str]) -> PluginHost:
     return host
 
 
+def subcommands_epilog(host: PluginHost) -> str:
+    """The end of ``rtpgate --help``: every installed sub-command."""
+    commands = sorted((cmd.name, cmd.help) for _, cmd in host.collect("rtpgate_subcommands"))
+    width = max((len(name) for name, _ in commands), default=0)
+    lines = [f"  {name:<{width}}  {text}" for name, text in commands]
+    return ("sub-commands (rtpgate NAME --help describes each):\n" + "\n".join(lines) +
+            "\n\nman 8 rtpgate; rtpgate options prints the configuration reference.")
+
+
+def subcommand_parser(name: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a core sub-command: its own ``--help``; every other argument is a server
+    option (``--config-file``, ``--plugins-deny``, ...), read as the server reads it."""
+    return argparse.ArgumentParser(
+        prog=f"rtpgate {name}", description=description, allow_abbrev=False,
+        usage=f"rtpgate {name} [-h] [SERVER OPTIONS]",
+        epilog="Server options (--config-file, --plugins-allow, --plugins-deny, --plugin, ...) "
+               "are read as the server reads them: see rtpgate --help.")
+
+
 def collect_options(host: PluginHost) -> list[Option]:
     options = []
     for plugin_name, opt in host.collect("rtpgate_options"):
@@ -60,7 +80,7 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     env = os.environ if env is None else env
     host = host or load_plugins(argv, env)
     options = collect_options(host)
-    loaded = load_settings(options, argv, env)
+    loaded = load_settings(options, argv, env, epilog=subcommands_epilog(host))
     runtime = Runtime(settings=loaded.settings, plugins=host, options=options)
     try:
         runtime.engine = Engine(runtime)

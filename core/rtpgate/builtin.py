@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 
 from . import hookimpl
-from .boot import Subcommand, boot, collect_options
+from .boot import Subcommand, boot, collect_options, subcommand_parser
 from .config import CORE_OPTIONS
 from .docs import options_reference
 from .engine.commands import COMMANDS as ENGINE_COMMANDS
@@ -38,9 +38,15 @@ async def rtpgate_shutdown(runtime: Runtime) -> None:
     await runtime.engine.stop()
 
 
+PLUGINS_HELP = "list installed plugins and what each provides"
+OPTIONS_HELP = "print the configuration reference (Markdown)"
+NG_SCHEMA_HELP = "print the JSON Schema of every ng command's request"
+
+
 def _plugins(args: list[str], host: PluginHost) -> int:
     """``rtpgate plugins [OPTIONS]``: each plugin, its version, status and what it provides."""
-    runtime, _ = boot(args, host=host)
+    _, rest = subcommand_parser("plugins", PLUGINS_HELP).parse_known_args(args)
+    runtime, _ = boot(rest, host=host)
     Server(runtime).assemble()
     for opt in runtime.options:
         owner = next((r for r in host.records.values() if r.distribution == opt.owner), None)
@@ -56,7 +62,8 @@ def _plugins(args: list[str], host: PluginHost) -> int:
 
 def _ng_schema(args: list[str], host: PluginHost) -> int:
     """``rtpgate ng-schema``: JSON Schema of every ng command's request, as installed."""
-    runtime, _ = boot(args, host=host)
+    _, rest = subcommand_parser("ng-schema", NG_SCHEMA_HELP).parse_known_args(args)
+    runtime, _ = boot(rest, host=host)
     json.dump(command_schemas(runtime.ng), sys.stdout, indent=1, sort_keys=False)
     sys.stdout.write("\n")
     return 0
@@ -64,16 +71,16 @@ def _ng_schema(args: list[str], host: PluginHost) -> int:
 
 def _options(args: list[str], host: PluginHost) -> int:
     """``rtpgate options``: the configuration reference (Markdown) of what is installed."""
+    subcommand_parser("options", OPTIONS_HELP).parse_known_args(args)
     sys.stdout.write(options_reference(collect_options(host)))
     return 0
 
 
 @hookimpl
 def rtpgate_subcommands() -> Iterable[Subcommand]:
-    return [Subcommand("plugins", "list installed plugins and what each provides", _plugins),
-            Subcommand("options", "print the configuration reference (Markdown)", _options),
-            Subcommand("ng-schema", "print the JSON Schema of every ng command's request",
-                       _ng_schema)]
+    return [Subcommand("plugins", PLUGINS_HELP, _plugins),
+            Subcommand("options", OPTIONS_HELP, _options),
+            Subcommand("ng-schema", NG_SCHEMA_HELP, _ng_schema)]
 
 
 @hookimpl

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from .boot import boot, load_plugins
-from .config import ConfigError
+from .config import ConfigError, UsageError
 from .daemon import StartupReport, detach
 from .logsetup import configure as configure_logging
 from .server import Server, new_event_loop, serve
@@ -97,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args and not args[0].startswith("-"):
             return run_subcommand(args)
         return run_server(args)
+    except UsageError:
+        return 2  # argparse has printed the usage and the problem
     except ConfigError as exc:
         print(f"rtpgate: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `rtpgate ng-schema | head`: the reader left; stop quietly, and keep Python's exit
+        # flush from failing on the same pipe again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE

@@ -63,6 +63,14 @@ class ConfigError(Exception):
     """A configuration problem, reported as ``rtpgate: <message>`` before anything listens."""
 
 
+class UsageError(ConfigError):
+    """A bad command line that argparse has already reported (exit status 2, nothing more)."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's line breaks (the sub-command list)."""
+
+
 class SettingsBase(BaseModel):
     """Base of the generated settings model.  Assignment is validated, so runtime changes (the
     CLI's ``set ...``) obey the same rules as startup values."""
@@ -111,9 +119,11 @@ def _check_unique(options: Sequence[Option]) -> None:
 # ---------------------------------------------------------------------- command line
 
 def build_parser(options: Sequence[Option], prog: str = "rtpgate",
-                 with_ignored: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False,
-                                     description="rtpengine-compatible media proxy control server")
+                 with_ignored: bool = True, epilog: str = "") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False, epilog=epilog or None,
+                                     formatter_class=HelpFormatter,
+                                     description="rtpengine-compatible media proxy control "
+                                                 "server: options start the server")
     parser.add_argument("-v", "--version", action="version", version=f"rtpgate {__version__}")
     shorts_used: set[str] = set()
     for opt in options:
@@ -122,7 +132,7 @@ def build_parser(options: Sequence[Option], prog: str = "rtpgate",
             flags.insert(0, opt.short)
             shorts_used.add(opt.short)
         kwargs: dict[str, Any] = {"dest": opt.field_name, "default": argparse.SUPPRESS,
-                                  "help": argparse.SUPPRESS if opt.hidden else opt.help}
+                                  "help": argparse.SUPPRESS if opt.hidden else _help(opt)}
         if opt.is_flag:
             kwargs["action"] = "store_const"
             kwargs["const"] = True
@@ -150,13 +160,18 @@ def build_parser(options: Sequence[Option], prog: str = "rtpgate",
     return parser
 
 
+def _help(opt: Option) -> str:
+    text = opt.help.replace("%", "%%")
+    return f"{text} (default: {opt.default_text})" if opt.default_text else text
+
+
 def parse_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, Any]:
     try:
         namespace = parser.parse_args(list(argv))
     except SystemExit as exc:  # argparse already printed the problem (or the help)
         if exc.code == 0:
             raise
-        raise ConfigError("invalid command line") from exc
+        raise UsageError("invalid command line") from exc
     return vars(namespace)
 
 
@@ -212,8 +227,9 @@ def _ini_value(opt: Option, raw: str) -> Any:
 # ---------------------------------------------------------------------- assembling
 
 def load_settings(options: Sequence[Option], argv: Sequence[str],
-                  env: Mapping[str, str] | None = None) -> LoadedSettings:
-    """Validate every source and return the settings, or raise :class:`ConfigError`."""
+                  env: Mapping[str, str] | None = None, epilog: str = "") -> LoadedSettings:
+    """Validate every source and return the settings, or raise :class:`ConfigError`.
+    ``epilog`` ends ``--help`` (the sub-commands)."""
     env = os.environ if env is None else env
     _check_unique(options)
     by_field = {opt.field_name: opt for opt in options}
@@ -221,7 +237,7 @@ def load_settings(options: Sequence[Option], argv: Sequence[str],
     sources: dict[str, str] = {}
     ignored: list[str] = []
 
-    cli = parse_argv(build_parser(options), argv)
+    cli = parse_argv(build_parser(options, epilog=epilog), argv)
     config_file = cli.get("config_file", env.get("RTPGATE_CONFIG_FILE"))
     section = cli.get("config_section", env.get("RTPGATE_CONFIG_SECTION", "rtpengine"))
     ini = _read_ini(config_file, section)

@@ -52,10 +52,10 @@ def options_reference(options: Sequence[Option]) -> str:
             continue
         if opt.listener_default:
             default = "`" + ";".join(opt.listener_default) + "` (when no listener is given)"
-        elif opt.default in (None, [], ()):
-            default = ""
+        elif opt.is_flag:
+            default = "`False`"
         else:
-            default = "`" + (";".join(opt.default) if opt.is_list else str(opt.default)) + "`"
+            default = f"`{opt.default_text}`" if opt.default_text else ""
         kind = "flag" if opt.is_flag else _type_text(opt.type)
         lines.append(f"| `--{opt.name}` | {opt.short or ''} | {kind} | {_cell(default)} | "
                      f"`{opt.env_name}` | {opt.owner} | {_cell(opt.help)} |")
@@ -127,14 +127,6 @@ def _roff(text: str) -> str:
     return "\\&" + text if text[:1] in (".", "'") else text
 
 
-def _man_default(opt: Option) -> str:
-    if opt.listener_default:
-        return ";".join(opt.listener_default) + " (when no listener is given)"
-    if opt.default in (None, [], ()):
-        return ""
-    return ";".join(opt.default) if opt.is_list else str(opt.default)
-
-
 MAN_INTRO = """\
 rtpgate is an rtpengine\\-compatible media proxy control server: the ng protocol over UDP, TCP,
 HTTP(S) and WebSocket, rtpengine's CLI and Prometheus metrics, an engine that rewrites SDP and a
@@ -187,7 +179,7 @@ def man_page(options: Sequence[Option], subcommands: Sequence[tuple[str, str]],
         value = "" if opt.is_flag else f"=\\fI{_roff(opt.metavar or 'VALUE')}\\fR"
         flags = f"\\fB{_roff(opt.short)}\\fR, " if opt.short else ""
         out += [".TP", f"{flags}\\fB\\-\\-{_roff(opt.name)}\\fR{value}", _roff(opt.help) + "."]
-        default = _man_default(opt)
+        default = opt.default_text
         details = ([f"Default: {_roff(default)}."] if default else [])
         details.append(f"Environment: {_roff(opt.env_name)}.")
         if opt.owner != "rtpgate":

@@ -54,6 +54,16 @@ class Option:
     def is_flag(self) -> bool:
         return self.type is bool
 
+    @property
+    def default_text(self) -> str:
+        """The default as a reader writes it (``--help``, the man page, the reference); empty
+        when there is none worth showing."""
+        if self.listener_default:
+            return ";".join(self.listener_default) + " (when no listener is given)"
+        if self.default in (None, [], ()) or self.is_flag:
+            return ""
+        return ";".join(self.default) if self.is_list else str(self.default)
+
 
 #: rtpengine options that rtpgate accepts on the command line and in the INI file but does not
 #: implement (kernel forwarding, thread pools, ...): reported once as ignored, never fatal.

@@ -72,6 +72,7 @@ def test_default_server_found_although_rtpengine_conf_exists(
     if probe.returncode != 0:
         pytest.skip(f"no mount namespace here: {probe.stderr.decode().strip()}")
     with socket.socket() as check:
+        check.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
         try:
             check.bind(("127.0.0.1", 9900))
         except OSError:

@@ -45,7 +45,6 @@ class Target:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtpgate ctl", allow_abbrev=False,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="send one command to rtpengine's (or rtpgate's) CLI port and print the "
                     "reply; the address is -ip/-port, else RTPGATE_LISTEN_CLI, else listen-cli "
                     "of the config file, else 127.0.0.1:9900",
