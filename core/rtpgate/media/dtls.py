@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 
 if TYPE_CHECKING:
     from .stream import Address, RelayStream
@@ -109,8 +110,8 @@ class Certificate:
     """The server's DTLS certificate and key (made once, at startup)."""
 
     options: DtlsOptions
-    key: crypto.PKey
-    cert: crypto.X509
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    cert: x509.Certificate
     der: bytes
     #: Fingerprints by hash name, computed once.
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -140,9 +141,7 @@ def make_certificate(options: DtlsOptions | None = None) -> Certificate:
             .not_valid_before(now - datetime.timedelta(days=30))
             .not_valid_after(now + datetime.timedelta(days=30))
             .sign(key, _SIGNING.get(normalize_hash(options.signature) or "", hashes.SHA256)()))
-    from cryptography.hazmat.primitives.serialization import Encoding
-    return Certificate(options, crypto.PKey.from_cryptography_key(key),
-                       crypto.X509.from_cryptography(cert), cert.public_bytes(Encoding.DER))
+    return Certificate(options, key, cert, cert.public_bytes(Encoding.DER))
 
 
 def _context(cert: Certificate) -> SSL.Context:
@@ -359,7 +358,7 @@ class DtlsSession:
         self._arm()
 
     def _finished(self) -> None:
-        peer_cert = self._conn.get_peer_certificate()
+        peer_cert = self._conn.get_peer_certificate(as_cryptography=True)
         if peer_cert is None:
             self._fail("peer sent no certificate")
             return
@@ -370,7 +369,7 @@ class DtlsSession:
             return
         name, expected = self.remote_fingerprint
         hash_name = normalize_hash(name)
-        der = crypto.dump_certificate(crypto.FILETYPE_ASN1, peer_cert)
+        der = peer_cert.public_bytes(Encoding.DER)
         if hash_name is None or fingerprint(der, hash_name) != expected.upper():
             STATS.fingerprint_mismatches += 1
             self._fail("peer certificate does not match a=fingerprint")
