@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 
 from . import hookimpl
+from .access import ACCESS_OPTIONS, hash_password
 from .boot import Subcommand, boot, collect_options, subcommand_parser
 from .config import CORE_OPTIONS
 from .docs import options_reference
@@ -24,7 +25,7 @@ from .statistics import STATISTICS
 
 @hookimpl
 def rtpgate_options() -> Iterable[Option]:
-    return (*CORE_OPTIONS, *ENGINE_OPTIONS)
+    return (*CORE_OPTIONS, *ENGINE_OPTIONS, *ACCESS_OPTIONS)
 
 
 @hookimpl
@@ -41,6 +42,8 @@ async def rtpgate_shutdown(runtime: Runtime) -> None:
 PLUGINS_HELP = "list installed plugins and what each provides"
 OPTIONS_HELP = "print the configuration reference (Markdown)"
 NG_SCHEMA_HELP = "print the JSON Schema of every ng command's request"
+HASH_PASSWORD_HELP = ("print a USER:HASH line for --http-auth-basic-file (the password is read "
+                      "from stdin)")
 
 
 def _plugins(args: list[str], host: PluginHost) -> int:
@@ -76,11 +79,32 @@ def _options(args: list[str], host: PluginHost) -> int:
     return 0
 
 
+def _hash_password(args: list[str], host: PluginHost) -> int:
+    """``rtpgate hash-password [USER]``: a password from stdin (or asked for on a terminal)
+    to a line of ``--http-auth-basic-file``."""
+    import getpass
+
+    parser = subcommand_parser("hash-password", HASH_PASSWORD_HELP)
+    parser.usage = "rtpgate hash-password [-h] [USER]"
+    parser.add_argument("user", nargs="?", default="user")
+    user = parser.parse_args(args).user
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {user}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("rtpgate hash-password: empty password", file=sys.stderr)
+        return 2
+    print(f"{user}:{hash_password(password)}")
+    return 0
+
+
 @hookimpl
 def rtpgate_subcommands() -> Iterable[Subcommand]:
     return [Subcommand("plugins", PLUGINS_HELP, _plugins),
             Subcommand("options", OPTIONS_HELP, _options),
-            Subcommand("ng-schema", NG_SCHEMA_HELP, _ng_schema)]
+            Subcommand("ng-schema", NG_SCHEMA_HELP, _ng_schema),
+            Subcommand("hash-password", HASH_PASSWORD_HELP, _hash_password)]
 
 
 @hookimpl

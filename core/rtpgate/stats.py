@@ -12,6 +12,8 @@ import bisect
 import time
 from dataclasses import dataclass, field
 
+from .access import AccessStats
+
 
 @dataclass(slots=True)
 class ProxyStats:
@@ -167,6 +169,8 @@ class Stats:
     rates: Rates = field(default_factory=Rates)
     transports: TransportStats = field(default_factory=TransportStats)
     cookie_cache: CookieCacheStats = field(default_factory=CookieCacheStats)
+    #: Control-plane refusals (see :mod:`rtpgate.access`).
+    access: AccessStats = field(default_factory=AccessStats)
 
     def interface(self, name: str, address: str) -> InterfaceStats:
         stats = self.interfaces.get((name, address))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rtpgate import hookimpl
+from rtpgate.access import allow_option
 from rtpgate.boot import Subcommand
 from rtpgate.netaddr import ListenAddress
 from rtpgate.ng.command import NgCommand
@@ -24,7 +25,8 @@ def rtpgate_options() -> Iterable[Option]:
     return [Option("listen-cli", list[ListenAddress], [],
                    "TCP address of the CLI (rtpengine-ctl) [IP|HOSTNAME:]PORT; repeat for more",
                    short="-c", metavar="ADDR", listener=True,
-                   listener_default=("127.0.0.1:9900",))]
+                   listener_default=("127.0.0.1:9900",)),
+            allow_option("listen_cli")]
 
 
 @hookimpl

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httptools
+from rtpgate.access import refused
 from rtpgate.protocol import HttpUpgrade, Message, Rejected, Reply
 from tornado.httputil import RequestStartLine
 from tornado.iostream import IOStream, StreamClosedError
@@ -186,8 +187,12 @@ class HttpConnection:
                     return False, True
             self.busy = True
             try:
-                reply, head_only = await self._reply_to(request)
-                await self._write(wire.encode(reply, request.version, head_only))
+                if await self._authorized(request):
+                    reply, head_only = await self._reply_to(request)
+                    await self._write(wire.encode(reply, request.version, head_only))
+                else:
+                    await self._write(wire.unauthorized(self.transport.access.challenge(),
+                                                        request.version))
             finally:
                 self.busy = False
                 self.last_activity = self.loop.time()
@@ -214,6 +219,20 @@ class HttpConnection:
         future = self.stream.write(data)
         if not future.done():
             await future
+
+    async def _authorized(self, request: _Request) -> bool:
+        """The access policy (:mod:`rtpgate.access`), for every route alike: a request that
+        needs credentials and lacks valid ones is answered 401 (CORS preflights pass)."""
+        access = self.transport.access
+        if not access.enabled or request.method == "OPTIONS":
+            return True
+        path = request_path(request.url.decode("latin-1"))
+        if not access.needs_credentials(self.peer[0], path):
+            return True
+        if await access.authorized(request.header(b"authorization")):
+            return True
+        refused(self.transport.runtime.stats.access, self.scheme, "credentials", self.peer[0])
+        return False
 
     async def _reply_to(self, request: _Request) -> tuple[Reply, bool]:
         """The reply to one request, and whether to send its head only (HEAD)."""

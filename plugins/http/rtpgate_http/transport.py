@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
+from rtpgate.access import HttpAccess, warn_if_open
 from rtpgate.config import ConfigError
 from rtpgate.netaddr import Endpoint, parse_endpoint
 from rtpgate.protocol import BoundAddress, Protocol, Transport
@@ -82,6 +83,18 @@ class HttpTransport(Transport):
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"--https-cert/--https-key: cannot load "
                                   f"{settings.https_cert}: {exc}") from exc
+            client_ca = getattr(settings, "https_client_ca", None)
+            if client_ca:  # refused at the handshake: no certificate, or one of another CA
+                try:
+                    self.ssl_context.load_verify_locations(cafile=client_ca)
+                except (OSError, ssl.SSLError) as exc:
+                    raise ConfigError(f"--https-client-ca: cannot load {client_ca}: {exc}"
+                                      ) from exc
+                self.ssl_context.verify_mode = ssl.CERT_REQUIRED
+        try:
+            self.access = HttpAccess(settings, runtime.stats.access)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         #: rtpengine's --http-idle-timeout: 0 means libwebsockets' default, 5 s.
         self.idle_timeout = float(settings.http_idle_timeout or 5)
         self.head_timeout = float(settings.http_head_timeout)
@@ -102,6 +115,8 @@ class HttpTransport(Transport):
                 for sock in sockets:
                     host, port = sock.getsockname()[:2]
                     bound.append(BoundAddress(kind, host, port))
+                    warn_if_open(kind.upper(), host, self.access.enabled or (
+                        ctx is not None and ctx.verify_mode == ssl.CERT_REQUIRED))
         return bound
 
     async def stop(self) -> None:

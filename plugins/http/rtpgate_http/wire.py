@@ -23,6 +23,14 @@ BAD_REQUEST = Reply(b"bad request\n", "text/plain", 400)
 TOO_LARGE = Reply(b"request body too large\n", "text/plain", 413)
 HEAD_TOO_LARGE = Reply(b"request header too large\n", "text/plain", 431)
 HEAD_TIMEOUT = Reply(b"request header timeout\n", "text/plain", 408)
+UNAUTHORIZED_BODY = b"unauthorized\n"
+
+
+def unauthorized(challenge: str, version: str = "1.1") -> bytes:
+    """401 with the ``WWW-Authenticate`` challenge of the configured schemes."""
+    head = _head(version, 401, "text/plain") + b"%d\r\n" % len(UNAUTHORIZED_BODY)
+    return (head + f"WWW-Authenticate: {challenge}\r\n".encode("latin-1") + _CORS_BLOCK
+            + b"\r\n" + UNAUTHORIZED_BODY)
 
 
 @functools.lru_cache(maxsize=512)

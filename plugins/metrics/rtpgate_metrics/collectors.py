@@ -77,6 +77,14 @@ class RtpgateCollector:
             "rtpgate_ng_cookie_cache_hits_total", "ng requests answered from the cookie cache "
             "(retransmissions, and duplicates that waited for the first reply)",
             value=stats.cookie_cache.hits)
+        access = CounterMetricFamily(
+            "rtpgate_access_refused_total", "Control-plane requests refused by the access "
+            "policy, by listener (ng-udp, ng-tcp, cli-tcp, http, https, ws, wss) and reason "
+            "(source: not in the allow list; credentials: missing or wrong)",
+            labels=["listener", "reason"])
+        for (kind, reason), count in sorted(stats.access.refused.items()):
+            access.add_metric([kind, reason], count)
+        yield access
         yield from self._plugins()
 
     def _plugins(self) -> Iterator[Metric]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 from rtpgate import hookimpl
+from rtpgate.access import allow_option
 from rtpgate.netaddr import ListenAddress
 from rtpgate.options import Option
 from rtpgate.protocol import Protocol
@@ -25,6 +26,8 @@ def rtpgate_options() -> Iterable[Option]:
         Option("listen-tcp-ng", list[ListenAddress], [],
                "TCP address for ng control messages [IP|HOSTNAME:]PORT; repeat for more",
                short="-N", metavar="ADDR", listener=True),
+        allow_option("listen_ng"),
+        allow_option("listen_tcp_ng"),
         Option("ng-cookie-lifetime", Annotated[float, Field(gt=0)], 30.0,
                "seconds between cookie-cache generation swaps: a reply is replayed for a "
                "repeated cookie for this long to twice this long (rtpengine: 30)",

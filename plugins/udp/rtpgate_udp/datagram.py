@@ -20,8 +20,10 @@ import logging
 import socket
 import struct
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
+from rtpgate.access import AccessStats, SourceFilter, refused
 from rtpgate.loglimit import LogLimiter
 from rtpgate.protocol import DatagramListener, Message, Protocol, Rejected
 
@@ -45,11 +47,27 @@ _ANCILLARY = socket.CMSG_SPACE(_IN6_PKTINFO.size)
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 
 
+@dataclass(slots=True)
+class Guard:
+    """A listener's source allow list, with where its refusals are counted."""
+
+    allowed: SourceFilter
+    stats: AccessStats
+    kind: str  #: ``ng-udp``, ``cli-tcp``, ...
+
+    def admits(self, host: str) -> bool:
+        if not self.allowed or self.allowed.allows(host):
+            return True
+        refused(self.stats, self.kind, "source", host)
+        return False
+
+
 class DatagramEndpoint:
     """One bound UDP socket and the protocol its datagrams go to."""
 
     def __init__(self, bound: BoundSocket, protocol: Protocol, listener: DatagramListener,
-                 spawn: Spawn, tos: ControlTos) -> None:
+                 spawn: Spawn, tos: ControlTos, guard: Guard) -> None:
+        self.guard = guard
         self.sock = bound.sock
         self.tos = tos
         self.wildcard = bound.wildcard
@@ -97,6 +115,8 @@ class DatagramEndpoint:
             except OSError as exc:  # e.g. an ICMP error queued on the socket: nothing to read
                 log.debug("UDP %s: receive failed: %s", self.local, exc)
                 return
+            if not self.guard.admits(peer[0]):
+                continue  # no reply: a refused source learns nothing
             if size > limit:
                 NOISY.log(log, logging.WARNING, (peer[0], "too large"),
                           "UDP %s: datagram from %s larger than %d bytes dropped", self.local,

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from rtpgate.protocol import Message, Protocol, Rejected, StreamListener
 
-from .datagram import NOISY, Spawn
+from .datagram import NOISY, Guard, Spawn
 from .tos import ControlTos
 
 log = logging.getLogger("rtpgate.tcp")
@@ -30,7 +30,8 @@ class StreamService:
     """What the connections of one listener share."""
 
     def __init__(self, protocol: Protocol, listener: StreamListener, spawn: Spawn,
-                 settings: Any) -> None:
+                 settings: Any, guard: Guard) -> None:
+        self.guard = guard
         self.protocol = protocol
         self.settings = settings
         self.listener = listener
@@ -70,6 +71,10 @@ class StreamConnection(asyncio.Protocol):
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
         self.peer = (peer[0], peer[1]) if peer else None
         self.local = (local[0], local[1]) if local else None
+        if not self.service.guard.admits(self.peer[0] if self.peer else ""):
+            self.done = True
+            self.transport.abort()  # closed before anything is read
+            return
         self.service.connections.add(self)
 
     def data_received(self, data: bytes) -> None:

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from rtpgate.access import SourceFilter, source_filter, warn_if_open
+from rtpgate.config import ConfigError
 from rtpgate.netaddr import Endpoint, parse_endpoint
 from rtpgate.protocol import (
     BoundAddress,
@@ -29,7 +31,7 @@ from rtpgate.protocol import (
 from rtpgate.runtime import Runtime
 
 from .binding import bind
-from .datagram import DatagramEndpoint, Spawn
+from .datagram import DatagramEndpoint, Guard, Spawn
 from .stream import StreamService
 from .tos import ControlTos
 
@@ -67,7 +69,8 @@ class RawSocketTransport(Transport):
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
         settings = self.settings = runtime.settings
-        self.plan: list[tuple[Protocol, Listener, list[Endpoint]]] = []
+        self.access = runtime.stats.access
+        self.plan: list[tuple[Protocol, Listener, list[Endpoint], SourceFilter]] = []
         for protocol in protocols:
             for listener in protocol.listeners:
                 if not hasattr(settings, listener.option):
@@ -76,7 +79,12 @@ class RawSocketTransport(Transport):
                     continue
                 value = getattr(settings, listener.option) or []
                 addresses = [value] if isinstance(value, str) else list(value)
-                self.plan.append((protocol, listener, [parse_endpoint(a) for a in addresses]))
+                try:
+                    allowed = source_filter(settings, listener.option)
+                except ValueError as exc:
+                    raise ConfigError(str(exc)) from None
+                self.plan.append((protocol, listener, [parse_endpoint(a) for a in addresses],
+                                  allowed))
         self.endpoints: list[DatagramEndpoint] = []
         self.services: list[StreamService] = []
         self.servers: list[asyncio.Server] = []
@@ -86,11 +94,15 @@ class RawSocketTransport(Transport):
         spawn = _spawner(loop)
         bound: list[BoundAddress] = []
         try:
-            for protocol, listener, endpoints in self.plan:
+            for protocol, listener, endpoints, allowed in self.plan:
                 kind = kind_of(listener)
+                guard = Guard(allowed, self.access, kind)
                 for endpoint in endpoints:
                     try:
-                        bound += await self._open(protocol, listener, endpoint, kind, spawn)
+                        opened = await self._open(protocol, listener, endpoint, guard, spawn)
+                        for address in opened:
+                            warn_if_open(kind, address.host, bool(allowed))
+                        bound += opened
                     except OSError as exc:
                         raise OSError(exc.errno, f"{option_flag(listener)}: "
                                                  f"{exc.strerror or exc}") from exc
@@ -99,19 +111,20 @@ class RawSocketTransport(Transport):
             raise
         return bound
 
-    async def _open(self, protocol: Protocol, listener: Listener, endpoint: Endpoint, kind: str,
-                    spawn: Spawn) -> list[BoundAddress]:
+    async def _open(self, protocol: Protocol, listener: Listener, endpoint: Endpoint,
+                    guard: Guard, spawn: Spawn) -> list[BoundAddress]:
+        kind = guard.kind
         if isinstance(listener, DatagramListener):
             sockets = bind(endpoint, socket.SOCK_DGRAM)
             for item in sockets:
                 datagram = DatagramEndpoint(item, protocol, listener, spawn,
-                                            ControlTos(self.settings))
+                                            ControlTos(self.settings), guard)
                 self.endpoints.append(datagram)
                 datagram.start()
         else:
             assert isinstance(listener, StreamListener)
             sockets = bind(endpoint, socket.SOCK_STREAM)
-            service = StreamService(protocol, listener, spawn, self.settings)
+            service = StreamService(protocol, listener, spawn, self.settings, guard)
             self.services.append(service)
             loop = asyncio.get_running_loop()
             for item in sockets:

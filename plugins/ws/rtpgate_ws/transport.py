@@ -18,6 +18,8 @@ from asyncio import Future
 from collections.abc import Sequence
 from typing import Any
 
+from rtpgate.access import HttpAccess, refused
+from rtpgate.config import ConfigError
 from rtpgate.protocol import BoundAddress, HttpUpgrade, Message, Protocol, Rejected, Transport
 from rtpgate.runtime import Runtime
 from tornado import web
@@ -108,6 +110,17 @@ class _Connection(WebSocketHandler):
             return
         self.protocol = self.transport.by_subprotocol[chosen]
         self.scheme = "wss" if self.request.protocol == "https" else "ws"
+        access = self.transport.access
+        peer = self.request.remote_ip or ""
+        if access.needs_credentials(peer, chosen) and not await access.authorized(
+                self.request.headers.get("Authorization")):
+            refused(self.transport.stats_access, self.scheme, "credentials", peer)
+            self.clear()
+            self.set_status(401)
+            self.set_header("Content-Type", "text/plain")
+            self.set_header("WWW-Authenticate", access.challenge())
+            self.finish("unauthorized\n")
+            return
         await super().get(*args, **kwargs)
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
@@ -150,6 +163,11 @@ class WsTransport(Transport):
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
         settings: Any = runtime.settings
         self.stats = runtime.stats.transports
+        self.stats_access = runtime.stats.access
+        try:  # the same policy as the HTTP transport's, applied at the handshake
+            self.access = HttpAccess(settings, runtime.stats.access)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         self.by_subprotocol = {p.ws_subprotocol: p for p in protocols if p.ws_subprotocol}
         self.connections: set[_Connection] = set()
         self.app = web.Application([(r".*", _Connection, {"transport": self})],
