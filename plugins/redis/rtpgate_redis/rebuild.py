@@ -161,7 +161,9 @@ def _rebuild(call_id: str, data: dict[str, Any], engine: c.Engine, foreign: bool
         if not 0 <= index < len(medias):
             raise RestoreError(f"'stream-{i}' belongs to no media")
         stream = c.Stream(medias[index], _int(entry, "component", 1))
-        stream.flags = from_rtpengine(_int(entry, "ps_flags"), STREAM_BITS)
+        # not verified again until a new DTLS handshake (the session is not restored)
+        stream.flags = from_rtpengine(_int(entry, "ps_flags"), STREAM_BITS) \
+            & ~c.PS_FINGERPRINT_VERIFIED
         stream.advertised = parse_endpoint(_text(entry, "advertised_endpoint"))
         stream.endpoint = parse_endpoint(_text(entry, "endpoint")) or stream.advertised
         stream.stats_in.packets = _int(entry, "stats-packets")
@@ -258,6 +260,18 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
         media.protocol_str = _text(entry, "protocol_str", media.protocol_str)
         if entry.get("ice_ufrag") and entry.get("ice_pwd"):
             media.ice = c.IceCredentials(_text(entry, "ice_ufrag"), _text(entry, "ice_pwd"))
+        remote = entry.get("remote_ice")
+        if isinstance(remote, dict):
+            media.remote_ice = c.RemoteIce(
+                _text(remote, "ufrag") or None, _text(remote, "pwd") or None,
+                [str(cand) for cand in remote.get("candidates", [])],
+                remote.get("lite") == "1")
+        dtls = entry.get("dtls")
+        if isinstance(dtls, dict):
+            fingerprint = (_text(dtls, "hash"), _text(dtls, "fingerprint"))
+            # the DTLS session itself is not kept: its handshake starts over (see README)
+            media.dtls = c.DtlsState(fingerprint if all(fingerprint) else None,
+                                     _text(dtls, "setup") or None)
         encodings = {}
         for item in entry.get("encodings", []):
             pt, _, encoding = str(item).partition("=")

@@ -6,8 +6,10 @@ value a string (``sfd-N``, ``stream-N``, ``stream_sfds-N``, ``rtp_sinks-N``, ``r
 ``map_sfds-N``).  Numbers are positions in the call, as rtpengine's ``unique_id`` are.
 
 What rtpengine does not keep and rtpgate does goes under ``rtpgate`` (rtpengine ignores keys it
-does not know): each media's ICE credentials, each monologue's aliases and media-control state,
-recording and forwarding, each stream's sent counters and SSRCs.
+does not know): each media's ICE credentials (rtpgate's and the party's: ufrag, pwd, candidates,
+lite; the ICE role is the ``ICE controlling`` media flag), the party's DTLS fingerprint and
+setup (rtpgate's DTLS role is in the media flags), each monologue's aliases and media-control
+state, recording and forwarding, each stream's sent counters and SSRCs.
 """
 
 from __future__ import annotations
@@ -232,6 +234,17 @@ def _extras(call: c.Call, ids: _Ids) -> dict[str, Any]:
         if media.ice is not None:
             entry["ice_ufrag"] = media.ice.ufrag
             entry["ice_pwd"] = media.ice.pwd
+        remote = media.remote_ice
+        if remote is not None:
+            entry["remote_ice"] = {"ufrag": remote.ufrag or "", "pwd": remote.pwd or "",
+                                   "candidates": list(remote.candidates),
+                                   "lite": str(int(remote.lite))}
+        dtls = media.dtls
+        if dtls is not None:
+            entry["dtls"] = {"hash": dtls.fingerprint[0] if dtls.fingerprint else "",
+                             "fingerprint": dtls.fingerprint[1] if dtls.fingerprint else "",
+                             "setup": dtls.setup or "", "state": dtls.state,
+                             "suite": dtls.suite or "", "failure": dtls.failure or ""}
         entry["encodings"] = [f"{pt}={enc}" for pt, enc in media.encodings.items()]
         extras[f"media-{i}"] = entry
     for i, stream in enumerate(ids.stream_list):

@@ -1,0 +1,56 @@
+"""What rtpengine forgets and rtpgate keeps across a restart: ICE credentials and role, the
+party's ICE and DTLS description, rtpgate's DTLS role (issue 14)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from calls import LOCAL, ng, sdp
+from redis_server import RedisServer, media_range, rtpgate_args
+
+BROWSER_FINGERPRINT = ":".join(["AB"] * 32)
+
+
+def browser_answer(port: int) -> str:
+    return (f"v=0\r\no=- 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
+            f"m=audio {port} UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=ice-ufrag:brws\r\na=ice-pwd:browserpassword0123456789\r\n"
+            f"a=candidate:1 1 udp 2130706431 {LOCAL} {port} typ host\r\n"
+            f"a=fingerprint:sha-256 {BROWSER_FINGERPRINT}\r\na=setup:active\r\n"
+            "a=rtcp-mux\r\na=sendrecv\r\n")
+
+
+def ice_lines(text: str) -> list[str]:
+    return re.findall(r"^a=(?:ice-ufrag|ice-pwd|setup):\S+", text, re.M)
+
+
+def media_flags(query: dict[str, Any]) -> dict[str, list[str]]:
+    return {tag: value["medias"][0]["flags"] for tag, value in query["tags"].items()}
+
+
+def test_ice_and_dtls_state_survive_a_restart(redis_server: RedisServer, node: Any) -> None:
+    args = rtpgate_args(redis_server, 1, media_range())
+    server = node(*args)
+    offer_sdp = sdp("phone", 40000)
+    keys = {"call_id": "webrtc", "from_tag": "phone", "sdp": offer_sdp, "ICE": "force",
+            "transport_protocol": "UDP/TLS/RTP/SAVPF", "rtcp_mux": ["offer"]}
+    offer = ng(server, "offer", **keys)
+    assert offer["result"] == "ok", offer
+    answer = ng(server, "answer", call_id="webrtc", from_tag="phone", to_tag="browser",
+                sdp=browser_answer(40100), ICE="remove", DTLS="off",
+                transport_protocol="RTP/AVP")
+    assert answer["result"] == "ok", answer
+    before = ice_lines(ng(server, "offer", **keys)["sdp"])
+    assert len(before) == 3, before
+    flags = media_flags(ng(server, "query", call_id="webrtc"))
+    assert {"ICE", "DTLS-SRTP"} <= set(flags["browser"]), flags
+    redis_db = redis_server.client(1)
+    stored = redis_db.get("webrtc")
+    assert stored is not None and b"browserpassword0123456789" in stored
+    assert BROWSER_FINGERPRINT.encode() in stored
+    server.kill()
+
+    server = node(*args)
+    assert media_flags(ng(server, "query", call_id="webrtc")) == flags
+    assert ice_lines(ng(server, "offer", **keys)["sdp"]) == before
