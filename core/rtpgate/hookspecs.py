@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .boot import Subcommand
+    from .engine.codec_support import CodecCapability
     from .engine.model import Call
     from .ng.command import NgCommand
     from .options import Option
@@ -156,4 +157,17 @@ def rtpgate_calls_restore(runtime: Runtime) -> Awaitable[None] | None:
     and before its timers run; the awaitable it may return is awaited before the server reports
     itself ready.  Use :meth:`rtpgate.engine.engine.Engine.restore` for each call.  A failure is
     logged and does not stop the server (calls that could not be restored are simply not there).
+    """
+
+
+@hookspec
+def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
+    """Declare the codecs this plugin's media stages can decode and encode.
+
+    Return :class:`rtpgate.engine.codec_support.CodecCapability` values.  Codec negotiation adds
+    a ``codec-transcode`` codec to an offer only when some plugin can both decode and encode it,
+    and transcodes towards an offerer only into a codec that can be encoded; a codec declared
+    with ``encode=False`` can be received, never offered as sendable.  Without any declaration
+    every request that needs transcoding is refused.  Called once, when the engine is built;
+    must not do I/O.
     """

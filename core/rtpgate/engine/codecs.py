@@ -6,8 +6,16 @@ rtpengine regenerates these attributes for every codec it passes on, in format-l
 ``rtpmap``, then ``fmtp``, then each ``rtcp-fb``.
 
 The ``codec`` dictionary (and the ``codec-strip-X`` style flags) can strip, mask, re-offer and
-protect codecs.  Transcoding is not implemented: asking to transcode to a codec the SDP does not
-carry is refused (:class:`TranscodingRequired`) instead of producing an SDP that promises it.
+protect codecs.  ``codec-transcode`` adds a codec the offer does not carry when the media
+pipeline can decode and encode it (:class:`~rtpgate.engine.codec_support.CodecSupport`, filled
+by a media plugin); with no media plugin such a request is refused (:class:`TranscodingRequired`)
+instead of producing an SDP that promises it.  A codec rtpgate cannot handle is left out, as
+rtpengine leaves it out.
+
+The answer to the offerer never gains a codec the offerer did not offer (:func:`answer`): a codec
+the answerer took from the added ones is answered with the offerer's own preferred codec
+(``codec-consume`` ones first, then the first it offered and rtpgate can encode), and the media
+pipeline transcodes between the two.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import sdp as s
+from .codec_support import CodecSupport
 
 #: RFC 3551 static payload types (rtpengine's ``rfc_rtp_payload_types``).
 STATIC_PAYLOAD_TYPES: dict[int, str] = {
@@ -30,11 +39,17 @@ SUPPLEMENTAL = frozenset({"telephone-event", "cn"})
 
 
 class TranscodingRequired(Exception):  # noqa: N818 - an outcome, reported to the client
-    """A codec manipulation would need transcoding, which rtpgate does not do."""
+    """A codec manipulation would need transcoding, and no media plugin can transcode."""
 
     def __init__(self, codec: str) -> None:
         super().__init__(codec)
         self.codec = codec
+
+    @property
+    def reason(self) -> str:
+        if self.codec == "always transcode":
+            return "Transcoding is not supported (flag 'always transcode'; no media plugin)"
+        return f"Transcoding is not supported (codec {self.codec} is not offered)"
 
 
 class InvalidPayloadType(Exception):  # noqa: N818 - reported as Incomplete SDP
@@ -83,6 +98,13 @@ class CodecRequest:
     consume: list[str] = field(default_factory=list)
     transcode: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
+    #: Accepted as rtpengine accepts them; in rtpengine 10.5 they change no SDP (``accept``
+    #: and ``ignore`` steer its codec handlers, ``set`` the options of a transcoded codec).
+    accept: list[str] = field(default_factory=list)
+    set: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    always_transcode: bool = False
+    single_codec: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.strip or self.offer or self.mask or self.consume or self.transcode)
@@ -143,14 +165,141 @@ def _offer(codecs: list[Codec], names: Iterable[str], original: Sequence[Codec],
     return codecs
 
 
-def apply(original: list[Codec], request: CodecRequest) -> list[Codec]:
+@dataclass(frozen=True, slots=True)
+class CodecSpec:
+    """A codec as a flag names it: rtpengine's ``name/clock/channels/bitrate/options/fmtp``
+    (``opus``, ``opus/48000/1``, ``opus/48000/2///useinbandfec=1``)."""
+
+    name: str
+    clock: int | None = None
+    channels: int | None = None
+    fmtp: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> CodecSpec:
+        parts = text.split("/")
+        clock = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+        fmtp = parts[5] if len(parts) > 5 else ""
+        return cls(parts[0], clock, channels, fmtp)
+
+
+def _free_pt(codecs: Sequence[Codec], encoding: str) -> int | None:
+    used = {c.pt for c in codecs}
+    for pt, static in STATIC_PAYLOAD_TYPES.items():
+        if static.lower() == encoding.lower() and pt not in used:
+            return pt
+    return next((pt for pt in range(96, 128) if pt not in used), None)
+
+
+def _transcode(codecs: list[Codec], names: Iterable[str], support: CodecSupport
+               ) -> tuple[list[Codec], list[str]]:
+    """Add each codec of ``names`` the offer lacks and the pipeline can decode and encode;
+    returns the new list and the names left out (unknown to the pipeline, or decode-only).
+    A codec with a new clock rate gets a ``telephone-event`` at that rate when the offer has
+    one, as rtpengine adds it."""
+    left_out = []
+    for name in names:
+        if any(c.matches(name) for c in codecs):
+            continue
+        spec = CodecSpec.parse(name)
+        cap = support.find(spec.name, spec.clock, spec.channels)
+        if cap is None or not (cap.decode and cap.encode):
+            left_out.append(name)
+            continue
+        pt = _free_pt(codecs, cap.encoding)
+        if pt is None:
+            left_out.append(name)
+            continue
+        added = [Codec(pt, cap.encoding, spec.fmtp or cap.fmtp)]
+        if cap.name.lower() in SUPPLEMENTAL:
+            codecs = codecs + added
+            continue
+        te = support.find("telephone-event", cap.clock)
+        if te is not None and any(c.name == "telephone-event" for c in codecs) and not any(
+                c.name == "telephone-event" and c.encoding.split("/")[1:2] == [str(cap.clock)]
+                for c in codecs):
+            te_pt = _free_pt(codecs + added, te.encoding)
+            if te_pt is not None:
+                added.append(Codec(te_pt, te.encoding, te.fmtp))
+        pos = _insert_position(codecs)
+        codecs = codecs[:pos] + added + codecs[pos:]
+    return codecs, left_out
+
+
+def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | None = None
+          ) -> list[Codec]:
     """The codec list passed on after ``request``; an emptied list falls back to all codecs,
-    as rtpengine does."""
+    as rtpengine does.  Raises :class:`TranscodingRequired` for a codec to transcode to when
+    there is no media pipeline that could."""
     if not request:
         return original
     codecs = _strip(list(original), request.strip, request.except_)
     codecs = _strip(codecs, request.consume, request.except_)
     codecs = _strip(codecs, request.mask, request.except_)
     codecs = _offer(codecs, request.offer, original, must_exist=False)
-    codecs = _offer(codecs, request.transcode, original, must_exist=True)
+    if support:
+        codecs = _offer(codecs, request.transcode, original, must_exist=False)
+        codecs, _ = _transcode(codecs, request.transcode, support)
+    else:
+        codecs = _offer(codecs, request.transcode, original, must_exist=True)
     return codecs or original
+
+
+def left_out(original: list[Codec], request: CodecRequest, support: CodecSupport) -> list[str]:
+    """The ``codec-transcode`` names :func:`apply` leaves out (for the log)."""
+    return _transcode(list(original), request.transcode, support)[1] if support else []
+
+
+def offered(original: list[Codec], request: CodecRequest) -> list[Codec]:
+    """What the offerer can use once its offer went through ``request``: its codecs without
+    the stripped ones (masked and consumed ones stay: rtpgate transcodes from them)."""
+    return _strip(list(original), request.strip, request.except_) or original
+
+
+def _same(a: Codec, b: Codec) -> bool:
+    return a.keys()[2:] == b.keys()[2:] and bool(a.encoding)
+
+
+def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str],
+           request: CodecRequest, support: CodecSupport) -> list[Codec]:
+    """The codecs of the answer to an offerer whose offer got transcoding codecs: each codec
+    the answerer chose that the offerer offered is kept (as the offerer wrote it), one that
+    rtpgate added is replaced by the offerer's preferred codec, which rtpgate transcodes
+    from and to; supplemental codecs stay when the offerer has them too.  Nothing the offerer
+    did not offer is ever answered."""
+    target = _target(offerer, prefer, support)
+    out: list[Codec] = []
+    for codec in answered:
+        mine = next((c for c in offerer if _same(c, codec)), None)
+        if codec.supplemental:
+            if mine is not None and mine not in out:
+                out.append(mine)
+            continue
+        if request.always_transcode or mine is None:
+            mine = target
+        if mine is not None and mine not in out:
+            out.append(mine)
+    if request.always_transcode:
+        out += [c for c in offerer if c.supplemental and c not in out]
+    real = [c for c in out if not c.supplemental]
+    return real + [c for c in out if c.supplemental] if real else out
+
+
+def _target(offerer: Sequence[Codec], prefer: Sequence[str], support: CodecSupport
+            ) -> Codec | None:
+    """The offerer's codec rtpgate transcodes to: a consumed one first, else the first it
+    offered that rtpgate can encode (else simply its first)."""
+    real = [c for c in offerer if not c.supplemental]
+    for name in prefer:
+        found = next((c for c in real if c.matches(name)), None)
+        if found is not None:
+            return found
+    encodable = [c for c in real if support.can_transcode(c.encoding)]
+    return (encodable or real or [None])[0]
+
+
+def single(codecs: list[Codec]) -> list[Codec]:
+    """``single codec``: the first real codec and the supplemental ones."""
+    first = next((c for c in codecs if not c.supplemental), None)
+    return [c for c in codecs if c is first or c.supplemental]

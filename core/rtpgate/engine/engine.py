@@ -16,6 +16,7 @@ from ..media.dtls import DtlsOptions, make_certificate
 from ..media.relay import Relay
 from ..media.webrtc import WebrtcPipelines
 from ..stats import CLOSE_REASONS
+from .codec_support import CodecSupport
 from .interfaces import Interfaces
 from .limits import LoadMonitor
 from .model import PS_RTP, Call, Endpoint
@@ -78,6 +79,10 @@ class Engine:
         #: media control changed a call.
         self.relay = CallRelay(Relay(runtime.stats))
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
+        #: What media plugins can decode and encode (``rtpgate_media_codecs``).
+        self.codec_support = CodecSupport()
+        self.codec_support.add(
+            cap for _, cap in runtime.plugins.collect("rtpgate_media_codecs", runtime=runtime))
         self._task: asyncio.Task[None] | None = None
         self._hook = runtime.plugins.pm.hook
         #: The call-state store a persistence plugin set up (see :mod:`.store`), or None.

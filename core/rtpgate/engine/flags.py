@@ -3,9 +3,9 @@
 rtpengine reads the same setting from several places (``"codec": {"strip": ["PCMA"]}`` and the
 flag ``codec-strip-PCMA``; ``"replace": ["origin"]`` and ``replace-origin``); this module folds
 them into one :class:`OfferFlags`.  Flag names are compared with ``-``, ``_`` and space alike
-and case-insensitively.  Requests for what rtpgate does not implement (SRTP, DTLS, transcoding,
-T.38) are collected in :attr:`OfferFlags.unsupported` so the command can refuse them before it
-changes anything.
+and case-insensitively.  Requests for what rtpgate does not implement (SRTP, DTLS, the T.38
+gateway) are collected in :attr:`OfferFlags.unsupported` so the command can refuse them before
+it changes anything.
 """
 
 from __future__ import annotations
@@ -159,7 +159,9 @@ def _flag(flags: OfferFlags, item: str) -> None:
     elif key == "record-call":
         flags.record_call = True
     elif key in ("always-transcode", "force-transcoding"):
-        flags.unsupported.append(f"Transcoding is not supported (flag '{item}')")
+        flags.codec.always_transcode = True
+    elif key == "single-codec":
+        flags.codec.single_codec = True
     elif key == "webrtc":
         _webrtc(flags)
     else:
@@ -183,6 +185,12 @@ def _prefixed(flags: OfferFlags, prefix: str, rest: str) -> None:
         codec.transcode.append(rest)
     elif prefix == "codec-consume-":
         codec.consume.append(rest)
+    elif prefix == "codec-accept-":
+        codec.accept.append(rest)
+    elif prefix == "codec-set-":
+        codec.set.append(rest)
+    elif prefix == "codec-ignore-":
+        codec.ignore.append(rest)
     elif prefix == "replace-":
         _replace(flags, rest)
     elif prefix == "rtcp-mux-":
@@ -269,6 +277,12 @@ def offer_flags(request: OfferRequest, opmode: str, peer_address: str | None) ->
             codec.transcode += names
         elif key == "consume":
             codec.consume += names
+        elif key == "accept":
+            codec.accept += names
+        elif key == "set":
+            codec.set += names
+        elif key == "ignore":
+            codec.ignore += names
     if opmode != "offer":
         codec.transcode = []
         codec.mask = []

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .interfaces import LogicalInterface
 from .ports import MediaSocket
+
+if TYPE_CHECKING:
+    from .codecs import Codec
 
 # -- media flags -------------------------------------------------------------------------------
 MF_INITIALIZED = 1 << 0
@@ -196,6 +199,16 @@ class Media:
     payload_types: tuple[int, ...] = ()
     #: ... and their encodings (``{pt: "PCMU/8000"}``): what the peer's party sends.
     encodings: dict[int, str] = field(default_factory=dict)
+    #: The codecs rtpgate last wrote into this party's SDP (with their fmtp).
+    codecs: tuple[Codec, ...] = ()
+    #: The codecs of the party's own last SDP (an offerer's without the ones stripped).
+    sent_codecs: tuple[Codec, ...] = ()
+    #: Codec state of an offerer: its offer got codecs to transcode to (or ``always
+    #: transcode``), so the answer to it is built from its own codecs; ``prefer`` are the
+    #: ``codec-consume`` names, its preferred transcoding targets.
+    transcode_offer: bool = False
+    always_transcode: bool = False
+    prefer: tuple[str, ...] = ()
 
     def release(self) -> None:
         for em in self.endpoint_maps:

@@ -13,18 +13,22 @@ cannot fail.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import codecs as cd
 from . import model as m
+from .codec_support import CodecSupport
 from .flags import OfferFlags, is_dtls
 from .interfaces import Interfaces, LogicalInterface
 from .params import StreamParams
 from .ports import MediaSocket
+
+log = logging.getLogger("rtpgate.engine")
 
 OFFER = "offer"
 ANSWER = "answer"
@@ -111,6 +115,8 @@ class Negotiation:
     params: list[StreamParams]
     flags: OfferFlags
     opmode: str
+    #: What the media pipeline can transcode (empty: no media plugin).
+    support: CodecSupport = field(default_factory=CodecSupport)
     plans: list[MediaPlan] = field(default_factory=list)
     _ml_interface: dict[int, LogicalInterface] = field(default_factory=dict)
 
@@ -147,7 +153,7 @@ class Negotiation:
         if sender is None:
             sender = m.Media(self.sender, sp.index, sp.type)
         r, s = MediaState.of(receiver), MediaState.of(sender)
-        codecs = cd.apply(sp.codecs, flags.codec)
+        codecs = self._codecs(sp, receiver)
 
         if offer and flags.reset:
             r.set(m.MF_INITIALIZED, False)
@@ -199,6 +205,27 @@ class Negotiation:
             plan.s_ports = self._num_ports(s, sp, receiver_side=False, peer=r)
             plan.s_map = self._find_wildcard(sender, s, plan.s_ports)
         return plan
+
+    def _codecs(self, sp: StreamParams, receiver: m.Media) -> list[cd.Codec]:
+        """The codecs for the receiver's SDP: the offer with the codec flags applied (and
+        codecs to transcode to added); an answer to an offer that got such codecs is built
+        from the offerer's own codecs."""
+        request = self.flags.codec
+        if request.always_transcode and not self.support:
+            raise cd.TranscodingRequired("always transcode")
+        codecs = cd.apply(sp.codecs, request, self.support)
+        if self.opmode == OFFER:
+            for name in cd.left_out(sp.codecs, request, self.support):
+                log.warning("codec-transcode %s: rtpgate cannot decode and encode it; "
+                            "left out of the offer", name)
+            return codecs
+        if receiver.transcode_offer:
+            request = replace(request, always_transcode=receiver.always_transcode)
+            codecs = cd.answer(codecs, receiver.sent_codecs, receiver.prefer, request,
+                               self.support)
+        if request.single_codec:
+            codecs = cd.single(codecs)
+        return codecs
 
     def _protocol(self, r: MediaState, s: MediaState, sp: StreamParams) -> None:
         if s.type != sp.type:
@@ -423,6 +450,8 @@ class Negotiation:
         _remember_party(sender, sp)
         receiver.payload_types = tuple(c.pt for c in plan.codecs)
         receiver.encodings = {c.pt: c.encoding for c in plan.codecs}
+        receiver.codecs = tuple(plan.codecs)
+        self._commit_codecs(plan)
         if plan.rejected:
             for media in (receiver, sender):
                 _num_streams(media, sp.num_ports)
@@ -458,6 +487,19 @@ class Negotiation:
                 sender.endpoint_maps.append(wildcard)
                 plan.s_sets = None
             _assign(sender, wildcard)
+
+    def _commit_codecs(self, plan: MediaPlan) -> None:
+        """The sender's own codecs and, for an offerer, what its answer is built from."""
+        request, sender = self.flags.codec, plan.sender
+        if self.opmode != OFFER:
+            sender.sent_codecs = tuple(plan.sp.codecs)
+            return
+        sender.sent_codecs = tuple(cd.offered(plan.sp.codecs, request))
+        original = {c.pt for c in plan.sp.codecs}
+        added = any(c.pt not in original for c in plan.codecs)
+        sender.transcode_offer = added or request.always_transcode
+        sender.always_transcode = request.always_transcode
+        sender.prefer = tuple(request.consume)
 
     def _init_streams(self, ml: m.Monologue, peer: m.Monologue,
                       params: list[StreamParams] | None, now: float) -> None:

@@ -145,14 +145,14 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         dialogue = _offer_dialogue(call, request.from_tag or "", request.to_tag)
 
     negotiation = Negotiation(engine.interfaces, engine.is_local, call, dialogue.sender,
-                              dialogue.receiver, params, flags, opmode)
+                              dialogue.receiver, params, flags, opmode,
+                              support=engine.codec_support)
     try:
         negotiation.prepare()
     except OutOfPorts:
         raise NgError("Ran out of ports") from None
     except cd.TranscodingRequired as exc:
-        raise NgError(f"Transcoding is not supported (codec {exc.codec} is not offered)"
-                      ) from None
+        raise NgError(exc.reason) from None
 
     # -- from here on nothing fails
     _commit_dialogue(call, dialogue, flags, opmode)

@@ -1,0 +1,1 @@
+"""rtpgate-transcode: transcoding between audio codecs with FFmpeg, through PyAV."""

@@ -1,0 +1,163 @@
+"""One codec chain: RTP packets of one codec in, RTP packets of another codec out.
+
+decode (FFmpeg) -> resample to the output codec's rate and channels -> FIFO -> encode one
+ptime at a time -> packetise on rtpgate's own stream (:class:`~rtpgate_transcode.rtp.
+OutputStream`: its SSRC, sequence numbers and timestamps).  The output timestamp of each packet
+follows the input timestamps (scaled between the clock rates), so a gap in the input (loss, a
+talkspurt starting) is a gap in the output and not a drift; what is left in the FIFO at a gap
+is dropped.  A payload FFmpeg cannot decode is dropped and counted (:attr:`CodecChain.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+
+import av
+import av.error
+
+from .formats import AudioCodec
+from .rtp import OutputStream, RtpPacket
+
+log = logging.getLogger("rtpgate.transcode")
+
+
+def channels_of(codec: AudioCodec, fmtp: str) -> int:
+    """Audio channels: opus is stereo only with ``stereo=1`` (RFC 7587 7.1)."""
+    if codec.name.lower() == "opus":
+        params = {k.strip().lower(): v.strip() for k, _, v in
+                  (p.partition("=") for p in fmtp.split(";"))}
+        return 2 if params.get("stereo") == "1" else 1
+    return 1
+
+
+def _layout(channels: int) -> str:
+    return "stereo" if channels == 2 else "mono"
+
+
+def decoder(codec: AudioCodec, channels: int) -> av.AudioCodecContext:
+    assert codec.decoder is not None
+    ctx = av.CodecContext.create(codec.decoder, "r")
+    ctx.sample_rate = codec.rate
+    ctx.layout = _layout(channels)
+    if codec.bit_rate:
+        ctx.bit_rate = codec.bit_rate
+    ctx.open()
+    return ctx  # type: ignore[return-value]
+
+
+def encoder(codec: AudioCodec, channels: int, ptime: int, fmtp: str) -> av.AudioCodecContext:
+    assert codec.encoder is not None
+    ctx = av.CodecContext.create(codec.encoder, "w")
+    ctx.sample_rate = codec.rate
+    ctx.layout = _layout(channels)
+    ctx.format = "s16"
+    ctx.time_base = Fraction(1, codec.rate)
+    if codec.bit_rate:
+        ctx.bit_rate = codec.bit_rate
+    if codec.name.lower() == "opus":
+        options = {"frame_duration": str(ptime), "application": "voip"}
+        if "useinbandfec=1" in fmtp.replace(" ", ""):
+            options["fec"] = "1"
+        ctx.options = options
+    ctx.open()
+    return ctx  # type: ignore[return-value]
+
+
+class CodecChain:
+    """Transcodes the RTP of one input codec into ``out`` on ``stream``."""
+
+    def __init__(self, source: AudioCodec, source_fmtp: str, out: AudioCodec, out_fmtp: str,
+                 stream: OutputStream, ptime: int = 20) -> None:
+        self.source = source
+        self.out = out
+        self.stream = stream
+        self.ptime = ptime
+        in_channels = channels_of(source, source_fmtp)
+        out_channels = channels_of(out, out_fmtp)
+        self._decoder = decoder(source, in_channels)
+        self._encoder = encoder(out, out_channels, ptime, out_fmtp)
+        self._resampler = av.AudioResampler(format="s16", layout=_layout(out_channels),
+                                            rate=out.rate)
+        self._fifo = av.AudioFifo()
+        self._chunk = self._encoder.frame_size or out.samples(ptime)
+        self._bytes = out.bytes_per_ms * ptime
+        self._encoded = b""
+        self._pts = 0
+        #: Input timestamp expected next, and the output position (RTP ticks) of the FIFO's
+        #: first sample.
+        self._next_in: int | None = None
+        self._fifo_ticks = 0
+        self._origin: int | None = None
+        self._marker = True
+        self.errors = 0
+        self.packets_in = 0
+        self.packets_out = 0
+
+    def process(self, packet: RtpPacket) -> list[bytes]:
+        """The RTP packets ready after ``packet`` (none, one, or more at a ptime change)."""
+        self.packets_in += 1
+        try:
+            frames = self._decoder.decode(av.Packet(packet.payload))
+        except av.error.FFmpegError as exc:
+            self.errors += 1
+            if self.errors == 1 or self.errors % 1000 == 0:
+                log.warning("%s payload not decodable (%d so far): %s", self.source.name,
+                            self.errors, exc)
+            return []
+        if not frames:
+            return []
+        self._place(packet.timestamp, sum(f.samples for f in frames))
+        for frame in frames:
+            frame.pts = None
+            for resampled in self._resampler.resample(frame):
+                self._fifo.write(resampled)
+        return self._drain()
+
+    def _place(self, timestamp: int, samples: int) -> None:
+        """Anchor the output timeline on the input's: restart the FIFO at a gap or jump."""
+        if self._origin is None:
+            self._origin = timestamp
+        expected = self._next_in
+        self._next_in = (timestamp + self.source.ticks(samples)) & 0xFFFFFFFF
+        if expected is not None and timestamp == expected:
+            return
+        offset = (timestamp - self._origin) & 0xFFFFFFFF
+        if offset >= 1 << 31:  # before the origin: re-anchor there
+            self._origin, offset = timestamp, 0
+        ticks = offset * self.out.clock // self.source.clock
+        if expected is not None:
+            self._fifo.read(self._fifo.samples)  # drop the remainder before the gap
+            self._encoded = b""
+            self._marker = True
+        self._fifo_ticks = ticks
+
+    def _drain(self) -> list[bytes]:
+        out: list[bytes] = []
+        while True:
+            frame = self._fifo.read(self._chunk)
+            if frame is None:
+                return out
+            ticks = self._fifo_ticks
+            self._fifo_ticks += self.out.ticks(self._chunk)
+            frame.pts = self._pts
+            self._pts += self._chunk
+            payloads = [bytes(p) for p in self._encoder.encode(frame)]
+            if self._bytes:
+                self._encoded += b"".join(payloads)
+                per = self.out.ticks(self.out.samples(self.ptime))
+                # ticks of the first byte still buffered
+                start = ticks + self.out.ticks(self._chunk) - \
+                    len(self._encoded) * per // self._bytes
+                while len(self._encoded) >= self._bytes:
+                    payload, self._encoded = (self._encoded[:self._bytes],
+                                              self._encoded[self._bytes:])
+                    out.append(self._send(start, payload))
+                    start += per
+            else:
+                out += [self._send(ticks, payload) for payload in payloads]
+
+    def _send(self, ticks: int, payload: bytes) -> bytes:
+        self.packets_out += 1
+        marker, self._marker = self._marker, False
+        return self.stream.packet(ticks, payload, marker)

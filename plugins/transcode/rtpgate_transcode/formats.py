@@ -1,0 +1,71 @@
+"""The audio codecs this plugin knows: how an RTP codec maps onto an FFmpeg codec.
+
+Each :class:`AudioCodec` names the FFmpeg decoder and encoder (``None`` where FFmpeg has none in
+PyAV's wheels: GSM, G.729 and iLBC can be received, never sent), the audio sample rate FFmpeg
+works at (G.722 is 16 kHz audio on an 8 kHz RTP clock, RFC 3551 4.5.2) and what one RTP
+payload holds.  Only codecs whose RTP payload is FFmpeg's packet as it is are listed: AMR and
+AMR-WB (RFC 4867 framing) are not, so negotiation never promises them.  FFmpeg's G.726 encoder
+works on 2048-sample frames (a quarter of a second of delay), and PyAV cannot give the iLBC
+decoder its frame size, so G.726 is decode-only and iLBC is not listed.
+
+Sample codecs (G.711, G.722, G.726) make one continuous byte stream: a packet of any ptime is
+``bytes_per_ms`` times ptime bytes of it.  Frame codecs (opus) give one encoder packet per RTP
+packet, the encoder set to the ptime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtpgate.engine.codec_support import CodecCapability
+
+
+@dataclass(frozen=True, slots=True)
+class AudioCodec:
+    name: str  #: rtpmap encoding name
+    clock: int  #: RTP clock rate
+    rate: int  #: audio sample rate of the FFmpeg codec
+    decoder: str | None
+    encoder: str | None
+    rtpmap_channels: int = 1
+    #: payload bytes per millisecond of a sample codec; 0 for a frame codec
+    bytes_per_ms: int = 0
+    bit_rate: int = 0
+    #: ``a=fmtp`` written when rtpgate adds the codec to an offer
+    fmtp: str = ""
+
+    @property
+    def capability(self) -> CodecCapability:
+        return CodecCapability(self.name, self.clock, self.rtpmap_channels,
+                               decode=self.decoder is not None,
+                               encode=self.encoder is not None, fmtp=self.fmtp)
+
+    def samples(self, ptime_ms: int) -> int:
+        """Audio samples (per channel) in ``ptime_ms`` milliseconds."""
+        return self.rate * ptime_ms // 1000
+
+    def ticks(self, samples: int) -> int:
+        """RTP timestamp units for ``samples`` audio samples."""
+        return samples * self.clock // self.rate
+
+
+CODECS: tuple[AudioCodec, ...] = (
+    AudioCodec("PCMU", 8000, 8000, "pcm_mulaw", "pcm_mulaw", bytes_per_ms=8),
+    AudioCodec("PCMA", 8000, 8000, "pcm_alaw", "pcm_alaw", bytes_per_ms=8),
+    AudioCodec("G722", 8000, 16000, "g722", "g722", bytes_per_ms=8),
+    AudioCodec("opus", 48000, 48000, "libopus", "libopus", rtpmap_channels=2),
+    AudioCodec("G726-32", 8000, 8000, "g726le", None, bytes_per_ms=4, bit_rate=32000),
+    AudioCodec("GSM", 8000, 8000, "gsm", None),
+    AudioCodec("G729", 8000, 8000, "g729", None),
+)
+
+
+def find(encoding: str) -> AudioCodec | None:
+    """The codec of an rtpmap text (``opus/48000/2``, ``PCMA/8000``), case-insensitively."""
+    parts = encoding.split("/")
+    name = parts[0].lower()
+    clock = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    for codec in CODECS:
+        if codec.name.lower() == name and clock in (None, codec.clock):
+            return codec
+    return None

@@ -1,0 +1,68 @@
+"""Test helpers: a sine as RTP packets of a codec, RTP packets decoded back to samples, and the
+dominant frequency and level of samples (numpy FFT)."""
+
+from __future__ import annotations
+
+import struct
+
+import av
+import numpy as np
+from rtpgate_transcode import formats
+from rtpgate_transcode.chain import decoder, encoder
+from rtpgate_transcode.rtp import OutputStream, parse
+
+
+def sine(rate: int, seconds: float, freq: float = 1000.0, dbfs: float = -10.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (np.sin(2 * np.pi * freq * t) * 32767 * 10 ** (dbfs / 20)).astype(np.int16)
+
+
+def rtp_packets(encoding: str, samples: np.ndarray, pt: int, ptime: int = 20,
+                fmtp: str = "") -> list[bytes]:
+    """``samples`` (mono, at the codec's audio rate) as RTP packets of ``encoding``."""
+    codec = formats.find(encoding)
+    assert codec is not None
+    enc = encoder(codec, 1, ptime, fmtp)
+    stream = OutputStream(pt, codec.clock)
+    per = codec.samples(ptime)
+    out = []
+    for i in range(len(samples) // per):
+        frame = av.AudioFrame.from_ndarray(samples[i * per:(i + 1) * per].reshape(1, -1),
+                                           format="s16", layout="mono")
+        frame.sample_rate = codec.rate
+        frame.pts = i * per
+        payload = b"".join(bytes(p) for p in enc.encode(frame))
+        out.append(stream.packet(codec.ticks(i * per), payload, marker=i == 0))
+    return out
+
+
+def decode(encoding: str, packets: list[bytes], fmtp: str = "") -> np.ndarray:
+    """Mono samples at the codec's audio rate (the first channel)."""
+    codec = formats.find(encoding)
+    assert codec is not None
+    channels = 2 if "stereo=1" in fmtp else 1
+    dec = decoder(codec, channels)
+    chunks = []
+    for data in packets:
+        for frame in dec.decode(av.Packet(parse(data).payload)):
+            chunks.append(frame.to_ndarray().reshape(-1, channels)[:, 0]
+                          if frame.format.is_packed else frame.to_ndarray()[0])
+    return np.concatenate(chunks).astype(np.float64)
+
+
+def dominant(samples: np.ndarray, rate: int) -> float:
+    window = samples * np.hanning(len(samples))
+    spectrum = np.abs(np.fft.rfft(window))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def level_db(samples: np.ndarray) -> float:
+    """RMS level in dBFS (a full-scale sine is -3 dB)."""
+    rms = float(np.sqrt(np.mean(np.square(samples / 32768.0))))
+    return 20 * np.log10(max(rms, 1e-12))
+
+
+def header(data: bytes) -> tuple[int, int, int, int]:
+    """(pt, seq, timestamp, ssrc)."""
+    _, second, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
+    return second & 0x7F, seq, ts, ssrc
