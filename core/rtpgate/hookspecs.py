@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .boot import Subcommand
     from .engine.codec_support import CodecCapability
     from .engine.model import Call
+    from .media.calls import PipelineFactory
     from .ng.command import NgCommand
     from .options import Option
     from .protocol import Protocol, Transport
@@ -170,4 +171,18 @@ def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
     with ``encode=False`` can be received, never offered as sendable.  Without any declaration
     every request that needs transcoding is refused.  Called once, when the engine is built;
     must not do I/O.
+    """
+
+
+@hookspec
+def rtpgate_media_pipeline(runtime: Runtime) -> Iterable[PipelineFactory]:
+    """Contribute factories of media pipeline stages (see :mod:`rtpgate.media.pipeline`).
+
+    Each factory is called as ``factory(stream, current)`` for every engine stream whenever the
+    engine syncs a call with the relay (after offer, answer, media control) and returns a
+    :class:`rtpgate.media.pipeline.Pipeline` part, or ``None`` when it has nothing for that
+    stream, which keeps a plain stream on the relay's fast path.  ``current`` is the stream's
+    pipeline now: reuse stages whose parameters did not change so their state survives.  Keep
+    per-media state in ``stream.media.plugin_state`` under your plugin's name.  Called once,
+    when the engine is built; must not do I/O.
     """

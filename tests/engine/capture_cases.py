@@ -34,6 +34,12 @@ FIVE = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\
         "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n")
 
 
+PCMA_ONLY = "a=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
+OPUS_ONLY = "a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\na=sendrecv\r\n"
+G722_ONLY = "a=rtpmap:9 G722/8000\r\n"
+TE_8000 = "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+
+
 def sdp(user: str = "alice", ip: str = A_IP, port: int = 16384, codecs: str = "0 8 101",
         media: str = BASIC, session: str = "", version: int = 3724394400, conn: bool = True,
         extra: str = "", mtype: str = "audio", proto: str = "RTP/AVP") -> str:
@@ -199,6 +205,64 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
          "sdp": bob()},
         {"command": "query", "call-id": "@call", "from-tag": "@ft", "to-tag": "@tt"},
         {"command": "delete", "call-id": "@call", "from-tag": "@ft", "delete_delay": "0"}]),
+    "transcode_pcma_to_opus": ("PCMA-only caller, opus added; callee answers opus: the caller "
+                               "keeps PCMA, both sides transcoding", [
+        offer(sdp(codecs="8", media=PCMA_ONLY), codec={"transcode": ["opus"]}), QUERY,
+        answer(bob(codecs="96", media=OPUS_ONLY)), QUERY, DELETE]),
+    "transcode_opus_caller": ("opus-only caller, PCMA added; callee answers PCMA", [
+        offer(sdp(codecs="96", media=OPUS_ONLY), codec={"transcode": ["PCMA"]}),
+        answer(bob(codecs="8", media=PCMA_ONLY)), QUERY, DELETE]),
+    "transcode_mask": ("codec-mask PCMA with transcode opus: the callee sees opus only", [
+        offer(sdp(codecs="8", media=PCMA_ONLY), codec={"mask": ["PCMA"], "transcode": ["opus"]}),
+        answer(bob(codecs="96", media=OPUS_ONLY)), DELETE]),
+    "transcode_consume": ("codec-consume PCMA: stripped from the offer, the caller's target", [
+        offer(sdp(codecs="0 8", media="a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"),
+              codec={"consume": ["PCMA"], "transcode": ["G722"]}),
+        answer(bob(codecs="9", media=G722_ONLY)), DELETE]),
+    "transcode_strip_target": ("a stripped codec is not the transcoding target", [
+        offer(codec={"strip": ["PCMU"], "transcode": ["G722"]}),
+        answer(bob(codecs="9", media=G722_ONLY)), DELETE]),
+    "transcode_g722_answers": ("G722 added; answers G722, G722+TE, PCMA+TE, G722+PCMA", [
+        offer(codec={"transcode": ["G722"]}), answer(bob(codecs="9", media=G722_ONLY)),
+        offer(sdp(version=3724394401), codec={"transcode": ["G722"]}),
+        answer(bob(codecs="9 101", media=G722_ONLY + TE_8000)),
+        offer(sdp(version=3724394402), codec={"transcode": ["G722"]}),
+        answer(bob(codecs="8 101", media="a=rtpmap:8 PCMA/8000\r\n" + TE_8000)),
+        offer(sdp(version=3724394403), codec={"transcode": ["G722"]}),
+        answer(bob(codecs="9 8", media=G722_ONLY + "a=rtpmap:8 PCMA/8000\r\n")),
+        QUERY, DELETE]),
+    "transcode_always": ("always transcode: the caller gets its first codec", [
+        offer(flags=["always transcode"]), answer(bob(codecs="8", media=PCMA_ONLY)), DELETE]),
+    "transcode_single_codec": ("single codec in the answer, with and without transcoding", [
+        offer(sdp(codecs="0 8 9 101", media=FIVE)),
+        answer(bob(codecs="8 0 101", media=BASIC), flags=["single codec"]),
+        offer(sdp(version=3724394401), codec={"transcode": ["G722"]}),
+        answer(bob(codecs="9 8 101", media=G722_ONLY + "a=rtpmap:8 PCMA/8000\r\n" + TE_8000),
+               flags=["single codec", "reorder codecs"]),
+        DELETE]),
+    "transcode_forms": ("codec names with clock, channels and an fmtp field; unknown ones and "
+                        "codec-set/accept/ignore change nothing", [
+        offer(sdp(codecs="8", media=PCMA_ONLY),
+              flags=["codec-transcode-opus/48000/2///complexity--5", "transcode-PCMU"]),
+        offer(sdp(codecs="8", media=PCMA_ONLY, version=3724394401),
+              codec={"transcode": ["FOO", "opus/48000/2//useinbandfec=1", "G722/8000/1"],
+                     "set": ["opus/48000/2/32000"], "ignore": ["PCMU"]}),
+        offer(sdp(version=3724394402), codec={"transcode": ["G722"]}),
+        answer(bob(codecs="9 0", media=G722_ONLY + "a=rtpmap:0 PCMU/8000\r\n"),
+               codec={"accept": ["G722"]}),
+        DELETE]),
+    "transcode_unsupported_dropped": ("an unknown codec is left out; the answer does not gain "
+                                      "the callee's telephone-event and CN", [
+        offer(sdp(codecs="8", media=PCMA_ONLY), codec={"transcode": ["FOO"]}),
+        answer(bob(codecs="8 101", media="a=rtpmap:8 PCMA/8000\r\n" + TE_8000 +
+                   "a=rtpmap:13 CN/8000\r\n")), DELETE]),
+    "ptime_transcode": ("ptime 30 with a transcoded codec, and 20 -> 30 on a shared one", [
+        offer(sdp(codecs="8", media=PCMA_ONLY), ptime=30, codec={"transcode": ["PCMU"]}),
+        answer(bob(codecs="0", media="a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n")), QUERY,
+        cmd("offer", from_tag="@ft2", sdp=sdp(codecs="8", media=PCMA_ONLY + "a=ptime:20\r\n"),
+            ptime=30),
+        cmd("answer", from_tag="@ft2", to_tag="@tt2", sdp=bob(codecs="8", media=PCMA_ONLY)),
+        DELETE]),
     "offer_errors": ("error replies of offer and answer", [
         {"command": "offer", "call-id": "@call", "from-tag": "@ft",
          "sdp": "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n"},

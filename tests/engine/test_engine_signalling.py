@@ -203,6 +203,27 @@ def test_recording_and_media_control_are_reported(server: ServerProcess) -> None
     assert "blocked DTMF" not in query["tags"]["tt"]
 
 
+def test_transcoding_without_a_media_plugin_is_refused(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """With no media plugin (here: rtpgate-transcode denied) nothing can be transcoded: an
+    offer asking for it is refused and leaves nothing."""
+    server = rtpgate_server("--delete-delay=0", "--plugins-deny=transcode")
+    call = new_call_id()
+    for keys, reason in (
+            ({"codec": {"transcode": ["G729"]}},
+             "Transcoding is not supported (codec G729 is not offered)"),
+            ({"flags": ["always transcode"]},
+             "Transcoding is not supported (flag 'always transcode'; no media plugin)")):
+        reply = offer(server, call, sdp=sdp(), **keys)
+        assert reply["result"] == "error" and reply["error-reason"] == reason, reply
+    assert ng(server, {"command": "list"})["calls"] == []
+    # with the plugin, a codec it cannot encode (G.729) is left out, as rtpengine leaves out
+    # what it cannot do
+    reply = offer(rtpgate_server("--delete-delay=0"), call, sdp=sdp(),
+                  codec={"transcode": ["G729", "G722"]})
+    assert reply["result"] == "ok" and "G729" not in reply["sdp"] and "G722/8000" in reply["sdp"]
+
+
 def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
     call = new_call_id()
     refusals: list[tuple[str, dict[str, Any], str]] = [
@@ -211,8 +232,6 @@ def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
                    "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"), {},
          "SRTP/DTLS is not supported (a=crypto)"),
         (sdp(), {"transport-protocol": "TCP/TLS/RTP/SAVPF"}, "SRTP/DTLS is not supported"),
-        (sdp(), {"codec": {"transcode": ["G729"]}},
-         "Transcoding is not supported (codec G729 is not offered)"),
         (sdp(), {"ICE": "force-relay"}, "ICE=force-relay is not supported"),
         ("v=0\r\nbogus\r\n", {}, "Failed to parse SDP"),
         (sdp(port=99999), {}, "Failed to parse SDP"),

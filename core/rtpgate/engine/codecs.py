@@ -286,6 +286,13 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
     return real + [c for c in out if c.supplemental] if real else out
 
 
+def differ(answer_codecs: Sequence[Codec], answered: Sequence[Codec]) -> bool:
+    """Whether a real codec of one side is missing on the other: media is transcoded."""
+    def real(codecs: Sequence[Codec]) -> set[tuple[str, ...]]:
+        return {c.keys()[2:] for c in codecs if not c.supplemental}
+    return real(answer_codecs) != real(answered)
+
+
 def _target(offerer: Sequence[Codec], prefer: Sequence[str], support: CodecSupport
             ) -> Codec | None:
     """The offerer's codec rtpgate transcodes to: a consumed one first, else the first it
@@ -296,7 +303,8 @@ def _target(offerer: Sequence[Codec], prefer: Sequence[str], support: CodecSuppo
         if found is not None:
             return found
     encodable = [c for c in real if support.can_transcode(c.encoding)]
-    return (encodable or real or [None])[0]
+    choice = encodable or real
+    return choice[0] if choice else None
 
 
 def single(codecs: list[Codec]) -> list[Codec]:

@@ -83,6 +83,9 @@ class Engine:
         self.codec_support = CodecSupport()
         self.codec_support.add(
             cap for _, cap in runtime.plugins.collect("rtpgate_media_codecs", runtime=runtime))
+        self.relay.factories += [
+            factory for _, factory in runtime.plugins.collect("rtpgate_media_pipeline",
+                                                              runtime=runtime)]
         self._task: asyncio.Task[None] | None = None
         self._hook = runtime.plugins.pm.hook
         #: The call-state store a persistence plugin set up (see :mod:`.store`), or None.

@@ -209,6 +209,9 @@ class Media:
     transcode_offer: bool = False
     always_transcode: bool = False
     prefer: tuple[str, ...] = ()
+    #: State media plugins keep with this media, by plugin (a transcoder's codec chains):
+    #: it goes when the media goes, and what reads the call model can reach it.
+    plugin_state: dict[str, object] = field(default_factory=dict)
 
     def release(self) -> None:
         for em in self.endpoint_maps:

@@ -190,6 +190,11 @@ class Negotiation:
         self._ice(r, s)
         s.set(m.MF_INITIALIZED, True)
 
+        if self._transcoding:
+            r.set(m.MF_TRANSCODING, True)
+            if self.opmode != OFFER:
+                s.set(m.MF_TRANSCODING, True)
+            self._transcoding = False
         plan = MediaPlan(sp, receiver, sender, new_r, new_s, r, s, codecs)
         if not sp.rtp_endpoint.port:
             plan.rejected = True
@@ -218,14 +223,21 @@ class Negotiation:
             for name in cd.left_out(sp.codecs, request, self.support):
                 log.warning("codec-transcode %s: rtpgate cannot decode and encode it; "
                             "left out of the offer", name)
+            original = {c.pt for c in sp.codecs}
+            self._transcoding = any(c.pt not in original for c in codecs)
             return codecs
         if receiver.transcode_offer:
             request = replace(request, always_transcode=receiver.always_transcode)
-            codecs = cd.answer(codecs, receiver.sent_codecs, receiver.prefer, request,
+            answered = codecs
+            codecs = cd.answer(answered, receiver.sent_codecs, receiver.prefer, request,
                                self.support)
+            self._transcoding = cd.differ(codecs, answered)
         if request.single_codec:
             codecs = cd.single(codecs)
         return codecs
+
+    #: The media being planned is transcoded (set by :meth:`_codecs`).
+    _transcoding: bool = False
 
     def _protocol(self, r: MediaState, s: MediaState, sp: StreamParams) -> None:
         if s.type != sp.type:
@@ -497,7 +509,7 @@ class Negotiation:
         sender.sent_codecs = tuple(cd.offered(plan.sp.codecs, request))
         original = {c.pt for c in plan.sp.codecs}
         added = any(c.pt not in original for c in plan.codecs)
-        sender.transcode_offer = added or request.always_transcode
+        sender.transcode_offer = added or request.always_transcode or bool(request.transcode)
         sender.always_transcode = request.always_transcode
         sender.prefer = tuple(request.consume)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from fractions import Fraction
+from typing import cast
 
 import av
 import av.error
@@ -37,18 +38,18 @@ def _layout(channels: int) -> str:
 
 def decoder(codec: AudioCodec, channels: int) -> av.AudioCodecContext:
     assert codec.decoder is not None
-    ctx = av.CodecContext.create(codec.decoder, "r")
+    ctx = cast(av.AudioCodecContext, av.CodecContext.create(codec.decoder, "r"))
     ctx.sample_rate = codec.rate
     ctx.layout = _layout(channels)
     if codec.bit_rate:
         ctx.bit_rate = codec.bit_rate
     ctx.open()
-    return ctx  # type: ignore[return-value]
+    return ctx
 
 
 def encoder(codec: AudioCodec, channels: int, ptime: int, fmtp: str) -> av.AudioCodecContext:
     assert codec.encoder is not None
-    ctx = av.CodecContext.create(codec.encoder, "w")
+    ctx = cast(av.AudioCodecContext, av.CodecContext.create(codec.encoder, "w"))
     ctx.sample_rate = codec.rate
     ctx.layout = _layout(channels)
     ctx.format = "s16"
@@ -61,7 +62,7 @@ def encoder(codec: AudioCodec, channels: int, ptime: int, fmtp: str) -> av.Audio
             options["fec"] = "1"
         ctx.options = options
     ctx.open()
-    return ctx  # type: ignore[return-value]
+    return ctx
 
 
 class CodecChain:

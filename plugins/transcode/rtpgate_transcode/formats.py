@@ -54,6 +54,7 @@ CODECS: tuple[AudioCodec, ...] = (
     AudioCodec("PCMA", 8000, 8000, "pcm_alaw", "pcm_alaw", bytes_per_ms=8),
     AudioCodec("G722", 8000, 16000, "g722", "g722", bytes_per_ms=8),
     AudioCodec("opus", 48000, 48000, "libopus", "libopus", rtpmap_channels=2),
+    AudioCodec("opus", 48000, 48000, "libopus", "libopus"),
     AudioCodec("G726-32", 8000, 8000, "g726le", None, bytes_per_ms=4, bit_rate=32000),
     AudioCodec("GSM", 8000, 8000, "gsm", None),
     AudioCodec("G729", 8000, 8000, "g729", None),

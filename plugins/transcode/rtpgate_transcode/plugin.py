@@ -1,0 +1,26 @@
+"""The plugin's hooks: the codecs it can decode and encode, and its pipeline factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from rtpgate import hookimpl
+from rtpgate.engine.codec_support import CodecCapability
+
+from . import formats
+from .factory import TranscodeFactory
+
+if TYPE_CHECKING:
+    from rtpgate.media.calls import PipelineFactory
+    from rtpgate.runtime import Runtime
+
+
+@hookimpl
+def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
+    return [codec.capability for codec in formats.CODECS]
+
+
+@hookimpl
+def rtpgate_media_pipeline(runtime: Runtime) -> Iterable[PipelineFactory]:
+    return [TranscodeFactory()]

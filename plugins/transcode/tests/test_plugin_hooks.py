@@ -1,0 +1,28 @@
+"""The plugin's hooks: what it declares to codec negotiation and to the media pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rtpgate_transcode.plugin as plugin
+from rtpgate.engine.codec_support import CodecSupport
+from rtpgate_transcode.factory import TranscodeFactory
+
+
+def test_rtpgate_media_codecs_declares_what_ffmpeg_can_do() -> None:
+    runtime: Any = None
+    support = CodecSupport(plugin.rtpgate_media_codecs(runtime))
+    for encoding in ("PCMU/8000", "PCMA/8000", "G722/8000", "opus/48000/2", "opus/48000"):
+        assert support.can_transcode(encoding), encoding
+    for encoding in ("GSM/8000", "G729/8000", "G726-32/8000"):  # FFmpeg decodes only
+        assert support.can_decode(encoding) and not support.can_transcode(encoding), encoding
+    for encoding in ("AMR/8000", "AMR-WB/16000", "speex/8000", "telephone-event/8000"):
+        assert not support.can_decode(encoding), encoding
+    opus = support.find("opus")
+    assert opus is not None and opus.encoding == "opus/48000/2"
+
+
+def test_rtpgate_media_pipeline_gives_the_transcode_factory() -> None:
+    runtime: Any = None
+    factories = list(plugin.rtpgate_media_pipeline(runtime))
+    assert len(factories) == 1 and isinstance(factories[0], TranscodeFactory)

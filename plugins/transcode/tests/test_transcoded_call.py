@@ -1,0 +1,105 @@
+"""Real packets through a real rtpgate: an opus-only caller, a PCMA callee; what each side
+receives decodes (PyAV, here) to the 1 kHz tone the other side sent."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from audio import decode, dominant, header, level_db, rtp_packets, sine
+from rtpgate.testing import ServerProcess
+
+LOCAL = "127.0.0.1"
+SENT_DB = -10.0 - 3.01
+
+
+def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
+    body = json.dumps({"command": command, **keys})
+    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
+                                   {"Content-Type": "application/json"})
+    assert status == 200, reply
+    decoded: dict[str, Any] = json.loads(reply)
+    return decoded
+
+
+def party() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((LOCAL, 0))
+    sock.settimeout(0.05)
+    return sock
+
+
+def sdp(port: int, formats: str, attributes: str) -> str:
+    return (f"v=0\r\no=- 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP {formats}\r\n{attributes}a=sendrecv\r\n")
+
+
+def relay_port(reply: dict[str, Any]) -> int:
+    found = re.search(r"^m=audio (\d+) ", reply["sdp"], re.M)
+    assert found, reply
+    return int(found.group(1))
+
+
+def exchange(sender: socket.socket, to: int, packets: list[bytes], receiver: socket.socket
+             ) -> list[bytes]:
+    """Send ``packets`` at 20 ms intervals and collect what ``receiver`` gets meanwhile."""
+    got: list[bytes] = []
+    for data in packets:
+        sender.sendto(data, (LOCAL, to))
+        deadline = time.monotonic() + 0.02
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                got.append(receiver.recv(4096))
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            got.append(receiver.recv(4096))
+    return got
+
+
+@pytest.fixture
+def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return rtpgate_server("--delete-delay=0")
+
+
+def test_pcma_to_an_opus_only_caller_and_back(server: ServerProcess) -> None:
+    caller, callee = party(), party()
+    call_id = uuid.uuid4().hex
+    offer = ng(server, "offer", **{"call-id": call_id, "from-tag": "a", "codec": {
+        "transcode": ["PCMA"]}, "sdp": sdp(caller.getsockname()[1], "96",
+                                           "a=rtpmap:96 opus/48000/2\r\n")})
+    assert "a=rtpmap:8 PCMA/8000" in offer["sdp"], offer
+    answer = ng(server, "answer", **{"call-id": call_id, "from-tag": "a", "to-tag": "b",
+                                     "sdp": sdp(callee.getsockname()[1], "8",
+                                                "a=rtpmap:8 PCMA/8000\r\n")})
+    assert re.search(r"^m=audio \d+ RTP/AVP 96\r$", answer["sdp"], re.M), answer
+    # each party sends to the port in the SDP it got
+    from_callee, from_caller = relay_port(offer), relay_port(answer)
+
+    pcma = rtp_packets("PCMA/8000", sine(8000, 1.0), pt=8)
+    got = exchange(callee, from_callee, pcma, caller)
+    assert len(got) >= len(pcma) - 3
+    assert {header(p)[0] for p in got} == {96}
+    samples = decode("opus/48000/2", got)[4800:]
+    assert abs(dominant(samples, 48000) - 1000) <= 20  # within 2 %
+    assert abs(level_db(samples) - SENT_DB) <= 3
+
+    opus = rtp_packets("opus/48000/2", sine(48000, 1.0), pt=96)
+    got = exchange(caller, from_caller, opus, callee)
+    assert {header(p)[0] for p in got} == {8}
+    samples = decode("PCMA/8000", got)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+
+    # garbage in the transcoded direction is dropped and counted; the call keeps flowing
+    caller.sendto(opus[0][:12] + b"\xff" * 40, (LOCAL, from_caller))
+    got = exchange(caller, from_caller, opus[:10], callee)
+    assert len(got) >= 8
+    ng(server, "delete", **{"call-id": call_id})
