@@ -37,6 +37,8 @@ FIVE = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\
 PCMA_ONLY = "a=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
 OPUS_ONLY = "a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\na=sendrecv\r\n"
 G722_ONLY = "a=rtpmap:9 G722/8000\r\n"
+T38 = ("a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\n"
+       "a=T38FaxMaxDatagram:400\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n")
 TE_8000 = "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
 
 
@@ -263,6 +265,12 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
             ptime=30),
         cmd("answer", from_tag="@ft2", to_tag="@tt2", sdp=bob(codecs="8", media=PCMA_ONLY)),
         DELETE]),
+    "t38_reinvite_passthrough": ("a re-INVITE to T.38 (m=image udptl) and back to audio: passed "
+                                 "through on the same ports, no gateway", [
+        offer(), answer(),
+        offer(sdp(version=3724394401, codecs="t38", mtype="image", proto="udptl", media=T38)),
+        answer(bob(codecs="t38", mtype="image", proto="udptl", media=T38)), QUERY,
+        offer(sdp(version=3724394402)), answer(), QUERY, DELETE]),
     "offer_errors": ("error replies of offer and answer", [
         {"command": "offer", "call-id": "@call", "from-tag": "@ft",
          "sdp": "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n"},

@@ -233,6 +233,8 @@ def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
          "SRTP/DTLS is not supported (a=crypto)"),
         (sdp(), {"transport-protocol": "TCP/TLS/RTP/SAVPF"}, "SRTP/DTLS is not supported"),
         (sdp(), {"ICE": "force-relay"}, "ICE=force-relay is not supported"),
+        (sdp(), {"T.38": ["decode"]}, "T.38 gateway is not supported (T.38 'decode')"),
+        (sdp(), {"flags": ["T38-force"]}, "T.38 gateway is not supported (T.38 'force')"),
         ("v=0\r\nbogus\r\n", {}, "Failed to parse SDP"),
         (sdp(port=99999), {}, "Failed to parse SDP"),
         (sdp().replace("c=IN IP4 192.168.10.21\r\n", ""), {}, "Incomplete SDP specification"),

@@ -52,6 +52,8 @@ def _media(media: m.Media, totals: list[m.Counters]) -> dict[str, Any]:
     out: dict[str, Any] = {"index": media.index, "type": media.type}
     if media.protocol is not None:
         out["protocol"] = media.protocol
+    elif media.protocol_str.lower() == "udptl":  # T.38, passed through (rtpengine knows it)
+        out["protocol"] = "udptl"
     out["streams"] = [_stream(ps, totals) for ps in media.streams]
     out["flags"] = m.flag_names(media.flags, m.MEDIA_FLAG_NAMES)
     return out

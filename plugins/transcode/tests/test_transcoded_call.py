@@ -4,6 +4,7 @@ receives decodes (PyAV, here) to the 1 kHz tone the other side sent."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import socket
@@ -102,4 +103,60 @@ def test_pcma_to_an_opus_only_caller_and_back(server: ServerProcess) -> None:
     caller.sendto(opus[0][:12] + b"\xff" * 40, (LOCAL, from_caller))
     got = exchange(caller, from_caller, opus[:10], callee)
     assert len(got) >= 8
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def call(server: ServerProcess, caller: socket.socket, callee: socket.socket,
+         offer_sdp: tuple[str, str], answer_sdp: tuple[str, str], **keys: Any
+         ) -> tuple[str, int, int]:
+    """Offer and answer; the call-id and the ports the callee and the caller send to."""
+    call_id = uuid.uuid4().hex
+    offer = ng(server, "offer", **{"call-id": call_id, "from-tag": "a", **keys,
+                                   "sdp": sdp(caller.getsockname()[1], *offer_sdp)})
+    answer = ng(server, "answer", **{"call-id": call_id, "from-tag": "a", "to-tag": "b",
+                                     "sdp": sdp(callee.getsockname()[1], *answer_sdp)})
+    assert answer["result"] == "ok", answer
+    return call_id, relay_port(offer), relay_port(answer)
+
+
+def test_g722_caller_and_pcmu_callee(server: ServerProcess) -> None:
+    caller, callee = party(), party()
+    call_id, from_callee, from_caller = call(
+        server, caller, callee, ("9", "a=rtpmap:9 G722/8000\r\n"),
+        ("0", "a=rtpmap:0 PCMU/8000\r\n"), codec={"transcode": ["PCMU"]})
+    got = exchange(caller, from_caller, rtp_packets("G722/8000", sine(16000, 1.0), pt=9),
+                   callee)
+    assert {header(p)[0] for p in got} == {0} and len(got) >= 47
+    samples = decode("PCMU/8000", got)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+    got = exchange(callee, from_callee, rtp_packets("PCMU/8000", sine(8000, 1.0), pt=0),
+                   caller)
+    assert {header(p)[0] for p in got} == {9} and len(got) >= 47
+    samples = decode("G722/8000", got)[1600:]
+    assert abs(dominant(samples, 16000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_ptime_20_to_30(server: ServerProcess) -> None:
+    """``ptime: 30`` in the offer: the callee gets 30 ms packets of what the caller sends in
+    20 ms ones (60 in, 40 out, timestamps 240 apart, one SSRC, consecutive sequence numbers);
+    the other direction keeps 20 ms packets."""
+    caller, callee = party(), party()
+    pcma = ("8", "a=rtpmap:8 PCMA/8000\r\na=ptime:20\r\n")
+    call_id, from_callee, from_caller = call(server, caller, callee, pcma,
+                                             ("8", "a=rtpmap:8 PCMA/8000\r\n"), ptime=30)
+    sent = rtp_packets("PCMA/8000", sine(8000, 1.2), pt=8)
+    got = exchange(caller, from_caller, sent, callee)
+    assert len(got) == 40
+    heads = [header(p) for p in got]
+    assert {h[0] for h in heads} == {8} and len({h[3] for h in heads}) == 1
+    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 240 for a, b in itertools.pairwise(heads))
+    assert all(len(p) == 12 + 240 for p in got)
+    samples = decode("PCMA/8000", got)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    back = exchange(callee, from_callee, sent[:10], caller)
+    assert [len(p) for p in back] == [12 + 160] * 10
     ng(server, "delete", **{"call-id": call_id})
