@@ -73,7 +73,70 @@ def cmd(command: str, **keys: Any) -> dict[str, Any]:
 QUERY = cmd("query")
 DELETE = cmd("delete", from_tag="@ft")
 
+# A browser's offer: UDP/TLS/RTP/SAVPF, rtcp-mux, trickle ICE, DTLS actpass (its fingerprint is
+# any certificate's: rtpengine only checks it in the handshake).
+FP_256 = ("4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:3B:B4:5E:31:2A:55:C1:66:"
+          "0E:43:32:A9")
+FP_384 = ":".join(["5C"] * 48)
+
+
+def webrtc(setup: str = "actpass", fingerprint: str = f"sha-256 {FP_256}",
+           candidates: bool = True, conn: str = "0.0.0.0", port: int = 9,
+           opus: bool = True) -> str:
+    cands = ("a=candidate:1467250027 1 udp 2122260223 192.168.10.21 54321 typ host generation 0"
+             "\r\n") if candidates else ""
+    return (f"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+            f"a=group:BUNDLE 0\r\nm=audio {port} UDP/TLS/RTP/SAVPF {'111 ' if opus else ''}0 8"
+            "\r\n"
+            f"c=IN IP4 {conn}\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:Fq7b\r\n"
+            f"a=ice-pwd:3xKpQ9m2LbVzR8tYwN5cJh1D\r\na=ice-options:trickle\r\n"
+            f"a=fingerprint:{fingerprint}\r\na=setup:{setup}\r\na=mid:0\r\na=sendrecv\r\n"
+            f"a=rtcp-mux\r\n{'a=rtpmap:111 opus/48000/2' + chr(13) + chr(10) if opus else ''}"
+            "a=rtpmap:0 PCMU/8000\r\n"
+            f"a=rtpmap:8 PCMA/8000\r\n{cands}")
+
+
+TO_SIP = {"ICE": "remove", "DTLS": "off", "transport-protocol": "RTP/AVP",
+          "rtcp-mux": ["demux"]}
+TO_BROWSER = {"ICE": "force", "transport-protocol": "UDP/TLS/RTP/SAVPF", "SDES": ["off"]}
+#: The SIP phone's answer to a browser's offer (only codecs the browser offered).
+PHONE = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n")
+
+
+PHONE_ANSWER = bob(codecs="0 8", media=PHONE)
+
 SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "dtls_answer_passive": ("browser offer, answered with DTLS=passive", [
+        offer(webrtc(), **TO_SIP), answer(PHONE_ANSWER, **TO_BROWSER, DTLS="passive"), QUERY,
+        DELETE]),
+    "dtls_answer_active_peer_passive": ("browser offers a=setup:passive: rtpgate is active", [
+        offer(webrtc(setup="passive"), **TO_SIP), answer(PHONE_ANSWER, **TO_BROWSER), QUERY,
+        DELETE]),
+    "dtls_offer_active": ("plain offer to DTLS with DTLS=active, answered with setup:passive", [
+        offer(**TO_BROWSER, DTLS="active"),
+        answer(webrtc(setup="passive", opus=False), **TO_SIP), QUERY, DELETE]),
+    "dtls_offer_passive": ("plain offer to DTLS with DTLS=passive", [
+        offer(**TO_BROWSER, DTLS="passive"),
+        answer(webrtc(setup="active", opus=False), **TO_SIP), DELETE]),
+    "dtls_offer_actpass_answer_active": ("plain offer to DTLS (actpass), the browser answers "
+                                         "active", [
+        offer(**TO_BROWSER), answer(webrtc(setup="active", opus=False), **TO_SIP), QUERY, DELETE]),
+    "dtls_fingerprint_hashes": ("DTLS-fingerprint= picks the hash of a=fingerprint", [
+        offer(**TO_BROWSER, **{"DTLS-fingerprint": "sha-1"}),
+        offer(**TO_BROWSER, **{"DTLS-fingerprint": "sha-224"}),
+        offer(**TO_BROWSER, **{"DTLS-fingerprint": "sha-256"}),
+        offer(**TO_BROWSER, **{"DTLS-fingerprint": "sha-384"}),
+        offer(**TO_BROWSER, **{"DTLS-fingerprint": "sha-512"}), DELETE]),
+    "dtls_fingerprint_peer_hash": ("the answer's fingerprint uses the offerer's hash", [
+        offer(webrtc(fingerprint=f"sha-384 {FP_384}"), **TO_SIP),
+        answer(PHONE_ANSWER, **TO_BROWSER), DELETE]),
+    "dtls_off_answer": ("DTLS=off towards an offerer of DTLS", [
+        offer(webrtc(), **TO_SIP), answer(PHONE_ANSWER, ICE="force", DTLS="off"), DELETE]),
+    "ice_trickle_zero_address": ("trickle ICE with c=IN IP4 0.0.0.0 and no candidates yet", [
+        offer(webrtc(candidates=False), **TO_SIP), answer(PHONE_ANSWER, **TO_BROWSER), QUERY,
+        DELETE]),
+    "ice_optional": ("ICE=optional adds rtpgate as a candidate", [
+        offer(ICE="optional"), answer(), DELETE]),
     "rtcp_mux_require": ("rtcp-mux require: one port towards the callee, mux in the offer", [
         offer(**{"rtcp-mux": ["require"]}),
         answer(bob(media="a=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\na=sendrecv\r\n", codecs="0")),

@@ -68,7 +68,7 @@ class OfferFlags:
     replace_sdp_version: bool = False
     force_increment_sdp_version: bool = False
     replace_zero_address: bool = False
-    ice: str = "default"  #: ``default``, ``remove`` or ``force``
+    ice: str = "default"  #: ``default``, ``remove`` or ``force`` (``optional`` too)
     trickle_ice: bool = False
     #: ``DTLS=``: ``off``, ``passive``, ``active`` (None: rtpengine's default behaviour).
     dtls: str | None = None
@@ -314,7 +314,11 @@ def _ice(flags: OfferFlags, value: str | None) -> None:
     key = norm(value)
     if key in ("remove", "force", "default"):
         flags.ice = key
-    elif key in ("force-relay", "optional"):
+    elif key == "optional":
+        # rtpengine 10.5 writes the same SDP for ICE=optional as for ICE=force (its candidates
+        # at host priority), and so does rtpgate
+        flags.ice = "force"
+    elif key == "force-relay":
         flags.unsupported.append(f"ICE={value} is not supported (use force, remove or default)")
 
 

@@ -193,6 +193,9 @@ class Media:
     remote_ice: RemoteIce | None = None
     #: The party's DTLS (from its SDP) and the handshake's state.
     dtls: DtlsState | None = None
+    #: The hash of rtpgate's ``a=fingerprint`` towards this party, chosen once (rtpengine keeps
+    #: the first ``DTLS-fingerprint=``, else the party's hash, else sha-256).
+    fingerprint_hash: str | None = None
     #: The relay's ICE agent state per component (``new``, ``checking``, ``completed`` ...).
     ice_state: str | None = None
     #: Codec payload types last passed on for this media (for the relay and the CLI).

@@ -254,13 +254,13 @@ class Negotiation:
 
     def _dtls(self, r: MediaState, s: MediaState, sp: StreamParams, receiver: m.Media) -> None:
         """DTLS-SRTP and rtpgate's ``a=setup`` role on each side (RFC 5763 section 5, RFC
-        8842): the side whose party offered ``actpass`` gets the role rtpgate picks (active
-        unless ``DTLS=passive``/``DTLS-reverse=passive``), a side that received ``active`` or
-        ``passive`` gets the other one, and a side rtpgate offers DTLS to offers ``actpass``
-        (or the role ``DTLS=`` names)."""
+        8842).  An offer rtpgate makes is always ``actpass`` (as rtpengine 10.5, whatever
+        ``DTLS=`` says); in an answer, a party that offered ``actpass`` gets the role rtpgate
+        picks (active, unless ``DTLS=passive``/``DTLS-reverse=passive``/``--dtls-passive``), one
+        that offered ``active`` or ``passive`` the other one.  ``DTLS=off`` keeps DTLS out of an
+        offer (an answer to a DTLS offerer must speak it)."""
         flags = self.flags
         both = m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
-        off = flags.dtls == "off"
         # the sender's side: what its party said
         theirs = sp.dtls.setup if sp.dtls is not None else None
         s.set(m.MF_DTLS, sp.dtls is not None and is_dtls(s.protocol))
@@ -270,19 +270,14 @@ class Negotiation:
         elif not s.has(m.MF_DTLS):
             s.set(both, False)
         # the receiver's side: what rtpgate writes to its party
-        if off or not is_dtls(r.protocol):
+        offer = self.opmode == OFFER
+        if not is_dtls(r.protocol) or (offer and flags.dtls == "off"):
             r.set(m.MF_DTLS, False)
             r.set(both, False)
             return
         r.set(m.MF_DTLS, True)
-        if self.opmode == OFFER:
-            r.set(both, False)
-            if flags.dtls == "passive":
-                r.set(m.MF_DTLS_PASSIVE, True)
-            elif flags.dtls == "active":
-                r.set(m.MF_DTLS_ACTIVE, True)
-            else:
-                r.set(both, True)
+        if offer:
+            r.set(both, True)
             return
         # an answer to the party whose offer is on the receiver's media
         offered = receiver.dtls.setup if receiver.dtls is not None else None

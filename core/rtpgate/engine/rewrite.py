@@ -250,10 +250,11 @@ class Rewriter:
         mflags = receiver.flags
         active, passive = mflags & m.MF_DTLS_ACTIVE, mflags & m.MF_DTLS_PASSIVE
         setup = "actpass" if active and passive else "active" if active else "passive"
-        hash_name = self.flags.dtls_fingerprint
+        hash_name = receiver.fingerprint_hash or self.flags.dtls_fingerprint
         if hash_name is None and receiver.dtls is not None and receiver.dtls.fingerprint:
             hash_name = normalize_hash(receiver.dtls.fingerprint[0])
-        name, value = self.certificate.fingerprint(hash_name or "sha-256")
+        receiver.fingerprint_hash = hash_name = hash_name or "sha-256"
+        name, value = self.certificate.fingerprint(hash_name)
         return [f"a=setup:{setup}\r\n", f"a=fingerprint:{name} {value}\r\n"]
 
     def _rtcp(self, out: list[str], plan: MediaPlan) -> m.Stream | None:
