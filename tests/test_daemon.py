@@ -61,7 +61,7 @@ def test_daemon_that_cannot_bind_exits_non_zero_with_the_error(tmp_path: Path,
 def test_daemon_parent_returns_once_serving(tmp_path: Path) -> None:
     """Exit 0 only after the child serves: the pid file and the listener are there already."""
     pidfile, ready = tmp_path / "rtpgate.pid", tmp_path / "ready.json"
-    result = daemon(tmp_path, "--listen-http=127.0.0.1:0", f"--pidfile={pidfile}",
+    result = daemon(tmp_path, "-E", "--listen-http=127.0.0.1:0", f"--pidfile={pidfile}",
                     f"--ready-file={ready}")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -75,6 +75,18 @@ def test_daemon_parent_returns_once_serving(tmp_path: Path) -> None:
         os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not pid_alive(pid))
     assert not pidfile.exists()
+
+
+def test_daemon_without_syslog_warns_before_detaching(tmp_path: Path) -> None:
+    pidfile = tmp_path / "rtpgate.pid"
+    result = daemon(tmp_path, f"--syslog-socket={tmp_path / 'no-such-socket'}",
+                    "--listen-http=127.0.0.1:0", f"--pidfile={pidfile}")
+    assert result.returncode == 0, result.stderr
+    pid = int(pidfile.read_text())
+    os.kill(pid, signal.SIGTERM)
+    assert (f"no syslog socket at {tmp_path / 'no-such-socket'}: logging to stderr, which is "
+            "closed once detached (give --log-file or --syslog-socket)") in result.stderr
+    wait_for(lambda: not pid_alive(pid))
 
 
 def test_daemon_reports_a_child_that_dies_silently(tmp_path: Path) -> None:

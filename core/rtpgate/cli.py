@@ -25,8 +25,13 @@ log = logging.getLogger("rtpgate")
 def run_server(argv: Sequence[str]) -> int:
     runtime, ignored = boot(argv)
     settings = runtime.settings
-    configure_logging(settings.log_level, settings.log_stderr,  # type: ignore[attr-defined]
-                      settings.log_facility)  # type: ignore[attr-defined]
+    warning = configure_logging(
+        settings.log_level, settings.log_stderr,  # type: ignore[attr-defined]
+        settings.log_facility, settings.log_format,  # type: ignore[attr-defined]
+        settings.log_file, settings.syslog_socket,  # type: ignore[attr-defined]
+        detaching=not settings.foreground)  # type: ignore[attr-defined]
+    if warning:  # still on the terminal: without --foreground, stderr goes away below
+        log.warning("%s", warning)
     for record in runtime.plugins.failures:
         log.error("plugin %s (%s %s) not loaded: %s", record.name, record.distribution,
                   record.version, record.error)

@@ -20,6 +20,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
+from .logsetup import Facility, LogFormat
 from .options import IGNORED_RTPENGINE_OPTIONS, IGNORED_SHORT_OPTIONS, Option
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -44,7 +45,18 @@ CORE_OPTIONS: tuple[Option, ...] = (
            "syslog-style log level: 0 emergencies only ... 6 info ... 7 debug", short="-L",
            metavar="INT"),
     Option("log-stderr", bool, False, "log to stderr instead of syslog", short="-E"),
-    Option("log-facility", str, "daemon", "syslog facility", metavar="FACILITY"),
+    Option("log-facility", Facility, "daemon", "syslog facility (daemon, local0 ... local7, "
+           "user, ...)", metavar="FACILITY"),
+    Option("log-format", LogFormat, "plain",
+           "each log line plain, or a JSON object (time, level, logger, pid, message) for log "
+           "shippers: plain|json (rtpengine's default and parsable are read as plain)",
+           metavar="FORMAT"),
+    Option("log-file", str | None, None,
+           "log to FILE instead of syslog or stderr; SIGHUP reopens it (log rotation); "
+           "rtpgate's own, rtpengine has none", metavar="FILE"),
+    Option("syslog-socket", str, "/dev/log",
+           "the syslog socket to log to (when neither --log-stderr nor --log-file is given)",
+           metavar="PATH"),
     Option("interface", list[str], ["127.0.0.1"],
            "media interface: [NAME/]IP[!ADVERTISED-IP] (IP must be this host's; ADVERTISED-IP "
            "is what SDP carries), or [NAME/]any for every non-loopback address; repeat for "
@@ -52,6 +64,10 @@ CORE_OPTIONS: tuple[Option, ...] = (
            metavar="[NAME/]IP"),
     Option("port-min", Port, 30000, "lowest media port to allocate", short="-m", metavar="INT"),
     Option("port-max", Port, 40000, "highest media port to allocate", short="-M", metavar="INT"),
+    Option("shutdown-deadline", Annotated[float, Field(ge=0)], 0,
+           "on SIGTERM, refuse new calls and keep serving the running ones until they end or "
+           "this many seconds pass (a second SIGTERM stops at once); 0 stops at once, as "
+           "rtpengine does", metavar="SECS"),
     Option("ready-file", str | None, None,
            "write the bound listener addresses as JSON to FILE once serving (for tests and "
            "supervisors)", metavar="FILE"),

@@ -147,7 +147,12 @@ MAN_TAIL = """\
 .SH SIGNALS
 .TP
 .B SIGTERM, SIGINT
-Stop: listeners close, calls end, the pid file is removed, exit status 0.
+Stop. With \\fB\\-\\-shutdown\\-deadline\\fR above 0, new calls are refused first and the
+running ones continue until they end or the deadline passes (a second signal stops at once).
+Then the listeners close, the calls end, the pid file is removed, exit status 0.
+.TP
+.B SIGHUP
+Reopen the log file (\\fB\\-\\-log\\-file\\fR), for log rotation.
 .SH "EXIT STATUS"
 0 after a clean stop; 1 when the server cannot start (without \\fB\\-\\-foreground\\fR, the
 process that was started waits for the detached daemon and exits with this status and its

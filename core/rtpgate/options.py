@@ -87,7 +87,6 @@ IGNORED_RTPENGINE_OPTIONS: dict[str, bool] = {
     "log-facility-cdr": True,
     "log-facility-rtcp": True,
     "log-facility-dtmf": True,
-    "log-format": True,
     "log-mark-prefix": True,
     "log-mark-suffix": True,
     "log-srtp-keys": False,

@@ -12,7 +12,8 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 
-from . import sdnotify
+from . import logsetup, sdnotify
+from .drain import drain, running_calls
 from .protocol import DatagramListener, Protocol, Transport
 from .runtime import Runtime
 
@@ -153,11 +154,13 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT),
                 on_ready: Callable[[], None] | None = None) -> None:
-    """Start, tell whoever waits (the daemon's parent, systemd), wait for a stop signal, stop."""
+    """Start, tell whoever waits (the daemon's parent, systemd), wait for a stop signal, drain
+    (:mod:`rtpgate.drain`), stop.  SIGHUP reopens the log file."""
     loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
+    signals = asyncio.Queue[int]()
     for sig in stop_signals:
-        loop.add_signal_handler(sig, stopping.set)
+        loop.add_signal_handler(sig, signals.put_nowait, sig)
+    loop.add_signal_handler(signal.SIGHUP, _reopen_logs)
     await server.start()
     # Everything built so far (modules, settings, plugins) lives as long as the process: keep it
     # out of the collector's full passes, which otherwise pause the loop for tens of ms.
@@ -166,10 +169,20 @@ async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, s
     if on_ready is not None:
         on_ready()
     sdnotify.ready(f"serving on {len(server.runtime.bound)} listener(s)")
-    await stopping.wait()
-    log.log(25, "shutting down")
+    await signals.get()
     sdnotify.stopping("shutting down")
-    for sig in stop_signals:
+    deadline = getattr(server.runtime.settings, "shutdown_deadline", 0)
+    if deadline > 0 and running_calls(server.runtime):
+        await drain(server.runtime, deadline, signals)
+    log.log(25, "shutting down")
+    for sig in (*stop_signals, signal.SIGHUP):
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(sig)
     await server.stop()
+
+
+def _reopen_logs() -> None:
+    if logsetup.reopen():
+        log.log(25, "log file reopened (SIGHUP)")
+    else:
+        log.log(25, "SIGHUP: no log file to reopen")

@@ -15,6 +15,8 @@ SESSIONS = "Parallel session limit reached"
 CPU = "CPU usage limit exceeded"
 LOAD = "Load limit exceeded"
 BANDWIDTH = "Bandwidth limit exceeded"
+#: rtpgate's own: new calls are refused while a stop waits for running calls to end.
+DRAINING = "Shutting down, no new calls"
 
 
 def _cpu_times() -> tuple[int, int] | None:
@@ -37,6 +39,8 @@ class LoadMonitor:
         self._cpu = _cpu_times()
         self._bytes = 0
         self._at = time.monotonic()
+        #: Set by a graceful stop (:mod:`rtpgate.drain`): every new call is refused.
+        self.draining = False
 
     def sample(self, relayed_bytes: int) -> None:
         now = time.monotonic()
@@ -53,6 +57,8 @@ class LoadMonitor:
 
     def refusal(self, settings: Any, own_sessions: int) -> str | None:
         """The message refusing a new call now, or None."""
+        if self.draining:
+            return DRAINING
         max_sessions = settings.max_sessions
         if max_sessions >= 0 and own_sessions >= max_sessions:
             return SESSIONS
