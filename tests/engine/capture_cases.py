@@ -347,14 +347,30 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
 }
 
 
-def capture(url: str, names: list[str]) -> None:
+#: Scenarios for a dual-stack interface (rtpengine with ``interface = 127.0.0.1;::1``, rtpgate
+#: with ``-i 127.0.0.1 -i ::1``): written to ``cases_dual/`` with ``--dual``.
+DUAL_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "dual_ice_force": ("ICE=force on an interface with an IPv4 and an IPv6 address: a candidate "
+                       "for each, the IPv6 answerer gets IPv4 towards the IPv4 offerer", [
+        offer(ICE="force"),
+        answer(bob().replace("IN IP4 10.20.30.40", "IN IP6 2001:db8::5")), QUERY, DELETE]),
+    "dual_address_family_ip6": ("address family IP6 on a dual-stack interface", [
+        offer(ICE="force", **{"address family": "IP6"}), answer(), QUERY, DELETE]),
+    "dual_webrtc_answer": ("a browser's offer answered with ICE=force on a dual-stack "
+                           "interface", [
+        offer(webrtc(), **TO_SIP), answer(PHONE_ANSWER, **TO_BROWSER), DELETE]),
+}
+
+
+def capture(url: str, names: list[str], dual: bool = False) -> None:
     from sdpconf import NgClient, build_request, cleanup, restore_ids
 
     client = NgClient(url)
     run = secrets.token_hex(3)
-    out_dir = HERE / "cases"
+    out_dir = HERE / ("cases_dual" if dual else "cases")
     out_dir.mkdir(exist_ok=True)
-    for n, (name, (description, requests)) in enumerate(SCENARIOS.items()):
+    scenarios = DUAL_SCENARIOS if dual else SCENARIOS
+    for n, (name, (description, requests)) in enumerate(scenarios.items()):
         if names and name not in names:
             continue
         prefix = f"cap{run}x{n}"
@@ -377,9 +393,11 @@ def capture(url: str, names: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ng", required=True, help="the reference rtpengine's http://.../ng")
+    parser.add_argument("--dual", action="store_true",
+                        help="the dual-stack scenarios (the server has 127.0.0.1 and ::1)")
     parser.add_argument("names", nargs="*", help="only these scenarios")
     args = parser.parse_args()
-    capture(args.ng, args.names)
+    capture(args.ng, args.names, args.dual)
     return 0
 
 

@@ -63,3 +63,11 @@ def test_own_scenarios(server: ServerProcess) -> None:
     results = run(server, HERE / "cases")
     assert len(results) == len(list((HERE / "cases").glob("*.json")))
     assert {name: result for name, result in results.items() if result != "PASS"} == {}
+
+
+def test_dual_stack_scenarios(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """``cases_dual/``: captured from rtpengine 10.5 with ``interface = 127.0.0.1;::1``."""
+    server = rtpgate_server("--delete-delay=0", "-i", "127.0.0.1", "-i", "::1")
+    results = run(server, HERE / "cases_dual")
+    assert len(results) == len(list((HERE / "cases_dual").glob("*.json")))
+    assert {name: result for name, result in results.items() if result != "PASS"} == {}

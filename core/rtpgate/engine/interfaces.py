@@ -54,9 +54,17 @@ class LocalAddress:
 
 @dataclass(eq=False)
 class LogicalInterface:
+    """All addresses given one name, of either family (rtpengine groups ``-i 203.0.113.1
+    -i 2001:db8::1`` into one interface ``default``: its ICE candidates cover both)."""
+
     name: str
+    #: The family of its first address (rtpengine's preferred family).
     family: str
     addresses: list[LocalAddress] = field(default_factory=list)
+
+    @property
+    def families(self) -> set[str]:
+        return {local.family for local in self.addresses}
 
 
 def parse_spec(spec: str) -> tuple[str, str, str, str]:
@@ -136,16 +144,19 @@ class Interfaces:
         rng = random.Random()
         self.logical: list[LogicalInterface] = []
         self.addresses: list[LocalAddress] = []
-        by_key: dict[tuple[str, str], LogicalInterface] = {}
+        by_key: dict[str, LogicalInterface] = {}
         for spec in expand_any(specs):
             name, family, address, advertised = parse_spec(spec)
             check_bindable(spec, family, address)
-            logical = by_key.get((name, family))
+            logical = by_key.get(name)
             if logical is None:
-                logical = by_key[(name, family)] = LogicalInterface(name, family)
+                logical = by_key[name] = LogicalInterface(name, family)
                 self.logical.append(logical)
+            # a further address of the interface starts half-way through the range, so a
+            # stream's ports on its addresses (its ICE candidates) rarely share a number
+            start = port_min + (port_max - port_min) // 2 if logical.addresses else None
             local = LocalAddress(name, family, address, advertised,
-                                 PortPool(address, family, port_min, port_max),
+                                 PortPool(address, family, port_min, port_max, start),
                                  _foundation(rng), 65535 - len(self.addresses))
             logical.addresses.append(local)
             self.addresses.append(local)
@@ -159,7 +170,7 @@ class Interfaces:
         (any when None)."""
         wanted = name or self.default_name
         for logical in self.logical:
-            if logical.name == wanted and (family is None or logical.family == family):
+            if logical.name == wanted and (family is None or family in logical.families):
                 return logical
         return None
 

@@ -351,7 +351,7 @@ class Negotiation:
     def _interface(self, state: MediaState, ml: m.Monologue, name: str | None
                    ) -> LogicalInterface:
         current = state.interface or self._ml_interface.get(ml.unique_id) or ml.interface
-        if current is not None and current.family == state.family and (
+        if current is not None and state.family in current.families and (
                 not name or current.name == name):
             return current
         chosen = self.interfaces.select(name, state.family)
@@ -426,10 +426,12 @@ class Negotiation:
             return
         if plan.r_action in ("realloc", "new"):
             assert plan.r.interface is not None
-            plan.r_sets = _allocate(plan.r.interface, plan.r_ports, plan.sp.num_ports)
+            plan.r_sets = _allocate(plan.r.interface, plan.r_ports, plan.sp.num_ports,
+                                    plan.r.family)
         if plan.s_wildcard and plan.s_map is None:
             assert plan.s.interface is not None
-            plan.s_sets = _allocate(plan.s.interface, plan.s_ports, plan.sp.num_ports)
+            plan.s_sets = _allocate(plan.s.interface, plan.s_ports, plan.sp.num_ports,
+                                    plan.s.family)
 
     # -------------------------------------------------------------------------- commit
 
@@ -618,25 +620,45 @@ def _assign(media: m.Media, em: m.EndpointMap) -> None:
         stream.sockets = sockets
         if stream.selected not in sockets:
             same = [s for s in sockets if old is not None and s.local is old.local]
-            stream.selected = same[0] if same else (sockets[0] if sockets else None)
+            # a dual-stack interface: the address of the family the party is to get
+            family = [s for s in sockets if s.local.family == media.family]
+            stream.selected = next(iter(same or family or sockets), None)
         if old is not None and stream.selected is not old:
             restart_ice = True
     if restart_ice and media.ice is not None:
         media.ice = new_ice_credentials()
 
 
-def _allocate(interface: LogicalInterface, ports: int, streams: int
+def _allocate(interface: LogicalInterface, ports: int, streams: int, family: str | None = None
               ) -> list[list[MediaSocket]]:
-    """``ports`` consecutive ports on every address of ``interface``, padded with port-0
-    placeholders up to ``streams``; raises :class:`OutOfPorts` with nothing kept."""
+    """``ports`` consecutive ports on every address of ``interface`` (those of ``family`` first,
+    as rtpengine orders a dual-stack interface for the family a party gets), padded with port-0
+    placeholders up to ``streams``; raises :class:`OutOfPorts` with nothing kept.  Each address
+    has its own pool, as rtpengine's; a stream's ports differ between its addresses (its ICE
+    candidates are told apart by port as well as by address)."""
+    addresses = sorted(interface.addresses, key=lambda local: local.family != family)
     sets: list[list[MediaSocket]] = []
-    for local in interface.addresses:
-        run = local.pool.allocate(ports, local)
+    numbers: set[int] = set()
+    for local in addresses:
+        run = None
+        for _attempt in range(_DISTINCT_TRIES):
+            got = local.pool.allocate(ports, local)
+            if got is None or not numbers.intersection(ms.port for ms in got):
+                run = got
+                break
+            for media_socket in got:
+                media_socket.release()
         if run is None:
             for got in sets:
                 for media_socket in got:
                     media_socket.release()
             raise OutOfPorts(f"no {ports} free ports on {local.address}")
+        numbers.update(ms.port for ms in run)
         run += [MediaSocket.placeholder(local) for _ in range(streams - ports)]
         sets.append(run)
     return sets
+
+
+#: Allocations tried on a further address of an interface for port numbers its other addresses
+#: do not use already.
+_DISTINCT_TRIES = 4

@@ -73,7 +73,8 @@ class MediaSocket:
 class PortPool:
     """The ports of one local address."""
 
-    def __init__(self, address: str, family: str, port_min: int, port_max: int) -> None:
+    def __init__(self, address: str, family: str, port_min: int, port_max: int,
+                 start: int | None = None) -> None:
         self.address = address
         self.family = family
         self.af = socket.AF_INET if family == "IP4" else socket.AF_INET6
@@ -82,7 +83,10 @@ class PortPool:
         self.used: set[int] = set()
         #: First port of the most recent allocation (0 before the first).
         self.last = 0
-        self._cursor = port_min + (port_min & 1)
+        #: Where the next allocation looks first (``start``: the range is shared with other
+        #: addresses of a dual-stack interface, which begin elsewhere in it).
+        first = port_min if start is None or not port_min <= start <= port_max else start
+        self._cursor = first + (first & 1)
         #: Every socket handed out and not yet released, for shutdown.
         self._live: dict[int, MediaSocket] = {}
 

@@ -286,11 +286,12 @@ class Rewriter:
     def _candidates(self, stream: m.Stream) -> list[str]:
         out = []
         component = stream.component
-        for media_socket in stream.sockets:
+        for position, media_socket in enumerate(stream.sockets):
             if media_socket.sock is None:
                 continue
             local = media_socket.local
-            priority = (_HOST_TYPE_PREF << 24) | (local.ice_local_pref << 8) | (256 - component)
+            # the first address (of the family the party gets) is preferred
+            priority = (_HOST_TYPE_PREF << 24) | ((65535 - position) << 8) | (256 - component)
             address = self.flags.media_address or local.advertised
             out.append(f"a=candidate:{local.ice_foundation} {component} UDP {priority} "
                        f"{address} {media_socket.port} typ host\r\n")

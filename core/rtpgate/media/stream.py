@@ -253,6 +253,13 @@ class RelayStream:
         self._egress.bytes += size
         return True
 
+    def send_from(self, sock: socket.socket, local: Address) -> None:
+        """Send to the party from ``sock`` (one of the stream's sockets: ICE chose a pair on
+        another address of a dual-stack interface)."""
+        self.sock = sock
+        self.local = local
+        self._sendto = sock.sendto
+
     def learn_endpoint(self, address: Address, confirmed: bool) -> None:
         """A handler found the party's media address (ICE nomination): send there from now."""
         self.learned = address

@@ -138,8 +138,8 @@ class WebrtcPipelines:
                       if c is not None]
         agent = state.agent
         if agent is None:
-            locals_ = [Local((ms.local.address, ms.port), ms.sock.sendto, ms.local.ice_local_pref)
-                       for ms in stream.sockets if ms.sock is not None]
+            locals_ = [Local((ms.local.address, ms.port), ms.sock.sendto, 65535 - position)
+                       for position, ms in enumerate(stream.sockets) if ms.sock is not None]
             agent = state.agent = IceAgent(
                 media.ice.ufrag, media.ice.pwd, stream.component,
                 bool(media.flags & m.MF_ICE_CONTROLLING), locals_,
@@ -154,6 +154,14 @@ class WebrtcPipelines:
                   ) -> Callable[[Address], None]:
         def selected(remote: Address) -> None:
             stream.media.ice_state = "completed"
+            pair = state.agent.selected if state.agent is not None else None
+            if pair is not None and pair.local != rs.local:
+                for ms in stream.sockets:
+                    if ms.sock is not None and (ms.local.address, ms.port) == pair.local:
+                        # the engine's stream sends from there too (as rtpengine switches its
+                        # selected socket), so the next sync keeps this relay stream
+                        stream.selected = ms
+                        rs.send_from(ms.sock, pair.local)
             rs.learn_endpoint(remote, True)
             if state.dtls is not None and state.active:
                 state.dtls.start(rs, remote)
