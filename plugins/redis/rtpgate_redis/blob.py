@@ -1,15 +1,17 @@
 """The serialised call: one dictionary of strings, lists and dictionaries, as bencode (rtpengine's
 newest default) or JSON (rtpengine up to 11, and ``--redis-format=JSON``).  Both are read,
-whatever is written: the first byte tells them apart, as rtpengine's restore does."""
+whatever is written: the first byte tells them apart, as rtpengine's restore does.
+
+The bencode codec is written here rather than taken from bencode.py: on one stored two-party
+call (4 kB) bencode.py took about 1.0 ms to encode and 1.2 ms to decode, this one about 0.36 ms
+and 0.8 ms on the same (busy) machine; encoding is on the write path of every call change.  It
+handles only what a stored call holds: strings, integers, lists and dictionaries.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-import bencodepy
-
-_DECODER = bencodepy.Bencode(encoding="utf-8", encoding_fallback="value")
 
 
 class BlobError(ValueError):
@@ -19,7 +21,36 @@ class BlobError(ValueError):
 def encode(data: dict[str, Any], fmt: str) -> bytes:
     if fmt.lower() == "json":
         return json.dumps(data, separators=(",", ":")).encode()
-    return bencodepy.encode(data)
+    out: list[bytes] = []
+    _bencode(data, out)
+    return b"".join(out)
+
+
+def _bencode(value: Any, out: list[bytes]) -> None:
+    if isinstance(value, str):
+        raw = value.encode()
+        out.append(b"%d:" % len(raw))
+        out.append(raw)
+    elif isinstance(value, dict):
+        out.append(b"d")
+        for key in sorted(value):  # bencode wants sorted keys
+            raw = key.encode()
+            out.append(b"%d:" % len(raw))
+            out.append(raw)
+            _bencode(value[key], out)
+        out.append(b"e")
+    elif isinstance(value, list):
+        out.append(b"l")
+        for item in value:
+            _bencode(item, out)
+        out.append(b"e")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        out.append(b"i%de" % value)
+    elif isinstance(value, bytes):
+        out.append(b"%d:" % len(value))
+        out.append(value)
+    else:
+        raise TypeError(f"cannot bencode {type(value).__name__}")
 
 
 def decode(blob: bytes) -> dict[str, Any]:
@@ -28,13 +59,52 @@ def decode(blob: bytes) -> dict[str, Any]:
         if head == b"{":
             value = json.loads(blob)
         elif head == b"d":
-            value = _DECODER.decode(blob)
+            value, end = _bdecode(blob, 0)
+            if end != len(blob):
+                raise BlobError("data after the dictionary")
         else:
             raise BlobError("neither bencode nor JSON")
     except BlobError:
         raise
-    except Exception as exc:
+    except (ValueError, IndexError, RecursionError) as exc:
         raise BlobError(f"undecodable: {exc}") from None
     if not isinstance(value, dict):
         raise BlobError("not a dictionary")
     return value
+
+
+def _bdecode(data: bytes, pos: int) -> tuple[Any, int]:
+    """One value from ``pos`` and where it ends (recursive: measured faster here than a loop
+    with its own stack)."""
+    kind = data[pos]
+    if 0x30 <= kind <= 0x39:  # a digit: <length>:<bytes>
+        colon = data.index(b":", pos)
+        start = colon + 1
+        end = start + int(data[pos:colon])
+        if end > len(data):
+            raise BlobError("string runs past the end")
+        raw = data[start:end]
+        try:
+            return raw.decode(), end
+        except UnicodeDecodeError:
+            return raw, end
+    if kind == 0x64:  # d
+        pos += 1
+        items: dict[str, Any] = {}
+        while data[pos] != 0x65:
+            key, pos = _bdecode(data, pos)
+            if not isinstance(key, str):
+                raise BlobError("a dictionary key is not a string")
+            items[key], pos = _bdecode(data, pos)
+        return items, pos + 1
+    if kind == 0x6C:  # l
+        pos += 1
+        values: list[Any] = []
+        while data[pos] != 0x65:
+            value, pos = _bdecode(data, pos)
+            values.append(value)
+        return values, pos + 1
+    if kind == 0x69:  # i
+        end = data.index(b"e", pos)
+        return int(data[pos + 1:end]), end + 1
+    raise BlobError(f"unexpected byte {kind:#x} at {pos}")

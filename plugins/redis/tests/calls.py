@@ -139,7 +139,7 @@ def flows(calls: list[Call], deadline: float = 5.0, rounds: int = 3) -> list[Cal
     return list(waiting.values())
 
 
-def wait_for(predicate: Any, deadline: float = 10.0, what: str = "condition") -> Any:
+def wait_for(predicate: Any, deadline: float = 30.0, what: str = "condition") -> Any:
     end = time.monotonic() + deadline
     while True:
         value = predicate()

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""What Redis costs: offer/answer/delete cycles per second with and without ``--redis`` (same
+run, alternating), and the time to restore 1,000 calls at startup.
+
+    .venv/bin/python bench/redis_cost.py                     # 10 s per run, concurrency 1 8 32
+    .venv/bin/python bench/redis_cost.py --duration 5 --concurrency 8 --calls 1000
+
+A ``redis-server`` is started on a free loopback port (no persistence) and stopped by its pid.
+Cycles are driven by the shared ``tools/ngload.py`` over HTTP ``POST /ng``.  For the restore,
+``--calls`` calls are set up (offer and answer) on an rtpgate with ``--redis``, it is killed
+(SIGKILL), and a new one is started on the same Redis: the figure is the restore time it logs
+(``SCAN`` + ``MGET`` + rebuilding every call on its ports), and the time until it is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ng_cycles import ngload, row
+from servers import rtpgate
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (Debian package redis-server)")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("redis-server did not start")
+
+
+def ng(conn: http.client.HTTPConnection, message: dict[str, object]) -> dict[str, object]:
+    conn.request("POST", "/ng-plain", json.dumps(message).encode(),
+                 {"Content-Type": "application/json"})
+    reply: dict[str, object] = json.loads(conn.getresponse().read())
+    if reply.get("result") != "ok":
+        raise RuntimeError(reply)
+    return reply
+
+
+def sdp(port: int) -> str:
+    return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=sendrecv\r\n")
+
+
+def restore_time(redis_port: int, calls: int, workdir: Path) -> tuple[float, float]:
+    """(restore time the server logs, seconds from start to ready) for ``calls`` calls."""
+    base = ["-f", "-E", "--config-file=none", "--listen-http=127.0.0.1:0",
+            "--interface=127.0.0.1", "--port-min=13000", "--port-max=17999",
+            f"--redis=127.0.0.1:{redis_port}/3"]
+    with rtpgate(base) as gate:
+        conn = http.client.HTTPConnection("127.0.0.1", gate.port("http"), timeout=30)
+        for n in range(calls):
+            ng(conn, {"command": "offer", "call-id": f"bench-{n}", "from-tag": "a",
+                      "sdp": sdp(20000 + 2 * (n % 5000))})
+            ng(conn, {"command": "answer", "call-id": f"bench-{n}", "from-tag": "a",
+                      "to-tag": "b", "sdp": sdp(30000 + 2 * (n % 5000))})
+        conn.close()
+        time.sleep(2)  # the writer's last batch
+        os.kill(gate.pid, signal.SIGKILL)
+        while Path(f"/proc/{gate.pid}").exists() and _zombie(gate.pid) is False:
+            time.sleep(0.05)
+    ready = workdir / "ready.json"
+    log = workdir / "restore.log"
+    started = time.monotonic()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rtpgate", *base[:-1], base[-1],
+                                 f"--ready-file={ready}"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        while not ready.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(log.read_text())
+            time.sleep(0.01)
+        to_ready = time.monotonic() - started
+        found = re.search(r"restored (\d+) calls from Redis in ([\d.]+) s", log.read_text())
+        if found is None or int(found.group(1)) != calls:
+            raise RuntimeError(f"unexpected restore: {log.read_text()}")
+        return float(found.group(2)), to_ready
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def cpu_per_call(result: dict[str, object]) -> float:
+    """Server CPU milliseconds per offer/answer/delete cycle: less sensitive than the rate to
+    what else the machine runs."""
+    cpu = float(result.get("daemon_cpu_pct") or 0)  # type: ignore[arg-type]
+    rate = float(result["calls_per_s"])  # type: ignore[arg-type]
+    return 10 * cpu / rate if rate else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--calls", type=int, default=1000, help="calls to restore")
+    parser.add_argument("--format", default="bencode", choices=["bencode", "JSON"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rtpgate-bench-redis-") as tmp:
+        workdir = Path(tmp)
+        redis_proc, redis_port = start_redis(workdir)
+        try:
+            common = ["--listen-http=127.0.0.1:0", "--delete-delay=0", "--interface=127.0.0.1"]
+            with rtpgate([*common, "--port-min=11000", "--port-max=11999"]) as plain, \
+                    rtpgate([*common, "--port-min=12000", "--port-max=12999",
+                             f"--redis=127.0.0.1:{redis_port}/1",
+                             f"--redis-format={args.format}"]) as stored:
+                print(f"offer/answer/delete cycles over HTTP, {args.duration:g} s each; "
+                      f"--redis-format={args.format}")
+                for concurrency in args.concurrency:
+                    without = ngload("http", plain.port("http"), concurrency, args.duration,
+                                     plain.pid)
+                    with_redis = ngload("http", stored.port("http"), concurrency,
+                                        args.duration, stored.pid)
+                    ratio = float(with_redis["calls_per_s"]) / max(  # type: ignore[arg-type]
+                        float(without["calls_per_s"]), 1e-9)  # type: ignore[arg-type]
+                    print(f"c={concurrency}: with/without --redis {ratio:.2f}; rtpgate CPU per "
+                          f"cycle {cpu_per_call(without):.2f} ms without, "
+                          f"{cpu_per_call(with_redis):.2f} ms with --redis")
+                    print(row("without", without))
+                    print(row("--redis", with_redis))
+                    sys.stdout.flush()
+            restore, to_ready = restore_time(redis_port, args.calls, workdir)
+            print(f"restore of {args.calls} calls: {restore:.3f} s (logged), "
+                  f"{to_ready:.3f} s from start to ready")
+        finally:
+            redis_proc.kill()
+            redis_proc.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

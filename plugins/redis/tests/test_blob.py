@@ -1,0 +1,36 @@
+"""The stored call's two encodings: what is written reads back the same, bencode agrees with
+bencode.py (the reference decoder), and anything else is refused with BlobError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bencodepy
+import pytest
+from rtpgate_redis import blob
+
+CALL: dict[str, Any] = {
+    "json": {"created": "1796559297219633", "created_from": "127.0.0.1:5060", "tos": "0"},
+    "sfd-0": {"localport": "43002", "logical_intf": "dëfault"},
+    "stream_sfds-0": ["0", "1"], "branches-0": [], "rtpgate": {"count": 3, "ssrcs": ["1"]},
+}
+
+
+@pytest.mark.parametrize("fmt", ["bencode", "JSON"])
+def test_round_trip(fmt: str) -> None:
+    assert blob.decode(blob.encode(CALL, fmt)) == CALL
+
+
+def test_bencode_agrees_with_the_reference() -> None:
+    encoded = blob.encode(CALL, "bencode")
+    assert encoded == bencodepy.encode(CALL)
+    reference = bencodepy.Bencode(encoding="utf-8").decode(encoded)
+    assert reference == CALL
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not a call", b"d3:abc", b"d3:key5:vale",
+                                     b"li1ee", b"d4:jsoni1eegarbage", b"d99:x1:ye",
+                                     b"{\"json\": ", b"[1, 2]", b"dxe"])
+def test_garbage_is_refused(garbage: bytes) -> None:
+    with pytest.raises(blob.BlobError):
+        blob.decode(garbage)
