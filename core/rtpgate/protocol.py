@@ -95,6 +95,16 @@ class Message:
     path: str = ""
     #: HTTP only: the request's ``Accept`` header, for protocols that negotiate a format.
     accept: str | None = None
+    #: HTTP: the request's headers; WebSocket: the handshake's.  ``(name, value)`` as sent.
+    headers: Sequence[tuple[str, str]] = ()
+    #: WebSocket only: the connection the message arrived on, for protocols that also send
+    #: on their own (see :meth:`Protocol.ws_opened`).
+    channel: Channel | None = None
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (any case), or ``None``."""
+        name = name.lower()
+        return next((value for key, value in self.headers if key.lower() == name), None)
 
 
 @dataclass(slots=True)
@@ -104,6 +114,30 @@ class Reply:
     body: bytes
     content_type: str | None = "text/plain"
     status: int = 200
+    #: HTTP only: more headers (``WWW-Authenticate``, ``Cache-Control`` ...), written after
+    #: the ones every reply has.
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Channel(abc.ABC):
+    """An open WebSocket connection as a protocol sees it: the protocol may send on it at any
+    time, not only in reply to a message (a live view pushing updates)."""
+
+    #: ``ws`` or ``wss``.
+    transport: str
+    peer: tuple[str, int] | None
+    local: tuple[str, int] | None
+
+    @abc.abstractmethod
+    def send(self, body: bytes) -> bool:
+        """Queue ``body`` as one whole binary message.  Returns False, sending nothing, when
+        the connection is closed or the client has not yet taken the previous message (a slow
+        reader gets fewer updates, never an unbounded queue)."""
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool:
+        """Whether the connection has closed."""
 
 
 class Rejected(Exception):  # noqa: N818 - it is an outcome, not a bug
@@ -134,6 +168,19 @@ class Protocol(abc.ABC):
     @abc.abstractmethod
     async def handle(self, message: Message) -> Reply | None:
         """Handle one message; ``None`` means no reply.  May raise :class:`Rejected`."""
+
+    def ws_handshake(self, request: Message) -> Reply | None:
+        """A WebSocket handshake chose this protocol's subprotocol: ``None`` accepts it, a
+        :class:`Reply` refuses it with that HTTP answer (e.g. ``401``).  ``request`` has the
+        handshake's path, headers, peer and local address, and no body."""
+        return None
+
+    def ws_opened(self, channel: Channel) -> None:  # noqa: B027 - optional
+        """A WebSocket connection to this protocol is open; ``channel`` stays valid (and is
+        the ``channel`` of its messages) until :meth:`ws_closed`."""
+
+    def ws_closed(self, channel: Channel) -> None:  # noqa: B027 - optional
+        """That connection has closed."""
 
     def describe(self) -> list[str]:
         """What this protocol asks the transports for, one line each."""

@@ -62,6 +62,19 @@ class _Request:
         return None
 
 
+    def decoded_headers(self) -> list[tuple[str, str]]:
+        return [(key.decode("latin-1"), value.decode("latin-1")) for key, value in self.headers]
+
+
+def _local_address(stream: IOStream) -> tuple[str, int] | None:
+    """The address the connection arrived on (a protocol may treat loopback differently)."""
+    try:
+        local = stream.socket.getsockname()
+    except OSError:
+        return None
+    return (local[0], local[1]) if isinstance(local, tuple) else None
+
+
 class _Refuse(Exception):  # noqa: N818 - a control-flow signal out of a parser callback
     """Raised in a parser callback: answer ``reply`` and close the connection."""
 
@@ -78,6 +91,7 @@ class HttpConnection:
         self.transport = transport
         self.stream = stream
         self.peer = (address[0], address[1])
+        self.local = _local_address(stream)
         self.scheme = scheme
         #: A plain TCP stream (not TLS), whose socket can be written directly.
         self.plain = type(stream) is IOStream
@@ -248,8 +262,9 @@ class HttpConnection:
             return wire.NOT_FOUND, False
         protocol = target[0]
         message = Message(b"".join(request.body), self.scheme, peer=self.peer,
-                          content_type=content_type, method=method, path=path,
-                          accept=request.header(b"accept"))
+                          local=self.local, content_type=content_type, method=method,
+                          path=path, accept=request.header(b"accept"),
+                          headers=request.decoded_headers())
         started = time.perf_counter()
         reply: Reply | None
         try:
@@ -267,7 +282,7 @@ class HttpConnection:
         if self.idle_handle is not None:
             self.idle_handle.cancel()
             self.idle_handle = None
-        context = RequestContext(self.peer, self.peer[0], self.scheme)
+        context = RequestContext(self.peer, self.peer[0], self.scheme, self.local)
         start_line = RequestStartLine(request.method, request.url.decode("latin-1"),
                                       f"HTTP/{request.version}")
         await hand_over(upgrade, self.stream, context, start_line, request.headers,

@@ -26,6 +26,8 @@ class RequestContext:
     address: tuple[str, int]
     remote_ip: str
     protocol: str  #: ``http`` or ``https``
+    #: The address the connection arrived on (not read by Tornado; for the upgrade handler).
+    local: tuple[str, int] | None = None
 
 
 class UpgradeConnection(httputil.HTTPConnection):

@@ -49,5 +49,9 @@ def encode(reply: Reply, version: str = "1.1", head_only: bool = False,
     """The reply as written on the wire.  ``version`` echoes the request's (``1.0`` or ``1.1``);
     ``close`` adds ``Connection: close`` (for refusals after which the connection is closed)."""
     head = (_head(version, reply.status, reply.content_type) + b"%d\r\n" % len(reply.body)
-            + _CORS_BLOCK + (b"Connection: close\r\n\r\n" if close else b"\r\n"))
+            + _CORS_BLOCK)
+    if reply.headers:
+        head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode(
+            "latin-1")
+    head += b"Connection: close\r\n\r\n" if close else b"\r\n"
     return head if head_only else head + reply.body

@@ -6,6 +6,10 @@ none of them is refused with 400.  Each message (text or binary, fragments reass
 Tornado up to ``--ws-max-message-size``) goes to that protocol; every reply is written as one
 whole binary frame.  Tornado hands a connection its next message only after the previous
 ``on_message`` finished, so replies on one connection keep the order of the requests.
+
+A protocol may refuse a handshake (``Protocol.ws_handshake``, e.g. ``401`` without a login) and
+may send on its own through the connection's :class:`rtpgate.protocol.Channel`
+(``Protocol.ws_opened`` / ``ws_closed``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from typing import Any
 
 from rtpgate.access import HttpAccess, refused
 from rtpgate.config import ConfigError
-from rtpgate.protocol import BoundAddress, HttpUpgrade, Message, Protocol, Rejected, Transport
+from rtpgate.protocol import (
+    BoundAddress,
+    Channel,
+    HttpUpgrade,
+    Message,
+    Protocol,
+    Rejected,
+    Transport,
+)
 from rtpgate.runtime import Runtime
 from tornado import web
 from tornado.websocket import (
@@ -73,12 +85,40 @@ class _EchoingClose(WebSocketProtocol13):
         super().close(code, reason)
 
 
+class _WsChannel(Channel):
+    """What a protocol sees of one connection."""
+
+    def __init__(self, connection: _Connection, peer: tuple[str, int] | None,
+                 local: tuple[str, int] | None) -> None:
+        self.connection = connection
+        self.transport = connection.scheme
+        self.peer = peer
+        self.local = local
+        self._writing: Future[None] | None = None
+
+    def send(self, body: bytes) -> bool:
+        if self.closed or (self._writing is not None and not self._writing.done()):
+            return False
+        try:
+            self._writing = self.connection.write_message(body, binary=True)
+        except WebSocketClosedError:
+            return False
+        # a write that fails because the client went away is not an error worth logging
+        self._writing.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self.connection.ws_connection is None or self.connection.ws_connection.is_closing()
+
+
 class _Connection(WebSocketHandler):
     """One WebSocket connection bound to one protocol."""
 
     transport: WsTransport
     protocol: Protocol
     scheme: str
+    channel: _WsChannel | None = None
 
     def initialize(self, transport: WsTransport) -> None:
         self.transport = transport
@@ -121,7 +161,28 @@ class _Connection(WebSocketHandler):
             self.set_header("WWW-Authenticate", access.challenge())
             self.finish("unauthorized\n")
             return
+        handshake = Message(b"", self.scheme, peer=self._peer(), local=self._local(),
+                            method="GET", path=self.request.path,
+                            headers=list(self.request.headers.get_all()))
+        refusal = self.protocol.ws_handshake(handshake)
+        if refusal is not None:
+            self.clear()
+            self.set_status(refusal.status)
+            if refusal.content_type:
+                self.set_header("Content-Type", refusal.content_type)
+            for name, value in refusal.headers:
+                self.add_header(name, value)
+            self.finish(refusal.body)
+            return
         await super().get(*args, **kwargs)
+
+    def _peer(self) -> tuple[str, int] | None:
+        peer = self.request.connection.context.address  # type: ignore[union-attr]
+        return peer if isinstance(peer, tuple) else None
+
+    def _local(self) -> tuple[str, int] | None:
+        local = getattr(self.request.connection.context, "local", None)  # type: ignore[union-attr]
+        return local if isinstance(local, tuple) else None
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return self.protocol.ws_subprotocol
@@ -129,16 +190,28 @@ class _Connection(WebSocketHandler):
     def open(self, *args: str, **kwargs: str) -> None:
         self.transport.connections.add(self)
         self.transport.stats.ws_opened(self.scheme, self.protocol.name)
+        self.channel = _WsChannel(self, self._peer(), self._local())
+        try:
+            self.protocol.ws_opened(self.channel)
+        except Exception:
+            log.exception("protocol %s failed on a new WebSocket connection", self.protocol.name)
 
     def on_close(self) -> None:
         if self in self.transport.connections:
             self.transport.connections.discard(self)
             self.transport.stats.ws_opened(self.scheme, self.protocol.name, -1)
+        if self.channel is not None:
+            channel, self.channel = self.channel, None
+            try:
+                self.protocol.ws_closed(channel)
+            except Exception:
+                log.exception("protocol %s failed on a closed WebSocket connection",
+                              self.protocol.name)
 
     async def on_message(self, message: str | bytes) -> None:
         body = message.encode() if isinstance(message, str) else message
-        peer = self.request.connection.context.address  # type: ignore[union-attr]
-        request = Message(body, self.scheme, peer=peer if isinstance(peer, tuple) else None)
+        request = Message(body, self.scheme, peer=self._peer(), local=self._local(),
+                          channel=self.channel)
         started = time.perf_counter()
         try:
             reply = await self.protocol.handle(request)
