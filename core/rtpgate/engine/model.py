@@ -22,6 +22,7 @@ from .interfaces import LogicalInterface
 from .ports import MediaSocket
 
 if TYPE_CHECKING:
+    from ..media.rtcp import ReportBlock
     from .codecs import Codec
 
 # -- media flags -------------------------------------------------------------------------------
@@ -139,6 +140,9 @@ class Stream:
     stats_out: Counters = field(default_factory=Counters)
     #: SSRCs the relay saw in received packets, in order of appearance.
     ssrcs: list[int] = field(default_factory=list)
+    #: RTCP reception reports received on this stream, newest per reported SSRC (the relay
+    #: fills it): loss and jitter of the media this stream's party receives.
+    rtcp_reports: dict[int, ReportBlock] = field(default_factory=dict)
 
     @property
     def is_rtcp(self) -> bool:

@@ -119,6 +119,7 @@ class CallRelay:
                                        stats_out=stream.stats_out, owner=stream,
                                        local=(local.address, selected.port))
         relay_stream.ssrcs = stream.ssrcs
+        relay_stream.rtcp_reports = stream.rtcp_reports
         relay_stream.on_learned = _write_back(stream)
         self.streams[stream] = relay_stream
         selected.unwatch = self._unwatch(stream, relay_stream, selected)

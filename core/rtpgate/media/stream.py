@@ -39,6 +39,7 @@ from ..stats import InterfaceStats, Traffic
 from . import ice
 from .packet import RTCP_HEADER, RTP_HEADER, is_dtls, is_stun
 from .pipeline import Pipeline, Stage, run
+from .rtcp import ReportBlock, remember, report_blocks
 
 if TYPE_CHECKING:
     from .control import MediaControl
@@ -116,8 +117,8 @@ class RelayStream:
         "_detected", "_egress", "_ingress", "_last_ssrc", "_last_wake", "_relay", "_relayed",
         "_sendto", "advertised", "asymmetric", "confirmed", "control", "drops", "endpoint",
         "fds", "ice", "interface", "last_packet", "learned", "learning", "local",
-        "media_handover", "on_learned", "owner", "pipeline", "rtcp", "rtcp_mux", "rtcp_sink",
-        "signalled",
+        "media_handover", "on_learned", "owner", "pipeline", "rtcp", "rtcp_mux", "rtcp_reports",
+        "rtcp_sink", "signalled",
         "sink", "sock", "ssrcs", "stats_in", "stats_out", "strict_source", "stun_answered",
     )
 
@@ -167,6 +168,8 @@ class RelayStream:
         self.owner: Activity = self if owner is None else owner
         #: SSRCs seen in received packets, in order of appearance (at most :data:`MAX_SSRCS`).
         self.ssrcs: list[int] = []
+        #: The newest RTCP report block per reported SSRC received here (:mod:`.rtcp`).
+        self.rtcp_reports: dict[int, ReportBlock] = {}
         self.drops = Drops()
         self.stun_answered = 0
         self._detected: list[Address | None] = [None] * 4
@@ -333,6 +336,8 @@ class RelayStream:
                 if staged is None:
                     continue
                 data = staged
+            if rtcp:
+                self._reports(data, now)  # after the ingress stages: SRTCP is decrypted there
             if (source != self.endpoint or not self.confirmed) and not self._learn(
                     _address(source), rtcp, now):
                 continue
@@ -395,6 +400,11 @@ class RelayStream:
         self.confirmed = confirmed
         if changed and self.on_learned is not None:
             self.on_learned(self)
+
+    def _reports(self, data: bytes, now: float) -> None:
+        blocks = report_blocks(data, now)
+        if blocks:
+            remember(self.rtcp_reports, blocks)
 
     def _new_ssrc(self, ssrc: bytes) -> None:
         self._last_ssrc = ssrc
