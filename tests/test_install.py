@@ -236,3 +236,28 @@ def test_fresh_clone_readme_first_command(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
     assert "shutting down" in log.read_text()
+
+
+def test_uninstalling_dashboard_removes_its_page_and_subprotocol(
+        scratch_venv: ScratchVenv, rtpgate_server: Callable[..., ServerProcess]) -> None:
+    listing, options = (scratch_venv.rtpgate(word).stdout for word in ("plugins", "options"))
+    scratch_venv.install(REPO / "plugins" / "dashboard")
+    try:
+        assert "rtpgate-dashboard 0.1.0 (dashboard) [loaded]" in \
+            scratch_venv.rtpgate("plugins").stdout
+        server = rtpgate_server("--dashboard", python=scratch_venv.python)
+        assert server.http("GET", "/dashboard")[0] == 200
+        assert b'"type":"history"' in ws_reply(server, "dashboard.rtpgate", b"{}")  # type: ignore[operator]
+        server.stop()
+    finally:
+        scratch_venv.uninstall("rtpgate-dashboard")
+
+    # nothing else changes: the same plugins and options as before it was installed
+    assert scratch_venv.rtpgate("plugins").stdout == listing
+    assert scratch_venv.rtpgate("options").stdout == options
+    server = rtpgate_server(python=scratch_venv.python)
+    assert server.http("GET", "/dashboard")[::2] == (404, b"not found\n")
+    assert server.http("GET", "/dashboard/app.js")[0] == 404
+    assert ws_refused(server, "dashboard.rtpgate")
+    assert server.http("GET", "/ping")[2] == b"pong\n"
+    assert ws_reply(server, "echo.rtpengine.com", b"still") == b"still"

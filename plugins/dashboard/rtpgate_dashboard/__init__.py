@@ -1,0 +1,1 @@
+"""rtpgate's live operator page: ``GET /dashboard`` and the ``dashboard.rtpgate`` subprotocol."""

@@ -1,0 +1,175 @@
+"""Calls with media through a real rtpgate for the dashboard tests: ng offer/answer/delete as
+JSON over ``POST /ng-plain``, two parties per call on real loopback UDP sockets, and a sender
+thread that keeps RTP (and, every second, an RTCP receiver report) flowing both ways."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import struct
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtpgate.testing import ServerProcess
+
+LOCAL = "127.0.0.1"
+
+
+def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
+    body = json.dumps({"command": command, **{k.replace("_", "-"): v for k, v in keys.items()}})
+    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
+                                   {"Content-Type": "application/json"})
+    assert status == 200, reply
+    decoded: dict[str, Any] = json.loads(reply)
+    assert decoded.get("result") == "ok", decoded
+    return decoded
+
+
+def statistics(server: ServerProcess) -> dict[str, Any]:
+    stats: dict[str, Any] = ng(server, "statistics")["statistics"]
+    return stats
+
+
+def _sdp(user: str, port: int) -> str:
+    return (f"v=0\r\no={user} 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
+
+
+def _relay_port(reply: dict[str, Any]) -> int:
+    found = re.search(r"^m=audio (\d+) ", reply["sdp"], re.M)
+    assert found, reply["sdp"]
+    return int(found.group(1))
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    """RTP and RTCP sockets on consecutive ports, the first even."""
+    while True:
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind((LOCAL, 0))
+        port = rtp.getsockname()[1]
+        if port % 2 == 0 and port < 65535:
+            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                rtcp.bind((LOCAL, port + 1))
+            except OSError:
+                rtcp.close()
+            else:
+                for sock in (rtp, rtcp):
+                    sock.setblocking(False)
+                return rtp, rtcp
+        rtp.close()
+
+
+def receiver_report(ssrc: int, source: int, fraction: int, lost: int, jitter: int) -> bytes:
+    """An RTCP RR with one report block (RFC 3550 6.4.2)."""
+    block = struct.pack("!IB3sIII", source, fraction, lost.to_bytes(3, "big", signed=True),
+                        1000, jitter, 0) + b"\0\0\0\0"
+    return struct.pack("!BBHI", 0x81, 201, 7, ssrc) + block
+
+
+@dataclass
+class Party:
+    ssrc: int
+    rtp: socket.socket
+    rtcp: socket.socket
+    relay_rtp: tuple[str, int] = ("", 0)
+    seq: int = 0
+
+    def packet(self) -> bytes:
+        self.seq = (self.seq + 1) & 0xFFFF
+        return struct.pack("!BBHII", 0x80, 0, self.seq, self.seq * 160, self.ssrc) + b"\xff" * 160
+
+    def drain(self) -> None:
+        for sock in (self.rtp, self.rtcp):
+            try:
+                while sock.recv(2048):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def close(self) -> None:
+        self.rtp.close()
+        self.rtcp.close()
+
+
+@dataclass
+class Call:
+    call_id: str
+    label: str
+    a: Party
+    b: Party
+
+
+@dataclass
+class Traffic:
+    """Calls on ``server`` and a thread sending ``pps`` RTP packets a second per direction of
+    every call, plus a receiver report per party every second."""
+
+    server: ServerProcess
+    pps: int = 50
+    calls: dict[str, Call] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+
+    def call(self, label: str = "") -> str:
+        call_id = f"dash-{uuid.uuid4().hex[:12]}"
+        a, b = Party(0x1000 + len(self.calls) * 2, *_pair()), \
+            Party(0x1001 + len(self.calls) * 2, *_pair())
+        labelled = {"label": label} if label else {}
+        offer = ng(self.server, "offer", call_id=call_id, from_tag=f"{call_id}-a",
+                   sdp=_sdp("alice", a.rtp.getsockname()[1]), **labelled)
+        answer = ng(self.server, "answer", call_id=call_id, from_tag=f"{call_id}-a",
+                    to_tag=f"{call_id}-b", sdp=_sdp("bob", b.rtp.getsockname()[1]))
+        b.relay_rtp = (LOCAL, _relay_port(offer))
+        a.relay_rtp = (LOCAL, _relay_port(answer))
+        with self._lock:
+            self.calls[call_id] = Call(call_id, label, a, b)
+        return call_id
+
+    def delete(self, call_id: str) -> None:
+        with self._lock:
+            call = self.calls.pop(call_id)
+        ng(self.server, "delete", call_id=call_id, from_tag=f"{call_id}-a", delete_delay=0)
+        call.a.close()
+        call.b.close()
+
+    def start(self) -> Traffic:
+        self._thread = threading.Thread(target=self._send, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        for call_id in list(self.calls):
+            self.delete(call_id)
+
+    def _send(self) -> None:
+        period = 1.0 / self.pps
+        next_at = time.monotonic()
+        last_report = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            report = now - last_report >= 1.0
+            with self._lock:
+                calls = list(self.calls.values())
+            for call in calls:
+                for party, peer in ((call.a, call.b), (call.b, call.a)):
+                    try:
+                        party.rtp.sendto(party.packet(), party.relay_rtp)
+                        if report:
+                            party.rtcp.sendto(receiver_report(party.ssrc, peer.ssrc, 13, 42, 240),
+                                              (LOCAL, party.relay_rtp[1] + 1))
+                    except OSError:
+                        pass  # deleted meanwhile
+                    party.drain()
+            if report:
+                last_report = now
+            next_at += period
+            self._stop.wait(max(0.0, next_at - time.monotonic()))

@@ -1,0 +1,249 @@
+"""The dashboard over real sockets: off unless asked for, the page and its WebSocket feed, the
+login on connections that need one, and the calls table paged, filtered and sorted on the
+server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard_traffic import Traffic, statistics
+from rtpgate.protocol import Message
+from rtpgate.testing import ServerProcess, self_signed_cert
+from rtpgate_dashboard.access import Access, is_loopback
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+SUBPROTOCOL = "dashboard.rtpgate"
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[..., ServerProcess]]:
+    servers: list[ServerProcess] = []
+
+    def _start(*args: str) -> ServerProcess:
+        server = ServerProcess(["--interface=127.0.0.1", "--port-min=43000", "--port-max=43999",
+                                "--delete-delay=0", *args]).start()
+        servers.append(server)
+        return server
+
+    yield _start
+    for server in servers:
+        server.stop()
+
+
+def open_ws(server: ServerProcess, *, protocols: tuple[str, ...] = (SUBPROTOCOL,),
+            headers: dict[str, str] | None = None, secure: bool = False) -> ClientConnection:
+    context = None
+    if secure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return connect(server.ws_url("/dashboard", secure=secure),
+                   subprotocols=list(protocols),  # type: ignore[arg-type]
+                   additional_headers=headers, ssl=context, open_timeout=5)
+
+
+def receive(conn: ClientConnection, kind: str = "tick", timeout: float = 5.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(conn.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if message["type"] == kind:
+            decoded: dict[str, Any] = message
+            return decoded
+
+
+def refused(server: ServerProcess, **kwargs: Any) -> int | None:
+    """The status a refused handshake got; ``None`` when it was accepted."""
+    try:
+        with open_ws(server, **kwargs) as conn:
+            conn.recv(timeout=2)
+    except InvalidStatus as exc:
+        return exc.response.status_code
+    return None
+
+
+def test_off_unless_asked_for(start: Callable[..., ServerProcess]) -> None:
+    server = start()
+    assert server.http("GET", "/dashboard")[::2] == (404, b"not found\n")
+    assert refused(server) == 400
+
+
+def test_page_assets_and_live_feed_on_loopback(start: Callable[..., ServerProcess]) -> None:
+    server = start("--dashboard")
+    status, headers, body = server.http("GET", "/dashboard")
+    assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
+    assert b'<meta name="dashboard-ticket" content="">' in body  # no login: no ticket
+    assert b"http://" not in body and b"https://" not in body  # nothing fetched elsewhere
+    for asset, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+        status, headers, body = server.http("GET", f"/dashboard/{asset}")
+        assert status == 200 and headers["content-type"].startswith(kind) and body
+    assert server.http("GET", "/dashboard/nothing")[0] == 404
+
+    call_id = Traffic(server).call(label="feed")
+    with open_ws(server) as conn:
+        assert conn.subprotocol == SUBPROTOCOL
+        history = receive(conn, "history")
+        assert isinstance(history["points"], list) and history["points"]
+        stats = statistics(server)["currentstatistics"]
+        tick = receive(conn)
+        if tick["summary"]["sessions"]["total"] != 1:  # sampled before the call: one refresh
+            tick = receive(conn)
+        summary = tick["summary"]
+        assert summary["sessions"]["total"] == stats["sessionstotal"] == 1
+        assert [r["call_id"] for r in tick["calls"]["rows"]] == [call_id]
+        assert tick["calls"]["rows"][0]["labels"] == "feed"
+        offers = next(r for r in summary["signalling"] if r["command"] == "offer")
+        assert offers["total"] == 1
+        assert summary["clients"][0]["counts"]["offer"] == 1
+        assert {p["name"]: p["status"] for p in summary["plugins"]}["dashboard"] == "loaded"
+        assert summary["interfaces"][0]["ports"]["used"] > 0
+        # pushed once a second without being asked
+        first, second = receive(conn), receive(conn)
+        assert 0.5 < second["summary"]["time"] - first["summary"]["time"] < 1.6
+
+
+def test_login_on_a_connection_that_needs_one(start: Callable[..., ServerProcess]) -> None:
+    # --dashboard-login=always makes this loopback listener behave as a non-loopback one
+    # (test_loopback_decision shows that the address alone decides it otherwise)
+    server = start("--dashboard", "--dashboard-login=always", f"--dashboard-token={TOKEN}")
+    Traffic(server).call(label="secret-call")
+    for path in ("/dashboard", "/dashboard/app.js"):
+        status, headers, body = server.http("GET", path)
+        assert (status, body) == (401, b"login required\n")
+        assert headers["www-authenticate"].startswith("Bearer")
+        assert server.http("GET", path, headers={"Authorization": "Bearer wrong"})[0] == 401
+    # HTTP basic is refused over plain HTTP even with the right password
+    basic = "Basic " + base64.b64encode(f"admin:{TOKEN}".encode()).decode()
+    assert server.http("GET", "/dashboard", headers={"Authorization": basic})[0] == 401
+    # the WebSocket: no handshake, so no data, without a login
+    assert refused(server) == 401
+    assert refused(server, headers={"Authorization": "Bearer wrong"}) == 401
+    assert refused(server, protocols=(SUBPROTOCOL, "ticket.9999999999-0123456789abcdef")) == 401
+
+    status, _, page = server.http("GET", "/dashboard", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    ticket = page.split(b'name="dashboard-ticket" content="')[1].split(b'"')[0].decode()
+    assert ticket
+    assert refused(server, protocols=(SUBPROTOCOL, f"ticket.{ticket}x")) == 401
+    for kwargs in ({"protocols": (SUBPROTOCOL, f"ticket.{ticket}")},
+                   {"headers": {"Authorization": f"Bearer {TOKEN}"}}):
+        with open_ws(server, **kwargs) as conn:  # type: ignore[arg-type]
+            assert conn.subprotocol == SUBPROTOCOL
+            assert receive(conn)["calls"]["rows"][0]["labels"] == "secret-call"
+
+
+def test_basic_login_over_https(start: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    server = start("--dashboard", "--dashboard-login=always", f"--dashboard-token={TOKEN}",
+                   "--listen-http=127.0.0.1:0", "--listen-https=127.0.0.1:0",
+                   f"--https-cert={cert}", f"--https-key={key}")
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    import http.client
+
+    def get(headers: dict[str, str]) -> tuple[int, str | None]:
+        host, port = server.address("https")
+        conn = http.client.HTTPSConnection(host, port, context=context, timeout=10)
+        try:
+            conn.request("GET", "/dashboard", headers=headers)
+            response = conn.getresponse()
+            response.read()
+            return response.status, response.getheader("WWW-Authenticate")
+        finally:
+            conn.close()
+
+    status, challenge = get({})
+    assert status == 401 and challenge and challenge.startswith('Basic realm="rtpgate dashboard"')
+    basic = "Basic " + base64.b64encode(f"operator:{TOKEN}".encode()).decode()
+    wrong = "Basic " + base64.b64encode(b"operator:nope").decode()
+    assert get({"Authorization": wrong})[0] == 401
+    assert get({"Authorization": basic})[0] == 200
+    assert refused(server, secure=True) == 401
+    with open_ws(server, secure=True, headers={"Authorization": basic}) as conn:
+        assert receive(conn, "history")["type"] == "history"
+
+
+@pytest.mark.parametrize(("local", "mode", "required"), [
+    (("127.0.0.1", 8080), "auto", False),
+    (("127.0.0.2", 8080), "auto", False),
+    (("::1", 8080), "auto", False),
+    (("192.0.2.10", 8080), "auto", True),
+    (("2001:db8::1", 8080), "auto", True),
+    (None, "auto", True),
+    (("127.0.0.1", 8080), "always", True),
+])
+def test_loopback_decision(local: tuple[str, int] | None, mode: str, required: bool) -> None:
+    """A login is needed unless the connection arrived on a loopback address (which only this
+    host can reach), or always with ``--dashboard-login=always``."""
+    access = Access(mode, TOKEN)
+    message = Message(b"", "http", local=local)
+    assert access.required(message) is required
+    assert access.allowed(message) is not required
+    assert is_loopback(("127.255.0.1", 1)) and not is_loopback(("10.0.0.1", 1))
+
+
+def until(conn: ClientConnection, check: Callable[[dict[str, Any]], bool],
+          timeout: float = 5.0) -> dict[str, Any]:
+    """The first tick that passes ``check`` (a tick pushed just before the server saw a view
+    change still shows the old view)."""
+    deadline = time.monotonic() + timeout
+    tick = receive(conn, timeout=timeout)
+    while not check(tick):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no tick passed the check; the last: {tick}")
+        tick = receive(conn, timeout=max(0.01, deadline - time.monotonic()))
+    return tick
+
+
+def test_calls_table_is_paged_filtered_and_sorted_on_the_server(
+        start: Callable[..., ServerProcess]) -> None:
+    server = start("--dashboard")
+    traffic = Traffic(server)
+    ids = [traffic.call(label=f"label-{n:02d}") for n in range(30)]
+    with open_ws(server) as conn:
+        receive(conn)
+        conn.send(json.dumps({"view": {"limit": 10, "sort": "call_id", "descending": False}}))
+        page = until(conn, lambda t: t["calls"]["sort"] == "call_id")["calls"]
+        assert (page["total"], page["matched"], len(page["rows"])) == (30, 30, 10)
+        assert [r["call_id"] for r in page["rows"]] == sorted(ids)[:10]
+
+        conn.send(json.dumps({"view": {"offset": 20, "descending": True}}))
+        page = until(conn, lambda t: t["calls"]["offset"] == 20)["calls"]
+        assert [r["call_id"] for r in page["rows"]] == sorted(ids, reverse=True)[20:30]
+
+        conn.send(json.dumps({"view": {"filter": "LABEL-07", "offset": 0}}))
+        page = until(conn, lambda t: t["calls"]["filter"] == "LABEL-07")["calls"]
+        assert (page["matched"], [r["call_id"] for r in page["rows"]]) == (1, [ids[7]])
+
+        conn.send(json.dumps({"view": {"filter": "", "sort": "labels", "call": ids[3]}}))
+        tick = until(conn, lambda t: t["call"] is not None)
+        assert [r["labels"] for r in tick["calls"]["rows"]] == \
+            [f"label-{n:02d}" for n in range(29, 19, -1)]
+        call = tick["call"]
+        assert call["call_id"] == ids[3] and not call["gone"]
+        assert [leg["tag"] for leg in call["legs"]] == [f"{ids[3]}-a", f"{ids[3]}-b"]
+        streams = call["legs"][0]["medias"][0]["streams"]
+        assert [s["component"] for s in streams] == [1, 2] and streams[1]["rtcp"]
+
+        traffic.delete(ids[3])
+        assert until(conn, lambda t: t["call"]["gone"])["call"] == \
+            {"call_id": ids[3], "gone": True}
+
+        # nonsense changes nothing and breaks nothing
+        for junk in (b"\xff\xfe", b"[]", b'{"view": 3}',
+                     b'{"view": {"limit": 7, "sort": "nope", "offset": -5}}'):
+            conn.send(junk)
+        conn.send(json.dumps({"view": {"call": None}}))
+        tick = until(conn, lambda t: t["call"] is None)
+        assert (tick["calls"]["limit"], tick["calls"]["sort"]) == (10, "labels")
+        assert tick["calls"]["total"] == 29
+    assert statistics(server)["currentstatistics"]["sessionstotal"] == 29
