@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -67,12 +68,19 @@ class DashboardProtocol(Protocol):
         self._assets = {path: Reply(_asset(name), ctype, headers=NO_STORE)
                         for path, (name, ctype) in ASSETS.items()}
         self._task: asyncio.Task[None] | None = None
+        #: CPU time (of the event loop's thread) the dashboard's own work took, so the page
+        #: and bench/dashboard.py can show what watching costs.
+        self.cpu_seconds = 0.0
 
     # ------------------------------------------------------------------ HTTP
 
     async def handle(self, message: Message) -> Reply | None:
         if message.channel is not None:
-            return self._view_changed(message)
+            started = time.thread_time()
+            try:
+                return self._view_changed(message)
+            finally:
+                self.cpu_seconds += time.thread_time() - started
         if not self.access.allowed(message):
             return self.access.refusal(message)
         if message.path == PATH:
@@ -87,8 +95,10 @@ class DashboardProtocol(Protocol):
         return None if self.access.allowed(request) else self.access.refusal(request)
 
     def ws_opened(self, channel: Channel) -> None:
+        started = time.thread_time()
         client = self.clients[channel] = Client(channel)
         self._refresh()
+        self.cpu_seconds += time.thread_time() - started
         channel.send(_dumps({"type": "history", "points": list(self.sampler.points)}))
         # the first tick follows the history once the client has taken it
         asyncio.get_running_loop().call_later(0.05, self._send, client, None)
@@ -134,14 +144,19 @@ class DashboardProtocol(Protocol):
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             if loop.time() - next_at > 5.0:
                 next_at = loop.time()  # the loop was stalled: do not catch up in a burst
+            started = time.thread_time()
             try:
-                summary = _dumps(self.sampler.tick())
+                summary = self.sampler.tick()
+                summary["dashboard"] = {"cpu_seconds": round(self.cpu_seconds, 6),
+                                        "clients": len(self.clients)}
+                encoded = _dumps(summary)
                 if self.clients:
                     self._refresh()
                     for client in list(self.clients.values()):
-                        self._send(client, summary)
+                        self._send(client, encoded)
             except Exception:
                 log.exception("dashboard tick failed")
+            self.cpu_seconds += time.thread_time() - started
 
     def _refresh(self) -> None:
         watched = {c.view.call for c in self.clients.values() if c.view.call}

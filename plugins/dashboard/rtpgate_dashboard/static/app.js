@@ -117,8 +117,17 @@ function setNumber(id, value) {
   el.textContent = num(value);
 }
 
+let lastCost = null;
+
 function renderSummary(s) {
   $("uptime").textContent = duration(s.uptime);
+  if (s.dashboard) {
+    if (lastCost && s.time > lastCost.time) {
+      const pct = (100 * (s.dashboard.cpu_seconds - lastCost.cpu)) / (s.time - lastCost.time);
+      $("self-cpu").textContent = `${pct.toFixed(2)} % CPU`;
+    }
+    lastCost = { time: s.time, cpu: s.dashboard.cpu_seconds };
+  }
   setNumber("sessions-total", s.sessions.total);
   $("sessions-own").textContent = num(s.sessions.own);
   $("sessions-foreign").textContent = num(s.sessions.foreign);
