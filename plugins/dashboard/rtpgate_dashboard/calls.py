@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from rtpgate.engine.model import MEDIA_FLAG_NAMES, STREAM_FLAG_NAMES, flag_names
 
 if TYPE_CHECKING:
-    from rtpgate.engine.model import Call, Endpoint, Media, Stream
+    from rtpgate.engine.model import Call, Counters, Endpoint, Media, Stream
+    from rtpgate.media.rtcp import ReportBlock
 
 #: Sortable columns (the page's header names them).
 COLUMNS = ("call_id", "labels", "age", "legs", "proxy", "rate", "loss", "jitter")
@@ -56,32 +58,45 @@ class View:
             self.call = changes["call"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Row:
-    call: Call
-    labels: str
-    legs: int
-    rate: int
-    loss: float | None
-    jitter: float | None
-    search: str
+    """One call's row.  What only signalling changes (labels, the streams, the search text) is
+    kept until the call is signalled again; rates, loss and jitter are updated every tick."""
 
-    def key(self, column: str, now: float) -> Any:
-        call = self.call
-        if column == "call_id":
-            return call.call_id
-        if column == "labels":
-            return self.labels
-        if column == "age":
-            return now - call.created
-        if column == "legs":
-            return self.legs
-        if column == "proxy":
-            return call.proxy
-        if column == "rate":
-            return self.rate
-        value = self.loss if column == "loss" else self.jitter
-        return -1.0 if value is None else value
+    call: Call
+    signal: float  #: ``call.last_signal`` when the row was built
+    labels: str
+    search: str
+    streams: tuple[Stream, ...]
+    #: The streams' receive counters and RTCP report tables (read every tick).
+    counters: tuple[Counters, ...]
+    reports: tuple[dict[int, ReportBlock], ...]
+    packets: int = -1  #: packets received on all streams at the last refresh
+    rate: int = 0
+    loss: float = -1.0  #: worst RTCP fraction lost, percent; -1: no report
+    jitter: float = -1.0  #: worst RTCP jitter, ms; -1: no report
+
+    @classmethod
+    def of(cls, call: Call) -> Row:
+        labels = " ".join(ml.label for ml in call.monologues if ml.label)
+        tags = " ".join(ml.tag for ml in call.monologues)
+        streams = tuple(s for ml in call.monologues for m in ml.medias for s in m.streams)
+        return cls(call, call.last_signal, labels,
+                   f"{call.call_id} {labels} {tags} {call.proxy}".lower(), streams,
+                   tuple(s.stats_in for s in streams), tuple(s.rtcp_reports for s in streams))
+
+
+#: Sort keys by column; ``age`` ascending is the youngest call first.
+SORT_KEYS: dict[str, Callable[[Row], Any]] = {
+    "call_id": lambda r: r.call.call_id,
+    "labels": attrgetter("labels"),
+    "age": lambda r: -r.call.created,
+    "legs": lambda r: len(r.call.monologues),
+    "proxy": lambda r: r.call.proxy,
+    "rate": attrgetter("rate"),
+    "loss": attrgetter("loss"),
+    "jitter": attrgetter("jitter"),
+}
 
 
 def _endpoint(endpoint: Endpoint | None) -> str | None:
@@ -114,19 +129,16 @@ def _state(obj: object, name: str) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
 
-def _worst_reports(streams: Iterable[Stream]) -> tuple[float | None, float | None]:
+def _worst_reports(streams: Iterable[Stream]) -> tuple[float, float]:
     """(worst fraction lost in percent, worst jitter in ms) over the streams' RTCP reports."""
-    loss: float | None = None
-    jitter: float | None = None
+    loss = jitter = -1.0
     for stream in streams:
         if not stream.rtcp_reports:
             continue
         clock = _clock_rate(stream.media)
         for report in stream.rtcp_reports.values():
-            pct = report.fraction_lost * 100
-            ms = report.jitter * 1000 / clock
-            loss = pct if loss is None else max(loss, pct)
-            jitter = ms if jitter is None else max(jitter, ms)
+            loss = max(loss, report.fraction_lost * 100)
+            jitter = max(jitter, report.jitter * 1000 / clock)
     return loss, jitter
 
 
@@ -135,34 +147,35 @@ class CallsTable:
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
-        self._packets: dict[str, int] = {}
+        self._by_id: dict[str, Row] = {}
         #: Per watched call: per stream (by position), the packet rates of the last ticks.
         self._sparks: dict[str, dict[tuple[int, int, int], deque[int]]] = {}
         self._stream_packets: dict[int, int] = {}
         self.refreshed = 0.0
 
     def refresh(self, calls: Iterable[Call], watched: set[str]) -> None:
-        """Rebuild the rows (one tick): rates since the previous refresh."""
+        """Update the rows (one tick): rates since the previous refresh."""
         now = time.monotonic()
         elapsed = max(now - self.refreshed, 1e-3) if self.refreshed else 1.0
         self.refreshed = now
-        previous, packets = self._packets, {}
-        rows = []
+        previous, rows = self._by_id, {}
         for call in calls:
-            streams = [s for ml in call.monologues for m in ml.medias for s in m.streams]
+            row = previous.get(call.call_id)
+            if row is None or row.call is not call or row.signal != call.last_signal:
+                packets = row.packets if row is not None and row.call is call else -1
+                row = Row.of(call)
+                row.packets = packets
             total = 0
-            for stream in streams:
-                total += stream.stats_in.packets
-            before = previous.get(call.call_id)
-            packets[call.call_id] = total
-            labels = " ".join(ml.label for ml in call.monologues if ml.label)
-            tags = " ".join(ml.tag for ml in call.monologues)
-            loss, jitter = _worst_reports(streams)
-            rows.append(Row(call, labels, len(call.monologues),
-                            0 if before is None else max(0, round((total - before) / elapsed)),
-                            loss, jitter, f"{call.call_id} {labels} {tags} {call.proxy}".lower()))
-        self._packets = packets
-        self.rows = rows
+            for counters in row.counters:
+                total += counters.packets
+            before = row.packets
+            row.rate = round((total - before) / elapsed) if 0 <= before <= total else 0
+            row.packets = total
+            if any(row.reports):
+                row.loss, row.jitter = _worst_reports(row.streams)
+            rows[call.call_id] = row
+        self._by_id = rows
+        self.rows = list(rows.values())
         self._refresh_sparks(watched, elapsed)
 
     def _refresh_sparks(self, watched: set[str], elapsed: float) -> None:
@@ -170,10 +183,11 @@ class CallsTable:
             if call_id not in watched:
                 del self._sparks[call_id]
         counts: dict[int, int] = {}
-        for row in self.rows:
-            call = row.call
-            if call.call_id not in watched:
+        for call_id in watched:
+            row = self._by_id.get(call_id)
+            if row is None:
                 continue
+            call = row.call
             sparks = self._sparks.setdefault(call.call_id, {})
             for key, stream in _positions(call):
                 before = self._stream_packets.get(id(stream))
@@ -194,7 +208,7 @@ class CallsTable:
         now = time.time()
         needle = view.filter.strip().lower()
         rows = [r for r in self.rows if needle in r.search] if needle else list(self.rows)
-        rows.sort(key=lambda r: r.key(view.sort, now), reverse=view.descending)
+        rows.sort(key=SORT_KEYS[view.sort], reverse=view.descending)
         offset = min(view.offset, max(0, (len(rows) - 1) // view.limit * view.limit))
         shown = rows[offset:offset + view.limit]
         return {"total": len(self.rows), "matched": len(rows), "offset": offset,
@@ -219,8 +233,8 @@ class CallsTable:
             })
         return {"call_id": call.call_id, "labels": row.labels, "age": round(now - call.created),
                 "proxy": call.proxy, "legs": legs, "rate": row.rate,
-                "loss": None if row.loss is None else round(row.loss, 1),
-                "jitter": None if row.jitter is None else round(row.jitter, 1),
+                "loss": None if row.loss < 0 else round(row.loss, 1),
+                "jitter": None if row.jitter < 0 else round(row.jitter, 1),
                 "deleting": call.deletion_mark}
 
     def detail(self, call: Call | None, call_id: str) -> dict[str, Any]:
