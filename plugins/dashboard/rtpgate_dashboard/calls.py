@@ -122,11 +122,10 @@ def _clock_rate(media: Media) -> int:
     return DEFAULT_CLOCK
 
 
-def _state(obj: object, name: str) -> str | None:
-    """ICE or DTLS state, where the engine keeps one (``ice_state`` / ``dtls_state`` on a media
-    or stream); absent for plain RTP."""
-    value = getattr(obj, name, None)
-    return None if value is None else str(getattr(value, "value", value))
+def _dtls(media: Media | None) -> str | None:
+    """The relay's DTLS handshake state with this party (``new``, ``connecting``, ``connected``,
+    ``failed``); ``None`` when the media is not DTLS-SRTP."""
+    return media.dtls.state if media is not None and media.dtls is not None else None
 
 
 def _worst_reports(streams: Iterable[Stream]) -> tuple[float, float]:
@@ -224,10 +223,8 @@ class CallsTable:
             legs.append({
                 "tag": ml.tag, "label": ml.label,
                 "protocols": sorted({m.protocol or m.protocol_str for m in ml.medias} - {""}),
-                "ice": _state(stream, "ice_state") or _state(media, "ice_state")
-                if media else None,
-                "dtls": _state(stream, "dtls_state") or _state(media, "dtls_state")
-                if media else None,
+                "ice": media.ice_state if media else None,
+                "dtls": _dtls(media),
                 "endpoint": _endpoint(stream.endpoint) if stream else None,
                 "local": _local(stream) if stream else None,
             })
@@ -260,7 +257,6 @@ class CallsTable:
                         "in": _counters(stream.stats_in), "out": _counters(stream.stats_out),
                         "rate": spark[-1] if spark else 0, "spark": spark,
                         "ssrcs": [f"{s:08x}" for s in stream.ssrcs],
-                        "ice": _state(stream, "ice_state"), "dtls": _state(stream, "dtls_state"),
                         "reports": [{"ssrc": f"{r.ssrc:08x}",
                                      "loss": round(r.fraction_lost * 100, 1),
                                      "cumulative": r.cumulative_lost,
@@ -273,8 +269,10 @@ class CallsTable:
                                "flags": flag_names(media.flags, MEDIA_FLAG_NAMES),
                                "codecs": [media.encodings.get(pt, str(pt))
                                           for pt in media.payload_types],
-                               "ice": _state(media, "ice_state"),
-                               "dtls": _state(media, "dtls_state"), "streams": streams})
+                               "ice": media.ice_state, "dtls": _dtls(media),
+                               "dtls_suite": media.dtls.suite if media.dtls else None,
+                               "dtls_failure": media.dtls.failure if media.dtls else None,
+                               "streams": streams})
             legs.append({"tag": ml.tag, "label": ml.label, "age": round(now - ml.created),
                          "deleted": ml.deleted, "medias": medias})
         return {"call_id": call.call_id, "gone": False, "age": round(now - call.created),

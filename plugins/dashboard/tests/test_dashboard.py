@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_traffic import Traffic, statistics
+from dashboard_traffic import Traffic, ng, statistics
 from rtpgate.protocol import Message
 from rtpgate.testing import ServerProcess, self_signed_cert
 from rtpgate_dashboard.access import Access, is_loopback
@@ -247,3 +247,32 @@ def test_calls_table_is_paged_filtered_and_sorted_on_the_server(
         assert (tick["calls"]["limit"], tick["calls"]["sort"]) == (10, "labels")
         assert tick["calls"]["total"] == 29
     assert statistics(server)["currentstatistics"]["sessionstotal"] == 29
+
+
+def test_ice_and_dtls_state_where_the_engine_has_them(
+        start: Callable[..., ServerProcess]) -> None:
+    """A plain RTP caller and a WebRTC callee: the callee's leg shows ICE and DTLS state (from
+    the engine's media), the plain leg none."""
+    server = start("--dashboard")
+    plain = ("v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
+    webrtc = ("v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+              "m=audio 41000 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\n"
+              "a=setup:active\r\na=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n"
+              "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+              "a=candidate:1 1 UDP 2130706431 127.0.0.1 41000 typ host\r\na=sendrecv\r\n")
+    ng(server, "offer", call_id="webrtc", from_tag="a", sdp=plain, ICE="force",
+       transport_protocol="UDP/TLS/RTP/SAVPF")
+    ng(server, "answer", call_id="webrtc", from_tag="a", to_tag="b", sdp=webrtc)
+    with open_ws(server) as conn:
+        conn.send(json.dumps({"view": {"call": "webrtc"}}))
+        tick = until(conn, lambda t: t["call"] is not None)
+    plain_leg, webrtc_leg = tick["calls"]["rows"][0]["legs"]
+    assert (plain_leg["protocols"], plain_leg["ice"], plain_leg["dtls"]) == (["RTP/AVP"], None,
+                                                                             None)
+    assert webrtc_leg["protocols"] == ["UDP/TLS/RTP/SAVPF"]
+    assert webrtc_leg["ice"] in ("new", "checking", "completed", "failed", "disconnected")
+    assert webrtc_leg["dtls"] in ("new", "connecting", "connected", "failed")
+    media = tick["call"]["legs"][1]["medias"][0]
+    assert (media["ice"], media["dtls"]) == (webrtc_leg["ice"], webrtc_leg["dtls"])
+    assert tick["call"]["legs"][0]["medias"][0]["ice"] is None

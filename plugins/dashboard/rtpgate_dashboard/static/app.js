@@ -223,11 +223,11 @@ function renderCall(call) {
     call.legs.map((leg, li) => `<div class="leg"><h3>${esc(leg.label || leg.tag || "(untagged)")}
       <span class="muted">tag ${esc(leg.tag || "–")} · ${duration(leg.age)}</span></h3>` +
       leg.medias.map((m, mi) => `<div><span class="tag">${esc(m.type)} ${esc(m.protocol)}</span>
-        ${m.ice ? `<span class="tag ice">ICE ${esc(m.ice)}</span>` : ""}${m.dtls ? `<span class="tag dtls">DTLS ${esc(m.dtls)}</span>` : ""}
+        ${m.ice ? `<span class="tag ice">ICE ${esc(m.ice)}</span>` : ""}${m.dtls ? `<span class="tag dtls" title="${esc(m.dtls_failure || m.dtls_suite || "")}">DTLS ${esc(m.dtls)}${m.dtls_suite ? " · " + esc(m.dtls_suite) : ""}</span>` : ""}
         <span class="muted">${esc(m.codecs.join(", "))} · ${esc(m.flags.join(", "))}</span>
         <table class="compact"><thead><tr><th>stream</th><th>local</th><th>endpoint</th><th>in</th><th>out</th>
         <th class="num">pkt/s</th><th>last 2 min</th><th>RTCP reports (loss · jitter)</th></tr></thead><tbody>` +
-        m.streams.map((st, si) => `<tr><td>${st.rtcp ? "RTCP" : "RTP"} ${st.component}${st.ice ? ` <span class="tag ice">${esc(st.ice)}</span>` : ""}${st.dtls ? ` <span class="tag dtls">${esc(st.dtls)}</span>` : ""}</td>
+        m.streams.map((st, si) => `<tr><td>${st.rtcp ? "RTCP" : "RTP"} ${st.component}</td>
           <td>${esc(st.local || "–")}</td><td>${esc(st.endpoint || "–")}</td>
           <td>${counters(st.in)}</td><td>${counters(st.out)}</td><td class="num">${num(st.rate)}</td>
           <td><canvas class="spark" id="spark-${li}-${mi}-${si}"></canvas></td>
