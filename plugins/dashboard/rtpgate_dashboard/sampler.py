@@ -69,8 +69,11 @@ class Sampler:
             rate = done / elapsed
             if short in SIGNALLING:
                 signalling_rate += rate
+            total_seconds = reading.seconds.get(short, 0.0)
             signalling.append({"command": short, "total": count, "rate": round(rate, 2),
-                               "latency_ms": round(spent * 1000 / done, 3) if done else None})
+                               "latency_ms": round(spent * 1000 / done, 3) if done else None,
+                               "mean_ms": round(total_seconds * 1000 / count, 3)
+                               if count else None})
         errors_rate = (reading.errors - last.errors) / elapsed
 
         interfaces = []

@@ -101,7 +101,7 @@ def test_page_assets_and_live_feed_on_loopback(start: Callable[..., ServerProces
         assert [r["call_id"] for r in tick["calls"]["rows"]] == [call_id]
         assert tick["calls"]["rows"][0]["labels"] == "feed"
         offers = next(r for r in summary["signalling"] if r["command"] == "offer")
-        assert offers["total"] == 1
+        assert offers["total"] == 1 and offers["mean_ms"] > 0
         assert summary["clients"][0]["counts"]["offer"] == 1
         assert {p["name"]: p["status"] for p in summary["plugins"]}["dashboard"] == "loaded"
         assert summary["interfaces"][0]["ports"]["used"] > 0

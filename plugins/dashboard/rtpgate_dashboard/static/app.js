@@ -150,6 +150,7 @@ function renderSummary(s) {
   $("signalling").innerHTML = s.signalling.map((row) => `<tr><td>${esc(row.command)}</td>
     <td class="num">${row.rate.toFixed(1)}</td>
     <td class="num">${row.latency_ms == null ? "–" : row.latency_ms.toFixed(2) + " ms"}</td>
+    <td class="num">${row.mean_ms == null ? "–" : row.mean_ms.toFixed(2) + " ms"}</td>
     <td class="num">${num(row.total)}</td></tr>`).join("");
 
   $("interfaces").innerHTML = s.interfaces.map((i) => {

@@ -49,7 +49,7 @@ def main() -> int:
         options.binary_location = "/usr/bin/chromium"
         for flag in ("--headless", "--no-sandbox", "--disable-gpu",
                      "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--window-size=1680,1050", "--hide-scrollbars"):
+                     "--disable-sync", "--window-size=1600,1160", "--hide-scrollbars"):
             options.add_argument(flag)
         driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
         try:
