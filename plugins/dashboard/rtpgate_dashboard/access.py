@@ -1,102 +1,58 @@
-"""Who may see the dashboard.
+"""Whether the dashboard may show a connection its data.
 
-On a connection that arrived on a loopback address (only this host can reach it) no login is
-asked, unless ``--dashboard-login=always``; on any other address the page and the WebSocket need
-``--dashboard-token``: as ``Authorization: Bearer TOKEN`` on any transport, or as the password
-of HTTP basic (any user name) over HTTPS only, where it does not cross the network in clear.
+The login itself is rtpgate's access control (``docs/access-control.md``): with
+``--http-auth-token`` or ``--http-auth-basic-file`` the HTTP and WebSocket transports refuse,
+with ``401``, every request and handshake without valid credentials before the dashboard sees
+it (HTTP basic over HTTPS or a bearer token), and ``--https-client-ca`` refuses HTTPS clients
+without a certificate at the TLS handshake.  Those transports trust peers on loopback unless
+``--http-auth-loopback``.
 
-A browser cannot put an ``Authorization`` header on a WebSocket handshake, so the page it was
-given after logging in carries a *ticket*: an expiry time signed with a key this process made at
-startup.  The page offers it as a second subprotocol (``ticket.<ticket>``) next to
-``dashboard.rtpgate``; the handshake is accepted with a valid ticket or a valid header, and
-refused with ``401`` otherwise, so no call data reaches a client that has not logged in.
+What the dashboard adds is its rule that call data never goes to another host without a login:
+rtpgate's access control is off by default (rtpengine compatibility), so a connection from a
+peer that is not on loopback reaches the dashboard without anyone having checked it.  The
+dashboard refuses such a connection (``401``, page and WebSocket alike) unless a login is
+configured that covers it: credentials not exempted for the page or the subprotocol
+(``--http-auth-exempt``), or client certificates on an HTTPS/WSS connection.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import ipaddress
-import secrets
-import time
+from typing import Any
 
+from rtpgate.access import is_loopback
 from rtpgate.protocol import Message, Reply
 
-#: How long a ticket handed out with the page opens WebSocket connections.
-TICKET_LIFETIME = 12 * 3600.0
-TICKET_PREFIX = "ticket."
-REALM = "rtpgate dashboard"
+REFUSAL = Reply(b"login required: the dashboard shows other hosts its data only with "
+                b"--http-auth-token, --http-auth-basic-file or, over HTTPS, --https-client-ca "
+                b"(docs/access-control.md)\n", "text/plain", 401)
 
 
-def is_loopback(address: tuple[str, int] | None) -> bool:
-    if address is None:
-        return False
-    try:
-        return ipaddress.ip_address(address[0].split("%")[0]).is_loopback
-    except ValueError:
-        return False
+def _exempt(route: str, exempt: list[str]) -> bool:
+    """rtpgate.access's rule: an exact route, or a path prefix."""
+    return any(route == e or (e.startswith("/") and route.startswith(e)) for e in exempt)
 
 
 class Access:
-    """The login decision for one server.  ``mode``: ``auto`` (login on non-loopback addresses)
-    or ``always``."""
+    """The decision for one server, from its access-control settings."""
 
-    def __init__(self, mode: str, token: str | None) -> None:
-        self.mode = mode
-        self.token = token or None
-        self._key = secrets.token_bytes(32)
+    def __init__(self, settings: Any, path: str, subprotocol: str) -> None:
+        credentials = bool(getattr(settings, "http_auth_token", None)
+                           or getattr(settings, "http_auth_basic_file", None))
+        exempt = list(getattr(settings, "http_auth_exempt", None) or [])
+        #: Whether the transports demand credentials for the page / the subprotocol.
+        self.page_login = credentials and not _exempt(path, exempt)
+        self.ws_login = credentials and not _exempt(subprotocol, exempt)
+        self.client_ca = bool(getattr(settings, "https_client_ca", None))
 
-    def required(self, message: Message) -> bool:
-        return self.mode == "always" or not is_loopback(message.local)
+    @property
+    def configured(self) -> bool:
+        return self.page_login or self.ws_login or self.client_ca
 
-    def allowed(self, message: Message) -> bool:
-        """Whether ``message`` (a page request or a WebSocket handshake) may see data."""
-        if not self.required(message):
+    def allowed(self, message: Message, websocket: bool = False) -> bool:
+        """Whether ``message`` (a page request, or with ``websocket`` a handshake) may see
+        data: from loopback, or past a login the transports enforce."""
+        if message.peer is not None and is_loopback(message.peer[0]):
             return True
-        return self._credentials(message) or self._has_ticket(message)
-
-    def refusal(self, message: Message) -> Reply:
-        """``401``, with the challenge a client on this transport can answer."""
-        secure = message.transport in ("https", "wss")
-        scheme = f'Basic realm="{REALM}", charset="UTF-8"' if secure else f'Bearer realm="{REALM}"'
-        return Reply(b"login required\n", "text/plain", 401, (("WWW-Authenticate", scheme),))
-
-    def ticket(self, now: float | None = None) -> str:
-        expiry = str(int((time.time() if now is None else now) + TICKET_LIFETIME))
-        return f"{expiry}-{self._sign(expiry)}"
-
-    # ------------------------------------------------------------------ internals
-
-    def _sign(self, text: str) -> str:
-        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def _credentials(self, message: Message) -> bool:
-        header = message.header("Authorization")
-        if self.token is None or not header:
-            return False
-        scheme, _, value = header.strip().partition(" ")
-        value = value.strip()
-        if scheme.lower() == "bearer":
-            return hmac.compare_digest(value.encode(), self.token.encode())
-        if scheme.lower() == "basic" and message.transport in ("https", "wss"):
-            try:
-                decoded = base64.b64decode(value, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return False
-            password = decoded.partition(":")[2]
-            return hmac.compare_digest(password.encode(), self.token.encode())
-        return False
-
-    def _has_ticket(self, message: Message) -> bool:
-        offered = message.header("Sec-WebSocket-Protocol") or ""
-        for item in offered.split(","):
-            item = item.strip()
-            if not item.startswith(TICKET_PREFIX):
-                continue
-            expiry, _, signature = item[len(TICKET_PREFIX):].partition("-")
-            if (expiry.isdigit() and int(expiry) > time.time()
-                    and hmac.compare_digest(signature, self._sign(expiry))):
-                return True
-        return False
+        if self.ws_login if websocket else self.page_login:
+            return True
+        return self.client_ca and message.transport in ("https", "wss")

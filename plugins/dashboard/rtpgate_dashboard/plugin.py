@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Literal
 
 from rtpgate import hookimpl
 from rtpgate.options import Option
@@ -13,7 +12,7 @@ from rtpgate.protocol import Protocol
 from rtpgate.runtime import Runtime
 
 from .access import Access
-from .protocol import DashboardProtocol
+from .protocol import PATH, SUBPROTOCOL, DashboardProtocol
 
 log = logging.getLogger("rtpgate.dashboard")
 
@@ -27,12 +26,6 @@ def rtpgate_options() -> Iterable[Option]:
         Option("dashboard", bool, False,
                "serve the live operator page GET /dashboard (and its WebSocket subprotocol "
                "dashboard.rtpgate) on the HTTP(S) listeners"),
-        Option("dashboard-token", str | None, None,
-               "the dashboard's login: 'Authorization: Bearer TOKEN', or the password of HTTP "
-               "basic (any user name) over HTTPS", metavar="TOKEN"),
-        Option("dashboard-login", Literal["auto", "always"], "auto",
-               "when the dashboard asks for a login: 'auto' on connections that did not arrive "
-               "on a loopback address, 'always' on every connection", metavar="WHEN"),
     ]
 
 
@@ -41,8 +34,7 @@ def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
     settings = runtime.settings
     if not settings.dashboard:  # type: ignore[attr-defined]
         return []
-    dashboard = DashboardProtocol(runtime, Access(settings.dashboard_login,  # type: ignore[attr-defined]
-                                                  settings.dashboard_token))  # type: ignore[attr-defined]
+    dashboard = DashboardProtocol(runtime, Access(settings, PATH, SUBPROTOCOL))
     _running[id(runtime)] = dashboard
     return [dashboard]
 
@@ -53,10 +45,9 @@ def rtpgate_startup(runtime: Runtime) -> None:
     if dashboard is None:
         return
     dashboard.start()
-    if not runtime.settings.dashboard_token:  # type: ignore[attr-defined]
-        log.warning("dashboard: no --dashboard-token, so it is refused on every connection that "
-                    "needs a login (%s)", "all of them" if dashboard.access.mode == "always"
-                    else "those not on a loopback address")
+    if not dashboard.access.configured:
+        log.warning("dashboard: no login configured (--http-auth-token, --http-auth-basic-file, "
+                    "--https-client-ca), so it serves loopback peers only")
 
 
 @hookimpl

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtpgate.protocol import Channel, HttpRoute, Message, Protocol, Reply
 
-from .access import Access
+from .access import REFUSAL, Access
 from .calls import CallsTable, View
 from .sampler import Sampler
 
@@ -82,17 +82,15 @@ class DashboardProtocol(Protocol):
             finally:
                 self.cpu_seconds += time.thread_time() - started
         if not self.access.allowed(message):
-            return self.access.refusal(message)
+            return REFUSAL
         if message.path == PATH:
-            ticket = self.access.ticket() if self.access.required(message) else ""
-            body = self._page.replace(b"{{ticket}}", ticket.encode())
-            return Reply(body, "text/html; charset=utf-8", headers=NO_STORE)
+            return Reply(self._page, "text/html; charset=utf-8", headers=NO_STORE)
         return self._assets.get(message.path, NOT_FOUND)
 
     # ------------------------------------------------------------------ WebSocket
 
     def ws_handshake(self, request: Message) -> Reply | None:
-        return None if self.access.allowed(request) else self.access.refusal(request)
+        return None if self.access.allowed(request, websocket=True) else REFUSAL
 
     def ws_opened(self, channel: Channel) -> None:
         started = time.thread_time()

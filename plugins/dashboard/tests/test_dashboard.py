@@ -5,22 +5,26 @@ server."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from dashboard_traffic import Traffic, ng, statistics
+from rtpgate.access import hash_password
+from rtpgate.boot import boot
 from rtpgate.protocol import Message
 from rtpgate.testing import ServerProcess, self_signed_cert
-from rtpgate_dashboard.access import Access, is_loopback
+from rtpgate_dashboard.access import Access
+from rtpgate_dashboard.protocol import PATH, SUBPROTOCOL, DashboardProtocol
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-SUBPROTOCOL = "dashboard.rtpgate"
 TOKEN = "s3cret-token"
 
 
@@ -80,7 +84,6 @@ def test_page_assets_and_live_feed_on_loopback(start: Callable[..., ServerProces
     server = start("--dashboard")
     status, headers, body = server.http("GET", "/dashboard")
     assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
-    assert b'<meta name="dashboard-ticket" content="">' in body  # no login: no ticket
     assert b"http://" not in body and b"https://" not in body  # nothing fetched elsewhere
     for asset, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
         status, headers, body = server.http("GET", f"/dashboard/{asset}")
@@ -110,45 +113,38 @@ def test_page_assets_and_live_feed_on_loopback(start: Callable[..., ServerProces
         assert 0.5 < second["summary"]["time"] - first["summary"]["time"] < 1.6
 
 
-def test_login_on_a_connection_that_needs_one(start: Callable[..., ServerProcess]) -> None:
-    # --dashboard-login=always makes this loopback listener behave as a non-loopback one
-    # (test_loopback_decision shows that the address alone decides it otherwise)
-    server = start("--dashboard", "--dashboard-login=always", f"--dashboard-token={TOKEN}")
+def test_login_is_rtpgate_access_control(start: Callable[..., ServerProcess]) -> None:
+    """The login is rtpgate's own (docs/access-control.md), enforced by the transports; with
+    --http-auth-loopback this loopback connection is treated as any other host's."""
+    server = start("--dashboard", f"--http-auth-token={TOKEN}", "--http-auth-loopback",
+                   "--http-auth-exempt=/ng-plain")  # the test's own control client
     Traffic(server).call(label="secret-call")
     for path in ("/dashboard", "/dashboard/app.js"):
         status, headers, body = server.http("GET", path)
-        assert (status, body) == (401, b"login required\n")
+        assert status == 401 and b"secret-call" not in body
         assert headers["www-authenticate"].startswith("Bearer")
         assert server.http("GET", path, headers={"Authorization": "Bearer wrong"})[0] == 401
-    # HTTP basic is refused over plain HTTP even with the right password
-    basic = "Basic " + base64.b64encode(f"admin:{TOKEN}".encode()).decode()
-    assert server.http("GET", "/dashboard", headers={"Authorization": basic})[0] == 401
     # the WebSocket: no handshake, so no data, without a login
     assert refused(server) == 401
     assert refused(server, headers={"Authorization": "Bearer wrong"}) == 401
-    assert refused(server, protocols=(SUBPROTOCOL, "ticket.9999999999-0123456789abcdef")) == 401
 
-    status, _, page = server.http("GET", "/dashboard", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert status == 200
-    ticket = page.split(b'name="dashboard-ticket" content="')[1].split(b'"')[0].decode()
-    assert ticket
-    assert refused(server, protocols=(SUBPROTOCOL, f"ticket.{ticket}x")) == 401
-    for kwargs in ({"protocols": (SUBPROTOCOL, f"ticket.{ticket}")},
-                   {"headers": {"Authorization": f"Bearer {TOKEN}"}}):
-        with open_ws(server, **kwargs) as conn:  # type: ignore[arg-type]
-            assert conn.subprotocol == SUBPROTOCOL
-            assert receive(conn)["calls"]["rows"][0]["labels"] == "secret-call"
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert server.http("GET", "/dashboard", headers=bearer)[0] == 200
+    with open_ws(server, headers=bearer) as conn:
+        assert conn.subprotocol == SUBPROTOCOL
+        assert receive(conn)["calls"]["rows"][0]["labels"] == "secret-call"
 
 
 def test_basic_login_over_https(start: Callable[..., ServerProcess], tmp_path: Path) -> None:
     cert, key = self_signed_cert(tmp_path)
-    server = start("--dashboard", "--dashboard-login=always", f"--dashboard-token={TOKEN}",
+    users = tmp_path / "users"
+    users.write_text(f"operator:{hash_password(TOKEN)}\n")
+    server = start("--dashboard", f"--http-auth-basic-file={users}", "--http-auth-loopback",
                    "--listen-http=127.0.0.1:0", "--listen-https=127.0.0.1:0",
                    f"--https-cert={cert}", f"--https-key={key}")
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    import http.client
 
     def get(headers: dict[str, str]) -> tuple[int, str | None]:
         host, port = server.address("https")
@@ -162,7 +158,7 @@ def test_basic_login_over_https(start: Callable[..., ServerProcess], tmp_path: P
             conn.close()
 
     status, challenge = get({})
-    assert status == 401 and challenge and challenge.startswith('Basic realm="rtpgate dashboard"')
+    assert status == 401 and challenge and challenge.startswith("Basic")
     basic = "Basic " + base64.b64encode(f"operator:{TOKEN}".encode()).decode()
     wrong = "Basic " + base64.b64encode(b"operator:nope").decode()
     assert get({"Authorization": wrong})[0] == 401
@@ -172,23 +168,42 @@ def test_basic_login_over_https(start: Callable[..., ServerProcess], tmp_path: P
         assert receive(conn, "history")["type"] == "history"
 
 
-@pytest.mark.parametrize(("local", "mode", "required"), [
-    (("127.0.0.1", 8080), "auto", False),
-    (("127.0.0.2", 8080), "auto", False),
-    (("::1", 8080), "auto", False),
-    (("192.0.2.10", 8080), "auto", True),
-    (("2001:db8::1", 8080), "auto", True),
-    (None, "auto", True),
-    (("127.0.0.1", 8080), "always", True),
+@pytest.mark.parametrize(("peer", "options", "allowed"), [
+    (("127.0.0.1", 5000), (), True),
+    (("127.0.0.2", 5000), (), True),
+    (("::1", 5000), (), True),
+    (("192.0.2.10", 5000), (), False),  # another host, and nobody checked it
+    (("2001:db8::1", 5000), (), False),
+    (None, (), False),
+    (("192.0.2.10", 5000), (f"--http-auth-token={TOKEN}",), True),  # the transport checked
+    (("192.0.2.10", 5000), (f"--http-auth-token={TOKEN}", "--http-auth-exempt=/dashboard",
+                            "--http-auth-exempt=dashboard.rtpgate"), False),
 ])
-def test_loopback_decision(local: tuple[str, int] | None, mode: str, required: bool) -> None:
-    """A login is needed unless the connection arrived on a loopback address (which only this
-    host can reach), or always with ``--dashboard-login=always``."""
-    access = Access(mode, TOKEN)
-    message = Message(b"", "http", local=local)
-    assert access.required(message) is required
-    assert access.allowed(message) is not required
-    assert is_loopback(("127.255.0.1", 1)) and not is_loopback(("10.0.0.1", 1))
+async def test_other_hosts_need_a_login(peer: tuple[str, int] | None, options: tuple[str, ...],
+                                        allowed: bool) -> None:
+    """The protocol called directly with the peer a transport would give: a connection from
+    another host gets data only past a login the transports enforce."""
+    runtime, _ = boot(["--config-file=none", "--dashboard", *options])
+    protocol = DashboardProtocol(runtime, Access(runtime.settings, PATH, SUBPROTOCOL))
+    page = await protocol.handle(Message(b"", "http", peer=peer, method="GET", path=PATH))
+    handshake = protocol.ws_handshake(Message(b"", "ws", peer=peer, method="GET", path=PATH))
+    assert page is not None
+    if allowed:
+        assert page.status == 200 and b"<title>rtpgate dashboard</title>" in page.body
+        assert handshake is None
+    else:
+        assert page.status == 401 and b"login required" in page.body
+        assert handshake is not None and handshake.status == 401
+
+
+def test_client_certificates_count_as_a_login_over_https_only() -> None:
+    settings = SimpleNamespace(https_client_ca="ca.pem")
+    access = Access(settings, PATH, SUBPROTOCOL)
+    other = ("192.0.2.10", 5000)
+    assert access.allowed(Message(b"", "https", peer=other))
+    assert access.allowed(Message(b"", "wss", peer=other), websocket=True)
+    assert not access.allowed(Message(b"", "http", peer=other))
+    assert not access.allowed(Message(b"", "ws", peer=other), websocket=True)
 
 
 def until(conn: ClientConnection, check: Callable[[dict[str, Any]], bool],

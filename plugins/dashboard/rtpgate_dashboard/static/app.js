@@ -249,10 +249,9 @@ function send(changes) {
 }
 
 function connect() {
-  const ticket = document.querySelector('meta[name="dashboard-ticket"]').content;
+  // the browser sends the login it gave for the page (HTTP basic) with the handshake too
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/dashboard`;
-  const protocols = ticket ? ["dashboard.rtpgate", `ticket.${ticket}`] : ["dashboard.rtpgate"];
-  socket = new WebSocket(url, protocols);
+  socket = new WebSocket(url, ["dashboard.rtpgate"]);
   socket.binaryType = "arraybuffer";
   const decoder = new TextDecoder();
   socket.onopen = () => {
@@ -276,8 +275,6 @@ function connect() {
   socket.onclose = () => {
     $("conn").className = "dot off"; $("conn-text").textContent = "reconnecting";
     failures += 1;
-    // a ticket from a server that restarted is no longer valid: a reload gets a fresh one
-    if (failures > 5 && ticket) { location.reload(); return; }
     setTimeout(connect, Math.min(1000 * failures, 5000));
   };
 }

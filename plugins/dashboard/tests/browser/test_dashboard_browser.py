@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from dashboard_traffic import Traffic, statistics
+from rtpgate.access import hash_password
 from rtpgate.testing import ServerProcess
 
 selenium = pytest.importorskip("selenium")
@@ -145,3 +146,33 @@ def test_dashboard_in_chromium(browser: webdriver.Chrome, server: ServerProcess,
         assert errors == [], errors
     finally:
         traffic.stop()
+
+
+def test_dashboard_behind_a_login_in_chromium(browser: webdriver.Chrome, tmp_path: Path) -> None:
+    """rtpgate's access control with HTTP basic (--http-auth-loopback makes this loopback
+    connection count as another host's): the browser's login for the page also opens the
+    WebSocket, so the data arrives; without it, neither the page nor the data."""
+    users = tmp_path / "users"
+    users.write_text(f"operator:{hash_password('s3cret')}\n")
+    process = ServerProcess(["--dashboard", f"--http-auth-basic-file={users}",
+                             "--http-auth-loopback", "--http-auth-exempt=/ng-plain",
+                             "--interface=127.0.0.1", "--port-min=42000", "--port-max=42999",
+                             "--delete-delay=0"]).start()
+    try:
+        traffic = Traffic(process)
+        call_id = traffic.call(label="behind-login")
+        host, port = process.address()
+        browser.get(f"http://{host}:{port}/dashboard")
+        assert "rtpgate dashboard" not in browser.title
+        assert not browser.find_elements(By.ID, "calls-body")
+        browser.get(f"http://operator:s3cret@{host}:{port}/dashboard")
+        wait_for(lambda: browser.find_element(By.ID, "conn-text").text == "live", 10,
+                 "the WebSocket connected with the page's login")
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'tr[data-call-id="{call_id}"]'),
+                 3, "the call in the table")
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
+                  and "401" not in e["message"]]  # the first, refused visit
+        assert errors == [], errors
+        traffic.stop()
+    finally:
+        process.stop()
