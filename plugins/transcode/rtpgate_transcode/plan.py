@@ -4,7 +4,8 @@ A party sends the codecs that are both in its own SDP and in the SDP rtpgate gav
 (:func:`accepted`); its peer receives the same of its own.  For each payload type the sender
 may use, the direction either passes it on (the peer has the same codec), transcodes it to
 the peer's first codec rtpgate can encode, or drops it (a supplemental codec the peer lacks).
-A changed packetisation time (``ptime``/``ptime-reverse``) repacketises even a shared codec.
+A longer packetisation time towards the peer (``ptime``/``ptime-reverse``) repacketises even a
+shared codec; a shorter one is not made (a stage gives at most one packet per packet it gets).
 Nothing to do gives ``None``, so the stream keeps the relay's fast path.
 """
 
@@ -59,8 +60,10 @@ def plan(source: m.Media, sink: m.Media) -> DirectionPlan | None:
     sends, receives = accepted(source), accepted(sink)
     if not sends or not receives:
         return None
-    repacketise = bool(source.ptime and sink.ptime and source.ptime != sink.ptime)
-    ptime = sink.ptime or source.ptime or 20
+    # a pipeline stage gives one packet per packet, so a shorter ptime than the sender's
+    # cannot be made: the sender's is kept then
+    repacketise = bool(source.ptime and sink.ptime and source.ptime < sink.ptime)
+    ptime = max(sink.ptime, source.ptime) or 20
     encodable = [c for c in receives if not c.supplemental and _encodable(c)]
     routes: dict[int, Route] = {}
     work = False

@@ -96,8 +96,9 @@ class TranscodeStage:
             return self._bad()
         errors = chain.errors
         self._backlog.extend(chain.process(packet))
-        if chain.errors != errors:
+        if chain.errors != errors:  # not decodable: an ingress error of the stream
             self.malformed += 1
+            self.error = not self._backlog
         while len(self._backlog) > BACKLOG:
             self._backlog.popleft()
             self.overflow += 1

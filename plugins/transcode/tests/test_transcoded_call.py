@@ -99,10 +99,17 @@ def test_pcma_to_an_opus_only_caller_and_back(server: ServerProcess) -> None:
     assert abs(dominant(samples, 8000) - 1000) <= 20
     assert abs(level_db(samples) - SENT_DB) <= 3
 
-    # garbage in the transcoded direction is dropped and counted; the call keeps flowing
+    # garbage in the transcoded direction is dropped and counted as an error of the caller's
+    # stream; the call keeps flowing
+    def errors() -> int:
+        query = ng(server, "query", **{"call-id": call_id})
+        return int(query["tags"]["a"]["medias"][0]["streams"][0]["stats"]["errors"])
+
+    before = errors()
     caller.sendto(opus[0][:12] + b"\xff" * 40, (LOCAL, from_caller))
     got = exchange(caller, from_caller, opus[:10], callee)
     assert len(got) >= 8
+    assert errors() == before + 1
     ng(server, "delete", **{"call-id": call_id})
 
 
@@ -142,7 +149,7 @@ def test_g722_caller_and_pcmu_callee(server: ServerProcess) -> None:
 def test_ptime_20_to_30(server: ServerProcess) -> None:
     """``ptime: 30`` in the offer: the callee gets 30 ms packets of what the caller sends in
     20 ms ones (60 in, 40 out, timestamps 240 apart, one SSRC, consecutive sequence numbers);
-    the other direction keeps 20 ms packets."""
+    the other direction keeps 20 ms packets (a shorter ptime is not made)."""
     caller, callee = party(), party()
     pcma = ("8", "a=rtpmap:8 PCMA/8000\r\na=ptime:20\r\n")
     call_id, from_callee, from_caller = call(server, caller, callee, pcma,
