@@ -17,6 +17,7 @@ writes ``a=rtpmap:96 /0`` for a dynamic payload type without an rtpmap, for one)
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import secrets
 import sys
@@ -345,6 +346,105 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         {"command": "offer", "from-tag": "@ft", "sdp": sdp()},
         {"command": "query"}, {"command": "query", "call-id": "@nocall"}]),
 }
+
+# -- SDES-SRTP ---------------------------------------------------------------------------------
+
+#: rtpengine's suites with their master key + salt lengths.
+SUITES = {"AEAD_AES_256_GCM": 44, "AEAD_AES_128_GCM": 28, "AES_256_CM_HMAC_SHA1_80": 46,
+          "AES_256_CM_HMAC_SHA1_32": 46, "AES_192_CM_HMAC_SHA1_80": 38,
+          "AES_192_CM_HMAC_SHA1_32": 38, "AES_CM_128_HMAC_SHA1_80": 30,
+          "AES_CM_128_HMAC_SHA1_32": 30, "F8_128_HMAC_SHA1_80": 30, "F8_128_HMAC_SHA1_32": 30,
+          "NULL_HMAC_SHA1_80": 30, "NULL_HMAC_SHA1_32": 30}
+
+
+def key(suite: str, seed: int) -> str:
+    """A fixed inline key of the right length for ``suite`` (unpadded base64, as rtpengine)."""
+    raw = bytes((seed * 7 + i * 13) & 0xFF for i in range(SUITES[suite]))
+    return base64.b64encode(raw).decode().rstrip("=")
+
+
+def crypto(tag: int, suite: str, seed: int, extra: str = "") -> str:
+    return f"a=crypto:{tag} {suite} inline:{key(suite, seed)}{extra}\r\n"
+
+
+def savp(lines: str, proto: str = "RTP/SAVP") -> str:
+    return sdp(media=BASIC + lines, proto=proto)
+
+
+def savp_bob(lines: str, proto: str = "RTP/SAVP") -> str:
+    return bob(media=BASIC + lines, proto=proto)
+
+
+for _n, _suite in enumerate(SUITES):
+    SCENARIOS[f"srtp_suite_{_suite.lower()}"] = (
+        f"{_suite} offered on RTP/SAVP (the other suites added) and answered (passed through)", [
+            offer(savp(crypto(1, _suite, _n))),
+            answer(savp_bob(crypto(1, _suite, _n + 50))), QUERY, DELETE])
+
+SCENARIOS.update({
+    "srtp_avp_to_savp_answer_each": ("RTP/AVP to RTP/SAVP: every suite offered, the answerer "
+                                     "picks AES_256_CM_HMAC_SHA1_32 (tag 4)", [
+        offer(**{"transport-protocol": "RTP/SAVP"}),
+        answer(savp_bob(crypto(4, "AES_256_CM_HMAC_SHA1_32", 3))), QUERY, DELETE]),
+    "srtp_sdes_no": ("SDES-no- as flags and in the SDES list", [
+        offer(flags=["SDES-no-AEAD_AES_256_GCM", "SDES-no-F8_128_HMAC_SHA1_80"],
+              SDES=["no-NULL_HMAC_SHA1_32"], **{"transport-protocol": "RTP/SAVP"}),
+        answer(savp_bob(crypto(1, "AEAD_AES_128_GCM", 4))), QUERY, DELETE]),
+    "srtp_sdes_off": ("SDES-off towards RTP/SAVP: DTLS only", [
+        offer(SDES=["off"], **{"transport-protocol": "RTP/SAVP"}), DELETE]),
+    "srtp_dtls_off": ("DTLS=off towards RTP/SAVP: SDES only", [
+        offer(DTLS="off", **{"transport-protocol": "RTP/SAVP"}),
+        answer(savp_bob(crypto(7, "AES_CM_128_HMAC_SHA1_80", 11))), QUERY, DELETE]),
+    "srtp_sdes_pad_lifetime": ("SDES-pad and SDES-lifetime in the generated lines", [
+        offer(flags=["SDES-pad", "SDES-lifetime"], **{"transport-protocol": "RTP/SAVP"}),
+        DELETE]),
+    "srtp_mki_lifetime_params": ("MKI, lifetime and session parameters of an offer", [
+        offer(savp(crypto(1, "AES_CM_128_HMAC_SHA1_80", 18, "|2^20|1:4 UNENCRYPTED_SRTCP")
+                   + crypto(2, "AES_CM_128_HMAC_SHA1_32", 19, "|7:2")),
+              **{"transport-protocol": "RTP/AVP"}),
+        answer(), QUERY, DELETE]),
+    "srtp_session_param_flags": ("SDES-unencrypted_srtp, -unencrypted_srtcp, "
+                                 "-unauthenticated_srtp on generated lines", [
+        offer(flags=["SDES-unencrypted_srtp", "SDES-unencrypted_srtcp",
+                     "SDES-unauthenticated_srtp"], **{"transport-protocol": "RTP/SAVP"}),
+        answer(savp_bob(crypto(7, "AES_CM_128_HMAC_SHA1_80", 20,
+                               " UNENCRYPTED_SRTP UNENCRYPTED_SRTCP UNAUTHENTICATED_SRTP"))),
+        QUERY, DELETE]),
+    "srtp_savpf_to_avpf": ("RTP/SAVPF offer to RTP/AVPF and back", [
+        offer(savp(crypto(1, "AES_CM_128_HMAC_SHA1_80", 21), proto="RTP/SAVPF"),
+              **{"transport-protocol": "RTP/AVPF"}),
+        answer(bob(proto="RTP/AVPF")), QUERY, DELETE]),
+    "srtp_avp_to_savpf": ("RTP/AVP to RTP/SAVPF", [
+        offer(DTLS="off", **{"transport-protocol": "RTP/SAVPF"}),
+        answer(savp_bob(crypto(7, "AES_CM_128_HMAC_SHA1_80", 22), proto="RTP/SAVPF")),
+        QUERY, DELETE]),
+    "srtp_savp_to_udptls": ("RTP/SAVP to UDP/TLS/RTP/SAVPF: SDES and DTLS offered", [
+        offer(savp(crypto(1, "AES_CM_128_HMAC_SHA1_80", 23)),
+              **{"transport-protocol": "UDP/TLS/RTP/SAVPF"}), DELETE]),
+    "srtp_osrtp_offer": ("OSRTP=offer: RTP/AVP with a=crypto, answered plain", [
+        offer(OSRTP=["offer"]),
+        answer(), QUERY, DELETE]),
+    "srtp_osrtp_offer_accepted": ("OSRTP=offer answered with a=crypto on RTP/AVP", [
+        offer(OSRTP=["offer"], DTLS="off"),
+        answer(bob(media=BASIC + crypto(7, "AES_CM_128_HMAC_SHA1_80", 24))), QUERY, DELETE]),
+    "srtp_osrtp_incoming": ("an OSRTP offer (a=crypto on RTP/AVP) answered plain: plain answer", [
+        offer(sdp(media=BASIC + crypto(1, "AES_CM_128_HMAC_SHA1_80", 25))),
+        answer(), QUERY, DELETE]),
+    "srtp_osrtp_accept": ("an OSRTP offer answered plain with OSRTP=accept: SRTP answer", [
+        offer(sdp(media=BASIC + crypto(1, "AES_CM_128_HMAC_SHA1_80", 26)),
+              **{"transport-protocol": "RTP/AVP"}),
+        answer(OSRTP=["accept"]), QUERY, DELETE]),
+    "srtp_reinvite": ("SDES re-INVITE from the caller keeps the negotiated keys", [
+        offer(savp(crypto(1, "AES_CM_128_HMAC_SHA1_80", 27))),
+        answer(savp_bob(crypto(1, "AES_CM_128_HMAC_SHA1_80", 28))),
+        offer(savp(crypto(1, "AES_CM_128_HMAC_SHA1_80", 27))),
+        answer(savp_bob(crypto(1, "AES_CM_128_HMAC_SHA1_80", 28))), QUERY, DELETE]),
+    "srtp_unknown_suite_ignored": ("an unknown suite beside a known one is ignored", [
+        offer(savp("a=crypto:1 FOO_128_HMAC_MD5 inline:" + key("AES_CM_128_HMAC_SHA1_80", 29)
+                   + "\r\n" + crypto(2, "AES_CM_128_HMAC_SHA1_80", 30)),
+              **{"transport-protocol": "RTP/AVP"}),
+        answer(), DELETE]),
+})
 
 
 #: Scenarios for a dual-stack interface (rtpengine with ``interface = 127.0.0.1;::1``, rtpgate

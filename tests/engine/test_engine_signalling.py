@@ -227,11 +227,11 @@ def test_transcoding_without_a_media_plugin_is_refused(
 def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
     call = new_call_id()
     refusals: list[tuple[str, dict[str, Any], str]] = [
-        (sdp().replace("RTP/AVP", "RTP/SAVP"), {}, "SRTP/DTLS is not supported"),
         (sdp(media="a=rtpmap:0 PCMU/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 "
-                   "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"), {},
-         "SRTP/DTLS is not supported (a=crypto)"),
-        (sdp(), {"transport-protocol": "TCP/TLS/RTP/SAVPF"}, "SRTP/DTLS is not supported"),
+                   "inline:PS1uQCVeeCFCanVmcjkp\r\n").replace("RTP/AVP", "RTP/SAVP"), {},
+         "Invalid a=crypto attribute: key of 15 bytes"),
+        (sdp(), {"transport-protocol": "TCP/TLS/RTP/SAVPF"}, "SRTP over TCP is not supported"),
+        (sdp(), {"OSRTP": ["offer-legacy"]}, "Legacy OSRTP (two m= lines) is not supported"),
         (sdp(), {"ICE": "force-relay"}, "ICE=force-relay is not supported"),
         (sdp(), {"T.38": ["decode"]}, "T.38 gateway is not supported (T.38 'decode')"),
         (sdp(), {"flags": ["T38-force"]}, "T.38 gateway is not supported (T.38 'force')"),

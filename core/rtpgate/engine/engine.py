@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..media.calls import CallRelay
 from ..media.dtls import DtlsOptions, make_certificate
 from ..media.relay import Relay
+from ..media.srtp import srtp_pipeline
 from ..media.webrtc import WebrtcPipelines
 from ..stats import CLOSE_REASONS
 from .codec_support import CodecSupport
@@ -77,7 +78,7 @@ class Engine:
         self.sweeper = Sweeper(self)
         #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or
         #: media control changed a call.
-        self.relay = CallRelay(Relay(runtime.stats))
+        self.relay = CallRelay(Relay(runtime.stats), factories=[srtp_pipeline])
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
         #: What media plugins can decode and encode (``rtpgate_media_codecs``).
         self.codec_support = CodecSupport()

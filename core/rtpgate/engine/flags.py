@@ -3,42 +3,31 @@
 rtpengine reads the same setting from several places (``"codec": {"strip": ["PCMA"]}`` and the
 flag ``codec-strip-PCMA``; ``"replace": ["origin"]`` and ``replace-origin``); this module folds
 them into one :class:`OfferFlags`.  Flag names are compared with ``-``, ``_`` and space alike
-and case-insensitively.  Requests for what rtpgate does not implement (SRTP, DTLS, the T.38
-gateway) are collected in :attr:`OfferFlags.unsupported` so the command can refuse them before
-it changes anything.
+and case-insensitively.  Requests for what rtpgate does not implement (SRTP over TCP, legacy
+OSRTP, transcoding, T.38) are collected in :attr:`OfferFlags.unsupported` so the command can
+refuse them before it changes anything.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..media.dtls import normalize_hash
+from . import protocols
 from .codecs import CodecRequest
 from .requests import OfferRequest
+from .sdes import SdesFlags
 from .sdp import parse_ip
 
-#: Transport protocols rtpgate relays: plain RTP, and DTLS-SRTP (RFC 5764).
-RTP_PROTOCOLS = {"RTP/AVP": "RTP/AVP", "RTP/AVPF": "RTP/AVPF",
-                 "UDP/TLS/RTP/SAVP": "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF": "UDP/TLS/RTP/SAVPF"}
-#: DTLS-SRTP transport protocols.
-DTLS_PROTOCOLS = frozenset({"UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF"})
-#: Transport protocols that need SDES-SRTP or DTLS over TCP: recognised, refused.
-SRTP_PROTOCOLS = {"RTP/SAVP": "RTP/SAVP", "RTP/SAVPF": "RTP/SAVPF",
-                  "TCP/TLS/RTP/SAVP": "TCP/TLS/RTP/SAVP", "TCP/TLS/RTP/SAVPF": "TCP/TLS/RTP/SAVPF"}
-
+log = logging.getLogger("rtpgate.engine")
 
 def protocol_name(text: str) -> str | None:
-    """The canonical name of a known RTP transport protocol (case-insensitive)."""
-    return RTP_PROTOCOLS.get(text.upper())
-
-
-def is_srtp(text: str) -> bool:
-    return text.upper() in SRTP_PROTOCOLS
-
-
-def is_dtls(protocol: str | None) -> bool:
-    return protocol in DTLS_PROTOCOLS
+    """The key of a known RTP transport protocol (case-insensitive), see
+    :mod:`rtpgate.engine.protocols`."""
+    proto = protocols.lookup(text)
+    return proto.key if proto is not None else None
 
 
 def norm(flag: str) -> str:
@@ -76,7 +65,6 @@ class OfferFlags:
     dtls_reverse: str | None = None
     #: ``DTLS-fingerprint=``: the hash of our ``a=fingerprint`` (``sha-256`` ...).
     dtls_fingerprint: str | None = None
-    sdes_off: bool = False
     transport_protocol: str | None = None
     rtcp_mux_offer: bool = False
     rtcp_mux_require: bool = False
@@ -94,6 +82,10 @@ class OfferFlags:
     label: str | None = None
     via_branch: str | None = None
     supports_load_limit: bool = False
+    #: ``SDES``/``SDES-*`` options (``sdes.off``: SDES-off)
+    sdes: SdesFlags = field(default_factory=SdesFlags)
+    osrtp_offer: bool = False
+    osrtp_accept: bool = False
     unsupported: list[str] = field(default_factory=list)
 
 
@@ -164,6 +156,8 @@ def _flag(flags: OfferFlags, item: str) -> None:
         flags.codec.single_codec = True
     elif key == "webrtc":
         _webrtc(flags)
+    elif key == "pad-crypto":
+        flags.sdes.pad = True
     else:
         for prefix in _PREFIXES:
             if key.startswith(prefix):
@@ -212,23 +206,28 @@ def _webrtc(flags: OfferFlags) -> None:
     flags.trickle_ice = True
     flags.rtcp_mux_offer = flags.rtcp_mux_require = True
     flags.no_rtcp_attr = True
-    flags.sdes_off = True
+    flags.sdes.off = True
     flags.generate_mid = True
 
 
 def _sdes(flags: OfferFlags, items: Iterable[str]) -> None:
-    # disabling SDES is fine (there is nothing to disable); other SDES options are refused
     for item in items:
-        if norm(item) in ("no", "off", "disabled", "disable"):
-            flags.sdes_off = True
-        elif not norm(item).startswith("no-"):
-            flags.unsupported.append(f"SRTP/DTLS is not supported (SDES '{item}')")
+        if not flags.sdes.option(_escape(item)):
+            log.warning("Unknown 'SDES' flag encountered: '%s'", item)
 
 
 def _osrtp(flags: OfferFlags, items: Iterable[str]) -> None:
     for item in items:
-        if norm(item).startswith("offer"):
-            flags.unsupported.append(f"SRTP/DTLS is not supported (OSRTP '{item}')")
+        key = norm(item)
+        if key in ("offer", "offer-rfc"):
+            flags.osrtp_offer = True
+        elif key in ("accept", "accept-rfc"):
+            flags.osrtp_accept = True
+        elif key in ("offer-legacy", "accept-legacy"):
+            flags.unsupported.append(f"Legacy OSRTP (two m= lines) is not supported "
+                                     f"(OSRTP '{item}'); use offer or accept")
+        else:
+            log.warning("Unknown 'OSRTP' flag encountered: '%s'", item)
 
 
 def _t38(flags: OfferFlags, items: Iterable[str]) -> None:
@@ -341,11 +340,8 @@ def _dtls(flags: OfferFlags, request: OfferRequest) -> None:
 def _transport(flags: OfferFlags, value: str) -> None:
     if value == "accept":
         return
-    if value.upper() in DTLS_PROTOCOLS:
-        flags.transport_protocol = value.upper()
-        return
-    if is_srtp(value):
-        flags.unsupported.append(f"SRTP/DTLS is not supported (transport protocol {value})")
+    if value.upper() in protocols.UNSUPPORTED:
+        flags.unsupported.append(f"SRTP over TCP is not supported (transport protocol {value})")
         return
     flags.transport_protocol = protocol_name(value)
 

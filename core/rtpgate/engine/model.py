@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .interfaces import LogicalInterface
 from .ports import MediaSocket
+from .sdes import CryptoParams
 
 if TYPE_CHECKING:
     from ..media.rtcp import ReportBlock
@@ -41,6 +42,8 @@ MF_TRANSCODING = 1 << 11
 MF_DTLS = 1 << 12  #: DTLS-SRTP towards this media's party
 MF_DTLS_ACTIVE = 1 << 13  #: rtpgate's DTLS role may be/is active (the DTLS client)
 MF_DTLS_PASSIVE = 1 << 14  #: ... passive (the DTLS server); both: ``a=setup:actpass``
+MF_SDES = 1 << 15  #: SDES (a=crypto) keys on this side
+MF_SDES_REORDERED = 1 << 18  #: SDES-offerer_pref: reordered what this side offered
 # internal: not reported
 MF_RTCP_MUX_OVERRIDE = 1 << 16
 MF_PTIME_OVERRIDE = 1 << 17
@@ -50,10 +53,11 @@ MEDIA_FLAG_NAMES: tuple[tuple[int, str], ...] = (
     (MF_INITIALIZED, "initialized"), (MF_ASYMMETRIC, "asymmetric"), (MF_SEND, "send"),
     (MF_RECV, "recv"), (MF_RTCP_MUX, "rtcp-mux"), (MF_DTLS, "DTLS-SRTP"),
     (MF_DTLS_ACTIVE, "DTLS role active"), (MF_DTLS_PASSIVE, "DTLS role passive"),
-    (MF_ICE, "ICE"),
+    (MF_SDES, "SDES"), (MF_ICE, "ICE"),
     (MF_TRICKLE_ICE, "trickle ICE"), (MF_ICE_CONTROLLING, "ICE controlling"),
     (MF_ICE_LITE_PEER, "ICE-lite peer"), (MF_UNIDIRECTIONAL, "unidirectional"),
-    (MF_LOOP_CHECK, "loop check"), (MF_TRANSCODING, "transcoding"),
+    (MF_LOOP_CHECK, "loop check"), (MF_SDES_REORDERED, "SDES reordered"),
+    (MF_TRANSCODING, "transcoding"),
 )
 
 # -- stream flags ------------------------------------------------------------------------------
@@ -120,6 +124,21 @@ class EndpointMap:
         self.sets = []
 
 
+@dataclass(slots=True)
+class SrtpCounters:
+    """What the relay's SDES-SRTP stages of one stream did (drops are also in ``stats_in``'s
+    errors)."""
+
+    decrypted: int = 0
+    encrypted: int = 0
+    #: failed authentication (or a GCM tag): dropped
+    auth_failures: int = 0
+    #: replayed (or older than the replay window): dropped
+    replayed: int = 0
+    #: too short for its suite's tag, or otherwise not SRTP: dropped
+    malformed: int = 0
+
+
 @dataclass(slots=True, eq=False)
 class Stream:
     """One RTP or RTCP flow of a media: rtpengine's ``packet_stream``."""
@@ -143,6 +162,9 @@ class Stream:
     #: RTCP reception reports received on this stream, newest per reported SSRC (the relay
     #: fills it): loss and jitter of the media this stream's party receives.
     rtcp_reports: dict[int, ReportBlock] = field(default_factory=dict)
+    #: SDES-SRTP work of the relay on this stream (decrypting what its party sends, encrypting
+    #: what is sent to it).
+    srtp: SrtpCounters = field(default_factory=SrtpCounters)
 
     @property
     def is_rtcp(self) -> bool:
@@ -219,6 +241,25 @@ class Media:
     #: State media plugins keep with this media, by plugin (a transcoder's codec chains):
     #: it goes when the media goes, and what reads the call model can reach it.
     plugin_state: dict[str, object] = field(default_factory=dict)
+    #: SDES: the party's own ``a=crypto`` lines (the keys it encrypts with; the first is used)
+    sdes_in: list[CryptoParams] = field(default_factory=list)
+    #: ... and the lines rtpgate gave it (the keys rtpgate encrypts with towards it)
+    sdes_out: list[CryptoParams] = field(default_factory=list)
+
+    @property
+    def rx_crypto(self) -> CryptoParams | None:
+        """The SDES key this media's party sends with, if SDES-SRTP applies (not while DTLS
+        is negotiated with that party)."""
+        if self.flags & MF_SDES and not self.flags & MF_DTLS and self.sdes_in:
+            return self.sdes_in[0]
+        return None
+
+    @property
+    def tx_crypto(self) -> CryptoParams | None:
+        """The SDES key rtpgate sends to this media's party with, if SDES-SRTP applies."""
+        if self.flags & MF_SDES and not self.flags & MF_DTLS and self.sdes_out:
+            return self.sdes_out[0]
+        return None
 
     def release(self) -> None:
         for em in self.endpoint_maps:

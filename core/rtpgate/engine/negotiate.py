@@ -22,8 +22,9 @@ from dataclasses import dataclass, field, replace
 
 from . import codecs as cd
 from . import model as m
+from . import protocols, sdes
 from .codec_support import CodecSupport
-from .flags import OfferFlags, is_dtls
+from .flags import OfferFlags
 from .interfaces import Interfaces, LogicalInterface
 from .params import StreamParams
 from .ports import MediaSocket
@@ -60,11 +61,14 @@ class MediaState:
     media_id: str | None
     family: str | None
     interface: LogicalInterface | None
+    sdes_in: list[sdes.CryptoParams]
+    sdes_out: list[sdes.CryptoParams]
 
     @classmethod
     def of(cls, media: m.Media) -> MediaState:
         return cls(media.flags, media.protocol, media.protocol_str, media.type, media.ptime,
-                   media.media_id, media.family, media.interface)
+                   media.media_id, media.family, media.interface, list(media.sdes_in),
+                   list(media.sdes_out))
 
     def apply_to(self, media: m.Media) -> None:
         media.flags = self.flags
@@ -75,6 +79,8 @@ class MediaState:
         media.media_id = self.media_id
         media.family = self.family
         media.interface = self.interface
+        media.sdes_in = self.sdes_in
+        media.sdes_out = self.sdes_out
 
     def set(self, bit: int, on: bool) -> None:
         self.flags = self.flags | bit if on else self.flags & ~bit
@@ -183,7 +189,9 @@ class Negotiation:
         s.set(m.MF_RECV, sp.send)
         s.set(m.MF_SEND, sp.recv)
         if sp.rtp_endpoint.port:
+            self._update_crypto(s, sp)
             self._rtcp_mux(r, s)
+            self._generate_crypto(r, s, receiver)
 
         r.interface = self._interface(r, self.receiver, flags.direction[1])
         s.interface = self._interface(s, self.sender, flags.direction[0])
@@ -247,10 +255,27 @@ class Negotiation:
             s.protocol = sp.protocol
             if self.opmode != ANSWER:
                 r.protocol = None
+            else:
+                self._answer_protocol(r, sp)
         if r.protocol is None:
             r.protocol = s.protocol
         if self.flags.transport_protocol and s.protocol is not None:
             r.protocol = self.flags.transport_protocol
+        receiving = protocols.get(r.protocol)
+        if receiving is not None and self.flags.osrtp_offer and self.opmode == OFFER:
+            r.protocol = protocols.osrtp(receiving).key  # RFC 8643 offer
+
+    def _answer_protocol(self, r: MediaState, sp: StreamParams) -> None:
+        """rtpengine's answer special cases: an OSRTP offer answered with plain RTP gets a
+        plain answer, unless ``OSRTP=accept``; an OSRTP answer to a plain offer is ignored."""
+        answered, offered = protocols.get(sp.protocol), protocols.get(r.protocol)
+        if answered is None or offered is None:
+            return
+        if not answered.srtp and offered.osrtp:
+            if not self.flags.osrtp_accept:
+                r.protocol = None
+        elif answered.osrtp and not offered.osrtp:
+            r.protocol = None
 
     def _dtls(self, r: MediaState, s: MediaState, sp: StreamParams, receiver: m.Media) -> None:
         """DTLS-SRTP and rtpgate's ``a=setup`` role on each side (RFC 5763 section 5, RFC
@@ -263,7 +288,7 @@ class Negotiation:
         both = m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
         # the sender's side: what its party said
         theirs = sp.dtls.setup if sp.dtls is not None else None
-        s.set(m.MF_DTLS, sp.dtls is not None and is_dtls(s.protocol))
+        s.set(m.MF_DTLS, sp.dtls is not None and protocols.is_srtp(s.protocol))
         if s.has(m.MF_DTLS) and theirs in ("active", "passive"):
             s.set(both, False)
             s.set(m.MF_DTLS_PASSIVE if theirs == "active" else m.MF_DTLS_ACTIVE, True)
@@ -271,7 +296,7 @@ class Negotiation:
             s.set(both, False)
         # the receiver's side: what rtpgate writes to its party
         offer = self.opmode == OFFER
-        if not is_dtls(r.protocol) or (offer and flags.dtls == "off"):
+        if not protocols.is_srtp(r.protocol) or (offer and flags.dtls == "off"):
             r.set(m.MF_DTLS, False)
             r.set(both, False)
             return
@@ -289,6 +314,55 @@ class Negotiation:
             r.set(m.MF_DTLS_ACTIVE, True)
         else:
             r.set(m.MF_DTLS_PASSIVE if wanted == "passive" else m.MF_DTLS_ACTIVE, True)
+
+    # -- SDES (rtpengine's media_update_crypto and the SDES half of __generate_crypto)
+
+    def _update_crypto(self, s: MediaState, sp: StreamParams) -> None:
+        """The sender's own ``a=crypto`` lines."""
+        s.sdes_in = list(sp.sdes)
+        if s.sdes_in:
+            s.set(m.MF_SDES, True)
+            s.sdes_in, s.sdes_out = sdes.accept(s.sdes_in, s.sdes_out, self.flags.sdes)
+            if self.opmode == OFFER and self.flags.sdes.prefer:  # SDES-prefer: not DTLS
+                s.set(m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE, False)
+
+    def _generate_crypto(self, r: MediaState, s: MediaState, receiver: m.Media) -> None:
+        """The receiver's keys and keying methods (after :meth:`_dtls`): SDES beside DTLS in
+        a first SRTP offer, SDES alone where this side answered with SDES before, and in an
+        answer SDES only where the offerer did not do DTLS."""
+        flags = self.flags
+        proto = protocols.get(r.protocol)
+        dtls_bits = m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
+        before = receiver.flags
+        if proto is None or not proto.srtp:
+            r.sdes_out = []
+            s.sdes_in, _ = sdes.reorder(s.sdes_in, flags.sdes.offerer_pref)
+            r.set(dtls_bits | m.MF_SDES, False)
+            if s.protocol is None:
+                s.set(dtls_bits | m.MF_SDES, False)
+            return
+        if self.opmode == OFFER:
+            if before & (m.MF_DTLS | m.MF_SDES):
+                if not before & m.MF_DTLS:
+                    r.set(dtls_bits, False)  # this side chose SDES before: no DTLS offer
+            elif not flags.sdes.off:
+                r.set(m.MF_SDES, True)
+            if not r.has(m.MF_SDES):
+                return
+            s.set(m.MF_SDES_REORDERED, False)
+            r.sdes_out = sdes.offer(s.sdes_in, r.sdes_out, flags.sdes)
+            s.sdes_in, moved = sdes.reorder(s.sdes_in, flags.sdes.offerer_pref)
+            s.set(m.MF_SDES_REORDERED, moved)
+            return
+        if not before & m.MF_DTLS:
+            r.set(dtls_bits, False)  # the offerer did not offer DTLS
+        if r.has(m.MF_DTLS) and r.has(m.MF_SDES) and flags.dtls == "off":
+            r.set(dtls_bits, False)
+        if r.has(m.MF_DTLS):
+            r.set(m.MF_SDES, False)
+            return
+        r.sdes_out, r.sdes_in = sdes.answer(r.sdes_out, r.sdes_in, s.sdes_in, flags.sdes,
+                                            r.has(m.MF_SDES_REORDERED))
 
     def _media_id(self, r: MediaState, s: MediaState, sp: StreamParams) -> None:
         if self.opmode != OFFER:

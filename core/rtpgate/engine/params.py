@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import codecs as cd
+from . import protocols
 from . import sdp as s
-from .flags import OfferFlags, is_srtp, protocol_name
+from .flags import OfferFlags, protocol_name
 from .model import DtlsState, Endpoint, RemoteIce
+from .sdes import CryptoParams, InvalidCrypto, usable
 
 
 class IncompleteSdp(Exception):  # noqa: N818 - rtpengine's "Incomplete SDP specification"
@@ -22,7 +24,8 @@ class IncompleteSdp(Exception):  # noqa: N818 - rtpengine's "Incomplete SDP spec
 
 
 class Unsupported(Exception):  # noqa: N818 - an answer to the client
-    """The SDP needs something rtpgate does not do (SRTP, DTLS); ``reason`` says what."""
+    """The SDP needs something rtpgate does not do (SRTP over TCP), or carries an
+    ``a=crypto`` it cannot use; ``reason`` says what."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -55,6 +58,8 @@ class StreamParams:
     remote_ice: RemoteIce | None = None
     #: The party's ``a=fingerprint`` and ``a=setup`` (when it offers DTLS).
     dtls: DtlsState | None = None
+    #: The party's ``a=crypto`` lines (SDES keys it sends with), usable ones only.
+    sdes: list[CryptoParams] = field(default_factory=list)
 
     @property
     def num_ports(self) -> int:
@@ -90,18 +95,27 @@ def _direction(media: s.Media, session: s.Session) -> tuple[bool, bool]:
 
 
 def check_supported(sdp: s.Sdp) -> None:
-    """Refuse an SDP that needs SRTP or DTLS, before anything changes."""
+    """Refuse an SDP that needs SRTP over TCP, before anything changes."""
     for session in sdp.sessions:
-        holders: list[s.Session | s.Media] = [session, *session.medias]
-        for holder in holders:
-            for kind in (s.CRYPTO,):
-                attr = holder.kinds.get(kind)
-                if attr is not None:
-                    raise Unsupported(f"SRTP/DTLS is not supported (a={attr.name})")
         for media in session.medias:
-            if is_srtp(media.transport):
-                raise Unsupported(f"SRTP/DTLS is not supported (transport protocol "
+            if media.transport.upper() in protocols.UNSUPPORTED:
+                raise Unsupported(f"SRTP over TCP is not supported (transport protocol "
                                   f"{media.transport})")
+
+
+def _crypto(media: s.Media) -> list[CryptoParams]:
+    """The usable ``a=crypto`` lines of a media (see :mod:`rtpgate.engine.sdes`)."""
+    lines = [a.value or "" for a in media.attributes if a.kind == s.CRYPTO]
+    if not lines:
+        return []
+    try:
+        found = usable(lines)
+    except InvalidCrypto as exc:
+        raise Unsupported(f"Invalid a=crypto attribute: {exc}") from None
+    if not found:
+        names = ", ".join(line.split()[1] if len(line.split()) > 1 else "?" for line in lines)
+        raise Unsupported(f"Invalid a=crypto attribute: unknown crypto suite ({names})")
+    return found
 
 
 def _dtls(media: s.Media, session: s.Session) -> DtlsState | None:
@@ -128,6 +142,10 @@ def stream_params(sdp: s.Sdp, flags: OfferFlags) -> list[StreamParams]:
 def _one(index: int, session: s.Session, media: s.Media, flags: OfferFlags) -> StreamParams:
     rtp = _endpoint(flags, media, session, None, media.port)
     protocol = protocol_name(media.transport)
+    sdes = _crypto(media)
+    known = protocols.get(protocol)
+    if known is not None and not known.srtp and sdes:
+        protocol = protocols.osrtp(known).key  # RFC 8643: a=crypto on RTP/AVP
     codecs: list[cd.Codec] = []
     if protocol is not None:
         try:
@@ -164,7 +182,7 @@ def _one(index: int, session: s.Session, media: s.Media, flags: OfferFlags) -> S
         ptime=ptime, codecs=codecs, ice=ufrag is not None, trickle_ice=trickle,
         ice_lite_peer=media.has(s.ICE_LITE), media_id=mid.value if mid is not None else None,
         end_of_candidates=media.has(s.END_OF_CANDIDATES), remote_ice=remote_ice,
-        dtls=_dtls(media, session))
+        dtls=_dtls(media, session), sdes=sdes)
     rtcp = media.first(s.RTCP)
     if media.has(s.RTCP_MUX):
         params.rtcp_mux = True

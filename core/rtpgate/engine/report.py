@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import model as m
+from . import protocols
 
 _FAMILY = {"IP4": "IPv4", "IP6": "IPv6"}
 
@@ -36,6 +37,9 @@ def _stream(ps: m.Stream, totals: list[m.Counters]) -> dict[str, Any]:
         out["family"] = selected.local.family_name
     out["endpoint"] = _endpoint(ps.endpoint)
     out["advertised endpoint"] = _endpoint(ps.advertised)
+    media = ps.media
+    if media.flags & m.MF_SDES and media.sdes_out:
+        out["crypto suite"] = media.sdes_out[0].suite.name
     out["last packet"] = int(ps.last_packet)
     if ps.ssrcs:
         out["SSRC"] = ps.ssrcs[0]
@@ -51,7 +55,7 @@ def _stream(ps: m.Stream, totals: list[m.Counters]) -> dict[str, Any]:
 def _media(media: m.Media, totals: list[m.Counters]) -> dict[str, Any]:
     out: dict[str, Any] = {"index": media.index, "type": media.type}
     if media.protocol is not None:
-        out["protocol"] = media.protocol
+        out["protocol"] = protocols.wire_name(media.protocol)
     elif media.protocol_str.lower() == "udptl":  # T.38, passed through (rtpengine knows it)
         out["protocol"] = "udptl"
     out["streams"] = [_stream(ps, totals) for ps in media.streams]

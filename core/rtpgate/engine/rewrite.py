@@ -16,9 +16,11 @@ from collections.abc import Callable
 
 from ..media.dtls import Certificate, normalize_hash
 from . import model as m
+from . import protocols
 from . import sdp as s
 from .flags import OfferFlags
 from .negotiate import ANSWER, OFFER, MediaPlan
+from .sdes import format_crypto
 
 _ICE_KINDS = frozenset({s.ICE, s.ICE_LITE, s.ICE_OPTIONS, s.ICE_UFRAG, s.ICE_PWD,
                         s.CANDIDATE})
@@ -169,7 +171,8 @@ class Rewriter:
             if media.port_count > 1 and rtp is not None and rtp.selected is not None:
                 self.out.append(f"/{media.port_count}")
         if receiver.protocol is not None:
-            self.replace(media.transport_start, media.transport_end, receiver.protocol)
+            self.replace(media.transport_start, media.transport_end,
+                         protocols.wire_name(receiver.protocol))
         else:
             self.copy_to(media.transport_end)
         if receiver.protocol is not None:
@@ -224,6 +227,10 @@ class Rewriter:
             if not flags.original_sendrecv:
                 out.append(_direction(mflags))
             rtcp_stream = self._rtcp(out, plan) if rtp_protocol else None
+            if rtp_protocol and mflags & m.MF_SDES and protocols.is_srtp(receiver.protocol):
+                sdes_flags = flags.sdes
+                out += [format_crypto(params, pad=sdes_flags.pad, lifetime=sdes_flags.lifetime)
+                        for params in receiver.sdes_out]
             if mflags & m.MF_DTLS:
                 out += self._dtls(receiver)
             if rtp_protocol and receiver.ptime:

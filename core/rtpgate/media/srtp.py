@@ -1,103 +1,225 @@
-"""SRTP/SRTCP protection as pipeline stages (RFC 3711, RFC 7714), on libsrtp 2 via pylibsrtp.
+"""SRTP/SRTCP on the relay (RFC 3711, RFC 7714): the decrypt and encrypt stages of a stream's
+pipeline, keyed by SDES or by DTLS-SRTP.
 
 :class:`SrtpDecrypt` is an ingress stage (what a party sends, unprotected with the party's key),
 :class:`SrtpEncrypt` an egress stage (what is sent to a party, protected with rtpgate's key for
-it).  libsrtp keeps the rollover counter and the replay window per SSRC; a packet that fails
-authentication or is a replay is dropped, counted here, and flagged as an error so the relay
-counts it against the stream too.
+it).  DTLS-SRTP (:mod:`rtpgate.media.webrtc`) makes them from the exporter's keys
+(:meth:`SrtpDecrypt.keyed`).  For SDES: a stream whose media has SDES keys
+(:attr:`rtpgate.engine.model.Media.rx_crypto` / ``tx_crypto``) gets an ingress
+:class:`SrtpDecrypt` stage (the key its party sends with) and an egress :class:`SrtpEncrypt`
+stage (the key rtpgate gave that party); a plain side has neither, so
+SRTP <-> RTP, RTP <-> SRTP and SRTP <-> SRTP with other keys all follow from the two sides'
+keys.  :func:`srtp_pipeline` is the :class:`~rtpgate.media.calls.PipelineFactory`; it keeps a
+stage whose key did not change, so ROC and replay state survive re-INVITEs.
+
+Backends: libsrtp 2 through ``pylibsrtp`` for the suites it exposes (AES_CM_128_HMAC_SHA1_80/32,
+AEAD_AES_128/256_GCM) without MKI or session parameters, else the ``cryptography`` code in
+:mod:`rtpgate.media.srtp_software`.
+
+A packet that fails authentication or is a replay is dropped and counted: on the engine
+stream's :class:`~rtpgate.engine.model.SrtpCounters` (``auth_failures``, ``replayed``,
+``malformed``) and as an ingress error of the stream (``query``'s ``errors``, the interface and
+server totals).  Encryption does not fail for RTP the relay already accepted; if it does (a
+packet too short for its header) it is dropped and counted as ``malformed``.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Protocol, Self
 
 import pylibsrtp
 
-log = logging.getLogger("rtpgate.media.srtp")
+from ..engine import model as m
+from ..engine.sdes import CryptoParams, find_suite
+from .pipeline import Pipeline, Stage
+from .srtp_software import AuthError, ReplayError, SoftwareContext, SrtpError
 
-#: rtpengine's suite names -> libsrtp profiles (the suites DTLS-SRTP can negotiate).
+log = logging.getLogger("rtpgate.media")
+
+#: rtpengine's suite names -> libsrtp profiles (also the suites DTLS-SRTP can negotiate).
 PROFILES: dict[str, int] = {
-    "AEAD_AES_256_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
-    "AEAD_AES_128_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
     "AES_CM_128_HMAC_SHA1_80": pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
     "AES_CM_128_HMAC_SHA1_32": pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32,
+    "AEAD_AES_128_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
+    "AEAD_AES_256_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
 }
 
 
-def _session(suite: str, key: bytes, salt: bytes, inbound: bool) -> pylibsrtp.Session:
-    policy = pylibsrtp.Policy(
-        key=key + salt, srtp_profile=PROFILES[suite],
-        ssrc_type=(pylibsrtp.Policy.SSRC_ANY_INBOUND if inbound
-                   else pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
-    policy.allow_repeat_tx = True  # a retransmission of the same packet is re-protected
-    return pylibsrtp.Session(policy)
+class Context(Protocol):
+    def protect(self, data: bytes) -> bytes: ...
+    def unprotect(self, data: bytes) -> bytes: ...
+    def protect_rtcp(self, data: bytes) -> bytes: ...
+    def unprotect_rtcp(self, data: bytes) -> bytes: ...
 
 
-class SrtpDecrypt:
-    """Unprotects SRTP and SRTCP from one party."""
+class LibsrtpContext:
+    """pylibsrtp's session, with its errors mapped onto :class:`SrtpError` kinds."""
+
+    def __init__(self, params: CryptoParams, inbound: bool) -> None:
+        policy = pylibsrtp.Policy(
+            key=params.key + params.salt,
+            ssrc_type=(pylibsrtp.Policy.SSRC_ANY_INBOUND if inbound
+                       else pylibsrtp.Policy.SSRC_ANY_OUTBOUND),
+            srtp_profile=PROFILES[params.suite.name])
+        policy.allow_repeat_tx = True  # a retransmitted packet is sent again, same bytes
+        self._session = pylibsrtp.Session(policy)
+
+    @staticmethod
+    def _error(exc: pylibsrtp.Error) -> SrtpError:
+        text = str(exc)
+        if "auth" in text:
+            return AuthError(text)
+        if "replay" in text:
+            return ReplayError(text)
+        return SrtpError(text)
+
+    def protect(self, data: bytes) -> bytes:
+        try:
+            return self._session.protect(data)
+        except pylibsrtp.Error as exc:
+            raise self._error(exc) from None
+
+    def unprotect(self, data: bytes) -> bytes:
+        try:
+            return self._session.unprotect(data)
+        except pylibsrtp.Error as exc:
+            raise self._error(exc) from None
+
+    def protect_rtcp(self, data: bytes) -> bytes:
+        try:
+            return self._session.protect_rtcp(data)
+        except pylibsrtp.Error as exc:
+            raise self._error(exc) from None
+
+    def unprotect_rtcp(self, data: bytes) -> bytes:
+        try:
+            return self._session.unprotect_rtcp(data)
+        except pylibsrtp.Error as exc:
+            raise self._error(exc) from None
+
+
+def context(params: CryptoParams, inbound: bool) -> Context:
+    """The backend for ``params`` (see the module docstring)."""
+    if params.suite.name in PROFILES and not params.mki and not any(params.session_flags):
+        return LibsrtpContext(params, inbound)
+    return SoftwareContext(params)
+
+
+class _Stage:
+    name = ""
+    inbound = False
+    __slots__ = ("context", "counters", "error", "params")
+
+    def __init__(self, params: CryptoParams, counters: m.SrtpCounters | None = None) -> None:
+        self.params = params
+        #: Where it counts (the engine stream's, so query/CLI/Redis see them).
+        self.counters = m.SrtpCounters() if counters is None else counters
+        self.context = context(params, self.inbound)
+        self.error = False
+
+    @classmethod
+    def keyed(cls, suite: str, key: bytes, salt: bytes,
+              counters: m.SrtpCounters | None = None) -> Self:
+        """A stage for a suite named as rtpengine names it and a raw key and salt (DTLS-SRTP's
+        exporter keys)."""
+        found = find_suite(suite)
+        if found is None:
+            raise ValueError(f"unknown SRTP suite {suite}")
+        return cls(CryptoParams(0, found, key, salt), counters)
+
+    def _failed(self, exc: SrtpError) -> None:
+        counters = self.counters
+        if exc.kind == "auth":
+            counters.auth_failures += 1
+        elif exc.kind == "replay":
+            counters.replayed += 1
+        else:
+            counters.malformed += 1
+        self.error = True
+        dropped = counters.auth_failures + counters.replayed + counters.malformed
+        if dropped <= 10 or dropped % 1000 == 0:
+            log.info("%s (%s) dropped a packet (%s: %s), %d so far on this stream", self.name,
+                     self.params.suite.name, exc.kind, exc, dropped)
+
+
+class SrtpDecrypt(_Stage):
+    """Ingress: SRTP/SRTCP from the party -> RTP/RTCP."""
 
     name = "srtp-decrypt"
-
-    def __init__(self, suite: str, key: bytes, salt: bytes) -> None:
-        self.suite = suite
-        self._session = _session(suite, key, salt, inbound=True)
-        self.error = False
-        self.packets = 0
-        self.auth_failures = 0  #: failed authentication, replays, malformed
+    inbound = True
+    __slots__ = ()
 
     def rtp(self, data: bytes) -> bytes | None:
         try:
-            out: bytes = self._session.unprotect(data)
-        except pylibsrtp.Error as exc:
+            out = self.context.unprotect(data)
+        except SrtpError as exc:
             self._failed(exc)
             return None
-        self.packets += 1
+        self.counters.decrypted += 1
         self.error = False
         return out
 
     def rtcp(self, data: bytes) -> bytes | None:
         try:
-            out: bytes = self._session.unprotect_rtcp(data)
-        except pylibsrtp.Error as exc:
+            out = self.context.unprotect_rtcp(data)
+        except SrtpError as exc:
             self._failed(exc)
             return None
-        self.packets += 1
+        self.counters.decrypted += 1
         self.error = False
         return out
 
-    def _failed(self, exc: Exception) -> None:
-        self.auth_failures += 1
-        self.error = True
-        if self.auth_failures <= 10 or self.auth_failures % 1000 == 0:
-            log.info("SRTP packet dropped (%s), %d so far", exc, self.auth_failures)
-        return None
 
-
-class SrtpEncrypt:
-    """Protects RTP and RTCP sent to one party."""
+class SrtpEncrypt(_Stage):
+    """Egress: RTP/RTCP -> SRTP/SRTCP for the party."""
 
     name = "srtp-encrypt"
-
-    def __init__(self, suite: str, key: bytes, salt: bytes) -> None:
-        self.suite = suite
-        self._session = _session(suite, key, salt, inbound=False)
-        self.error = False
-        self.packets = 0
+    __slots__ = ()
 
     def rtp(self, data: bytes) -> bytes | None:
         try:
-            out: bytes = self._session.protect(data)
-        except pylibsrtp.Error:
-            self.error = True
+            out = self.context.protect(data)
+        except SrtpError as exc:
+            self._failed(exc)
             return None
-        self.packets += 1
+        self.counters.encrypted += 1
         return out
 
     def rtcp(self, data: bytes) -> bytes | None:
         try:
-            out: bytes = self._session.protect_rtcp(data)
-        except pylibsrtp.Error:
-            self.error = True
+            out = self.context.protect_rtcp(data)
+        except SrtpError as exc:
+            self._failed(exc)
             return None
-        self.packets += 1
+        self.counters.encrypted += 1
         return out
+
+
+def srtp_pipeline(stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
+    """The SDES part of ``stream``'s pipeline (a :class:`PipelineFactory`)."""
+    media = stream.media
+    rx, tx = media.rx_crypto, media.tx_crypto
+    if rx is None and tx is None:
+        return None
+    ingress: tuple[Stage, ...] = ()
+    egress: tuple[Stage, ...] = ()
+    if rx is not None:
+        old = _reuse(current, SrtpDecrypt, rx, stream)
+        ingress = (old if isinstance(old, SrtpDecrypt) else SrtpDecrypt(rx, stream.srtp),)
+    if tx is not None:
+        old = _reuse(current, SrtpEncrypt, tx, stream)
+        egress = (old if isinstance(old, SrtpEncrypt) else SrtpEncrypt(tx, stream.srtp),)
+    return Pipeline(ingress=ingress, egress=egress)
+
+
+def _reuse(current: Pipeline | None, kind: type[_Stage], params: CryptoParams,
+           stream: m.Stream) -> object | None:
+    """The stage of ``kind`` in ``current`` for the same key and stream, if any."""
+    if current is None:
+        return None
+    for stage in (*current.ingress, *current.egress):
+        if (type(stage) is kind and isinstance(stage, _Stage) and stage.params == params
+                and stage.counters is stream.srtp):
+            return stage
+    return None

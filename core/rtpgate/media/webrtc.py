@@ -217,8 +217,9 @@ class WebrtcPipelines:
 
     def _keys(self, stream: m.Stream, state: StreamSecurity) -> Callable[[SrtpKeys], None]:
         def keys(srtp: SrtpKeys) -> None:
-            state.stages = (SrtpDecrypt(srtp.suite, srtp.remote_key, srtp.remote_salt),
-                            SrtpEncrypt(srtp.suite, srtp.local_key, srtp.local_salt))
+            state.stages = (
+                SrtpDecrypt.keyed(srtp.suite, srtp.remote_key, srtp.remote_salt, stream.srtp),
+                SrtpEncrypt.keyed(srtp.suite, srtp.local_key, srtp.local_salt, stream.srtp))
             party = stream.media.dtls
             if party is not None:
                 party.state, party.suite = "connected", srtp.suite
