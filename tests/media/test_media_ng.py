@@ -435,7 +435,7 @@ def test_200_calls_at_50_pps_each_way_lose_nothing_and_ng_stays_responsive(
     bench = subprocess.Popen(
         [sys.executable, str(RELAYBENCH), "--ng", f"udp://{ng_address[0]}:{ng_address[1]}",
          "--calls", "200", "--pps", "50", "--seconds", "5", "--pid", str(server.proc.pid)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rtts = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as pinger:
         pinger.settimeout(2)
@@ -444,7 +444,8 @@ def test_200_calls_at_50_pps_each_way_lose_nothing_and_ng_stays_responsive(
             n += 1
             rtts.append(_ng_udp_ping(pinger, ng_address, n))
             time.sleep(0.02)
-    out, _ = bench.communicate()
+    out, err = bench.communicate()
+    assert out.strip(), err
     result = json.loads(out.splitlines()[-1])
     assert result["calls"] == 200 and result["generator_kept_up"], result
     assert result["sent"] >= 0.99 * 200 * 2 * 50 * 5, result

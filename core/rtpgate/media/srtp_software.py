@@ -170,6 +170,8 @@ class SoftwareContext:
         params = self.params
         if self._gcm is not None:
             iv = self._gcm_iv(self._rtp.salt, ssrc, roc, seq)
+            if params.unencrypted_srtp:  # RFC 7714 section 14: authentication only
+                return data + self._gcm[0].encrypt(iv, b"", data) + params.mki
             sealed = self._gcm[0].encrypt(iv, data[head:], data[:head])
             return data[:head] + sealed + params.mki
         payload = data[head:]
@@ -200,7 +202,11 @@ class SoftwareContext:
             end = len(data) - len(params.mki)
             iv = self._gcm_iv(self._rtp.salt, ssrc, roc, seq)
             try:
-                payload = self._gcm[0].decrypt(iv, data[head:end], data[:head])
+                if params.unencrypted_srtp:
+                    self._gcm[0].decrypt(iv, data[end - _GCM_TAG:end], data[:end - _GCM_TAG])
+                    payload = data[head:end - _GCM_TAG]
+                else:
+                    payload = self._gcm[0].decrypt(iv, data[head:end], data[:head])
             except InvalidTag:
                 raise AuthError("GCM tag") from None
         else:
