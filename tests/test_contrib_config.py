@@ -17,8 +17,7 @@ ENV_FILE = REPO / "contrib" / "systemd" / "rtpgate.default"
 
 def test_sample_config_is_current() -> None:
     assert SAMPLE.read_text() == installed_sample_config(), (
-        "contrib/rtpengine.conf is out of date: run "
-        "python -m rtpgate.docs --sample-config contrib/rtpengine.conf")
+        "contrib/rtpengine.conf is out of date: run python -m rtpgate.docs docs")
 
 
 def test_sample_config_names_every_option() -> None:

@@ -1,8 +1,8 @@
 """Reference documentation generated from the code, so it cannot drift from it.
 
 ``python -m rtpgate.docs [--check] [DIR]`` writes (or, with ``--check``, compares) ``DIR/hooks.md``,
-``DIR/configuration.md``, ``DIR/ng-commands.md``, ``DIR/ng-schema.json`` and the man page
-``DIR/rtpgate.8`` from the hook
+``DIR/configuration.md``, ``DIR/ng-commands.md``, ``DIR/ng-schema.json``, the man page
+``DIR/rtpgate.8`` (and, beside a ``contrib/`` directory, ``contrib/rtpengine.conf``) from the hook
 specifications, the options and the ng commands of every installed plugin.  A test runs the
 check, so a new hook, option or ng command fails the suite until the pages are regenerated.
 """
@@ -311,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         wanted = {args.sample_config: installed_sample_config()}
     else:
         wanted = {args.directory / name: text for name, text in installed_pages().items()}
+        contrib = args.directory.parent / "contrib"
+        if contrib.is_dir():  # the repository's docs/: its contrib/rtpengine.conf too
+            wanted[contrib / "rtpengine.conf"] = installed_sample_config()
     for path, text in wanted.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
