@@ -136,6 +136,11 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "ice_trickle_zero_address": ("trickle ICE with c=IN IP4 0.0.0.0 and no candidates yet", [
         offer(webrtc(candidates=False), **TO_SIP), answer(PHONE_ANSWER, **TO_BROWSER), QUERY,
         DELETE]),
+    "strip_extmap": ("strip-extmap removes a=extmap towards the receiver", [
+        offer(sdp(media="a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n" + BASIC),
+              flags=["strip-extmap"]),
+        answer(bob(media="a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+                   + BASIC)), DELETE]),
     "ice_optional": ("ICE=optional adds rtpgate as a candidate", [
         offer(ICE="optional"), answer(), DELETE]),
     "rtcp_mux_require": ("rtcp-mux require: one port towards the callee, mux in the offer", [

@@ -65,6 +65,7 @@ class OfferFlags:
     dtls_reverse: str | None = None
     #: ``DTLS-fingerprint=``: the hash of our ``a=fingerprint`` (``sha-256`` ...).
     dtls_fingerprint: str | None = None
+    strip_extmap: bool = False
     transport_protocol: str | None = None
     rtcp_mux_offer: bool = False
     rtcp_mux_require: bool = False
@@ -243,7 +244,7 @@ _SIMPLE_FLAGS = {
     "no-port-latching": "no_port_latching", "original-sendrecv": "original_sendrecv",
     "no-rtcp-attribute": "no_rtcp_attr", "full-rtcp-attribute": "full_rtcp_attr",
     "loop-protect": "loop_protect", "generate-mid": "generate_mid", "reset": "reset",
-    "trickle-ice": "trickle_ice",
+    "trickle-ice": "trickle_ice", "strip-extmap": "strip_extmap",
 }
 
 

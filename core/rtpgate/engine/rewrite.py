@@ -199,7 +199,7 @@ class Rewriter:
                 return attr.pt >= 0 and has_codecs
             if kind == s.PTIME:
                 return bool(receiver.ptime)
-            return False
+            return kind == s.EXTMAP and self.flags.strip_extmap
 
         self._strip(media.attributes, strip)
         self.copy_to(media.end)

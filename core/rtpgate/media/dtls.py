@@ -144,7 +144,7 @@ def make_certificate(options: DtlsOptions | None = None) -> Certificate:
     return Certificate(options, key, cert, cert.public_bytes(Encoding.DER))
 
 
-def _context(cert: Certificate) -> SSL.Context:
+def _context(cert: Certificate, profiles: tuple[SrtpProfile, ...] = PROFILES) -> SSL.Context:
     ctx = SSL.Context(SSL.DTLS_METHOD)
     ctx.set_options(SSL.OP_NO_TICKET | SSL.OP_NO_QUERY_MTU)
     # the peer's certificate is self-signed: it is checked against the SDP fingerprint instead
@@ -152,7 +152,7 @@ def _context(cert: Certificate) -> SSL.Context:
     ctx.use_certificate(cert.cert)
     ctx.use_privatekey(cert.key)
     ctx.set_cipher_list(cert.options.ciphers.encode())
-    ctx.set_tlsext_use_srtp(b":".join(p.openssl.encode() for p in PROFILES))
+    ctx.set_tlsext_use_srtp(b":".join(p.openssl.encode() for p in profiles))
     return ctx
 
 
@@ -218,7 +218,7 @@ class DtlsSession:
                  remote_fingerprint: tuple[str, str] | None,
                  on_keys: Callable[[SrtpKeys], None],
                  on_failed: Callable[[str], None] | None = None,
-                 label: str = "") -> None:
+                 label: str = "", profiles: tuple[SrtpProfile, ...] = PROFILES) -> None:
         self.active = active
         self.remote_fingerprint = remote_fingerprint
         self.on_keys = on_keys
@@ -230,7 +230,7 @@ class DtlsSession:
         self.failure: str | None = None
         self.keys: SrtpKeys | None = None
         self.bad_datagrams = 0
-        self._conn = SSL.Connection(_context(cert), None)
+        self._conn = SSL.Connection(_context(cert, profiles), None)
         self._conn.set_ciphertext_mtu(cert.options.mtu)
         if active:
             self._conn.set_connect_state()
