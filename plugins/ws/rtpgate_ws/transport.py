@@ -228,6 +228,10 @@ class _Connection(WebSocketHandler):
             await self.write_message(reply.body, binary=True)
 
 
+def _no_access_log(handler: web.RequestHandler) -> None:
+    """Tornado's per-request log line, left out (see ``log_function`` below)."""
+
+
 class WsTransport(Transport):
     """Serves every protocol that declares a WebSocket subprotocol."""
 
@@ -245,7 +249,10 @@ class WsTransport(Transport):
         self.connections: set[_Connection] = set()
         self.app = web.Application([(r".*", _Connection, {"transport": self})],
                                    websocket_max_message_size=settings.ws_max_message_size,
-                                   websocket_ping_interval=None)
+                                   websocket_ping_interval=None,
+                                   # Tornado logs every refused handshake (4xx) as a warning:
+                                   # a log line per hostile request; the transport counts them
+                                   log_function=_no_access_log)
         runtime.register_http_upgrade(HttpUpgrade("websocket", self.app.start_request,
                                                   owner=self.name))
 
