@@ -3,8 +3,10 @@
 Keyed by the cookie alone (not the body, the source or the transport), so one instance is shared
 by every cookie-carrying transport.  Two generations swap every ``lifetime`` seconds, so an entry
 lives between ``lifetime`` and twice that (rtpengine: 30-60 s).  A duplicate that arrives while
-the first request is still running waits for its reply.  Memory is bounded: a generation that
-grows past ``max_entries`` or ``max_bytes`` is swapped out early.
+the first request is still running waits for its reply.  Memory is bounded: ``max_entries`` and
+``max_bytes`` bound both generations together (a generation that reaches half of either is
+swapped out early, so a flood of unique cookies shortens how long replies are kept instead of
+growing the cache); bytes count the cookie, the reply and :data:`ENTRY_OVERHEAD`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from collections.abc import Awaitable, Callable
 
 from rtpgate.stats import CookieCacheStats
 
+#: What one entry costs besides its cookie and reply: two bytes objects and a dict slot.
+ENTRY_OVERHEAD = 160
+
 
 class CookieCache:
-    def __init__(self, lifetime: float = 30.0, max_entries: int = 200_000,
-                 max_bytes: int = 256 * 1024 * 1024,
+    def __init__(self, lifetime: float = 30.0, max_entries: int = 100_000,
+                 max_bytes: int = 64 * 1024 * 1024,
                  clock: Callable[[], float] = time.monotonic,
                  stats: CookieCacheStats | None = None) -> None:
         self.lifetime = lifetime
@@ -39,8 +44,8 @@ class CookieCache:
 
     def _swap_if_due(self) -> None:
         elapsed = self._clock() - self._swapped
-        if (elapsed >= self.lifetime or len(self._current) >= self.max_entries
-                or self._current_bytes >= self.max_bytes):
+        if (elapsed >= self.lifetime or 2 * len(self._current) >= self.max_entries
+                or 2 * self._current_bytes >= self.max_bytes):
             # after two lifetimes without a swap even the current generation is too old
             self._old = self._current if elapsed < 2 * self.lifetime else {}
             self._current = {}
@@ -75,7 +80,7 @@ class CookieCache:
         finally:
             del self._in_flight[cookie]
         self._current[cookie] = reply
-        self._current_bytes += len(cookie) + len(reply)
+        self._current_bytes += len(cookie) + len(reply) + ENTRY_OVERHEAD
         future.set_result(reply)
         return reply
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from rtpgate import hookimpl
@@ -28,6 +28,13 @@ def rtpgate_options() -> Iterable[Option]:
                short="-N", metavar="ADDR", listener=True),
         allow_option("listen_ng"),
         allow_option("listen_tcp_ng"),
+        Option("ng-cookie-cache-entries", Annotated[int, Field(ge=2)], 100_000,
+               "most replies the ng cookie cache keeps (both generations); under a flood of "
+               "unique cookies replies are kept for less than --ng-cookie-lifetime instead",
+               metavar="INT"),
+        Option("ng-cookie-cache-bytes", Annotated[int, Field(ge=1024)], 64 * 1024 * 1024,
+               "most bytes the ng cookie cache keeps (cookies, replies and per-entry overhead)",
+               metavar="BYTES"),
         Option("ng-cookie-lifetime", Annotated[float, Field(gt=0)], 30.0,
                "seconds between cookie-cache generation swaps: a reply is replayed for a "
                "repeated cookie for this long to twice this long (rtpengine: 30)",
@@ -37,6 +44,9 @@ def rtpgate_options() -> Iterable[Option]:
 
 @hookimpl
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
-    lifetime = runtime.settings.ng_cookie_lifetime  # type: ignore[attr-defined]
-    return [NgProtocol(runtime.ng, CookieCache(lifetime=lifetime,
-                                                stats=runtime.stats.cookie_cache))]
+    settings: Any = runtime.settings
+    cache = CookieCache(lifetime=settings.ng_cookie_lifetime,
+                        max_entries=settings.ng_cookie_cache_entries,
+                        max_bytes=settings.ng_cookie_cache_bytes,
+                        stats=runtime.stats.cookie_cache)
+    return [NgProtocol(runtime.ng, cache)]

@@ -108,7 +108,25 @@ def test_cookie_cache_is_bounded() -> None:
             await cache.run(str(i).encode(), compute)
 
     asyncio.run(fill())
-    assert len(cache) <= 20
+    assert len(cache) <= 10
+
+
+def test_cookie_cache_is_bounded_by_bytes_under_unique_cookies() -> None:
+    """A sustained flood of unique cookies (every request a new one, as a hostile client
+    sends) keeps the cache within its byte budget, overhead included, at any rate."""
+    cache = CookieCache(lifetime=1000.0, max_entries=10**9, max_bytes=1_000_000)
+    reply = b"x" * 300
+
+    async def fill() -> None:
+        for i in range(20_000):
+            async def compute() -> bytes:
+                return reply
+            await cache.run(b"cookie%d" % i, compute)
+
+    asyncio.run(fill())
+    per_entry = 300 + len(b"cookie19999") + 160
+    assert len(cache) * per_entry <= 1_000_000 + per_entry
+    assert len(cache) > 1000  # still caching: the newest replies are kept
 
 
 def test_concurrent_duplicate_waits_for_the_first() -> None:
