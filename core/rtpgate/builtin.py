@@ -13,6 +13,7 @@ from .config import CORE_OPTIONS
 from .docs import options_reference
 from .engine.commands import COMMANDS as ENGINE_COMMANDS
 from .engine.options import ENGINE_OPTIONS
+from .memory import tune_allocator
 from .ng.basic import PING
 from .ng.command import NgCommand
 from .ng.schema import command_schemas
@@ -30,6 +31,7 @@ def rtpgate_options() -> Iterable[Option]:
 
 @hookimpl
 async def rtpgate_startup(runtime: Runtime) -> None:
+    tune_allocator()
     await runtime.engine.start()
 
 
