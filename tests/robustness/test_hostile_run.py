@@ -1,0 +1,80 @@
+"""The hostile-input run (``hostile.py``) against a real server: valid requests answered
+throughout, and at the end RSS levelled off, no file descriptor and no media port left behind.
+
+It runs for ``RTPGATE_HOSTILE_SECONDS`` (``tox -e robustness`` sets 60); without that variable
+it is skipped, so the e2e environment does not spend the minute.  The 10-minute run of the same
+runner is in docs/performance.md (``python tests/robustness/hostile.py --seconds 600``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hostile import Target, open_fds, rss_kib, run
+from rtpgate.ng import codec
+from rtpgate.testing import ServerProcess
+
+SECONDS = float(os.environ.get("RTPGATE_HOSTILE_SECONDS", "0"))
+MIB = 1024
+
+
+def ng_plain(server: ServerProcess, request: dict[str, Any]) -> dict[str, Any]:
+    """bencode, not JSON: hostile call-ids are not UTF-8."""
+    status, _, body = server.http("POST", "/ng-plain", codec.encode(request, "bencode"),
+                                  {"Content-Type": "application/x-rtpengine-ng"})
+    assert status == 200, body
+    return codec.decode(body)[0]
+
+
+def ports_used(server: ServerProcess) -> int:
+    stats = ng_plain(server, {"command": "statistics"})["statistics"]
+    return sum(i["ports"]["used"] for i in stats["interfaces"])
+
+
+@pytest.mark.skipif(not SECONDS, reason="set RTPGATE_HOSTILE_SECONDS (tox -e robustness)")
+def test_hostile_run(tmp_path: Path) -> None:
+    server = ServerProcess(["--delete-delay=0", "--listen-http=127.0.0.1:0",
+                            "--listen-ng=127.0.0.1:0", "--listen-tcp-ng=127.0.0.1:0",
+                            "--listen-cli=127.0.0.1:0", "--log-level=5"],
+                           workdir=tmp_path).start()
+    try:
+        assert server.proc is not None
+        pid = server.proc.pid
+        assert server.http("GET", "/ping")[0] == 200
+        fds_before, ports_before = open_fds(pid), ports_used(server)
+        report = run(Target(pid, server.address("http"), server.address("ng-udp"),
+                            server.address("ng-tcp"), server.address("cli-tcp")),
+                     SECONDS, sample=SECONDS / 12)
+        summary = (f"{report.inputs} inputs in {report.seconds:.0f} s: {report.sent}; "
+                   f"RSS/fds {report.samples}")
+        print(summary)
+        assert server.alive, server.log[-5000:]
+        assert report.inputs > 100 * SECONDS, summary
+        # valid requests on every transport were answered throughout
+        assert report.checks >= SECONDS, summary
+        assert report.check_failures == [], summary
+        # RSS levels off: the second half grows by less than a third of the first half's
+        # growth, and at most 24 MiB (hostile calls, caches and buffers are all bounded)
+        rss = [kib for _, kib, _ in report.samples]
+        half = len(rss) // 2
+        first, second = max(rss[:half + 1]) - rss[0], rss[-1] - max(rss[:half + 1])
+        assert second <= max(first / 3, 8 * MIB) and second <= 24 * MIB, summary
+        # every call deleted: every media port and descriptor is given back
+        for call_id in ng_plain(server, {"command": "list", "limit": 10000})["calls"]:
+            ng_plain(server, {"command": "delete", "call-id": call_id, "delete-delay": 0})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (ports_used(server) != ports_before or
+                                               open_fds(pid) > fds_before + 5):
+            time.sleep(0.5)
+        assert ports_used(server) == ports_before
+        assert open_fds(pid) <= fds_before + 5, (open_fds(pid), fds_before)
+        print(f"after: RSS {rss_kib(pid) / MIB:.1f} MiB, fds {open_fds(pid)}")
+    finally:
+        code = server.stop()
+    assert code == 0, server.log[-5000:]
+    assert "Traceback" not in server.log, server.log[-5000:]
+    assert len(server.log) < 2_000_000, "log flood"
