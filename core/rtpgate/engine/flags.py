@@ -66,6 +66,8 @@ class OfferFlags:
     #: ``DTLS-fingerprint=``: the hash of our ``a=fingerprint`` (``sha-256`` ...).
     dtls_fingerprint: str | None = None
     strip_extmap: bool = False
+    #: ``fragment``: the SDP is a trickle-ICE fragment (:mod:`rtpgate.engine.trickle`).
+    fragment: bool = False
     transport_protocol: str | None = None
     rtcp_mux_offer: bool = False
     rtcp_mux_require: bool = False
@@ -245,6 +247,7 @@ _SIMPLE_FLAGS = {
     "no-rtcp-attribute": "no_rtcp_attr", "full-rtcp-attribute": "full_rtcp_attr",
     "loop-protect": "loop_protect", "generate-mid": "generate_mid", "reset": "reset",
     "trickle-ice": "trickle_ice", "strip-extmap": "strip_extmap",
+    "fragment": "fragment",
 }
 
 

@@ -16,6 +16,7 @@ from ..ng.dispatch import reply_too_large
 from . import codecs as cd
 from . import model as m
 from . import sdp as s
+from . import trickle
 from .flags import OfferFlags, offer_flags
 from .negotiate import ANSWER, OFFER, Negotiation, OutOfPorts
 from .params import IncompleteSdp, Unsupported, check_supported, stream_params
@@ -113,6 +114,9 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
     """``max_reply``: the largest reply the transport can carry (UDP); a larger one undoes a
     call this request created (its ports freed) and is refused with an error that fits."""
     flags = offer_flags(request, opmode, peer[0] if peer else None)
+    if flags.fragment:
+        trickle.apply(engine, request.call_id or "", request.from_tag or "", request.sdp or "")
+        return {}
     if flags.dtls is None and getattr(engine.runtime.settings, "dtls_passive", False):
         flags.dtls = "passive"
     sdp = _parse(request, flags, engine.runtime.settings)

@@ -1,0 +1,105 @@
+"""Trickle ICE and ICE restarts against rtpgate's full ICE agent, over real sockets.
+
+A browser-like party offers with ``a=ice-options:trickle``, ``c=IN IP4 0.0.0.0`` and no
+candidates; its candidate arrives later in an ng ``offer`` with the ``fragment`` flag (an SDP
+fragment, as a proxy relays a trickle INFO).  rtpgate's agent must then check that candidate
+with the party's credentials; after a re-offer with new credentials (an ICE restart) its checks
+carry the new ones.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from aioice import stun
+from media_calls import LOCAL, ng
+from rtpgate.testing import ServerProcess
+
+
+@pytest.fixture
+def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return rtpgate_server("--delete-delay=0", "--port-min=47800", "--port-max=47999")
+
+
+def browser_offer(ufrag: str, pwd: str) -> str:
+    return ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+            "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\n"
+            f"a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=ice-options:trickle\r\n"
+            "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n"
+            "a=setup:actpass\r\na=mid:0\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=sendrecv\r\n")
+
+
+def phone(port: int) -> str:
+    return (f"v=0\r\no=phone 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
+
+
+def check_from_rtpgate(sock: socket.socket, username_prefix: str, pwd: str,
+                       timeout: float = 5.0) -> stun.Message:
+    """The next connectivity check rtpgate sends to ``sock`` whose USERNAME starts with
+    ``username_prefix`` (checks for earlier credentials are skipped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            data, _ = sock.recvfrom(4096)
+        except TimeoutError:
+            break
+        message = stun.parse_message(data)
+        if (message.message_class == stun.Class.REQUEST
+                and message.attributes["USERNAME"].startswith(username_prefix)):
+            assert message.check_message_integrity(pwd.encode())
+            return message
+    raise AssertionError(f"no check for {username_prefix!r} within {timeout} s")
+
+
+def test_trickled_candidate_is_checked_and_an_ice_restart_changes_the_credentials(
+        server: ServerProcess) -> None:
+    call_id = uuid.uuid4().hex
+    browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    browser.bind((LOCAL, 0))
+    sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip.bind((LOCAL, 0))
+    try:
+        pwd = "3xKpQ9m2LbVzR8tYwN5cJh1D"
+        keys = {"ICE": "remove", "DTLS": "off", "transport-protocol": "RTP/AVP",
+                "rtcp-mux": ["demux"]}
+        back = {"ICE": "force", "DTLS": "passive", "transport-protocol": "UDP/TLS/RTP/SAVPF"}
+        assert ng(server, "offer", call_id=call_id, from_tag="browser",
+                  sdp=browser_offer("Fq7b", pwd), **keys)["result"] == "ok"
+        answer = ng(server, "answer", call_id=call_id, from_tag="browser", to_tag="sip",
+                    sdp=phone(sip.getsockname()[1]), **back)
+        assert answer["result"] == "ok", answer
+        assert "a=candidate:" in answer["sdp"]
+
+        candidate = f"a=candidate:1 1 udp 2122260223 {LOCAL} {browser.getsockname()[1]} typ host"
+        fragment = f"a=ice-ufrag:Fq7b\r\na=mid:0\r\n{candidate}\r\n"
+        reply = ng(server, "offer", call_id=call_id, from_tag="browser", sdp=fragment,
+                   flags=["fragment"])
+        assert reply == {"result": "ok"}, reply
+        check = check_from_rtpgate(browser, "Fq7b:", pwd)
+        assert "ICE-CONTROLLED" in check.attributes  # the browser offered: it controls
+
+        # ICE restart: the browser re-offers with new credentials and trickles again
+        new_pwd = "Vb8nQw4eLr6TyU1iOp3aSd7f"
+        assert ng(server, "offer", call_id=call_id, from_tag="browser",
+                  sdp=browser_offer("Zz9y", new_pwd), **keys)["result"] == "ok"
+        assert ng(server, "answer", call_id=call_id, from_tag="browser", to_tag="sip",
+                  sdp=phone(sip.getsockname()[1]), **back)["result"] == "ok"
+        reply = ng(server, "offer", call_id=call_id, from_tag="browser",
+                   sdp=f"a=ice-ufrag:Zz9y\r\na=mid:0\r\n{candidate}\r\n", flags=["fragment"])
+        assert reply == {"result": "ok"}
+        check_from_rtpgate(browser, "Zz9y:", new_pwd)
+
+        # a fragment for a call or party rtpgate does not know changes nothing
+        assert ng(server, "offer", call_id="no-such-call", from_tag="x", sdp=fragment,
+                  flags=["fragment"]) == {"result": "ok"}
+        assert ng(server, "list")["calls"] == [call_id]
+    finally:
+        browser.close()
+        sip.close()
