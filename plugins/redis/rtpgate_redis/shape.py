@@ -22,6 +22,16 @@ from .flags import MEDIA_BITS, STREAM_BITS, to_rtpengine
 #: rtpengine prints an unset id of ``unsigned`` as this.
 NONE = str(2**32 - 1)
 FORMAT_VERSION = 1
+#: rtpengine's default TOS of media packets, what it writes for a call that set none (rtpgate
+#: keeps no TOS per call).
+DEFAULT_TOS = 184
+
+
+def _address_only(proxy: str) -> str:
+    """``1.2.3.4:5060`` -> ``1.2.3.4``, ``[::1]:5060`` -> ``::1`` (rtpengine's
+    ``created_from_addr`` is an address)."""
+    host = proxy.rpartition(":")[0] if ":" in proxy else proxy
+    return host.strip("[]")
 
 
 def endpoint_text(endpoint: c.Endpoint | None) -> str:
@@ -101,12 +111,12 @@ def serialise(call: c.Call, db: int) -> dict[str, Any]:
     whole = call.media_control
     out["json"] = {
         "created": str(_microseconds(call.created)), "destroyed": "0",
-        "last_signal": str(int(call.last_signal)), "tos": "0",
+        "last_signal": str(int(call.last_signal)), "tos": str(DEFAULT_TOS),
         "deleted": str(int(call.deleted_at or 0)),
         "num_sfds": str(len(ids.sfd_list)), "num_streams": str(len(ids.stream_list)),
         "num_medias": str(len(ids.media_list)), "num_tags": str(len(call.monologues)),
         "num_maps": str(len(ids.map_list)), "ml_deleted": str(int(call.deleted_at or 0)),
-        "created_from": call.proxy, "created_from_addr": call.proxy,
+        "created_from": call.proxy, "created_from_addr": _address_only(call.proxy),
         "redis_hosted_db": str(db), "recording_metadata": "",
         "block_dtmf": str(int(whole.block_dtmf)), "block_media": str(int(whole.block_media)),
     }
