@@ -149,3 +149,19 @@ def test_libsrtp_backend_maps_its_errors() -> None:
     bad[20] ^= 1
     with pytest.raises(AuthError):
         ctx.unprotect(bytes(bad))
+
+
+def test_libsrtp_backend_takes_any_datagram_the_relay_reads() -> None:
+    """pylibsrtp's own buffer stops at 1,500 bytes (ValueError); the relay's takes what it
+    reads (4,096) and refuses more as an SrtpError, never another exception."""
+    suite = find_suite("AEAD_AES_128_GCM")
+    assert suite is not None
+    params = CryptoParams.generate(1, suite)
+    tx, rx = context(params, False), context(params, True)
+    assert isinstance(tx, LibsrtpContext)
+    big = packet(1, size=3000)
+    assert rx.unprotect(tx.protect(big)) == big
+    with pytest.raises(SrtpError):
+        tx.protect(packet(2, size=4200))
+    with pytest.raises(SrtpError):
+        rx.unprotect(b"\x80\x00\x00\x03" + b"\x00" * 5000)

@@ -44,7 +44,6 @@ its state, e.g. an SRTP replay window and rollover counter, survives re-INVITEs)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -99,14 +98,3 @@ class Pipeline:
                       dtls: DatagramHandler | None = None) -> Pipeline:
         """This pipeline with the given handlers set (the others kept)."""
         return replace(self, stun=stun or self.stun, dtls=dtls or self.dtls)
-
-
-def run(stages: Sequence[Stage], data: bytes, rtcp: bool) -> tuple[bytes | None, Stage | None]:
-    """Run ``data`` through ``stages``: ``(result, None)``, or ``(None, the stage that
-    dropped it)``."""
-    for stage in stages:
-        out = stage.rtcp(data) if rtcp else stage.rtp(data)
-        if out is None:
-            return None, stage
-        data = out
-    return data, None

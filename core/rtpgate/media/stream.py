@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..stats import InterfaceStats, Traffic
 from . import ice
 from .packet import RTCP_HEADER, RTP_HEADER, is_dtls, is_stun
-from .pipeline import Pipeline, Stage, run
+from .pipeline import Pipeline, Stage
 from .rtcp import ReportBlock, remember, report_blocks
 
 if TYPE_CHECKING:
@@ -415,13 +415,16 @@ class RelayStream:
     def _stages(self, stages: tuple[Stage, ...], data: bytes, rtcp: bool) -> bytes | None:
         """Run a pipeline direction; a drop is counted by stage (an error if the stage says
         the packet was bad)."""
-        out, dropped = run(stages, data, rtcp)
-        if dropped is not None:
-            drops = self.drops.stages
-            drops[dropped.name] = drops.get(dropped.name, 0) + 1
-            if dropped.error:
-                self._error()
-        return out
+        for stage in stages:  # pipeline.run, inlined: this is per packet
+            out = stage.rtcp(data) if rtcp else stage.rtp(data)
+            if out is None:
+                drops = self.drops.stages
+                drops[stage.name] = drops.get(stage.name, 0) + 1
+                if stage.error:
+                    self._error()
+                return None
+            data = out
+        return data
 
     def _not_media(self, data: bytes, source: tuple[str, int]) -> None:
         """Anything that is not RTP/RTCP: STUN for ICE, DTLS for its handler, else an
