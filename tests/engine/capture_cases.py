@@ -105,6 +105,10 @@ PHONE = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendre
 
 
 PHONE_ANSWER = bob(codecs="0 8", media=PHONE)
+ICE_A = ("a=ice-ufrag:Fq7b\r\na=ice-pwd:3xKpQ9m2LbVzR8tYwN5cJh1D\r\n"
+         "a=candidate:1 1 udp 2122260223 192.168.10.21 16384 typ host\r\n")
+ICE_B = ("a=ice-ufrag:k2Pz\r\na=ice-pwd:Vb8nQw4eLr6TyU1iOp3aSd7f\r\n"
+         "a=candidate:1 1 udp 2122260223 10.20.30.40 20000 typ host\r\n")
 
 SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "dtls_answer_passive": ("browser offer, answered with DTLS=passive", [
@@ -141,6 +145,11 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
               flags=["strip-extmap"]),
         answer(bob(media="a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
                    + BASIC)), DELETE]),
+    **{f"ice_lite_{way}": (f"ICE-lite={way}: a=ice-lite where rtpgate is lite, never "
+                           "controlling there", [
+        offer(sdp(media=BASIC + ICE_A), ICE="force", **{"ICE-lite": way}),
+        answer(bob(media=BASIC + ICE_B), ICE="force", **{"ICE-lite": way}), QUERY, DELETE])
+       for way in ("forward", "backward", "both")},
     "ice_optional": ("ICE=optional adds rtpgate as a candidate", [
         offer(ICE="optional"), answer(), DELETE]),
     "rtcp_mux_require": ("rtcp-mux require: one port towards the callee, mux in the offer", [

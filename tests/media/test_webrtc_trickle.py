@@ -103,3 +103,38 @@ def test_trickled_candidate_is_checked_and_an_ice_restart_changes_the_credential
     finally:
         browser.close()
         sip.close()
+
+
+def test_ice_lite_answers_checks_but_sends_none(server: ServerProcess) -> None:
+    call_id = uuid.uuid4().hex
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind((LOCAL, 0))
+    try:
+        port = callee.getsockname()[1]
+        offer = ng(server, "offer", call_id=call_id, from_tag="a", sdp=phone(40000),
+                   ICE="force", **{"ICE-lite": "forward"})
+        assert "\r\na=ice-lite\r\n" in offer["sdp"], offer["sdp"]
+        ufrag = offer["sdp"].split("a=ice-ufrag:")[1].split("\r\n")[0]
+        pwd = offer["sdp"].split("a=ice-pwd:")[1].split("\r\n")[0]
+        relay = int(offer["sdp"].split("m=audio ")[1].split()[0])
+        answer = phone(port).replace(
+            "a=sendrecv", f"a=ice-ufrag:k2Pz\r\na=ice-pwd:{'x' * 22}\r\n"
+            f"a=candidate:1 1 udp 2122260223 {LOCAL} {port} typ host\r\na=sendrecv")
+        assert ng(server, "answer", call_id=call_id, from_tag="a", to_tag="b", sdp=answer,
+                  ICE="force", **{"ICE-lite": "forward"})["result"] == "ok"
+        callee.settimeout(1.0)
+        with pytest.raises(TimeoutError):  # a lite agent never checks
+            callee.recvfrom(4096)
+        request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        request.attributes.update({"USERNAME": f"{ufrag}:k2Pz", "PRIORITY": 1,
+                                   "ICE-CONTROLLING": 1, "USE-CANDIDATE": None})
+        request.add_message_integrity(pwd.encode())
+        callee.sendto(bytes(request), (LOCAL, relay))
+        reply = stun.parse_message(callee.recvfrom(4096)[0])
+        assert reply.message_class == stun.Class.RESPONSE
+        assert reply.transaction_id == request.transaction_id
+        query = ng(server, "query", call_id=call_id)
+        assert "ICE controlling" not in query["tags"]["b"]["medias"][0]["flags"]
+        assert "confirmed" in query["tags"]["b"]["medias"][0]["streams"][0]["flags"]
+    finally:
+        callee.close()

@@ -66,6 +66,9 @@ class OfferFlags:
     #: ``DTLS-fingerprint=``: the hash of our ``a=fingerprint`` (``sha-256`` ...).
     dtls_fingerprint: str | None = None
     strip_extmap: bool = False
+    #: ``ICE-lite=``: ``forward`` (towards the offer's receiver), ``backward`` (towards the
+    #: offerer), ``both``; None or ``off``: a full agent both ways.
+    ice_lite: str | None = None
     #: ``fragment``: the SDP is a trickle-ICE fragment (:mod:`rtpgate.engine.trickle`).
     fragment: bool = False
     transport_protocol: str | None = None
@@ -290,6 +293,9 @@ def offer_flags(request: OfferRequest, opmode: str, peer_address: str | None) ->
         codec.transcode = []
         codec.mask = []
     _ice(flags, request.ice)
+    if request.ice_lite is not None and norm(request.ice_lite) in ("forward", "backward",
+                                                                    "both"):
+        flags.ice_lite = norm(request.ice_lite)
     if request.transport_protocol is not None:
         _transport(flags, request.transport_protocol)
     direction: list[str | None] = [*request.direction[:2], None, None]

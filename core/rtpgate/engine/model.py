@@ -47,6 +47,9 @@ MF_SDES_REORDERED = 1 << 18  #: SDES-offerer_pref: reordered what this side offe
 # internal: not reported
 MF_RTCP_MUX_OVERRIDE = 1 << 16
 MF_PTIME_OVERRIDE = 1 << 17
+#: rtpgate presents itself as ICE-lite to this party (``ICE-lite=``; rtpengine 10.5 does not
+#: report it)
+MF_ICE_LITE_SELF = 1 << 19
 
 #: Reported media flags, in rtpengine's order.
 MEDIA_FLAG_NAMES: tuple[tuple[int, str], ...] = (

@@ -443,6 +443,13 @@ class Negotiation:
             r.set(m.MF_ICE, True)
         if offer and self.flags.trickle_ice:
             r.set(m.MF_TRICKLE_ICE, True)
+        lite = self.flags.ice_lite
+        if lite is not None:
+            # ICE-lite towards the offer's receiver (forward) and/or the offerer (backward)
+            towards_r = lite in ("forward", "both") if offer else lite in ("backward", "both")
+            r.set(m.MF_ICE_LITE_SELF, towards_r)
+            if offer:
+                s.set(m.MF_ICE_LITE_SELF, lite in ("backward", "both"))
         if r.has(m.MF_ICE_LITE_PEER):
             r.set(m.MF_ICE_CONTROLLING, True)
         elif not r.has(m.MF_INITIALIZED):
@@ -451,6 +458,9 @@ class Negotiation:
             s.set(m.MF_ICE_CONTROLLING, True)
         elif not s.has(m.MF_INITIALIZED):
             s.set(m.MF_ICE_CONTROLLING, not offer)
+        for state in (r, s):  # RFC 8445 section 6.1.1: a lite agent is controlled
+            if state.has(m.MF_ICE_LITE_SELF):
+                state.set(m.MF_ICE_CONTROLLING, False)
 
     def _num_ports(self, state: MediaState, sp: StreamParams, receiver_side: bool,
                    peer: MediaState) -> int:

@@ -134,6 +134,9 @@ class Rewriter:
                 self.replace(address.start, address.end, self._address(first, first_rtp, True))
             self._strip(session.attributes, self._session_strip)
             self.copy_to(session.end)
+            if any(plan.receiver.flags & m.MF_ICE_LITE_SELF and plan.receiver.flags & m.MF_ICE
+                   for plan in self.plans[index:index + len(session.medias)]):
+                self.lines(["a=ice-lite\r\n"])
             if flags.loop_protect:
                 self.lines([f"a=rtpengine:{self.instance_id}\r\n"])
             for media in session.medias:

@@ -145,6 +145,9 @@ class IceAgent:
     remote_pwd: str | None = None
     #: The peer is ICE-lite: it never checks, so we stay controlling (RFC 8445 section 6.1.1).
     remote_lite: bool = False
+    #: rtpgate is ICE-lite towards this peer (``ICE-lite=``): it only answers checks and takes
+    #: the pair the full peer nominates.
+    lite: bool = False
     pairs: list[Pair] = field(default_factory=list)
     selected: Pair | None = None
     #: ``new``, ``checking``, ``completed``, ``failed`` (no pair left), ``disconnected``
@@ -320,7 +323,7 @@ class IceAgent:
     # ------------------------------------------------------------------ checks
 
     def _check(self, pair: Pair) -> None:
-        if self._closed or self.remote_ufrag is None or self.remote_pwd is None:
+        if self._closed or self.lite or self.remote_ufrag is None or self.remote_pwd is None:
             return
         if pair.timer is not None:
             pair.timer.cancel()
@@ -365,7 +368,7 @@ class IceAgent:
             RTO * (1 << (pair.tries - 1)), self._transmit, pair)
 
     def _schedule(self) -> None:
-        if self._pacer is not None or self._closed or self.remote_pwd is None:
+        if self._pacer is not None or self._closed or self.lite or self.remote_pwd is None:
             return
         if any(p.state == "waiting" for p in self.pairs):
             if self.state == "new":
@@ -395,7 +398,7 @@ class IceAgent:
         self.state = "completed"
         log.info("ICE %s: selected %s:%d -> %s:%d", self.label, *pair.local, *pair.remote)
         self.on_selected(pair.remote)
-        if first:
+        if first and not self.lite:  # a lite agent sends no checks; its full peer keeps consent
             self._arm_consent()
 
     def _arm_consent(self) -> None:

@@ -144,7 +144,8 @@ class WebrtcPipelines:
                 media.ice.ufrag, media.ice.pwd, stream.component,
                 bool(media.flags & m.MF_ICE_CONTROLLING), locals_,
                 on_selected=self._selected(stream, rs, state),
-                on_lost=self._lost(stream, rs), label=_label(stream))
+                on_lost=self._lost(stream, rs), label=_label(stream),
+                lite=bool(media.flags & m.MF_ICE_LITE_SELF))
         else:
             agent.restart(media.ice.ufrag, media.ice.pwd)
         agent.set_remote(remote.ufrag, remote.pwd, candidates, remote.lite)
