@@ -343,6 +343,14 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
             ptime=30),
         cmd("answer", from_tag="@ft2", to_tag="@tt2", sdp=bob(codecs="8", media=PCMA_ONLY)),
         DELETE]),
+    "transcode_dtmf": ("telephone-event added by codec-transcode: the callee answers it, the "
+                       "caller (without) does not get it; DTMF is converted", [
+        offer(sdp(codecs="8", media=PCMA_ONLY), codec={"transcode": ["telephone-event"]}),
+        answer(bob(codecs="8 96", media="a=rtpmap:8 PCMA/8000\r\n"
+                   "a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\n")), QUERY,
+        offer(sdp(codecs="8 101", media="a=rtpmap:8 PCMA/8000\r\n" + TE_8000,
+                  version=3724394401), flags=["always transcode"]),
+        answer(bob(codecs="8", media=PCMA_ONLY)), QUERY, DELETE]),
     "t38_reinvite_passthrough": ("a re-INVITE to T.38 (m=image udptl) and back to audio: passed "
                                  "through on the same ports, no gateway", [
         offer(), answer(),

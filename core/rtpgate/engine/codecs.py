@@ -287,10 +287,14 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
 
 
 def differ(answer_codecs: Sequence[Codec], answered: Sequence[Codec]) -> bool:
-    """Whether a real codec of one side is missing on the other: media is transcoded."""
+    """Whether a real codec of one side is missing on the other, or one side has
+    telephone-event and the other not (DTMF is converted): media is transcoded."""
     def real(codecs: Sequence[Codec]) -> set[tuple[str, ...]]:
         return {c.keys()[2:] for c in codecs if not c.supplemental}
-    return real(answer_codecs) != real(answered)
+
+    def dtmf(codecs: Sequence[Codec]) -> bool:
+        return any(c.name == "telephone-event" for c in codecs)
+    return real(answer_codecs) != real(answered) or dtmf(answer_codecs) != dtmf(answered)
 
 
 def _target(offerer: Sequence[Codec], prefer: Sequence[str], support: CodecSupport

@@ -159,7 +159,7 @@ class Negotiation:
         if sender is None:
             sender = m.Media(self.sender, sp.index, sp.type)
         r, s = MediaState.of(receiver), MediaState.of(sender)
-        codecs = self._codecs(sp, receiver)
+        codecs = self._codecs(sp, receiver, sender)
 
         if offer and flags.reset:
             r.set(m.MF_INITIALIZED, False)
@@ -219,7 +219,8 @@ class Negotiation:
             plan.s_map = self._find_wildcard(sender, s, plan.s_ports)
         return plan
 
-    def _codecs(self, sp: StreamParams, receiver: m.Media) -> list[cd.Codec]:
+    def _codecs(self, sp: StreamParams, receiver: m.Media, sender: m.Media
+                ) -> list[cd.Codec]:
         """The codecs for the receiver's SDP: the offer with the codec flags applied (and
         codecs to transcode to added); an answer to an offer that got such codecs is built
         from the offerer's own codecs."""
@@ -239,7 +240,9 @@ class Negotiation:
             answered = codecs
             codecs = cd.answer(answered, receiver.sent_codecs, receiver.prefer, request,
                                self.support)
-            self._transcoding = cd.differ(codecs, answered)
+            # what the answerer took from what it was offered is what it will send
+            offered = {c.pt for c in sender.codecs}
+            self._transcoding = cd.differ(codecs, [c for c in answered if c.pt in offered])
         if request.single_codec:
             codecs = cd.single(codecs)
         return codecs

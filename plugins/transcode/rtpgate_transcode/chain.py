@@ -17,6 +17,7 @@ from typing import cast
 import av
 import av.error
 
+from . import dtmf
 from .formats import AudioCodec
 from .rtp import OutputStream, RtpPacket
 
@@ -69,7 +70,7 @@ class CodecChain:
     """Transcodes the RTP of one input codec into ``out`` on ``stream``."""
 
     def __init__(self, source: AudioCodec, source_fmtp: str, out: AudioCodec, out_fmtp: str,
-                 stream: OutputStream, ptime: int = 20) -> None:
+                 stream: OutputStream, ptime: int = 20, detect_dtmf: bool = False) -> None:
         self.source = source
         self.out = out
         self.stream = stream
@@ -81,6 +82,12 @@ class CodecChain:
         self._resampler = av.AudioResampler(format="s16", layout=_layout(out_channels),
                                             rate=out.rate)
         self._fifo = av.AudioFifo()
+        self._out_channels = out_channels
+        #: In-band DTMF detection (8 kHz mono) on what is decoded, when asked for.
+        self.detector = dtmf.Detector() if detect_dtmf else None
+        self._detect_resampler = (av.AudioResampler(format="s16", layout="mono", rate=8000)
+                                  if detect_dtmf else None)
+        self._detect_buffer = b""
         self._chunk = self._encoder.frame_size or out.samples(ptime)
         self._bytes = out.bytes_per_ms * ptime
         self._encoded = b""
@@ -111,8 +118,36 @@ class CodecChain:
         self._place(packet.timestamp, sum(f.samples for f in frames))
         for frame in frames:
             frame.pts = None
+            if self._detect_resampler is not None:
+                self._detect(frame)
             for resampled in self._resampler.resample(frame):
                 self._fifo.write(resampled)
+        return self._drain()
+
+    def _detect(self, frame: av.AudioFrame) -> None:
+        assert self._detect_resampler is not None and self.detector is not None
+        for low in self._detect_resampler.resample(frame):
+            self._detect_buffer += bytes(low.planes[0])[:low.samples * 2]
+        while len(self._detect_buffer) >= 320:
+            self.detector.feed(self._detect_buffer[:320])
+            self._detect_buffer = self._detect_buffer[320:]
+
+    def inject(self, timestamp: int, ticks: int, offset: int, event: int, volume: int
+               ) -> list[bytes]:
+        """The tone of a DTMF ``event`` in place of the input from ``timestamp`` (input RTP
+        clock) for ``ticks``; ``offset`` ticks of it were made before (the tone's phase)."""
+        rate = self.out.rate
+        count = ticks * rate // self.source.clock
+        self._place(timestamp, ticks * self.source.rate // self.source.clock)
+        samples = dtmf.tone(event, offset * rate // self.source.clock, count, rate, volume)
+        if self._out_channels == 2:
+            mono = memoryview(samples).cast("h")
+            samples = b"".join(int(v).to_bytes(2, "little", signed=True) * 2 for v in mono)
+        frame = av.AudioFrame(format="s16", layout="stereo" if self._out_channels == 2
+                              else "mono", samples=count, align=1)
+        frame.sample_rate = rate
+        frame.planes[0].update(samples)
+        self._fifo.write(frame)
         return self._drain()
 
     def _place(self, timestamp: int, samples: int) -> None:

@@ -4,6 +4,9 @@ A party sends the codecs that are both in its own SDP and in the SDP rtpgate gav
 (:func:`accepted`); its peer receives the same of its own.  For each payload type the sender
 may use, the direction either passes it on (the peer has the same codec), transcodes it to
 the peer's first codec rtpgate can encode, or drops it (a supplemental codec the peer lacks).
+RFC 4733 events from a sender whose peer has no telephone-event become in-band tones, and
+digits heard in the audio of a sender without telephone-event become events for a peer that has
+it; both need the audio decoded, so it is transcoded (to the same codec when both share it).
 A longer packetisation time towards the peer (``ptime``/``ptime-reverse``) repacketises even a
 shared codec; a shorter one is not made (a stage gives at most one packet per packet it gets).
 Nothing to do gives ``None``, so the stream keeps the relay's fast path.
@@ -32,9 +35,12 @@ class Route:
 class DirectionPlan:
     routes: dict[int, Route]
     ptime: int  #: output packetisation time (ms)
+    #: the receiver's telephone-event, for digits heard in-band (the sender has none)
+    dtmf_out: Codec | None = None
 
     def key(self) -> tuple[object, ...]:
-        return (self.ptime, tuple(sorted(
+        out = self.dtmf_out
+        return (self.ptime, out.pt if out else -1, tuple(sorted(
             (pt, r.action, r.source.encoding, r.source.fmtp,
              r.target.pt if r.target else -1, r.target.encoding if r.target else "",
              r.target.fmtp if r.target else "") for pt, r in self.routes.items())))
@@ -65,11 +71,23 @@ def plan(source: m.Media, sink: m.Media) -> DirectionPlan | None:
     repacketise = bool(source.ptime and sink.ptime and source.ptime < sink.ptime)
     ptime = max(sink.ptime, source.ptime) or 20
     encodable = [c for c in receives if not c.supplemental and _encodable(c)]
+    te_sent = [c for c in sends if c.name == "telephone-event"]
+    te_received = [c for c in receives if c.name == "telephone-event"]
+    # DTMF between RFC 4733 and in-band needs the audio decoded: transcode it (to the same
+    # codec if both have it)
+    # (only where the engine reports the media as transcoding: a plain call stays plain)
+    converting = bool(source.flags & sink.flags & m.MF_TRANSCODING)
+    tones = converting and bool(te_sent) and not te_received
+    detect = converting and bool(te_received) and not te_sent
     routes: dict[int, Route] = {}
-    work = False
+    work = tones or detect
     for codec in sends:
         match = next((c for c in receives if _same(codec, c)), None)
-        if match is not None and not (repacketise and not codec.supplemental):
+        if codec.name == "telephone-event" and tones:
+            routes[codec.pt] = Route("tone", codec)
+            continue
+        keep = not (repacketise or tones or detect) or codec.supplemental
+        if match is not None and keep:
             routes[codec.pt] = Route("pass", codec, match)
             work = work or match.pt != codec.pt
             continue
@@ -83,4 +101,6 @@ def plan(source: m.Media, sink: m.Media) -> DirectionPlan | None:
             routes[codec.pt] = Route("drop", codec)
             continue
         routes[codec.pt] = Route("transcode", codec, target)
-    return DirectionPlan(routes, ptime) if work else None
+    if not work:
+        return None
+    return DirectionPlan(routes, ptime, te_received[0] if detect else None)

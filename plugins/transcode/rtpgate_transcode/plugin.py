@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 @hookimpl
 def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
-    return [codec.capability for codec in formats.CODECS]
+    return [*(codec.capability for codec in formats.CODECS),
+            # RFC 4733 events <-> in-band tones (8 kHz audio codecs)
+            CodecCapability("telephone-event", 8000, fmtp="0-15")]
 
 
 @hookimpl

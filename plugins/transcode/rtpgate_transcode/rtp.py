@@ -64,12 +64,13 @@ class OutputStream:
         self.last_ts = self.ts_base
         self.last_sent = 0.0
 
-    def packet(self, ticks: int, payload: bytes, marker: bool = False) -> bytes:
+    def packet(self, ticks: int, payload: bytes, marker: bool = False, pt: int | None = None
+               ) -> bytes:
         """An RTP packet whose first sample is at ``ticks`` (RTP clock units from the start of
-        this stream)."""
+        this stream); ``pt`` another payload type on the same stream (telephone-event)."""
         timestamp = (self.ts_base + ticks) & 0xFFFFFFFF
-        header = _HEADER.pack(0x80, self.pt | (0x80 if marker else 0), self.seq, timestamp,
-                              self.ssrc)
+        header = _HEADER.pack(0x80, (self.pt if pt is None else pt) | (0x80 if marker else 0),
+                              self.seq, timestamp, self.ssrc)
         self.seq = (self.seq + 1) & 0xFFFF
         self.packets += 1
         self.octets += len(payload)

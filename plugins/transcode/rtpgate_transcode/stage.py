@@ -7,6 +7,12 @@ plan.DirectionPlan` says.  Everything leaving a transcoding direction goes out o
 packets passed on.  RTCP from the party describes its own stream, which the peer never sees:
 each sender report is replaced by a sender report of rtpgate's stream.
 
+DTMF where only one side has telephone-event (and the engine reports the media as transcoding):
+an RFC 4733 event from the sender is played as its tone in the audio towards the receiver, the
+sender's own audio dropped meanwhile; digits heard in the sender's audio (Goertzel, see
+:mod:`~rtpgate_transcode.dtmf`) replace its packets by RFC 4733 events, one per packet, the
+last with the end bit.
+
 A pipeline stage returns one packet per packet it gets; when a chain has more than one ready
 (an output ptime shorter than the input's), the rest wait for the next packets (at most
 :data:`BACKLOG`; more are dropped and counted).
@@ -19,7 +25,7 @@ from collections import deque
 
 from rtpgate.media.pipeline import Stage
 
-from . import formats
+from . import dtmf, formats
 from .chain import CodecChain
 from .plan import DirectionPlan
 from .rtp import MalformedRtp, OutputStream, RtpPacket, parse
@@ -40,6 +46,10 @@ class TranscodeStage:
         self._streams: dict[int, OutputStream] = {}
         self._chains: dict[int, CodecChain] = {}
         self._backlog: deque[bytes] = deque()
+        #: RFC 4733 event being played in-band: (its timestamp, ticks made so far, ended)
+        self._event: tuple[int, int, bool] | None = None
+        #: digit heard in-band and sent as events: (event, output ticks at its start, ticks)
+        self._heard: tuple[int, int, int] | None = None
         #: Counted drops: undecodable or malformed packets, payload types nobody receives,
         #: packets that waited too long.
         self.malformed = 0
@@ -69,7 +79,7 @@ class TranscodeStage:
             return None
         stream = self._stream(route.target.pt, target.clock)
         chain = CodecChain(source, route.source.fmtp, target, route.target.fmtp, stream,
-                           self.plan.ptime)
+                           self.plan.ptime, detect_dtmf=self.plan.dtmf_out is not None)
         self._chains[pt] = chain
         return chain
 
@@ -91,11 +101,19 @@ class TranscodeStage:
         if route.action == "pass":
             assert route.target is not None
             return self._passed(packet, route.target.pt)
+        if route.action == "tone":
+            self._tone(packet)
+            return self._next()
+        if self._event is not None and not self._event[2]:
+            return self._next()  # the sender's audio under an event played in-band
         chain = self._chain(pt)
         if chain is None:
             return self._bad()
         errors = chain.errors
-        self._backlog.extend(chain.process(packet))
+        produced = chain.process(packet)
+        if chain.detector is not None and self.plan.dtmf_out is not None:
+            produced = [self._as_event(chain, p) for p in produced]
+        self._backlog.extend(produced)
         if chain.errors != errors:  # not decodable: an ingress error of the stream
             self.malformed += 1
             self.error = not self._backlog
@@ -103,6 +121,57 @@ class TranscodeStage:
             self._backlog.popleft()
             self.overflow += 1
         return self._next()
+
+    def _audio_chain(self) -> CodecChain | None:
+        for pt, route in self.plan.routes.items():
+            if route.action == "transcode":
+                return self._chain(pt)
+        return None
+
+    def _tone(self, packet: RtpPacket) -> None:
+        """An RFC 4733 event from the sender, for a receiver without telephone-event: its
+        tone goes into the audio in place of the sender's (RFC 4733 2.5: the same timestamp
+        for one event, the duration growing; retransmitted end packets change nothing)."""
+        try:
+            event, end, volume, duration = dtmf.parse_event(packet.payload)
+        except ValueError:
+            self.malformed += 1
+            return
+        chain = self._audio_chain()
+        if chain is None or event not in dtmf.DIGITS:
+            self.dropped += 1
+            return
+        current = self._event
+        done = current[1] if current is not None and current[0] == packet.timestamp else 0
+        if current is not None and current[0] == packet.timestamp and current[2]:
+            return
+        if duration > done:
+            self._backlog.extend(chain.inject((packet.timestamp + done) & 0xFFFFFFFF,
+                                              duration - done, done, event, volume))
+        self._event = (packet.timestamp, max(duration, done), end)
+
+    def _as_event(self, chain: CodecChain, data: bytes) -> bytes:
+        """While a digit is heard in the sender's audio, its packets become RFC 4733 events
+        for the receiver (the end is sent once, with the last duration)."""
+        assert chain.detector is not None and self.plan.dtmf_out is not None
+        digit = chain.detector.digit
+        heard = self._heard
+        if digit is None and heard is None:
+            return data
+        stream = chain.stream
+        ticks = (int.from_bytes(data[4:8], "big") - stream.ts_base) & 0xFFFFFFFF
+        step = chain.out.ticks(chain.out.samples(self.plan.ptime))
+        if heard is None or (digit is not None and digit != heard[0]):
+            assert digit is not None
+            heard = (digit, ticks, 0)
+        duration = heard[2] + step
+        end = digit is None or digit != heard[0]
+        payload = dtmf.event_payload(heard[0], end, 10, duration)
+        self._heard = None if end else (heard[0], heard[1], duration)
+        seq = int.from_bytes(data[2:4], "big")
+        header = bytes([0x80, (0x80 if duration == step else 0) | self.plan.dtmf_out.pt])
+        return header + seq.to_bytes(2, "big") + ((stream.ts_base + heard[1]) & 0xFFFFFFFF
+                                                  ).to_bytes(4, "big") + data[8:12] + payload
 
     def _passed(self, packet: RtpPacket, pt: int) -> bytes:
         """A packet passed on in a transcoding direction: on rtpgate's stream too."""

@@ -8,11 +8,13 @@ import itertools
 import json
 import re
 import socket
+import struct
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
@@ -166,4 +168,103 @@ def test_ptime_20_to_30(server: ServerProcess) -> None:
     assert abs(dominant(samples, 8000) - 1000) <= 20
     back = exchange(callee, from_callee, sent[:10], caller)
     assert [len(p) for p in back] == [12 + 160] * 10
+    ng(server, "delete", **{"call-id": call_id})
+
+
+DTMF_ROWS, DTMF_COLS = (697, 770, 852, 941), (1209, 1336, 1477, 1633)
+DTMF_KEYS = ("123A", "456B", "789C", "*0#D")
+
+
+def inband_digits(samples: np.ndarray, rate: int = 8000) -> str:
+    """The digits in ``samples`` (numpy FFT per 20 ms frame, repeated frames collapsed)."""
+    per = rate // 50
+    out, last = [], ""
+    for i in range(len(samples) // per):
+        frame = samples[i * per:(i + 1) * per] * np.hanning(per)
+        spectrum = np.abs(np.fft.rfft(frame, 4 * per))
+        freqs = np.fft.rfftfreq(4 * per, 1 / rate)
+        rows = [float(spectrum[int(np.argmin(np.abs(freqs - f)))]) for f in DTMF_ROWS]
+        cols = [float(spectrum[int(np.argmin(np.abs(freqs - f)))]) for f in DTMF_COLS]
+        floor = float(np.median(spectrum)) * 20
+        key = ""
+        if max(rows) > floor and max(cols) > floor:
+            key = DTMF_KEYS[int(np.argmax(rows))][int(np.argmax(cols))]
+        if key and key != last:
+            out.append(key)
+        last = key
+    return "".join(out)
+
+
+def te_packets(digits: str, pt: int, start_seq: int, start_ts: int, ssrc: int
+               ) -> list[tuple[int, bytes]]:
+    """(index of the 20 ms slot, packet) of RFC 4733 events: each digit 100 ms, then 100 ms
+    of nothing, three end packets."""
+    out = []
+    slot = 0
+    for digit in digits:
+        event = "0123456789*#ABCD".index(digit)
+        ts = start_ts + slot * 160
+        for n in range(1, 6):
+            end = n == 5
+            payload = struct.pack("!BBH", event, (0x80 if end else 0) | 10, n * 160)
+            for _ in range(3 if end else 1):
+                header = struct.pack("!BBHII", 0x80, pt | (0x80 if n == 1 else 0),
+                                     (start_seq + len(out)) & 0xFFFF, ts, ssrc)
+                out.append((slot + n - 1, header + payload))
+        slot += 10
+    return out
+
+
+def test_rfc4733_events_become_inband_tones(server: ServerProcess) -> None:
+    """``always transcode``: the caller keeps telephone-event, the callee has none; the
+    caller's events reach the callee as tones the test hears."""
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(
+        server, caller, callee,
+        ("0 8 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+                    "a=rtpmap:101 telephone-event/8000\r\n"),
+        ("8", "a=rtpmap:8 PCMA/8000\r\n"), flags=["always transcode"])
+    silence = rtp_packets("PCMU/8000", sine(8000, 1.0, dbfs=-60), pt=0)
+    events = te_packets("15#", 101, 20000, int.from_bytes(silence[0][4:8], "big"),
+                        int.from_bytes(silence[0][8:12], "big"))
+    stream: list[bytes] = []  # audio, with the event packets in place of the audio of a slot
+    for slot, audio in enumerate(silence):
+        stream += [p for s, p in events if s == slot] or [audio]
+    got = exchange(caller, from_caller, stream, callee)
+    assert {header(p)[0] for p in got} == {8}
+    assert inband_digits(decode("PCMA/8000", got)) == "15#"
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_inband_tones_become_rfc4733_events(server: ServerProcess) -> None:
+    """The callee (no telephone-event) plays digits in-band; the caller, who has
+    telephone-event, gets them as RFC 4733 events."""
+    caller, callee = party(), party()
+    call_id, from_callee, _ = call(
+        server, caller, callee,
+        ("0 8 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+                    "a=rtpmap:101 telephone-event/8000\r\n"),
+        ("8", "a=rtpmap:8 PCMA/8000\r\n"), flags=["always transcode"])
+    rate, t = 8000, np.arange(1600) / 8000
+    audio = []
+    for digit in "29":
+        row = next(r for r, keys in enumerate(DTMF_KEYS) if digit in keys)
+        low, high = DTMF_ROWS[row], DTMF_COLS[DTMF_KEYS[row].index(digit)]
+        audio.append(((np.sin(2 * np.pi * low * t) + np.sin(2 * np.pi * high * t))
+                      * 6000).astype(np.int16))
+        audio.append(np.zeros(1600, dtype=np.int16))
+    packets = rtp_packets("PCMA/8000", np.concatenate(audio), pt=8)
+    assert len(packets) == 40 and rate
+    got = exchange(callee, from_callee, packets, caller)
+    events = [p for p in got if header(p)[0] == 101]
+    assert events, [header(p)[0] for p in got]
+    digits, ends = "", 0
+    for data in events:
+        event, flags, _ = struct.unpack_from("!BBH", data, 12)
+        key = "0123456789*#ABCD"[event]
+        if not digits or digits[-1] != key or ends:
+            digits += key if not digits or digits[-1] != key else ""
+        ends += bool(flags & 0x80)
+    assert digits == "29" and ends == 2
+    assert {header(p)[3] for p in got} == {header(got[0])[3]}  # one SSRC for audio and events
     ng(server, "delete", **{"call-id": call_id})
