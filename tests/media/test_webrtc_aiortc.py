@@ -154,6 +154,8 @@ async def test_aiortc_offers_to_a_plain_rtp_endpoint(server: ServerProcess) -> N
         assert {"DTLS-SRTP", "DTLS role passive", "ICE", "rtcp-mux"} <= set(flags), flags
         stream = query["tags"]["browser"]["medias"][0]["streams"][0]
         assert "DTLS fingerprint verified" in stream["flags"], stream
+        assert stream["crypto suite"] in ("AEAD_AES_256_GCM", "AEAD_AES_128_GCM",
+                                          "AES_CM_128_HMAC_SHA1_80"), stream
         assert stream["stats"]["packets"] >= 20 and stream["stats"]["errors"] == 0, stream
         assert "DTLS-SRTP" not in media_flags(query, "sip")
     finally:

@@ -40,6 +40,8 @@ def _stream(ps: m.Stream, totals: list[m.Counters]) -> dict[str, Any]:
     media = ps.media
     if media.flags & m.MF_SDES and media.sdes_out:
         out["crypto suite"] = media.sdes_out[0].suite.name
+    elif media.flags & m.MF_DTLS and media.dtls is not None and media.dtls.suite:
+        out["crypto suite"] = media.dtls.suite  # what the DTLS handshake negotiated
     out["last packet"] = int(ps.last_packet)
     if ps.ssrcs:
         out["SSRC"] = ps.ssrcs[0]
