@@ -36,8 +36,8 @@ OPTIONS: tuple[Option, ...] = (
            "errors in a row before Redis is left alone for --redis-disable-time seconds "
            "(-1: never)", metavar="INT"),
     Option("redis-disable-time", Annotated[int, Field(ge=0)], 10,
-           "seconds Redis is left alone after --redis-allowed-errors errors (also the longest "
-           "retry back-off)", metavar="INT"),
+           "seconds Redis is left alone after --redis-allowed-errors errors in a row",
+           metavar="INT"),
     Option("redis-cmd-timeout", Millis, 0,
            "milliseconds a Redis command may take (0: no limit)", metavar="INT"),
     Option("redis-connect-timeout", Millis, 1000,
