@@ -4,6 +4,7 @@ relies on: the engine's call model, its engine object and the option type)."""
 from __future__ import annotations
 
 from rtpgate import hookimpl
+from rtpgate.engine.codecs import Codec
 from rtpgate.engine.engine import Engine
 from rtpgate.engine.interfaces import LocalAddress
 from rtpgate.engine.model import (
@@ -20,6 +21,7 @@ from rtpgate.engine.model import (
     MF_RECV,
     MF_RTCP_MUX,
     MF_RTCP_MUX_OVERRIDE,
+    MF_SDES,
     MF_SEND,
     MF_TRANSCODING,
     MF_TRICKLE_ICE,
@@ -47,6 +49,7 @@ from rtpgate.engine.model import (
     Stream,
 )
 from rtpgate.engine.ports import MediaSocket
+from rtpgate.engine.sdes import CryptoParams, find_suite
 from rtpgate.options import Option
 from rtpgate.runtime import Runtime
 
@@ -64,6 +67,7 @@ __all__ = [
     "MF_RECV",
     "MF_RTCP_MUX",
     "MF_RTCP_MUX_OVERRIDE",
+    "MF_SDES",
     "MF_SEND",
     "MF_TRANSCODING",
     "MF_TRICKLE_ICE",
@@ -80,6 +84,8 @@ __all__ = [
     "PS_STRICT_SOURCE",
     "PS_ZERO_ADDR",
     "Call",
+    "Codec",
+    "CryptoParams",
     "DtlsState",
     "Endpoint",
     "EndpointMap",
@@ -94,5 +100,6 @@ __all__ = [
     "RemoteIce",
     "Runtime",
     "Stream",
+    "find_suite",
     "hookimpl",
 ]

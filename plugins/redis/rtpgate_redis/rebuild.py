@@ -10,6 +10,9 @@ still held (by the node that owns it, on the same host): they stay *unbound* (a
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from typing import Any
 
@@ -258,6 +261,16 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
         if not isinstance(entry, dict):
             continue
         media.protocol_str = _text(entry, "protocol_str", media.protocol_str)
+        if str(entry.get("flags", "")).isdigit():
+            media.flags = int(entry["flags"])
+        media.codecs = tuple(_codec(item) for item in entry.get("codecs", []))
+        media.sent_codecs = tuple(_codec(item) for item in entry.get("sent_codecs", []))
+        transcode = _text(entry, "transcode", "00")
+        media.transcode_offer, media.always_transcode = transcode[:1] == "1", transcode[1:] == "1"
+        media.prefer = tuple(str(name) for name in entry.get("prefer", []))
+        media.fingerprint_hash = _text(entry, "fingerprint_hash") or None
+        media.sdes_in = [_crypto(item) for item in entry.get("sdes_in", [])]
+        media.sdes_out = [_crypto(item) for item in entry.get("sdes_out", [])]
         if entry.get("ice_ufrag") and entry.get("ice_pwd"):
             media.ice = c.IceCredentials(_text(entry, "ice_ufrag"), _text(entry, "ice_pwd"))
         remote = entry.get("remote_ice")
@@ -283,11 +296,35 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
         entry = extras.get(f"stream-{i}")
         if not isinstance(entry, dict):
             continue
+        if str(entry.get("flags", "")).isdigit():
+            stream.flags = int(entry["flags"]) & ~c.PS_FINGERPRINT_VERIFIED
         counts = _text(entry, "stats_out").split("/")
         if len(counts) == 3 and all(n.isdigit() for n in counts):
             out = stream.stats_out
             out.packets, out.bytes, out.errors = (int(n) for n in counts)
         stream.ssrcs[:] = [int(s) for s in entry.get("ssrcs", []) if str(s).isdigit()]
+
+
+def _codec(item: Any) -> c.Codec:
+    try:
+        pt, encoding, fmtp, rtcp_fb = json.loads(str(item))
+        return c.Codec(int(pt), str(encoding), str(fmtp), [str(fb) for fb in rtcp_fb])
+    except (ValueError, TypeError) as exc:
+        raise RestoreError(f"bad codec {item!r}: {exc}") from None
+
+
+def _crypto(item: Any) -> c.CryptoParams:
+    fields = str(item).split(" ")
+    suite = c.find_suite(fields[1]) if len(fields) == 6 else None
+    if suite is None or not fields[0].isdigit() or len(fields[5]) != 3:
+        raise RestoreError(f"bad SDES parameters {item!r}")
+    try:
+        key, salt = base64.b64decode(fields[2]), base64.b64decode(fields[3])
+        mki = b"" if fields[4] == "-" else base64.b64decode(fields[4])
+    except (binascii.Error, ValueError):
+        raise RestoreError(f"bad SDES parameters {item!r}") from None
+    flags = [flag == "1" for flag in fields[5]]
+    return c.CryptoParams(int(fields[0]), suite, key, salt, mki, *flags)
 
 
 def _control(control: Any, entry: dict[str, Any]) -> None:

@@ -8,12 +8,16 @@ value a string (``sfd-N``, ``stream-N``, ``stream_sfds-N``, ``rtp_sinks-N``, ``r
 What rtpengine does not keep and rtpgate does goes under ``rtpgate`` (rtpengine ignores keys it
 does not know): each media's ICE credentials (rtpgate's and the party's: ufrag, pwd, candidates,
 lite; the ICE role is the ``ICE controlling`` media flag), the party's DTLS fingerprint and
-setup (rtpgate's DTLS role is in the media flags), each monologue's aliases and media-control
-state, recording and forwarding, each stream's sent counters and SSRCs.
+setup (rtpgate's DTLS role is in the media flags), SDES keys both ways, codec state (the codecs
+written and received with their fmtp, transcoding choices), rtpgate's own media and stream flags
+(lossless, where rtpengine's bits have no room for some), each monologue's aliases and
+media-control state, recording and forwarding, each stream's sent counters and SSRCs.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from . import core as c
@@ -240,7 +244,15 @@ def _extras(call: c.Call, ids: _Ids) -> dict[str, Any]:
             "sdp_username": ml.sdp_username or "", "sdp_session_name": ml.sdp_session_name or "",
         }
     for i, media in enumerate(ids.media_list):
-        entry: dict[str, Any] = {"protocol_str": media.protocol_str}
+        entry: dict[str, Any] = {
+            "protocol_str": media.protocol_str, "flags": str(media.flags),
+            "codecs": [_codec(codec) for codec in media.codecs],
+            "sent_codecs": [_codec(codec) for codec in media.sent_codecs],
+            "transcode": f"{int(media.transcode_offer)}{int(media.always_transcode)}",
+            "prefer": list(media.prefer), "fingerprint_hash": media.fingerprint_hash or "",
+            "sdes_in": [_crypto(params) for params in media.sdes_in],
+            "sdes_out": [_crypto(params) for params in media.sdes_out],
+        }
         if media.ice is not None:
             entry["ice_ufrag"] = media.ice.ufrag
             entry["ice_pwd"] = media.ice.pwd
@@ -259,11 +271,24 @@ def _extras(call: c.Call, ids: _Ids) -> dict[str, Any]:
         extras[f"media-{i}"] = entry
     for i, stream in enumerate(ids.stream_list):
         extras[f"stream-{i}"] = {
+            "flags": str(stream.flags),
             "stats_out": f"{stream.stats_out.packets}/{stream.stats_out.bytes}/"
                          f"{stream.stats_out.errors}",
             "ssrcs": [str(ssrc) for ssrc in stream.ssrcs],
         }
     return extras
+
+
+def _codec(codec: c.Codec) -> str:
+    return json.dumps([codec.pt, codec.encoding, codec.fmtp, list(codec.rtcp_fb)])
+
+
+def _crypto(params: c.CryptoParams) -> str:
+    """``tag suite key salt mki flags`` (binary parts in base64)."""
+    b64 = base64.b64encode
+    flags = "".join("1" if flag else "0" for flag in params.session_flags)
+    return (f"{params.tag} {params.suite.name} {b64(params.key).decode()} "
+            f"{b64(params.salt).decode()} {b64(params.mki).decode() or '-'} {flags}")
 
 
 def _control(control: Any) -> dict[str, Any]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from calls import LOCAL, ng, sdp
+from calls import LOCAL, ng, sdp, wait_for
 from redis_server import RedisServer, media_range, rtpgate_args
+from rtpgate_redis import blob
 
 BROWSER_FINGERPRINT = ":".join(["AB"] * 32)
 
@@ -54,3 +55,39 @@ def test_ice_and_dtls_state_survive_a_restart(redis_server: RedisServer, node: A
     server = node(*args)
     assert media_flags(ng(server, "query", call_id="webrtc")) == flags
     assert ice_lines(ng(server, "offer", **keys)["sdp"]) == before
+
+
+def sdes_state(redis_server: RedisServer, call_id: str) -> list[tuple[Any, Any]]:
+    raw = redis_server.client(1).get(call_id)
+    if raw is None:
+        return []
+    stored = blob.decode(raw)
+    extras = stored["rtpgate"]
+    return [(extras[key]["sdes_in"], extras[key]["sdes_out"]) for key in sorted(extras)
+            if key.startswith("media-")]
+
+
+def test_sdes_keys_survive_a_restart(redis_server: RedisServer, node: Any) -> None:
+    """The SDES keys both ways (the party's and rtpgate's) are restored: what the restarted
+    node writes for the call after a change has the same keys."""
+    args = rtpgate_args(redis_server, 1, media_range())
+    server = node(*args)
+    offer = ng(server, "offer", call_id="sdes", from_tag="phone", sdp=sdp("phone", 40200),
+               transport_protocol="RTP/SAVP")
+    assert offer["result"] == "ok", offer
+    answer = ng(server, "answer", call_id="sdes", from_tag="phone", to_tag="srtp",
+                sdp=sdp("srtp", 40300).replace("RTP/AVP", "RTP/SAVP")
+                + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                  "inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj\r\n",
+                transport_protocol="RTP/AVP")
+    assert answer["result"] == "ok", answer
+    wait_for(lambda: any(sdes_in for sdes_in, _ in sdes_state(redis_server, "sdes")),
+             what="the answered call written with the party's key")
+    before = sdes_state(redis_server, "sdes")
+    server.kill()
+    server = node(*args)
+    assert ng(server, "block media", call_id="sdes", from_tag="phone")["result"] == "ok"
+    wait_for(lambda: b'"block_media":"1"' in (redis_server.client(1).get("sdes") or b"")
+             or b"11:block_media1:1" in (redis_server.client(1).get("sdes") or b""),
+             what="the restored call written again")
+    assert sdes_state(redis_server, "sdes") == before
