@@ -456,6 +456,10 @@ SCENARIOS.update({
         offer(sdp(media=BASIC + crypto(1, "AES_CM_128_HMAC_SHA1_80", 26)),
               **{"transport-protocol": "RTP/AVP"}),
         answer(OSRTP=["accept"]), QUERY, DELETE]),
+    "srtp_osrtp_answer_unoffered": ("a=crypto on RTP/AVP in an answer to a plain offer is "
+                                    "ignored: the answerer keeps the offered protocol", [
+        offer(), answer(bob(media=BASIC + crypto(1, "AES_CM_128_HMAC_SHA1_80", 31))),
+        QUERY, DELETE]),
     "srtp_reinvite": ("SDES re-INVITE from the caller keeps the negotiated keys", [
         offer(savp(crypto(1, "AES_CM_128_HMAC_SHA1_80", 27))),
         answer(savp_bob(crypto(1, "AES_CM_128_HMAC_SHA1_80", 28))),

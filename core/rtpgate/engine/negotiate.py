@@ -259,7 +259,7 @@ class Negotiation:
             if self.opmode != ANSWER:
                 r.protocol = None
             else:
-                self._answer_protocol(r, sp)
+                self._answer_protocol(r, s, sp)
         if r.protocol is None:
             r.protocol = s.protocol
         if self.flags.transport_protocol and s.protocol is not None:
@@ -268,9 +268,11 @@ class Negotiation:
         if receiving is not None and self.flags.osrtp_offer and self.opmode == OFFER:
             r.protocol = protocols.osrtp(receiving).key  # RFC 8643 offer
 
-    def _answer_protocol(self, r: MediaState, sp: StreamParams) -> None:
+    def _answer_protocol(self, r: MediaState, s: MediaState, sp: StreamParams) -> None:
         """rtpengine's answer special cases: an OSRTP offer answered with plain RTP gets a
-        plain answer, unless ``OSRTP=accept``; an OSRTP answer to a plain offer is ignored."""
+        plain answer, unless ``OSRTP=accept``; an OSRTP answer (``a=crypto`` on ``RTP/AVP``)
+        to an offer that was not OSRTP is ignored: the answerer's side keeps the offered
+        protocol."""
         answered, offered = protocols.get(sp.protocol), protocols.get(r.protocol)
         if answered is None or offered is None:
             return
@@ -278,7 +280,7 @@ class Negotiation:
             if not self.flags.osrtp_accept:
                 r.protocol = None
         elif answered.osrtp and not offered.osrtp:
-            r.protocol = None
+            s.protocol = r.protocol
 
     def _dtls(self, r: MediaState, s: MediaState, sp: StreamParams, receiver: m.Media) -> None:
         """DTLS-SRTP and rtpgate's ``a=setup`` role on each side (RFC 5763 section 5, RFC
