@@ -225,6 +225,13 @@ def test_tampered_and_replayed_srtp_is_dropped_and_counted(call: Call) -> None:
     assert alice["stats"]["errors"] == 4
     assert alice["stats"]["packets"] == 6
     assert alice["endpoint"]["port"] == call.alice.port
+    # the same errors in the counters statistics, the CLI and /metrics read
+    stats = ng(call.server, "statistics")["statistics"]
+    assert stats["interfaces"][0]["ingress"]["errors"] == 4
+    status, _, body = call.server.http("GET", "/metrics")
+    assert status == 200
+    assert re.search(r'^rtpengine_packet_errors_total\{type="userspace"\} 4(\.0)?$',
+                     body.decode(), re.M), body.decode()
 
 
 # ---------------------------------------------------------------------- bad a=crypto
