@@ -365,3 +365,18 @@ def test_sdes_prefer_answers_sdes_to_an_offer_with_both(call: Call, prefer: bool
     answer = call.answer_reply["sdp"]
     assert ("a=crypto:1 AES_CM_128_HMAC_SHA1_80 " in answer) == prefer, answer
     assert ("a=fingerprint:" in answer) != prefer, answer
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_sdes_static_keeps_what_the_offerer_was_answered(call: Call, static: bool) -> None:
+    aes80, aes32 = find_suite(AES80), find_suite("AES_CM_128_HMAC_SHA1_32")
+    assert aes80 is not None and aes32 is not None
+    mine = savp("alice", call.alice.port, inline(CryptoParams.generate(1, aes80)),
+                inline(CryptoParams.generate(2, aes32)))
+    connect(call, mine, savp("bob", call.bob.port, inline(CryptoParams.generate(1, aes80))))
+    assert suites(call.answer_reply) == [(1, AES80)]
+    ng(call.server, "offer", call_id=call.call_id, from_tag="alice", sdp=mine)
+    again = ng(call.server, "answer", call_id=call.call_id, from_tag="alice", to_tag="bob",
+               sdp=savp("bob", call.bob.port, inline(CryptoParams.generate(2, aes32))),
+               **({"SDES": ["static"]} if static else {}))
+    assert suites(again) == ([(1, AES80)] if static else [(2, "AES_CM_128_HMAC_SHA1_32")])
