@@ -9,7 +9,8 @@ Notifications about own calls are ignored, as rtpengine does.
 
 A foreign call is not relayed.  Its ports are bound when they can be (on the same host the owner
 still holds them: they are retried every half second); with ``--active-switchover`` the first
-packet arriving on one of them takes the call over (the packet itself is then relayed).  The
+packet arriving on one of them, or signalling for the call, takes it over (the packet itself is
+then relayed).  The
 CLI's ``active`` takes every call over; :meth:`Keyspaces.on_own` binds what is still missing.
 """
 
@@ -236,9 +237,16 @@ class Keyspaces:
                         self._watch(call)
 
     def on_own(self, call: c.Call) -> None:
-        """A call of ours was announced: if it is an adopted one being taken over, stop
-        watching it and bind what is missing (the engine starts relaying it next)."""
-        if call.foreign or call.call_id not in self.adopted:
+        """A call was announced.  An adopted one being taken over: stop watching it and bind
+        what is missing (the engine starts relaying it next).  A foreign one that signalling
+        changed here: with ``--active-switchover`` that takes it over, as in rtpengine."""
+        if call.foreign:
+            if self.switchover and call.call_id in self.adopted and not call.ended:
+                log.info("signalling for foreign call %s: taking it over "
+                         "(--active-switchover)", call.call_id)
+                self.engine.take_over(call)
+            return
+        if call.call_id not in self.adopted:
             return
         self.adopted.discard(call.call_id)
         self.store.counters.takeovers += 1

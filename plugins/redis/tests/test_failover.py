@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from calls import Call, cli, flows, ng, wait_for
+from calls import Call, cli, flows, ng, sdp, wait_for
 from redis_server import RedisServer, media_range, rtpgate_args
 from rtpgate.testing import ServerProcess
 
@@ -78,6 +78,22 @@ def test_active_switchover_on_the_first_packet(redis_server: RedisServer, node: 
         assert flows(calls) == []
         assert "Current sessions own: 5\nCurrent sessions foreign: 0\n" in cli(
             b, "list numsessions")
+    finally:
+        for call in calls:
+            call.close()
+
+
+def test_active_switchover_on_signalling(redis_server: RedisServer, node: Any) -> None:
+    a, b, calls = _pair(redis_server, node, "--active-switchover")
+    try:
+        a.kill()
+        call = calls[0]
+        reply = ng(b, "offer", call_id=call.call_id, from_tag="alice",
+                   sdp=sdp("alice", call.alice.port))
+        assert reply["result"] == "ok", reply
+        assert "Current sessions own: 1\nCurrent sessions foreign: 4\n" in cli(
+            b, "list numsessions")
+        wait_for(lambda: redis_server.client(2).exists(call.call_id), what="B to write it")
     finally:
         for call in calls:
             call.close()
