@@ -24,6 +24,12 @@ class ProxyStats:
     errors: int = 0
 
 
+#: Proxies counted one by one; requests from further source addresses are counted together
+#: under :data:`OTHER_PROXIES`, so a flood from many (spoofed) sources costs bounded memory.
+MAX_PROXIES = 1024
+OTHER_PROXIES = "other"
+
+
 @dataclass(slots=True)
 class ControlStats:
     proxies: dict[str, ProxyStats] = field(default_factory=dict)
@@ -32,7 +38,11 @@ class ControlStats:
         """Count one request (``short`` None: not attributable to a counted command)."""
         stats = self.proxies.get(proxy)
         if stats is None:
-            stats = self.proxies[proxy] = ProxyStats()
+            if len(self.proxies) >= MAX_PROXIES:
+                proxy = OTHER_PROXIES
+                stats = self.proxies.get(proxy)
+            if stats is None:
+                stats = self.proxies[proxy] = ProxyStats()
         if short is not None:
             stats.counts[short] = stats.counts.get(short, 0) + 1
             stats.seconds[short] = stats.seconds.get(short, 0.0) + seconds

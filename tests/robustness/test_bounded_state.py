@@ -1,4 +1,4 @@
-"""The log limiter and clipping that keep hostile input out of the log."""
+"""Bounded state under hostile input: the log limiter, clipping, per-proxy control counters."""
 
 from __future__ import annotations
 
@@ -35,3 +35,17 @@ def test_clip() -> None:
     assert clip(b"\xff\x00ab") == "'\\xff\\x00ab'"
     long = clip("y" * 70_000)
     assert long.endswith("... (70000 characters)") and len(long) < 200
+
+
+def test_control_stats_keep_a_bounded_number_of_proxies() -> None:
+    """Requests from ever new source addresses (a UDP flood can spoof them) are counted, but
+    past MAX_PROXIES together under "other", not one entry each for ever."""
+    from rtpgate.stats import MAX_PROXIES, OTHER_PROXIES, ControlStats
+
+    stats = ControlStats()
+    for i in range(MAX_PROXIES + 5000):
+        stats.record(f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}", "ping", 0.001, False)
+    assert len(stats.proxies) == MAX_PROXIES + 1
+    assert stats.proxies[OTHER_PROXIES].counts["ping"] == 5000
+    stats.record("10.0.0.1", "ping", 0.001, False)  # a known proxy is still counted alone
+    assert stats.proxies["10.0.0.1"].counts["ping"] == 2
