@@ -39,10 +39,10 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
     Option("offer-timeout", Seconds, 3600,
            "end a call whose offer was not answered after this many seconds (0: never)",
            metavar="SECS"),
-    Option("max-media-sections", Annotated[int, Field(ge=1)], 128,
+    Option("max-media-sections", Annotated[int, Field(ge=1)], 32,
            "refuse an offer or answer whose SDP has more m= sections than this (each costs "
            "ports and loop time; rtpengine has no limit)", metavar="INT"),
-    Option("max-sdp-lines", Annotated[int, Field(ge=1)], 8192,
+    Option("max-sdp-lines", Annotated[int, Field(ge=1)], 4096,
            "refuse an offer or answer whose SDP has more lines than this", metavar="INT"),
     Option("ng-max-items", Annotated[int, Field(ge=16)], 2048,
            "refuse an ng message with more than this many keys, values and list items in all "

@@ -101,10 +101,10 @@ def _parse(request: OfferRequest, flags: OfferFlags, settings: Any) -> s.Sdp:
 def _check_size(text: str, settings: Any) -> None:
     """Bound the work of one request before any of it is done: the SDP's lines and media
     sections (each costs parsing, ports and rewriting on the one event loop)."""
-    max_lines = getattr(settings, "max_sdp_lines", 8192)
+    max_lines = getattr(settings, "max_sdp_lines", 4096)
     if text.count("\n") > max_lines:
         raise NgError(f"Too many lines in SDP (more than {max_lines})")
-    max_media = getattr(settings, "max_media_sections", 128)
+    max_media = getattr(settings, "max_media_sections", 32)
     if text.count("\nm=") + text.startswith("m=") > max_media:
         raise NgError(f"Too many media sections in SDP (more than {max_media})")
 
