@@ -245,3 +245,40 @@ def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
         assert "sdp" not in reply
     assert ng(server, {"command": "list"})["calls"] == []
     assert ng(server, {"command": "query", "call-id": call})["error-reason"] == "Unknown call-id"
+
+
+ICE_ATTRS = ("a=ice-ufrag:Fq7b\r\na=ice-pwd:3xKpQ9m2LbVzR8tYwN5cJh1D\r\n"
+             "a=candidate:1 1 UDP 2130706431 192.168.10.21 16384 typ host\r\n")
+
+
+def _media_flags(reply: dict[str, Any], tag: str) -> list[str]:
+    return list(reply["tags"][tag]["medias"][0]["flags"])
+
+
+@pytest.mark.parametrize("spelling", ["reject ICE", "reject-ICE", "ICE-reject"])
+def test_reject_ice_keeps_the_offer_and_answers_the_offerer_without_ice(
+        server: ServerProcess, spelling: str) -> None:
+    """rtpengine's ``reject ICE`` clears ICE on the offerer's media only (``__ice_offer``):
+    the offer keeps the ICE it would have, the answer to the offerer carries none."""
+    call = new_call_id()
+    o = offer(server, call, sdp=sdp(media="a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n" + ICE_ATTRS,
+                                    codecs="0"), flags=[spelling])
+    assert o["result"] == "ok" and "a=ice-ufrag:" in o["sdp"] and "typ host" in o["sdp"]
+    q = ng(server, {"command": "query", "call-id": call})
+    assert "ICE" not in _media_flags(q, "ft")
+    a = answer(server, call, sdp=answer_sdp(
+        codecs="0", media="a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n" + ICE_ATTRS.replace(
+            "Fq7b", "k2Pz").replace("192.168.10.21 16384", f"{CALLEE_IP} 20000")))
+    assert a["result"] == "ok"
+    assert "a=ice-" not in a["sdp"] and "a=candidate" not in a["sdp"], a["sdp"]
+    q = ng(server, {"command": "query", "call-id": call})
+    assert "ICE" not in _media_flags(q, "ft")
+    assert "ICE" in _media_flags(q, "tt")
+
+
+def test_without_reject_ice_the_offerer_is_answered_with_ice(server: ServerProcess) -> None:
+    call = new_call_id()
+    offer(server, call, sdp=sdp(media="a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n" + ICE_ATTRS,
+                                codecs="0"))
+    a = answer(server, call, sdp=answer_sdp(codecs="0"))
+    assert "a=ice-ufrag:" in a["sdp"] and "a=candidate" in a["sdp"]

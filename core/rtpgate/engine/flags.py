@@ -69,6 +69,9 @@ class OfferFlags:
     #: ``ICE-lite=``: ``forward`` (towards the offer's receiver), ``backward`` (towards the
     #: offerer), ``both``; None or ``off``: a full agent both ways.
     ice_lite: str | None = None
+    #: ``reject ICE`` (``ICE-reject``, ...): the offerer's media loses ICE, so the answer to it
+    #: carries none and no agent runs towards it; the offer keeps what ``ICE=`` gives it.
+    ice_reject: bool = False
     #: ``fragment``: the SDP is a trickle-ICE fragment (:mod:`rtpgate.engine.trickle`).
     fragment: bool = False
     transport_protocol: str | None = None
@@ -250,7 +253,7 @@ _SIMPLE_FLAGS = {
     "no-rtcp-attribute": "no_rtcp_attr", "full-rtcp-attribute": "full_rtcp_attr",
     "loop-protect": "loop_protect", "generate-mid": "generate_mid", "reset": "reset",
     "trickle-ice": "trickle_ice", "strip-extmap": "strip_extmap",
-    "fragment": "fragment",
+    "fragment": "fragment", "reject-ice": "ice_reject", "ice-reject": "ice_reject",
 }
 
 

@@ -446,6 +446,8 @@ class Negotiation:
             r.set(m.MF_ICE, False)
         elif option == "force":
             r.set(m.MF_ICE, True)
+        if self.flags.ice_reject:  # rtpengine's __ice_offer: MEDIA_CLEAR(other, ICE)
+            s.set(m.MF_ICE, False)
         if offer and self.flags.trickle_ice:
             r.set(m.MF_TRICKLE_ICE, True)
         lite = self.flags.ice_lite
