@@ -138,3 +138,53 @@ def test_ice_lite_answers_checks_but_sends_none(server: ServerProcess) -> None:
         assert "confirmed" in query["tags"]["b"]["medias"][0]["streams"][0]["flags"]
     finally:
         callee.close()
+
+
+def test_fragment_before_its_offer_waits_for_it(server: ServerProcess) -> None:
+    """rtpengine 10.5 queues a fragment for a call or party it does not know yet and applies it
+    after that party's offer or answer (if it is at most 3 s old); so does rtpgate."""
+    call_id = uuid.uuid4().hex
+    browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    browser.bind((LOCAL, 0))
+    sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip.bind((LOCAL, 0))
+    try:
+        pwd = "3xKpQ9m2LbVzR8tYwN5cJh1D"
+        candidate = f"a=candidate:1 1 udp 2122260223 {LOCAL} {browser.getsockname()[1]} typ host"
+        reply = ng(server, "offer", call_id=call_id, from_tag="browser",
+                   sdp=f"a=ice-ufrag:Fq7b\r\na=mid:0\r\n{candidate}\r\n", flags=["fragment"])
+        assert reply == {"result": "ok"}, reply
+        assert ng(server, "list")["calls"] == []  # queued, no call made for it
+        assert ng(server, "offer", call_id=call_id, from_tag="browser",
+                  sdp=browser_offer("Fq7b", pwd), ICE="remove", DTLS="off",
+                  **{"transport-protocol": "RTP/AVP", "rtcp-mux": ["demux"]})["result"] == "ok"
+        assert ng(server, "answer", call_id=call_id, from_tag="browser", to_tag="sip",
+                  sdp=phone(sip.getsockname()[1]), ICE="force", DTLS="passive",
+                  **{"transport-protocol": "UDP/TLS/RTP/SAVPF"})["result"] == "ok"
+        check_from_rtpgate(browser, "Fq7b:", pwd)
+    finally:
+        browser.close()
+        sip.close()
+
+
+def test_fragment_without_its_offer_is_not_checked(server: ServerProcess) -> None:
+    """The same call, but the queued fragment is for another party: nothing is checked."""
+    call_id = uuid.uuid4().hex
+    browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    browser.bind((LOCAL, 0))
+    try:
+        candidate = f"a=candidate:1 1 udp 2122260223 {LOCAL} {browser.getsockname()[1]} typ host"
+        assert ng(server, "offer", call_id=call_id, from_tag="someone-else",
+                  sdp=f"a=ice-ufrag:Fq7b\r\na=mid:0\r\n{candidate}\r\n",
+                  flags=["fragment"]) == {"result": "ok"}
+        assert ng(server, "offer", call_id=call_id, from_tag="browser",
+                  sdp=browser_offer("Fq7b", "3xKpQ9m2LbVzR8tYwN5cJh1D"), ICE="remove",
+                  DTLS="off", **{"transport-protocol": "RTP/AVP"})["result"] == "ok"
+        assert ng(server, "answer", call_id=call_id, from_tag="browser", to_tag="sip",
+                  sdp=phone(40000), ICE="force", DTLS="passive",
+                  **{"transport-protocol": "UDP/TLS/RTP/SAVPF"})["result"] == "ok"
+        browser.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            browser.recvfrom(4096)
+    finally:
+        browser.close()

@@ -24,6 +24,7 @@ from .model import PS_RTP, Call, Endpoint
 from .ports import MediaSocket
 from .store import CallStore
 from .timers import Sweeper
+from .trickle import FragmentQueue
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -75,6 +76,8 @@ class Engine:
             ciphers=settings.dtls_ciphers,  # type: ignore[attr-defined]
             mtu=settings.dtls_mtu))  # type: ignore[attr-defined]
         self.load = LoadMonitor()
+        #: Trickle-ICE fragments that came before their party's offer or answer.
+        self.fragments = FragmentQueue()
         self.sweeper = Sweeper(self)
         #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or
         #: media control changed a call.

@@ -180,6 +180,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
             _delete(engine, call, None, 0)
         raise NgError(reply_too_large(size))
     engine.changed(call)
+    trickle.dequeue(engine, call_id, dialogue.sender.tag)
     return {"sdp": rewritten}
 
 
