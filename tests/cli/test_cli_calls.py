@@ -147,3 +147,26 @@ def test_set_timeouts_apply_to_running_calls(engine_server) -> None:  # type: ig
     totals = cli(server, "list totals")
     assert " Total timed-out sessions via OFFER_TIMEOUT      :1\n" in totals
     assert " Total managed sessions                          :2\n" in totals
+
+
+#: The line kinds of rtpengine 10.5's ``list sessions <call-id>`` (cli_list_call_info and
+#: cli_list_tag_info): it prints no ICE or DTLS state, checked with rtpengine-ctl (docs/webrtc.md).
+CALL_INFO_LINES = ("callid: ", "alias: ", "deletionmark: ", "created: ", "proxy: ", "tos: ",
+                   "last_signal: ", "redis_keyspace: ", "last redis update: ", "foreign: ",
+                   "recording: ", "--- Tag '", "---     ", "------ Media #", "-------- Port ")
+
+
+def test_call_info_of_an_ice_dtls_call_keeps_rtpengines_lines(  # type: ignore[no-untyped-def]
+        engine_server) -> None:
+    server = engine_server()
+    o = ng(server, command="offer", **{"call-id": "call-w", "from-tag": "from-w",
+                                      "sdp": SDP.format(port=6010), "ICE": "force",
+                                      "transport-protocol": "UDP/TLS/RTP/SAVPF"})
+    assert o["result"] == "ok" and "a=fingerprint:" in str(o["sdp"]), o
+    assert "a=ice-ufrag:" in str(o["sdp"])
+    assert answer(server, "call-w", "from-w", "to-w", 6012)["result"] == "ok"
+    info = cli(server, "list sessions call-w")
+    assert info.count("\n------ Media #1 (audio over ") == 2, info
+    for line in info.splitlines():
+        assert not line or line.startswith(CALL_INFO_LINES), line
+    assert "ICE" not in info and "DTLS" not in info and "fingerprint" not in info
