@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .boot import Subcommand
     from .engine.codec_support import CodecCapability
     from .engine.model import Call
+    from .engine.playback import MediaPlayers
     from .media.calls import PipelineFactory
     from .ng.command import NgCommand
     from .options import Option
@@ -185,4 +186,14 @@ def rtpgate_media_pipeline(runtime: Runtime) -> Iterable[PipelineFactory]:
     pipeline now: reuse stages whose parameters did not change so their state survives.  Keep
     per-media state in ``stream.media.plugin_state`` under your plugin's name.  Called once,
     when the engine is built; must not do I/O.
+    """
+
+
+@hookspec
+def rtpgate_media_players(runtime: Runtime) -> Iterable[MediaPlayers]:
+    """Contribute the media player behind ``play media``, ``stop media`` and ``play silence``
+    (see :mod:`rtpgate.engine.playback`).
+
+    The first one contributed is used; without any, those commands answer "Media playback not
+    supported".  Called once, when the engine is built; must not do I/O.
     """

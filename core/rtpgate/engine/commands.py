@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..ng.command import NgCommand, NgContext, Reply
-from . import control, signalling
+from . import control, playback, signalling
 from .negotiate import ANSWER, OFFER
 from .requests import (
     AnswerRequest,
@@ -15,6 +15,7 @@ from .requests import (
     ListRequest,
     OfferRequest,
     PartyRequest,
+    PlayMediaRequest,
     QueryRequest,
     RecordingRequest,
 )
@@ -109,5 +110,9 @@ COMMANDS: tuple[NgCommand, ...] = (
     NgCommand("block media", "blkmedia", PartyRequest, _media(True, False)),
     NgCommand("unblock media", "unblkmedia", PartyRequest, _media(False, False)),
     NgCommand("silence media", "slnmedia", PartyRequest, _media(True, True)),
+    NgCommand("play media", "playmedia", PlayMediaRequest, _handler(playback.play_media)),
+    NgCommand("stop media", "stopmedia", PlayMediaRequest, _handler(playback.stop_media)),
+    NgCommand("play silence", "playmedia", PlayMediaRequest,  # counted as play media
+              _handler(playback.play_silence)),
     NgCommand("unsilence media", "unslnmedia", PartyRequest, _media(False, True)),
 )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 DTMF_MODES = {"drop", "silence", "tone", "random", "zero", "dtmf", "off"}
 
 
-def _party(engine: Engine, request: PartyRequest | RecordingRequest
+def party(engine: Engine, request: PartyRequest | RecordingRequest
            ) -> tuple[m.Call, m.Monologue | None]:
     call = engine.by_id.get(request.call_id or "")
     if call is None:
@@ -62,7 +62,7 @@ def _clear_all(request: PartyRequest) -> bool:
 
 
 def block_dtmf(engine: Engine, request: BlockDtmfRequest, block: bool) -> Reply:
-    call, ml = _party(engine, request)
+    call, ml = party(engine, request)
     ml = _directional(request, ml)
     mode = (request.dtmf_security or "drop").lower()
     if mode not in DTMF_MODES:
@@ -77,7 +77,7 @@ def block_dtmf(engine: Engine, request: BlockDtmfRequest, block: bool) -> Reply:
 
 
 def block_media(engine: Engine, request: PartyRequest, block: bool, silence: bool) -> Reply:
-    call, ml = _party(engine, request)
+    call, ml = party(engine, request)
     if not silence:
         ml = _directional(request, ml)
     to_tag = request.to_tag if ml is not None else None
@@ -110,7 +110,7 @@ def block_media(engine: Engine, request: PartyRequest, block: bool, silence: boo
 
 
 def forwarding(engine: Engine, request: PartyRequest, start: bool) -> Reply:
-    call, ml = _party(engine, request)
+    call, ml = party(engine, request)
     ml = _directional(request, ml)
     if ml is not None:
         ml.forwarding = start

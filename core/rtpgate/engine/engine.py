@@ -28,6 +28,7 @@ from .trickle import FragmentQueue
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
+    from .playback import MediaPlayers
 
 log = logging.getLogger("rtpgate.engine")
 
@@ -90,6 +91,10 @@ class Engine:
         self.relay.factories += [
             factory for _, factory in runtime.plugins.collect("rtpgate_media_pipeline",
                                                               runtime=runtime)]
+        #: The media player (``rtpgate_media_players``), if a plugin has one.
+        self.players: MediaPlayers | None = next(
+            (p for _, p in runtime.plugins.collect("rtpgate_media_players", runtime=runtime)),
+            None)
         self._task: asyncio.Task[None] | None = None
         self._hook = runtime.plugins.pm.hook
         #: The call-state store a persistence plugin set up (see :mod:`.store`), or None.

@@ -178,3 +178,22 @@ class BlockDtmfRequest(PartyRequest):
     digit: Text = key("digit", "code")
     frequency: Any = key("frequency", "frequencies", default=None)
     volume: Int = key("volume")
+
+
+def _blob(value: Any) -> bytes | None:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str) and value:
+        return value.encode("utf-8", "surrogateescape")  # the ng codec's decoding, undone
+    return None
+
+
+class PlayMediaRequest(PartyRequest):
+    """``play media``, ``stop media`` and ``play silence``."""
+
+    file: Text = key("file")
+    blob: Annotated[bytes | None, BeforeValidator(_blob)] = key("blob")
+    db_id: Int = key("db-id", "db id")
+    repeat_times: Int = key("repeat-times", "repeat times")
+    start_pos: Int = key("start-pos", "start pos")
+    duration: Int = key("duration")

@@ -256,6 +256,17 @@ class RelayStream:
         self._egress.bytes += size
         return True
 
+    def send_made(self, data: bytes, after: Stage) -> bool:
+        """Send an RTP packet rtpgate made (a media player, the egress stage ``after``) to the
+        party: through this stream's egress stages that follow ``after`` (SRTP encryption),
+        counted as egress.  False when there is no endpoint yet or a stage dropped it."""
+        if self.endpoint is None or self._relay is None:
+            return False
+        stages = self.pipeline.egress if self.pipeline is not None else ()
+        rest = stages[stages.index(after) + 1:] if after in stages else stages
+        staged = self._stages(rest, data, False) if rest else data
+        return staged is not None and self.send_to(staged, self.endpoint)
+
     def send_from(self, sock: socket.socket, local: Address) -> None:
         """Send to the party from ``sock`` (one of the stream's sockets: ICE chose a pair on
         another address of a dual-stack interface)."""

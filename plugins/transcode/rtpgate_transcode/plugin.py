@@ -10,8 +10,10 @@ from rtpgate.engine.codec_support import CodecCapability
 
 from . import formats
 from .factory import TranscodeFactory
+from .player import PlayerFactory, Players
 
 if TYPE_CHECKING:
+    from rtpgate.engine.playback import MediaPlayers
     from rtpgate.media.calls import PipelineFactory
     from rtpgate.runtime import Runtime
 
@@ -25,4 +27,9 @@ def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
 
 @hookimpl
 def rtpgate_media_pipeline(runtime: Runtime) -> Iterable[PipelineFactory]:
-    return [TranscodeFactory()]
+    return [TranscodeFactory(), PlayerFactory()]
+
+
+@hookimpl
+def rtpgate_media_players(runtime: Runtime) -> Iterable[MediaPlayers]:
+    return [Players()]

@@ -7,6 +7,7 @@ from typing import Any
 import rtpgate_transcode.plugin as plugin
 from rtpgate.engine.codec_support import CodecSupport
 from rtpgate_transcode.factory import TranscodeFactory
+from rtpgate_transcode.player import PlayerFactory, Players
 
 
 def test_rtpgate_media_codecs_declares_what_ffmpeg_can_do() -> None:
@@ -26,4 +27,11 @@ def test_rtpgate_media_codecs_declares_what_ffmpeg_can_do() -> None:
 def test_rtpgate_media_pipeline_gives_the_transcode_factory() -> None:
     runtime: Any = None
     factories = list(plugin.rtpgate_media_pipeline(runtime))
-    assert len(factories) == 1 and isinstance(factories[0], TranscodeFactory)
+    assert [type(f) for f in factories] == [TranscodeFactory, PlayerFactory]
+
+
+def test_rtpgate_media_players_gives_the_player() -> None:
+    """(The player over a real server: test_player.py.)"""
+    runtime: Any = None
+    players = list(plugin.rtpgate_media_players(runtime))
+    assert len(players) == 1 and isinstance(players[0], Players)

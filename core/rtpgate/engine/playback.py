@@ -1,0 +1,107 @@
+"""The media player's ng commands: ``play media``, ``stop media`` and ``play silence``.
+
+The engine picks the party (as ``block DTMF`` does, the from-tag always honoured) and its first
+audio media that has a stream; a media plugin does the rest (decoding, encoding, timing) through
+the :class:`MediaPlayers` it returns from the ``rtpgate_media_players`` hook, so core never
+imports a codec library.  Like rtpengine's ``media_player``, the chosen party *hears* the
+media: it is sent from that party's own port, in place of what its peer sends, until it ends or
+``stop media``; then the peer's media flows again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from ..ng.command import NgError, Reply
+from . import model as m
+from .control import party
+from .requests import PlayMediaRequest
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class PlaySource:
+    """What to play: a file, a blob of file content, or silence (neither)."""
+
+    file: str | None = None
+    blob: bytes | None = None
+    repeat_times: int = 1
+    start_ms: int = 0
+    #: Milliseconds to play at most (``None``: the whole source, each repetition).
+    duration_ms: int | None = None
+
+
+class MediaPlayers(Protocol):
+    """A media plugin's players, one per media at most."""
+
+    def play(self, engine: Engine, media: m.Media, source: PlaySource) -> int:
+        """Start (or restart) playing ``source`` to ``media``'s party; the duration in ms.
+        Raises :class:`NgError` (nothing changed) when the source cannot be played."""
+        ...
+
+    def stop(self, engine: Engine, media: m.Media) -> bool:
+        """Stop playing to ``media``'s party; False when nothing played."""
+        ...
+
+
+def _media(engine: Engine, request: PlayMediaRequest) -> list[m.Media]:
+    call, ml = party(engine, request)
+    parties = [ml] if ml is not None else list(call.monologues)
+    medias = [media for party in parties for media in party.medias
+              if media.type == "audio" and media.streams]
+    if not medias:
+        raise NgError("No suitable media found")
+    return medias[:1] if ml is not None else medias
+
+
+def _players(engine: Engine) -> MediaPlayers:
+    if engine.players is None:
+        raise NgError("Media playback not supported")
+    return engine.players
+
+
+def play_media(engine: Engine, request: PlayMediaRequest) -> Reply:
+    players = _players(engine)
+    if request.file:
+        source = PlaySource(file=request.file)
+    elif request.blob:
+        source = PlaySource(blob=request.blob)
+    elif request.db_id is not None:
+        raise NgError("Failed to start media playback from database")
+    else:
+        raise NgError("No media file specified")
+    source = PlaySource(source.file, source.blob, max(request.repeat_times or 1, 1),
+                        max(request.start_pos or 0, 0),
+                        request.duration if request.duration and request.duration > 0
+                        else None)
+    return _play(engine, players, request, source)
+
+
+def play_silence(engine: Engine, request: PlayMediaRequest) -> Reply:
+    """Silence in place of the peer's media, for ``duration`` ms (until ``stop media``)."""
+    players = _players(engine)
+    source = PlaySource(duration_ms=request.duration if request.duration and
+                        request.duration > 0 else None)
+    return _play(engine, players, request, source)
+
+
+def _play(engine: Engine, players: MediaPlayers, request: PlayMediaRequest,
+          source: PlaySource) -> Reply:
+    medias = _media(engine, request)
+    duration = 0
+    for media in medias:
+        duration = players.play(engine, media, source)
+    reply: Reply = {}
+    if duration > 0:
+        reply["duration"] = duration
+    return reply
+
+
+def stop_media(engine: Engine, request: PlayMediaRequest) -> Reply:
+    players = _players(engine)
+    for media in _media(engine, request):
+        players.stop(engine, media)  # nothing playing is no error, as in rtpengine
+    return {}

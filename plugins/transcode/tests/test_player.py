@@ -1,0 +1,158 @@
+"""The media player over a real rtpgate: ``play media`` of a WAV file made here reaches the
+party as the codec it receives (decoded here), for the file's duration, on the stream it was
+receiving (SSRC, sequence numbers, timestamps continue), in place of the peer's audio, which
+resumes afterwards; ``stop media`` ends it early; ``play silence``; bad sources are ng errors
+that change nothing."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from audio import decode, dominant, header, level_db, rtp_packets, sine
+from rtpgate.testing import ServerProcess
+from test_transcoded_call import call, exchange, ng, party
+
+PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
+OPUS = ("96", "a=rtpmap:96 opus/48000/2\r\n")
+WAV_DB = -10.0 - 3.01
+
+
+@pytest.fixture
+def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return rtpgate_server("--delete-delay=0")
+
+
+def wav(path: Path, seconds: float, freq: float = 1000.0, rate: int = 16000) -> Path:
+    """A mono 16-bit WAV file of a sine (-10 dBFS peak)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(sine(rate, seconds, freq).tobytes())
+    return path
+
+
+def frequency(packet: bytes) -> float:
+    """The dominant frequency of one PCMA packet."""
+    return dominant(decode("PCMA/8000", [packet]), 8000)
+
+
+def pcma_call(server: ServerProcess) -> tuple[str, socket.socket, socket.socket, int,
+                                                  list[bytes]]:
+    """A plain PCMA call where the callee's 500 Hz tone already reaches the caller; the
+    call-id, caller, callee, the port the callee sends to, and the rest of its tone."""
+    caller, callee = party(), party()
+    call_id, from_callee, _ = call(server, caller, callee, PCMA, PCMA)
+    tone = rtp_packets("PCMA/8000", sine(8000, 4.0, 500.0), pt=8)
+    got = exchange(callee, from_callee, tone[:10], caller)
+    assert len(got) == 10 and all(abs(frequency(p) - 500) <= 25 for p in got)
+    return call_id, caller, callee, from_callee, tone[10:]
+
+
+def test_play_media_replaces_and_resumes(server: ServerProcess, tmp_path: Path) -> None:
+    call_id, caller, callee, from_callee, tone = pcma_call(server)
+    reply = ng(server, "play media", **{"call-id": call_id, "from-tag": "a",
+                                        "file": str(wav(tmp_path / "prompt.wav", 1.0))})
+    assert reply == {"result": "ok", "duration": 1000}, reply
+    got = exchange(callee, from_callee, tone[:90], caller)
+    played = [p for p in got if abs(frequency(p) - 1000) <= 25]
+    resumed = [p for p in got if abs(frequency(p) - 500) <= 25]
+    assert 49 <= len(played) <= 51  # one second of 20 ms packets
+    assert got[:len(played)] == played and len(resumed) >= 30  # then the callee again
+    assert got[-len(resumed):] == resumed
+    heads = [header(p) for p in played]
+    callee_ssrc = header(tone[0])[3]
+    assert {h[0] for h in heads} == {8} and {h[3] for h in heads} == {callee_ssrc}
+    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(heads))
+    # the first played packet continues the stream the caller was receiving
+    assert (heads[0][1] - header(tone[0])[1]) & 0xFFFF in (0, 1, 2)
+    samples = decode("PCMA/8000", played)
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples[400:-400]) - WAV_DB) <= 3
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_stop_media_ends_it_early(server: ServerProcess, tmp_path: Path) -> None:
+    call_id, caller, callee, from_callee, tone = pcma_call(server)
+    reply = ng(server, "play media", **{"call-id": call_id, "from-tag": "a",
+                                        "file": str(wav(tmp_path / "long.wav", 3.0))})
+    assert reply["duration"] == 3000
+    first = exchange(callee, from_callee, tone[:25], caller)
+    assert sum(abs(frequency(p) - 1000) <= 25 for p in first) >= 20
+    assert ng(server, "stop media", **{"call-id": call_id, "from-tag": "a"})["result"] == "ok"
+    after = exchange(callee, from_callee, tone[25:75], caller)
+    assert sum(abs(frequency(p) - 1000) <= 25 for p in after) <= 3
+    assert sum(abs(frequency(p) - 500) <= 25 for p in after) >= 45
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_play_media_to_a_transcoded_opus_party(server: ServerProcess, tmp_path: Path
+                                               ) -> None:
+    """The caller offered only opus and receives transcoded audio: the file reaches it as
+    opus, from a 44.1 kHz WAV, repeated twice."""
+    caller, callee = party(), party()
+    call_id, _, _ = call(server, caller, callee, OPUS, PCMA, codec={"transcode": ["PCMA"]})
+    reply = ng(server, "play media", **{"call-id": call_id, "from-tag": "a", "repeat-times": 2,
+                                        "file": str(wav(tmp_path / "p.wav", 0.5, rate=44100))})
+    assert reply["duration"] == 500
+    got = collect(caller, 1.6)
+    assert 48 <= len(got) <= 51 and {header(p)[0] for p in got} == {96}
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 960 for a, b in
+               itertools.pairwise(header(p) for p in got))
+    samples = decode("opus/48000/2", got)[4800:]
+    assert abs(dominant(samples, 48000) - 1000) <= 20
+    assert abs(level_db(samples) - WAV_DB) <= 3
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def collect(sock: socket.socket, seconds: float) -> list[bytes]:
+    got = []
+    sock.settimeout(seconds)
+    try:
+        while True:
+            got.append(sock.recv(4096))
+            sock.settimeout(0.3)  # until 300 ms without a packet
+    except TimeoutError:
+        return got
+
+
+def test_play_silence(server: ServerProcess) -> None:
+    call_id, caller, callee, from_callee, tone = pcma_call(server)
+    reply = ng(server, "play silence", **{"call-id": call_id, "from-tag": "a",
+                                          "duration": 400})
+    assert reply["result"] == "ok", reply
+    got = exchange(callee, from_callee, tone[:50], caller)
+    quiet = [p for p in got if level_db(decode("PCMA/8000", [p])) < -60]
+    assert 19 <= len(quiet) <= 21 and got[:len(quiet)] == quiet
+    assert all(abs(frequency(p) - 500) <= 25 for p in got[len(quiet):])
+    ng(server, "delete", **{"call-id": call_id})
+
+
+@pytest.mark.parametrize(("keys", "error"), [
+    ({"file": "/nonexistent/prompt.wav"}, "Failed to start media playback from file"),
+    ({"file": "TEXT"}, "Failed to start media playback from file"),
+    ({"blob": "not a media file at all"}, "Failed to start media playback from blob"),
+    ({}, "No media file specified"),
+    ({"call-id": "nope", "file": "WAV"}, "Unknown call-ID"),
+    ({"from-tag": "zz", "file": "WAV"}, "From-tag given, but no such tag exists"),
+])
+def test_bad_sources_change_nothing(server: ServerProcess, tmp_path: Path,
+                                    keys: dict[str, str], error: str) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not audio\n" * 100)
+    files = {"TEXT": str(text), "WAV": str(wav(tmp_path / "ok.wav", 0.5))}
+    call_id, caller, callee, from_callee, tone = pcma_call(server)
+    request = {"call-id": call_id, "from-tag": "a", **keys}
+    if "file" in request:
+        request["file"] = files.get(request["file"], request["file"])
+    reply = ng(server, "play media", **request)
+    assert reply == {"result": "error", "error-reason": error}
+    got = exchange(callee, from_callee, tone[:20], caller)
+    assert len(got) == 20 and all(abs(frequency(p) - 500) <= 25 for p in got)
+    ng(server, "delete", **{"call-id": call_id})
