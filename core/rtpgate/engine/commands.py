@@ -15,6 +15,7 @@ from .requests import (
     ListRequest,
     OfferRequest,
     PartyRequest,
+    PlayDtmfRequest,
     PlayMediaRequest,
     QueryRequest,
     RecordingRequest,
@@ -114,5 +115,6 @@ COMMANDS: tuple[NgCommand, ...] = (
     NgCommand("stop media", "stopmedia", PlayMediaRequest, _handler(playback.stop_media)),
     NgCommand("play silence", "playmedia", PlayMediaRequest,  # counted as play media
               _handler(playback.play_silence)),
+    NgCommand("play DTMF", "playdtmf", PlayDtmfRequest, _handler(playback.play_dtmf)),
     NgCommand("unsilence media", "unslnmedia", PartyRequest, _media(False, True)),
 )

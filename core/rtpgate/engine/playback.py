@@ -1,4 +1,5 @@
-"""The media player's ng commands: ``play media``, ``stop media`` and ``play silence``.
+"""The media player's ng commands: ``play media``, ``stop media``, ``play silence`` and
+``play DTMF``.
 
 The engine picks the party (as ``block DTMF`` does, the from-tag always honoured) and its first
 audio media that has a stream; a media plugin does the rest (decoding, encoding, timing) through
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..ng.command import NgError, Reply
 from . import model as m
 from .control import party
-from .requests import PlayMediaRequest
+from .requests import PlayDtmfRequest, PlayMediaRequest
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -46,8 +47,14 @@ class MediaPlayers(Protocol):
         """Stop playing to ``media``'s party; False when nothing played."""
         ...
 
+    def dtmf(self, engine: Engine, media: m.Media, digits: list[int], duration_ms: int,
+             volume: int, pause_ms: int) -> None:
+        """Play DTMF ``digits`` (RFC 4733 event codes) to ``media``'s party: RFC 4733 events
+        where it negotiated telephone-event, else the tones in its audio."""
+        ...
 
-def _media(engine: Engine, request: PlayMediaRequest) -> list[m.Media]:
+
+def _media(engine: Engine, request: PlayMediaRequest | PlayDtmfRequest) -> list[m.Media]:
     call, ml = party(engine, request)
     parties = [ml] if ml is not None else list(call.monologues)
     medias = [media for party in parties for media in party.medias
@@ -104,4 +111,47 @@ def stop_media(engine: Engine, request: PlayMediaRequest) -> Reply:
     players = _players(engine)
     for media in _media(engine, request):
         players.stop(engine, media)  # nothing playing is no error, as in rtpengine
+    return {}
+
+
+#: RFC 4733 event codes of the DTMF keys ``play DTMF`` accepts as ``code``.
+DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14,
+               "D": 15}
+
+
+def _dtmf_codes(code: str) -> list[int]:
+    if code.isdigit() and 0 <= int(code) <= 15 and len(code) <= 2 and code not in DTMF_EVENTS:
+        return [int(code)]  # a numeric event code (10-15)
+    events = [DTMF_EVENTS.get(key.upper()) for key in code]
+    if not events or None in events:
+        raise NgError("Invalid 'code' specified")
+    return [e for e in events if e is not None]
+
+
+def play_dtmf(engine: Engine, request: PlayDtmfRequest) -> Reply:
+    """DTMF generated as if the selected party sent it: its peer hears it (rtpengine's "the
+    selected call participant is the one generating the DTMF event")."""
+    players = _players(engine)
+    if request.code is None or request.code == "":
+        raise NgError("No valid 'code' specified")
+    digits = _dtmf_codes(request.code)
+    duration = request.duration if request.duration is not None else 100
+    if not 100 <= duration <= 5000:
+        raise NgError("Out of range 'duration' specified")
+    volume = abs(request.volume) if request.volume is not None else 8
+    if volume > 63:
+        raise NgError("Out of range 'volume' specified")
+    pause = request.pause if request.pause is not None else 100
+    if not 100 <= pause <= 5000:
+        raise NgError("Out of range 'pause' specified")
+    medias = []
+    for media in _media(engine, request):
+        peer = media.monologue.peers[0] if media.monologue.peers else None
+        peer_media = peer.media(media.index) if peer is not None else None
+        if peer_media is not None and peer_media.streams:
+            medias.append(peer_media)
+    if not medias:
+        raise NgError("No suitable media found")
+    for media in medias:
+        players.dtmf(engine, media, digits, duration, volume, pause)
     return {}

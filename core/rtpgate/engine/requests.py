@@ -197,3 +197,13 @@ class PlayMediaRequest(PartyRequest):
     repeat_times: Int = key("repeat-times", "repeat times")
     start_pos: Int = key("start-pos", "start pos")
     duration: Int = key("duration")
+
+
+class PlayDtmfRequest(PartyRequest):
+    """``play DTMF``: ``code`` a key (or several, played in turn) or an event number, the
+    ``duration`` and ``pause`` in ms, the ``volume`` in -dBm0."""
+
+    code: Text = key("code", "digit")
+    duration: Int = key("duration")
+    volume: Int = key("volume")
+    pause: Int = key("pause")

@@ -31,7 +31,7 @@ from rtpgate.engine.playback import PlaySource
 from rtpgate.media.pipeline import Pipeline, Stage
 from rtpgate.ng.command import NgError
 
-from . import formats
+from . import dtmf, formats
 from .chain import channels_of, encoder
 
 if TYPE_CHECKING:
@@ -183,12 +183,12 @@ class Player:
             if not self._adopted and self._waited < ADOPT_WAIT:
                 self._waited += 1  # the peer's next packet gives the numbering to continue
                 continue
-            frame = self._frame()
-            if frame is None:
+            packets = self._packets()
+            if packets is None:
                 self.finish()
                 return
-            for payload in self._encode(frame):
-                stream.send_made(self._packet(payload), self)
+            for packet in packets:
+                stream.send_made(packet, self)
         self._timer = loop.call_at(self._next, self._tick)
 
     def finish(self) -> None:
@@ -199,6 +199,13 @@ class Player:
             self._engine.relay.sync(self._media.monologue.call)
 
     # ------------------------------------------------------------------ audio
+
+    def _packets(self) -> list[bytes] | None:
+        """The packets of the next 20 ms (``None``: the end)."""
+        frame = self._frame()
+        if frame is None:
+            return None
+        return [self._packet(payload) for payload in self._encode(frame)]
 
     def _frame(self) -> bytes | None:
         if self._pcm is None:
@@ -222,14 +229,53 @@ class Player:
         payload = b"".join(bytes(p) for p in self._encoder.encode(frame))
         return [payload] if payload else []
 
-    def _packet(self, payload: bytes) -> bytes:
-        marker = 0x80 if self.sent == 0 else 0
-        header = _HEADER.pack(0x80, marker | self._target.pt, self.seq, self.timestamp,
-                              self.ssrc)
+    def _packet(self, payload: bytes, pt: int | None = None, timestamp: int | None = None,
+                marker: bool | None = None, advance: bool = True) -> bytes:
+        first = self.sent == 0 if marker is None else marker
+        header = _HEADER.pack(0x80, (0x80 if first else 0) | (
+            self._target.pt if pt is None else pt), self.seq,
+            self.timestamp if timestamp is None else timestamp, self.ssrc)
         self.seq = (self.seq + 1) & 0xFFFF
-        self.timestamp = (self.timestamp + self._step) & 0xFFFFFFFF
+        if advance:
+            self.timestamp = (self.timestamp + self._step) & 0xFFFFFFFF
         self.sent += 1
         return header + payload
+
+
+class EventPlayer(Player):
+    """``play DTMF`` to a party that negotiated telephone-event: RFC 4733 events (one packet
+    per 20 ms, the same timestamp for one event, its duration growing, the end packet sent
+    three times, section 2.5.1.4), nothing during the pause between digits."""
+
+    def __init__(self, engine: Engine, media: m.Media, tgt: Target, event_pt: int,
+                 digits: list[int], duration_ms: int, volume: int, pause_ms: int) -> None:
+        super().__init__(engine, media, tgt, b"", 1)
+        self._event_pt = event_pt
+        ticks = max(1, -(-duration_ms // PTIME))
+        #: per 20 ms: the events to send then (event, end, duration in RTP ticks, first)
+        self._plan: list[tuple[int, bool, int, bool] | None] = []
+        for digit in digits:
+            self._plan += [(digit, i == ticks - 1, (i + 1) * self._step, i == 0)
+                           for i in range(ticks)]
+            self._plan += [None] * (pause_ms // PTIME)
+        self._volume = volume
+        self._start = 0
+
+    def _packets(self) -> list[bytes] | None:
+        if not self._plan:
+            return None
+        step = self._plan.pop(0)
+        if step is None:
+            self.timestamp = (self.timestamp + self._step) & 0xFFFFFFFF
+            return []
+        event, end, duration, first = step
+        if first:
+            self._start = self.timestamp
+        payload = dtmf.event_payload(event, end, self._volume, duration)
+        out = [self._packet(payload, self._event_pt, self._start, first, advance=False)
+               for _ in range(3 if end else 1)]
+        self.timestamp = (self.timestamp + self._step) & 0xFFFFFFFF
+        return out
 
 
 class Players:
@@ -257,6 +303,28 @@ class Players:
             return False
         player.finish()
         return True
+
+
+    def dtmf(self, engine: Engine, media: m.Media, digits: list[int], duration_ms: int,
+             volume: int, pause_ms: int) -> None:
+        tgt = target(media)
+        event = next((c for c in media.codecs if c.encoding.lower() ==
+                      f"telephone-event/{tgt.codec.clock}"), None)
+        player: Player
+        if event is not None:
+            player = EventPlayer(engine, media, tgt, event.pt, digits, duration_ms, volume,
+                                 pause_ms)
+        else:
+            rate, channels = tgt.codec.rate, channels_of(tgt.codec, tgt.fmtp)
+            tone = b"".join(dtmf.tone(d, 0, rate * duration_ms // 1000, rate, volume)
+                            + bytes(rate * pause_ms // 1000 * 2) for d in digits)
+            if channels == 2:
+                tone = b"".join(tone[i:i + 2] * 2 for i in range(0, len(tone), 2))
+            player = Player(engine, media, tgt, tone, 1)
+        self.stop(engine, media)
+        media.plugin_state[KEY] = player
+        engine.relay.sync(media.monologue.call)
+        player.start()
 
 
 class PlayerFactory:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import struct
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
-from test_transcoded_call import call, exchange, ng, party
+from test_transcoded_call import call, exchange, inband_digits, ng, party
 
 PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
 OPUS = ("96", "a=rtpmap:96 opus/48000/2\r\n")
@@ -152,6 +153,63 @@ def test_bad_sources_change_nothing(server: ServerProcess, tmp_path: Path,
     if "file" in request:
         request["file"] = files.get(request["file"], request["file"])
     reply = ng(server, "play media", **request)
+    assert reply == {"result": "error", "error-reason": error}
+    got = exchange(callee, from_callee, tone[:20], caller)
+    assert len(got) == 20 and all(abs(frequency(p) - 500) <= 25 for p in got)
+    ng(server, "delete", **{"call-id": call_id})
+
+
+PCMA_TE = ("8 101", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+                    "a=fmtp:101 0-15\r\n")
+
+
+def test_play_dtmf_as_rfc4733_events(server: ServerProcess) -> None:
+    """Both parties negotiated telephone-event: ``play DTMF`` from the callee reaches the
+    caller as RFC 4733 events (200 ms: ten packets on one timestamp, durations growing by
+    160, the end packet three times); the callee's audio then flows again."""
+    caller, callee = party(), party()
+    call_id, from_callee, _ = call(server, caller, callee, PCMA_TE, PCMA_TE)
+    reply = ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", "code": "5",
+                                       "duration": 200, "volume": 10})
+    assert reply == {"result": "ok"}, reply
+    got = collect(caller, 1.0)
+    heads = [header(p) for p in got]
+    assert {h[0] for h in heads} == {101} and len({h[2] for h in heads}) == 1
+    events = [struct.unpack("!BBH", p[12:16]) for p in got]
+    assert [e[0] for e in events] == [5] * 12 and all(e[1] & 0x3F == 10 for e in events)
+    assert [e[2] for e in events] == [160 * i for i in range(1, 11)] + [1600, 1600]
+    assert [bool(e[1] & 0x80) for e in events] == [False] * 9 + [True] * 3
+    assert got[0][1] & 0x80 and not any(p[1] & 0x80 for p in got[1:])
+    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+    tone = rtp_packets("PCMA/8000", sine(8000, 0.4, 500.0), pt=8)
+    back = exchange(callee, from_callee, tone, caller)
+    assert len(back) >= 18 and all(abs(frequency(p) - 500) <= 25 for p in back)
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_play_dtmf_in_band(server: ServerProcess) -> None:
+    """Without telephone-event the caller hears the digits as tones in its PCMA."""
+    caller, callee = party(), party()
+    call_id, _, _ = call(server, caller, callee, PCMA, PCMA)
+    reply = ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", "code": "1#9",
+                                       "duration": 120, "pause": 100})
+    assert reply == {"result": "ok"}, reply
+    got = collect(caller, 1.0)
+    assert {header(p)[0] for p in got} == {8} and 31 <= len(got) <= 35
+    assert inband_digits(decode("PCMA/8000", got)) == "1#9"
+    ng(server, "delete", **{"call-id": call_id})
+
+
+@pytest.mark.parametrize(("keys", "error"), [
+    ({"code": "X"}, "Invalid 'code' specified"),
+    ({}, "No valid 'code' specified"),
+    ({"code": "1", "duration": 10}, "Out of range 'duration' specified"),
+    ({"code": "1", "pause": 9999}, "Out of range 'pause' specified"),
+])
+def test_play_dtmf_bad_input(server: ServerProcess, keys: dict[str, object], error: str
+                             ) -> None:
+    call_id, caller, callee, from_callee, tone = pcma_call(server)
+    reply = ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", **keys})
     assert reply == {"result": "error", "error-reason": error}
     got = exchange(callee, from_callee, tone[:20], caller)
     assert len(got) == 20 and all(abs(frequency(p) - 500) <= 25 for p in got)
