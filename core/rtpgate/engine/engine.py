@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..media.calls import CallRelay
 from ..media.dtls import DtlsOptions, make_certificate
+from ..media.dtmflog import DtmfLog, parse_destination
 from ..media.relay import Relay
 from ..media.srtp import srtp_pipeline
 from ..media.webrtc import WebrtcPipelines
@@ -84,6 +85,11 @@ class Engine:
         #: media control changed a call.
         self.relay = CallRelay(Relay(runtime.stats), factories=[srtp_pipeline])
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
+        dtmf_log = settings.dtmf_log_dest  # type: ignore[attr-defined]
+        #: ``--dtmf-log-dest``: reads the party's events before media plugins change them.
+        self.dtmf_log = DtmfLog(parse_destination(dtmf_log)) if dtmf_log else None
+        if self.dtmf_log is not None:
+            self.relay.factories.append(self.dtmf_log)
         #: What media plugins can decode and encode (``rtpgate_media_codecs``).
         self.codec_support = CodecSupport()
         self.codec_support.add(
@@ -273,3 +279,5 @@ class Engine:
             call.release()
         self.by_id.clear()
         self.interfaces.close()
+        if self.dtmf_log is not None:
+            self.dtmf_log.close()

@@ -60,6 +60,9 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
            "hash the DTLS certificate is signed with (sha-256, sha-1 ...)", metavar="HASH"),
     Option("dtls-ciphers", str, DEFAULT_CIPHERS,
            "OpenSSL cipher list for DTLS handshakes", metavar="STRING"),
+    Option("dtmf-log-dest", Annotated[str, Field(pattern=r"^(|.+:[0-9]{1,5})$")], "",
+           "send each RFC 4733 DTMF event a party sends, when it ends, as JSON to this UDP "
+           "address (rtpengine's format)", metavar="HOST:PORT"),
     Option("dtls-mtu", Annotated[int, Field(ge=256, le=65535)], 1200,
            "largest DTLS datagram sent", metavar="INT"),
     Option("dtls-passive", bool, False,

@@ -1,0 +1,109 @@
+"""``--dtmf-log-dest``: each RFC 4733 DTMF event a party sends, as rtpengine's JSON, in a UDP
+datagram to the configured address, when the event ends.
+
+A pipeline factory: a stream gets the ``dtmf-log`` ingress stage only when the option is set
+and its party negotiated telephone-event, so other streams stay on the fast path.  The stage
+runs after SRTP decryption and before any media plugin's stages (it reads what the party sent),
+never changes a packet, and reports an event once (RFC 4733 retransmits the end packet).
+
+The JSON is rtpengine's (``daemon/dtmf.c``): ``callid``, ``source_tag``, ``source_label``
+(when the party has one), ``tags`` (every tag of the call), ``type`` ``"DTMF"``,
+``timestamp`` (Unix seconds), ``source_ip``, ``event``, ``duration`` (ms) and ``volume``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import struct
+import time
+
+from ..engine import model as m
+from .pipeline import Pipeline
+
+log = logging.getLogger("rtpgate.media")
+
+
+def parse_destination(text: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise ValueError(f"not host:port: {text!r}")
+    return host.strip("[]"), int(port)
+
+
+class DtmfLog:
+    """The factory; owns the UDP socket the events go out of."""
+
+    def __init__(self, destination: tuple[str, int]) -> None:
+        family = socket.AF_INET6 if ":" in destination[0] else socket.AF_INET
+        self.destination = destination
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+
+    def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
+        if stream.is_rtcp:
+            return None
+        clocks = {codec.pt: int(codec.encoding.split("/")[1])
+                  for codec in stream.media.sent_codecs
+                  if codec.encoding.lower().startswith("telephone-event/")
+                  and codec.encoding.split("/")[1].isdigit()}
+        if not clocks:
+            return None
+        if current is not None:
+            for stage in current.ingress:
+                if isinstance(stage, DtmfLogStage) and stage.stream is stream \
+                        and stage.clocks == clocks:
+                    return Pipeline(ingress=(stage,))
+        return Pipeline(ingress=(DtmfLogStage(self, stream, clocks),))
+
+    def send(self, event: dict[str, object]) -> None:
+        try:
+            self.sock.sendto(json.dumps(event, separators=(",", ":")).encode(),
+                             self.destination)
+        except OSError as exc:
+            log.warning("DTMF log to %s:%d failed: %s", *self.destination, exc)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class DtmfLogStage:
+    """Reports the telephone-events of one stream's party."""
+
+    name = "dtmf-log"
+
+    def __init__(self, log: DtmfLog, stream: m.Stream, clocks: dict[int, int]) -> None:
+        self.error = False
+        self.log = log
+        self.stream = stream
+        self.clocks = clocks
+        self._last: int | None = None  # timestamp of the last event reported
+
+    def rtp(self, data: bytes) -> bytes | None:
+        pt = data[1] & 0x7F
+        if pt not in self.clocks or len(data) < 16 or data[0] & 0x1F:
+            return data  # (CSRCs and extensions are not expected on telephone-events)
+        timestamp = int.from_bytes(data[4:8], "big")
+        event, flags, duration = struct.unpack_from("!BBH", data, 12)
+        if flags & 0x80 and timestamp != self._last:
+            self._last = timestamp
+            self._report(event, flags & 0x3F, duration * 1000 // self.clocks[pt])
+        return data
+
+    def rtcp(self, data: bytes) -> bytes | None:
+        return data
+
+    def _report(self, event: int, volume: int, duration_ms: int) -> None:
+        ml = self.stream.media.monologue
+        call = ml.call
+        report: dict[str, object] = {"callid": call.call_id, "source_tag": ml.tag}
+        if ml.label:
+            report["source_label"] = ml.label
+        endpoint = self.stream.endpoint
+        report.update({"tags": [x.tag for x in call.monologues], "type": "DTMF",
+                       "timestamp": int(time.time()),
+                       "source_ip": endpoint.address if endpoint is not None else "",
+                       "event": event, "duration": duration_ms, "volume": volume})
+        self.log.send(report)
