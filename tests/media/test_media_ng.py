@@ -469,3 +469,40 @@ def test_rtcp_mux_carries_rtcp_on_the_rtp_port(call: Call) -> None:
     assert receive(call.bob) == (rtp(1, SSRC_A), call.bob.relay)
     call.bob.send(rtcp_rr(SSRC_B, 2))
     assert receive(call.alice) == (rtcp_rr(SSRC_B, 2), call.alice.relay)
+
+
+@pytest.mark.parametrize(("keys", "codes"), [
+    ({"DTMF-security": "zero"}, {0}),
+    ({"DTMF-security": "DTMF", "digit": "#"}, {11}),
+    ({"DTMF-security": "DTMF", "digit": "7"}, {7}),
+    ({"DTMF-security": "random"}, None),
+    ({"DTMF-security": "silence"}, set()),  # no audio made on a relayed stream: dropped
+    ({"DTMF-security": "off"}, {5}),
+])
+def test_block_dtmf_security_modes(call: Call, keys: dict[str, str], codes: set[int] | None
+                                   ) -> None:
+    """The event a blocked party sends reaches the peer with another digit (zero, DTMF,
+    random: one digit for all packets of one event), or not at all; the rest unchanged."""
+    call.connect()
+    call.ng("block DTMF", from_tag="alice", flags=["directional"], **keys)
+    sent = [dtmf_event(1, ssrc=SSRC_A), dtmf_event(1, ssrc=SSRC_A)]
+    got = []
+    for data in sent:
+        call.alice.send(data)
+        if codes != set():
+            got.append(receive(call.bob)[0])
+    if codes == set():
+        nothing(call.bob)
+        return
+    assert all(g[:12] == s[:12] and g[13:] == s[13:] for g, s in zip(got, sent, strict=True))
+    seen = {g[12] for g in got}
+    assert seen == codes if codes is not None else len(seen) == 1 and seen <= set(range(16))
+
+
+def test_block_dtmf_bad_digit(call: Call) -> None:
+    call.connect()
+    reply = ng(call.server, "block DTMF", call_id=call.call_id, from_tag="alice",
+               flags=["directional"], **{"DTMF-security": "DTMF", "digit": "X"})
+    assert reply == {"result": "error", "error-reason": "Invalid 'digit' specified"}
+    call.alice.send(dtmf_event(1, ssrc=SSRC_A))
+    assert receive(call.bob)[0] == dtmf_event(1, ssrc=SSRC_A)  # nothing blocked

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 DTMF_MODES = {"drop", "silence", "tone", "random", "zero", "dtmf", "off"}
+#: RFC 4733 event codes of the keys ``digit`` may name (or the code itself).
+DTMF_DIGITS = {**{str(d): d for d in range(16)}, "*": 10, "#": 11, "A": 12, "B": 13,
+               "C": 14, "D": 15}
 
 
 def party(engine: Engine, request: PartyRequest | RecordingRequest
@@ -67,12 +70,18 @@ def block_dtmf(engine: Engine, request: BlockDtmfRequest, block: bool) -> Reply:
     mode = (request.dtmf_security or "drop").lower()
     if mode not in DTMF_MODES:
         mode = "drop"
+    digit = 0
+    if request.digit:
+        digit = DTMF_DIGITS.get(request.digit.upper(), -1)
+        if digit < 0:
+            raise NgError("Invalid 'digit' specified")
     targets = [ml.control] if ml is not None else [call.media_control]
     if ml is None and not block and _clear_all(request):
         targets += [x.control for x in call.monologues]
     for control in targets:
         control.block_dtmf = block and mode != "off"
         control.dtmf_mode = mode if block else "drop"
+        control.dtmf_digit = digit
     return {}
 
 

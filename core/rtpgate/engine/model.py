@@ -279,6 +279,8 @@ class MediaControl:
 
     block_dtmf: bool = False
     dtmf_mode: str = "drop"
+    #: The event code ``DTMF-security=DTMF`` puts in place of the party's (``digit``).
+    dtmf_digit: int = 0
     block_media: bool = False
     silence_media: bool = False
     #: Directional blocks towards these tags (``to-tag`` / ``all: flows`` selections).

@@ -35,7 +35,7 @@ from typing import Protocol
 
 from ..engine import model as m
 from ..engine.ports import MediaSocket
-from .control import MediaControl
+from .control import RANDOM, MediaControl
 from .ice import IceCredentials
 from .pipeline import Pipeline
 from .relay import Relay
@@ -193,11 +193,13 @@ class CallRelay:
         block = whole.block_media or own.block_media or towards in own.block_media_to
         silence = whole.silence_media or own.silence_media or towards in own.silence_media_to
         dtmf = whole.block_dtmf or own.block_dtmf
+        state = own if own.block_dtmf else whole
+        replace = {"zero": 0, "dtmf": state.dtmf_digit, "random": RANDOM}.get(state.dtmf_mode)
         if not (block or silence or dtmf):
             return None
         encodings = {**media.encodings, **(peer_media.encodings if peer_media else {})}
         return MediaControl.for_codecs(encodings, block_media=block, silence_media=silence,
-                                       block_dtmf=dtmf)
+                                       block_dtmf=dtmf, dtmf_replace=replace)
 
 
 def _write_back(stream: m.Stream) -> Callable[[RelayStream], None]:
