@@ -16,7 +16,7 @@ import pstats
 import time
 
 from rtpgate.boot import boot
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 
 SDP_OFFER = ("v=0\r\no=alice 1234567890 1234567890 IN IP4 127.0.0.1\r\ns=Talk\r\n"
              "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 8 101\r\n"

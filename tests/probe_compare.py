@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from e2e_helpers import SHARED
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 PROBE = SHARED / "tools" / "probe.py"

@@ -5,36 +5,31 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from . import __version__
 from .config import ConfigError, load_settings, prescan
 from .engine import Engine
 from .engine.interfaces import InterfaceError
-from .ng.dispatch import NgDispatcher
+from .ngcommands.dispatch import NgDispatcher
 from .options import Option
 from .plugins import PluginHost
 from .runtime import Runtime
 
 
-@dataclass(frozen=True)
-class Subcommand:
-    """A word after ``rtpgate``.  ``run`` gets the arguments after the word and the plugin host
-    (plugins already loaded) and returns the exit status."""
+def core_host(allow: Sequence[str] = (), deny: Sequence[str] = ()) -> PluginHost:
+    """A plugin host with only core registered."""
+    from . import builtin  # builtin's sub-commands use this module
 
-    name: str
-    help: str
-    run: Callable[[list[str], PluginHost], int]
+    host = PluginHost(allow=allow, deny=deny)
+    host.register(builtin, "rtpgate", "rtpgate", __version__)
+    return host
 
 
 def load_plugins(argv: Sequence[str], env: Mapping[str, str]) -> PluginHost:
     """Register core, then every allowed entry point of the ``rtpgate`` group."""
-    from . import builtin  # builtin's sub-commands use this module
-
     early = prescan(argv, env)
-    host = PluginHost(allow=early["plugins_allow"], deny=early["plugins_deny"])
-    host.register(builtin, "rtpgate", "rtpgate", __version__)
+    host = core_host(allow=early["plugins_allow"], deny=early["plugins_deny"])
     host.load_entry_points()
     for module in early["plugin"]:
         host.load_module(module)
@@ -67,7 +62,7 @@ def subcommand_parser(name: str, description: str) -> argparse.ArgumentParser:
 
 def collect_options(host: PluginHost) -> list[Option]:
     options = []
-    for plugin_name, opt in host.collect("rtpgate_options"):
+    for plugin_name, opt in host.options():
         record = host.records.get(plugin_name)
         options.append(dataclasses.replace(opt, owner=record.distribution if record else
                                            plugin_name))
@@ -87,5 +82,5 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     except InterfaceError as exc:
         source = loaded.sources.get("interface", "default")
         raise ConfigError(f"--interface ({source}): {exc}") from None
-    runtime.ng = NgDispatcher(runtime, host.collect("rtpgate_ng_commands", runtime=runtime))
+    runtime.ng = NgDispatcher(runtime, host.ng_commands(runtime))
     return runtime, loaded.ignored

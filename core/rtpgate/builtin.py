@@ -1,4 +1,8 @@
-"""The core's own contributions, registered like any plugin (under the name ``rtpgate``)."""
+"""The core's own contributions, registered like any plugin (under the name ``rtpgate``).
+
+Core's contributions are ``tryfirst``: its options, sub-commands and ng commands come before any
+plugin's, so a plugin claiming one of their names is the one reported and left out.  Its startup
+(the engine starts) runs before every plugin's, its shutdown (the engine stops) after."""
 
 from __future__ import annotations
 
@@ -8,36 +12,37 @@ from collections.abc import Iterable
 
 from . import hookimpl
 from .access import ACCESS_OPTIONS, hash_password
-from .boot import Subcommand, boot, collect_options, subcommand_parser
+from .boot import boot, collect_options, subcommand_parser
 from .config import CORE_OPTIONS
 from .docs import options_reference
 from .engine.commands import COMMANDS as ENGINE_COMMANDS
-from .engine.options import ENGINE_OPTIONS
+from .engine.settings import ENGINE_OPTIONS
 from .memory import tune_allocator
-from .ng.basic import PING
-from .ng.command import NgCommand
-from .ng.schema import command_schemas
+from .ngcommands.basic import PING
+from .ngcommands.command import NgCommand
+from .ngcommands.schema import command_schemas
 from .options import Option
-from .plugins import PluginHost
+from .plugins import PluginHost, Subcommand
 from .runtime import Runtime
 from .server import Server
 from .statistics import STATISTICS
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def rtpgate_options() -> Iterable[Option]:
     return (*CORE_OPTIONS, *ENGINE_OPTIONS, *ACCESS_OPTIONS)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 async def rtpgate_startup(runtime: Runtime) -> None:
     tune_allocator()
+    # before every plugin's startup: plugins may use the engine there
     await runtime.engine.start()
 
 
-@hookimpl
+@hookimpl(trylast=True)
 async def rtpgate_shutdown(runtime: Runtime) -> None:
-    # core registers first, so this runs after every plugin's own shutdown hook
+    # after every plugin's shutdown: the engine is still there during theirs
     await runtime.engine.stop()
 
 
@@ -101,7 +106,7 @@ def _hash_password(args: list[str], host: PluginHost) -> int:
     return 0
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def rtpgate_subcommands() -> Iterable[Subcommand]:
     return [Subcommand("plugins", PLUGINS_HELP, _plugins),
             Subcommand("options", OPTIONS_HELP, _options),
@@ -109,6 +114,6 @@ def rtpgate_subcommands() -> Iterable[Subcommand]:
             Subcommand("hash-password", HASH_PASSWORD_HELP, _hash_password)]
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
     return [PING, STATISTICS, *ENGINE_COMMANDS]

@@ -281,7 +281,7 @@ def installed_pages() -> dict[str, str]:
     """The pages for the core and every installed plugin (no allow/deny list, no config)."""
     from . import hookspecs
     from .boot import boot
-    from .ng.schema import command_schemas
+    from .ngcommands.schema import command_schemas
 
     runtime, _ = boot(["--config-file=none"], {})
     subcommands = [(cmd.name, cmd.help) for _, cmd in

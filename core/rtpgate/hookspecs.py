@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .boot import Subcommand
+    from .engine.callrelay import PipelineFactory
     from .engine.codec_support import CodecCapability
     from .engine.model import Call
     from .engine.playback import MediaPlayers
-    from .media.calls import PipelineFactory
-    from .ng.command import NgCommand
+    from .ngcommands.command import NgCommand
     from .options import Option
+    from .plugins import Subcommand
     from .protocol import Protocol, Transport
     from .runtime import Runtime
 
@@ -37,7 +37,7 @@ hookspec = pluggy.HookspecMarker("rtpgate")
 def rtpgate_options() -> Iterable[Option]:
     """Declare configuration options.
 
-    Return :class:`rtpgate.options.Option` values.  Each becomes a field of the one settings model
+    Return :class:`rtpgate.api.Option` values.  Each becomes a field of the one settings model
     (``runtime.settings.<name_with_underscores>``), a command-line option ``--<name>``, a key of
     the INI file's section and an environment variable ``RTPGATE_<NAME>``.  Use rtpengine's option
     name where rtpengine has the option.  Declaring a name that another plugin already declared is
@@ -47,7 +47,7 @@ def rtpgate_options() -> Iterable[Option]:
 
 @hookspec
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
-    """Contribute protocols: transport-free services (see :class:`rtpgate.protocol.Protocol`).
+    """Contribute protocols: transport-free services (see :class:`rtpgate.api.Protocol`).
 
     Called once, after settings are loaded; ``runtime.settings`` holds every option.  A route,
     subprotocol or listener option claimed by two protocols is a conflict: the later one is
@@ -58,41 +58,53 @@ def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
 @hookspec
 def rtpgate_transports(runtime: Runtime) -> Iterable[Transport]:
     """Contribute transports: what carries messages between sockets and protocols (see
-    :class:`rtpgate.protocol.Transport`).  A transport must not name protocols; it serves
+    :class:`rtpgate.api.Transport`).  A transport must not name protocols; it serves
     whatever they declare."""
 
 
 @hookspec
 def rtpgate_startup(runtime: Runtime) -> Awaitable[None] | None:
     """Called on the event loop once every transport is listening.  May return an awaitable,
-    which is awaited before the server reports itself ready.  An exception aborts startup."""
+    which is awaited before the server reports itself ready.
+
+    Implementations run one after the other in pluggy's hook order (the plugin registered last
+    first; ``tryfirst``/``trylast`` move one), each only once the one before it has finished,
+    awaitable included.  Core's own implementation is ``tryfirst`` and starts the engine, so the
+    engine runs during every plugin's startup.  An exception aborts startup: the later
+    implementations do not run and the server stops.
+    """
 
 
 @hookspec
 def rtpgate_shutdown(runtime: Runtime) -> Awaitable[None] | None:
     """Called on the event loop when the server stops (SIGTERM, SIGINT), after transports have
-    stopped accepting and before the engine releases its calls.  May return an awaitable.
-    Exceptions are logged and do not stop other plugins' shutdown."""
+    stopped accepting.  May return an awaitable.
+
+    Implementations run one after the other in pluggy's hook order, as for
+    :func:`rtpgate_startup`.  Core's own implementation is ``trylast`` and stops the engine
+    (releasing its calls), so the engine and its calls are still there during every plugin's
+    shutdown.  An exception is logged and does not stop the other plugins' shutdown.
+    """
 
 
 @hookspec
 def rtpgate_subcommands() -> Iterable[Subcommand]:
     """Contribute sub-commands of the ``rtpgate`` command (``rtpgate NAME ARGS...``).
 
-    Return :class:`rtpgate.boot.Subcommand` values.  ``run(args, host)`` gets the words after the
-    name and the :class:`rtpgate.plugins.PluginHost` with every plugin loaded; it returns the exit
+    Return :class:`rtpgate.api.Subcommand` values.  ``run(args, host)`` gets the words after the
+    name and the :class:`rtpgate.api.PluginHost` with every plugin loaded; it returns the exit
     status.  Core contributes ``plugins`` and ``options`` this way.
     """
 
 
 @hookspec
 def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
-    """Contribute ng protocol commands (see :class:`rtpgate.ng.command.NgCommand`).
+    """Contribute ng protocol commands (see :class:`rtpgate.api.NgCommand`).
 
     Each command is a name (plus aliases), rtpengine's short name for statistics, a pydantic
-    request model derived from :class:`rtpgate.ng.models.NgRequest` (its JSON Schema is published
+    request model derived from :class:`rtpgate.api.NgRequest` (its JSON Schema is published
     by ``rtpgate ng-schema``) and an async handler ``(request, ctx) -> dict | None`` that raises
-    :class:`rtpgate.ng.command.NgError` for an error reply.  Every ng transport (``/ng``,
+    :class:`rtpgate.api.NgError` for an error reply.  Every ng transport (``/ng``,
     ``/ng-plain``, WebSocket, UDP, TCP) reaches every command.  Registering a name twice is an
     error at startup.
     """

@@ -1,27 +1,53 @@
-"""The plugin host: finds plugins through entry points and calls their hooks one plugin at a time.
+"""The plugin host: finds plugins through entry points and calls their hooks through pluggy.
 
 Each entry point of the group ``rtpgate`` is imported and registered on its own.  A plugin that
 fails to import, register or validate (a misspelt hook name is caught by ``check_pending``) is
-recorded with its name, version and error and left out; the others load.  Contribution hooks are
-called per plugin too (:meth:`PluginHost.collect`), so one plugin raising there does not take the
-others down.
+recorded with its name, version and error and left out; the others load.
+
+Hooks are called through pluggy's own hook caller, so its order and semantics hold: the most
+recently registered implementation runs first (core registers first, so its implementations run
+last unless marked ``tryfirst``), ``tryfirst``/``trylast`` move an implementation to the front or
+back, ``wrapper=True`` implementations wrap the others, ``firstresult`` stops at the first result
+and call monitoring (``pm.add_hookcall_monitoring``) sees every call.  On top of that, every
+plain implementation is *guarded* when it is registered: during a contribution or shutdown call,
+one that raises (or whose awaitable raises) is reported and left out, and the others still run.
+Wrappers are not guarded: a wrapper that raises fails the call, as in pluggy.  (pluggy itself
+stops a call at the first exception; guarding each implementation where it is registered is
+the one way to keep its order and semantics and still isolate plugins from each other.)
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import inspect
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 
+if TYPE_CHECKING:
+    from .ngcommands.command import NgCommand
+    from .options import Option
+    from .protocol import Protocol, Transport
+    from .runtime import Runtime
+
 ENTRY_POINT_GROUP = "rtpgate"
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """A word after ``rtpgate``.  ``run`` gets the arguments after the word and the plugin host
+    (plugins already loaded) and returns the exit status."""
+
+    name: str
+    help: str
+    run: Callable[[list[str], PluginHost], int]
 
 
 @dataclass
@@ -48,6 +74,7 @@ class PluginHost:
         self.records: dict[str, PluginRecord] = {}
         #: Entry-point names of every installed plugin, loaded or not.
         self.installed: set[str] = set()
+        self._current: _HookCall | None = None
 
     def unknown_names(self) -> dict[str, list[str]]:
         """Allow/deny entries that name no installed plugin (nor core, nor a ``--plugin``
@@ -89,16 +116,21 @@ class PluginHost:
 
     def register(self, plugin: ModuleType | object, name: str, distribution: str = "",
                  version: str = "") -> bool:
-        """Register one plugin object and validate its hook implementations."""
+        """Register one plugin object and validate its hook implementations.  What pluggy
+        registers is a :class:`_GuardedPlugin` of it."""
         try:
-            self.pm.register(plugin, name=name)
+            if any(isinstance(p, _GuardedPlugin) and p.plugin is plugin
+                   for p in self.pm.get_plugins()):
+                raise ValueError(f"plugin {plugin!r} is already registered")
+            guarded = _GuardedPlugin(self, plugin, name)
+            self.pm.register(guarded, name=name)
         except Exception as exc:
             self._failed(name, distribution, version, exc)
             return False
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            self.pm.unregister(plugin)
+            self.pm.unregister(guarded)
             self._failed(name, distribution, version, exc)
             return False
         self.records[name] = PluginRecord(name, distribution or name, version, "loaded")
@@ -119,26 +151,85 @@ class PluginHost:
 
     # ------------------------------------------------------------------ calling
 
-    def calls(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Callable[[], Any]]]:
-        """One ``(plugin name, zero-argument call)`` per implementation of ``hook_name``, in
-        registration order, so the caller decides what a failure of one plugin means."""
-        hook = getattr(self.pm.hook, hook_name)
-        return [(impl.plugin_name,
-                 functools.partial(impl.function, **{n: kwargs[n] for n in impl.argnames}))
-                for impl in hook.get_hookimpls()]
+    def _call(self, hook_name: str, deferred: bool, kwargs: dict[str, Any]
+              ) -> tuple[list[Any], _HookCall]:
+        call = _HookCall(deferred)
+        outer, self._current = self._current, call
+        try:
+            results = getattr(self.pm.hook, hook_name)(**kwargs)
+        finally:
+            self._current = outer
+        return results, call
 
-    def collect(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-        """Call a contribution hook plugin by plugin and yield ``(plugin name, item)`` for each
-        item of each returned iterable.  A plugin whose hook raises is marked failed."""
-        for plugin_name, call in self.calls(hook_name, **kwargs):
+    def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a contribution hook and return ``(plugin name, item)`` for each item of each
+        returned iterable, in hook order.  A plugin whose implementation raises, or returns
+        something that is not iterable, is marked failed (and unregistered); the others count."""
+        results, call = self._call(hook_name, False, kwargs)
+        items: list[tuple[str, Any]] = []
+        for result in results:
+            plugin_name = call.owner(result)
             try:
-                result = call()
-                items = list(result) if result is not None else []
+                contributed = list(result)
             except Exception as exc:
-                self.fail(plugin_name, exc)
+                call.errors.append((plugin_name, exc))
                 continue
-            for item in items:
-                yield plugin_name, item
+            items += [(plugin_name, item) for item in contributed]
+        failed = {name for name, _ in call.errors}
+        for plugin_name, error in call.errors:
+            self.fail(plugin_name, error)
+        return [(name, item) for name, item in items if name not in failed]
+
+    async def run(self, hook_name: str, isolated: bool, **kwargs: Any
+                  ) -> list[tuple[str, BaseException]]:
+        """Call a lifecycle hook and await what it returned, one implementation after the other
+        in hook order.  Each implementation runs (and its awaitable is awaited) only when the
+        one before it has finished.  ``isolated``: a failing implementation is returned as
+        ``(plugin name, exception)`` and the others still run; otherwise the first failure
+        is raised and the rest do not run."""
+        results, call = self._call(hook_name, True, kwargs)
+        started = 0
+        try:
+            for step in results:
+                started += 1
+                if inspect.isawaitable(step):
+                    await step
+                if call.errors and not isolated:
+                    raise call.errors[0][1]
+        finally:
+            for never_started in results[started:]:
+                if inspect.iscoroutine(never_started):
+                    never_started.close()
+        return call.errors
+
+    # ------------------------------------------------------------------ the hooks, typed
+
+    # One method per hook of hookspecs.py, so a caller's misspelt hook is a type error.
+    # Contributions come as ``(plugin name, item)`` in hook order.
+
+    def options(self) -> list[tuple[str, Option]]:
+        return self.collect("rtpgate_options")
+
+    def protocols(self, runtime: Runtime) -> list[tuple[str, Protocol]]:
+        return self.collect("rtpgate_protocols", runtime=runtime)
+
+    def transports(self, runtime: Runtime) -> list[tuple[str, Transport]]:
+        return self.collect("rtpgate_transports", runtime=runtime)
+
+    def ng_commands(self, runtime: Runtime) -> list[tuple[str, NgCommand]]:
+        return self.collect("rtpgate_ng_commands", runtime=runtime)
+
+    def subcommands(self) -> list[tuple[str, Subcommand]]:
+        return self.collect("rtpgate_subcommands")
+
+    async def startup(self, runtime: Runtime) -> None:
+        """Run every ``rtpgate_startup`` in hook order; the first failure is raised."""
+        await self.run("rtpgate_startup", isolated=False, runtime=runtime)
+
+    async def shutdown(self, runtime: Runtime) -> list[tuple[str, BaseException]]:
+        """Run every ``rtpgate_shutdown`` in hook order, each whatever the others did; returns
+        the failures."""
+        return await self.run("rtpgate_shutdown", isolated=True, runtime=runtime)
 
     def describe(self, name: str, line: str) -> None:
         """Record something a plugin provides, for ``rtpgate plugins``."""
@@ -149,3 +240,77 @@ class PluginHost:
     @property
     def failures(self) -> list[PluginRecord]:
         return [r for r in self.records.values() if r.status == "failed"]
+
+
+class _GuardedPlugin:
+    """What pluggy registers for a plugin: an object with the plugin's hook implementations,
+    each plain one wrapped by :func:`_guarded` (wrappers as they are), marked with the plugin's
+    own hookimpl options."""
+
+    def __init__(self, host: PluginHost, plugin: object, plugin_name: str) -> None:
+        self.plugin = plugin
+        marker = f"{ENTRY_POINT_GROUP}_impl"
+        for attr in dir(plugin):
+            opts = host.pm.parse_hookimpl_opts(plugin, attr)
+            if opts is None:
+                continue
+            function = getattr(plugin, attr)
+            if not (opts.get("wrapper") or opts.get("hookwrapper")):
+                function = _guarded(host, plugin_name, function)
+                setattr(function, marker, opts)
+            setattr(self, attr, function)
+
+    def __repr__(self) -> str:
+        return f"<guarded {self.plugin!r}>"
+
+
+@dataclass
+class _HookCall:
+    """One hook call through the guarded implementations: who returned what, and what failed.
+
+    ``deferred`` (lifecycle hooks): an implementation is not run when pluggy calls it but
+    returned as a coroutine that runs it (and awaits its result) when awaited, so
+    :meth:`PluginHost.run` runs each one only after the one before it has finished."""
+
+    deferred: bool
+    errors: list[tuple[str, BaseException]] = field(default_factory=list)
+    owners: dict[int, tuple[str, object]] = field(default_factory=dict)
+
+    def owner(self, result: object) -> str:
+        """The plugin that returned ``result`` (``?`` for a result a wrapper made up)."""
+        found = self.owners.get(id(result))
+        return found[0] if found is not None and found[1] is result else "?"
+
+
+def _guarded(host: PluginHost, plugin_name: str, function: Callable[..., Any]
+             ) -> Callable[..., Any]:
+    """``function`` as called by pluggy, reporting to the host's current call.  Outside a call
+    made by the host (``pm.hook.<name>(...)`` directly) it behaves exactly like ``function``."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any) -> Any:
+        call = host._current
+        if call is None:
+            return function(*args)
+        if call.deferred:
+            return _deferred(call, plugin_name, function, args)
+        try:
+            result = function(*args)
+        except Exception as exc:
+            call.errors.append((plugin_name, exc))
+            return None
+        if result is not None:
+            call.owners[id(result)] = (plugin_name, result)
+        return result
+
+    return guarded
+
+
+async def _deferred(call: _HookCall, plugin_name: str, function: Callable[..., Any],
+                    args: tuple[Any, ...]) -> None:
+    try:
+        result = function(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:
+        call.errors.append((plugin_name, exc))

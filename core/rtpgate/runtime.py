@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .config import SettingsBase
+from .counters import Stats
 from .options import Option
 from .plugins import PluginHost
 from .protocol import BoundAddress, HttpUpgrade
-from .stats import Stats
 
 if TYPE_CHECKING:
     from .engine import Engine
-    from .ng.dispatch import NgDispatcher
+    from .ngcommands.dispatch import NgDispatcher
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Runtime:
     bound: list[BoundAddress] = field(default_factory=list)
     #: Settings values as they were at startup, for the CLI's ``params start|diff|revert``.
     initial: dict[str, Any] = field(default_factory=dict)
-    #: The one set of counters (see :mod:`rtpgate.stats`).
+    #: The one set of counters (see :mod:`rtpgate.counters`).
     stats: Stats = field(default_factory=Stats)
     #: Every registered ng command; set by :func:`rtpgate.boot.boot`.
     ng: NgDispatcher = field(init=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import inspect
 import json
 import logging
 import os
@@ -37,9 +36,8 @@ class Server:
 
     def assemble(self) -> None:
         host = self.runtime.plugins
-        self.protocols = self._unique_protocols(host.collect("rtpgate_protocols",
-                                                            runtime=self.runtime))
-        for name, transport in host.collect("rtpgate_transports", runtime=self.runtime):
+        self.protocols = self._unique_protocols(host.protocols(self.runtime))
+        for name, transport in host.transports(self.runtime):
             self.transports.append(transport)
             options = ", ".join(f"--{o.replace('_', '-')}" for o in transport.listen_options)
             host.describe(name, f"transport {transport.name}" + (f": {options}" if options else ""))
@@ -60,12 +58,12 @@ class Server:
                                 listener.option.replace("_", "-"), ";".join(addresses),
                                 "UDP" if isinstance(listener, DatagramListener) else "TCP")
 
-    def _unique_protocols(self, contributed: object) -> list[Protocol]:
+    def _unique_protocols(self, contributed: list[tuple[str, Protocol]]) -> list[Protocol]:
         """Keep the first claim on each route, subprotocol and listener option."""
         host = self.runtime.plugins
         claimed: dict[object, str] = {}
         kept: list[Protocol] = []
-        for plugin_name, protocol in contributed:  # type: ignore[attr-defined]
+        for plugin_name, protocol in contributed:
             keys: list[object] = [("route", r.method, r.path, r.prefix)
                                   for r in protocol.http_routes]
             if protocol.ws_subprotocol:
@@ -95,10 +93,7 @@ class Server:
                 self.runtime.bound.extend(bound)
             if not self.runtime.bound:
                 raise NoListenerError(self._no_listener_reason())
-            for _, call in self.runtime.plugins.calls("rtpgate_startup", runtime=self.runtime):
-                result = call()
-                if inspect.isawaitable(result):
-                    await result
+            await self.runtime.plugins.startup(self.runtime)
         except BaseException:
             await self.stop()
             raise
@@ -121,14 +116,8 @@ class Server:
             except Exception:
                 log.exception("transport %s failed to stop cleanly", transport.name)
         self._started.clear()
-        for plugin_name, call in self.runtime.plugins.calls("rtpgate_shutdown",
-                                                            runtime=self.runtime):
-            try:
-                result = call()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("shutdown hook of plugin %s failed", plugin_name)
+        for plugin_name, exc in await self.runtime.plugins.shutdown(self.runtime):
+            log.error("shutdown hook of plugin %s failed", plugin_name, exc_info=exc)
 
 
 def write_ready_file(path: str, runtime: Runtime) -> None:

@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .media.dtls import STATS as DTLS_STATS
 from .media.iceagent import STATS as ICE_STATS
-from .ng.command import NgCommand, NgContext, Reply
-from .ng.models import NgRequest
+from .ngcommands.command import NgCommand, NgContext, Reply
+from .ngcommands.models import NgRequest
 
 if TYPE_CHECKING:
+    from .counters import Stats, Traffic
     from .engine.engine import EngineStatistics
     from .runtime import Runtime
-    from .stats import Stats, Traffic
 
 #: rtpengine's ng commands in its order (``NG_COMMANDS``): lower-case short name -> the short
 #: name as the CLI's control table heads its column.  Counted commands are listed in this

@@ -24,9 +24,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import pytest
+
+if TYPE_CHECKING:
+    from .plugins import PluginHost
+    from .protocol import Protocol
+    from .runtime import Runtime
 
 #: Listener options pointed at port 0 unless the test passes its own.
 EPHEMERAL_LISTENERS = ("--listen-http=127.0.0.1:0",)
@@ -143,6 +148,39 @@ class ServerProcess:
         """A raw TCP connection to a listener, for byte-exact and hostile tests."""
         sock = socket.create_connection(self.address(kind), timeout=timeout)
         return sock
+
+
+def plugin_host(*plugins: object) -> PluginHost:
+    """A plugin host with core and exactly ``plugins`` registered, in that order: no entry
+    point is loaded, so the result does not depend on what else is installed.  A plugin is a
+    module or an object with hook implementations; it is named after its module (``__name__``)
+    or its class.  One that fails to register is recorded as failed, as at startup."""
+    from .boot import core_host
+
+    host = core_host()
+    for plugin in plugins:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        host.register(plugin, name)
+    return host
+
+
+def make_runtime(*plugins: object, args: Sequence[str] = (),
+                 env: dict[str, str] | None = None) -> Runtime:
+    """The runtime a server with core and ``plugins`` (see :func:`plugin_host`) would have,
+    settings from ``args`` (command-line words) and ``env`` (``RTPGATE_*``; empty by default,
+    so the caller's environment does not leak in).  No I/O: nothing is listening."""
+    from .boot import boot
+
+    runtime, _ = boot(list(args), env={} if env is None else env, host=plugin_host(*plugins))
+    return runtime
+
+
+def get_protocol(runtime: Runtime, name: str) -> Protocol:
+    """The protocol called ``name`` among those the runtime's plugins contribute."""
+    found = [p for _, p in runtime.plugins.protocols(runtime) if p.name == name]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} protocols named {name!r}")
+    return found[0]
 
 
 class RawResponse(NamedTuple):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import websockets
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 NG = {"Content-Type": "application/x-rtpengine-ng"}

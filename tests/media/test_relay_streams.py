@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 from aioice import stun
 from media_packets import dtmf_event, rtcp_rr, rtp
+from rtpgate.counters import Stats
 from rtpgate.media import IceCredentials, Learning, MediaControl, Relay, RelayStream
-from rtpgate.stats import Stats
 
 LOCAL = "127.0.0.1"
 

@@ -123,7 +123,7 @@ def rtpengine_after_traffic() -> dict[str, Family]:
 def ng_transcript_statistics(encoding: str) -> dict[str, object]:
     """rtpengine 10.5's ng ``statistics`` reply from ``http_ng.txt`` (``json`` or ``bencode``),
     decoded (bencode strings as ``str``, integers as ``int``)."""
-    from rtpgate.ng import codec
+    from rtpgate.ngcommands import codec
 
     text = (TRANSCRIPTS / "http_ng.txt").read_text()
     section = text[text.index(f"===== /ng {encoding} statistics ====="):]

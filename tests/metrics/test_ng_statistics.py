@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from metrics_helpers import NG, ng, ng_transcript_statistics
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.statistics import CONTROL_COLUMNS
 from rtpgate.testing import ServerProcess
 

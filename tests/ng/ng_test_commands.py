@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 from pydantic import Field
 from rtpgate import hookimpl
-from rtpgate.ng.command import NgCommand, NgContext, NgError, Reply
-from rtpgate.ng.models import NgRequest, key
+from rtpgate.ngcommands.command import NgCommand, NgContext, NgError, Reply
+from rtpgate.ngcommands.models import NgRequest, key
 from rtpgate.runtime import Runtime
 
 _runs = {"count": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rtpgate import hookimpl
-from rtpgate.boot import Subcommand
+from rtpgate.api import Subcommand
 from rtpgate.plugins import PluginHost
 
 

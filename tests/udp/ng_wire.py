@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 _cookies = itertools.count()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from ng_wire import ALL_LISTENERS, cookie, ng_udp, udp_request
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess, recv_until_closed
 from websockets.sync.client import connect
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from ng_wire import cookie, ng_udp, open_fds, rss_kib
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 FLOOD_SECONDS = 4.0

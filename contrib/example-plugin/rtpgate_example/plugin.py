@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.options import Option
-from rtpgate.protocol import Protocol
-from rtpgate.runtime import Runtime
+from rtpgate.api import Option, Protocol, Runtime, hookimpl
 
 from .protocols import HelloProtocol, ReverseProtocol
 

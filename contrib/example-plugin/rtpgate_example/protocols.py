@@ -3,7 +3,7 @@ deliver a :class:`~rtpgate.protocol.Message` and send back the :class:`~rtpgate.
 
 from __future__ import annotations
 
-from rtpgate.protocol import HttpRoute, Message, Protocol, Rejected, Reply
+from rtpgate.api import HttpRoute, Message, Protocol, Rejected, Reply
 
 
 class HelloProtocol(Protocol):

@@ -21,11 +21,11 @@ What the CLI, metrics and relay code may use (names are stable):
 ``await engine.terminate(call, reason="force_terminated")``; ``engine.end(call, reason)``
     End a call now: its ports are released and it is counted once with
     ``runtime.stats.call_ended(reason, duration)`` (``reason`` from
-    :data:`rtpgate.stats.CLOSE_REASONS`).  Its relayed counters are added to the totals.
+    :data:`rtpgate.counters.CLOSE_REASONS`).  Its relayed counters are added to the totals.
 ``engine.set_ownership(foreign)``
     Mark every call foreign or own.
 ``engine.relay``
-    The media relay's :class:`~rtpgate.media.calls.CallRelay`; the engine calls
+    The media relay's :class:`~rtpgate.engine.callrelay.CallRelay`; the engine calls
     ``relay.sync(call)`` after every change of a call's streams (docs/media.md).
 ``engine.interfaces``
     :class:`~rtpgate.engine.interfaces.Interfaces`: ``logical`` interfaces by name and family,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..ng.command import NgCommand, NgContext, Reply
-from . import control, playback, signalling
+from ..ngcommands.command import NgCommand, NgContext, Reply
+from . import party, playback, signalling
 from .negotiate import ANSWER, OFFER
 from .requests import (
     AnswerRequest,
@@ -62,12 +62,12 @@ def _announced(fn: Callable[[Engine, Any], Reply]) -> Callable[[Engine, Any], Re
 
 
 def _rec(action: str) -> Handler:
-    return _handler(_announced(lambda engine, request: control.recording(engine, request,
+    return _handler(_announced(lambda engine, request: party.recording(engine, request,
                                                                          action)))
 
 
 def _fwd(start: bool) -> Handler:
-    return _handler(_announced(lambda engine, request: control.forwarding(engine, request,
+    return _handler(_announced(lambda engine, request: party.forwarding(engine, request,
                                                                           start)))
 
 
@@ -86,12 +86,12 @@ def _relayed(fn: Callable[[Engine, Any], Reply]) -> Callable[[Engine, Any], Repl
 
 
 def _dtmf(block: bool) -> Handler:
-    return _handler(_relayed(lambda engine, request: control.block_dtmf(engine, request,
+    return _handler(_relayed(lambda engine, request: party.block_dtmf(engine, request,
                                                                          block)))
 
 
 def _media(block: bool, silence: bool) -> Handler:
-    return _handler(_relayed(lambda engine, request: control.block_media(engine, request, block,
+    return _handler(_relayed(lambda engine, request: party.block_media(engine, request, block,
                                                                           silence)))
 
 

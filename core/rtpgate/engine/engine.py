@@ -11,13 +11,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..media.calls import CallRelay
+from ..counters import CLOSE_REASONS
 from ..media.dtls import DtlsOptions, make_certificate
 from ..media.dtmflog import DtmfLog, parse_destination
 from ..media.relay import Relay
 from ..media.srtp import srtp_pipeline
 from ..media.webrtc import WebrtcPipelines
-from ..stats import CLOSE_REASONS
+from .callrelay import CallRelay
 from .codec_support import CodecSupport
 from .interfaces import Interfaces
 from .limits import LoadMonitor
@@ -215,7 +215,7 @@ class Engine:
 
     def end(self, call: Call, reason: str) -> None:
         """Remove ``call``, release its ports and count it as ended for ``reason``
-        (one of :data:`rtpgate.stats.CLOSE_REASONS`)."""
+        (one of :data:`rtpgate.counters.CLOSE_REASONS`)."""
         if reason not in CLOSE_REASONS:
             raise ValueError(f"unknown close reason {reason!r}")
         if call.ended:
@@ -254,6 +254,11 @@ class Engine:
                 totals.one_way_streams += 1
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def running(self) -> bool:
+        """Between :meth:`start` and :meth:`stop` (its timers run)."""
+        return self._task is not None
 
     async def start(self) -> None:
         """Restore persisted calls (:func:`rtpgate.hookspecs.rtpgate_calls_restore`), then

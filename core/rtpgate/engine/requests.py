@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AliasChoices, BeforeValidator, Field
 
-from ..ng.models import NgRequest, key
+from ..ngcommands.models import NgRequest, key
 
 
 def _text(value: Any) -> str | None:

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..ng.command import LoadLimit, NgError, Reply
-from ..ng.dispatch import reply_too_large
+from ..ngcommands.command import LoadLimit, NgError, Reply
+from ..ngcommands.dispatch import reply_too_large
 from . import codecs as cd
 from . import model as m
 from . import sdp as s

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .stream import Activity, Counters, RelayStream
 
 if TYPE_CHECKING:
-    from ..stats import Stats
+    from ..counters import Stats
 
 
 class Relay:

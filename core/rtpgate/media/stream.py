@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..stats import InterfaceStats, Traffic
+from ..counters import InterfaceStats, Traffic
 from . import ice
 from .packet import RTCP_HEADER, RTP_HEADER, is_dtls, is_stun
 from .pipeline import Pipeline, Stage
@@ -52,7 +52,7 @@ RecvFrom = Callable[[int], tuple[bytes, tuple[str, int]]]
 
 
 class Counters(Protocol):
-    """Packets, bytes and errors (:class:`rtpgate.stats.Traffic` or the engine's own)."""
+    """Packets, bytes and errors (:class:`rtpgate.counters.Traffic` or the engine's own)."""
 
     packets: int
     bytes: int

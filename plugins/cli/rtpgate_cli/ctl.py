@@ -22,7 +22,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rtpgate.plugins import PluginHost
+from rtpgate.api import PluginHost
 
 DEFAULT_CONFIG = "/etc/rtpengine/rtpengine.conf"
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 9900

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rtpgate.runtime import Runtime
+    from rtpgate.api import Runtime
 
-#: ``terminate`` reason, as :data:`rtpgate.stats.CLOSE_REASONS` names it.
+#: ``terminate`` reason, as :data:`rtpgate.counters.CLOSE_REASONS` names it.
 FORCED = "force_terminated"
 #: rtpengine's ``PS_FALLBACK_RTCP``: such streams are left out of the call listing.
 PS_FALLBACK_RTCP = 1 << 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rtpgate.ng.command import NgCommand, NgContext, Reply
-from rtpgate.ng.models import NgRequest, key
+from rtpgate.api import NgCommand, NgContext, NgRequest, key
+from rtpgate.api import NgReply as Reply
 
 from .service import CliService
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.access import allow_option
-from rtpgate.boot import Subcommand
-from rtpgate.netaddr import ListenAddress
-from rtpgate.ng.command import NgCommand
-from rtpgate.options import Option
-from rtpgate.protocol import Protocol
-from rtpgate.runtime import Runtime
+from rtpgate.api import hookimpl
+from rtpgate.api import allow_option
+from rtpgate.api import Subcommand
+from rtpgate.api import ListenAddress
+from rtpgate.api import NgCommand
+from rtpgate.api import Option
+from rtpgate.api import Protocol
+from rtpgate.api import Runtime
 
 from . import ctl
 from .ng import CLI

@@ -4,7 +4,7 @@ the output back, then the connection is closed, as ``rtpengine-ctl`` expects).""
 
 from __future__ import annotations
 
-from rtpgate.protocol import HttpRoute, Message, Protocol, Reply, StreamListener
+from rtpgate.api import HttpRoute, Message, Protocol, Reply, StreamListener
 
 from .service import CliService
 

@@ -14,7 +14,7 @@ from .tree import CliCommand, CliContext, CommandTree, TreeError
 from .values import LogLevels
 
 if TYPE_CHECKING:
-    from rtpgate.runtime import Runtime
+    from rtpgate.api import Runtime
 
 log = logging.getLogger("rtpgate.cli")
 

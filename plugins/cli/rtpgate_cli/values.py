@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 if TYPE_CHECKING:
-    from rtpgate.runtime import Runtime
+    from rtpgate.api import Runtime
 
 #: Settings field -> rtpengine's default, for options that may not be declared.
 DEFAULTS: dict[str, Any] = {"control_tos": 0}

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from rtpgate import hookimpl
-from rtpgate.boot import boot, load_plugins
-from rtpgate.options import Option
-from rtpgate.protocol import Message
-from rtpgate.runtime import Runtime
+import rtpgate_cli.plugin
+from rtpgate.api import Message, Option, Runtime, hookimpl
+from rtpgate.testing import get_protocol
+from rtpgate.testing import make_runtime as core_runtime
 from rtpgate_cli.protocol import CliProtocol
 
 
@@ -88,18 +87,14 @@ def monologue(tag: str, streams: list[Any], created: float) -> Any:
 
 
 def make_runtime(*plugins: object, argv: tuple[str, ...] = ()) -> Runtime:
-    host = load_plugins(["--config-file=none"], {})
-    for index, plugin in enumerate(plugins):
-        assert host.register(plugin, f"test{index}", f"test-plugin-{index}", "0")
-    runtime, _ = boot(["--config-file=none", *argv], env={}, host=host)
-    return runtime
+    """Core, the cli plugin and ``plugins``, whatever else is installed."""
+    return core_runtime(rtpgate_cli.plugin, *plugins, args=argv)
 
 
 def protocol_of(runtime: Runtime) -> CliProtocol:
-    found = [p for _, p in runtime.plugins.collect("rtpgate_protocols", runtime=runtime)
-             if isinstance(p, CliProtocol)]
-    assert len(found) == 1
-    return found[0]
+    protocol = get_protocol(runtime, "cli")
+    assert isinstance(protocol, CliProtocol)
+    return protocol
 
 
 Run = Callable[..., str]

@@ -414,7 +414,7 @@ def test_a_plugin_adds_commands_through_the_hook() -> None:
     help_lines = run("help").splitlines()
     assert help_lines[-1] == "\thello [<name>]" + " " * 35 + ": say hello"
     assert run("list help").splitlines()[-1].startswith("\tmystat ")
-    provides = runtime.plugins.records["test0"].provides
+    provides = runtime.plugins.records["Extension"].provides
     assert "CLI command: hello" in provides and "CLI command: list mystat" in provides
     assert sum(line.startswith("conflict: ") for line in provides) == 3
 

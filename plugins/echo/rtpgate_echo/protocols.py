@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtpgate.protocol import HttpRoute, Message, Protocol, Reply
+from rtpgate.api import HttpRoute, Message, Protocol, Reply
 
 PONG = Reply(b"pong\n", "text/plain")
 

@@ -7,8 +7,8 @@ import importlib.metadata
 
 import pytest
 import rtpgate_echo.plugin
-from rtpgate.plugins import PluginHost
-from rtpgate.protocol import HttpRoute, Message, Protocol, Reply
+from rtpgate.api import HttpRoute, Message, Protocol, Reply
+from rtpgate.testing import make_runtime
 from rtpgate_echo.protocols import EchoProtocol, PingProtocol
 
 
@@ -45,11 +45,10 @@ def test_echo_declares_its_subprotocol_only() -> None:
 
 
 def test_rtpgate_protocols_hook_contributes_both() -> None:
-    host = PluginHost()
-    assert host.register(rtpgate_echo.plugin, "echo", "rtpgate-echo", "test")
-    contributed = list(host.collect("rtpgate_protocols", runtime=None))
-    assert [(name, type(p)) for name, p in contributed] == [("echo", PingProtocol),
-                                                            ("echo", EchoProtocol)]
+    runtime = make_runtime(rtpgate_echo.plugin)
+    contributed = runtime.plugins.protocols(runtime)
+    assert [(name, type(p)) for name, p in contributed] == [
+        ("rtpgate_echo.plugin", PingProtocol), ("rtpgate_echo.plugin", EchoProtocol)]
 
 
 def test_published_under_the_rtpgate_entry_point_group() -> None:

@@ -6,11 +6,7 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import Field
-from rtpgate import hookimpl
-from rtpgate.netaddr import ListenAddress
-from rtpgate.options import Option
-from rtpgate.protocol import Transport
-from rtpgate.runtime import Runtime
+from rtpgate.api import ListenAddress, Option, Runtime, Transport, hookimpl
 
 from .transport import HttpTransport
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import unquote_plus
 
-from rtpgate.protocol import HttpRoute, Protocol
+from rtpgate.api import HttpRoute, Protocol
 
 
 def request_path(target: str) -> str:

@@ -17,11 +17,11 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
-from rtpgate.access import HttpAccess, warn_if_open
-from rtpgate.config import ConfigError
-from rtpgate.netaddr import Endpoint, parse_endpoint
-from rtpgate.protocol import BoundAddress, Protocol, Transport
-from rtpgate.runtime import Runtime
+from rtpgate.api import HttpAccess, warn_if_open
+from rtpgate.api import ConfigError
+from rtpgate.api import Endpoint, parse_endpoint
+from rtpgate.api import BoundAddress, Protocol, Transport
+from rtpgate.api import Runtime
 from tornado import netutil
 from tornado.iostream import IOStream
 from tornado.tcpserver import TCPServer

@@ -14,7 +14,7 @@ from asyncio import Future
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rtpgate.protocol import HttpUpgrade
+from rtpgate.api import HttpUpgrade
 from tornado import httputil
 from tornado.iostream import IOStream
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import http.client
 
-from rtpgate.protocol import Reply
+from rtpgate.api import Reply
 
 CORS = (("Access-Control-Allow-Origin", "*"),
         ("Access-Control-Max-Age", "86400"),

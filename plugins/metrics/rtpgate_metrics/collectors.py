@@ -16,9 +16,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.utils import floatToGoString
-from rtpgate.runtime import Runtime
-from rtpgate.statistics import gather, prom_samples
-from rtpgate.stats import LATENCY_BUCKETS
+from rtpgate.api import LATENCY_BUCKETS, Runtime, gather, prom_samples
 
 PLUGIN_STATUSES = ("loaded", "failed", "disabled")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
-from rtpgate.protocol import HttpRoute, Message, Protocol, Reply
+from rtpgate.api import HttpRoute, Message, Protocol, Reply
 
 log = logging.getLogger("rtpgate.metrics")
 

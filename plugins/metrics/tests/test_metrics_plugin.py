@@ -11,14 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import rtpgate_metrics.plugin
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 from prometheus_client.parser import text_string_to_metric_families as text_families
-from rtpgate.boot import boot
-from rtpgate.protocol import Message, Reply
-from rtpgate.runtime import Runtime
-from rtpgate.stats import LATENCY_BUCKETS
-from rtpgate.testing import ServerProcess
+from rtpgate.api import LATENCY_BUCKETS, Message, Reply, Runtime
+from rtpgate.testing import ServerProcess, make_runtime
 from rtpgate_metrics.collectors import RtpengineCollector, RtpgateCollector
 from rtpgate_metrics.protocol import MetricsProtocol
 
@@ -35,7 +33,7 @@ def fake_engine(own: int = 2, foreign: int = 1) -> SimpleNamespace:
 
 @pytest.fixture
 def runtime() -> Runtime:
-    runtime, _ = boot(["--config-file=none"])
+    runtime = make_runtime(rtpgate_metrics.plugin)
     control = runtime.stats.control
     for proxy in ("10.0.0.1", "10.0.0.2"):
         control.record(proxy, "ping", 0.001, False)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.protocol import Protocol
-from rtpgate.runtime import Runtime
+from rtpgate.api import Protocol, Runtime, hookimpl
 
 from .protocol import NgPlainProtocol
 

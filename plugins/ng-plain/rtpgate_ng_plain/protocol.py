@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rtpgate.ng.dispatch import NgDispatcher
-from rtpgate.protocol import HttpRoute, Message, Protocol, Reply
+from rtpgate.api import HttpRoute, Message, NgDispatcher, Protocol, Reply
 
 NG_TYPE = "application/x-rtpengine-ng"
 JSON_TYPE = "application/json"

@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rtpgate.boot import boot
-from rtpgate.protocol import Message
+import rtpgate_ng_plain.plugin
+from rtpgate.api import Message
+from rtpgate.testing import get_protocol, make_runtime
 from rtpgate_ng_plain.protocol import NgPlainProtocol
 
 
 @pytest.fixture
 def protocol() -> NgPlainProtocol:
-    runtime, _ = boot(["--config-file=none"], env={})
-    found = [p for _, p in runtime.plugins.collect("rtpgate_protocols", runtime=runtime)
-             if isinstance(p, NgPlainProtocol)]
-    assert len(found) == 1
-    return found[0]
+    protocol = get_protocol(make_runtime(rtpgate_ng_plain.plugin), "ng-plain")
+    assert isinstance(protocol, NgPlainProtocol)
+    return protocol
 
 
 def handle(protocol: NgPlainProtocol, body: bytes, content_type: str | None

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from rtpgate.stats import CookieCacheStats
+from rtpgate.api import CookieCacheStats
 
 #: What one entry costs besides its cookie and reply: two bytes objects and a dict slot.
 ENTRY_OVERHEAD = 160

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtpgate.ng.codec import bencode_prefix_length
+from rtpgate.api import bencode_prefix_length
 
 
 def split_cookie(message: bytes) -> tuple[bytes, bytes] | None:

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import Field
-from rtpgate import hookimpl
-from rtpgate.access import allow_option
-from rtpgate.netaddr import ListenAddress
-from rtpgate.options import Option
-from rtpgate.protocol import Protocol
-from rtpgate.runtime import Runtime
+from rtpgate.api import hookimpl
+from rtpgate.api import allow_option
+from rtpgate.api import ListenAddress
+from rtpgate.api import Option
+from rtpgate.api import Protocol
+from rtpgate.api import Runtime
 
 from .cookie_cache import CookieCache
 from .protocol import NgProtocol

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rtpgate.ng.dispatch import NgDispatcher
-from rtpgate.protocol import (
+from rtpgate.api import (
     DatagramListener,
     HttpRoute,
     Message,
+    NgDispatcher,
     Protocol,
     Rejected,
     Reply,

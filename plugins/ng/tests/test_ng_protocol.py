@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rtpgate.boot import boot
-from rtpgate.ng.codec import bencode_prefix_length
-from rtpgate.protocol import Message, Rejected
+import rtpgate_ng.plugin
+from rtpgate.api import Message, Rejected, bencode_prefix_length
+from rtpgate.testing import get_protocol, make_runtime
 from rtpgate_ng.cookie_cache import CookieCache
 from rtpgate_ng.framing import split_cookie, tcp_framer
 from rtpgate_ng.protocol import NgProtocol
@@ -16,11 +16,9 @@ from rtpgate_ng.protocol import NgProtocol
 
 @pytest.fixture
 def protocol() -> NgProtocol:
-    runtime, _ = boot(["--config-file=none"], env={})
-    found = [p for _, p in runtime.plugins.collect("rtpgate_protocols", runtime=runtime)
-             if isinstance(p, NgProtocol)]
-    assert len(found) == 1, "the ng plugin contributes exactly one NgProtocol"
-    return found[0]
+    protocol = get_protocol(make_runtime(rtpgate_ng.plugin), "ng")
+    assert isinstance(protocol, NgProtocol)
+    return protocol
 
 
 def call(protocol: NgProtocol, body: bytes, transport: str = "http") -> bytes:

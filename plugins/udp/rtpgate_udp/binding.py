@@ -14,7 +14,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from rtpgate.netaddr import Endpoint
+from rtpgate.api import Endpoint
 
 #: Linux's value; the ``socket`` module of Python < 3.14 does not name it.
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)

@@ -23,9 +23,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from rtpgate.access import AccessStats, SourceFilter, refused
-from rtpgate.loglimit import LogLimiter
-from rtpgate.protocol import DatagramListener, Message, Protocol, Rejected
+from rtpgate.api import AccessStats, SourceFilter, refused
+from rtpgate.api import LogLimiter
+from rtpgate.api import DatagramListener, Message, Protocol, Rejected
 
 from .binding import IP_PKTINFO, BoundSocket
 from .tos import ControlTos

@@ -15,7 +15,7 @@ import collections
 import logging
 from typing import Any, cast
 
-from rtpgate.protocol import Message, Protocol, Rejected, StreamListener
+from rtpgate.api import Message, Protocol, Rejected, StreamListener
 
 from .datagram import NOISY, Guard, Spawn
 from .tos import ControlTos

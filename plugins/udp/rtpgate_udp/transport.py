@@ -17,18 +17,11 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from rtpgate.access import SourceFilter, source_filter, warn_if_open
-from rtpgate.config import ConfigError
-from rtpgate.netaddr import Endpoint, parse_endpoint
-from rtpgate.protocol import (
-    BoundAddress,
-    DatagramListener,
-    Listener,
-    Protocol,
-    StreamListener,
-    Transport,
-)
-from rtpgate.runtime import Runtime
+from rtpgate.api import SourceFilter, source_filter, warn_if_open
+from rtpgate.api import ConfigError
+from rtpgate.api import Endpoint, parse_endpoint
+from rtpgate.api import BoundAddress, DatagramListener, Listener, Protocol, StreamListener, Transport
+from rtpgate.api import Runtime
 
 from .binding import bind
 from .datagram import DatagramEndpoint, Guard, Spawn

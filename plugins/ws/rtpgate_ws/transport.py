@@ -22,18 +22,19 @@ from asyncio import Future
 from collections.abc import Sequence
 from typing import Any
 
-from rtpgate.access import HttpAccess, refused
-from rtpgate.config import ConfigError
-from rtpgate.protocol import (
+from rtpgate.api import (
     BoundAddress,
     Channel,
+    ConfigError,
+    HttpAccess,
     HttpUpgrade,
     Message,
     Protocol,
     Rejected,
+    Runtime,
     Transport,
+    refused,
 )
-from rtpgate.runtime import Runtime
 from tornado import web
 from tornado.websocket import (
     WebSocketClosedError,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rtpgate.netaddr import parse_endpoint
+from rtpgate.api import parse_endpoint
 
 from ..tree import CliContext
 from ..values import assign, current, initial

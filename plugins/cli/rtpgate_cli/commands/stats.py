@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from rtpgate import statistics
+from rtpgate.api import gather, json_text, totals_text
 
 from ..tree import CliContext
 
@@ -19,15 +19,15 @@ NO_SAMPLES = "-nan"
 
 
 def list_totals(ctx: CliContext, args: str) -> None:
-    ctx.write(statistics.totals_text(statistics.gather(ctx.runtime)))
+    ctx.write(totals_text(gather(ctx.runtime)))
 
 
 def list_jsonstats(ctx: CliContext, args: str) -> None:
-    ctx.write(statistics.json_text(statistics.gather(ctx.runtime)))
+    ctx.write(json_text(gather(ctx.runtime)))
 
 
 def list_counters(ctx: CliContext, args: str) -> None:
-    metrics = {m.key: m for m in statistics.gather(ctx.runtime) if m.key in COUNTER_KEYS}
+    metrics = {m.key: m for m in gather(ctx.runtime) if m.key in COUNTER_KEYS}
     ctx.write("\nCurrent per-second counters:\n\n" + "".join(
         f" {metrics[key].descr:<48}:{metrics[key].long}\n" for key in COUNTER_KEYS))
 

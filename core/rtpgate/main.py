@@ -87,7 +87,7 @@ def _remove(pidfile: str | None) -> None:
 def run_subcommand(argv: Sequence[str]) -> int:
     name, rest = argv[0], list(argv[1:])
     host = load_plugins(rest, os.environ)
-    commands = {cmd.name: cmd for _, cmd in host.collect("rtpgate_subcommands")}
+    commands = {cmd.name: cmd for _, cmd in host.subcommands()}
     if name not in commands:
         available = ", ".join(sorted(commands))
         print(f"rtpgate: unknown sub-command {name!r} (available: {available}; "

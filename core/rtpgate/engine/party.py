@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..ng.command import NgError, Reply
+from ..ngcommands.command import NgError, Reply
 from . import model as m
 from .requests import BlockDtmfRequest, PartyRequest, RecordingRequest
 from .sdp import parse_ip

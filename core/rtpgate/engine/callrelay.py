@@ -33,13 +33,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from ..engine import model as m
-from ..engine.ports import MediaSocket
-from .control import RANDOM, MediaControl
-from .ice import IceCredentials
-from .pipeline import Pipeline
-from .relay import Relay
-from .stream import RelayStream
+from ..media.control import RANDOM, MediaControl
+from ..media.ice import IceCredentials
+from ..media.pipeline import Pipeline
+from ..media.relay import Relay
+from ..media.stream import RelayStream
+from . import model as m
+from .ports import MediaSocket
 
 
 class PipelineFactory(Protocol):
