@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """offer -> answer -> delete cycles per second: rtpgate against rtpengine 10.5, same run.
 
-Drives ``/work/shared/tools/ngload.py`` (mode ``cycle``) over HTTP ``POST /ng`` and WebSocket
+Drives ``../shared/tools/ngload.py`` (mode ``cycle``) over HTTP ``POST /ng`` and WebSocket
 ``ng.rtpengine.com`` at each concurrency, alternating between the two servers, and prints
 calls/s, the ratio rtpgate/rtpengine, call latency percentiles and server CPU.  Both servers
 run with ``--delete-delay=0`` (otherwise deleted calls keep their ports and the range runs out).
@@ -10,7 +10,7 @@ run with ``--delete-delay=0`` (otherwise deleted calls keep their ports and the 
     .venv/bin/python bench/ng_cycles.py --duration 10 --concurrency 1 8 32 --transport http ws
     .venv/bin/python bench/ng_cycles.py --rtpengine 127.0.0.1:28080 --rtpengine-pid 1234
 
-rtpengine is started with ``/work/shared/tools/start-rtpengine.sh`` on its own ports (its
+rtpengine is started with ``../shared/tools/start-rtpengine.sh`` on its own ports (its
 default log level 6 logs every request; ``--rtpengine-log-level 5`` quietens it), rtpgate with
 its defaults.  ``--json FILE`` also writes every ngload result.
 """

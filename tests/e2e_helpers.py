@@ -23,14 +23,24 @@ DATA = HERE / "data"
 
 def _shared() -> Path:
     """The team's reference material (rtpengine transcripts, conformance corpus, tools):
-    ``$RTPGATE_SHARED``, else ``shared/`` beside this checkout, else ``/work/shared``."""
-    candidates = [Path(os.environ["RTPGATE_SHARED"])] if "RTPGATE_SHARED" in os.environ else []
-    candidates += [REPO.parent / "shared", Path("/work/shared")]
-    return next((p for p in candidates if (p / "reference").is_dir()), candidates[-1])
+    ``$RTPGATE_SHARED``, else ``shared/`` beside this checkout.  It is external: a test that
+    needs it skips, saying so, where it is missing (:func:`shared_file`)."""
+    if os.environ.get("RTPGATE_SHARED"):
+        return Path(os.environ["RTPGATE_SHARED"])
+    return REPO.parent / "shared"
 
 
 #: Read only: tests and benchmarks may use it, the product never does.
 SHARED = _shared()
+
+
+def shared_file(relative: str) -> Path:
+    """``SHARED / relative``; the calling test is skipped, with the reason, if it is missing."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"external reference material missing: {path} (set RTPGATE_SHARED to the "
+                    f"shared folder)")
+    return path
 
 
 def fake_distribution(site: Path, name: str, version: str, entry_points: dict[str, str]) -> None:

@@ -2,12 +2,12 @@
 """rtpgate's own offer/answer scenarios, and the tool that records rtpengine's replies to them.
 
 The scenarios below come from the reference notes (``rtpengine-upstream.md`` §2) and from what
-rtpengine 10.5 was seen to do; the corpus in ``/work/shared/conformance`` does not cover them.
+rtpengine 10.5 was seen to do; the corpus in ``../shared/conformance`` does not cover them.
 Running this file against a real rtpengine 10.5 (started with ``--delete-delay=0``) writes one
 case file per scenario into ``cases/``, in the corpus format, so ``sdpconf.py`` can replay them
 against rtpgate::
 
-    RTPE_EXTRA="--delete-delay=0" /work/shared/tools/start-rtpengine.sh
+    RTPE_EXTRA="--delete-delay=0" ../shared/tools/start-rtpengine.sh
     python3 tests/engine/capture_cases.py --ng http://127.0.0.1:8080/ng
 
 Scenarios whose replies rtpgate deliberately does not reproduce are left out (rtpengine 10.5
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-sys.path.insert(0, "/work/shared/conformance")
+sys.path.insert(0, str(HERE))  # sdpconf.py, the corpus runner (a copy of the shared one)
 
 A_IP, B_IP = "192.168.10.21", "10.20.30.40"
 BASIC = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"

@@ -1,9 +1,11 @@
 """The ng offer/answer conformance corpus against a real rtpgate, and rtpgate's own scenarios.
 
-``/work/shared/conformance`` holds 50 scenarios captured from rtpengine 10.5.3.5 and the runner
-that compares replies exactly (modulo ports, ICE credentials, timestamps).  ``cases/`` next to
-this file holds more scenarios written for rtpgate from the reference notes, their replies
-captured from the same rtpengine 10.5 with ``capture_cases.py``.
+``../shared/conformance`` (external; skipped, saying so, where it is missing) holds 50
+scenarios captured from rtpengine 10.5.3.5 and the runner that compares replies exactly
+(modulo ports, ICE credentials, timestamps).  ``cases/`` next to this file holds the project's
+own scenarios, written from the reference notes, their replies captured from the same rtpengine
+10.5 with ``capture_cases.py``; they always run, with ``sdpconf.py`` next to this file (a copy
+of the shared runner, checked against it where the shared folder is present).
 """
 
 from __future__ import annotations
@@ -15,14 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from e2e_helpers import SHARED
+from e2e_helpers import shared_file
 from rtpgate.testing import ServerProcess
 
 HERE = Path(__file__).parent
-CORPUS = SHARED / "conformance"
-RUNNER = CORPUS / "sdpconf.py"
-
-pytestmark = pytest.mark.skipif(not RUNNER.exists(), reason="conformance runner not available")
+RUNNER = HERE / "sdpconf.py"
 
 
 @pytest.fixture
@@ -42,8 +41,13 @@ def run(server: ServerProcess, *paths: Path) -> dict[str, str]:
     return results
 
 
+def test_runner_is_the_shared_one() -> None:
+    assert RUNNER.read_bytes() == shared_file("conformance/sdpconf.py").read_bytes(), (
+        "tests/engine/sdpconf.py differs from the shared runner: copy it again")
+
+
 def test_corpus(server: ServerProcess) -> None:
-    results = run(server, CORPUS / "cases")
+    results = run(server, shared_file("conformance/cases"))
     assert len(results) == 50
     assert {name: result for name, result in results.items() if result != "PASS"} == {}
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from e2e_helpers import SHARED
+from e2e_helpers import shared_file
 from engine_client import (
     answer,
     bindable,
@@ -27,7 +27,7 @@ from engine_client import (
 )
 from rtpgate.testing import ServerProcess
 
-NGLOAD = SHARED / "tools" / "ngload.py"
+NGLOAD = "tools/ngload.py"
 
 
 def held(ports: list[int]) -> Iterator[socket.socket]:
@@ -156,7 +156,7 @@ def test_ten_thousand_cycles_leave_nothing(rtpgate_server: Callable[..., ServerP
                             "--log-level=5")
     ng(server, {"command": "ping"})
     fds, ports = open_fds(server), ports_in_use(server)
-    out = subprocess.run([sys.executable, str(NGLOAD), "--transport", "http", "--port",
+    out = subprocess.run([sys.executable, str(shared_file(NGLOAD)), "--transport", "http", "--port",
                           str(server.port()), "--concurrency", "8", "--duration", "120",
                           "--max-calls", "10000", "--json"],
                          capture_output=True, text=True, timeout=400)

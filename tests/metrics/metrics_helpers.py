@@ -11,10 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2e_helpers import SHARED
+from e2e_helpers import shared_file
 from rtpgate.testing import ServerProcess
 
-TRANSCRIPTS = SHARED / "reference" / "transcripts"
+TRANSCRIPTS = "reference/transcripts"
 NG = {"Content-Type": "application/x-rtpengine-ng"}
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -114,7 +114,7 @@ def value(families: dict[str, Family], sample: str, **labels: str) -> float:
 
 def rtpengine_after_traffic() -> dict[str, Family]:
     """The families of rtpengine 10.5's ``/metrics`` after ng traffic (the transcript)."""
-    text = (TRANSCRIPTS / "http_metrics_after_traffic.txt").read_text()
+    text = shared_file(f"{TRANSCRIPTS}/http_metrics_after_traffic.txt").read_text()
     start = text.index("< --- body")
     body = text[text.index("\n", start) + 1:text.index("< --- end body ---")]
     return parse(body)
@@ -125,7 +125,7 @@ def ng_transcript_statistics(encoding: str) -> dict[str, object]:
     decoded (bencode strings as ``str``, integers as ``int``)."""
     from rtpgate.ngcommands import codec
 
-    text = (TRANSCRIPTS / "http_ng.txt").read_text()
+    text = shared_file(f"{TRANSCRIPTS}/http_ng.txt").read_text()
     section = text[text.index(f"===== /ng {encoding} statistics ====="):]
     marker = '{"statistics":' if encoding == "json" else "d10:statisticsd"
     line = next(ln for ln in section.splitlines() if marker in ln and not ln.startswith(">"))

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import re
 
+from e2e_helpers import shared_file
 from metrics_helpers import TRANSCRIPTS
 from rtpgate import statistics
 from rtpgate.boot import boot
 
 
 def _body(title: str) -> str:
-    text = (TRANSCRIPTS / "http_metrics_after_traffic.txt").read_text()
+    text = shared_file(f"{TRANSCRIPTS}/http_metrics_after_traffic.txt").read_text()
     section = text[text.index(f"===== {title} ====="):]
     start = section.index("< --- body")
     return section[section.index("\n", start) + 1:section.index("< --- end body ---")]
