@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from rtpgate.protocol import Message, Rejected
+from rtpgate.api import Message, Rejected
 from rtpgate.testing import ServerProcess
 from rtpgate_example.protocols import HelloProtocol, ReverseProtocol
 from websockets.sync.client import connect

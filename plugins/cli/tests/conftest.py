@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cli_fakes import ControlTos, FakeEngine, Run, make_runtime, runner
-from rtpgate.runtime import Runtime
+from rtpgate.api import Runtime
 
 
 @pytest.fixture

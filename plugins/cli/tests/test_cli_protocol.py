@@ -16,9 +16,7 @@ from types import SimpleNamespace
 import pytest
 import rtpgate_cli.plugin
 from cli_fakes import FakeCall, Run, make_runtime, monologue, protocol_of, runner, stream
-from rtpgate import hookimpl
-from rtpgate.protocol import Message
-from rtpgate.runtime import Runtime
+from rtpgate.api import Message, Runtime, hookimpl
 from rtpgate_cli.cparse import strtod, strtol, strtoul
 from rtpgate_cli.ctl import target
 from rtpgate_cli.protocol import line_framer

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.protocol import HttpRoute, Message, Protocol, Rejected, Reply
-from rtpgate.runtime import Runtime
+from rtpgate.api import HttpRoute, Message, Protocol, Rejected, Reply, Runtime, hookimpl
 
 
 def _describe(name: str, message: Message) -> Reply:

@@ -14,11 +14,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.netaddr import ListenAddress
-from rtpgate.options import Option
-from rtpgate.protocol import DatagramListener, Message, Protocol, Rejected, Reply, StreamListener
-from rtpgate.runtime import Runtime
+from rtpgate.api import (
+    DatagramListener,
+    ListenAddress,
+    Message,
+    Option,
+    Protocol,
+    Rejected,
+    Reply,
+    Runtime,
+    StreamListener,
+    hookimpl,
+)
 
 
 def lines(buffer: bytes) -> tuple[list[bytes], int]:

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from rtpgate.protocol import DatagramListener, StreamListener
+from rtpgate.api import DatagramListener, StreamListener
 from rtpgate.testing import ServerError, ServerProcess, recv_until_closed
+
 from rtpgate_udp.transport import kind_of
 
 Start = Callable[..., ServerProcess]

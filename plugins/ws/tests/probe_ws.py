@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.protocol import Message, Protocol, Rejected, Reply
-from rtpgate.runtime import Runtime
+from rtpgate.api import Message, Protocol, Rejected, Reply, Runtime, hookimpl
 
 
 class ProbeEcho(Protocol):
