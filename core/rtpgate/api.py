@@ -6,7 +6,8 @@ environment enforces this (``TID251`` in ``pyproject.toml``).  The way pytest's 
 module faces ``_pytest``: the names are re-exported here, their documentation is where they are
 defined.
 
-- marking hooks: :data:`hookimpl`; the hooks themselves are documented in ``docs/hooks.md``;
+- marking hooks: :data:`hookimpl`, and :data:`hookspec` for a plugin's own hooks (see
+  ``rtpgate_addhooks``); the hooks themselves are documented in ``docs/hooks.md``;
 - contracts: :class:`Protocol`, :class:`Transport` and their value types, :class:`Option`,
   :class:`Subcommand`, :class:`ConfigError`;
 - the running server: :class:`Runtime` (settings, counters, engine, ng commands), the
@@ -33,6 +34,7 @@ from .access import (
 from .config import ConfigError
 from .counters import CLOSE_REASONS, LATENCY_BUCKETS, CookieCacheStats, Stats
 from .engine import Engine, EngineStatistics, PoolStatus
+from .hookspecs import hookspec
 from .netaddr import Endpoint, ListenAddress, parse_endpoint
 from .ngcommands.codec import bencode_prefix_length
 from .ngcommands.command import NgCommand, NgContext, NgError
@@ -97,6 +99,7 @@ __all__ = [
     "bencode_prefix_length",
     "gather",
     "hookimpl",
+    "hookspec",
     "json_text",
     "key",
     "parse_endpoint",

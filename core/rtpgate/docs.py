@@ -3,7 +3,8 @@
 ``python -m rtpgate.docs [--check] [DIR]`` writes (or, with ``--check``, compares) ``DIR/hooks.md``,
 ``DIR/configuration.md``, ``DIR/ng-commands.md``, ``DIR/ng-schema.json``, the man page
 ``DIR/rtpgate.8`` (and, beside a ``contrib/`` directory, ``contrib/rtpengine.conf``) from the hook
-specifications, the options and the ng commands of every installed plugin.  A test runs the
+specifications (core's and those installed plugins add), the options and the ng commands of
+every installed plugin.  A test runs the
 check, so a new hook, option or ng command fails the suite until the pages are regenerated.
 """
 
@@ -85,9 +86,15 @@ def hooks_reference(module: ModuleType) -> str:
                      for func in hook_functions(module))
 
 
-def hooks_page(module: ModuleType) -> str:
-    intro = inspect.getdoc(module) or ""
-    return f"# Hooks reference\n\n{GENERATED}{intro}\n\n{hooks_reference(module)}"
+def hooks_page(modules: Sequence[ModuleType]) -> str:
+    """Core's hooks (the first module), then those each installed plugin added."""
+    core, *added = modules
+    page = f"# Hooks reference\n\n{GENERATED}{inspect.getdoc(core) or ''}\n\n"
+    page += hooks_reference(core)
+    for module in added:
+        page += (f"\n# Hooks added by `{module.__name__}`\n\n{inspect.getdoc(module) or ''}\n\n"
+                 f"{hooks_reference(module)}")
+    return page
 
 
 def configuration_page(options: Sequence[Option]) -> str:
@@ -266,8 +273,9 @@ def _schema_type(info: dict[str, Any]) -> str:
     return str(info.get("type") or info.get("$ref", "any").rsplit("/", 1)[-1])
 
 
-def pages(options: Sequence[Option], hookspecs: ModuleType, ng_schemas: dict[str, Any],
-          subcommands: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+def pages(options: Sequence[Option], hookspecs: Sequence[ModuleType],
+          ng_schemas: dict[str, Any], subcommands: Sequence[tuple[str, str]] = ()
+          ) -> dict[str, str]:
     """File name -> content of every generated page."""
     from . import __version__
 
@@ -279,14 +287,13 @@ def pages(options: Sequence[Option], hookspecs: ModuleType, ng_schemas: dict[str
 
 def installed_pages() -> dict[str, str]:
     """The pages for the core and every installed plugin (no allow/deny list, no config)."""
-    from . import hookspecs
     from .boot import boot
     from .ngcommands.schema import command_schemas
 
     runtime, _ = boot(["--config-file=none"], {})
-    subcommands = [(cmd.name, cmd.help) for _, cmd in
-                   runtime.plugins.collect("rtpgate_subcommands")]
-    return pages(runtime.options, hookspecs, command_schemas(runtime.ng), subcommands)
+    subcommands = [(cmd.name, cmd.help) for _, cmd in runtime.plugins.subcommands()]
+    return pages(runtime.options, runtime.plugins.hookspec_modules, command_schemas(runtime.ng),
+                 subcommands)
 
 
 def installed_sample_config() -> str:

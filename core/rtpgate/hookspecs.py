@@ -1,5 +1,6 @@
-"""Every hook a plugin can implement.  Each docstring is that hook's reference documentation
-(``docs/hooks.md`` is generated from them; a test fails when a hook is undocumented or untested).
+"""Every hook the core owns.  Each docstring is that hook's reference documentation
+(``docs/hooks.md`` is generated from them, and from the hooks installed plugins add with
+:func:`rtpgate_addhooks`; a test fails when a hook is undocumented or untested).
 
 A plugin is a module or object with functions decorated ``@rtpgate.hookimpl`` whose names match
 these specs, published under the entry-point group ``rtpgate``::
@@ -26,11 +27,25 @@ if TYPE_CHECKING:
     from .engine.playback import MediaPlayers
     from .ngcommands.command import NgCommand
     from .options import Option
-    from .plugins import Subcommand
+    from .plugins import PluginHost, Subcommand
     from .protocol import Protocol, Transport
     from .runtime import Runtime
 
 hookspec = pluggy.HookspecMarker("rtpgate")
+
+
+@hookspec(historic=True)
+def rtpgate_addhooks(host: PluginHost) -> None:
+    """Add the hooks this plugin owns, as pytest's ``pytest_addhooks``: call
+    ``host.add_hookspecs(module)`` with a module of functions marked ``@rtpgate.api.hookspec``
+    (the CLI plugin's ``rtpgate_cli_commands`` and the metrics plugin's
+    ``rtpgate_metrics_collectors`` are added this way, each typed with the plugin's own types).
+
+    Called once for each plugin as it is registered.  The owner calls its own hook with
+    ``host.collect(name, ...)``, ideally behind one typed function.  Another plugin implements
+    such a hook with ``@hookimpl(optionalhook=True)``, so that it loads whether or not the owner
+    is installed, and in whatever order the two are registered.
+    """
 
 
 @hookspec
@@ -107,38 +122,6 @@ def rtpgate_ng_commands(runtime: Runtime) -> Iterable[NgCommand]:
     :class:`rtpgate.api.NgError` for an error reply.  Every ng transport (``/ng``,
     ``/ng-plain``, WebSocket, UDP, TCP) reaches every command.  Registering a name twice is an
     error at startup.
-    """
-
-
-@hookspec
-def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[object]:
-    """Contribute Prometheus collectors to ``GET /metrics`` (the ``rtpgate-metrics`` plugin).
-
-    Return objects with a ``collect()`` method that yields ``prometheus_client.core.Metric``
-    families (prometheus-client's custom-collector interface); core does not depend on
-    prometheus-client, so only plugins that do should implement this hook.  Called once, when the
-    metrics protocol is built; ``collect()`` is then called on every scrape, on the event loop, so
-    it must be quick and must not block.  Read your values where they live (``runtime.stats`` or
-    your own state) at collect time; do not keep a second count of something that is already
-    counted.  Name your families ``<plugin>_...`` (the names ``rtpengine_*`` and ``rtpgate_*``
-    belong to the metrics plugin).  A collector that raises is left out of that scrape (and
-    logged); a family whose name is already taken is left out.
-    """
-
-
-@hookspec
-def rtpgate_cli_commands(runtime: Runtime) -> Iterable[object]:
-    """Contribute commands to the CLI (``rtpengine-ctl``, ``GET /cli/...``, ``cli.rtpengine.com``,
-    ng ``cli``; the ``rtpgate-cli`` plugin).
-
-    Return ``rtpgate_cli.tree.CliCommand`` values: ``path`` is the words that reach the command
-    (``("list", "mystat")`` adds a ``list`` sub-command, ``("mycmd",)`` a top-level one, and a
-    path under a new group needs the group first), ``handler(ctx, args)`` writes its output with
-    ``ctx.write(text)`` (it may be a coroutine function; ``args`` is the rest of the line and
-    ``ctx.runtime`` the runtime), ``params`` and ``help`` are what ``help`` and ``usage`` print.
-    A command without a handler is a group.  Commands are added after rtpengine's own at their
-    level, in the order returned; a path that is taken or whose parent does not exist is
-    reported and left out.  Called once, when the CLI is built; must not do I/O.
     """
 
 

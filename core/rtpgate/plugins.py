@@ -68,13 +68,22 @@ class PluginHost:
 
     def __init__(self, allow: Iterable[str] = (), deny: Iterable[str] = ()) -> None:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
-        self.pm.add_hookspecs(hookspecs)
+        #: The modules of hook specifications: core's, then those plugins added.
+        self.hookspec_modules: list[ModuleType] = []
+        self.add_hookspecs(hookspecs)
         self.allow = {name for name in allow if name}
         self.deny = {name for name in deny if name}
         self.records: dict[str, PluginRecord] = {}
         #: Entry-point names of every installed plugin, loaded or not.
         self.installed: set[str] = set()
         self._current: _HookCall | None = None
+        # every plugin registered from now on is asked for the hooks it owns
+        self.pm.hook.rtpgate_addhooks.call_historic(kwargs={"host": self})
+
+    def add_hookspecs(self, module: ModuleType) -> None:
+        """Add a module of hook specifications (a plugin's, from ``rtpgate_addhooks``)."""
+        self.pm.add_hookspecs(module)
+        self.hookspec_modules.append(module)
 
     def unknown_names(self) -> dict[str, list[str]]:
         """Allow/deny entries that name no installed plugin (nor core, nor a ``--plugin``
@@ -102,7 +111,9 @@ class PluginHost:
             except Exception as exc:  # a broken plugin is reported, never fatal
                 self._failed(ep.name, dist, version, exc)
                 continue
-            self.register(plugin, ep.name, dist, version)
+            self.register(plugin, ep.name, dist, version, check=False)
+        # checked once all are in: a plugin may implement a hook another one adds
+        self._check_pending()
 
     def load_module(self, module_name: str) -> None:
         """Import and register a plugin module named on the command line (``--plugin``)."""
@@ -115,26 +126,39 @@ class PluginHost:
         self.register(module, module_name, module_name, version)
 
     def register(self, plugin: ModuleType | object, name: str, distribution: str = "",
-                 version: str = "") -> bool:
-        """Register one plugin object and validate its hook implementations.  What pluggy
+                 version: str = "", check: bool = True) -> bool:
+        """Register one plugin object and (``check``) validate its hook implementations: one
+        that names no known hook (and is not ``optionalhook``) fails the plugin.  What pluggy
         registers is a :class:`_GuardedPlugin` of it."""
+        guarded = None
         try:
             if any(isinstance(p, _GuardedPlugin) and p.plugin is plugin
                    for p in self.pm.get_plugins()):
                 raise ValueError(f"plugin {plugin!r} is already registered")
             guarded = _GuardedPlugin(self, plugin, name)
             self.pm.register(guarded, name=name)
-        except Exception as exc:
-            self._failed(name, distribution, version, exc)
-            return False
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            self.pm.unregister(guarded)
+        except Exception as exc:  # also a failing rtpgate_addhooks, called by register
+            if guarded is not None and self.pm.is_registered(guarded):
+                self.pm.unregister(guarded)
             self._failed(name, distribution, version, exc)
             return False
         self.records[name] = PluginRecord(name, distribution or name, version, "loaded")
-        return True
+        if check:
+            self._check_pending()
+        return self.records[name].status == "loaded"
+
+    def _check_pending(self) -> None:
+        """Fail (and unregister) each plugin with an implementation of no known hook."""
+        while True:
+            try:
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin) or "?"
+                self.pm.unregister(exc.plugin)
+                record = self.records.get(name)
+                self._failed(name, record.distribution if record else name,
+                             record.version if record else "", exc)
 
     def _failed(self, name: str, distribution: str, version: str, exc: BaseException) -> None:
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()

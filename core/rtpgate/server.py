@@ -54,7 +54,7 @@ class Server:
                 addresses = getattr(self.runtime.settings, listener.option, None)
                 if addresses and not isinstance(listener, served):
                     log.warning("--%s %s is configured, but no installed transport serves %s "
-                                "listeners (install a raw-socket transport such as rtpgate-udp)",
+                                "listeners (rtpgate plugins lists the installed transports)",
                                 listener.option.replace("_", "-"), ";".join(addresses),
                                 "UDP" if isinstance(listener, DatagramListener) else "TCP")
 

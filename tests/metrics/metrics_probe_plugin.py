@@ -32,6 +32,6 @@ class SquattingCollector:
         yield GaugeMetricFamily("rtpengine_uptime_seconds", "not the real one", value=-1)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[object]:
     return [ProbeCollector(runtime), BrokenCollector(), SquattingCollector()]

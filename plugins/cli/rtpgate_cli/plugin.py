@@ -5,19 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rtpgate.api import hookimpl
-from rtpgate.api import allow_option
-from rtpgate.api import Subcommand
-from rtpgate.api import ListenAddress
-from rtpgate.api import NgCommand
-from rtpgate.api import Option
-from rtpgate.api import Protocol
-from rtpgate.api import Runtime
+from rtpgate.api import (
+    ListenAddress,
+    NgCommand,
+    Option,
+    PluginHost,
+    Protocol,
+    Runtime,
+    Subcommand,
+    allow_option,
+    hookimpl,
+)
 
-from . import ctl
+from . import ctl, hookspecs
 from .ng import CLI
 from .protocol import CliProtocol
 from .service import CliService
+
+
+@hookimpl
+def rtpgate_addhooks(host: PluginHost) -> None:
+    host.add_hookspecs(hookspecs)
 
 
 @hookimpl

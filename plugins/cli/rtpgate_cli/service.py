@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rtpgate.loglimit import clip
 
 from .commands import BUILTIN
+from .hookspecs import cli_commands
 from .tree import CliCommand, CliContext, CommandTree, TreeError
 from .values import LogLevels
 
@@ -27,8 +28,7 @@ class CliService:
         self.runtime = runtime
         self.tree = CommandTree(BUILTIN)
         self.log_levels = LogLevels.from_runtime(runtime)
-        host = runtime.plugins
-        for plugin_name, command in host.collect("rtpgate_cli_commands", runtime=runtime):
+        for plugin_name, command in cli_commands(runtime):
             self._add(plugin_name, command)
 
     def _add(self, plugin_name: str, command: object) -> None:

@@ -386,7 +386,7 @@ def test_totals_counters_jsonstats_read_the_metric_list(cli: Run, calls: object)
 # ---------------------------------------------------------------------- hook, ng, framing
 
 class Extension:
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def rtpgate_cli_commands(self, runtime: Runtime) -> list[object]:
         async def hello(ctx: CliContext, args: str) -> None:
             ctx.write(f"hello {args or 'world'}\n")

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rtpgate.api import Protocol, Runtime, hookimpl
+from rtpgate.api import PluginHost, Protocol, Runtime, hookimpl
 
+from . import hookspecs
 from .collectors import RtpengineCollector, RtpgateCollector
+from .hookspecs import Collector
 from .protocol import MetricsProtocol
 
 
 @hookimpl
-def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[object]:
+def rtpgate_addhooks(host: PluginHost) -> None:
+    host.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[Collector]:
     return [RtpengineCollector(runtime), RtpgateCollector(runtime)]
 
 
 @hookimpl
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
-    collectors = [collector for name, collector
-                  in runtime.plugins.collect("rtpgate_metrics_collectors", runtime=runtime)
+    collectors = [collector for name, collector in hookspecs.collectors(runtime)
                   if _usable(runtime, name, collector)]
     return [MetricsProtocol(collectors)]
 
 
-def _usable(runtime: Runtime, plugin: str, collector: object) -> bool:
+def _usable(runtime: Runtime, plugin: str, collector: Collector) -> bool:
     if callable(getattr(collector, "collect", None)):
         runtime.plugins.describe(plugin, f"metrics collector: {type(collector).__name__}")
         return True

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from rtpgate.api import HttpRoute, Message, Protocol, Reply
+
+from .hookspecs import Collector
 
 log = logging.getLogger("rtpgate.metrics")
 
@@ -33,7 +34,7 @@ class MetricsProtocol(Protocol):
     name = "metrics"
     http_routes = (HttpRoute("GET", "/metrics"),)
 
-    def __init__(self, collectors: Sequence[Any]) -> None:
+    def __init__(self, collectors: Sequence[Collector]) -> None:
         self.collectors = collectors
 
     async def handle(self, message: Message) -> Reply:

@@ -1,0 +1,28 @@
+"""Nothing in core names a plugin: no distribution or import name of any plugin of this
+repository appears in core's code (installing or removing a plugin is all it takes)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from e2e_helpers import REPO
+
+
+def plugin_names() -> set[str]:
+    names = set()
+    for project in REPO.glob("plugins/*/pyproject.toml"):
+        name = tomllib.loads(project.read_text())["project"]["name"]
+        names |= {name, name.replace("-", "_")}
+    return names
+
+
+def test_core_names_no_plugin() -> None:
+    names = plugin_names()
+    assert "rtpgate-udp" in names and "rtpgate_metrics" in names
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+             for path in sorted((REPO / "core").rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if pattern.search(line)]
+    assert found == []
