@@ -144,7 +144,9 @@ async def test_hook_order_calls_are_seen_by_call_monitoring() -> None:
     await runtime.plugins.startup(runtime)
     await runtime.plugins.shutdown(runtime)
     undo()
-    assert seen == ["rtpgate_protocols", "rtpgate_startup", "rtpgate_shutdown"]
+    called = {"rtpgate_protocols", "rtpgate_startup", "rtpgate_shutdown"}
+    assert [name for name in seen if name in called] == [
+        "rtpgate_protocols", "rtpgate_startup", "rtpgate_shutdown"]
 
 
 async def test_hook_order_a_raising_contribution_is_reported_and_left_out() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from e2e_helpers import run_rtpgate
 from rtpgate.engine.interfaces import host_addresses
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"

@@ -15,10 +15,15 @@ defined.
 - ng: :class:`NgCommand`, :class:`NgRequest` and :func:`key` for a request model,
   :class:`NgContext`, :class:`NgError`, :class:`NgReply`, :class:`NgDispatcher` (what the ng
   protocols hand a payload to), :func:`bencode_prefix_length` (framing ng over TCP);
-- access control for transports: ``allow_option``, :class:`SourceFilter`, :class:`HttpAccess`,
-  ``refused``, ``warn_if_open``;
+- access control for transports: :func:`allow_option`, :class:`SourceFilter`,
+  :class:`HttpAccess`, :func:`refused`, :func:`warn_if_open`;
 - the engine's read-only views (see the docstring of :mod:`rtpgate.engine`) and the counters'
-  types, for the CLI and metrics.
+  types, for the CLI and metrics; the engine's call model (``Call``, ``Monologue``, ``Media``,
+  ``Stream``, ``MediaEndpoint``, their ``MF_*``/``PS_*`` flags, ``MediaSocket``,
+  ``LocalAddress``), for a plugin that persists and restores calls;
+- the media pipeline (:class:`Pipeline`, :class:`Stage`, :class:`PipelineFactory`) and codec
+  support (:class:`CodecCapability`, :class:`Codec`), for a plugin that processes media;
+- :class:`LogLimiter` and :func:`clip`, for logging what clients send.
 """
 
 from . import __version__, hookimpl
@@ -34,11 +39,67 @@ from .access import (
 from .config import ConfigError
 from .counters import CLOSE_REASONS, LATENCY_BUCKETS, CookieCacheStats, Stats
 from .engine import Engine, EngineStatistics, PoolStatus
+from .engine.callrelay import PipelineFactory
+from .engine.codec_support import CodecCapability
+from .engine.codecs import Codec
+from .engine.interfaces import LocalAddress
+from .engine.model import (
+    MF_ASYMMETRIC,
+    MF_DTLS,
+    MF_DTLS_ACTIVE,
+    MF_DTLS_PASSIVE,
+    MF_ICE,
+    MF_ICE_CONTROLLING,
+    MF_ICE_LITE_PEER,
+    MF_INITIALIZED,
+    MF_LOOP_CHECK,
+    MF_PTIME_OVERRIDE,
+    MF_RECV,
+    MF_RTCP_MUX,
+    MF_RTCP_MUX_OVERRIDE,
+    MF_SEND,
+    MF_TRANSCODING,
+    MF_TRICKLE_ICE,
+    MF_UNIDIRECTIONAL,
+    PS_CONFIRMED,
+    PS_FALLBACK_RTCP,
+    PS_FILLED,
+    PS_FINGERPRINT_VERIFIED,
+    PS_ICE,
+    PS_IMPLICIT_RTCP,
+    PS_MEDIA_HANDOVER,
+    PS_RTCP,
+    PS_RTP,
+    PS_STRICT_SOURCE,
+    PS_ZERO_ADDR,
+    Call,
+    Counters,
+    DtlsState,
+    EndpointMap,
+    IceCredentials,
+    Media,
+    Monologue,
+    Recording,
+    RemoteIce,
+    Stream,
+)
+from .engine.model import (
+    Endpoint as MediaEndpoint,
+)
+from .engine.ports import MediaSocket
 from .hookspecs import hookspec
+from .loglimit import LogLimiter, clip
+from .media.pipeline import Pipeline, Stage
 from .netaddr import Endpoint, ListenAddress, parse_endpoint
 from .ngcommands.codec import bencode_prefix_length
-from .ngcommands.command import NgCommand, NgContext, NgError
-from .ngcommands.command import Reply as NgReply
+from .ngcommands.command import (
+    NgCommand,
+    NgContext,
+    NgError,
+)
+from .ngcommands.command import (
+    Reply as NgReply,
+)
 from .ngcommands.dispatch import NgDispatcher
 from .ngcommands.models import NgRequest, key
 from .options import Option
@@ -62,20 +123,61 @@ from .statistics import gather, json_text, prom_samples, totals_text
 __all__ = [
     "CLOSE_REASONS",
     "LATENCY_BUCKETS",
+    "MF_ASYMMETRIC",
+    "MF_DTLS",
+    "MF_DTLS_ACTIVE",
+    "MF_DTLS_PASSIVE",
+    "MF_ICE",
+    "MF_ICE_CONTROLLING",
+    "MF_ICE_LITE_PEER",
+    "MF_INITIALIZED",
+    "MF_LOOP_CHECK",
+    "MF_PTIME_OVERRIDE",
+    "MF_RECV",
+    "MF_RTCP_MUX",
+    "MF_RTCP_MUX_OVERRIDE",
+    "MF_SEND",
+    "MF_TRANSCODING",
+    "MF_TRICKLE_ICE",
+    "MF_UNIDIRECTIONAL",
+    "PS_CONFIRMED",
+    "PS_FALLBACK_RTCP",
+    "PS_FILLED",
+    "PS_FINGERPRINT_VERIFIED",
+    "PS_ICE",
+    "PS_IMPLICIT_RTCP",
+    "PS_MEDIA_HANDOVER",
+    "PS_RTCP",
+    "PS_RTP",
+    "PS_STRICT_SOURCE",
+    "PS_ZERO_ADDR",
     "AccessStats",
     "BoundAddress",
+    "Call",
+    "Codec",
+    "CodecCapability",
     "ConfigError",
     "CookieCacheStats",
+    "Counters",
     "DatagramListener",
+    "DtlsState",
     "Endpoint",
+    "EndpointMap",
     "Engine",
     "EngineStatistics",
     "HttpAccess",
     "HttpRoute",
     "HttpUpgrade",
+    "IceCredentials",
     "ListenAddress",
     "Listener",
+    "LocalAddress",
+    "LogLimiter",
+    "Media",
+    "MediaEndpoint",
+    "MediaSocket",
     "Message",
+    "Monologue",
     "NgCommand",
     "NgContext",
     "NgDispatcher",
@@ -83,20 +185,27 @@ __all__ = [
     "NgReply",
     "NgRequest",
     "Option",
+    "Pipeline",
+    "PipelineFactory",
     "PluginHost",
     "PoolStatus",
     "Protocol",
+    "Recording",
     "Rejected",
+    "RemoteIce",
     "Reply",
     "Runtime",
     "SourceFilter",
+    "Stage",
     "Stats",
+    "Stream",
     "StreamListener",
     "Subcommand",
     "Transport",
     "__version__",
     "allow_option",
     "bencode_prefix_length",
+    "clip",
     "gather",
     "hookimpl",
     "hookspec",

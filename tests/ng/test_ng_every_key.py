@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 COOKIES = itertools.count()

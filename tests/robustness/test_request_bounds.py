@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 COOKIES = itertools.count()

@@ -16,7 +16,6 @@ from ..media.dtls import DtlsOptions, make_certificate
 from ..media.dtmflog import DtmfLog, parse_destination
 from ..media.relay import Relay
 from ..media.srtp import srtp_pipeline
-from ..media.webrtc import WebrtcPipelines
 from .callrelay import CallRelay
 from .codec_support import CodecSupport
 from .interfaces import Interfaces
@@ -26,6 +25,7 @@ from .ports import MediaSocket
 from .store import CallStore
 from .timers import Sweeper
 from .trickle import FragmentQueue
+from .webrtc import WebrtcPipelines
 
 if TYPE_CHECKING:
     from ..runtime import Runtime

@@ -1,6 +1,6 @@
 """What the engine's other users may ask of a call-state store (``engine.store``).
 
-A plugin that persists calls (``rtpgate-redis``) sets ``runtime.engine.store`` to an object with
+A plugin that persists calls (in Redis, say) sets ``runtime.engine.store`` to an object with
 this shape at startup; the CLI's keyspace and ``redis*`` commands use it when it is there and
 answer rtpengine's "not configured" texts when it is not.  Core never names the plugin.
 """

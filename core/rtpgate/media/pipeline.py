@@ -38,7 +38,7 @@ created by the engine side that negotiated DTLS and given to the relay with
 :meth:`Pipeline.with_handlers`.
 
 The engine builds each stream's :class:`Pipeline` from the call model on every
-:meth:`rtpgate.media.calls.CallRelay.sync` (a stage whose parameters did not change is kept, so
+:meth:`rtpgate.engine.callrelay.CallRelay.sync` (a stage whose parameters did not change is kept, so
 its state, e.g. an SRTP replay window and rollover counter, survives re-INVITEs).
 """
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from rtpgate.loglimit import clip
+from rtpgate.api import clip
 
 from .commands import BUILTIN
 from .hookspecs import cli_commands

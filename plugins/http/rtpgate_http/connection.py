@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httptools
-from rtpgate.api import refused
-from rtpgate.api import HttpUpgrade, Message, Rejected, Reply
+from rtpgate.api import HttpUpgrade, Message, Rejected, Reply, refused
 from tornado.httputil import RequestStartLine
 from tornado.iostream import IOStream, StreamClosedError
 

@@ -17,11 +17,17 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
-from rtpgate.api import HttpAccess, warn_if_open
-from rtpgate.api import ConfigError
-from rtpgate.api import Endpoint, parse_endpoint
-from rtpgate.api import BoundAddress, Protocol, Transport
-from rtpgate.api import Runtime
+from rtpgate.api import (
+    BoundAddress,
+    ConfigError,
+    Endpoint,
+    HttpAccess,
+    Protocol,
+    Runtime,
+    Transport,
+    parse_endpoint,
+    warn_if_open,
+)
 from tornado import netutil
 from tornado.iostream import IOStream
 from tornado.tcpserver import TCPServer

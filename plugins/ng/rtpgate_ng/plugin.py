@@ -6,12 +6,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import Field
-from rtpgate.api import hookimpl
-from rtpgate.api import allow_option
-from rtpgate.api import ListenAddress
-from rtpgate.api import Option
-from rtpgate.api import Protocol
-from rtpgate.api import Runtime
+from rtpgate.api import ListenAddress, Option, Protocol, Runtime, allow_option, hookimpl
 
 from .cookie_cache import CookieCache
 from .protocol import NgProtocol

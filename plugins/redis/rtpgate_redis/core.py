@@ -1,13 +1,9 @@
-"""Everything this plugin uses from rtpgate's core, in one place (the public surface it
-relies on: the engine's call model, its engine object and the option type)."""
+"""Everything this plugin uses from rtpgate's core, in one place (all from :mod:`rtpgate.api`:
+the engine's call model, its engine object and the option type)."""
 
 from __future__ import annotations
 
-from rtpgate import hookimpl
-from rtpgate.engine.codecs import Codec
-from rtpgate.engine.engine import Engine
-from rtpgate.engine.interfaces import LocalAddress
-from rtpgate.engine.model import (
+from rtpgate.api import (
     MF_ASYMMETRIC,
     MF_DTLS,
     MF_DTLS_ACTIVE,
@@ -38,20 +34,25 @@ from rtpgate.engine.model import (
     PS_STRICT_SOURCE,
     PS_ZERO_ADDR,
     Call,
+    Codec,
+    CryptoParams,
     DtlsState,
-    Endpoint,
     EndpointMap,
+    Engine,
     IceCredentials,
+    LocalAddress,
     Media,
+    MediaSocket,
     Monologue,
+    Option,
     Recording,
     RemoteIce,
+    Runtime,
     Stream,
+    find_suite,
+    hookimpl,
+    MediaEndpoint as Endpoint,
 )
-from rtpgate.engine.ports import MediaSocket
-from rtpgate.engine.sdes import CryptoParams, find_suite
-from rtpgate.options import Option
-from rtpgate.runtime import Runtime
 
 __all__ = [
     "MF_ASYMMETRIC",

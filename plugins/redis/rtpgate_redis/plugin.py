@@ -83,7 +83,7 @@ def rtpgate_call_ended(runtime: c.Runtime, call: c.Call) -> None:
         store.ended(call)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # the metrics plugin's hook: loads without rtpgate-metrics too
 def rtpgate_metrics_collectors(runtime: c.Runtime) -> Iterable[object]:
     from .metrics import RedisCollector
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.engine.model import Call
-from rtpgate.options import Option
-from rtpgate.runtime import Runtime
+from rtpgate.api import Call, Option, Runtime, hookimpl
 
 
 def _append(runtime: Runtime, line: str) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rtpgate.engine import model as m
-from rtpgate.media.pipeline import Pipeline
+from rtpgate.api import Pipeline, Stream
 
 from .plan import plan
 from .stage import TranscodeStage
@@ -12,12 +11,12 @@ KEY = "transcode"
 
 
 class TranscodeFactory:
-    """A :class:`rtpgate.media.calls.PipelineFactory`: the stage of RTP from a stream's party
+    """A :class:`rtpgate.api.PipelineFactory`: the stage of RTP from a stream's party
     (ingress, after decryption), shared by the media's RTP and RTCP streams and kept while its
     plan stays the same (its codecs and stream state survive re-INVITEs).  The stage lives in
     the media's ``plugin_state``, so it goes with the media."""
 
-    def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
+    def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
         media = stream.media
         peer = media.monologue.peers[0] if media.monologue.peers else None
         peer_media = peer.media(media.index) if peer is not None else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtpgate.engine.codec_support import CodecCapability
+from rtpgate.api import CodecCapability
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtpgate.engine import model as m
-from rtpgate.engine.codecs import Codec
+from rtpgate.api import Codec, Media
 
 from . import formats
 
@@ -46,7 +45,7 @@ class DirectionPlan:
              r.target.fmtp if r.target else "") for pt, r in self.routes.items())))
 
 
-def accepted(media: m.Media) -> list[Codec]:
+def accepted(media: Media) -> list[Codec]:
     """The party's codecs that rtpgate also put into the SDP it gave the party."""
     given = {c.pt for c in media.codecs}
     return [c for c in media.sent_codecs if c.pt in given]
@@ -61,7 +60,7 @@ def _encodable(codec: Codec) -> bool:
     return known is not None and known.encoder is not None
 
 
-def plan(source: m.Media, sink: m.Media) -> DirectionPlan | None:
+def plan(source: Media, sink: Media) -> DirectionPlan | None:
     """The plan for RTP from ``source``'s party to ``sink``'s, or ``None`` (forward as is)."""
     sends, receives = accepted(source), accepted(sink)
     if not sends or not receives:

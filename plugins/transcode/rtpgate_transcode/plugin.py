@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from rtpgate import hookimpl
-from rtpgate.engine.codec_support import CodecCapability
+from rtpgate.api import CodecCapability, hookimpl
 
 from . import formats
 from .factory import TranscodeFactory
 from .player import PlayerFactory, Players
 
 if TYPE_CHECKING:
-    from rtpgate.engine.playback import MediaPlayers
-    from rtpgate.media.calls import PipelineFactory
-    from rtpgate.runtime import Runtime
+    from rtpgate.api import MediaPlayers, PipelineFactory, Runtime
 
 
 @hookimpl

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from rtpgate.media.pipeline import Stage
+from rtpgate.api import Stage
 
 from . import dtmf, formats
 from .chain import CodecChain

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import rtpgate_transcode.plugin as plugin
-from rtpgate.engine.codec_support import CodecSupport
+from rtpgate.api import CodecSupport
 from rtpgate_transcode.factory import TranscodeFactory
 from rtpgate_transcode.player import PlayerFactory, Players
 

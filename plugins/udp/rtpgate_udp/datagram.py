@@ -23,9 +23,16 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from rtpgate.api import AccessStats, SourceFilter, refused
-from rtpgate.api import LogLimiter
-from rtpgate.api import DatagramListener, Message, Protocol, Rejected
+from rtpgate.api import (
+    AccessStats,
+    DatagramListener,
+    LogLimiter,
+    Message,
+    Protocol,
+    Rejected,
+    SourceFilter,
+    refused,
+)
 
 from .binding import IP_PKTINFO, BoundSocket
 from .tos import ControlTos

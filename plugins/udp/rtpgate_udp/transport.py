@@ -17,11 +17,21 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from rtpgate.api import SourceFilter, source_filter, warn_if_open
-from rtpgate.api import ConfigError
-from rtpgate.api import Endpoint, parse_endpoint
-from rtpgate.api import BoundAddress, DatagramListener, Listener, Protocol, StreamListener, Transport
-from rtpgate.api import Runtime
+from rtpgate.api import (
+    BoundAddress,
+    ConfigError,
+    DatagramListener,
+    Endpoint,
+    Listener,
+    Protocol,
+    Runtime,
+    SourceFilter,
+    StreamListener,
+    Transport,
+    parse_endpoint,
+    source_filter,
+    warn_if_open,
+)
 
 from .binding import bind
 from .datagram import DatagramEndpoint, Guard, Spawn

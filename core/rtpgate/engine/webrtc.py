@@ -1,7 +1,7 @@
 """ICE and DTLS-SRTP on a relay stream: the pipeline factory that gives each stream its agent,
 its handshake and, once keys exist, its SRTP stages.
 
-:class:`WebrtcPipelines` is one of :attr:`rtpgate.media.calls.CallRelay.factories`.  For a
+:class:`WebrtcPipelines` is one of :attr:`rtpgate.engine.callrelay.CallRelay.factories`.  For a
 stream whose media does ICE with its party (rtpgate advertised ICE and the party's SDP had
 credentials) it keeps an :class:`~rtpgate.media.iceagent.IceAgent` as the stream's STUN handler;
 for a media with DTLS-SRTP and a decided role a :class:`~rtpgate.media.dtls.DtlsSession` as its
@@ -24,15 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..engine import model as m
-from .dtls import Certificate, DtlsSession, SrtpKeys
-from .iceagent import IceAgent, Local, parse_candidate
-from .pipeline import Pipeline, Stage
-from .srtp import SrtpDecrypt, SrtpEncrypt
+from ..media.dtls import Certificate, DtlsSession, SrtpKeys
+from ..media.iceagent import IceAgent, Local, parse_candidate
+from ..media.pipeline import Pipeline, Stage
+from ..media.srtp import SrtpDecrypt, SrtpEncrypt
+from . import model as m
 
 if TYPE_CHECKING:
-    from .calls import CallRelay
-    from .stream import Address, RelayStream
+    from ..media.stream import Address, RelayStream
+    from .callrelay import CallRelay
 
 log = logging.getLogger("rtpgate.media.webrtc")
 
