@@ -33,10 +33,11 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .counters import AccessStats
 from .loglimit import LogLimiter
 from .options import Option
 
@@ -122,17 +123,6 @@ class SourceFilter:
 
     def __bool__(self) -> bool:
         return bool(self.networks)
-
-
-@dataclass(slots=True)
-class AccessStats:
-    """Refusals by listener kind (``ng-udp``, ``cli-tcp``, ``http``, ``wss``...) and reason
-    (``source``, ``credentials``)."""
-
-    refused: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    def count(self, kind: str, reason: str) -> None:
-        self.refused[(kind, reason)] = self.refused.get((kind, reason), 0) + 1
 
 
 _REFUSALS = LogLimiter(interval=60.0)

@@ -28,7 +28,6 @@ defined.
 
 from . import __version__, hookimpl
 from .access import (
-    AccessStats,
     HttpAccess,
     SourceFilter,
     allow_option,
@@ -37,7 +36,7 @@ from .access import (
     warn_if_open,
 )
 from .config import ConfigError
-from .counters import CLOSE_REASONS, LATENCY_BUCKETS, CookieCacheStats, Stats
+from .counters import CLOSE_REASONS, LATENCY_BUCKETS, AccessStats, CookieCacheStats, Stats
 from .engine import Engine, EngineStatistics, PoolStatus
 from .engine.callrelay import PipelineFactory
 from .engine.codec_support import CodecCapability

@@ -12,8 +12,6 @@ import bisect
 import time
 from dataclasses import dataclass, field
 
-from .access import AccessStats
-
 
 @dataclass(slots=True)
 class ProxyStats:
@@ -161,6 +159,17 @@ class Rates:
             self._base = Traffic(relayed.packets, relayed.bytes, relayed.errors)
             self._at = now
         return self.per_second
+
+
+@dataclass(slots=True)
+class AccessStats:
+    """Refusals by listener kind (``ng-udp``, ``cli-tcp``, ``http``, ``wss``...) and reason
+    (``source``, ``credentials``)."""
+
+    refused: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count(self, kind: str, reason: str) -> None:
+        self.refused[(kind, reason)] = self.refused.get((kind, reason), 0) + 1
 
 
 @dataclass

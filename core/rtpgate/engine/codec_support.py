@@ -1,6 +1,6 @@
 """Which codecs the media pipeline can decode and encode: what codec negotiation may promise.
 
-The engine never transcodes by itself.  A media plugin (``rtpgate-transcode``) declares through
+The engine never transcodes by itself.  A media plugin (a transcoder, say) declares through
 the ``rtpgate_media_codecs`` hook the codecs its stages can decode and encode, as
 :class:`CodecCapability` values; the offer logic adds a ``codec-transcode`` codec only when it
 can be both decoded and encoded (it is sent to one side and received from it), and picks a
