@@ -54,3 +54,17 @@ def test_docs_check_command(tmp_path: Path) -> None:
     assert stale.returncode == 1 and "hooks.md: out of date" in stale.stderr
     assert subprocess.run([*run, str(tmp_path)], capture_output=True).returncode == 0
     assert (tmp_path / "hooks.md").read_text() == installed_pages()["hooks.md"]
+
+
+def test_architecture_table_covers_every_package() -> None:
+    """docs/architecture.md's "Where the code is" names every core module and package and every
+    plugin."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("## Where the code is"):]
+    core = REPO / "core" / "rtpgate"
+    wanted = [f"`{p.name}`" for p in core.glob("*.py") if p.name != "__init__.py"]
+    wanted += [f"`core/rtpgate/{p.parent.name}/`" for p in core.glob("*/__init__.py")]
+    wanted += [f"`plugins/{p.parent.name}/" for p in REPO.glob("plugins/*/pyproject.toml")]
+    missing = [name for name in wanted
+               if name not in table and name.replace("`", "`core/rtpgate/", 1) not in table]
+    assert missing == []

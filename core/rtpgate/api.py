@@ -39,7 +39,7 @@ from .config import ConfigError
 from .counters import CLOSE_REASONS, LATENCY_BUCKETS, AccessStats, CookieCacheStats, Stats
 from .engine import Engine, EngineStatistics, PoolStatus
 from .engine.callrelay import PipelineFactory
-from .engine.codec_support import CodecCapability
+from .engine.codec_support import CodecCapability, CodecSupport
 from .engine.codecs import Codec
 from .engine.interfaces import LocalAddress
 from .engine.model import (
@@ -155,6 +155,7 @@ __all__ = [
     "Call",
     "Codec",
     "CodecCapability",
+    "CodecSupport",
     "ConfigError",
     "CookieCacheStats",
     "Counters",

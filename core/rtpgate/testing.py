@@ -1,7 +1,9 @@
 """Test support: run a real rtpgate process on loopback with ephemeral ports.
 
 Registered as a pytest plugin (entry point ``pytest11``), so the tests of every rtpgate package
-get the :func:`rtpgate_server` fixture::
+get the :func:`rtpgate_server` fixture (a subprocess), :func:`rtpgate_inprocess` (a server on
+the test's event loop) and the helpers that build a runtime from chosen plugins without
+entry-point discovery (:func:`make_runtime`, :func:`get_protocol`)::
 
     def test_ping(rtpgate_server):
         server = rtpgate_server()                   # defaults: HTTP on 127.0.0.1:<free port>
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
@@ -32,6 +34,12 @@ if TYPE_CHECKING:
     from .plugins import PluginHost
     from .protocol import Protocol
     from .runtime import Runtime
+    from .server import Server
+
+try:  # the in-process fixture runs on the test's event loop
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - only the subprocess fixture then
+    pytest_asyncio = None
 
 #: Listener options pointed at port 0 unless the test passes its own.
 EPHEMERAL_LISTENERS = ("--listen-http=127.0.0.1:0",)
@@ -183,6 +191,35 @@ def get_protocol(runtime: Runtime, name: str) -> Protocol:
     return found[0]
 
 
+class InProcessServer:
+    """A server of core and chosen plugins running on the test's own event loop: the real
+    transports on real loopback sockets, no subprocess (like aiohttp's ``aiohttp_server``).
+    Faster than :class:`ServerProcess` and lets the test look at ``runtime`` while it serves;
+    what needs a process of its own (signals, daemonizing, the command line) still needs
+    :class:`ServerProcess`."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        from .server import Server
+
+        self.runtime = runtime
+        self.server: Server = Server(runtime)
+
+    async def start(self) -> InProcessServer:
+        self.server.assemble()
+        await self.server.start()
+        return self
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+    def address(self, kind: str = "http") -> tuple[str, int]:
+        """The first address bound for ``kind`` (``http``, ``ng-udp``, ...)."""
+        for bound in self.runtime.bound:
+            if bound.kind == kind:
+                return bound.host, bound.port
+        raise LookupError(f"nothing bound for {kind!r}: {self.runtime.bound}")
+
+
 class RawResponse(NamedTuple):
     """One HTTP response as read off a raw socket."""
 
@@ -313,3 +350,23 @@ def rtpgate_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
             problems.append(f"rtpgate exited with {code}:\n{server.log}")
     if problems:
         pytest.fail("\n".join(problems))
+
+
+if pytest_asyncio is not None:
+    @pytest_asyncio.fixture
+    async def rtpgate_inprocess() -> AsyncIterator[Callable[..., Awaitable[InProcessServer]]]:
+        """Factory fixture: ``await rtpgate_inprocess(*plugins, args=(), listeners=...)``
+        starts an :class:`InProcessServer` with core and ``plugins`` (no entry-point discovery,
+        see :func:`make_runtime`) on the test's loop; ``listeners`` default to HTTP on an
+        ephemeral loopback port.  Every server it started is stopped after the test."""
+        started: list[InProcessServer] = []
+
+        async def start(*plugins: object, args: Sequence[str] = (),
+                        listeners: Sequence[str] = EPHEMERAL_LISTENERS) -> InProcessServer:
+            server = InProcessServer(make_runtime(*plugins, args=[*listeners, *args]))
+            started.append(server)
+            return await server.start()
+
+        yield start
+        for server in reversed(started):
+            await server.stop()

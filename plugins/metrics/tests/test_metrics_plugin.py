@@ -178,3 +178,20 @@ def test_served_over_http(rtpgate_server: Callable[..., ServerProcess]) -> None:
     assert status == 200 and headers["content-type"].startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n")
     assert server.http("POST", "/metrics", b"x", {"Content-Type": "text/plain"})[0] == 404
+
+
+async def test_metrics_over_http_in_process(rtpgate_inprocess: Any) -> None:
+    """The same protocol behind the real HTTP transport, on the test's own loop: a counter the
+    test bumps in ``runtime.stats`` shows in the next scrape."""
+    import rtpgate_http.plugin
+
+    server = await rtpgate_inprocess(rtpgate_http.plugin, rtpgate_metrics.plugin)
+    server.runtime.stats.control.record("10.9.8.7", "ping", 0.001, False)
+    host, port = server.address("http")
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: rtpgate\r\nConnection: close\r\n\r\n")
+    response = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b'rtpengine_requests_total{proxy="10.9.8.7",request="ping"} 1.0' in body
