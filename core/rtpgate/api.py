@@ -23,7 +23,8 @@ defined.
   ``LocalAddress``), for a plugin that persists and restores calls;
 - the media pipeline (:class:`Pipeline`, :class:`Stage`, :class:`PipelineFactory`) and codec
   support (:class:`CodecCapability`, :class:`Codec`), for a plugin that processes media;
-- :class:`LogLimiter` and :func:`clip`, for logging what clients send.
+- :class:`LogLimiter` and :func:`clip`, for logging what clients send; :func:`is_loopback` and
+  :func:`hash_password` (the dashboard's login and its tests).
 """
 
 from . import __version__, hookimpl
@@ -31,6 +32,8 @@ from .access import (
     HttpAccess,
     SourceFilter,
     allow_option,
+    hash_password,
+    is_loopback,
     refused,
     source_filter,
     warn_if_open,
@@ -43,6 +46,7 @@ from .engine.codec_support import CodecCapability, CodecSupport
 from .engine.codecs import Codec
 from .engine.interfaces import LocalAddress
 from .engine.model import (
+    MEDIA_FLAG_NAMES,
     MF_ASYMMETRIC,
     MF_DTLS,
     MF_DTLS_ACTIVE,
@@ -56,6 +60,8 @@ from .engine.model import (
     MF_RECV,
     MF_RTCP_MUX,
     MF_RTCP_MUX_OVERRIDE,
+    MF_SDES,
+    MF_SDES_REORDERED,
     MF_SEND,
     MF_TRANSCODING,
     MF_TRICKLE_ICE,
@@ -71,6 +77,7 @@ from .engine.model import (
     PS_RTP,
     PS_STRICT_SOURCE,
     PS_ZERO_ADDR,
+    STREAM_FLAG_NAMES,
     Call,
     Counters,
     DtlsState,
@@ -81,14 +88,17 @@ from .engine.model import (
     Recording,
     RemoteIce,
     Stream,
+    flag_names,
 )
 from .engine.model import (
     Endpoint as MediaEndpoint,
 )
 from .engine.ports import MediaSocket
+from .engine.store import CallStore
 from .hookspecs import hookspec
 from .loglimit import LogLimiter, clip
 from .media.pipeline import Pipeline, Stage
+from .media.rtcp import ReportBlock
 from .netaddr import Endpoint, ListenAddress, parse_endpoint
 from .ngcommands.codec import bencode_prefix_length
 from .ngcommands.command import (
@@ -105,6 +115,7 @@ from .options import Option
 from .plugins import PluginHost, Subcommand
 from .protocol import (
     BoundAddress,
+    Channel,
     DatagramListener,
     HttpRoute,
     HttpUpgrade,
@@ -122,6 +133,7 @@ from .statistics import gather, json_text, prom_samples, totals_text
 __all__ = [
     "CLOSE_REASONS",
     "LATENCY_BUCKETS",
+    "MEDIA_FLAG_NAMES",
     "MF_ASYMMETRIC",
     "MF_DTLS",
     "MF_DTLS_ACTIVE",
@@ -135,6 +147,8 @@ __all__ = [
     "MF_RECV",
     "MF_RTCP_MUX",
     "MF_RTCP_MUX_OVERRIDE",
+    "MF_SDES",
+    "MF_SDES_REORDERED",
     "MF_SEND",
     "MF_TRANSCODING",
     "MF_TRICKLE_ICE",
@@ -150,9 +164,12 @@ __all__ = [
     "PS_RTP",
     "PS_STRICT_SOURCE",
     "PS_ZERO_ADDR",
+    "STREAM_FLAG_NAMES",
     "AccessStats",
     "BoundAddress",
     "Call",
+    "CallStore",
+    "Channel",
     "Codec",
     "CodecCapability",
     "CodecSupport",
@@ -194,6 +211,7 @@ __all__ = [
     "Rejected",
     "RemoteIce",
     "Reply",
+    "ReportBlock",
     "Runtime",
     "SourceFilter",
     "Stage",
@@ -206,9 +224,12 @@ __all__ = [
     "allow_option",
     "bencode_prefix_length",
     "clip",
+    "flag_names",
     "gather",
+    "hash_password",
     "hookimpl",
     "hookspec",
+    "is_loopback",
     "json_text",
     "key",
     "parse_endpoint",

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 try:  # the in-process fixture runs on the test's event loop
     import pytest_asyncio
 except ImportError:  # pragma: no cover - only the subprocess fixture then
-    pytest_asyncio = None
+    pytest_asyncio = None  # type: ignore[assignment]
 
 #: Listener options pointed at port 0 unless the test passes its own.
 EPHEMERAL_LISTENERS = ("--listen-http=127.0.0.1:0",)

@@ -66,12 +66,16 @@ def test_dual_stack_scenarios(rtpgate_server: Callable[..., ServerProcess]) -> N
     assert {name: result for name, result in results.items() if result != "PASS"} == {}
 
 
-def test_srtp_cases_over_udp(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    """The SRTP scenarios (the corpus's and rtpgate's own) over ng/UDP as well as HTTP."""
+@pytest.mark.parametrize("corpus", ["own", "shared"])
+def test_srtp_cases_over_udp(rtpgate_server: Callable[..., ServerProcess], corpus: str) -> None:
+    """The SRTP scenarios (rtpgate's own, and the shared corpus's) over ng/UDP as well as
+    HTTP."""
+    cases_dir = HERE / "cases" if corpus == "own" else shared_file("conformance/cases")
+    cases = sorted(cases_dir.glob("srtp_*.json"))
+    assert cases
     server = rtpgate_server("--delete-delay=0", "--listen-http=127.0.0.1:0",
                             "--listen-ng=127.0.0.1:0")
     host, port = server.address("ng-udp")
-    cases = [*sorted(CORPUS.glob("cases/srtp_*.json")), *sorted(HERE.glob("cases/srtp_*.json"))]
     out = subprocess.run([sys.executable, str(RUNNER), "--ng", f"udp://{host}:{port}",
                           *map(str, cases)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -7,9 +7,9 @@ import asyncio
 import socket
 import struct
 
+from rtpgate.counters import Stats
 from rtpgate.media import Relay
 from rtpgate.media.rtcp import MAX_REPORTED, ReportBlock, remember, report_blocks
-from rtpgate.stats import Stats
 
 LOCAL = "127.0.0.1"
 

@@ -7,7 +7,6 @@ import os
 import struct
 
 import pytest
-from rtpgate.engine.sdes import SUITES, CryptoParams, find_suite
 from rtpgate.media.srtp import LibsrtpContext, context
 from rtpgate.media.srtp_software import (
     AuthError,
@@ -18,6 +17,7 @@ from rtpgate.media.srtp_software import (
     _Keys,
     derive,
 )
+from rtpgate.media.suites import SUITES, CryptoParams, find_suite
 
 X = bytes.fromhex
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 
 SDP = ("v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio {port} RTP/AVP 0 8\r\na=sendrecv\r\n")

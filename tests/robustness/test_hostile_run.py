@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from hostile import Target, open_fds, rss_kib, run
-from rtpgate.ng import codec
+from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
 SECONDS = float(os.environ.get("RTPGATE_HOSTILE_SECONDS", "0"))

@@ -15,13 +15,13 @@ from ..counters import CLOSE_REASONS
 from ..media.dtls import DtlsOptions, make_certificate
 from ..media.dtmflog import DtmfLog, parse_destination
 from ..media.relay import Relay
-from ..media.srtp import srtp_pipeline
 from .callrelay import CallRelay
 from .codec_support import CodecSupport
 from .interfaces import Interfaces
 from .limits import LoadMonitor
 from .model import PS_RTP, Call, Endpoint
 from .ports import MediaSocket
+from .sdes import srtp_pipeline
 from .store import CallStore
 from .timers import Sweeper
 from .trickle import FragmentQueue

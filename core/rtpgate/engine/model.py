@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..media.srtp import SrtpCounters
+from ..media.suites import CryptoParams
 from .interfaces import LogicalInterface
 from .ports import MediaSocket
-from .sdes import CryptoParams
 
 if TYPE_CHECKING:
     from ..media.rtcp import ReportBlock
@@ -125,21 +126,6 @@ class EndpointMap:
             for media_socket in run:
                 media_socket.release()
         self.sets = []
-
-
-@dataclass(slots=True)
-class SrtpCounters:
-    """What the relay's SDES-SRTP stages of one stream did (drops are also in ``stats_in``'s
-    errors)."""
-
-    decrypted: int = 0
-    encrypted: int = 0
-    #: failed authentication (or a GCM tag): dropped
-    auth_failures: int = 0
-    #: replayed (or older than the replay window): dropped
-    replayed: int = 0
-    #: too short for its suite's tag, or otherwise not SRTP: dropped
-    malformed: int = 0
 
 
 @dataclass(slots=True, eq=False)

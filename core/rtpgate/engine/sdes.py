@@ -25,97 +25,38 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from ..media.pipeline import Pipeline, Stage
+from ..media.srtp import SrtpDecrypt, SrtpEncrypt
+from ..media.suites import MAX_LIFETIME, MAX_MKI, SUITES, CryptoParams, Suite, find_suite
+
+if TYPE_CHECKING:
+    from .model import Stream
 
 log = logging.getLogger("rtpgate.engine")
-
-
-@dataclass(frozen=True, slots=True)
-class Suite:
-    """One SRTP crypto suite (RFC 4568, RFC 6188, RFC 7714)."""
-
-    name: str
-    key_len: int  #: master key bytes
-    salt_len: int  #: master salt bytes
-    cipher: str  #: ``aes-cm``, ``aes-gcm``, ``aes-f8`` or ``null``
-    srtp_tag: int  #: SRTP authentication tag bytes (GCM: 0, its 16-byte tag is the cipher's)
-    srtcp_tag: int
-
-    @property
-    def aead(self) -> bool:
-        return self.cipher == "aes-gcm"
-
-
-#: rtpengine's suites, in its order (the order it offers them in).
-SUITES: tuple[Suite, ...] = (
-    Suite("AEAD_AES_256_GCM", 32, 12, "aes-gcm", 0, 0),
-    Suite("AEAD_AES_128_GCM", 16, 12, "aes-gcm", 0, 0),
-    Suite("AES_256_CM_HMAC_SHA1_80", 32, 14, "aes-cm", 10, 10),
-    Suite("AES_256_CM_HMAC_SHA1_32", 32, 14, "aes-cm", 4, 10),
-    Suite("AES_192_CM_HMAC_SHA1_80", 24, 14, "aes-cm", 10, 10),
-    Suite("AES_192_CM_HMAC_SHA1_32", 24, 14, "aes-cm", 4, 10),
-    Suite("AES_CM_128_HMAC_SHA1_80", 16, 14, "aes-cm", 10, 10),
-    Suite("AES_CM_128_HMAC_SHA1_32", 16, 14, "aes-cm", 4, 10),
-    Suite("F8_128_HMAC_SHA1_80", 16, 14, "aes-f8", 10, 10),
-    Suite("F8_128_HMAC_SHA1_32", 16, 14, "aes-f8", 4, 10),
-    Suite("NULL_HMAC_SHA1_80", 16, 14, "null", 10, 10),
-    Suite("NULL_HMAC_SHA1_32", 16, 14, "null", 4, 10),
-)
-_BY_NAME = {suite.name.upper(): suite for suite in SUITES}
-#: rtpengine's limit on an SRTP master key's lifetime (2^48 packets).
-MAX_LIFETIME = 1 << 48
-#: Longest MKI rtpengine accepts (bytes).
-MAX_MKI = 128
-
-
-def find_suite(name: str) -> Suite | None:
-    """The suite called ``name`` (case-insensitive, as rtpengine)."""
-    return _BY_NAME.get(name.upper())
 
 
 class InvalidCrypto(ValueError):  # noqa: N818 - reads as the reason it carries
     """An ``a=crypto`` line of a known suite that does not parse; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class CryptoParams:
-    """One ``a=crypto`` line: tag, suite, master key and salt, MKI, session parameters."""
+def with_flags(params: CryptoParams, flags: SdesFlags, offer: bool) -> CryptoParams:
+    """rtpengine's ``__sdes_flags``: the ``unencrypted_srtp``, ... options (set only in
+    offers; their ``encrypted_...`` opposites clear them in any message)."""
+    def one(current: bool, on: bool, off: bool) -> bool:
+        return True if on and offer else False if off else current
 
-    tag: int
-    suite: Suite
-    key: bytes
-    salt: bytes
-    mki: bytes = b""  #: the MKI value, ``len(mki)`` bytes long on the wire
-    unencrypted_srtp: bool = False
-    unencrypted_srtcp: bool = False
-    unauthenticated_srtp: bool = False
-
-    @classmethod
-    def generate(cls, tag: int, suite: Suite) -> CryptoParams:
-        """A fresh random key and salt for ``suite``."""
-        return cls(tag, suite, secrets.token_bytes(suite.key_len),
-                   secrets.token_bytes(suite.salt_len))
-
-    @property
-    def session_flags(self) -> tuple[bool, bool, bool]:
-        return self.unencrypted_srtp, self.unencrypted_srtcp, self.unauthenticated_srtp
-
-    def with_flags(self, flags: SdesFlags, offer: bool) -> CryptoParams:
-        """rtpengine's ``__sdes_flags``: the ``unencrypted_srtp``, ... options (set only in
-        offers; their ``encrypted_...`` opposites clear them in any message)."""
-        def one(current: bool, on: bool, off: bool) -> bool:
-            return True if on and offer else False if off else current
-
-        return replace(
-            self,
-            unencrypted_srtp=one(self.unencrypted_srtp, flags.unencrypted_srtp,
-                                 flags.encrypted_srtp),
-            unencrypted_srtcp=one(self.unencrypted_srtcp, flags.unencrypted_srtcp,
-                                  flags.encrypted_srtcp),
-            unauthenticated_srtp=one(self.unauthenticated_srtp, flags.unauthenticated_srtp,
-                                     flags.authenticated_srtp))
+    return replace(
+        params,
+        unencrypted_srtp=one(params.unencrypted_srtp, flags.unencrypted_srtp,
+                             flags.encrypted_srtp),
+        unencrypted_srtcp=one(params.unencrypted_srtcp, flags.unencrypted_srtcp,
+                              flags.encrypted_srtcp),
+        unauthenticated_srtp=one(params.unauthenticated_srtp, flags.unauthenticated_srtp,
+                                 flags.authenticated_srtp))
 
 
 def parse_crypto(value: str) -> CryptoParams | None:
@@ -316,7 +257,7 @@ def offer(offered: Sequence[CryptoParams], previous: Sequence[CryptoParams],
     for params in offered:
         if not flags.nonew and flags.excluded(params.suite):
             continue
-        out.append(replace(params).with_flags(flags, True))
+        out.append(with_flags(replace(params), flags, True))
         next_tag = max(next_tag, params.tag + 1)
         seen.add(params.suite.name)
     for params in previous:
@@ -330,7 +271,7 @@ def offer(offered: Sequence[CryptoParams], previous: Sequence[CryptoParams],
         for suite in SUITES:
             if suite.name in seen or flags.excluded(suite):
                 continue
-            out.append(CryptoParams.generate(next_tag, suite).with_flags(flags, True))
+            out.append(with_flags(CryptoParams.generate(next_tag, suite), flags, True))
             next_tag += 1
     if flags.order:
         front = []
@@ -368,7 +309,7 @@ def answer(own_out: Sequence[CryptoParams], own_in: Sequence[CryptoParams],
                       unencrypted_srtp=chosen_in.unencrypted_srtp,
                       unencrypted_srtcp=chosen_in.unencrypted_srtcp,
                       unauthenticated_srtp=chosen_in.unauthenticated_srtp)
-    return [out.with_flags(flags, False)], [chosen_in.with_flags(flags, False)]
+    return [with_flags(out, flags, False)], [with_flags(chosen_in, flags, False)]
 
 
 def usable(lines: Iterable[str]) -> list[CryptoParams]:
@@ -381,3 +322,32 @@ def usable(lines: Iterable[str]) -> list[CryptoParams]:
             continue
         out.append(params)
     return out
+
+
+def srtp_pipeline(stream: Stream, current: Pipeline | None) -> Pipeline | None:
+    """The SDES part of ``stream``'s pipeline (a :class:`PipelineFactory`)."""
+    media = stream.media
+    rx, tx = media.rx_crypto, media.tx_crypto
+    if rx is None and tx is None:
+        return None
+    ingress: tuple[Stage, ...] = ()
+    egress: tuple[Stage, ...] = ()
+    if rx is not None:
+        old = _reuse(current, SrtpDecrypt, rx, stream)
+        ingress = (old if isinstance(old, SrtpDecrypt) else SrtpDecrypt(rx, stream.srtp),)
+    if tx is not None:
+        old = _reuse(current, SrtpEncrypt, tx, stream)
+        egress = (old if isinstance(old, SrtpEncrypt) else SrtpEncrypt(tx, stream.srtp),)
+    return Pipeline(ingress=ingress, egress=egress)
+
+
+def _reuse(current: Pipeline | None, kind: type[SrtpDecrypt | SrtpEncrypt], params: CryptoParams,
+           stream: Stream) -> object | None:
+    """The stage of ``kind`` in ``current`` for the same key and stream, if any."""
+    if current is None:
+        return None
+    for stage in (*current.ingress, *current.egress):
+        if (type(stage) is kind and isinstance(stage, SrtpDecrypt | SrtpEncrypt)
+                and stage.params == params and stage.counters is stream.srtp):
+            return stage
+    return None

@@ -3,13 +3,13 @@ pipeline, keyed by SDES or by DTLS-SRTP.
 
 :class:`SrtpDecrypt` is an ingress stage (what a party sends, unprotected with the party's key),
 :class:`SrtpEncrypt` an egress stage (what is sent to a party, protected with rtpgate's key for
-it).  DTLS-SRTP (:mod:`rtpgate.media.webrtc`) makes them from the exporter's keys
+it).  DTLS-SRTP (:mod:`rtpgate.engine.webrtc`) makes them from the exporter's keys
 (:meth:`SrtpDecrypt.keyed`).  For SDES: a stream whose media has SDES keys
 (:attr:`rtpgate.engine.model.Media.rx_crypto` / ``tx_crypto``) gets an ingress
 :class:`SrtpDecrypt` stage (the key its party sends with) and an egress :class:`SrtpEncrypt`
 stage (the key rtpgate gave that party); a plain side has neither, so
 SRTP <-> RTP, RTP <-> SRTP and SRTP <-> SRTP with other keys all follow from the two sides'
-keys.  :func:`srtp_pipeline` is the :class:`~rtpgate.media.calls.PipelineFactory`; it keeps a
+keys.  :func:`rtpgate.engine.sdes.srtp_pipeline` is the pipeline factory; it keeps a
 stage whose key did not change, so ROC and replay state survive re-INVITEs.
 
 Backends: libsrtp 2 through ``pylibsrtp`` for the suites it exposes (AES_CM_128_HMAC_SHA1_80/32,
@@ -17,7 +17,7 @@ AEAD_AES_128/256_GCM) without MKI or session parameters, else the ``cryptography
 :mod:`rtpgate.media.srtp_software`.
 
 A packet that fails authentication or is a replay is dropped and counted: on the engine
-stream's :class:`~rtpgate.engine.model.SrtpCounters` (``auth_failures``, ``replayed``,
+stream's :class:`SrtpCounters` (``auth_failures``, ``replayed``,
 ``malformed``) and as an ingress error of the stream (``query``'s ``errors``, the interface and
 server totals).  Encryption does not fail for RTP the relay already accepted; if it does (a
 packet too short for its header) it is dropped and counted as ``malformed``.
@@ -26,16 +26,15 @@ packet too short for its header) it is dropped and counted as ``malformed``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
 import pylibsrtp
 from pylibsrtp._binding import ffi, lib
 
-from ..engine import model as m
-from ..engine.sdes import CryptoParams, find_suite
-from .pipeline import Pipeline, Stage
 from .srtp_software import AuthError, ReplayError, SoftwareContext, SrtpError
 from .stream import RECV_SIZE
+from .suites import CryptoParams, find_suite
 
 #: Bytes of libsrtp's work buffer: the largest datagram the relay reads, and a trailer.
 BUFFER = RECV_SIZE + pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN
@@ -49,6 +48,21 @@ PROFILES: dict[str, int] = {
     "AEAD_AES_128_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
     "AEAD_AES_256_GCM": pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
 }
+
+
+@dataclass(slots=True)
+class SrtpCounters:
+    """What the relay's SDES-SRTP stages of one stream did (drops are also in ``stats_in``'s
+    errors)."""
+
+    decrypted: int = 0
+    encrypted: int = 0
+    #: failed authentication (or a GCM tag): dropped
+    auth_failures: int = 0
+    #: replayed (or older than the replay window): dropped
+    replayed: int = 0
+    #: too short for its suite's tag, or otherwise not SRTP: dropped
+    malformed: int = 0
 
 
 class Context(Protocol):
@@ -124,16 +138,16 @@ class _Stage:
     inbound = False
     __slots__ = ("context", "counters", "error", "params")
 
-    def __init__(self, params: CryptoParams, counters: m.SrtpCounters | None = None) -> None:
+    def __init__(self, params: CryptoParams, counters: SrtpCounters | None = None) -> None:
         self.params = params
         #: Where it counts (the engine stream's, so query/CLI/Redis see them).
-        self.counters = m.SrtpCounters() if counters is None else counters
+        self.counters = SrtpCounters() if counters is None else counters
         self.context = context(params, self.inbound)
         self.error = False
 
     @classmethod
     def keyed(cls, suite: str, key: bytes, salt: bytes,
-              counters: m.SrtpCounters | None = None) -> Self:
+              counters: SrtpCounters | None = None) -> Self:
         """A stage for a suite named as rtpengine names it and a raw key and salt (DTLS-SRTP's
         exporter keys)."""
         found = find_suite(suite)
@@ -207,32 +221,3 @@ class SrtpEncrypt(_Stage):
             return None
         self.counters.encrypted += 1
         return out
-
-
-def srtp_pipeline(stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
-    """The SDES part of ``stream``'s pipeline (a :class:`PipelineFactory`)."""
-    media = stream.media
-    rx, tx = media.rx_crypto, media.tx_crypto
-    if rx is None and tx is None:
-        return None
-    ingress: tuple[Stage, ...] = ()
-    egress: tuple[Stage, ...] = ()
-    if rx is not None:
-        old = _reuse(current, SrtpDecrypt, rx, stream)
-        ingress = (old if isinstance(old, SrtpDecrypt) else SrtpDecrypt(rx, stream.srtp),)
-    if tx is not None:
-        old = _reuse(current, SrtpEncrypt, tx, stream)
-        egress = (old if isinstance(old, SrtpEncrypt) else SrtpEncrypt(tx, stream.srtp),)
-    return Pipeline(ingress=ingress, egress=egress)
-
-
-def _reuse(current: Pipeline | None, kind: type[_Stage], params: CryptoParams,
-           stream: m.Stream) -> object | None:
-    """The stage of ``kind`` in ``current`` for the same key and stream, if any."""
-    if current is None:
-        return None
-    for stage in (*current.ingress, *current.egress):
-        if (type(stage) is kind and isinstance(stage, _Stage) and stage.params == params
-                and stage.counters is stream.srtp):
-            return stage
-    return None

@@ -33,7 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..engine.sdes import CryptoParams
+from .suites import CryptoParams
 
 #: Packets remembered behind the highest index for replay protection (libsrtp's default).
 REPLAY_WINDOW = 128

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rtpgate.access import is_loopback
-from rtpgate.protocol import Message, Reply
+from rtpgate.api import Message, Reply, is_loopback
 
 REFUSAL = Reply(b"login required: the dashboard shows other hosts its data only with "
                 b"--http-auth-token, --http-auth-basic-file or, over HTTPS, --https-client-ca "

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from rtpgate.engine.model import MEDIA_FLAG_NAMES, STREAM_FLAG_NAMES, flag_names
+from rtpgate.api import MEDIA_FLAG_NAMES, STREAM_FLAG_NAMES, flag_names
 
 if TYPE_CHECKING:
-    from rtpgate.engine.model import Call, Counters, Endpoint, Media, Stream
-    from rtpgate.media.rtcp import ReportBlock
+    from rtpgate.api import Call, Counters, Media, ReportBlock, Stream
+    from rtpgate.api import MediaEndpoint as Endpoint
 
 #: Sortable columns (the page's header names them).
 COLUMNS = ("call_id", "labels", "age", "legs", "proxy", "rate", "loss", "jitter")

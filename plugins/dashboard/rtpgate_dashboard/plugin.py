@@ -6,10 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from rtpgate import hookimpl
-from rtpgate.options import Option
-from rtpgate.protocol import Protocol
-from rtpgate.runtime import Runtime
+from rtpgate.api import Option, Protocol, Runtime, hookimpl
 
 from .access import Access
 from .protocol import PATH, SUBPROTOCOL, DashboardProtocol

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from rtpgate.protocol import Channel, HttpRoute, Message, Protocol, Reply
+from rtpgate.api import Channel, HttpRoute, Message, Protocol, Reply
 
 from .access import REFUSAL, Access
 from .calls import CallsTable, View
 from .sampler import Sampler
 
 if TYPE_CHECKING:
-    from rtpgate.runtime import Runtime
+    from rtpgate.api import Runtime
 
 log = logging.getLogger("rtpgate.dashboard")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rtpgate.runtime import Runtime
+    from rtpgate.api import Runtime
 
 #: Seconds of chart history.
 HISTORY = 15 * 60

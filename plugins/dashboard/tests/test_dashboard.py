@@ -15,11 +15,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import rtpgate_dashboard.plugin
 from dashboard_traffic import Traffic, ng, statistics
-from rtpgate.access import hash_password
-from rtpgate.boot import boot
-from rtpgate.protocol import Message
-from rtpgate.testing import ServerProcess, self_signed_cert
+from rtpgate.api import Message, hash_password
+from rtpgate.testing import ServerProcess, make_runtime, self_signed_cert
 from rtpgate_dashboard.access import Access
 from rtpgate_dashboard.protocol import PATH, SUBPROTOCOL, DashboardProtocol
 from websockets.exceptions import InvalidStatus
@@ -183,7 +182,7 @@ async def test_other_hosts_need_a_login(peer: tuple[str, int] | None, options: t
                                         allowed: bool) -> None:
     """The protocol called directly with the peer a transport would give: a connection from
     another host gets data only past a login the transports enforce."""
-    runtime, _ = boot(["--config-file=none", "--dashboard", *options])
+    runtime = make_runtime(rtpgate_dashboard.plugin, args=["--dashboard", *options])
     protocol = DashboardProtocol(runtime, Access(runtime.settings, PATH, SUBPROTOCOL))
     page = await protocol.handle(Message(b"", "http", peer=peer, method="GET", path=PATH))
     handshake = protocol.ws_handshake(Message(b"", "ws", peer=peer, method="GET", path=PATH))

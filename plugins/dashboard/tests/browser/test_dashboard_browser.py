@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from dashboard_traffic import Traffic, statistics
-from rtpgate.access import hash_password
+from rtpgate.api import hash_password
 from rtpgate.testing import ServerProcess
 
 selenium = pytest.importorskip("selenium")
