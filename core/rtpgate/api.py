@@ -54,6 +54,7 @@ from .engine.model import (
     MF_ICE,
     MF_ICE_CONTROLLING,
     MF_ICE_LITE_PEER,
+    MF_ICE_LITE_SELF,
     MF_INITIALIZED,
     MF_LOOP_CHECK,
     MF_PTIME_OVERRIDE,
@@ -99,6 +100,7 @@ from .hookspecs import hookspec
 from .loglimit import LogLimiter, clip
 from .media.pipeline import Pipeline, Stage
 from .media.rtcp import ReportBlock
+from .media.suites import CryptoParams, Suite, find_suite
 from .netaddr import Endpoint, ListenAddress, parse_endpoint
 from .ngcommands.codec import bencode_prefix_length
 from .ngcommands.command import (
@@ -141,6 +143,7 @@ __all__ = [
     "MF_ICE",
     "MF_ICE_CONTROLLING",
     "MF_ICE_LITE_PEER",
+    "MF_ICE_LITE_SELF",
     "MF_INITIALIZED",
     "MF_LOOP_CHECK",
     "MF_PTIME_OVERRIDE",
@@ -176,6 +179,7 @@ __all__ = [
     "ConfigError",
     "CookieCacheStats",
     "Counters",
+    "CryptoParams",
     "DatagramListener",
     "DtlsState",
     "Endpoint",
@@ -219,11 +223,13 @@ __all__ = [
     "Stream",
     "StreamListener",
     "Subcommand",
+    "Suite",
     "Transport",
     "__version__",
     "allow_option",
     "bencode_prefix_length",
     "clip",
+    "find_suite",
     "flag_names",
     "gather",
     "hash_password",

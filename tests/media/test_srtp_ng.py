@@ -15,8 +15,9 @@ import pylibsrtp
 import pytest
 from media_calls import Call, Party, ng, relay_address, sdp, udp_pair
 from media_packets import rtcp_rr, rtp
-from rtpgate.engine.sdes import SUITES, CryptoParams, Suite, find_suite, parse_crypto
+from rtpgate.engine.sdes import parse_crypto
 from rtpgate.media.srtp import context
+from rtpgate.media.suites import SUITES, CryptoParams, Suite, find_suite
 from rtpgate.testing import ServerProcess
 
 SSRC_A, SSRC_B = 0xA11CE, 0xB0B

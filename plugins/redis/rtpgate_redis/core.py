@@ -51,6 +51,8 @@ from rtpgate.api import (
     Stream,
     find_suite,
     hookimpl,
+)
+from rtpgate.api import (
     MediaEndpoint as Endpoint,
 )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtpgate.api import Codec, Media
+from rtpgate.api import MF_TRANSCODING, Codec, Media
 
 from . import formats
 
@@ -75,7 +75,7 @@ def plan(source: Media, sink: Media) -> DirectionPlan | None:
     # DTMF between RFC 4733 and in-band needs the audio decoded: transcode it (to the same
     # codec if both have it)
     # (only where the engine reports the media as transcoding: a plain call stays plain)
-    converting = bool(source.flags & sink.flags & m.MF_TRANSCODING)
+    converting = bool(source.flags & sink.flags & MF_TRANSCODING)
     tones = converting and bool(te_sent) and not te_received
     detect = converting and bool(te_received) and not te_sent
     routes: dict[int, Route] = {}
