@@ -94,6 +94,7 @@ from .engine.model import (
 from .engine.model import (
     Endpoint as MediaEndpoint,
 )
+from .engine.playback import MediaPlayers, PlaySource
 from .engine.ports import MediaSocket
 from .engine.store import CallStore
 from .hookspecs import hookspec
@@ -196,6 +197,7 @@ __all__ = [
     "LogLimiter",
     "Media",
     "MediaEndpoint",
+    "MediaPlayers",
     "MediaSocket",
     "Message",
     "Monologue",
@@ -208,6 +210,7 @@ __all__ = [
     "Option",
     "Pipeline",
     "PipelineFactory",
+    "PlaySource",
     "PluginHost",
     "PoolStatus",
     "Protocol",

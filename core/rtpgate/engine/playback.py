@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ..ng.command import NgError, Reply
+from ..ngcommands.command import NgError, Reply
 from . import model as m
-from .control import party
+from .party import party
 from .requests import PlayDtmfRequest, PlayMediaRequest
 
 if TYPE_CHECKING:

@@ -26,16 +26,13 @@ from typing import TYPE_CHECKING
 
 import av
 import av.error
-from rtpgate.engine import model as m
-from rtpgate.engine.playback import PlaySource
-from rtpgate.media.pipeline import Pipeline, Stage
-from rtpgate.ng.command import NgError
+from rtpgate.api import Media, NgError, Pipeline, PlaySource, Stage, Stream
 
 from . import dtmf, formats
 from .chain import channels_of, encoder
 
 if TYPE_CHECKING:
-    from rtpgate.engine.engine import Engine
+    from rtpgate.api import Engine
 
 log = logging.getLogger("rtpgate.transcode")
 
@@ -58,7 +55,7 @@ class Target:
     fmtp: str
 
 
-def target(media: m.Media) -> Target:
+def target(media: Media) -> Target:
     """The first codec rtpgate offered or answered to the party that can be encoded."""
     for codec in media.codecs:
         found = formats.find(codec.encoding)
@@ -113,7 +110,7 @@ class Player:
 
     name = "player"
 
-    def __init__(self, engine: Engine, media: m.Media, tgt: Target, pcm: bytes | None,
+    def __init__(self, engine: Engine, media: Media, tgt: Target, pcm: bytes | None,
                  repeat: int) -> None:
         self.error = False
         self._engine = engine
@@ -281,7 +278,7 @@ class EventPlayer(Player):
 class Players:
     """The plugin's :class:`rtpgate.engine.playback.MediaPlayers`."""
 
-    def play(self, engine: Engine, media: m.Media, source: PlaySource) -> int:
+    def play(self, engine: Engine, media: Media, source: PlaySource) -> int:
         tgt = target(media)
         channels = channels_of(tgt.codec, tgt.fmtp)
         if source.file is None and source.blob is None:
@@ -297,7 +294,7 @@ class Players:
         player.start()
         return duration
 
-    def stop(self, engine: Engine, media: m.Media) -> bool:
+    def stop(self, engine: Engine, media: Media) -> bool:
         player = media.plugin_state.get(KEY)
         if not isinstance(player, Player):
             return False
@@ -331,7 +328,7 @@ class PlayerFactory:
     """A :class:`rtpgate.media.calls.PipelineFactory`: the player of a media, while one plays,
     as an egress stage of the media's first RTP stream; nothing otherwise."""
 
-    def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
+    def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
         player = stream.media.plugin_state.get(KEY)
         if isinstance(player, Player) and stream is stream.media.streams[0]:
             return Pipeline(egress=(player,))
