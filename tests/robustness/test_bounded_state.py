@@ -40,7 +40,7 @@ def test_clip() -> None:
 def test_control_stats_keep_a_bounded_number_of_proxies() -> None:
     """Requests from ever new source addresses (a UDP flood can spoof them) are counted, but
     past MAX_PROXIES together under "other", not one entry each for ever."""
-    from rtpgate.stats import MAX_PROXIES, OTHER_PROXIES, ControlStats
+    from rtpgate.counters import MAX_PROXIES, OTHER_PROXIES, ControlStats
 
     stats = ControlStats()
     for i in range(MAX_PROXIES + 5000):

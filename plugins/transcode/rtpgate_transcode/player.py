@@ -244,7 +244,7 @@ class EventPlayer(Player):
     per 20 ms, the same timestamp for one event, its duration growing, the end packet sent
     three times, section 2.5.1.4), nothing during the pause between digits."""
 
-    def __init__(self, engine: Engine, media: m.Media, tgt: Target, event_pt: int,
+    def __init__(self, engine: Engine, media: Media, tgt: Target, event_pt: int,
                  digits: list[int], duration_ms: int, volume: int, pause_ms: int) -> None:
         super().__init__(engine, media, tgt, b"", 1)
         self._event_pt = event_pt
@@ -302,7 +302,7 @@ class Players:
         return True
 
 
-    def dtmf(self, engine: Engine, media: m.Media, digits: list[int], duration_ms: int,
+    def dtmf(self, engine: Engine, media: Media, digits: list[int], duration_ms: int,
              volume: int, pause_ms: int) -> None:
         tgt = target(media)
         event = next((c for c in media.codecs if c.encoding.lower() ==
@@ -325,7 +325,7 @@ class Players:
 
 
 class PlayerFactory:
-    """A :class:`rtpgate.media.calls.PipelineFactory`: the player of a media, while one plays,
+    """A :class:`rtpgate.api.PipelineFactory`: the player of a media, while one plays,
     as an egress stage of the media's first RTP stream; nothing otherwise."""
 
     def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
