@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from ..counters import CLOSE_REASONS
 from ..media.dtls import DtlsOptions, make_certificate
-from ..media.dtmflog import DtmfLog, parse_destination
 from ..media.relay import Relay
 from .callrelay import CallRelay
 from .codec_support import CodecSupport
+from .dtmflog import DtmfLog, parse_destination
 from .interfaces import Interfaces
 from .limits import LoadMonitor
 from .model import PS_RTP, Call, Endpoint

@@ -19,8 +19,8 @@ import socket
 import struct
 import time
 
-from ..engine import model as m
-from .pipeline import Pipeline
+from ..media.pipeline import Pipeline
+from . import model as m
 
 log = logging.getLogger("rtpgate.media")
 
