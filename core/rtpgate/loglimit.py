@@ -27,7 +27,11 @@ def clip(data: str | bytes, limit: int = CLIP) -> str:
     text = repr(data[:limit])
     if isinstance(data, bytes):
         text = text[1:]  # b'...' -> '...'
-    if size > limit:
+    # Escapes count too: 120 undecodable bytes are 480 characters once escaped (\udcff).
+    escaped_too_long = len(text) > limit + 2
+    if escaped_too_long:
+        text = text[:limit + 1]
+    if size > limit or escaped_too_long:
         unit = "bytes" if isinstance(data, bytes) else "characters"
         return f"{text}... ({size} {unit})"
     return text

@@ -35,6 +35,11 @@ def test_clip() -> None:
     assert clip(b"\xff\x00ab") == "'\\xff\\x00ab'"
     long = clip("y" * 70_000)
     assert long.endswith("... (70000 characters)") and len(long) < 200
+    # what is escaped counts: 120 undecodable bytes read as text were 578 characters of log
+    garbage = bytes(range(128, 248)).decode("utf-8", "surrogateescape")
+    escaped = clip(garbage)
+    assert escaped.endswith("... (120 characters)") and len(escaped) < 200, escaped
+    assert len(clip(bytes(range(256)))) < 200
 
 
 def test_control_stats_keep_a_bounded_number_of_proxies() -> None:
