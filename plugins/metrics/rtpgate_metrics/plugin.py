@@ -17,7 +17,9 @@ def rtpgate_addhooks(host: PluginHost) -> None:
     host.add_hookspecs(hookspecs)
 
 
-@hookimpl
+# tryfirst: the rtpengine_* and rtpgate_* families are this plugin's, so its collectors come
+# before every other plugin's, and a plugin that yields one of those names is the one left out.
+@hookimpl(tryfirst=True)
 def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[Collector]:
     return [RtpengineCollector(runtime), RtpgateCollector(runtime)]
 
