@@ -46,8 +46,10 @@ def test_ice_and_dtls_state_survive_a_restart(redis_server: RedisServer, node: A
     assert len(before) == 3, before
     flags = media_flags(ng(server, "query", call_id="webrtc"))
     assert {"ICE", "DTLS-SRTP"} <= set(flags["browser"]), flags
-    redis_db = redis_server.client(1)
-    stored = redis_db.get("webrtc")
+    # writes follow the reply (after a short gathering window): wait until every change is in
+    wait_for(lambda: "redis_pending 0.0" in server.http("GET", "/metrics")[2].decode(),
+             what="every change written")
+    stored = redis_server.client(1).get("webrtc")
     assert stored is not None and b"browserpassword0123456789" in stored
     assert BROWSER_FINGERPRINT.encode() in stored
     server.kill()
