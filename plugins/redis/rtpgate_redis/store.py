@@ -131,14 +131,23 @@ class RedisStore:
         if self.keyspace is not None:
             self._tasks.append(loop.create_task(self.keyspace.run(), name="redis-keyspace"))
 
-    async def stop(self, flush_timeout: float = 2.0) -> None:
+    async def stop(self, flush_timeout: float = 2.0, close_timeout: float = 3.0) -> None:
         """Write what is pending (briefly: a stopping server does not wait for a dead Redis),
-        then stop."""
+        then stop.  Closing is bounded too: a Redis that is slow to answer (``DEBUG SLEEP``)
+        once held the server's shutdown for ever."""
         if self.pending and not self._down and not self._disabled:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._flush(), flush_timeout)
         for task in self._tasks:
             task.cancel()
+        closing = asyncio.ensure_future(self._close())
+        done, _ = await asyncio.wait({closing}, timeout=close_timeout)
+        if not done:
+            closing.cancel()
+            log.warning("Redis connections not closed within %.0f s; stopping anyway",
+                        close_timeout)
+
+    async def _close(self) -> None:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
