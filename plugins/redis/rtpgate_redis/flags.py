@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import core as c
+from rtpgate import api as c
 
 #: (rtpgate bit, rtpengine bit)
 MEDIA_BITS: tuple[tuple[int, int], ...] = (

@@ -22,8 +22,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
+from rtpgate import api as c
 
-from . import core as c
 from .connect import client
 from .options import RedisAddress
 from .rebuild import bind_missing, unbound

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
-from . import core as c
+from rtpgate import api as c
 
 
 class RedisCollector:

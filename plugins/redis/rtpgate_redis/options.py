@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
-
-from .core import Option
+from rtpgate.api import Option
 
 Millis = Annotated[int, Field(ge=0)]
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import core as c
+from rtpgate import api as c
+
 from .keyspace import Keyspaces
 from .options import OPTIONS, RedisAddress, parse_address
 from .store import RedisStore

@@ -16,7 +16,8 @@ import json
 import time
 from typing import Any
 
-from . import core as c
+from rtpgate import api as c
+
 from .flags import MEDIA_BITS, STREAM_BITS, from_rtpengine
 
 
@@ -24,7 +25,7 @@ class RestoreError(ValueError):
     """The stored call cannot be rebuilt here."""
 
 
-def parse_endpoint(text: str) -> c.Endpoint | None:
+def parse_endpoint(text: str) -> c.MediaEndpoint | None:
     """``1.2.3.4:5`` or ``[::1]:5``; None for an unset one."""
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
@@ -33,7 +34,7 @@ def parse_endpoint(text: str) -> c.Endpoint | None:
     address = host.strip("[]")
     if not int(port) and address in ("0.0.0.0", "::", ""):
         return None
-    return c.Endpoint("IP6" if v6 or ":" in address else "IP4", address, int(port))
+    return c.MediaEndpoint("IP6" if v6 or ":" in address else "IP4", address, int(port))
 
 
 def _int(entry: dict[str, Any], key: str, default: int = 0) -> int:

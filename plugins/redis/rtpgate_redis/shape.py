@@ -20,7 +20,8 @@ import base64
 import json
 from typing import Any
 
-from . import core as c
+from rtpgate import api as c
+
 from .flags import MEDIA_BITS, STREAM_BITS, to_rtpengine
 
 #: rtpengine prints an unset id of ``unsigned`` as this.
@@ -38,7 +39,7 @@ def _address_only(proxy: str) -> str:
     return host.strip("[]")
 
 
-def endpoint_text(endpoint: c.Endpoint | None) -> str:
+def endpoint_text(endpoint: c.MediaEndpoint | None) -> str:
     if endpoint is None:
         return "0.0.0.0:0"
     if endpoint.family == "IP6" or ":" in endpoint.address:

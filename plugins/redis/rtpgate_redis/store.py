@@ -26,9 +26,9 @@ import time
 from typing import Any
 
 from redis.exceptions import RedisError
+from rtpgate import api as c
 
 from . import blob
-from . import core as c
 from .connect import client
 from .counters import RedisCounters
 from .options import RedisAddress
