@@ -71,6 +71,9 @@ class RedisStore:
         self._failures = 0  #: errors in a row
         self._down = False
         self._run_id: str | None = None
+        #: Redis was unreachable at startup: its calls are restored once it answers.
+        self._restore_due = False
+        self._late_restore: asyncio.Task[None] | None = None
         #: Set by the plugin when --subscribe-keyspace is given (see :mod:`.keyspace`).
         self.keyspace: Any = None
 
@@ -246,8 +249,29 @@ class RedisStore:
         if self._down:
             self._down = False
             self.counters.recoveries += 1
+            if self._restore_due:
+                self._start_late_restore()
+                return
             log.warning("Redis answers again; writing %d calls anew", len(self.engine.calls()))
             self.rewrite_all()
+
+    def _start_late_restore(self) -> None:
+        """Redis answers for the first time since a start without it: restore its calls that
+        are not here, then write every own call (in that order, so that nothing this node
+        writes is mistaken for a call to restore)."""
+        if self._late_restore is not None and not self._late_restore.done():
+            return
+        self._late_restore = asyncio.get_running_loop().create_task(
+            self._restore_late(), name="redis-late-restore")
+        self._tasks.append(self._late_restore)
+
+    async def _restore_late(self) -> None:
+        log.warning("Redis answers now (it did not at startup): restoring the calls this "
+                    "node has not got")
+        if await self.restore():
+            self._restore_due = False
+        log.warning("writing %d calls to Redis", len(self.engine.calls()))
+        self.rewrite_all()
 
     async def _monitor(self) -> None:
         while True:
@@ -268,15 +292,18 @@ class RedisStore:
 
     # ------------------------------------------------------------------ restoring
 
-    async def restore(self) -> None:
-        """Rebuild the calls of the read database (``SCAN``, never ``KEYS``), on their ports."""
+    async def restore(self) -> bool:
+        """Rebuild the calls of the read database (``SCAN``, never ``KEYS``), on their ports;
+        calls this node has already (made while Redis was away) are left as they are.  False
+        when Redis could not be read: the restore is then due again when it answers."""
         started = time.monotonic()
         try:
             keys = [key async for key in self._reader.scan_iter(count=SCAN_COUNT)]
         except (RedisError, OSError) as exc:
+            self._restore_due = True
             self._failed("restore", exc)
-            log.error("Redis unreachable at startup: no calls restored")
-            return
+            log.error("Redis unreachable: no calls restored (they will be when it answers)")
+            return False
         self.counters.connected = True
         limit = asyncio.Semaphore(self.settings.redis_num_threads)
 
@@ -288,17 +315,21 @@ class RedisStore:
         try:
             values = await asyncio.gather(*(fetch(chunk) for chunk in chunks))
         except (RedisError, OSError) as exc:
+            self._restore_due = True
             self._failed("restore", exc)
-            log.error("Redis failed during restore: no calls restored")
-            return
+            log.error("Redis failed during restore: no calls restored (they will be when it "
+                      "answers)")
+            return False
         for chunk, blobs in zip(chunks, values, strict=True):
             for key, data in zip(chunk, blobs, strict=True):
-                self.restore_one(key, data, foreign=False, db=self.read.db)
+                if self.engine.call(key.decode(errors="replace")) is None:
+                    self.restore_one(key, data, foreign=False, db=self.read.db)
         log.info("restored %d calls from Redis in %.3f s (%d keys could not be restored)",
                  self.counters.restored, time.monotonic() - started,
                  self.counters.restore_failures)
         if self.read != self.write:
             self.rewrite_all()
+        return True
 
     def restore_one(self, key: bytes | str, data: bytes | None, *, foreign: bool, db: int
                     ) -> c.Call | None:

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 import redis
-from calls import Call, flows, ng, wait_for
+from calls import Call, cli, flows, ng, wait_for
 from redis_server import RedisServer, media_range, rtpgate_args
 from rtpgate.testing import ServerProcess
 
@@ -27,21 +27,45 @@ def keys(server: RedisServer, db: int = 1) -> set[str]:
 
 
 def test_redis_down_at_start_then_back(tmp_path: Any, node: Any) -> None:
-    redis_server = RedisServer(tmp_path / "late")
-    rtpgate = node(*rtpgate_args(redis_server, 1, media_range()))
+    """A node started while Redis is down serves from memory; once Redis answers it restores
+    the calls stored there that it has not got (SCAN) and writes its own."""
+    ports = media_range()
+    redis_server = RedisServer(tmp_path / "late").start()
+    before = node(*rtpgate_args(redis_server, 1, ports))
+    # the stored calls sit above the ports the next node's own calls take first
+    spacers = [Call(f"spacer-{n}").connect(before) for n in range(4)]
+    stored = [Call(f"stored-{n}").connect(before) for n in range(2)]
+    for call in spacers:
+        assert ng(before, "delete", call_id=call.call_id, from_tag="alice")["result"] == "ok"
+    wait_for(lambda: keys(redis_server) == {c.call_id for c in stored}, what="calls written")
+    redis_server.client(0).save()  # the next redis-server starts from this dump
+    before.kill()
+    redis_server.stop()
+
+    rtpgate = node(*rtpgate_args(redis_server, 1, ports))
     calls = [Call(f"early-{n}").connect(rtpgate) for n in range(3)]
     try:
         assert flows(calls) == []
-        assert "Redis unreachable at startup: no calls restored" in rtpgate.log
+        assert "Redis unreachable: no calls restored" in rtpgate.log
         assert metric(rtpgate, "redis_errors_total") >= 1
+        assert ng(rtpgate, "query", call_id="stored-0")["result"] == "error"
         redis_server.start()
-        wait_for(lambda: keys(redis_server) == {c.call_id for c in calls},
-                 what="the calls written once Redis is up")
+        wait_for(lambda: keys(redis_server) == {c.call_id for c in calls + stored},
+                 what="the node's calls written once Redis is up")
+        wait_for(lambda: metric(rtpgate, "redis_restored_total") == 2,
+                 what="the stored calls restored once Redis is up")
         assert metric(rtpgate, "redis_recoveries_total") >= 1
-        assert "Redis answers again" in rtpgate.log
+        assert metric(rtpgate, "redis_restore_failures_total") == 0
+        assert "restoring the calls this node has not got" in rtpgate.log
+        assert cli(rtpgate, "list numsessions").startswith("Current sessions own: 5\n")
+        assert flows(calls + stored) == []  # the restored calls relay on their old ports
+        for call in stored:
+            assert ng(rtpgate, "delete", call_id=call.call_id, from_tag="alice")["result"] == "ok"
+        wait_for(lambda: keys(redis_server) == {c.call_id for c in calls},
+                 what="the deleted calls gone from Redis")
     finally:
         redis_server.stop()
-        for call in calls:
+        for call in calls + stored + spacers:
             call.close()
 
 
