@@ -3,7 +3,8 @@
 One pub/sub connection ``PSUBSCRIBE``s ``__keyspace@<db>__:*`` for each followed database (the
 Redis server must have ``notify-keyspace-events`` set to include ``K`` and ``g$x``, as for
 rtpengine).  At start, and again whenever the subscription is re-established after Redis went
-away, each database's calls are read (``SCAN``) and kept as *foreign* calls.  A ``set`` of a key
+away, each database's calls are read (``SCAN``) and kept as *foreign* calls, and foreign calls
+no longer there (deleted while the subscription was down) are dropped.  A ``set`` of a key
 rebuilds that foreign call (the old one is dropped first); ``del`` and ``expired`` drop it.
 Notifications about own calls are ignored, as rtpengine does.
 
@@ -141,9 +142,20 @@ class Keyspaces:
             self.store._failed("keyspace subscription", exc)
 
     async def _load(self, db: int) -> None:
-        """Every call of ``db`` as a foreign call (those not here yet)."""
+        """Reconcile with ``db`` (after subscribing, so that nothing changes unseen): every
+        call in it becomes a foreign call (those not here yet), and the foreign calls of ``db``
+        that are no longer in it are dropped (deleted or expired while the subscription was
+        down: their notifications were lost)."""
         redis_client = self._client(db)
         keys = [key async for key in redis_client.scan_iter(count=1000)]
+        present = {key.decode(errors="replace") for key in keys}
+        gone = [call for call in self.engine.calls() if call.foreign and call.keyspace == db
+                and call.call_id not in present]
+        for call in gone:
+            self.drop(call)
+        if gone:
+            log.warning("Redis keyspace %d: %d foreign calls deleted while the subscription "
+                        "was down dropped", db, len(gone))
         for start in range(0, len(keys), 100):
             chunk = keys[start:start + 100]
             for key, data in zip(chunk, await redis_client.mget(chunk), strict=True):

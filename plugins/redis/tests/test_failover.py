@@ -97,3 +97,31 @@ def test_active_switchover_on_signalling(redis_server: RedisServer, node: Any) -
     finally:
         for call in calls:
             call.close()
+
+
+def test_calls_deleted_while_the_subscription_was_down_are_dropped(
+        redis_server: RedisServer, node: Any) -> None:
+    """A foreign call whose key went while B heard nothing is dropped when B subscribes again
+    (it reconciles with SCAN), and one set meanwhile appears."""
+    a, b, calls = _pair(redis_server, node)
+    admin = redis_server.client(0)
+    try:
+        admin.config_set("notify-keyspace-events", "")  # B hears nothing from now on
+        assert ng(a, "delete", call_id="failover-0", from_tag="alice")["result"] == "ok"
+        late = Call("failover-late").connect(a)
+        calls.append(late)
+        wait_for(lambda: not redis_server.client(1).exists("failover-0")
+                 and redis_server.client(1).exists("failover-late"), what="A's writes")
+        assert "Current sessions foreign: 5\n" in cli(b, "list numsessions")
+        admin.config_set("notify-keyspace-events", "KEA")
+        assert admin.client_kill_filter(_type="pubsub") >= 1  # B's subscription breaks
+        wait_for(lambda: "Current sessions foreign: 5\n" in cli(b, "list numsessions")
+                 and "failover-0 |" not in cli(b, "list sessions foreign"),
+                 what="B to drop the deleted call and adopt the new one")
+        listing = cli(b, "list sessions foreign")
+        assert "failover-late |" in listing, listing
+        assert "deleted while the subscription was down dropped" in b.log
+        assert "redis_outages_total 1.0" in b.http("GET", "/metrics")[2].decode()
+    finally:
+        for call in calls:
+            call.close()
