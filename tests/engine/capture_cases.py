@@ -107,6 +107,14 @@ PHONE = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendre
 PHONE_ANSWER = bob(codecs="0 8", media=PHONE)
 ICE_A = ("a=ice-ufrag:Fq7b\r\na=ice-pwd:3xKpQ9m2LbVzR8tYwN5cJh1D\r\n"
          "a=candidate:1 1 udp 2122260223 192.168.10.21 16384 typ host\r\n")
+#: The caller's ICE with a host, a server-reflexive and a relay (TURN) candidate.
+ICE_A_ALL = ("a=ice-ufrag:Fq7b\r\na=ice-pwd:3xKpQ9m2LbVzR8tYwN5cJh1D\r\n"
+             "a=candidate:1 1 udp 2122260223 192.168.10.21 16384 typ host\r\n"
+             "a=candidate:2 1 udp 1686052607 203.0.113.5 16384 typ srflx raddr 192.168.10.21 "
+             "rport 16384\r\n"
+             "a=candidate:3 1 udp 41885439 198.51.100.9 50000 typ relay raddr 203.0.113.5 "
+             "rport 16384\r\n"
+             "a=candidate:1 2 udp 2122260222 192.168.10.21 16385 typ host\r\n")
 ICE_B = ("a=ice-ufrag:k2Pz\r\na=ice-pwd:Vb8nQw4eLr6TyU1iOp3aSd7f\r\n"
          "a=candidate:1 1 udp 2122260223 10.20.30.40 20000 typ host\r\n")
 
@@ -150,6 +158,21 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         offer(sdp(media=BASIC + ICE_A), ICE="force", **{"ICE-lite": way}),
         answer(bob(media=BASIC + ICE_B), ICE="force", **{"ICE-lite": way}), QUERY, DELETE])
        for way in ("forward", "backward", "both")},
+    "ice_force_relay_passthrough": ("ICE=force-relay with ICE on both sides: pass-through (the "
+                                    "party's address and ICE kept, its relay candidate dropped, "
+                                    "rtpgate's ports as relay candidates, no a=rtcp)", [
+        offer(sdp(media=BASIC + ICE_A_ALL), ICE="force-relay"),
+        answer(bob(media=BASIC + ICE_B), ICE="force-relay"), QUERY, DELETE]),
+    # no query/delete: 10.5 reports a "crypto suite" on the answerer's streams that it made
+    # before it knew it would pass through (and never uses); rtpgate reports none
+    "ice_force_relay_webrtc": ("ICE=force-relay between two browsers: their DTLS, rtcp-mux and "
+                               "BUNDLE group kept", [
+        offer(webrtc(), ICE="force-relay"),
+        answer(webrtc(setup="active").replace("192.168.10.21 54321", "10.20.30.40 40000")
+               .replace("Fq7b", "Zz9q"), ICE="force-relay")]),
+    "ice_force_relay_plain_offerer": ("ICE=force-relay towards a party without ICE: rtpgate's "
+                                      "own ICE with relay candidates", [
+        offer(ICE="force-relay"), answer(), QUERY, DELETE]),
     "ice_optional": ("ICE=optional adds rtpgate as a candidate", [
         offer(ICE="optional"), answer(), DELETE]),
     "rtcp_mux_require": ("rtcp-mux require: one port towards the callee, mux in the offer", [

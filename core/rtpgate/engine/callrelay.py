@@ -93,7 +93,8 @@ class CallRelay:
                 peer_media = peer.media(media.index) if peer is not None else None
                 control = self._control(call, ml, peer, media, peer_media)
                 ice = (IceCredentials(media.ice.ufrag, media.ice.pwd)
-                       if media.ice is not None and media.flags & m.MF_ICE else None)
+                       if media.ice is not None and media.flags & m.MF_ICE
+                       and not media.flags & m.MF_PASSTHRU else None)
                 for stream in media.streams:
                     relay_stream = self.streams.get(stream)
                     if relay_stream is not None:

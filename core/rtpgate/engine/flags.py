@@ -57,7 +57,8 @@ class OfferFlags:
     replace_sdp_version: bool = False
     force_increment_sdp_version: bool = False
     replace_zero_address: bool = False
-    ice: str = "default"  #: ``default``, ``remove`` or ``force`` (``optional`` too)
+    #: ``default``, ``remove``, ``force`` (``optional`` too) or ``force-relay``
+    ice: str = "default"
     trickle_ice: bool = False
     #: ``DTLS=``: ``off``, ``passive``, ``active`` (None: rtpengine's default behaviour).
     dtls: str | None = None
@@ -324,14 +325,12 @@ def _ice(flags: OfferFlags, value: str | None) -> None:
     if value is None:
         return
     key = norm(value)
-    if key in ("remove", "force", "default"):
+    if key in ("remove", "force", "default", "force-relay"):
         flags.ice = key
     elif key == "optional":
         # rtpengine 10.5 writes the same SDP for ICE=optional as for ICE=force (its candidates
         # at host priority), and so does rtpgate
         flags.ice = "force"
-    elif key == "force-relay":
-        flags.unsupported.append(f"ICE={value} is not supported (use force, remove or default)")
 
 
 def _dtls(flags: OfferFlags, request: OfferRequest) -> None:

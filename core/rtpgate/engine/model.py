@@ -51,13 +51,17 @@ MF_PTIME_OVERRIDE = 1 << 17
 #: rtpgate presents itself as ICE-lite to this party (``ICE-lite=``; rtpengine 10.5 does not
 #: report it)
 MF_ICE_LITE_SELF = 1 << 19
+#: ``ICE=force-relay`` with ICE on both sides: the parties' own ICE and DTLS run end to end
+#: through rtpgate's ports, whose candidates are only added as relay candidates (rtpengine's
+#: ``PASSTHRU``)
+MF_PASSTHRU = 1 << 20
 
 #: Reported media flags, in rtpengine's order.
 MEDIA_FLAG_NAMES: tuple[tuple[int, str], ...] = (
     (MF_INITIALIZED, "initialized"), (MF_ASYMMETRIC, "asymmetric"), (MF_SEND, "send"),
     (MF_RECV, "recv"), (MF_RTCP_MUX, "rtcp-mux"), (MF_DTLS, "DTLS-SRTP"),
     (MF_DTLS_ACTIVE, "DTLS role active"), (MF_DTLS_PASSIVE, "DTLS role passive"),
-    (MF_SDES, "SDES"), (MF_ICE, "ICE"),
+    (MF_SDES, "SDES"), (MF_PASSTHRU, "passthrough"), (MF_ICE, "ICE"),
     (MF_TRICKLE_ICE, "trickle ICE"), (MF_ICE_CONTROLLING, "ICE controlling"),
     (MF_ICE_LITE_PEER, "ICE-lite peer"), (MF_UNIDIRECTIONAL, "unidirectional"),
     (MF_LOOP_CHECK, "loop check"), (MF_SDES_REORDERED, "SDES reordered"),

@@ -165,6 +165,12 @@ class Negotiation:
             r.set(m.MF_INITIALIZED, False)
             s.set(m.MF_INITIALIZED, False)
         self._protocol(r, s, sp)
+        if flags.ice == "force-relay" and sp.ice and sp.rtp_endpoint.port \
+                and not flags.ice_reject:
+            # rtpengine's __ice_offer: ICE on both sides and not forced through us, so the
+            # parties' own ICE and DTLS run end to end (sticky, as rtpengine's flag)
+            r.set(m.MF_PASSTHRU, True)
+            s.set(m.MF_PASSTHRU, True)
         self._dtls(r, s, sp, receiver)
         self._media_id(r, s, sp)
         if self.is_local(sp.rtp_endpoint):
@@ -192,6 +198,12 @@ class Negotiation:
             self._update_crypto(s, sp)
             self._rtcp_mux(r, s)
             self._generate_crypto(r, s, receiver)
+        if r.has(m.MF_PASSTHRU):
+            # no keys of rtpgate's on either side: the parties' SRTP passes through
+            crypto = m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE | m.MF_SDES
+            r.set(crypto, False)
+            s.set(crypto, False)
+            r.sdes_out = []
 
         r.interface = self._interface(r, self.receiver, flags.direction[1])
         s.interface = self._interface(s, self.sender, flags.direction[0])
@@ -444,10 +456,14 @@ class Negotiation:
             r.set(m.MF_ICE, s.has(m.MF_ICE))
         if option == "remove":
             r.set(m.MF_ICE, False)
-        elif option == "force":
+        elif option in ("force", "force-relay"):
             r.set(m.MF_ICE, True)
         if self.flags.ice_reject:  # rtpengine's __ice_offer: MEDIA_CLEAR(other, ICE)
             s.set(m.MF_ICE, False)
+        if r.has(m.MF_PASSTHRU):  # no agent of rtpgate's: no role, no ICE-lite
+            for state in (r, s):
+                state.set(m.MF_ICE_CONTROLLING | m.MF_ICE_LITE_SELF, False)
+            return
         if offer and self.flags.trickle_ice:
             r.set(m.MF_TRICKLE_ICE, True)
         lite = self.flags.ice_lite
@@ -609,7 +625,8 @@ class Negotiation:
         shared = _shared_bits(flags)
         for position, media in enumerate(ml.medias):
             sp = params[position] if params is not None and position < len(params) else None
-            if media.flags & m.MF_ICE and media.ice is None:
+            if media.flags & m.MF_ICE and not media.flags & m.MF_PASSTHRU \
+                    and media.ice is None:
                 media.ice = new_ice_credentials()
             peer_media = peer.medias[position] if position < len(peer.medias) else None
             mux = bool(media.flags & m.MF_RTCP_MUX)

@@ -7,6 +7,12 @@ It strips the attributes it regenerates and appends, at the end of each media se
 rtpengine's order: ``a=mid``, per codec ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb``, the direction,
 ``a=rtcp`` (and ``a=rtcp-mux``), ``a=ptime``, then ICE credentials and candidates.  A rejected
 (port 0) section keeps its port and loses the regenerated attributes.
+
+Pass-through (``ICE=force-relay`` with ICE on both sides, rtpengine's ``PASSTHRU``): the section
+keeps its party's ``c=`` address, ``m=`` port and protocol and its own ICE, DTLS and SDES
+attributes (its ``typ relay`` candidates dropped), and rtpgate's ports are only appended as
+``typ relay`` candidates; with ``ICE=force-relay`` an offer carries no ``a=rtcp`` (as rtpengine
+10.5).
 """
 
 from __future__ import annotations
@@ -28,7 +34,19 @@ _DIRECTIONS = frozenset({s.INACTIVE, s.SENDRECV, s.SENDONLY, s.RECVONLY})
 _SESSION_STRIP = _ICE_KINDS | {s.FINGERPRINT, s.SETUP, s.IGNORE, s.TLS_ID}
 _MEDIA_STRIP = _ICE_KINDS | {s.RTCP, s.RTCP_MUX, s.IGNORE, s.END_OF_CANDIDATES, s.MID,
                              s.CRYPTO, s.FINGERPRINT, s.SETUP, s.TLS_ID}
+#: Attributes a pass-through section keeps (its party's ICE, DTLS, SDES and RTCP lines).
+_PASSTHROUGH_KEEP = _ICE_KINDS | {s.RTCP, s.RTCP_MUX, s.END_OF_CANDIDATES, s.CRYPTO,
+                                  s.FINGERPRINT, s.SETUP, s.TLS_ID}
 _HOST_TYPE_PREF = 126
+_RELAY_TYPE_PREF = 0
+
+
+def _passthrough(plan: MediaPlan) -> bool:
+    return bool(plan.receiver.flags & m.MF_PASSTHRU)
+
+
+def _relay_candidate(attr: s.Attribute) -> bool:
+    return attr.kind == s.CANDIDATE and " typ relay" in (attr.value or "")
 
 
 def is_duplicate(sdp: s.Sdp, instance_id: str) -> bool:
@@ -85,6 +103,9 @@ class Rewriter:
 
     def _address(self, plan: MediaPlan, stream: m.Stream | None, keep_zero: bool) -> str:
         flags = self.flags
+        source = _source(plan, self.flags)
+        if source is not None:
+            return f"{source.family} {source.address}"
         if flags.media_address is not None:
             return f"{flags.media_address_family} {flags.media_address}"
         local = stream.selected.local if stream is not None and stream.selected else None
@@ -132,7 +153,10 @@ class Rewriter:
                     media.connection is None for media in session.medias):
                 address = session.connection
                 self.replace(address.start, address.end, self._address(first, first_rtp, True))
-            self._strip(session.attributes, self._session_strip)
+            passthrough = any(_passthrough(plan)
+                              for plan in self.plans[index:index + len(session.medias)])
+            self._strip(session.attributes,
+                        self._session_keep_passthrough if passthrough else self._session_strip)
             self.copy_to(session.end)
             if any(plan.receiver.flags & m.MF_ICE_LITE_SELF and plan.receiver.flags & m.MF_ICE
                    for plan in self.plans[index:index + len(session.medias)]):
@@ -155,6 +179,14 @@ class Rewriter:
             return not self.flags.original_sendrecv
         return kind == s.GROUP and attr.param == "BUNDLE"
 
+    def _session_keep_passthrough(self, attr: s.Attribute) -> bool:
+        """Session attributes stripped in pass-through: the party's ICE, DTLS and BUNDLE
+        group stay (rtpengine keeps a=group:BUNDLE under ICE=force-relay)."""
+        kind = attr.kind
+        if kind in _DIRECTIONS:
+            return not self.flags.original_sendrecv
+        return kind == s.IGNORE
+
     def _strip(self, attributes: list[s.Attribute], strip: Callable[[s.Attribute], bool]
                ) -> None:
         for attr in attributes:
@@ -168,12 +200,17 @@ class Rewriter:
         if receiver.type != media.media_type:
             self.replace(media.type_start, media.type_start + len(media.media_type),
                          receiver.type)
+        passthrough = _passthrough(plan)
+        source = _source(plan, self.flags)
         if media.port:
             port = rtp.selected.port if rtp is not None and rtp.selected is not None else 0
-            self.replace(media.port_start, media.port_end, str(port))
+            self.replace(media.port_start, media.port_end,
+                         str(source.port if source is not None else port))
             if media.port_count > 1 and rtp is not None and rtp.selected is not None:
                 self.out.append(f"/{media.port_count}")
-        if receiver.protocol is not None:
+        if passthrough:
+            self.copy_to(media.transport_end)
+        elif receiver.protocol is not None:
             self.replace(media.transport_start, media.transport_end,
                          protocols.wire_name(receiver.protocol))
         else:
@@ -192,6 +229,8 @@ class Rewriter:
 
         def strip(attr: s.Attribute) -> bool:
             kind = attr.kind
+            if passthrough and kind in _PASSTHROUGH_KEEP:
+                return _relay_candidate(attr)
             if kind in _MEDIA_STRIP:
                 return True
             if kind in _DIRECTIONS:
@@ -214,7 +253,8 @@ class Rewriter:
         flags = self.flags
         mflags = receiver.flags
         out: list[str] = []
-        ice_ok = receiver.ice is not None
+        passthrough = _passthrough(plan)
+        ice_ok = receiver.ice is not None and not passthrough
         if active:
             if receiver.media_id is not None:
                 out.append(f"a=mid:{receiver.media_id}\r\n")
@@ -248,6 +288,8 @@ class Rewriter:
                 for stream in (receiver.streams[0], rtcp_stream):
                     if stream is not None:
                         out += self._candidates(stream)
+        if passthrough:
+            return out  # the party's own a=end-of-candidates stays where it was
         if (mflags & m.MF_TRICKLE_ICE and ice_ok) or media.has(s.END_OF_CANDIDATES):
             out.append("a=end-of-candidates\r\n")
         return out
@@ -279,7 +321,7 @@ class Rewriter:
             self._rtcp_attr(out, plan, rtp)
             out.append("a=rtcp-mux\r\n")
             return None
-        if rtcp is not None:
+        if rtcp is not None and self.flags.ice != "force-relay":  # 10.5 writes neither then
             self._rtcp_attr(out, plan, rtcp)
             if mux:
                 out.append("a=rtcp-mux\r\n")
@@ -294,17 +336,22 @@ class Rewriter:
         out.append(line + "\r\n")
 
     def _candidates(self, stream: m.Stream) -> list[str]:
+        """rtpgate's candidates for ``stream``: host candidates, or with ``ICE=force-relay`` (and
+        in pass-through) relay candidates whose related address is their own, as rtpengine."""
         out = []
         component = stream.component
+        relay = self.flags.ice == "force-relay" or bool(stream.media.flags & m.MF_PASSTHRU)
+        type_pref = _RELAY_TYPE_PREF if relay else _HOST_TYPE_PREF
         for position, media_socket in enumerate(stream.sockets):
             if media_socket.sock is None:
                 continue
             local = media_socket.local
             # the first address (of the family the party gets) is preferred
-            priority = (_HOST_TYPE_PREF << 24) | ((65535 - position) << 8) | (256 - component)
+            priority = (type_pref << 24) | ((65535 - position) << 8) | (256 - component)
             address = self.flags.media_address or local.advertised
+            kind = (f"relay raddr {address} rport {media_socket.port}" if relay else "host")
             out.append(f"a=candidate:{local.ice_foundation} {component} UDP {priority} "
-                       f"{address} {media_socket.port} typ host\r\n")
+                       f"{address} {media_socket.port} typ {kind}\r\n")
         return out
 
     def _version_check(self) -> str:
@@ -325,6 +372,14 @@ class Rewriter:
             text = render()
         receiver.last_out_sdp = text
         return text
+
+
+def _source(plan: MediaPlan, flags: OfferFlags) -> m.Endpoint | None:
+    """With ``ICE=force-relay`` or in pass-through, the party's own RTP address (what its SDP
+    said, as rtpengine's ``sdp_out_print_media_address``), else ``None``."""
+    if not (_passthrough(plan) or flags.ice == "force-relay") or not plan.sender.streams:
+        return None
+    return plan.sender.streams[0].advertised
 
 
 def _direction(flags: int) -> str:

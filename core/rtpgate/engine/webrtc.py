@@ -7,7 +7,8 @@ credentials) it keeps an :class:`~rtpgate.media.iceagent.IceAgent` as the stream
 for a media with DTLS-SRTP and a decided role a :class:`~rtpgate.media.dtls.DtlsSession` as its
 DTLS handler.  Both live in :attr:`Pipeline.extra` (key ``"webrtc"``) so that every later sync
 finds and updates them (trickled candidates, ICE restarts, the fingerprint of an answer) instead
-of starting over.
+of starting over.  A media in pass-through (``ICE=force-relay``) gets neither: its STUN and DTLS
+are forwarded to the peer unchanged (:mod:`rtpgate.media.passthrough`).
 
 What they find goes back into the call model: the nominated pair becomes the stream's endpoint
 (``learn_endpoint``), the handshake's state, suite and failure go to the media's
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..media.dtls import Certificate, DtlsSession, SrtpKeys
 from ..media.iceagent import IceAgent, Local, parse_candidate
+from ..media.passthrough import PASS_THROUGH
 from ..media.pipeline import Pipeline, Stage
 from ..media.srtp import SrtpDecrypt, SrtpEncrypt
 from . import model as m
@@ -101,6 +103,11 @@ class WebrtcPipelines:
         found = current.extra.get(KEY) if current is not None else None
         state = found if isinstance(found, StreamSecurity) else None
         media = stream.media
+        if media.flags & m.MF_PASSTHRU:
+            # the parties' own ICE and DTLS, end to end: no agent or handshake of rtpgate's
+            if state is not None:
+                state.close()
+            return Pipeline(stun=PASS_THROUGH, dtls=PASS_THROUGH) if rs is not None else None
         ice = bool(media.flags & m.MF_ICE) and media.ice is not None \
             and media.remote_ice is not None
         dtls = bool(media.flags & m.MF_DTLS) and bool(

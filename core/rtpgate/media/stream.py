@@ -267,6 +267,27 @@ class RelayStream:
         staged = self._stages(rest, data, False) if rest else data
         return staged is not None and self.send_to(staged, self.endpoint)
 
+    def forward_datagram(self, data: bytes, source: Address) -> None:
+        """Relay a datagram that is not RTP (the parties' own STUN and DTLS in pass-through)
+        as RTP is relayed: counted, its source learnt, sent unchanged to the sink's party."""
+        now = time.time()
+        size = len(data)
+        self.stats_in.packets += 1
+        self.stats_in.bytes += size
+        self._ingress.packets += 1
+        self._ingress.bytes += size
+        self._relayed.packets += 1
+        self._relayed.bytes += size
+        self.owner.last_packet = now
+        if (source != self.endpoint or not self.confirmed) and not self._learn(source, False,
+                                                                               now):
+            return
+        sink = self.sink
+        if sink is None or sink.endpoint is None:
+            self._unrouted()
+            return
+        sink.send_to(data, sink.endpoint)
+
     def send_from(self, sock: socket.socket, local: Address) -> None:
         """Send to the party from ``sock`` (one of the stream's sockets: ICE chose a pair on
         another address of a dual-stack interface)."""
