@@ -41,6 +41,13 @@ G722_ONLY = "a=rtpmap:9 G722/8000\r\n"
 T38 = ("a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\n"
        "a=T38FaxMaxDatagram:400\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n")
 TE_8000 = "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+CN_8000 = "a=rtpmap:13 CN/8000\r\n"
+MIXED = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:96 FOO/8000\r\na=rtpmap:97 telephone-event/16000\r\n"
+         "a=rtpmap:101 telephone-event/8000\r\na=rtpmap:13 CN/8000\r\na=rtpmap:98 CN/16000\r\n"
+         "a=sendrecv\r\n")
+PCMU_PCMA = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
+DECODE_ONLY = ("a=rtpmap:96 iLBC/8000\r\na=fmtp:96 mode=30\r\n"
+            "a=rtpmap:97 AMR-WB/16000\r\na=fmtp:97 mode-set=0,1,2\r\n")
 
 
 def sdp(user: str = "alice", ip: str = A_IP, port: int = 16384, codecs: str = "0 8 101",
@@ -390,6 +397,61 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         {"command": "answer", "call-id": "@call", "from-tag": "@ft", "sdp": bob()},
         {"command": "offer", "from-tag": "@ft", "sdp": sdp()},
         {"command": "query"}, {"command": "query", "call-id": "@nocall"}]),
+    "cn_transcode": ("codec-transcode CN: CN/8000 added; answered with and without CN", [
+        offer(sdp(codecs="8", media=PCMA_ONLY), codec={"transcode": ["CN"]}),
+        answer(bob(codecs="8 13", media="a=rtpmap:8 PCMA/8000\r\n" + CN_8000)), QUERY,
+        offer(sdp(codecs="8", media=PCMA_ONLY, version=3724394401),
+              codec={"transcode": ["CN"]}),
+        answer(bob(codecs="8", media=PCMA_ONLY)), DELETE]),
+    "cn_consume": ("codec-consume CN: CN stripped from the offer, the caller keeps it", [
+        offer(sdp(codecs="8 13", media="a=rtpmap:8 PCMA/8000\r\n" + CN_8000),
+              codec={"consume": ["CN"]}),
+        answer(bob(codecs="8", media=PCMA_ONLY)), QUERY, DELETE]),
+    "cn_with_transcoded_codec": ("an opus caller, PCMA and CN added: CN/48000 and CN/8000", [
+        offer(sdp(codecs="96", media=OPUS_ONLY), codec={"transcode": ["PCMA", "CN"]}),
+        answer(bob(codecs="8 13", media="a=rtpmap:8 PCMA/8000\r\n" + CN_8000)), QUERY,
+        DELETE]),
+    "cn_always_transcode_accept": ("CN kept towards the caller with always transcode and with "
+                                   "codec-accept CN, though the callee has none", [
+        offer(sdp(codecs="0 8 13", media=PCMU_PCMA + CN_8000), flags=["always transcode"]),
+        answer(bob(codecs="0", media="a=rtpmap:0 PCMU/8000\r\n")),
+        offer(sdp(codecs="0 8 13", media=PCMU_PCMA + CN_8000, version=3724394401),
+              codec={"accept": ["CN"]}),
+        answer(bob(codecs="0", media="a=rtpmap:0 PCMU/8000\r\n")), QUERY, DELETE]),
+    "codec_accept": ("codec-accept PCMA: the caller is answered PCMA whatever the callee took",
+                     [
+        offer(sdp(codecs="0 8", media=PCMU_PCMA), codec={"accept": ["PCMA"]}),
+        answer(bob(codecs="0", media="a=rtpmap:0 PCMU/8000\r\n")), QUERY,
+        offer(sdp(codecs="0 8", media=PCMU_PCMA, version=3724394401),
+              codec={"accept": ["PCMA"], "transcode": ["G722"]}),
+        answer(bob(codecs="9", media=G722_ONLY)), DELETE]),
+    "codec_set": ("codec-set sets a transcoded codec's bitrate: the SDP does not change", [
+        offer(sdp(codecs="96", media=OPUS_ONLY),
+              codec={"transcode": ["PCMA"], "set": ["opus/48000/2/32000"]}),
+        answer(bob(codecs="8", media=PCMA_ONLY)), QUERY,
+        offer(sdp(codecs="96 8", media=OPUS_ONLY + "a=rtpmap:8 PCMA/8000\r\n",
+                  version=3724394401),
+              flags=["codec-set-opus/48000/1/16000", "codec-set-PCMA/16000"]),
+        DELETE]),
+    "transcode_decode_only_stripped": ("iLBC and AMR-WB (decode only) pass untouched without "
+                                       "transcoding, and are stripped from a transcoding offer",
+                                       [
+        offer(sdp(codecs="96 97 8", media=DECODE_ONLY + PCMA_ONLY)),
+        offer(sdp(codecs="96 97 8", media=DECODE_ONLY + PCMA_ONLY, version=3724394401),
+              codec={"transcode": ["G722"]}),
+        answer(bob(codecs="9", media=G722_ONLY)), DELETE]),
+    "transcode_strips_unsupported": ("an unknown codec goes once rtpgate transcodes (a codec "
+                                     "added, or consume), stays when nothing is added", [
+        offer(sdp(codecs="0 96 97 101 13 98", media=MIXED), codec={"transcode": ["G722"]}),
+        offer(sdp(codecs="0 96 97 101 13 98", media=MIXED, version=3724394401),
+              codec={"transcode": ["PCMU"]}),
+        offer(sdp(codecs="0 96 97 101 13 98", media=MIXED, version=3724394402),
+              codec={"consume": ["CN"]}),
+        answer(bob(codecs="0 101", media="a=rtpmap:0 PCMU/8000\r\n" + TE_8000)), DELETE]),
+    "ptime_shorter": ("ptime 20 towards a 30 ms callee, ptime-reverse 10", [
+        offer(sdp(codecs="8", media=PCMA_ONLY + "a=ptime:30\r\n"), ptime=20,
+              **{"ptime-reverse": 10}),
+        answer(bob(codecs="8", media=PCMA_ONLY + "a=ptime:30\r\n")), QUERY, DELETE]),
 }
 
 # -- SDES-SRTP ---------------------------------------------------------------------------------

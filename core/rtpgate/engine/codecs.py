@@ -98,8 +98,10 @@ class CodecRequest:
     consume: list[str] = field(default_factory=list)
     transcode: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
-    #: Accepted as rtpengine accepts them; in rtpengine 10.5 they change no SDP (``accept``
-    #: and ``ignore`` steer its codec handlers, ``set`` the options of a transcoded codec).
+    #: They change no offer SDP (rtpengine 10.5 neither): ``accept`` codecs are answered to
+    #: the offerer whatever the answerer chose (and rtpgate transcodes), ``ignore`` ones are
+    #: treated as never offered by the offerer, ``set`` gives the encoder options (bitrate)
+    #: of a codec rtpgate transcodes to (see :class:`CodecSpec`).
     accept: list[str] = field(default_factory=list)
     set: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
@@ -167,21 +169,32 @@ def _offer(codecs: list[Codec], names: Iterable[str], original: Sequence[Codec],
 
 @dataclass(frozen=True, slots=True)
 class CodecSpec:
-    """A codec as a flag names it: rtpengine's ``name/clock/channels/bitrate/options/fmtp``
-    (``opus``, ``opus/48000/1``, ``opus/48000/2///useinbandfec=1``)."""
+    """A codec as a flag names it: rtpengine's ``name/clock/channels/bitrate/ptime/fmtp``
+    (``opus``, ``opus/48000/1``, ``opus/48000/2/32000``, ``opus/48000/2///useinbandfec=1``)."""
 
     name: str
     clock: int | None = None
     channels: int | None = None
     fmtp: str = ""
+    bitrate: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> CodecSpec:
         parts = text.split("/")
-        clock = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+
+        def number(index: int) -> int | None:
+            return int(parts[index]) if len(parts) > index and parts[index].isdigit() else None
         fmtp = parts[5] if len(parts) > 5 else ""
-        return cls(parts[0], clock, channels, fmtp)
+        return cls(parts[0], number(1), number(2), fmtp, number(3))
+
+    def matches(self, encoding: str, channels: int = 1) -> bool:
+        """Whether this names ``encoding`` (an rtpmap text) with ``channels`` audio channels:
+        the name, and the clock rate and channel count where given."""
+        parts = encoding.split("/")
+        return (parts[0].lower() == self.name.lower()
+                and self.clock in (None, int(parts[1]) if len(parts) > 1 and parts[1].isdigit()
+                                   else None)
+                and self.channels in (None, channels))
 
 
 def _free_pt(codecs: Sequence[Codec], encoding: str) -> int | None:
@@ -197,10 +210,13 @@ def _transcode(codecs: list[Codec], names: Iterable[str], support: CodecSupport
     """Add each codec of ``names`` the offer lacks and the pipeline can decode and encode;
     returns the new list and the names left out (unknown to the pipeline, or decode-only).
     A codec with a new clock rate gets a ``telephone-event`` at that rate when the offer has
-    one, as rtpengine adds it."""
+    one, as rtpengine adds it.  ``CN`` is added last, once per clock rate of the real codecs
+    (rtpengine: ``CN/48000`` beside opus, ``CN/8000`` beside PCMA)."""
     left_out = []
+    names = list(names)
+    cn = [n for n in names if CodecSpec.parse(n).name.lower() == "cn"]
     for name in names:
-        if any(c.matches(name) for c in codecs):
+        if name in cn or any(c.matches(name) for c in codecs):
             continue
         spec = CodecSpec.parse(name)
         cap = support.find(spec.name, spec.clock, spec.channels)
@@ -224,7 +240,38 @@ def _transcode(codecs: list[Codec], names: Iterable[str], support: CodecSupport
                 added.append(Codec(te_pt, te.encoding, te.fmtp))
         pos = _insert_position(codecs)
         codecs = codecs[:pos] + added + codecs[pos:]
+    for name in cn:
+        spec = CodecSpec.parse(name)
+        found = False
+        for clock in dict.fromkeys(_clock(c) for c in codecs if not c.supplemental):
+            if spec.clock not in (None, clock) or any(
+                    c.name == "cn" and _clock(c) == clock for c in codecs):
+                found = found or spec.clock == clock
+                continue
+            cap = support.find("CN", clock)
+            pt = _free_pt(codecs, cap.encoding) if cap is not None else None
+            if cap is None or pt is None:
+                continue
+            codecs = [*codecs, Codec(pt, cap.encoding, cap.fmtp)]
+            found = True
+        if not found and not any(c.name == "cn" for c in codecs):
+            left_out.append(name)
     return codecs, left_out
+
+
+def _clock(codec: Codec) -> int:
+    parts = codec.encoding.split("/")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def _transcodable(codecs: list[Codec], support: CodecSupport, consume: bool) -> list[Codec]:
+    """Once rtpgate transcodes, every codec it passes on may be sent to it or by it: a real
+    codec it cannot both decode and encode goes (rtpengine strips them too); with
+    ``codec-consume`` so do telephone-event and CN at a clock rate no real codec has left."""
+    real = [c for c in codecs if not c.supplemental and support.can_transcode(c.encoding)]
+    clocks = {_clock(c) for c in real}
+    return [c for c in codecs if c in real or (c.supplemental and (
+        not consume or _clock(c) in clocks))]
 
 
 def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | None = None
@@ -241,6 +288,9 @@ def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | 
     if support:
         codecs = _offer(codecs, request.transcode, original, must_exist=False)
         codecs, _ = _transcode(codecs, request.transcode, support)
+        known = {c.pt for c in original}
+        if request.consume or any(c.pt not in known for c in codecs):
+            codecs = _transcodable(codecs, support, bool(request.consume))
     else:
         codecs = _offer(codecs, request.transcode, original, must_exist=True)
     return codecs or original
@@ -253,8 +303,10 @@ def left_out(original: list[Codec], request: CodecRequest, support: CodecSupport
 
 def offered(original: list[Codec], request: CodecRequest) -> list[Codec]:
     """What the offerer can use once its offer went through ``request``: its codecs without
-    the stripped ones (masked and consumed ones stay: rtpgate transcodes from them)."""
-    return _strip(list(original), request.strip, request.except_) or original
+    the stripped and the ignored ones (masked and consumed ones stay: rtpgate transcodes from
+    them; ``codec-ignore`` ones are treated as never offered, rtpengine's newest meaning)."""
+    kept = _strip(list(original), request.strip, request.except_) or original
+    return _strip(kept, request.ignore, ()) or kept
 
 
 def _same(a: Codec, b: Codec) -> bool:
@@ -262,13 +314,19 @@ def _same(a: Codec, b: Codec) -> bool:
 
 
 def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str],
-           request: CodecRequest, support: CodecSupport) -> list[Codec]:
+           request: CodecRequest, support: CodecSupport, accept: Sequence[str] = ()
+           ) -> list[Codec]:
     """The codecs of the answer to an offerer whose offer got transcoding codecs: each codec
     the answerer chose that the offerer offered is kept (as the offerer wrote it), one that
     rtpgate added is replaced by the offerer's preferred codec, which rtpgate transcodes
     from and to; supplemental codecs stay when the offerer has them too.  Nothing the offerer
-    did not offer is ever answered."""
+    did not offer is ever answered.  ``prefer`` (``codec-consume`` and ``codec-accept``
+    names) are the offerer's preferred targets; an accepted real codec is what the offerer is
+    answered whatever the answerer chose, and consumed or accepted telephone-event/CN stay
+    in the answer (rtpgate converts them), as rtpengine answers."""
     target = _target(offerer, prefer, support)
+    forced = request.always_transcode or any(
+        c.matches(name) for name in accept for c in offerer if not c.supplemental)
     out: list[Codec] = []
     for codec in answered:
         mine = next((c for c in offerer if _same(c, codec)), None)
@@ -276,25 +334,30 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
             if mine is not None and mine not in out:
                 out.append(mine)
             continue
-        if request.always_transcode or mine is None:
+        if forced or mine is None:
             mine = target
         if mine is not None and mine not in out:
             out.append(mine)
     if request.always_transcode:
         out += [c for c in offerer if c.supplemental and c not in out]
     real = [c for c in out if not c.supplemental]
-    return real + [c for c in out if c.supplemental] if real else out
+    clocks = {_clock(c) for c in real}
+    kept = [c for c in offerer if c.supplemental and c not in out and _clock(c) in clocks
+            and any(c.matches(name) for name in prefer)]
+    return real + kept + [c for c in out if c.supplemental] if real else out
 
 
 def differ(answer_codecs: Sequence[Codec], answered: Sequence[Codec]) -> bool:
     """Whether a real codec of one side is missing on the other, or one side has
-    telephone-event and the other not (DTMF is converted): media is transcoded."""
+    telephone-event or CN and the other not (DTMF and comfort noise are converted): media is
+    transcoded."""
     def real(codecs: Sequence[Codec]) -> set[tuple[str, ...]]:
         return {c.keys()[2:] for c in codecs if not c.supplemental}
 
-    def dtmf(codecs: Sequence[Codec]) -> bool:
-        return any(c.name == "telephone-event" for c in codecs)
-    return real(answer_codecs) != real(answered) or dtmf(answer_codecs) != dtmf(answered)
+    def has(codecs: Sequence[Codec], name: str) -> bool:
+        return any(c.name == name for c in codecs)
+    return real(answer_codecs) != real(answered) or any(
+        has(answer_codecs, name) != has(answered, name) for name in SUPPLEMENTAL)
 
 
 def _target(offerer: Sequence[Codec], prefer: Sequence[str], support: CodecSupport

@@ -231,6 +231,11 @@ class Media:
     transcode_offer: bool = False
     always_transcode: bool = False
     prefer: tuple[str, ...] = ()
+    #: ``codec-accept`` names of an offerer: answered to it whatever its answerer chose.
+    accept: tuple[str, ...] = ()
+    #: Encoder options for codecs rtpgate encodes towards this party: the offer's
+    #: ``codec-set`` and ``codec-transcode`` specs (``opus/48000/2/32000``: the bitrate).
+    codec_set: tuple[str, ...] = ()
     #: State media plugins keep with this media, by plugin (a transcoder's codec chains):
     #: it goes when the media goes, and what reads the call model can reach it.
     plugin_state: dict[str, object] = field(default_factory=dict)

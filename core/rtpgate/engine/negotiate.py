@@ -160,6 +160,12 @@ class Negotiation:
             sender = m.Media(self.sender, sp.index, sp.type)
         r, s = MediaState.of(receiver), MediaState.of(sender)
         codecs = self._codecs(sp, receiver, sender)
+        # what the codecs say now, as rtpengine recomputes it on every offer and answer (a
+        # changed ptime adds to it below)
+        r.set(m.MF_TRANSCODING, self._transcoding)
+        if not offer:
+            s.set(m.MF_TRANSCODING, self._transcoding)
+        self._transcoding = False
 
         if offer and flags.reset:
             r.set(m.MF_INITIALIZED, False)
@@ -210,11 +216,6 @@ class Negotiation:
         self._ice(r, s)
         s.set(m.MF_INITIALIZED, True)
 
-        if self._transcoding:
-            r.set(m.MF_TRANSCODING, True)
-            if self.opmode != OFFER:
-                s.set(m.MF_TRANSCODING, True)
-            self._transcoding = False
         plan = MediaPlan(sp, receiver, sender, new_r, new_s, r, s, codecs)
         if not sp.rtp_endpoint.port:
             plan.rejected = True
@@ -251,7 +252,7 @@ class Negotiation:
             request = replace(request, always_transcode=receiver.always_transcode)
             answered = codecs
             codecs = cd.answer(answered, receiver.sent_codecs, receiver.prefer, request,
-                               self.support)
+                               self.support, receiver.accept)
             # what the answerer took from what it was offered is what it will send
             offered = {c.pt for c in sender.codecs}
             self._transcoding = cd.differ(codecs, [c for c in answered if c.pt in offered])
@@ -613,9 +614,13 @@ class Negotiation:
         sender.sent_codecs = tuple(cd.offered(plan.sp.codecs, request))
         original = {c.pt for c in plan.sp.codecs}
         added = any(c.pt not in original for c in plan.codecs)
-        sender.transcode_offer = added or request.always_transcode or bool(request.transcode)
+        sender.transcode_offer = added or request.always_transcode or bool(
+            request.transcode or request.consume or request.accept or request.ignore)
         sender.always_transcode = request.always_transcode
-        sender.prefer = tuple(request.consume)
+        sender.prefer = tuple(request.consume + request.accept)
+        sender.accept = tuple(request.accept)
+        options = tuple(request.set + request.transcode)
+        plan.receiver.codec_set = sender.codec_set = options
 
     def _init_streams(self, ml: m.Monologue, peer: m.Monologue,
                       params: list[StreamParams] | None, now: float) -> None:

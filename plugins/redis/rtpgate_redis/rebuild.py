@@ -269,6 +269,8 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
         transcode = _text(entry, "transcode", "00")
         media.transcode_offer, media.always_transcode = transcode[:1] == "1", transcode[1:] == "1"
         media.prefer = tuple(str(name) for name in entry.get("prefer", []))
+        media.accept = tuple(str(name) for name in entry.get("accept", []))
+        media.codec_set = tuple(str(name) for name in entry.get("codec_set", []))
         media.fingerprint_hash = _text(entry, "fingerprint_hash") or None
         media.sdes_in = [_crypto(item) for item in entry.get("sdes_in", [])]
         media.sdes_out = [_crypto(item) for item in entry.get("sdes_out", [])]

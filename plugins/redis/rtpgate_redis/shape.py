@@ -250,7 +250,8 @@ def _extras(call: c.Call, ids: _Ids) -> dict[str, Any]:
             "codecs": [_codec(codec) for codec in media.codecs],
             "sent_codecs": [_codec(codec) for codec in media.sent_codecs],
             "transcode": f"{int(media.transcode_offer)}{int(media.always_transcode)}",
-            "prefer": list(media.prefer), "fingerprint_hash": media.fingerprint_hash or "",
+            "prefer": list(media.prefer), "accept": list(media.accept),
+            "codec_set": list(media.codec_set), "fingerprint_hash": media.fingerprint_hash or "",
             "sdes_in": [_crypto(params) for params in media.sdes_in],
             "sdes_out": [_crypto(params) for params in media.sdes_out],
         }

@@ -70,3 +70,8 @@ def find(encoding: str) -> AudioCodec | None:
         if codec.name.lower() == name and clock in (None, codec.clock):
             return codec
     return None
+
+
+def clocks() -> list[int]:
+    """The RTP clock rates of the codecs, each once, in table order."""
+    return list(dict.fromkeys(codec.clock for codec in CODECS))

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
     return [*(codec.capability for codec in formats.CODECS),
             # RFC 4733 events <-> in-band tones (8 kHz audio codecs)
-            CodecCapability("telephone-event", 8000, fmtp="0-15")]
+            CodecCapability("telephone-event", 8000, fmtp="0-15"),
+            # RFC 3389 comfort noise at every clock rate of the codecs above
+            *(CodecCapability("CN", clock) for clock in formats.clocks())]
 
 
 @hookimpl
