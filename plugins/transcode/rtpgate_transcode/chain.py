@@ -18,6 +18,7 @@ import av
 import av.error
 
 from . import dtmf
+from .amr import AmrFormat
 from .formats import AudioCodec
 from .rtp import OutputStream, RtpPacket
 
@@ -37,18 +38,39 @@ def _layout(channels: int) -> str:
     return "stereo" if channels == 2 else "mono"
 
 
-def decoder(codec: AudioCodec, channels: int) -> av.AudioCodecContext:
+def fmtp_params(fmtp: str) -> dict[str, str]:
+    return {k.strip().lower(): v.strip() for k, _, v in
+            (p.partition("=") for p in fmtp.split(";")) if k.strip()}
+
+
+def ilbc_frame(fmtp: str) -> int:
+    """Bytes of one iLBC frame: 38 for ``mode=20``, else 50 (30 ms, RFC 3952 5)."""
+    return 38 if fmtp_params(fmtp).get("mode") == "20" else 50
+
+
+def amr_format(codec: AudioCodec, fmtp: str) -> AmrFormat | None:
+    if codec.framing in ("amr", "amr-wb"):
+        return AmrFormat.of(codec.framing == "amr-wb", fmtp)
+    return None
+
+
+def decoder(codec: AudioCodec, channels: int, fmtp: str = "") -> av.AudioCodecContext:
     assert codec.decoder is not None
     ctx = cast(av.AudioCodecContext, av.CodecContext.create(codec.decoder, "r"))
     ctx.sample_rate = codec.rate
     ctx.layout = _layout(channels)
     if codec.bit_rate:
         ctx.bit_rate = codec.bit_rate
+    if codec.framing == "ilbc":  # the decoder's mode comes from the block size
+        ctx.options = {"block_align": str(ilbc_frame(fmtp))}
     ctx.open()
     return ctx
 
 
-def encoder(codec: AudioCodec, channels: int, ptime: int, fmtp: str) -> av.AudioCodecContext:
+def encoder(codec: AudioCodec, channels: int, ptime: int, fmtp: str,
+            bitrate: int | None = None) -> av.AudioCodecContext:
+    """An encoder for ``codec``; ``bitrate`` is the one asked for (``codec-set``), where
+    the codec has a choice."""
     assert codec.encoder is not None
     ctx = cast(av.AudioCodecContext, av.CodecContext.create(codec.encoder, "w"))
     ctx.sample_rate = codec.rate
@@ -57,6 +79,11 @@ def encoder(codec: AudioCodec, channels: int, ptime: int, fmtp: str) -> av.Audio
     ctx.time_base = Fraction(1, codec.rate)
     if codec.bit_rate:
         ctx.bit_rate = codec.bit_rate
+    amr = amr_format(codec, fmtp)
+    if amr is not None:
+        ctx.bit_rate = amr.bitrate(bitrate)
+    elif bitrate and codec.name.lower() == "opus":
+        ctx.bit_rate = bitrate
     if codec.name.lower() == "opus":
         options = {"frame_duration": str(ptime), "application": "voip"}
         if "useinbandfec=1" in fmtp.replace(" ", ""):
@@ -70,15 +97,22 @@ class CodecChain:
     """Transcodes the RTP of one input codec into ``out`` on ``stream``."""
 
     def __init__(self, source: AudioCodec, source_fmtp: str, out: AudioCodec, out_fmtp: str,
-                 stream: OutputStream, ptime: int = 20, detect_dtmf: bool = False) -> None:
+                 stream: OutputStream, ptime: int = 20, detect_dtmf: bool = False,
+                 bitrate: int | None = None) -> None:
         self.source = source
         self.out = out
         self.stream = stream
         self.ptime = ptime
         in_channels = channels_of(source, source_fmtp)
         out_channels = channels_of(out, out_fmtp)
-        self._decoder = decoder(source, in_channels)
-        self._encoder = encoder(out, out_channels, ptime, out_fmtp)
+        self._decoder = decoder(source, in_channels, source_fmtp)
+        self._encoder = encoder(out, out_channels, ptime, out_fmtp, bitrate)
+        self._amr_in = amr_format(source, source_fmtp)
+        self._amr_out = amr_format(out, out_fmtp)
+        self._ilbc = ilbc_frame(source_fmtp) if source.framing == "ilbc" else 0
+        #: AMR frames waiting to fill one ptime, and the ticks of the first
+        self._amr_frames: list[bytes] = []
+        self._amr_ticks = 0
         self._resampler = av.AudioResampler(format="s16", layout=_layout(out_channels),
                                             rate=out.rate)
         self._fifo = av.AudioFifo()
@@ -106,8 +140,9 @@ class CodecChain:
         """The RTP packets ready after ``packet`` (none, one, or more at a ptime change)."""
         self.packets_in += 1
         try:
-            frames = self._decoder.decode(av.Packet(packet.payload))
-        except av.error.FFmpegError as exc:
+            frames = [frame for data in self._split(packet.payload)
+                      for frame in self._decoder.decode(av.Packet(data))]
+        except (av.error.FFmpegError, ValueError) as exc:  # ValueError: bad framing
             self.errors += 1
             if self.errors == 1 or self.errors % 1000 == 0:
                 log.warning("%s payload not decodable (%d so far): %s", self.source.name,
@@ -123,6 +158,16 @@ class CodecChain:
             for resampled in self._resampler.resample(frame):
                 self._fifo.write(resampled)
         return self._drain()
+
+    def _split(self, payload: bytes) -> list[bytes]:
+        """The decoder's packets in one RTP payload."""
+        if self._amr_in is not None:
+            return self._amr_in.frames(payload)
+        if self._ilbc:
+            if not payload or len(payload) % self._ilbc:
+                raise ValueError(f"iLBC payload of {len(payload)} bytes")
+            return [payload[i:i + self._ilbc] for i in range(0, len(payload), self._ilbc)]
+        return [payload]
 
     def _detect(self, frame: av.AudioFrame) -> None:
         assert self._detect_resampler is not None and self.detector is not None
@@ -165,6 +210,7 @@ class CodecChain:
         if expected is not None:
             self._fifo.read(self._fifo.samples)  # drop the remainder before the gap
             self._encoded = b""
+            self._amr_frames = []
             self._marker = True
         self._fifo_ticks = ticks
 
@@ -190,6 +236,15 @@ class CodecChain:
                                               self._encoded[self._bytes:])
                     out.append(self._send(start, payload))
                     start += per
+            elif self._amr_out is not None:
+                for payload in payloads:
+                    if not self._amr_frames:
+                        self._amr_ticks = ticks
+                    self._amr_frames.append(payload)
+                    if len(self._amr_frames) * 20 >= self.ptime:
+                        out.append(self._send(self._amr_ticks,
+                                              self._amr_out.payload(self._amr_frames)))
+                        self._amr_frames = []
             else:
                 out += [self._send(ticks, payload) for payload in payloads]
 

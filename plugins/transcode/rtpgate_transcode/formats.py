@@ -1,16 +1,19 @@
 """The audio codecs this plugin knows: how an RTP codec maps onto an FFmpeg codec.
 
 Each :class:`AudioCodec` names the FFmpeg decoder and encoder (``None`` where FFmpeg has none in
-PyAV's wheels: GSM, G.729 and iLBC can be received, never sent), the audio sample rate FFmpeg
-works at (G.722 is 16 kHz audio on an 8 kHz RTP clock, RFC 3551 4.5.2) and what one RTP
-payload holds.  Only codecs whose RTP payload is FFmpeg's packet as it is are listed: AMR and
-AMR-WB (RFC 4867 framing) are not, so negotiation never promises them.  FFmpeg's G.726 encoder
-works on 2048-sample frames (a quarter of a second of delay), and PyAV cannot give the iLBC
-decoder its frame size, so G.726 is decode-only and iLBC is not listed.
+PyAV's wheels: GSM, G.729, iLBC and AMR-WB can be received, never sent), the audio sample rate
+FFmpeg works at (G.722 is 16 kHz audio on an 8 kHz RTP clock, RFC 3551 4.5.2) and what one RTP
+payload holds.  AMR and AMR-WB payloads (RFC 4867, octet-aligned or bandwidth-efficient) are
+converted to and from FFmpeg's frames by :mod:`~rtpgate_transcode.amr`; AMR-NB is sent with
+libopencore's encoder.  An iLBC payload is one or more 20 ms (38 bytes) or 30 ms (50 bytes)
+frames, as its fmtp ``mode`` says (RFC 3952; 30 without one).  FFmpeg's G.726 encoder works
+on 2048-sample frames (a quarter of a second of delay, and its frame size cannot be set), so
+G.726 is decode-only.
 
 Sample codecs (G.711, G.722, G.726) make one continuous byte stream: a packet of any ptime is
-``bytes_per_ms`` times ptime bytes of it.  Frame codecs (opus) give one encoder packet per RTP
-packet, the encoder set to the ptime.
+``bytes_per_ms`` times ptime bytes of it.  Frame codecs (opus, AMR) give one encoder packet per
+20 ms (opus: per RTP packet, the encoder set to the ptime); AMR packs ptime/20 frames into one
+RTP packet.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class AudioCodec:
     bit_rate: int = 0
     #: ``a=fmtp`` written when rtpgate adds the codec to an offer
     fmtp: str = ""
+    #: RTP payload format other than "one FFmpeg packet": ``amr``, ``amr-wb``, ``ilbc``
+    framing: str = ""
 
     @property
     def capability(self) -> CodecCapability:
@@ -55,7 +60,12 @@ CODECS: tuple[AudioCodec, ...] = (
     AudioCodec("G722", 8000, 16000, "g722", "g722", bytes_per_ms=8),
     AudioCodec("opus", 48000, 48000, "libopus", "libopus", rtpmap_channels=2),
     AudioCodec("opus", 48000, 48000, "libopus", "libopus"),
+    AudioCodec("AMR", 8000, 8000, "amrnb", "libopencore_amrnb", framing="amr",
+               fmtp="octet-align=1;mode-change-capability=2"),
+    AudioCodec("AMR-WB", 16000, 16000, "amrwb", None, framing="amr-wb",
+               fmtp="octet-align=1;mode-change-capability=2"),
     AudioCodec("G726-32", 8000, 8000, "g726le", None, bytes_per_ms=4, bit_rate=32000),
+    AudioCodec("iLBC", 8000, 8000, "ilbc", None, framing="ilbc", fmtp="mode=30"),
     AudioCodec("GSM", 8000, 8000, "gsm", None),
     AudioCodec("G729", 8000, 8000, "g729", None),
 )

@@ -36,10 +36,24 @@ class DirectionPlan:
     ptime: int  #: output packetisation time (ms)
     #: the receiver's telephone-event, for digits heard in-band (the sender has none)
     dtmf_out: Codec | None = None
+    #: encoder options for the receiver's codecs (``codec-set``: ``opus/48000/2/32000``)
+    options: tuple[str, ...] = ()
+
+    def bitrate(self, codec: Codec) -> int | None:
+        """The bitrate ``codec-set`` (or a ``codec-transcode`` spec) asks for ``codec``."""
+        parts = codec.encoding.lower().split("/")
+        channels = parts[2] if len(parts) > 2 else "1"
+        for option in self.options:
+            spec = option.lower().split("/")
+            if (spec[0] == parts[0] and len(spec) > 3 and spec[3].isdigit()
+                    and spec[1] in ("", parts[1] if len(parts) > 1 else "")
+                    and spec[2] in ("", channels)):
+                return int(spec[3])
+        return None
 
     def key(self) -> tuple[object, ...]:
         out = self.dtmf_out
-        return (self.ptime, out.pt if out else -1, tuple(sorted(
+        return (self.ptime, self.options, out.pt if out else -1, tuple(sorted(
             (pt, r.action, r.source.encoding, r.source.fmtp,
              r.target.pt if r.target else -1, r.target.encoding if r.target else "",
              r.target.fmtp if r.target else "") for pt, r in self.routes.items())))
@@ -102,4 +116,4 @@ def plan(source: Media, sink: Media) -> DirectionPlan | None:
         routes[codec.pt] = Route("transcode", codec, target)
     if not work:
         return None
-    return DirectionPlan(routes, ptime, te_received[0] if detect else None)
+    return DirectionPlan(routes, ptime, te_received[0] if detect else None, sink.codec_set)

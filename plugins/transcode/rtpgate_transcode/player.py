@@ -29,7 +29,7 @@ import av.error
 from rtpgate.api import Media, NgError, Pipeline, PlaySource, Stage, Stream
 
 from . import dtmf, formats
-from .chain import channels_of, encoder
+from .chain import amr_format, channels_of, encoder
 
 if TYPE_CHECKING:
     from rtpgate.api import Engine
@@ -223,7 +223,9 @@ class Player:
         frame.planes[0].update(pcm)
         frame.pts = self._pts
         self._pts += self._samples
-        payload = b"".join(bytes(p) for p in self._encoder.encode(frame))
+        frames = [bytes(p) for p in self._encoder.encode(frame)]
+        amr = amr_format(self._target.codec, self._target.fmtp)
+        payload = amr.payload(frames) if amr is not None and frames else b"".join(frames)
         return [payload] if payload else []
 
     def _packet(self, payload: bytes, pt: int | None = None, timestamp: int | None = None,

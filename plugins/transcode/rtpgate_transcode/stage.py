@@ -79,7 +79,8 @@ class TranscodeStage:
             return None
         stream = self._stream(route.target.pt, target.clock)
         chain = CodecChain(source, route.source.fmtp, target, route.target.fmtp, stream,
-                           self.plan.ptime, detect_dtmf=self.plan.dtmf_out is not None)
+                           self.plan.ptime, detect_dtmf=self.plan.dtmf_out is not None,
+                           bitrate=self.plan.bitrate(route.target))
         self._chains[pt] = chain
         return chain
 

@@ -8,7 +8,7 @@ import struct
 import av
 import numpy as np
 from rtpgate_transcode import formats
-from rtpgate_transcode.chain import decoder, encoder
+from rtpgate_transcode.chain import amr_format, decoder, encoder
 from rtpgate_transcode.rtp import OutputStream, parse
 
 
@@ -23,6 +23,7 @@ def rtp_packets(encoding: str, samples: np.ndarray, pt: int, ptime: int = 20,
     codec = formats.find(encoding)
     assert codec is not None
     enc = encoder(codec, 1, ptime, fmtp)
+    amr = amr_format(codec, fmtp)
     stream = OutputStream(pt, codec.clock)
     per = codec.samples(ptime)
     out = []
@@ -31,7 +32,8 @@ def rtp_packets(encoding: str, samples: np.ndarray, pt: int, ptime: int = 20,
                                            format="s16", layout="mono")
         frame.sample_rate = codec.rate
         frame.pts = i * per
-        payload = b"".join(bytes(p) for p in enc.encode(frame))
+        frames = [bytes(p) for p in enc.encode(frame)]
+        payload = amr.payload(frames) if amr is not None else b"".join(frames)
         out.append(stream.packet(codec.ticks(i * per), payload, marker=i == 0))
     return out
 
@@ -41,13 +43,19 @@ def decode(encoding: str, packets: list[bytes], fmtp: str = "") -> np.ndarray:
     codec = formats.find(encoding)
     assert codec is not None
     channels = 2 if "stereo=1" in fmtp else 1
-    dec = decoder(codec, channels)
+    dec = decoder(codec, channels, fmtp)
+    amr = amr_format(codec, fmtp)
     chunks = []
     for data in packets:
-        for frame in dec.decode(av.Packet(parse(data).payload)):
-            chunks.append(frame.to_ndarray().reshape(-1, channels)[:, 0]
-                          if frame.format.is_packed else frame.to_ndarray()[0])
-    return np.concatenate(chunks).astype(np.float64)
+        payload = parse(data).payload
+        for frame in (f for part in (amr.frames(payload) if amr is not None else [payload])
+                      for f in dec.decode(av.Packet(part))):
+            samples = (frame.to_ndarray().reshape(-1, channels)[:, 0]
+                       if frame.format.is_packed else frame.to_ndarray()[0])
+            # float decoders (AMR) give -1..1: the s16 scale, as the others
+            scale = 32768.0 if frame.format.name.startswith("flt") else 1.0
+            chunks.append(samples.astype(np.float64) * scale)
+    return np.concatenate(chunks)
 
 
 def dominant(samples: np.ndarray, rate: int) -> float:

@@ -148,6 +148,32 @@ def test_g722_caller_and_pcmu_callee(server: ServerProcess) -> None:
     ng(server, "delete", **{"call-id": call_id})
 
 
+def test_amr_caller_and_pcma_callee(server: ServerProcess) -> None:
+    """An AMR-only caller (bandwidth-efficient, mode-set 0-4), PCMA added by codec-transcode
+    with ``codec-set AMR/8000/1/7400``: the callee's PCMA arrives as AMR of that framing and
+    mode (7.4 kbit/s: 148 speech bits, 20 bytes a packet), the caller's AMR as PCMA; each
+    decodes to the tone that was sent."""
+    caller, callee = party(), party()
+    amr = ("96", "a=rtpmap:96 AMR/8000\r\na=fmtp:96 mode-set=0,1,2,3,4\r\n")
+    call_id, from_callee, from_caller = call(
+        server, caller, callee, amr, ("8", "a=rtpmap:8 PCMA/8000\r\n"),
+        codec={"transcode": ["PCMA"], "set": ["AMR/8000/1/7400"]})
+    got = exchange(callee, from_callee, rtp_packets("PCMA/8000", sine(8000, 1.0), pt=8),
+                   caller)
+    assert {header(p)[0] for p in got} == {96} and len(got) >= 47
+    assert {len(p) for p in got} == {12 + 20}
+    samples = decode("AMR/8000", got, "mode-set=0,1,2,3,4")[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+    sent = rtp_packets("AMR/8000", sine(8000, 1.0), pt=96, fmtp="mode-set=0,1,2,3,4")
+    got = exchange(caller, from_caller, sent, callee)
+    assert {header(p)[0] for p in got} == {8} and len(got) >= 47
+    samples = decode("PCMA/8000", got)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+    ng(server, "delete", **{"call-id": call_id})
+
+
 def test_ptime_20_to_30(server: ServerProcess) -> None:
     """``ptime: 30`` in the offer: the callee gets 30 ms packets of what the caller sends in
     20 ms ones (60 in, 40 out, timestamps 240 apart, one SSRC, consecutive sequence numbers);
