@@ -11,6 +11,7 @@ from . import __version__
 from .config import ConfigError, load_settings, prescan
 from .engine import Engine
 from .engine.interfaces import InterfaceError
+from .engine.settings import EngineSettings
 from .ngcommands.dispatch import NgDispatcher
 from .options import Option
 from .plugins import PluginHost
@@ -78,7 +79,8 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     loaded = load_settings(options, argv, env, epilog=subcommands_epilog(host))
     runtime = Runtime(settings=loaded.settings, plugins=host, options=options)
     try:
-        runtime.engine = Engine(runtime)
+        runtime.engine = Engine(runtime.settings.view(EngineSettings), runtime.stats,
+                                host.engine_hooks(runtime))
     except InterfaceError as exc:
         source = loaded.sources.get("interface", "default")
         raise ConfigError(f"--interface ({source}): {exc}") from None

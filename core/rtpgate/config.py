@@ -14,7 +14,7 @@ import configparser
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,6 +87,15 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's line breaks (the sub-command list)."""
 
 
+class SettingsView:
+    """Base of a typed view of the settings: a class that only annotates the fields one reader
+    uses (``timeout: int``), obtained with ``settings.view(TheView)`` and never instantiated.
+    See :class:`rtpgate.engine.settings.EngineSettings`."""
+
+
+ViewT = TypeVar("ViewT", bound=SettingsView)
+
+
 class SettingsBase(BaseModel):
     """Base of the generated settings model.  Assignment is validated, so runtime changes (the
     CLI's ``set ...``) obey the same rules as startup values."""
@@ -99,6 +108,28 @@ class SettingsBase(BaseModel):
         if low is not None and high is not None and low > high:
             raise ValueError(f"--port-min ({low}) is above --port-max ({high})")
         return self
+
+    def view(self, fields: type[ViewT]) -> ViewT:
+        """These settings seen through ``fields``, a :class:`SettingsView` that declares (with
+        their types) the fields its reader needs: the one typed way to read settings, since
+        the model's fields are only known once every plugin has declared its options.  The
+        view is these very settings, so a change made while running (the CLI's ``set``)
+        shows through it.  :class:`ConfigError` when the model lacks a declared field (the
+        plugin that declares that option is not loaded)."""
+        missing = sorted(name for name in view_fields(fields)
+                         if name not in type(self).model_fields)
+        if missing:
+            raise ConfigError(f"{fields.__name__}: no option declares {', '.join(missing)}")
+        return cast(ViewT, self)
+
+
+def view_fields(fields: type[SettingsView]) -> set[str]:
+    """The field names a settings view declares (its annotations and its bases')."""
+    names: set[str] = set()
+    for klass in fields.__mro__:
+        if issubclass(klass, SettingsView):
+            names |= set(vars(klass).get("__annotations__", {}))
+    return names
 
 
 @dataclass

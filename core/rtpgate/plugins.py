@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import inspect
+import logging
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -32,12 +33,19 @@ import pluggy
 from . import hookspecs
 
 if TYPE_CHECKING:
+    from .engine.callrelay import PipelineFactory
+    from .engine.codec_support import CodecCapability
+    from .engine.hooks import EngineHooks
+    from .engine.model import Call
+    from .engine.playback import MediaPlayers
     from .ngcommands.command import NgCommand
     from .options import Option
     from .protocol import Protocol, Transport
     from .runtime import Runtime
 
 ENTRY_POINT_GROUP = "rtpgate"
+
+log = logging.getLogger("rtpgate.plugins")
 
 
 @dataclass(frozen=True)
@@ -255,6 +263,45 @@ class PluginHost:
         the failures."""
         return await self.run("rtpgate_shutdown", isolated=True, runtime=runtime)
 
+    # the engine's hooks (see engine_hooks)
+
+    def media_codecs(self, runtime: Runtime) -> list[tuple[str, CodecCapability]]:
+        return self.collect("rtpgate_media_codecs", runtime=runtime)
+
+    def media_pipeline(self, runtime: Runtime) -> list[tuple[str, PipelineFactory]]:
+        return self.collect("rtpgate_media_pipeline", runtime=runtime)
+
+    def media_players(self, runtime: Runtime) -> list[tuple[str, MediaPlayers]]:
+        return self.collect("rtpgate_media_players", runtime=runtime)
+
+    def call_changed(self, runtime: Runtime, call: Call) -> None:
+        """Run every ``rtpgate_call_changed``; one that raises is logged (the plugin stays:
+        one bad call must not cost it every later one), the others still run."""
+        self.notify("rtpgate_call_changed", runtime, call)
+
+    def call_ended(self, runtime: Runtime, call: Call) -> None:
+        """Run every ``rtpgate_call_ended``, as :meth:`call_changed`."""
+        self.notify("rtpgate_call_ended", runtime, call)
+
+    async def calls_restore(self, runtime: Runtime) -> None:
+        """Run every ``rtpgate_calls_restore`` in hook order, each whatever the others did;
+        a failure is logged."""
+        for name, exc in await self.run("rtpgate_calls_restore", isolated=True,
+                                        runtime=runtime):
+            log.error("restoring calls failed (plugin %s)", name, exc_info=exc)
+
+    def notify(self, hook_name: str, runtime: Runtime, call: Call) -> None:
+        """Call a hook that tells about ``call``; failures are logged, no plugin is failed."""
+        _, done = self._call(hook_name, False, {"runtime": runtime, "call": call})
+        for name, exc in done.errors:
+            log.error("%s failed for call %s (plugin %s)", hook_name, call.call_id, name,
+                      exc_info=exc)
+
+    def engine_hooks(self, runtime: Runtime) -> EngineHooks:
+        """The engine's hooks with ``runtime`` bound (what :class:`rtpgate.engine.Engine`
+        takes)."""
+        return _EngineHooks(self, runtime)
+
     def describe(self, name: str, line: str) -> None:
         """Record something a plugin provides, for ``rtpgate plugins``."""
         record = self.records.get(name)
@@ -264,6 +311,32 @@ class PluginHost:
     @property
     def failures(self) -> list[PluginRecord]:
         return [r for r in self.records.values() if r.status == "failed"]
+
+
+@dataclass(frozen=True)
+class _EngineHooks:
+    """:class:`rtpgate.engine.hooks.EngineHooks` over a host, for one runtime."""
+
+    host: PluginHost
+    runtime: Runtime
+
+    def call_changed(self, call: Call) -> None:
+        self.host.call_changed(self.runtime, call)
+
+    def call_ended(self, call: Call) -> None:
+        self.host.call_ended(self.runtime, call)
+
+    async def calls_restore(self) -> None:
+        await self.host.calls_restore(self.runtime)
+
+    def media_codecs(self) -> Sequence[CodecCapability]:
+        return [cap for _, cap in self.host.media_codecs(self.runtime)]
+
+    def media_pipeline(self) -> Sequence[PipelineFactory]:
+        return [factory for _, factory in self.host.media_pipeline(self.runtime)]
+
+    def media_players(self) -> Sequence[MediaPlayers]:
+        return [player for _, player in self.host.media_players(self.runtime)]
 
 
 class _GuardedPlugin:

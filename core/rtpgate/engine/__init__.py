@@ -1,7 +1,10 @@
 """The call engine: calls, monologues, medias and streams; SDP rewriting; media ports; timers.
 
 The engine is ``runtime.engine`` (an :class:`~rtpgate.engine.engine.Engine`, created by
-:func:`rtpgate.boot.boot`).  It serves the ng commands ``offer``, ``answer``, ``delete``,
+:func:`rtpgate.boot.boot` as ``Engine(settings, stats, hooks)``: the typed, live view of the
+settings it reads (:class:`~rtpgate.engine.settings.EngineSettings`), the server's counters and
+the engine-side hooks (:class:`~rtpgate.engine.hooks.EngineHooks`, which the plugin host
+provides); it holds no runtime).  It serves the ng commands ``offer``, ``answer``, ``delete``,
 ``query``, ``list``, ``start/stop/pause recording``, ``start/stop forwarding``,
 ``block/unblock DTMF``, ``block/unblock media`` and ``silence/unsilence media``
 (:data:`rtpgate.engine.commands.COMMANDS`), and runs on the server's event loop only.

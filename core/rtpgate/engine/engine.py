@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..counters import CLOSE_REASONS
+from ..counters import CLOSE_REASONS, Stats
 from ..media.dtls import DtlsOptions, make_certificate
 from ..media.relay import Relay
 from .callrelay import CallRelay
@@ -28,8 +27,9 @@ from .trickle import FragmentQueue
 from .webrtc import WebrtcPipelines
 
 if TYPE_CHECKING:
-    from ..runtime import Runtime
+    from .hooks import EngineHooks
     from .playback import MediaPlayers
+    from .settings import EngineSettings
 
 log = logging.getLogger("rtpgate.engine")
 
@@ -60,49 +60,42 @@ class EngineStatistics:
 class Engine:
     """See the package docstring (:mod:`rtpgate.engine`) for what others may use."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
-        self.runtime = runtime
-        self.interfaces = Interfaces(
-            settings.interface, settings.port_min, settings.port_max,  # type: ignore[attr-defined]
-        )
+    def __init__(self, settings: EngineSettings, stats: Stats, hooks: EngineHooks) -> None:
+        #: The settings, live: a change made while running (the CLI's ``set``) applies.
+        self.settings = settings
+        #: The server's counters (:mod:`rtpgate.counters`).
+        self.stats = stats
+        self.hooks = hooks
+        self.interfaces = Interfaces(settings.interface, settings.port_min, settings.port_max)
         #: The calls table: call-id -> call, in creation order.
         self.by_id: dict[str, Call] = {}
         #: This process's loop-protection marker (``a=rtpengine:<id>``).
         self.instance_id = secrets.token_hex(6)
         #: The DTLS certificate of every DTLS-SRTP stream (``a=fingerprint``), made at startup.
         self.certificate = make_certificate(DtlsOptions(
-            cert_cipher=settings.dtls_cert_cipher,  # type: ignore[attr-defined]
-            rsa_key_size=settings.dtls_rsa_key_size,  # type: ignore[attr-defined]
-            signature=settings.dtls_signature,  # type: ignore[attr-defined]
-            ciphers=settings.dtls_ciphers,  # type: ignore[attr-defined]
-            mtu=settings.dtls_mtu))  # type: ignore[attr-defined]
+            cert_cipher=settings.dtls_cert_cipher, rsa_key_size=settings.dtls_rsa_key_size,
+            signature=settings.dtls_signature, ciphers=settings.dtls_ciphers,
+            mtu=settings.dtls_mtu))
         self.load = LoadMonitor()
         #: Trickle-ICE fragments that came before their party's offer or answer.
         self.fragments = FragmentQueue()
         self.sweeper = Sweeper(self)
         #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or
         #: media control changed a call.
-        self.relay = CallRelay(Relay(runtime.stats), factories=[srtp_pipeline])
+        self.relay = CallRelay(Relay(stats), factories=[srtp_pipeline])
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
-        dtmf_log = settings.dtmf_log_dest  # type: ignore[attr-defined]
+        dtmf_log = settings.dtmf_log_dest
         #: ``--dtmf-log-dest``: reads the party's events before media plugins change them.
         self.dtmf_log = DtmfLog(parse_destination(dtmf_log)) if dtmf_log else None
         if self.dtmf_log is not None:
             self.relay.factories.append(self.dtmf_log)
         #: What media plugins can decode and encode (``rtpgate_media_codecs``).
         self.codec_support = CodecSupport()
-        self.codec_support.add(
-            cap for _, cap in runtime.plugins.collect("rtpgate_media_codecs", runtime=runtime))
-        self.relay.factories += [
-            factory for _, factory in runtime.plugins.collect("rtpgate_media_pipeline",
-                                                              runtime=runtime)]
+        self.codec_support.add(hooks.media_codecs())
+        self.relay.factories += hooks.media_pipeline()
         #: The media player (``rtpgate_media_players``), if a plugin has one.
-        self.players: MediaPlayers | None = next(
-            (p for _, p in runtime.plugins.collect("rtpgate_media_players", runtime=runtime)),
-            None)
+        self.players: MediaPlayers | None = next(iter(hooks.media_players()), None)
         self._task: asyncio.Task[None] | None = None
-        self._hook = runtime.plugins.pm.hook
         #: The call-state store a persistence plugin set up (see :mod:`.store`), or None.
         self.store: CallStore | None = None
 
@@ -208,10 +201,7 @@ class Engine:
 
     def changed(self, call: Call) -> None:
         """Announce that ``call`` changed (:func:`rtpgate.hookspecs.rtpgate_call_changed`)."""
-        try:
-            self._hook.rtpgate_call_changed(runtime=self.runtime, call=call)
-        except Exception:  # a plugin's failure must not fail the command that changed the call
-            log.exception("rtpgate_call_changed failed for call %s", call.call_id)
+        self.hooks.call_changed(call)  # a plugin's failure is logged, the command goes on
 
     def end(self, call: Call, reason: str) -> None:
         """Remove ``call``, release its ports and count it as ended for ``reason``
@@ -226,17 +216,14 @@ class Engine:
         self._count(call, reason)
         call.release()
         log.debug("call %s ended (%s)", call.call_id, reason)
-        try:
-            self._hook.rtpgate_call_ended(runtime=self.runtime, call=call)
-        except Exception:
-            log.exception("rtpgate_call_ended failed for call %s", call.call_id)
+        self.hooks.call_ended(call)
 
     async def terminate(self, call: Call, reason: str = "force_terminated") -> None:
         """End ``call`` now (the CLI's ``terminate``)."""
         self.end(call, reason)
 
     def _count(self, call: Call, reason: str) -> None:
-        stats = self.runtime.stats
+        stats = self.stats
         stats.call_ended(reason, max(0.0, time.time() - call.created))
         totals = stats.totals
         medias: dict[int, list[int]] = {}
@@ -263,12 +250,7 @@ class Engine:
     async def start(self) -> None:
         """Restore persisted calls (:func:`rtpgate.hookspecs.rtpgate_calls_restore`), then
         start the timers (the ``rtpgate_startup`` hook)."""
-        try:
-            for result in self._hook.rtpgate_calls_restore(runtime=self.runtime):
-                if inspect.isawaitable(result):
-                    await result
-        except Exception:
-            log.exception("restoring calls failed")
+        await self.hooks.calls_restore()  # a plugin's failure is logged, the others run
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self.sweeper.run())
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import EngineSettings
 
 SESSIONS = "Parallel session limit reached"
 CPU = "CPU usage limit exceeded"
@@ -55,7 +58,7 @@ class LoadMonitor:
         self._bytes = relayed_bytes
         self._at = now
 
-    def refusal(self, settings: Any, own_sessions: int) -> str | None:
+    def refusal(self, settings: EngineSettings, own_sessions: int) -> str | None:
         """The message refusing a new call now, or None."""
         if self.draining:
             return DRAINING

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ..config import SettingsView
 from ..media.dtls import DEFAULT_CIPHERS
 from ..options import Option
 
@@ -68,3 +69,31 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
     Option("dtls-passive", bool, False,
            "take the passive DTLS role when an offer leaves the choice (a=setup:actpass)"),
 )
+
+
+class EngineSettings(SettingsView):
+    """The settings the engine reads, typed: ``runtime.settings.view(EngineSettings)``.  The
+    engine's options above, and core's media interface and port range."""
+
+    interface: list[str]
+    port_min: int
+    port_max: int
+    max_sessions: int
+    max_cpu: float
+    max_load: float
+    max_bandwidth: int
+    timeout: int
+    silent_timeout: int
+    final_timeout: int
+    offer_timeout: int
+    max_media_sections: int
+    max_sdp_lines: int
+    ng_max_items: int
+    delete_delay: int
+    dtls_cert_cipher: str
+    dtls_rsa_key_size: int
+    dtls_signature: str
+    dtls_ciphers: str
+    dtmf_log_dest: str
+    dtls_mtu: int
+    dtls_passive: bool

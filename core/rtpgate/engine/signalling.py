@@ -26,6 +26,7 @@ from .rewrite import is_duplicate, rewrite
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .settings import EngineSettings
 
 NOT_FOUND = "Call-ID not found or tags didn't match"
 #: Bytes of an offer/answer reply besides the SDP (``d3:sdp<len>:...6:result2:oke``).
@@ -88,7 +89,7 @@ def _pair(call: m.Call, a: m.Monologue, b: m.Monologue) -> None:
     b.peers = [a]
 
 
-def _parse(request: OfferRequest, flags: OfferFlags, settings: Any) -> s.Sdp:
+def _parse(request: OfferRequest, flags: OfferFlags, settings: EngineSettings) -> s.Sdp:
     if flags.unsupported:
         raise NgError(flags.unsupported[0])
     _check_size(request.sdp or "", settings)
@@ -98,13 +99,13 @@ def _parse(request: OfferRequest, flags: OfferFlags, settings: Any) -> s.Sdp:
         raise NgError("Failed to parse SDP") from None
 
 
-def _check_size(text: str, settings: Any) -> None:
+def _check_size(text: str, settings: EngineSettings) -> None:
     """Bound the work of one request before any of it is done: the SDP's lines and media
     sections (each costs parsing, ports and rewriting on the one event loop)."""
-    max_lines = getattr(settings, "max_sdp_lines", 4096)
+    max_lines = settings.max_sdp_lines
     if text.count("\n") > max_lines:
         raise NgError(f"Too many lines in SDP (more than {max_lines})")
-    max_media = getattr(settings, "max_media_sections", 32)
+    max_media = settings.max_media_sections
     if text.count("\nm=") + text.startswith("m=") > max_media:
         raise NgError(f"Too many media sections in SDP (more than {max_media})")
 
@@ -117,9 +118,9 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
     if flags.fragment:
         trickle.apply(engine, request.call_id or "", request.from_tag or "", request.sdp or "")
         return {}
-    if flags.dtls is None and getattr(engine.runtime.settings, "dtls_passive", False):
+    if flags.dtls is None and engine.settings.dtls_passive:
         flags.dtls = "passive"
-    sdp = _parse(request, flags, engine.runtime.settings)
+    sdp = _parse(request, flags, engine.settings)
     if flags.loop_protect and is_duplicate(sdp, engine.instance_id):
         return {"sdp": request.sdp}
     try:
@@ -142,7 +143,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
     else:
         if call is None:
             own, _ = engine.sessions()
-            refusal = engine.load.refusal(engine.runtime.settings, own)
+            refusal = engine.load.refusal(engine.settings, own)
             if refusal is not None:
                 raise LoadLimit(refusal)
             call = m.Call(call_id, proxy=_proxy(peer))
@@ -224,7 +225,7 @@ def delete(engine: Engine, request: DeleteRequest) -> Reply:
         reply = call_stats(call, request.from_tag, request.to_tag)
     delay = request.delete_delay
     if delay is None or delay < 0:
-        delay = engine.runtime.settings.delete_delay  # type: ignore[attr-defined]
+        delay = engine.settings.delete_delay
     _delete(engine, call, target, delay)
     return reply
 

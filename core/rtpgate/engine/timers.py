@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .model import MF_RECV, PS_FILLED, Call
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .settings import EngineSettings
 
 log = logging.getLogger("rtpgate.engine")
 
@@ -31,7 +32,7 @@ log = logging.getLogger("rtpgate.engine")
 INTERVAL = 1.0
 
 
-def timeout_reason(call: Call, now: float, settings: Any) -> str | None:
+def timeout_reason(call: Call, now: float, settings: EngineSettings) -> str | None:
     """Why ``call`` should end now for lack of media, or None.  A call without streams (no
     media yet) only ends by final-timeout, as in rtpengine."""
     reasons: set[str] = set()
@@ -68,9 +69,9 @@ class Sweeper:
 
     def sweep(self, now: float) -> None:
         engine = self.engine
-        settings = engine.runtime.settings
-        engine.load.sample(engine.runtime.stats.relayed.bytes)
-        final = settings.final_timeout  # type: ignore[attr-defined]
+        settings = engine.settings
+        engine.load.sample(engine.stats.relayed.bytes)
+        final = settings.final_timeout
         for call in list(engine.by_id.values()):
             if call.foreign:  # its owner times it out (and deletes it), as in rtpengine
                 continue
