@@ -44,7 +44,7 @@ def load_plugins(argv: Sequence[str], env: Mapping[str, str]) -> PluginHost:
 
 def subcommands_epilog(host: PluginHost) -> str:
     """The end of ``rtpgate --help``: every installed sub-command."""
-    commands = sorted((cmd.name, cmd.help) for _, cmd in host.collect("rtpgate_subcommands"))
+    commands = sorted((cmd.name, cmd.help) for _, cmd in host.subcommands())
     width = max((len(name) for name, _ in commands), default=0)
     lines = [f"  {name:<{width}}  {text}" for name, text in commands]
     return ("sub-commands (rtpgate NAME --help describes each):\n" + "\n".join(lines) +
