@@ -3,8 +3,10 @@ it between real UDP sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -476,8 +478,8 @@ def test_rtcp_mux_carries_rtcp_on_the_rtp_port(call: Call) -> None:
     ({"DTMF-security": "DTMF", "digit": "#"}, {11}),
     ({"DTMF-security": "DTMF", "digit": "7"}, {7}),
     ({"DTMF-security": "random"}, None),
-    ({"DTMF-security": "silence"}, set()),  # no audio made on a relayed stream: dropped
-    ({"DTMF-security": "off"}, {5}),
+    ({"DTMF-security": "drop"}, set()),
+    ({"DTMF-security": "off"}, set()),  # rtpengine: "off" is no mode given, so the default
 ])
 def test_block_dtmf_security_modes(call: Call, keys: dict[str, str], codes: set[int] | None
                                    ) -> None:
@@ -497,6 +499,87 @@ def test_block_dtmf_security_modes(call: Call, keys: dict[str, str], codes: set[
     assert all(g[:12] == s[:12] and g[13:] == s[13:] for g, s in zip(got, sent, strict=True))
     seen = {g[12] for g in got}
     assert seen == codes if codes is not None else len(seen) == 1 and seen <= set(range(16))
+
+
+def test_block_dtmf_silence_without_a_media_plugin_drops_the_events(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """silence and tone put audio in place of the events, which takes a media plugin
+    (rtpgate-transcode's test checks the audio); without one the events are dropped."""
+    call = Call(rtpgate_server("--delete-delay=0", "--plugins-deny=transcode"))
+    try:
+        call.connect()
+        for mode in ("silence", "tone"):
+            call.ng("block DTMF", from_tag="alice", flags=["directional"],
+                    **{"DTMF-security": mode})
+            call.alice.send(dtmf_event(1, ssrc=SSRC_A))
+            call.alice.send(rtp(2, SSRC_A))
+            assert receive(call.bob)[0] == rtp(2, SSRC_A)
+    finally:
+        call.close()
+
+
+def _type(call: Call, keys: str) -> str:
+    """Alice types ``keys`` as RFC 4733 events (5 packets 20 ms apart, the end sent three
+    times, audio between digits; ``_`` is a second of audio); the keys Bob got events of."""
+    codes = "0123456789*#ABCD"
+    seq = timestamp = 0
+    got: list[bytes] = []
+    call.bob.rtp.settimeout(0.005)
+
+    def send(*packets: bytes) -> None:
+        nonlocal seq
+        for data in packets:
+            call.alice.send(data[:2] + seq.to_bytes(2, "big") + data[4:])
+            seq += 1
+        deadline = time.monotonic() + 0.02
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                got.append(call.bob.rtp.recv(2048))
+
+    def audio(count: int) -> None:
+        nonlocal timestamp
+        for _ in range(count):
+            send(struct.pack("!BBHII", 0x80, 8, 0, timestamp, SSRC_A) + b"\xd5" * 160)
+            timestamp += 160
+
+    audio(3)
+    for key in keys:
+        if key == "_":
+            audio(50)
+            continue
+        start = timestamp
+        for n in range(1, 6):
+            event = struct.pack("!BBHII", 0x80, 101 | (0x80 if n == 1 else 0), 0, start,
+                                SSRC_A) + struct.pack("!BBH", codes.index(key),
+                                                      10 | (0x80 if n == 5 else 0), n * 160)
+            send(*[event] * (3 if n == 5 else 1))
+            timestamp += 160
+        audio(3)
+    audio(5)
+    typed, last = "", b""
+    for data in got:
+        if data[1] & 0x7F == 101 and data[4:8] != last:
+            typed, last = typed + codes[data[12]], data[4:8]
+    return typed
+
+
+@pytest.mark.parametrize(("keys", "typed", "heard"), [
+    ({"DTMF-security-trigger": "drop"}, "123456", "12"),
+    ({"DTMF-security-trigger": "drop", "trigger-end": "#"}, "12345#67", "12#67"),
+    ({"DTMF-security-trigger": "drop", "trigger-end-digits": 2}, "1234567", "12"),
+    ({}, "12345", "12345"),  # no DTMF-security-trigger: the mode after the match is off
+    ({"DTMF-security-trigger": "drop", "trigger-end-time": 500}, "123_456", "12456"),
+    ({"DTMF-security-trigger": "drop"}, "1_2345", "12"),
+    ({"DTMF-security-trigger": "drop", "trigger-end": "4", "trigger-end-digits": 1},
+     "1123456", "1123456"),
+])
+def test_block_dtmf_trigger(call: Call, keys: dict[str, object], typed: str, heard: str
+                            ) -> None:
+    """``trigger: 12``: the digits Bob gets as Alice types, as captured from rtpengine 10.5
+    for the same keys (the digit that completes a sequence passes under the old mode)."""
+    call.connect()
+    call.ng("block DTMF", trigger="12", **keys)
+    assert _type(call, typed) == heard
 
 
 def test_block_dtmf_bad_digit(call: Call) -> None:

@@ -193,9 +193,10 @@ class CallRelay:
         towards = peer.tag if peer is not None else None
         block = whole.block_media or own.block_media or towards in own.block_media_to
         silence = whole.silence_media or own.silence_media or towards in own.silence_media_to
-        dtmf = whole.block_dtmf or own.block_dtmf
-        state = own if own.block_dtmf else whole
-        replace = {"zero": 0, "dtmf": state.dtmf_digit, "random": RANDOM}.get(state.dtmf_mode)
+        state = ml.dtmf_blocking()
+        dtmf = state is not None
+        replace = None if state is None else {"zero": 0, "dtmf": state.dtmf_digit,
+                                               "random": RANDOM}.get(state.dtmf_mode)
         if not (block or silence or dtmf):
             return None
         encodings = {**media.encodings, **(peer_media.encodings if peer_media else {})}

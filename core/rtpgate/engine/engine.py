@@ -16,6 +16,7 @@ from ..media.relay import Relay
 from .callrelay import CallRelay
 from .codec_support import CodecSupport
 from .dtmflog import DtmfLog, parse_destination
+from .dtmftrigger import DtmfTriggers
 from .interfaces import Interfaces
 from .limits import LoadMonitor
 from .model import PS_RTP, Call, Endpoint
@@ -89,6 +90,8 @@ class Engine:
         self.dtmf_log = DtmfLog(parse_destination(dtmf_log)) if dtmf_log else None
         if self.dtmf_log is not None:
             self.relay.factories.append(self.dtmf_log)
+        #: ``block DTMF`` with ``trigger``: watches the party's events, before media plugins.
+        self.relay.factories.append(DtmfTriggers(self))
         #: What media plugins can decode and encode (``rtpgate_media_codecs``).
         self.codec_support = CodecSupport()
         self.codec_support.add(hooks.media_codecs())

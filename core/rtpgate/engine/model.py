@@ -269,6 +269,21 @@ class Media:
 
 
 @dataclass(slots=True)
+class DtmfTrigger:
+    """``block DTMF`` with ``trigger``: the DTMF sequence a party types that switches its
+    ``DTMF-security`` mode (rtpengine's ``dtmf_trigger``), and what ends that again."""
+
+    sequence: str  #: the keys that switch to ``mode`` (or, once matched, to ``end_mode``)
+    mode: str  #: ``DTMF-security-trigger`` (``off`` when not given)
+    end_sequence: str = ""  #: ``trigger-end``
+    end_mode: str = "off"  #: ``DTMF-security-trigger-end``
+    end_ms: int = 0  #: ``trigger-end-time``: back to ``end_mode`` this long after the match
+    end_digits: int = 0  #: ``trigger-end-digits``: ... or after this many more events
+    #: ``True`` once ``sequence`` matched and ``end_sequence`` / ``end_digits`` are watched.
+    matched: bool = False
+
+
+@dataclass(slots=True)
 class MediaControl:
     """block/silence/DTMF state of one monologue (the relay enforces it)."""
 
@@ -276,6 +291,11 @@ class MediaControl:
     dtmf_mode: str = "drop"
     #: The event code ``DTMF-security=DTMF`` puts in place of the party's (``digit``).
     dtmf_digit: int = 0
+    #: ``DTMF-security=tone``: the tone's frequency (Hz) and level (-dBm0), rtpengine's
+    #: ``frequency`` and ``volume`` keys (400 Hz, 10 when not given).
+    tone_frequency: int = 400
+    tone_volume: int = 10
+    dtmf_trigger: DtmfTrigger | None = None
     block_media: bool = False
     silence_media: bool = False
     #: Directional blocks towards these tags (``to-tag`` / ``all: flows`` selections).
@@ -312,6 +332,13 @@ class Monologue:
             if media.index == index:
                 return media
         return None
+
+    def dtmf_blocking(self) -> MediaControl | None:
+        """The ``block DTMF`` state that applies to what this party sends: its own, else the
+        call's; ``None`` when its DTMF is not blocked."""
+        if self.control.block_dtmf:
+            return self.control
+        return self.call.media_control if self.call.media_control.block_dtmf else None
 
     def release(self) -> None:
         for media in self.medias:

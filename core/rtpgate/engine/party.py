@@ -64,24 +64,59 @@ def _clear_all(request: PartyRequest) -> bool:
     return request.has_flag("all") or (request.all or "").lower() == "all"
 
 
+def _mode(text: str | None) -> str | None:
+    """A ``DTMF-security`` value; ``None`` for none, ``off`` or an unknown one (rtpengine
+    logs those and keeps its default)."""
+    mode = (text or "").lower()
+    return mode if mode in DTMF_MODES and mode != "off" else None
+
+
+def _frequency(value: object) -> int:
+    """``frequency``: a number (or numeric string), or a list whose first one counts."""
+    if isinstance(value, list) and value:
+        value = value[0]
+    text = str(value) if isinstance(value, (int, str)) else ""
+    return int(text) if text.isdigit() and 0 < int(text) < 24000 else 0
+
+
 def block_dtmf(engine: Engine, request: BlockDtmfRequest, block: bool) -> Reply:
+    """As rtpengine's ``call_block_dtmf_ng``: the mode is ``DTMF-security`` (``off`` counts as
+    not given), else ``drop``, else, when a ``trigger`` is armed, nothing until it matches."""
     call, ml = party(engine, request)
     ml = _directional(request, ml)
-    mode = (request.dtmf_security or "drop").lower()
-    if mode not in DTMF_MODES:
-        mode = "drop"
     digit = 0
     if request.digit:
         digit = DTMF_DIGITS.get(request.digit.upper(), -1)
         if digit < 0:
             raise NgError("Invalid 'digit' specified")
+    trigger = None
+    if block and request.trigger:
+        trigger = m.DtmfTrigger(
+            request.trigger, _mode(request.dtmf_security_trigger) or "off",
+            request.trigger_end or "", _mode(request.dtmf_security_trigger_end) or "off",
+            max(request.trigger_end_time or 0, 0), max(request.trigger_end_digits or 0, 0))
+    mode = _mode(request.dtmf_security) or ("off" if trigger is not None or _mode(
+        request.dtmf_security_trigger) else "drop")
     targets = [ml.control] if ml is not None else [call.media_control]
     if ml is None and not block and _clear_all(request):
         targets += [x.control for x in call.monologues]
     for control in targets:
         control.block_dtmf = block and mode != "off"
-        control.dtmf_mode = mode if block else "drop"
+        control.dtmf_mode = mode if block and mode != "off" else "drop"
         control.dtmf_digit = digit
+    if block and (mode != "drop" or trigger is not None):
+        # the tone and the trigger belong to the party (to every party for the whole call)
+        frequency = _frequency(request.frequency)
+        parties = [ml.control] if ml is not None else [x.control for x in call.monologues]
+        for control in {id(c): c for c in targets + parties}.values():
+            if frequency:
+                control.tone_frequency = frequency
+            if request.volume is not None and -63 <= request.volume <= 63:
+                control.tone_volume = abs(request.volume)
+        for control in parties:
+            control.dtmf_trigger = trigger if trigger is None else m.DtmfTrigger(
+                trigger.sequence, trigger.mode, trigger.end_sequence, trigger.end_mode,
+                trigger.end_ms, trigger.end_digits)
     return {}
 
 

@@ -172,8 +172,17 @@ class RecordingRequest(CallRequest):
 
 class BlockDtmfRequest(PartyRequest):
     dtmf_security: Text = key("DTMF-security", "dtmf-security", "DTMF security", "dtmf security")
+    dtmf_security_trigger: Text = key("DTMF-security-trigger", "dtmf-security-trigger",
+                                      "DTMF security trigger", "dtmf security trigger")
+    dtmf_security_trigger_end: Text = key(
+        "DTMF-security-trigger-end", "dtmf-security-trigger-end", "DTMF security trigger end",
+        "dtmf security trigger end")
     trigger: Text = key("trigger")
     trigger_end: Text = key("trigger-end", "trigger end", "end trigger", "end-trigger")
+    trigger_end_time: Int = key("trigger-end-time", "trigger end time", "end-trigger-time",
+                                "end trigger time")
+    trigger_end_digits: Int = key("trigger-end-digits", "trigger end digits",
+                                  "end-trigger-digits", "end trigger digits")
     dtmf_delay: Int = key("DTMF-delay", "DTMF delay", "dtmf-delay", "dtmf delay")
     digit: Text = key("digit", "code")
     frequency: Any = key("frequency", "frequencies", default=None)

@@ -10,6 +10,7 @@ from rtpgate.api import CodecCapability, hookimpl
 from . import formats
 from .factory import TranscodeFactory
 from .player import PlayerFactory, Players
+from .security import SecurityFactory
 
 if TYPE_CHECKING:
     from rtpgate.api import MediaPlayers, PipelineFactory, Runtime
@@ -26,7 +27,8 @@ def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
 
 @hookimpl
 def rtpgate_media_pipeline(runtime: Runtime) -> Iterable[PipelineFactory]:
-    return [TranscodeFactory(), PlayerFactory()]
+    # DTMF-security first: what it makes is audio of the party's codec, for the others
+    return [SecurityFactory(), TranscodeFactory(), PlayerFactory()]
 
 
 @hookimpl

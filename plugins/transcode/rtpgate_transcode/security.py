@@ -1,0 +1,167 @@
+"""``DTMF-security=silence|tone``: a blocked party's RFC 4733 events become audio.
+
+rtpengine replaces a blocked DTMF event with audio in the party's own codec: silence, or a
+single tone (``frequency``, default 400 Hz, at ``volume``, default 10 -dBm0).  Core's media
+control only drops or rewrites events (``drop``, ``zero``, ``DTMF``, ``random``); this
+ingress stage, on the RTP of a party whose DTMF is blocked in one of these two modes, turns
+each event packet into an audio packet of the party's codec (its sequence number and SSRC,
+the timestamp where the event's new part starts, as many samples as the event grew by;
+retransmitted end packets give nothing), and fills audio the party sends during an event with
+the same, so nothing of the digit gets through in-band either.  It runs before the other
+media stages, so a transcoded call transcodes the replacement like any audio.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import struct
+from fractions import Fraction
+
+import av
+from rtpgate.api import Pipeline, Stage, Stream
+
+from . import formats
+from .chain import channels_of, encoder
+from .plan import accepted
+
+KEY = "dtmf-security"
+MODES = ("silence", "tone")
+PTIME = 20
+
+
+class SecurityStage:
+    """Events and in-event audio of one party, replaced by silence or a tone."""
+
+    name = KEY
+
+    def __init__(self, mode: str, frequency: int, volume: int, events: dict[int, int],
+                 codec: formats.AudioCodec, pt: int, fmtp: str) -> None:
+        self.error = False
+        self.mode, self.frequency, self.volume = mode, frequency, volume
+        self.events = events  #: telephone-event payload type -> clock rate
+        self.codec, self.pt = codec, pt
+        self._channels = channels_of(codec, fmtp)
+        self._encoder = encoder(codec, self._channels, PTIME, fmtp)
+        self._pts = 0
+        self._start: int | None = None  # timestamp of the event being replaced
+        self._done = 0  # its ticks replaced so far
+        self._ended = False
+        self.key = (mode, frequency, volume, tuple(sorted(events.items())), pt, fmtp)
+        self.replaced = 0
+
+    def rtp(self, data: bytes) -> bytes | None:
+        self.error = False
+        pt = data[1] & 0x7F
+        if pt in self.events:
+            return self._event(data)
+        if pt == self.pt and self._start is not None:
+            return self._audio(data)
+        return data
+
+    def rtcp(self, data: bytes) -> bytes | None:
+        return data
+
+    def _event(self, data: bytes) -> bytes | None:
+        header = 12 + 4 * (data[0] & 0x0F)
+        if len(data) < header + 4 or data[0] & 0x10 or self.events[data[1] & 0x7F] \
+                != self.codec.clock:
+            return None  # extensions, short payloads or another clock: dropped
+        timestamp = int.from_bytes(data[4:8], "big")
+        _, flags, duration = struct.unpack_from("!BBH", data, header)
+        if timestamp != self._start:
+            self._start, self._done, self._ended = timestamp, 0, False
+        self._ended = self._ended or bool(flags & 0x80)
+        if duration <= self._done:
+            return None  # a retransmission, or covered by the party's own audio
+        begin = self._done
+        self._done = duration
+        return self._packet(data[:header], (timestamp + begin) & 0xFFFFFFFF, begin,
+                            duration - begin)
+
+    def _audio(self, data: bytes) -> bytes | None:
+        assert self._start is not None
+        header = 12 + 4 * (data[0] & 0x0F)
+        timestamp = int.from_bytes(data[4:8], "big")
+        offset = (timestamp - self._start) & 0xFFFFFFFF
+        if offset >= 0x80000000 or (self._ended and offset >= self._done) or data[0] & 0x10:
+            if offset < 0x80000000 and self._ended:
+                self._start = None  # the event is over: audio flows again
+            return data
+        if self.codec.bytes_per_ms:
+            ticks = self.codec.ticks(self.codec.rate * (len(data) - header)
+                                     // self.codec.bytes_per_ms // 1000)
+        else:
+            ticks = self.codec.ticks(self.codec.samples(PTIME))
+        self._done = max(self._done, offset + ticks)
+        return self._packet(data[:header], timestamp, offset, ticks)
+
+    def _packet(self, header: bytes, timestamp: int, offset: int, ticks: int) -> bytes | None:
+        samples = ticks * self.codec.rate // self.codec.clock
+        if not self.codec.bytes_per_ms:  # a frame codec: one encoder frame per packet
+            samples = self.codec.samples(PTIME)
+        start = offset * self.codec.rate // self.codec.clock
+        payload = self._encode(self._fill(start, samples))
+        if not payload:
+            return None
+        self.replaced += 1
+        return (header[:1] + bytes([header[1] & 0x80 | self.pt]) + header[2:4]
+                + timestamp.to_bytes(4, "big") + header[8:] + payload)
+
+    def _fill(self, start: int, count: int) -> bytes:
+        if self.mode == "silence":
+            return bytes(count * 2)
+        rate = self.codec.rate
+        amplitude = 32767 * 10 ** (-max(self.volume, 3) / 20)
+        w = 2 * math.pi * self.frequency / rate
+        return array.array("h", (int(amplitude * math.sin(w * n))
+                                 for n in range(start, start + count))).tobytes()
+
+    def _encode(self, pcm: bytes) -> bytes:
+        samples = len(pcm) // 2
+        if self._channels == 2:
+            pcm = b"".join(pcm[i:i + 2] * 2 for i in range(0, len(pcm), 2))
+        frame = av.AudioFrame(format="s16", layout="stereo" if self._channels == 2
+                              else "mono", samples=samples, align=1)
+        frame.sample_rate = self.codec.rate
+        frame.time_base = Fraction(1, self.codec.rate)
+        frame.planes[0].update(pcm)
+        frame.pts = self._pts
+        self._pts += samples
+        return b"".join(bytes(p) for p in self._encoder.encode(frame))
+
+
+class SecurityFactory:
+    """A :class:`rtpgate.api.PipelineFactory`: the stage on the RTP of a party whose DTMF
+    is blocked with ``silence`` or ``tone`` and who negotiated telephone-event and a codec
+    this plugin can encode; nothing otherwise.  Kept in the media's ``plugin_state`` while
+    its parameters stay the same."""
+
+    def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
+        media = stream.media
+        state = media.monologue.dtmf_blocking()
+        if stream.is_rtcp or state is None or state.dtmf_mode not in MODES:
+            media.plugin_state.pop(KEY, None)
+            return None
+        sends = accepted(media)
+        events = {c.pt: int(c.encoding.split("/")[1]) for c in sends
+                  if c.name == "telephone-event" and c.encoding.count("/") >= 1
+                  and c.encoding.split("/")[1].isdigit()}
+        audio = next(((c, found) for c in sends if not c.supplemental
+                      and (found := formats.find(c.encoding)) is not None
+                      and found.encoder is not None), None)
+        if not events or audio is None:
+            media.plugin_state.pop(KEY, None)
+            return None
+        codec, found = audio
+        key = (state.dtmf_mode, state.tone_frequency, state.tone_volume,
+               tuple(sorted(events.items())), codec.pt, codec.fmtp)
+        stage = media.plugin_state.get(KEY)
+        if not isinstance(stage, SecurityStage) or stage.key != key:
+            stage = SecurityStage(state.dtmf_mode, state.tone_frequency, state.tone_volume,
+                                  events, found, codec.pt, codec.fmtp)
+            media.plugin_state[KEY] = stage
+        return Pipeline(ingress=(stage,))
+
+
+_: type[Stage] = SecurityStage  # checks that the stage fits the pipeline's protocol
