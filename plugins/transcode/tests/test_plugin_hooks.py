@@ -8,6 +8,7 @@ import rtpgate_transcode.plugin as plugin
 from rtpgate.api import CodecSupport
 from rtpgate_transcode.factory import TranscodeFactory
 from rtpgate_transcode.player import PlayerFactory, Players
+from rtpgate_transcode.security import SecurityFactory
 
 
 def test_rtpgate_media_codecs_declares_what_ffmpeg_can_do() -> None:
@@ -30,7 +31,8 @@ def test_rtpgate_media_codecs_declares_what_ffmpeg_can_do() -> None:
 def test_rtpgate_media_pipeline_gives_the_transcode_factory() -> None:
     runtime: Any = None
     factories = list(plugin.rtpgate_media_pipeline(runtime))
-    assert [type(f) for f in factories] == [TranscodeFactory, PlayerFactory]
+    # DTMF-security first: the audio it makes is transcoded like the party's own
+    assert [type(f) for f in factories] == [SecurityFactory, TranscodeFactory, PlayerFactory]
 
 
 def test_rtpgate_media_players_gives_the_player() -> None:
