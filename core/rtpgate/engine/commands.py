@@ -48,26 +48,15 @@ async def _answer(request: AnswerRequest, ctx: NgContext) -> Reply:
     return signalling.offer_answer(_engine(ctx), request, ctx.peer, ANSWER, ctx.max_reply)
 
 
-def _announced(fn: Callable[[Engine, Any], Reply]) -> Callable[[Engine, Any], Reply]:
-    """A command that changes the call's state: announced once it succeeded."""
-
-    def run(engine: Engine, request: Any) -> Reply:
-        reply = fn(engine, request)
-        call = engine.call(request.call_id or "")
-        if call is not None:
-            engine.changed(call)
-        return reply
-
-    return run
 
 
 def _rec(action: str) -> Handler:
-    return _handler(_announced(lambda engine, request: party.recording(engine, request,
+    return _handler(_relayed(lambda engine, request: party.recording(engine, request,
                                                                          action)))
 
 
 def _fwd(start: bool) -> Handler:
-    return _handler(_announced(lambda engine, request: party.forwarding(engine, request,
+    return _handler(_relayed(lambda engine, request: party.forwarding(engine, request,
                                                                           start)))
 
 

@@ -352,6 +352,17 @@ class Recording:
     recording: bool = False
     paused: bool = False
     forwarding: bool = False
+    #: What offers and the recording commands gave (``metadata``; ``recording-file`` alias
+    #: ``output-destination``, ``recording-path``, ``recording-pattern``); the newest
+    #: non-empty value of each is kept, as rtpengine keeps them, for a recording plugin.
+    metadata: str = ""
+    file: str = ""
+    path: str = ""
+    pattern: str = ""
+    #: The last offer or answer of the call while it had recording state, for a recording
+    #: plugin's metadata (rtpengine's ``meta_write_sdp_before/after``): the sender's unique id,
+    #: ``offer``/``answer``, the SDP received and the SDP rtpgate sent.
+    signalled: tuple[int, str, str, str] | None = None
 
 
 @dataclass(eq=False)

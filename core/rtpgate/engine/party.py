@@ -173,6 +173,10 @@ def recording(engine: Engine, request: RecordingRequest, action: str) -> Reply:
     if call.recording is None:
         call.recording = m.Recording()
     rec = call.recording
+    rec.metadata = request.metadata or rec.metadata
+    rec.file = request.recording_file or rec.file
+    rec.path = request.recording_path or rec.path
+    rec.pattern = request.recording_pattern or rec.pattern
     pause = action == "pause" or (action == "stop" and (
         request.has_flag("pause") or (request.pause or "").lower() in ("yes", "on", "true")))
     if action == "start":

@@ -170,6 +170,8 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         if call.recording is None:
             call.recording = m.Recording()
         call.recording.recording = flags.record_call
+    if request.metadata and call.recording is not None:
+        call.recording.metadata = request.metadata
     if new_call:
         engine.add(call)
     engine.relay.sync(call)
@@ -180,6 +182,9 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         if new_call:
             _delete(engine, call, None, 0)
         raise NgError(reply_too_large(size))
+    if call.recording is not None:
+        call.recording.signalled = (dialogue.sender.unique_id, opmode, request.sdp or "",
+                                    rewritten)
     engine.changed(call)
     trickle.dequeue(engine, call_id, dialogue.sender.tag)
     return {"sdp": rewritten}
