@@ -1,0 +1,152 @@
+"""The ``pcap`` method: one pcap file per call with every packet received on its streams (after
+decryption, as rtpengine records), and a metadata file next to it.
+
+The layout is rtpengine's (``daemon/recording.c``): the pcap in ``<recording-dir>/pcaps/``
+(or ``recording-file``, or ``recording-path``/``<name>.pcap``), the metadata written to
+``<recording-dir>/tmp/rtpengine-meta-<name>.tmp`` while the call runs and moved to
+``<recording-dir>/metadata/<name>.txt`` when the recording ends.  ``<name>`` is the
+URI-escaped call-id and 16 random hex digits.  Every method here but the constructor runs on the
+writer thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from . import pcap
+from .streams import StreamInfo
+from .writer import Writer
+
+#: Packets are written once this many bytes are buffered (and whenever the queue runs empty).
+FLUSH_AT = 65536
+
+
+def _stamp(when: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when))
+
+
+class PcapSession:
+    """One call's pcap recording."""
+
+    def __init__(self, writer: Writer, spool: str, name: str, linktype: int, file: str,
+                 path: str, created: float) -> None:
+        self.writer = writer
+        self.name = name
+        self.linktype = linktype
+        self.eth = linktype == pcap.LINKTYPE_ETHERNET
+        self.created = created
+        directory = path or os.path.join(spool, "pcaps")
+        self.pcap_path = file or os.path.join(directory, f"{name}.pcap")
+        self.meta_tmp = os.path.join(spool, "tmp", f"rtpengine-meta-{name}.tmp")
+        self.meta_final = os.path.join(spool, "metadata", f"rtpengine-meta-{name}.txt")
+        self._fd: int | None = None
+        self._meta: int | None = None
+        self._buffer = bytearray()
+        self._buffered = 0
+        self._good = 0  #: bytes of the pcap known to be complete records
+        self.packet_num = 1  #: as rtpengine and Wireshark count (the first packet is 1)
+
+    # ------------------------------------------------------------------ writer thread
+
+    def open(self) -> None:
+        try:
+            self._meta = os.open(self.meta_tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o664)
+        except OSError as exc:
+            self.writer.stats.errors += 1
+            self.writer.failed(f"cannot open metadata file {self.meta_tmp}", exc)
+        try:
+            self._fd = os.open(self.pcap_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            header = pcap.file_header(self.linktype)
+            if os.write(self._fd, header) != len(header):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self._good = len(header)
+        except OSError as exc:
+            self.writer.stats.errors += 1
+            self.writer.failed(f"cannot write recording file {self.pcap_path}", exc)
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            return
+        self.writer.idle.append(self.flush)
+        self.note(f"{self.pcap_path}\n\n")
+
+    def packet(self, info: StreamInfo, when: float, data: bytes,
+               source: tuple[str, int] | None) -> None:
+        if self._fd is None:
+            self.writer.stats.errors += 1
+            return
+        headers = info.headers_from(source or ("0.0.0.0", 0))(len(data))
+        buffer = self._buffer
+        buffer += pcap.record(when, len(headers) + len(data))
+        buffer += headers
+        buffer += data
+        self._buffered += 1
+        self.packet_num += 1
+        if len(buffer) >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered; on a short write or an error (a full disk) the file is cut
+        back to its last whole record, and the packets are counted as errors."""
+        if not self._buffer or self._fd is None:
+            return
+        count, data = self._buffered, bytes(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            self.writer.stats.errors += count
+            self.writer.failed(f"writing {self.pcap_path}", exc)
+            try:
+                os.ftruncate(self._fd, self._good)
+                os.lseek(self._fd, self._good, os.SEEK_SET)
+            except OSError:
+                pass
+            return
+        self._good += len(data)
+        self.writer.stats.written += count
+
+    def note(self, text: str) -> None:
+        """Append to the metadata file."""
+        if self._meta is None:
+            return
+        try:
+            os.write(self._meta, text.encode("utf-8", "surrogateescape"))
+        except OSError as exc:
+            self.writer.stats.errors += 1
+            self.writer.failed(f"writing {self.meta_tmp}", exc)
+
+    def sdp(self, label: str, started: float, mode: str, sdp: str) -> None:
+        """The SDP rtpgate sent for an offer or answer, with the number of the next
+        packet (rtpengine's ``sdp_after_pcap``)."""
+        text = f"\nLabel: {label}" if label else ""
+        text += (f"\nTimestamp started ms: {started * 1000:.3f}\nSDP mode: {mode}"
+                 f"\nSDP before RTP packet: {self.packet_num}\n\n{sdp}")
+        self.note(text)
+
+    def close(self, metadata: str, ended: float) -> None:
+        self.flush()
+        if self.flush in self.writer.idle:
+            self.writer.idle.remove(self.flush)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._meta is None:
+            return
+        self.note(f"\nTimestamp terminated ms(first monologue): {ended * 1000:.3f}"
+                  f"\n\ncall start time: {_stamp(self.created)}\n"
+                  f"call end time: {_stamp(ended)}\n")
+        if metadata:
+            self.note(f"\n\n{metadata}\n")
+        os.close(self._meta)
+        self._meta = None
+        try:
+            os.rename(self.meta_tmp, self.meta_final)
+        except OSError as exc:
+            self.writer.stats.errors += 1
+            self.writer.failed(f"moving {self.meta_tmp} to metadata/", exc)

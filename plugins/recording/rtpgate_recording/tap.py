@@ -1,0 +1,69 @@
+"""The relay's side: an ingress stage that copies each packet a recorded or forwarded stream
+receives, and the pipeline factory that gives it to exactly those streams.
+
+Streams of calls that are neither recorded nor forwarded get nothing from the factory, so they
+stay on the relay's fast path.  The plugin's factory runs first among the plugins'
+(``tryfirst``), after core's SRTP and DTLS stages: the copy is the packet as received, decrypted,
+before any transcoding, which is where rtpengine records (``dump_packet`` after
+``media_packet_decrypt``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rtpgate.api import Pipeline, Stream
+
+from .streams import StreamInfo
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+
+class RecordingTap:
+    """An ingress stage (:class:`rtpgate.api.Stage`) that passes every packet on unchanged."""
+
+    name = "recording"
+    error = False
+    __slots__ = ("_forward", "_info", "_job", "_queue", "_stream")
+
+    def __init__(self, queue: Callable[..., None], job: Callable[..., None] | None,
+                 info: StreamInfo | None, stream: Stream,
+                 forward: Callable[[bytes], None] | None) -> None:
+        self._queue = queue
+        self._job = job
+        self._info = info
+        self._stream = stream
+        self._forward = forward
+
+    def rtp(self, data: bytes) -> bytes:
+        if self._job is not None:
+            endpoint = self._stream.endpoint
+            self._queue(self._job, self._info, time.time(), data,
+                        (endpoint.address, endpoint.port) if endpoint is not None else None)
+        if self._forward is not None:
+            self._forward(data)
+        return data
+
+    rtcp = rtp
+
+
+class RecordingFactory:
+    """A :class:`rtpgate.api.PipelineFactory` asking the recorder what each stream needs."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
+        call = stream.media.monologue.call
+        if call.recording is None or call.foreign:
+            return None
+        recorder = self.recorder
+        job, info = recorder.packet_job(call, stream)
+        forward = recorder.forwarder(call, stream)
+        if job is None and forward is None:
+            return None
+        return Pipeline(ingress=(RecordingTap(recorder.writer.packet, job, info, stream,
+                                              forward),))

@@ -1,0 +1,97 @@
+"""``--recording-method=pcap`` over real sockets: the pcap tshark reads holds every packet of
+the call in the order rtpgate received them, and its audio decodes to what was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from callhelp import (
+    decode_pcmu,
+    dominant,
+    make_call,
+    pcmu,
+    read_pcap,
+    rtp,
+    tone,
+    wait_for,
+)
+from rtpgate.testing import ServerProcess
+
+
+def _files(spool: Path) -> tuple[Path, Path]:
+    """The finished metadata file and the pcap it names."""
+    meta = wait_for(lambda: list((spool / "metadata").glob("*.txt")), what="metadata file")
+    assert len(meta) == 1, meta
+    text = meta[0].read_text()
+    return meta[0], Path(text.splitlines()[0])
+
+
+def test_pcap_holds_every_packet_in_order_and_the_audio(
+        rtpgate_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    server = rtpgate_server(f"--recording-dir={spool}", "--delete-delay=0")
+    call = make_call(server)
+    assert call.ng("start recording", metadata="case=42")["result"] == "ok"
+
+    sent_a, sent_b = pcmu(tone(1.0, 1000)), pcmu(tone(1.0, 440))
+    order = []
+    for i, (pa, pb) in enumerate(zip(sent_a, sent_b, strict=True)):
+        packet_a, packet_b = rtp(i, pa, 0x1111), rtp(i, pb, 0x2222)
+        assert call.send("a", packet_a) == packet_a
+        assert call.send("b", packet_b) == packet_b
+        order += [packet_a, packet_b]
+    assert call.ng("stop recording")["result"] == "ok"
+    # after stop, nothing more is recorded
+    assert call.send("a", rtp(999, sent_a[0], 0x1111))
+    meta, pcap_file = _files(spool)
+    assert pcap_file.parent == spool / "pcaps"
+
+    captured = read_pcap(pcap_file)
+    assert [c.data for c in captured] == order
+    a_port, b_port = call.a.getsockname()[1], call.b.getsockname()[1]
+    assert {c.src for c in captured[0::2]} == {("127.0.0.1", a_port)}
+    assert {c.dst[1] for c in captured[0::2]} == {call.to_a}
+    assert {c.src for c in captured[1::2]} == {("127.0.0.1", b_port)}
+    assert {c.dst[1] for c in captured[1::2]} == {call.to_b}
+
+    got_a = decode_pcmu([c.data[12:] for c in captured[0::2]])
+    got_b = decode_pcmu([c.data[12:] for c in captured[1::2]])
+    np.testing.assert_array_equal(got_a, decode_pcmu(sent_a))
+    np.testing.assert_array_equal(got_b, decode_pcmu(sent_b))
+    assert abs(dominant(got_a) - 1000) <= 10
+    assert abs(dominant(got_b) - 440) <= 10
+
+    text = meta.read_text()
+    assert "SDP mode: answer\nSDP before RTP packet: 1\n" not in text  # started after the answer
+    assert "call end time:" in text
+    assert text.rstrip().endswith("case=42")
+
+
+def test_record_call_on_offer_pause_and_resume(
+        rtpgate_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    server = rtpgate_server(f"--recording-dir={spool}", "--recording-format=eth",
+                            "--delete-delay=0")
+    call = make_call(server, **{"record call": "yes"})
+    payload = pcmu(tone(0.02, 1000))[0]
+    recorded = [rtp(i, payload, 7) for i in range(5)]
+    for packet in recorded:
+        call.send("a", packet)
+    assert call.ng("pause recording")["result"] == "ok"
+    for i in range(5, 10):
+        call.send("a", rtp(i, payload, 7))
+    assert call.ng("start recording")["result"] == "ok"
+    resumed = [rtp(i, payload, 7) for i in range(10, 15)]
+    for packet in resumed:
+        call.send("a", packet)
+    assert call.ng("delete")["result"] == "ok"
+    meta, pcap_file = _files(spool)
+    assert [c.data for c in read_pcap(pcap_file)] == recorded + resumed
+    text = meta.read_text()
+    # record call=yes on the offer: both SDPs rtpgate sent are there, before the first packet
+    assert "SDP mode: offer\nSDP before RTP packet: 1\n" in text
+    assert "SDP mode: answer\nSDP before RTP packet: 1\n" in text
+    assert text.count("m=audio ") == 2
+    assert "Recording paused at:" in text and "Recording resumed at:" in text
