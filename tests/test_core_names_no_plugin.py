@@ -26,3 +26,16 @@ def test_core_names_no_plugin() -> None:
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if pattern.search(line)]
     assert found == []
+
+
+def test_core_carries_no_prometheus_series() -> None:
+    """The metrics plugin's Prometheus families (``rtpengine_*``, ``rtpgate_*`` series, their
+    types and help texts) are built in the plugin from core's plain counters; core imports no
+    Prometheus client and names no series."""
+    series = re.compile(r"""(rtpengine|rtpgate)_\{|["']rtpengine_|prometheus_client"""
+                        r"""|["'](gauge|counter)["']""")
+    found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+             for path in sorted((REPO / "core").rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if series.search(line)]
+    assert found == []

@@ -99,6 +99,8 @@ from .engine.ports import MediaSocket
 from .engine.store import CallStore
 from .hookspecs import hookspec
 from .loglimit import LogLimiter, clip
+from .media.dtls import STATS as DTLS_STATS
+from .media.iceagent import STATS as ICE_STATS
 from .media.pipeline import Pipeline, Stage
 from .media.rtcp import ReportBlock
 from .media.suites import CryptoParams, Suite, find_suite
@@ -131,10 +133,12 @@ from .protocol import (
     Transport,
 )
 from .runtime import Runtime
-from .statistics import gather, json_text, prom_samples, totals_text
+from .statistics import control_columns, gather, json_text, totals_text
 
 __all__ = [
     "CLOSE_REASONS",
+    "DTLS_STATS",
+    "ICE_STATS",
     "LATENCY_BUCKETS",
     "MEDIA_FLAG_NAMES",
     "MF_ASYMMETRIC",
@@ -232,6 +236,7 @@ __all__ = [
     "allow_option",
     "bencode_prefix_length",
     "clip",
+    "control_columns",
     "find_suite",
     "flag_names",
     "gather",
@@ -242,7 +247,6 @@ __all__ = [
     "json_text",
     "key",
     "parse_endpoint",
-    "prom_samples",
     "refused",
     "source_filter",
     "totals_text",

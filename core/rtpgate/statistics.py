@@ -4,16 +4,12 @@
 * the ng ``statistics`` command and the CLI's ``list jsonstats``: the nesting given by the
   structural entries (``{``, ``}``, ``[``, ``]`` and the key that precedes an opening one);
 * the CLI's ``list totals``: every entry with a description (:func:`totals_text`);
-* ``/metrics``: every entry with a :class:`Prom` (the metrics plugin renders them).
-
 Values are read from :attr:`rtpgate.runtime.Runtime.stats` (counters) and the engine (what is
-current: sessions, streams, port pools); nothing is counted here.
+current: sessions, streams, port pools); nothing is counted here.  Prometheus names are not
+core's: a metrics plugin builds its families from the same counters.
 
 What is kept and what is left out (``docs/metrics.md`` has the table):
 
-* A value rtpgate cannot measure never gets a Prometheus series: no kernel path (``*_kernel``,
-  ``mediastreams{type="kernel"|"mixed"}``), no transcoding (``transcodedmedia``), no MOS.  The
-  relay's counters get series only once a relay measures them (:attr:`Stats.measures_media`).
 * The ng/CLI keys and lines of rtpengine 10.5 stay, with their zero, where clients parse a fixed
   structure: ``*_kernel``, ``transcodedmedia``, the ``mos`` block, ``transcoders: []``.
 * Blocks of rtpengine that describe features rtpgate lacks are left out everywhere, as the
@@ -28,10 +24,8 @@ import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from .media.dtls import STATS as DTLS_STATS
-from .media.iceagent import STATS as ICE_STATS
 from .ngcommands.command import NgCommand, NgContext, Reply
 from .ngcommands.models import NgRequest
 
@@ -58,20 +52,6 @@ LISTED_COMMANDS = ("ping", "offer", "answer", "delete", "query", "list", "startr
                    "unblkmedia", "playmedia", "stopmedia", "playdtmf", "stats", "slnmedia",
                    "unslnmedia", "pub", "subreq", "subans", "unsub")
 
-PromType = Literal["gauge", "counter"]
-
-
-@dataclass(frozen=True, slots=True)
-class Prom:
-    """The Prometheus sample of a metric: full sample name, type, labels and value."""
-
-    name: str
-    type: PromType
-    help: str
-    value: float
-    labels: tuple[tuple[str, str], ...] = ()
-
-
 @dataclass(frozen=True, slots=True)
 class Metric:
     """One entry of the list.
@@ -90,7 +70,6 @@ class Metric:
     short: str | None = None
     long: str | None = None
     value: int | float | str | None = None
-    prom: Prom | None = None
     #: A text value (a name, an address): quoted in ``list jsonstats``, where numbers are bare.
     text: bool = False
 
@@ -113,22 +92,17 @@ def _close(descr: str | None = None, brace: bool = True) -> Metric:
     return Metric("}" if brace else "]", descr)
 
 
-def _int(key: str, descr: str | None, value: int, prom: Prom | None = None) -> Metric:
-    return Metric(key, descr, str(value), str(value) if descr is not None else None, value, prom)
+def _int(key: str, descr: str | None, value: int) -> Metric:
+    return Metric(key, descr, str(value), str(value) if descr is not None else None, value)
 
 
-def _seconds(key: str, descr: str, value: float, unit: str = "seconds",
-             prom: Prom | None = None) -> Metric:
+def _seconds(key: str, descr: str, value: float, unit: str = "seconds") -> Metric:
     """A ``%.6f`` value: a string in ng replies, as rtpengine sends it."""
-    return Metric(key, descr, f"{value:.6f}", f"{value:.6f} {unit}", value, prom)
+    return Metric(key, descr, f"{value:.6f}", f"{value:.6f} {unit}", value)
 
 
 def _text(key: str, value: str) -> Metric:
     return Metric(key, None, value, None, value, text=True)
-
-
-def _prom(name: str, type_: PromType, help_: str, value: float, /, **labels: str) -> Prom:
-    return Prom(f"rtpengine_{name}", type_, help_, value, tuple(labels.items()))
 
 
 # ---------------------------------------------------------------------------- the list
@@ -144,7 +118,6 @@ def gather(runtime: Runtime) -> list[Metric]:
     out += _mos()
     out += _control(runtime)
     out += _interfaces(stats, engine, media)
-    out += _webrtc()
     out += [*_open("transcoders", brace=False, bracket_descr=""), _close("", brace=False),
             _close()]
     return out
@@ -154,11 +127,8 @@ def _current(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator[Me
     yield from _open("currentstatistics", "Statistics over currently running sessions:",
                      bracket_descr="")
     own, foreign = engine.own, engine.foreign
-    sessions = "Current sessions by ownership: own (this instance) or foreign (another's)"
-    yield _int("sessionsown", "Owned sessions", own,
-               _prom("sessions", "gauge", sessions, own, type="own"))
-    yield _int("sessionsforeign", "Foreign sessions", foreign,
-               _prom("sessions", "gauge", sessions, foreign, type="foreign"))
+    yield _int("sessionsown", "Owned sessions", own)
+    yield _int("sessionsforeign", "Foreign sessions", foreign)
     yield _int("sessionstotal", "Total sessions", own + foreign)
     yield _int("transcodedmedia", "Transcoded media", 0)
     rate = stats.rates.read(stats.relayed) if media else None
@@ -171,11 +141,7 @@ def _current(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator[Me
                    measured.bytes if measured else 0)
         yield _int(f"errorrate{suffix}", f"Errors per second ({where})",
                    measured.errors if measured else 0)
-    streams = engine.media_streams
-    yield _int("media_userspace", "Userspace-only media streams", streams,
-               _prom("mediastreams", "gauge", "Media streams relayed, by path (rtpgate relays "
-                     "in userspace only)", streams, type="userspace")
-               if media else None)
+    yield _int("media_userspace", "Userspace-only media streams", engine.media_streams)
     yield _int("media_kernel", "Kernel-only media streams", 0)
     yield _int("media_mixed", "Mixed kernel/userspace media streams", 0)
     yield _close("")
@@ -188,12 +154,8 @@ def _totals(stats: Stats, media: bool) -> Iterator[Metric]:
                      bracket_descr="")
     uptime = int(time.time() - stats.started)
     # rtpengine formats uptime "%llu" short but "%llu seconds" long: not an ng integer
-    yield Metric("uptime", "Uptime of rtpengine", str(uptime), f"{uptime} seconds", str(uptime),
-                 _prom("uptime_seconds", "gauge", "Seconds since the server started", uptime))
-    yield _int("managedsessions", "Total managed sessions", totals.managed_sessions,
-               _prom("sessions_total", "counter", "Sessions that have ended",
-                     totals.managed_sessions))
-    closed = "Sessions that have ended, by reason"
+    yield Metric("uptime", "Uptime of rtpengine", str(uptime), f"{uptime} seconds", str(uptime))
+    yield _int("managedsessions", "Total managed sessions", totals.managed_sessions)
     for key, descr, reason in (
             ("rejectedsessions", "Total rejected sessions", "rejected"),
             ("timeoutsessions", "Total timed-out sessions via TIMEOUT", "timeout"),
@@ -206,74 +168,34 @@ def _totals(stats: Stats, media: bool) -> Iterator[Metric]:
             ("regularterminatedsessions", "Total regular terminated sessions", "terminated"),
             ("forcedterminatedsessions", "Total forced terminated sessions",
              "force_terminated")):
-        count = totals.closed[reason]
-        yield _int(key, descr, count,
-                   _prom("closed_sessions_total", "counter", closed, count, reason=reason))
-    yield from _relayed(stats.relayed, media)
+        yield _int(key, descr, totals.closed[reason])
+    yield from _relayed(stats.relayed)
     yield _int("zerowaystreams", "Total number of streams with no relayed packets",
-               totals.zero_way_streams,
-               _prom("zero_packet_streams_total", "counter", "Ended streams that relayed no "
-                     "packet", totals.zero_way_streams) if media else None)
-    yield _int("onewaystreams", "Total number of 1-way streams", totals.one_way_streams,
-               _prom("one_way_sessions_total", "counter", "Ended streams that relayed "
-                     "packets in one direction only", totals.one_way_streams)
-               if media else None)
+               totals.zero_way_streams)
+    yield _int("onewaystreams", "Total number of 1-way streams", totals.one_way_streams)
     count = totals.managed_sessions
     average = totals.call_duration / count if count else 0.0
     variance = abs(totals.call_duration2 / count - average * average) if count else 0.0
-    yield _seconds("avgcallduration", "Average call duration", average,
-                   prom=_prom("call_duration_avg", "gauge", "Average duration of the ended "
-                              "sessions (seconds)", average))
-    yield _seconds("totalcallsduration", "Total calls duration", totals.call_duration,
-                   prom=_prom("call_duration_total", "counter", "Summed duration of the ended "
-                              "sessions (seconds)", totals.call_duration))
+    yield _seconds("avgcallduration", "Average call duration", average)
+    yield _seconds("totalcallsduration", "Total calls duration", totals.call_duration)
     yield _seconds("totalcallsduration2", "Total calls duration squared",
-                   totals.call_duration2, "seconds squared",
-                   _prom("call_duration2_total", "counter", "Summed squared duration of the "
-                         "ended sessions (seconds squared)", totals.call_duration2))
+                   totals.call_duration2, "seconds squared")
     yield _seconds("totalcallsduration_stddev", "Total calls duration standard deviation",
                    math.sqrt(variance))
     yield Metric(None, "")
     yield _close("")
 
 
-def _relayed(relayed: Traffic, media: bool) -> Iterator[Metric]:
-    names = (("packets", "relayedpackets", "Total relayed packets", "packets_total"),
-             ("errors", "relayedpacketerrors", "Total relayed packet errors",
-              "packet_errors_total"),
-             ("bytes", "relayedbytes", "Total relayed bytes", "bytes_total"))
-    for field, key, descr, prom in names:
-        value = getattr(relayed, field)
-        yield _int(f"{key}_user", f"{descr} (userspace)", value,
-                   _prom(prom, "counter", f"{descr[6:].capitalize()}, by path (rtpgate relays "
-                         "in userspace only)", value, type="userspace") if media else None)
-    for _field, key, descr, _prom_name in names:
+def _relayed(relayed: Traffic) -> Iterator[Metric]:
+    names = (("packets", "relayedpackets", "Total relayed packets"),
+             ("errors", "relayedpacketerrors", "Total relayed packet errors"),
+             ("bytes", "relayedbytes", "Total relayed bytes"))
+    for field, key, descr in names:
+        yield _int(f"{key}_user", f"{descr} (userspace)", getattr(relayed, field))
+    for _field, key, descr in names:
         yield _int(f"{key}_kernel", f"{descr} (kernel)", 0)
-    for field, key, descr, _prom_name in names:
+    for field, key, descr in names:
         yield _int(key, descr, getattr(relayed, field))
-
-
-def _webrtc() -> Iterator[Metric]:
-    """DTLS and ICE counters of the relay: Prometheus only, named ``rtpgate_*`` (rtpengine's
-    list has none)."""
-    dtls, ice = DTLS_STATS, ICE_STATS
-    for name, help_, value in (
-            ("dtls_handshakes_total", "DTLS-SRTP handshakes completed with a verified "
-             "fingerprint", dtls.handshakes),
-            ("dtls_fingerprint_mismatches_total", "DTLS handshakes failed: the peer's "
-             "certificate did not match its a=fingerprint", dtls.fingerprint_mismatches),
-            ("dtls_timeouts_total", "DTLS handshakes given up unfinished", dtls.timeouts),
-            ("dtls_bad_datagrams_total", "DTLS datagrams ignored (malformed, refused by "
-             "OpenSSL, or from a source ICE had not checked)", dtls.bad_datagrams),
-            ("ice_checks_sent_total", "ICE connectivity checks sent", ice.checks_sent),
-            ("ice_completed_total", "ICE agents that selected a candidate pair", ice.completed),
-            ("ice_consent_lost_total", "Selected pairs whose consent expired (RFC 7675)",
-             ice.consent_lost),
-            ("ice_stun_rejected_total", "STUN requests refused (bad credentials or "
-             "MESSAGE-INTEGRITY, malformed)", ice.rejected),
-            ("ice_stun_flood_dropped_total", "STUN requests dropped over the per-agent rate "
-             "limit", ice.flood_dropped)):
-        yield Metric(prom=Prom(f"rtpgate_{name}", "counter", help_, value))
 
 
 def _mos() -> Iterator[Metric]:
@@ -311,23 +233,15 @@ def _control(runtime: Runtime) -> Iterator[Metric]:
         yield Metric("{")
         yield _text("proxy", proxy)
         row = f" {proxy:>20} "
-        for short, command in columns:
+        for short, _command in columns:
             count = stats.counts.get(short, 0)
             seconds = stats.seconds.get(short, 0.0)
             totals[short] += count
             row += f"| {count:>10} "
-            labels = {"proxy": proxy, "request": command.name} if command else {}
-            yield _int(f"{short}count", None, count,
-                       _prom("requests_total", "counter", "ng requests, by proxy and command",
-                             count, **labels) if command else None)
-            yield Metric(f"{short}duration", None, f"{seconds:.6f}", None, seconds,
-                         _prom("request_seconds_total", "counter", "Time spent on ng requests "
-                               "(seconds), by proxy and command", seconds, **labels)
-                         if command else None)
+            yield _int(f"{short}count", None, count)
+            yield Metric(f"{short}duration", None, f"{seconds:.6f}", None, seconds)
         yield Metric(None, "", None, row)
-        yield _int("errorcount", None, stats.errors,
-                   _prom("errors_total", "counter", "ng requests answered with an error, by "
-                         "proxy", stats.errors, proxy=proxy))
+        yield _int("errorcount", None, stats.errors)
         yield _close()
     yield _close("", brace=False)
     for short, count in totals.items():
@@ -338,7 +252,6 @@ def _control(runtime: Runtime) -> Iterator[Metric]:
 def _interfaces(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator[Metric]:
     yield from _open("interfaces", brace=False)
     for pool in engine.interfaces:
-        labels = {"name": pool.name, "address": pool.address}
         total = pool.max - pool.min + 1
         yield Metric("{")
         yield _text("name", pool.name)
@@ -346,17 +259,11 @@ def _interfaces(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator
         yield from _open("ports")
         yield _int("min", None, pool.min)
         yield _int("max", None, pool.max)
-        yield _int("used", None, pool.used,
-                   _prom("ports_used", "gauge", "Media ports in use, by interface", pool.used,
-                         **labels))
+        yield _int("used", None, pool.used)
         pct = pool.used * 100.0 / total if total else 0.0
         yield Metric("used_pct", None, f"{pct:.2f}", None, f"{pct:.2f}")
-        yield _int("free", None, pool.free,
-                   _prom("ports_free", "gauge", "Media ports free, by interface", pool.free,
-                         **labels))
-        yield _int("totals", None, total,
-                   _prom("ports", "gauge", "Media ports configured, by interface", total,
-                         **labels))
+        yield _int("free", None, pool.free)
+        yield _int("totals", None, total)
         yield _int("last", None, pool.last)
         yield _close()
         if media:
@@ -365,11 +272,7 @@ def _interfaces(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator
                                         ("egress", traffic.egress)):
                 yield from _open(direction)
                 for field in ("packets", "bytes", "errors"):
-                    value = getattr(counters, field)
-                    yield _int(field, None, value, _prom(
-                        f"interface_{field}", "gauge", f"Media {field} relayed on an "
-                        "interface, by direction (a running total)", value,
-                        **labels, direction=direction))
+                    yield _int(field, None, getattr(counters, field))
                 yield _close()
         yield _close()
     yield _close(brace=False)
@@ -458,11 +361,6 @@ def totals_text(metrics: Iterable[Metric]) -> str:
         else:
             lines.append(f"{metric.long}\n")
     return "".join(lines)
-
-
-def prom_samples(metrics: Iterable[Metric]) -> list[Prom]:
-    """The Prometheus samples of the list, in list order."""
-    return [m.prom for m in metrics if m.prom is not None]
 
 
 # ---------------------------------------------------------------------------- ng command

@@ -1,8 +1,7 @@
-"""The plugin's own collectors: rtpengine's families from core's metric list, and rtpgate's.
+"""rtpgate's own ``rtpgate_*`` families (rtpengine's are in :mod:`.rtpengine`).
 
-Both read at scrape time what core already counts (:mod:`rtpgate.statistics` over
-``runtime.stats`` and the engine; ``runtime.stats.transports``, ``runtime.stats.cookie_cache``,
-the plugin records), so ``/metrics`` never disagrees with ``list totals`` or ng ``statistics``.
+Read at scrape time from what core already counts (``runtime.stats.transports``,
+``runtime.stats.cookie_cache``, ``runtime.stats.access``, the plugin records).
 """
 
 from __future__ import annotations
@@ -16,32 +15,9 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.utils import floatToGoString
-from rtpgate.api import LATENCY_BUCKETS, Runtime, gather, prom_samples
+from rtpgate.api import LATENCY_BUCKETS, Runtime
 
 PLUGIN_STATUSES = ("loaded", "failed", "disabled")
-
-
-class RtpengineCollector:
-    """rtpengine's ``rtpengine_*`` families: the metric list's samples grouped by name.
-
-    Grouping makes every family contiguous (rtpengine interleaves ``packets_total`` with other
-    families and repeats per-proxy and per-interface families, which the exposition format
-    forbids); each family gets one HELP text that describes all its series.
-    """
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    def collect(self) -> Iterator[Metric]:
-        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
-        for prom in prom_samples(gather(self.runtime)):
-            family = families.get(prom.name)
-            if family is None:
-                labels = [name for name, _ in prom.labels]
-                cls = GaugeMetricFamily if prom.type == "gauge" else CounterMetricFamily
-                family = families[prom.name] = cls(prom.name, prom.help, labels=labels)
-            family.add_metric([value for _, value in prom.labels], prom.value)
-        yield from families.values()
 
 
 class RtpgateCollector:

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from rtpgate.api import PluginHost, Protocol, Runtime, hookimpl
 
 from . import hookspecs
-from .collectors import RtpengineCollector, RtpgateCollector
+from .collectors import RtpgateCollector
 from .hookspecs import Collector
 from .protocol import MetricsProtocol
+from .rtpengine import RtpengineCollector
 
 
 @hookimpl

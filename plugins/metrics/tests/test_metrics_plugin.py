@@ -17,8 +17,9 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as text_families
 from rtpgate.api import LATENCY_BUCKETS, Message, Reply, Runtime
 from rtpgate.testing import ServerProcess, make_runtime
-from rtpgate_metrics.collectors import RtpengineCollector, RtpgateCollector
+from rtpgate_metrics.collectors import RtpgateCollector
 from rtpgate_metrics.protocol import MetricsProtocol
+from rtpgate_metrics.rtpengine import RtpengineCollector
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
