@@ -10,15 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rtpgate.api import PS_FALLBACK_RTCP
 
 if TYPE_CHECKING:
-    from rtpgate.api import Runtime
+    from rtpgate.api import Call, Media, Monologue, Runtime, Stream
 
 #: ``terminate`` reason, as :data:`rtpgate.counters.CLOSE_REASONS` names it.
 FORCED = "force_terminated"
-#: rtpengine's ``PS_FALLBACK_RTCP``: such streams are left out of the call listing.
-PS_FALLBACK_RTCP = 1 << 2
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class CallView:
     last_signal: float
     monologues: Sequence[MonologueView]
     #: The engine's call object, for ``terminate`` and ``debug``.
-    call: Any
+    call: Call
 
 
 def calls(runtime: Runtime) -> list[CallView]:
@@ -100,21 +100,21 @@ def set_foreign(runtime: Runtime, foreign: bool) -> None:
 
 # ---------------------------------------------------------------------- model -> views
 
-def view(call: Any) -> CallView:
+def view(call: Call) -> CallView:
     recording = call.recording
     now = time.time()
     return CallView(
         call_id=call.call_id, created=call.created, created_from=call.proxy,
         deleted=call.deletion_mark, foreign=call.foreign,
         recording=bool(recording and recording.recording),
-        redis_keyspace=getattr(call, "keyspace", 0),
-        last_redis_update=int(getattr(call, "last_stored", 0.0) * 1_000_000), tos=0,
+        redis_keyspace=call.keyspace, last_redis_update=int(call.last_stored * 1_000_000),
+        tos=0,
         last_signal=call.last_signal,
         monologues=[_monologue(ml, index == 0, now) for index, ml in enumerate(call.monologues)],
         call=call)
 
 
-def _monologue(ml: Any, first: bool, now: float) -> MonologueView:
+def _monologue(ml: Monologue, first: bool, now: float) -> MonologueView:
     tag_type = "UNKNOWN" if not ml.tag else "FROM_TAG" if first else "TO_TAG"
     peers = [(peer.tag, media.index) for media in ml.medias for peer in ml.peers
              if peer.media(media.index) is not None]
@@ -124,14 +124,14 @@ def _monologue(ml: Any, first: bool, now: float) -> MonologueView:
         subscribers=peers, medias=[_media(media) for media in ml.medias])
 
 
-def _media(media: Any) -> MediaView:
+def _media(media: Media) -> MediaView:
     codec = next((media.encodings.get(pt) for pt in media.payload_types), None)
     return MediaView(index=media.index, type=media.type, protocol=media.protocol, codec=codec,
                      streams=[_stream(s) for s in media.streams
-                              if not s.flags & PS_FALLBACK_RTCP])
+                              if not s.flags & PS_FALLBACK_RTCP])  # as rtpengine lists
 
 
-def _stream(stream: Any) -> StreamView:
+def _stream(stream: Stream) -> StreamView:
     selected, remote = stream.selected, stream.endpoint
     return StreamView(
         local_address=selected.local.address if selected else "0.0.0.0",

@@ -19,11 +19,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rtpgate.api import Runtime
 
+    from .engine import CallView, MonologueView
     from .values import LogLevels
 
 #: A command's handler: gets the context and the text after the command's word.  It writes its
@@ -200,8 +201,8 @@ class CliContext:
     log_levels: LogLevels
     out: list[str] = field(default_factory=list)
     node: Node | None = None
-    call: Any = None
-    monologue: Any = None
+    call: CallView | None = None
+    monologue: MonologueView | None = None
 
     def write(self, text: str) -> None:
         self.out.append(text)

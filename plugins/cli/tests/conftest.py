@@ -1,9 +1,12 @@
-"""Fixtures of the cli plugin's tests (the helpers are in ``cli_fakes``)."""
+"""Fixtures of the cli plugin's tests (the helpers are in ``cli_helpers``)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import pytest
-from cli_fakes import ControlTos, FakeEngine, Run, make_runtime, runner
+from cli_helpers import ControlTos, Run, make_runtime, runner
 from rtpgate.api import Runtime
 
 
@@ -14,13 +17,21 @@ def bare() -> Run:
 
 
 @pytest.fixture
-def engine_runtime() -> Runtime:
-    """Core, the cli plugin, ``control-tos``, and a stand-in engine with calls to show."""
-    runtime = make_runtime(ControlTos())
-    runtime.engine = FakeEngine()
-    return runtime
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for a test's ng requests and CLI commands (the relay lives on it)."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
 
 
 @pytest.fixture
-def cli(engine_runtime: Runtime) -> Run:
-    return runner(engine_runtime)
+def engine_runtime(loop: asyncio.AbstractEventLoop) -> Iterator[Runtime]:
+    """Core, the cli plugin and ``control-tos``; the engine's calls are released at the end."""
+    runtime = make_runtime(ControlTos())
+    yield runtime
+    loop.run_until_complete(runtime.engine.stop())
+
+
+@pytest.fixture
+def cli(engine_runtime: Runtime, loop: asyncio.AbstractEventLoop) -> Run:
+    return runner(engine_runtime, loop)

@@ -9,14 +9,12 @@ import logging
 import os
 import re
 import resource
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import rtpgate_cli.plugin
-from cli_fakes import FakeCall, Run, make_runtime, monologue, protocol_of, runner, stream
-from rtpgate.api import Message, Runtime, hookimpl
+from cli_helpers import Run, make_calls, make_runtime, protocol_of, runner
+from rtpgate.api import Call, Message, Runtime, hookimpl
 from rtpgate_cli.cparse import strtod, strtol, strtoul
 from rtpgate_cli.ctl import target
 from rtpgate_cli.protocol import line_framer
@@ -283,38 +281,48 @@ def test_with_no_calls(bare: Run) -> None:
 
 
 @pytest.fixture
-def calls(engine_runtime: Runtime) -> dict[str, FakeCall]:
-    engine = engine_runtime.engine  # type: ignore[attr-defined]
-    offerer = monologue("ft1", [stream("127.0.0.1", 30000, "127.0.0.1", 6000),
-                                stream("127.0.0.1", 30001, "127.0.0.1", 6001, True)],
-                        time.time() - 1.5)
-    engine.by_id["a-call"] = FakeCall("a-call", monologues=[offerer])
-    engine.by_id["b-call"] = FakeCall("b-call", foreign=True, deletion_mark=True,
-                                      recording=SimpleNamespace(recording=True))
-    return engine.by_id
+def calls(engine_runtime: Runtime, loop: asyncio.AbstractEventLoop) -> dict[str, Call]:
+    return make_calls(engine_runtime, loop)
 
 
-def test_sessions_with_calls(cli: Run, calls: dict[str, FakeCall]) -> None:
-    assert cli("list numsessions") == NUMSESSIONS.format(own=1, foreign=1, total=2, v4=1, v6=0,
+def test_sessions_with_calls(cli: Run, calls: dict[str, Call]) -> None:
+    a_call, b_call = calls["a-call"], calls["b-call"]
+    assert cli("list numsessions") == NUMSESSIONS.format(own=1, foreign=1, total=2, v4=2, v6=0,
                                                          mixed=0)
     assert cli("list sessions all") == (
-        f"ID: {'a-call':>60} | del:n | creat:  1700000000 | prx:127.0.0.1:5060 | redis: 0 | "
-        "frgn:n | rec:n\n"
-        f"ID: {'b-call':>60} | del:y | creat:  1700000000 | prx:127.0.0.1:5060 | redis: 0 | "
-        "frgn:y | rec:y\n")
+        f"ID: {'a-call':>60} | del:n | creat:{int(a_call.created):12d} | prx:127.0.0.1:5060 | "
+        "redis: 0 | frgn:n | rec:n\n"
+        f"ID: {'b-call':>60} | del:y | creat:{int(b_call.created):12d} | prx:127.0.0.1:5060 | "
+        "redis: 0 | frgn:y | rec:y\n")
     assert cli("list sessions own").count("ID: ") == 1
     assert "b-call" in cli("list sessions recording")
-    duration = re.compile(r"callduration 1\.5\d{5}")
+    offerer, callee = a_call.monologues
+    ports = [[stream.selected.port for stream in ml.medias[0].streams if stream.selected]
+             for ml in (offerer, callee)]
+    a_rtp = offerer.medias[0].streams[0]
+    a_rtp.stats_in.packets, a_rtp.stats_in.bytes = 10, 1720  # as the relay counts them
+    last = int(a_rtp.last_packet)
+    duration = re.compile(r"callduration \d+\.\d{6}")
     assert duration.sub("D", cli("list sessions a-call")) == (
-        "\ncallid: a-call\ndeletionmark: no\ncreated: 1700000000\nproxy: 127.0.0.1:5060\n"
-        "tos: 0\nlast_signal: 1700000001\nredis_keyspace: 0\nlast redis update: 0\n"
-        "foreign: no\nrecording: no\n\n"
+        f"\ncallid: a-call\ndeletionmark: no\ncreated: {int(a_call.created)}\n"
+        f"proxy: 127.0.0.1:5060\ntos: 0\nlast_signal: {int(a_call.last_signal)}\n"
+        "redis_keyspace: 0\nlast redis update: 0\nforeign: no\nrecording: no\n\n"
         "--- Tag 'ft1', type: FROM_TAG, label '', branch '', D\n"
+        "---     subscribed to media with monologue tag '' (index: 1)\n"
+        "---     subscription of media with monologue tag '' (index: 1)\n"
+        "------ Media #1 (audio over RTP/AVP) using unknown codec\n"
+        f"-------- Port {'127.0.0.1:' + str(ports[0][0]):>21} <>       127.0.0.1:6000 , "
+        f"SSRC 0, 10 p, 1720 b, 0 e, {last} uts 0 kts\n"
+        f"-------- Port {'127.0.0.1:' + str(ports[0][1]):>21} <>       127.0.0.1:6001  (RTCP), "
+        f"SSRC 0, 0 p, 0 b, 0 e, {last} uts 0 kts\n"
+        "--- Tag '', type: UNKNOWN, label '', branch '', D\n"
+        "---     subscribed to media with monologue tag 'ft1' (index: 1)\n"
+        "---     subscription of media with monologue tag 'ft1' (index: 1)\n"
         "------ Media #1 (audio over RTP/AVP) using PCMU/8000\n"
-        "-------- Port       127.0.0.1:30000 <>       127.0.0.1:6000 , SSRC 0, 10 p, "
-        "1720 b, 0 e, 1700000002 uts 0 kts\n"
-        "-------- Port       127.0.0.1:30001 <>       127.0.0.1:6001  (RTCP), SSRC 0, "
-        "10 p, 1720 b, 0 e, 1700000002 uts 0 kts\n\n")
+        f"-------- Port {'127.0.0.1:' + str(ports[1][0]):>21} <>         0.0.0.0:0    , "
+        f"SSRC 0, 0 p, 0 b, 0 e, {last} uts 0 kts\n"
+        f"-------- Port {'127.0.0.1:' + str(ports[1][1]):>21} <>         0.0.0.0:0     (RTCP), "
+        f"SSRC 0, 0 p, 0 b, 0 e, {last} uts 0 kts\n\n")
     assert duration.sub("D", cli("call a-call info")) == duration.sub(
         "D", cli("list sessions a-call"))
     assert cli("call a-call tag ft1 info").startswith("--- Tag 'ft1', type: FROM_TAG")
@@ -323,7 +331,7 @@ def test_sessions_with_calls(cli: Run, calls: dict[str, FakeCall]) -> None:
     assert cli("call a-call foo") == "Unknown command: foo\n"
 
 
-def test_debug_sets_the_call_flag(cli: Run, calls: dict[str, FakeCall]) -> None:
+def test_debug_sets_the_call_flag(cli: Run, calls: dict[str, Call]) -> None:
     assert cli("debug a-call on") == "Enabled debugging for call 'a-call'\n"
     assert calls["a-call"].debug
     assert cli("call a-call debug off") == "Disabled debugging for call 'a-call'\n"
@@ -332,23 +340,23 @@ def test_debug_sets_the_call_flag(cli: Run, calls: dict[str, FakeCall]) -> None:
 
 
 def test_terminate_ends_calls_as_forced(cli: Run, engine_runtime: Runtime,
-                                        calls: dict[str, FakeCall]) -> None:
-    engine = engine_runtime.engine  # type: ignore[attr-defined]
+                                        calls: dict[str, Call]) -> None:
+    closed = engine_runtime.stats.totals.closed
     assert cli("terminate a-call") == (
         "\nCall Id (a-call) successfully terminated by operator.\n\n")
-    assert engine.terminated == [("a-call", "force_terminated")]
+    assert "a-call" not in calls and closed["force_terminated"] == 1
     assert cli("terminate own") == "All own calls terminated by operator.\n"
     assert list(calls) == ["b-call"]
     assert cli("terminate foreign") == "All foreign calls terminated by operator.\n"
     assert not calls
 
 
-def test_call_terminate(cli: Run, calls: dict[str, FakeCall]) -> None:
+def test_call_terminate(cli: Run, calls: dict[str, Call]) -> None:
     assert cli("call b-call terminate") == "\nCall 'b-call' terminated.\n\n"
     assert "b-call" not in calls
 
 
-def test_active_and_standby_change_ownership(cli: Run, calls: dict[str, FakeCall]) -> None:
+def test_active_and_standby_change_ownership(cli: Run, calls: dict[str, Call]) -> None:
     cli("standby")
     assert all(call.foreign for call in calls.values())
     cli("active")
@@ -359,7 +367,7 @@ def test_interfaces_from_the_engine_port_pools(cli: Run) -> None:
     assert cli("list interfaces") == (
         "Interface 'default' address '127.0.0.1' (IPv4)\n"
         " Port range: 30000 - 40000\n"
-        " Ports used:     4 / 10001 (  0.0%)\n"
+        " Ports used:     0 / 10001 (  0.0%)\n"
         " Packets/bytes/errors:\n"
         "  Ingress:            0 /          0 /          0\n"
         "  Egress:             0 /          0 /          0\n"

@@ -163,17 +163,24 @@ async def call(ctx: CliContext, args: str) -> None:
     await ctx.subcommands(rest)
 
 
+def _selected(ctx: CliContext) -> CallView:
+    """The call ``call <callid>`` found, for its sub-commands."""
+    assert ctx.call is not None, "a call sub-command outside 'call <callid>'"
+    return ctx.call
+
+
 def call_info_command(ctx: CliContext, args: str) -> None:
-    ctx.write(call_info(ctx.call))
+    ctx.write(call_info(_selected(ctx)))
 
 
 async def call_terminate(ctx: CliContext, args: str) -> None:
-    ctx.write(f"\nCall '{ctx.call.call_id}' terminated.\n\n")
-    await engine.terminate(ctx.runtime, ctx.call)
+    call = _selected(ctx)
+    ctx.write(f"\nCall '{call.call_id}' terminated.\n\n")
+    await engine.terminate(ctx.runtime, call)
 
 
 def call_debug(ctx: CliContext, args: str) -> None:
-    _debug_flag(ctx, ctx.call, args)
+    _debug_flag(ctx, _selected(ctx), args)
 
 
 async def call_tag(ctx: CliContext, args: str) -> None:
@@ -185,7 +192,7 @@ async def call_tag(ctx: CliContext, args: str) -> None:
     if not tag:
         ctx.write("No tag specified\n")
         return
-    monologue = next((ml for ml in ctx.call.monologues if ml.tag == tag), None)
+    monologue = next((ml for ml in _selected(ctx).monologues if ml.tag == tag), None)
     if monologue is None:
         ctx.write(f"No such tag '{tag}'\n")
         return
@@ -197,6 +204,7 @@ async def call_tag(ctx: CliContext, args: str) -> None:
 
 
 def tag_info_command(ctx: CliContext, args: str) -> None:
+    assert ctx.monologue is not None, "a tag sub-command outside 'call <callid> tag <tag>'"
     ctx.write(tag_info(ctx.monologue))
 
 

@@ -6,18 +6,20 @@ they read and change its settings and keyspaces as rtpengine's do."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+
+from rtpgate.api import CallStore
 
 from ..cparse import strtol
 from ..tree import MORE_PARAMETERS, CliContext
+from ..values import assign, current
 
 NOT_CONFIGURED = "Redis is not configured.\n"
 NO_KEYSPACES = "Keyspace notification feature has not been configured.\n"
 Handler = Callable[[CliContext, str], None]
 
 
-def _store(ctx: CliContext) -> Any:
-    return getattr(ctx.runtime.engine, "store", None)
+def _store(ctx: CliContext) -> CallStore | None:
+    return ctx.runtime.engine.store
 
 
 def list_redis(option: str) -> Handler:
@@ -27,7 +29,7 @@ def list_redis(option: str) -> Handler:
         if _store(ctx) is None:
             ctx.write(NOT_CONFIGURED)
         else:
-            ctx.write(f"{getattr(ctx.runtime.settings, option.replace('-', '_'))}\n")
+            ctx.write(f"{current(ctx.runtime, option.replace('-', '_'))}\n")
 
     return handle
 
@@ -42,7 +44,7 @@ def set_redis(option: str) -> Handler:
             ctx.write(NOT_CONFIGURED)
         else:
             value = int(strtol(args).value)
-            setattr(ctx.runtime.settings, option.replace("-", "_"), value)
+            assign(ctx.runtime, option.replace("-", "_"), value)
             ctx.write(f"Success setting {option} to {value}\n")
 
     return handle
