@@ -67,6 +67,8 @@ class OfferFlags:
     #: ``DTLS-fingerprint=``: the hash of our ``a=fingerprint`` (``sha-256`` ...).
     dtls_fingerprint: str | None = None
     strip_extmap: bool = False
+    #: ``inject DTMF``: the parties of this offer/answer take ``play DTMF`` without transcoding
+    inject_dtmf: bool = False
     #: ``ICE-lite=``: ``forward`` (towards the offer's receiver), ``backward`` (towards the
     #: offerer), ``both``; None or ``off``: a full agent both ways.
     ice_lite: str | None = None
@@ -255,6 +257,7 @@ _SIMPLE_FLAGS = {
     "loop-protect": "loop_protect", "generate-mid": "generate_mid", "reset": "reset",
     "trickle-ice": "trickle_ice", "strip-extmap": "strip_extmap",
     "fragment": "fragment", "reject-ice": "ice_reject", "ice-reject": "ice_reject",
+    "inject-dtmf": "inject_dtmf",
 }
 
 

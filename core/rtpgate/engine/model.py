@@ -312,6 +312,9 @@ class Monologue:
     unique_id: int  #: creation index in the call (``<untagged N>`` in replies)
     created: float = field(default_factory=time.time)
     via_branch: str | None = None
+    #: ``inject DTMF`` was in an offer or answer of this party: ``play DTMF`` reaches its
+    #: peer although the call does not transcode (rtpengine's ``inject_dtmf``).
+    inject_dtmf: bool = False
     label: str | None = None
     aliases: list[str] = field(default_factory=list)
     medias: list[Media] = field(default_factory=list)

@@ -11,6 +11,7 @@ media: it is sent from that party's own port, in place of what its peer sends, u
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -21,6 +22,8 @@ from .requests import PlayDtmfRequest, PlayMediaRequest
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+log = logging.getLogger("rtpgate.engine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,10 @@ def _dtmf_codes(code: str) -> list[int]:
 
 def play_dtmf(engine: Engine, request: PlayDtmfRequest) -> Reply:
     """DTMF generated as if the selected party sent it: its peer hears it (rtpengine's "the
-    selected call participant is the one generating the DTMF event")."""
+    selected call participant is the one generating the DTMF event").  As rtpengine 10.5
+    (checked on real packets): only once that party has sent RTP ('No SSRC context present
+    for DTMF injection' before), and only where ``inject DTMF`` was given or the call
+    transcodes towards a peer with telephone-event; otherwise "ok" and nothing is played."""
     players = _players(engine)
     if request.code is None or request.code == "":
         raise NgError("No valid 'code' specified")
@@ -148,8 +154,21 @@ def play_dtmf(engine: Engine, request: PlayDtmfRequest) -> Reply:
     for media in _media(engine, request):
         peer = media.monologue.peers[0] if media.monologue.peers else None
         peer_media = peer.media(media.index) if peer is not None else None
-        if peer_media is not None and peer_media.streams:
+        if peer is None or peer_media is None or not peer_media.streams:
+            continue
+        if not media.streams[0].ssrcs:  # the party has sent nothing yet
+            raise NgError("No SSRC context present for DTMF injection")
+        # rtpengine 10.5 injects where 'inject DTMF' put the call through its codec path,
+        # or as RFC 4733 events where the call transcodes anyway and the hearer has them;
+        # otherwise it answers "ok" and plays nothing
+        events = any(c.name == "telephone-event" for c in peer_media.codecs)
+        if media.monologue.inject_dtmf or peer.inject_dtmf or (
+                events and (media.flags | peer_media.flags) & m.MF_TRANSCODING):
             medias.append(peer_media)
+        else:
+            log.info("play DTMF: no 'inject DTMF' and no transcoding to telephone-event: "
+                     "nothing played (as rtpengine)")
+            return {}
     if not medias:
         raise NgError("No suitable media found")
     for media in medias:

@@ -161,6 +161,8 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
 
     # -- from here on nothing fails
     _commit_dialogue(call, dialogue, flags, opmode)
+    if flags.inject_dtmf:
+        dialogue.sender.inject_dtmf = dialogue.receiver.inject_dtmf = True
     negotiation.commit()
     call.last_signal = time.time()
     call.deleted_at = None

@@ -163,12 +163,25 @@ PCMA_TE = ("8 101", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r
                     "a=fmtp:101 0-15\r\n")
 
 
-def test_play_dtmf_as_rfc4733_events(server: ServerProcess) -> None:
-    """Both parties negotiated telephone-event: ``play DTMF`` from the callee reaches the
-    caller as RFC 4733 events (200 ms: ten packets on one timestamp, durations growing by
-    160, the end packet three times); the callee's audio then flows again."""
+def injecting_call(server: ServerProcess, offer: tuple[str, str], answer: tuple[str, str],
+                   **keys: object) -> tuple[str, socket.socket, socket.socket, int]:
+    """A call whose callee has sent some audio (its first codec) already: rtpengine injects
+    DTMF only into a stream it has seen an SSRC on."""
     caller, callee = party(), party()
-    call_id, from_callee, _ = call(server, caller, callee, PCMA_TE, PCMA_TE)
+    call_id, from_callee, _ = call(server, caller, callee, offer, answer, **keys)
+    pt = int(answer[0].split()[0])
+    tone = rtp_packets({0: "PCMU/8000", 8: "PCMA/8000"}[pt], sine(8000, 0.2, 500.0), pt=pt)
+    assert len(exchange(callee, from_callee, tone, caller)) >= len(tone) - 2
+    return call_id, caller, callee, from_callee
+
+
+def test_play_dtmf_as_rfc4733_events(server: ServerProcess) -> None:
+    """Both parties negotiated telephone-event, the offer had ``inject DTMF``: ``play
+    DTMF`` from the callee reaches the caller as RFC 4733 events (200 ms: ten packets on one
+    timestamp, durations growing by 160, the end packet three times); the callee's audio then
+    flows again."""
+    call_id, caller, callee, from_callee = injecting_call(server, PCMA_TE, PCMA_TE,
+                                                          flags=["inject DTMF"])
     reply = ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", "code": "5",
                                        "duration": 200, "volume": 10})
     assert reply == {"result": "ok"}, reply
@@ -189,14 +202,58 @@ def test_play_dtmf_as_rfc4733_events(server: ServerProcess) -> None:
 
 def test_play_dtmf_in_band(server: ServerProcess) -> None:
     """Without telephone-event the caller hears the digits as tones in its PCMA."""
-    caller, callee = party(), party()
-    call_id, _, _ = call(server, caller, callee, PCMA, PCMA)
+    call_id, caller, _, _ = injecting_call(server, PCMA, PCMA, flags=["inject DTMF"])
     reply = ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", "code": "1#9",
                                        "duration": 120, "pause": 100})
     assert reply == {"result": "ok"}, reply
     got = collect(caller, 1.0)
     assert {header(p)[0] for p in got} == {8} and 31 <= len(got) <= 35
     assert inband_digits(decode("PCMA/8000", got)) == "1#9"
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_play_dtmf_without_inject_dtmf_as_rtpengine(server: ServerProcess) -> None:
+    """A call that neither transcodes nor had ``inject DTMF``, as rtpengine 10.5 answers it:
+    before the generating party sent anything, 'No SSRC context present for DTMF injection';
+    after, "ok" and nothing is played (its peer keeps hearing it)."""
+    caller, callee = party(), party()
+    call_id, from_callee, _ = call(server, caller, callee, PCMA_TE, PCMA_TE)
+    keys = {"call-id": call_id, "from-tag": "b", "code": "5"}
+    assert ng(server, "play DTMF", **keys) == {
+        "result": "error", "error-reason": "No SSRC context present for DTMF injection"}
+    tone = rtp_packets("PCMA/8000", sine(8000, 1.0, 500.0), pt=8)
+    assert len(exchange(callee, from_callee, tone[:5], caller)) == 5
+    assert ng(server, "play DTMF", **keys) == {"result": "ok"}
+    got = exchange(callee, from_callee, tone[5:], caller)
+    assert {header(p)[0] for p in got} == {8} and len(got) == len(tone) - 5
+    assert all(abs(frequency(p) - 500) <= 25 for p in got)
+    ng(server, "delete", **{"call-id": call_id})
+
+
+PCMU_TE = ("0 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+
+
+@pytest.mark.parametrize(("offer", "answer", "flags", "heard"), [
+    (PCMA, ("0", "a=rtpmap:0 PCMU/8000\r\n"), [], ""),
+    (PCMA_TE, PCMU_TE, [], "events"),
+    (PCMA, ("0", "a=rtpmap:0 PCMU/8000\r\n"), ["inject DTMF"], "7"),
+])
+def test_play_dtmf_on_a_transcoded_call(server: ServerProcess, offer: tuple[str, str],
+                                        answer: tuple[str, str], flags: list[str],
+                                        heard: str) -> None:
+    """PCMA <-> PCMU, as rtpengine 10.5 does it: without ``inject DTMF`` the caller gets the
+    digit only as RFC 4733 events where it has telephone-event, else nothing; with it, the
+    tones."""
+    call_id, caller, _, _ = injecting_call(server, offer, answer,
+                                           codec={"transcode": ["PCMU"]}, flags=flags)
+    assert ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", "code": "7",
+                                      "duration": 200}) == {"result": "ok"}
+    got = collect(caller, 1.0)
+    if heard == "events":
+        assert {p[12] for p in got if header(p)[0] == 101} == {7}
+    else:
+        assert {header(p)[0] for p in got} <= {8}
+        assert (inband_digits(decode("PCMA/8000", got)) if got else "") == heard
     ng(server, "delete", **{"call-id": call_id})
 
 
