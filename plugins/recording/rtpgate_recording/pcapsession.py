@@ -121,13 +121,26 @@ class PcapSession:
             self.writer.stats.errors += 1
             self.writer.failed(f"writing {self.meta_tmp}", exc)
 
-    def sdp(self, label: str, started: float, mode: str, sdp: str) -> None:
+    def chunk(self, label: str, content: str = "") -> None:
+        """A section of the proc method's metadata: nothing in a pcap recording."""
+
+    def stream(self, info: StreamInfo, details: str) -> None:
+        """A new stream: a pcap needs nothing for it."""
+
+    def sdp(self, tag: int, label: str, started: float, mode: str, before: str, after: str
+            ) -> None:
         """The SDP rtpgate sent for an offer or answer, with the number of the next
         packet (rtpengine's ``sdp_after_pcap``)."""
         text = f"\nLabel: {label}" if label else ""
         text += (f"\nTimestamp started ms: {started * 1000:.3f}\nSDP mode: {mode}"
-                 f"\nSDP before RTP packet: {self.packet_num}\n\n{sdp}")
+                 f"\nSDP before RTP packet: {self.packet_num}\n\n{after}")
         self.note(text)
+
+    def paused(self, paused: bool, when: float) -> None:
+        word = "paused" if paused else "resumed"
+        self.note(f"\nRecording {word} at: "
+                  f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(when))} "
+                  f"({when * 1000:.3f} ms)\n")
 
     def close(self, metadata: str, ended: float) -> None:
         self.flush()

@@ -11,12 +11,14 @@ import socket
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from rtpgate.api import Call, Stream
+from rtpgate.api import Call, Media, Monologue, Stream
 
 from . import pcap
 from .pcapsession import PcapSession
+from .procsession import ProcSession
 from .streams import StreamInfo, local_address
 from .writer import Writer
 
@@ -32,6 +34,9 @@ class Config:
     format: str  #: ``raw`` or ``eth``
     queue: int  #: packets that may wait for the writer
     forward_to: tuple[str, int] | None  #: where ``start forwarding`` sends copies
+    #: the kernel table in the paths the recording daemon opens (its ``--table``, default 0;
+    #: rtpengine's own ``--table`` stays an ignored option here)
+    table: int = 0
 
 
 def spool_dirs(config: Config) -> list[str]:
@@ -55,17 +60,38 @@ def check_spool(config: Config) -> None:
             raise PermissionError(f"the recording directory {directory} is not writable")
 
 
-class Session:
-    """One call's recording: its files' state lives on the writer thread (:attr:`files`)."""
+class Files(Protocol):
+    """What a recording method writes (:class:`PcapSession`, :class:`ProcSession`); every
+    method runs on the writer thread."""
 
-    def __init__(self, call: Call, files: PcapSession) -> None:
-        self.call = call
-        self.files = files
-        self.infos: dict[Stream, StreamInfo] = {}
-        #: the offer or answer last written (``Recording.signalled``)
-        self.signalled: tuple[int, str, str, str] | None = None
-        self.paused = False
-        self.metadata = ""
+    eth: bool
+
+    def open(self) -> None: ...
+    def packet(self, info: StreamInfo, when: float, data: bytes,
+               source: tuple[str, int] | None) -> None: ...
+    def chunk(self, label: str, content: str = "") -> None: ...
+    def stream(self, info: StreamInfo, details: str) -> None: ...
+    def sdp(self, tag: int, label: str, started: float, mode: str, before: str, after: str
+            ) -> None: ...
+    def paused(self, paused: bool, when: float) -> None: ...
+    def close(self, metadata: str, ended: float) -> None: ...
+
+
+@dataclass(eq=False)
+class Session:
+    """One call's recording as the event loop sees it; its files' state lives on the writer
+    thread (:attr:`files`)."""
+
+    call: Call
+    files: Files
+    infos: dict[Stream, StreamInfo] = field(default_factory=dict)
+    #: the offer or answer last written (``Recording.signalled``)
+    signalled: tuple[int, str, str, str] | None = None
+    paused: bool = False
+    metadata: str = ""
+    #: monologues and medias whose sections were written (proc), medias numbered from 1
+    tags: dict[int, str] = field(default_factory=dict)
+    medias: dict[Media, int] = field(default_factory=dict)
 
 
 class Recorder:
@@ -115,11 +141,43 @@ class Recorder:
             return None, None
         info = session.infos.get(stream)
         if info is None:
-            info = StreamInfo(len(session.infos), stream.media.monologue.unique_id,
-                              stream.media.index, stream.component, stream.is_rtcp,
-                              local_address(stream), session.files.eth)
-            session.infos[stream] = info
+            info = self._new_stream(session, stream)
         return session.files.packet, info
+
+    def _new_stream(self, session: Session, stream: Stream) -> StreamInfo:
+        """Number a stream of the recording and announce it (with its party and media, the
+        first time) to the method's files."""
+        media = stream.media
+        ml = media.monologue
+        control = self.writer.control
+        files = session.files
+        if ml.unique_id not in session.tags:
+            self._tag(session, ml)
+        number = session.medias.get(media)
+        if number is None:
+            number = session.medias[media] = len(session.medias) + 1
+            control(files.chunk, f"MEDIA {number} PTIME {media.ptime or 20}")
+            for codec in media.sent_codecs or media.codecs:
+                if codec.encoding:
+                    control(files.chunk, f"MEDIA {number} PAYLOAD TYPE {codec.pt}",
+                            codec.encoding)
+                    control(files.chunk, f"MEDIA {number} FMTP {codec.pt}", codec.fmtp)
+        info = StreamInfo(len(session.infos), ml.unique_id, media.index, stream.component,
+                          stream.is_rtcp, local_address(stream), files.eth)
+        session.infos[stream] = info
+        control(files.stream, info, f"TAG {ml.unique_id} MEDIA {number} TAG-MEDIA "
+                                    f"{media.index} COMPONENT {stream.component} "
+                                    f"FLAGS {stream.flags & 0xFFFF}")
+        return info
+
+    def _tag(self, session: Session, ml: Monologue) -> None:
+        """A party's tag (again when it changed: an offer's answerer is tagged by the
+        answer) and label."""
+        session.tags[ml.unique_id] = ml.tag
+        control, files = self.writer.control, session.files
+        control(files.chunk, f"TAG {ml.unique_id}", ml.tag)
+        if ml.label:
+            control(files.chunk, f"LABEL {ml.unique_id}", ml.label)
 
     def forwarder(self, call: Call, stream: Stream) -> Callable[[bytes], None] | None:
         """How the tap forwards what ``stream`` receives: to ``--forward-to`` while the call
@@ -159,22 +217,25 @@ class Recorder:
         if not rec.recording and not rec.paused:
             self._finish(call)
             return
-        files = self.writer.control
+        control = self.writer.control
+        files = session.files
         if rec.paused != session.paused:
             session.paused = rec.paused
-            word = "paused" if rec.paused else "resumed"
-            now = time.time()
-            files(session.files.note, f"\nRecording {word} at: "
-                  f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(now))} "
-                  f"({now * 1000:.3f} ms)\n")
-        session.metadata = rec.metadata
+            control(files.paused, rec.paused, time.time())
+        for ml in call.monologues:
+            if ml.unique_id in session.tags and session.tags[ml.unique_id] != ml.tag:
+                self._tag(session, ml)
+        if rec.metadata != session.metadata:
+            session.metadata = rec.metadata
+            control(files.chunk, "METADATA", rec.metadata)
         signalled = rec.signalled
         if signalled is not None and signalled is not session.signalled:
             session.signalled = signalled
             sender = next((ml for ml in call.monologues if ml.unique_id == signalled[0]), None)
             label = sender.label or "" if sender is not None else ""
             started = sender.created if sender is not None else call.created
-            files(session.files.sdp, label, started, signalled[1], signalled[3])
+            control(files.sdp, signalled[0], label, started, signalled[1], signalled[2],
+                    signalled[3])
 
     def ended(self, call: Call) -> None:
         self._finish(call)
@@ -194,12 +255,26 @@ class Recorder:
                           "(--recording-dir)")
             return None
         name = f"{urllib.parse.quote(call.call_id, safe='')}-{secrets.token_hex(8)}"
-        files = PcapSession(self.writer, config.spool, name, pcap.FORMATS[config.format],
-                            rec.file, rec.path, call.created)
+        files: Files
+        if config.method == "proc":
+            files = ProcSession(self.writer, config.spool, name, call.call_id, config.table)
+            where = files.meta_path
+        else:
+            files = PcapSession(self.writer, config.spool, name, pcap.FORMATS[config.format],
+                                rec.file, rec.path, call.created)
+            where = files.pcap_path
         session = Session(call, files)
         self.sessions[call] = session
-        self.writer.control(files.open)
-        log.info("recording call %s to %s", call.call_id, files.pcap_path)
+        control = self.writer.control
+        control(files.open)
+        control(files.chunk, "RECORDING 1")
+        for key, value in (("METADATA", rec.metadata), ("RECORDING_FILE", rec.file),
+                           ("OUTPUT_DESTINATION", rec.file), ("RECORDING_PATH", rec.path),
+                           ("RECORDING_PATTERN", rec.pattern)):
+            if value:
+                control(files.chunk, key, value)
+        session.metadata = rec.metadata
+        log.info("recording call %s to %s", call.call_id, where)
         return session
 
     def _finish(self, call: Call) -> None:

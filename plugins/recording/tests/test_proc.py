@@ -1,0 +1,140 @@
+"""``--recording-method=proc`` with Debian's real ``rtpengine-recording`` reading the spool: the
+daemon turns the call into WAV files of what each party sent.
+
+There is no rtpengine kernel module, so the daemon runs in a mount namespace of its own where
+``/proc`` is a tmpfs holding links to the real proc's entries and ``/proc/rtpengine`` leads to
+the spool's ``rtpengine-proc`` directory, where rtpgate keeps one FIFO per recorded stream."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from callhelp import dominant, make_call, pcmu, rtp, tone, wait_for
+from rtpgate.testing import ServerProcess
+
+DAEMON = shutil.which("rtpengine-recording")
+UNSHARE = shutil.which("unshare")
+
+
+def _daemon_script(spool: Path, out: Path, scratch: Path) -> str:
+    return f"""set -e
+mkdir -p {scratch}/realproc
+mount --rbind /proc {scratch}/realproc
+mount -t tmpfs tmpfs /proc
+for entry in {scratch}/realproc/*; do ln -s "$entry" "/proc/${{entry##*/}}"; done
+ln -s {spool}/rtpengine-proc /proc/rtpengine
+exec {DAEMON} --foreground --log-stderr --log-level=7 --table=0 --spool-dir={spool} \
+    --output-dir={out} --output-format=wav --output-single --num-threads=2
+"""
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Callable[[Path], tuple[subprocess.Popen[bytes], Path]]]:
+    if DAEMON is None:
+        pytest.skip("rtpengine-recording (Debian package rtpengine-recording-daemon) is not "
+                    "installed")
+    if UNSHARE is None or subprocess.run(
+            [UNSHARE, "--mount", "--", "/bin/sh", "-c", "mount -t tmpfs tmpfs /mnt"],
+            capture_output=True).returncode != 0:
+        pytest.skip("needs unshare --mount and mount (root) to give rtpengine-recording its "
+                    "/proc/rtpengine")
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(spool: Path) -> tuple[subprocess.Popen[bytes], Path]:
+        out, scratch = tmp_path / "wav", tmp_path / "scratch"
+        out.mkdir()
+        scratch.mkdir()
+        log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([UNSHARE or "unshare", "--mount", "--propagation", "private",
+                                 "--", "/bin/sh", "-c", _daemon_script(spool, out, scratch)],
+                                stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        started.append(proc)
+        # inotify on the spool is set up before the threads start
+        wait_for(lambda: "poller thread 1 running" in (tmp_path / "daemon.log").read_text(
+            errors="replace") or proc.poll() is not None, what="rtpengine-recording")
+        assert proc.poll() is None, (tmp_path / "daemon.log").read_text(errors="replace")
+        return proc, out
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _open_fifos(pid: int) -> int:
+    """How many of rtpgate's stream FIFOs the daemon has open."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += "/rtpengine-proc/" in os.readlink(fd)
+        except OSError:
+            continue
+    return count
+
+
+def _wav(path: Path) -> tuple[np.ndarray, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.rate
+        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+    return samples.astype(np.float64), rate
+
+
+def test_rtpengine_recording_makes_wav_files_of_the_call(
+        rtpgate_server: Callable[..., ServerProcess], daemon: Callable[..., tuple[
+            subprocess.Popen[bytes], Path]], tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    server = rtpgate_server(f"--recording-dir={spool}", "--recording-method=proc",
+                            "--delete-delay=0")
+    proc, out = daemon(spool)
+    call = make_call(server, **{"record call": "yes", "metadata": "case=proc"})
+    # both parties' RTP and RTCP streams
+    wait_for(lambda: _open_fifos(proc.pid) >= 4, what="the daemon opening the streams")
+    meta = wait_for(lambda: "\nTAG 1\n1:\nb\n" in (text := next(spool.glob("*.meta")).read_text())
+                    and text, what="the answerer's tag")  # b: known from the answer
+    assert "CALL-ID\n" in meta and "\nMEDIA 1 PAYLOAD TYPE 0\n9:\nPCMU/8000\n" in meta
+    assert "\nTAG 0\n1:\na\n" in meta and "\nSDP from 1 after answer\n" in meta
+
+    seconds = 2.0
+    from_a, from_b = pcmu(tone(seconds, 1000)), pcmu(tone(seconds, 440))
+    start = time.monotonic()
+    for i, (pa, pb) in enumerate(zip(from_a, from_b, strict=True)):
+        assert call.send("a", rtp(i, pa, 0xAAAA)) == rtp(i, pa, 0xAAAA)
+        assert call.send("b", rtp(i, pb, 0xBBBB)) == rtp(i, pb, 0xBBBB)
+        time.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
+    assert call.ng("delete")["result"] == "ok"
+    wait_for(lambda: not list(spool.glob("*.meta")), what="the metadata file removed")
+
+    # the daemon closes its outputs when the metadata file goes
+    wavs = wait_for(lambda: len(list(out.rglob("*.wav"))) >= 2 and sorted(out.rglob("*.wav")),
+                    timeout=20, what="two WAV files")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+    heard = {}
+    for wav in wavs:
+        samples, rate = _wav(wav)
+        assert rate == 8000
+        # nearly all of the two seconds, each of its own party
+        assert abs(len(samples) / rate - seconds) < 0.2, (wav, len(samples))
+        heard[round(dominant(samples[800:], rate))] = wav
+    assert sorted(heard) == [440, 1000], heard
+    assert server.stop() == 0
+    written = 2 * len(from_a)
+    assert f"recording: {written} packets written, 0 dropped (queue full), 0 errors" \
+        in server.log
