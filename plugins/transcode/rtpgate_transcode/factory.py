@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from rtpgate.api import Pipeline, Stream
+from typing import TYPE_CHECKING
+
+from rtpgate.api import Media, Pipeline, Stream
 
 from .plan import plan
 from .stage import TranscodeStage
+
+if TYPE_CHECKING:
+    from rtpgate.api import Runtime
 
 KEY = "transcode"
 
@@ -14,18 +19,37 @@ class TranscodeFactory:
     """A :class:`rtpgate.api.PipelineFactory`: the stage of RTP from a stream's party
     (ingress, after decryption), shared by the media's RTP and RTCP streams and kept while its
     plan stays the same (its codecs and stream state survive re-INVITEs).  The stage lives in
-    the media's ``plugin_state``, so it goes with the media."""
+    the media's ``plugin_state``, so it goes with the media.  ``runtime`` lets the stage send
+    the packets it makes beyond one per packet received (a shorter ptime) from the peer's
+    relay stream; without one (tests) they wait for the next packet."""
+
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._runtime = runtime
 
     def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
         media = stream.media
         peer = media.monologue.peers[0] if media.monologue.peers else None
         peer_media = peer.media(media.index) if peer is not None else None
         wanted = plan(media, peer_media) if peer_media is not None else None
-        if wanted is None:
+        if wanted is None or peer_media is None:
             media.plugin_state.pop(KEY, None)
             return None
         stage = media.plugin_state.get(KEY)
         if not isinstance(stage, TranscodeStage) or stage.plan.key() != wanted.key():
-            stage = TranscodeStage(wanted)
+            if isinstance(stage, TranscodeStage):
+                stage.close()
+            stage = TranscodeStage(wanted, self._sender(peer_media))
             media.plugin_state[KEY] = stage
         return Pipeline(ingress=(stage,))
+
+    def _sender(self, sink: Media) -> TranscodeStage.Send | None:
+        runtime = self._runtime
+        if runtime is None:
+            return None
+
+        def send(data: bytes, stage: TranscodeStage) -> bool:
+            relay_stream = runtime.engine.relay.streams.get(sink.streams[0]) \
+                if sink.streams else None
+            return relay_stream is not None and not relay_stream.closed and \
+                relay_stream.send_made(data, stage)
+        return send

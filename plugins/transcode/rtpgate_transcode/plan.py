@@ -7,8 +7,8 @@ the peer's first codec rtpgate can encode, or drops it (a supplemental codec the
 RFC 4733 events from a sender whose peer has no telephone-event become in-band tones, and
 digits heard in the audio of a sender without telephone-event become events for a peer that has
 it; both need the audio decoded, so it is transcoded (to the same codec when both share it).
-A longer packetisation time towards the peer (``ptime``/``ptime-reverse``) repacketises even a
-shared codec; a shorter one is not made (a stage gives at most one packet per packet it gets).
+Another packetisation time towards the peer (``ptime``/``ptime-reverse``, longer or shorter)
+repacketises even a shared codec.
 Nothing to do gives ``None``, so the stream keeps the relay's fast path.
 """
 
@@ -79,10 +79,10 @@ def plan(source: Media, sink: Media) -> DirectionPlan | None:
     sends, receives = accepted(source), accepted(sink)
     if not sends or not receives:
         return None
-    # a pipeline stage gives one packet per packet, so a shorter ptime than the sender's
-    # cannot be made: the sender's is kept then
-    repacketise = bool(source.ptime and sink.ptime and source.ptime < sink.ptime)
-    ptime = max(sink.ptime, source.ptime) or 20
+    # another packetisation time towards the receiver, longer or shorter, is made from
+    # whatever the sender sends (the chain frames its audio anew)
+    repacketise = bool(source.ptime and sink.ptime and source.ptime != sink.ptime)
+    ptime = sink.ptime or source.ptime or 20
     encodable = [c for c in receives if not c.supplemental and _encodable(c)]
     te_sent = [c for c in sends if c.name == "telephone-event"]
     te_received = [c for c in receives if c.name == "telephone-event"]

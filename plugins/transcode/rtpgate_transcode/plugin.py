@@ -28,7 +28,7 @@ def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
 @hookimpl
 def rtpgate_media_pipeline(runtime: Runtime) -> Iterable[PipelineFactory]:
     # DTMF-security first: what it makes is audio of the party's codec, for the others
-    return [SecurityFactory(), TranscodeFactory(), PlayerFactory()]
+    return [SecurityFactory(), TranscodeFactory(runtime), PlayerFactory()]
 
 
 @hookimpl

@@ -14,14 +14,19 @@ sender's own audio dropped meanwhile; digits heard in the sender's audio (Goertz
 last with the end bit.
 
 A pipeline stage returns one packet per packet it gets; when a chain has more than one ready
-(an output ptime shorter than the input's), the rest wait for the next packets (at most
-:data:`BACKLOG`; more are dropped and counted).
+(an output ptime shorter than the input's: 30 ms in, 20 or 10 ms out), the first is returned
+and the rest are sent one output ptime apart from the peer's relay stream (through its egress
+stages, so SRTP applies; media control such as ``block media`` is checked on the packet the
+stage returns, not on these).  Without a way to send them (a stage made without the runtime)
+they wait for the next packets.  At most :data:`BACKLOG` wait; more are dropped and counted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from rtpgate.api import Stage
 
@@ -39,10 +44,14 @@ class TranscodeStage:
     """One direction's codec chains, created when the plan asks for them."""
 
     name = "transcode"
+    #: Sends a packet the stage made to the peer (False: it could not).
+    Send = Callable[[bytes, "TranscodeStage"], bool]
 
-    def __init__(self, plan: DirectionPlan) -> None:
+    def __init__(self, plan: DirectionPlan, send: Send | None = None) -> None:
         self.plan = plan
         self.error = False
+        self._send = send
+        self._timer: asyncio.TimerHandle | None = None
         self._streams: dict[int, OutputStream] = {}
         self._chains: dict[int, CodecChain] = {}
         self._backlog: deque[bytes] = deque()
@@ -192,7 +201,37 @@ class TranscodeStage:
         return None
 
     def _next(self) -> bytes | None:
-        return self._backlog.popleft() if self._backlog else None
+        if not self._backlog:
+            return None
+        out = self._backlog.popleft()
+        if self._backlog and self._send is not None and self._timer is None:
+            self._schedule()
+        return out
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the event loop (a test driving the stage by hand)
+            return
+        self._timer = loop.call_later(self.plan.ptime / 1000, self._flush)
+
+    def _flush(self) -> None:
+        """One waiting packet out, one output ptime after the last."""
+        self._timer = None
+        if not self._backlog or self._send is None:
+            return
+        if not self._send(self._backlog.popleft(), self):
+            self._backlog.clear()  # the peer's stream went: nothing to pace any more
+            return
+        if self._backlog:
+            self._schedule()
+
+    def close(self) -> None:
+        """Stop pacing (the stage is replaced or its media goes)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._backlog.clear()
 
     def rtcp(self, data: bytes) -> bytes | None:
         """A sender report of rtpgate's stream instead of the party's own."""

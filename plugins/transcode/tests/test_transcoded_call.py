@@ -50,13 +50,13 @@ def relay_port(reply: dict[str, Any]) -> int:
     return int(found.group(1))
 
 
-def exchange(sender: socket.socket, to: int, packets: list[bytes], receiver: socket.socket
-             ) -> list[bytes]:
-    """Send ``packets`` at 20 ms intervals and collect what ``receiver`` gets meanwhile."""
+def exchange(sender: socket.socket, to: int, packets: list[bytes], receiver: socket.socket,
+             interval: float = 0.02) -> list[bytes]:
+    """Send ``packets`` ``interval`` s apart and collect what ``receiver`` gets meanwhile."""
     got: list[bytes] = []
     for data in packets:
         sender.sendto(data, (LOCAL, to))
-        deadline = time.monotonic() + 0.02
+        deadline = time.monotonic() + interval
         while time.monotonic() < deadline:
             with contextlib.suppress(TimeoutError):
                 got.append(receiver.recv(4096))
@@ -177,7 +177,7 @@ def test_amr_caller_and_pcma_callee(server: ServerProcess) -> None:
 def test_ptime_20_to_30(server: ServerProcess) -> None:
     """``ptime: 30`` in the offer: the callee gets 30 ms packets of what the caller sends in
     20 ms ones (60 in, 40 out, timestamps 240 apart, one SSRC, consecutive sequence numbers);
-    the other direction keeps 20 ms packets (a shorter ptime is not made)."""
+    the caller, who asked for 20 ms, gets 20 ms packets."""
     caller, callee = party(), party()
     pcma = ("8", "a=rtpmap:8 PCMA/8000\r\na=ptime:20\r\n")
     call_id, from_callee, from_caller = call(server, caller, callee, pcma,
@@ -194,6 +194,33 @@ def test_ptime_20_to_30(server: ServerProcess) -> None:
     assert abs(dominant(samples, 8000) - 1000) <= 20
     back = exchange(callee, from_callee, sent[:10], caller)
     assert [len(p) for p in back] == [12 + 160] * 10
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_ptime_30_to_20_and_to_10(server: ServerProcess) -> None:
+    """Shorter packetisation times: both parties send 30 ms packets; ``ptime: 20`` gives the
+    callee 20 ms packets (40 in, 60 out), ``ptime-reverse: 10`` gives the caller 10 ms ones
+    (40 in, 120 out): one SSRC, consecutive sequence numbers, timestamps one ptime apart, and
+    the tone intact."""
+    caller, callee = party(), party()
+    pcma = ("8", "a=rtpmap:8 PCMA/8000\r\na=ptime:30\r\n")
+    call_id, from_callee, from_caller = call(server, caller, callee, pcma, pcma, ptime=20,
+                                             **{"ptime-reverse": 10})
+    sent = rtp_packets("PCMA/8000", sine(8000, 1.2), pt=8, ptime=30)
+    assert len(sent) == 40
+    for sender, to, receiver, ptime in ((caller, from_caller, callee, 20),
+                                        (callee, from_callee, caller, 10)):
+        got = exchange(sender, to, sent, receiver, interval=0.03)
+        assert len(got) == 1200 // ptime
+        heads = [header(p) for p in got]
+        assert {h[0] for h in heads} == {8} and len({h[3] for h in heads}) == 1
+        assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+        assert all((b[2] - a[2]) & 0xFFFFFFFF == 8 * ptime
+                   for a, b in itertools.pairwise(heads))
+        assert {len(p) for p in got} == {12 + 8 * ptime}
+        samples = decode("PCMA/8000", got)[800:]
+        assert abs(dominant(samples, 8000) - 1000) <= 20
+        assert abs(level_db(samples) - SENT_DB) <= 3
     ng(server, "delete", **{"call-id": call_id})
 
 
