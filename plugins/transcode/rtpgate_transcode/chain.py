@@ -19,6 +19,7 @@ import av.error
 
 from . import dtmf
 from .amr import AmrFormat
+from .cn import Noise, silent
 from .formats import AudioCodec
 from .rtp import OutputStream, RtpPacket
 
@@ -113,6 +114,11 @@ class CodecChain:
         #: AMR frames waiting to fill one ptime, and the ticks of the first
         self._amr_frames: list[bytes] = []
         self._amr_ticks = 0
+        #: Silence towards a party with CN goes out as CN (:meth:`send_cn_for_silence`).
+        self._cn_pt = -1
+        self._cn_payload = b""
+        self._silence = 0
+        self._noise: Noise | None = None
         self._resampler = av.AudioResampler(format="s16", layout=_layout(out_channels),
                                             rate=out.rate)
         self._fifo = av.AudioFifo()
@@ -195,6 +201,42 @@ class CodecChain:
         self._fifo.write(frame)
         return self._drain()
 
+    def send_cn_for_silence(self, pt: int, payload: bytes, threshold: int) -> None:
+        """From now on an output packet time whose samples are all within ``threshold``
+        goes out as a CN packet (payload type ``pt``, ``payload``) instead (rtpengine's
+        ``--silence-detect`` towards a party that has CN).  Only where one encoder frame is
+        one packet time (not AMR at ptimes over 20 ms, whose packets hold several frames)."""
+        if self._chunk == self.out.samples(self.ptime):
+            self._cn_pt, self._cn_payload, self._silence = pt, payload, threshold
+
+    def noise(self, timestamp: int, params: bytes | None) -> list[bytes]:
+        """One packet time of comfort noise (of the CN ``params``; ``None``: silence) in
+        place of the input at ``timestamp`` (input RTP clock): a CN packet from a party whose
+        peer has no CN, or a DTX gap filled."""
+        count = self.out.samples(self.ptime)
+        self._place(timestamp, self.source.samples(self.ptime))
+        if params is None:
+            pcm = bytes(count * 2)
+        else:
+            if self._noise is None:
+                self._noise = Noise(self.out.rate)
+            pcm = self._noise.take(count, params)
+        if self._out_channels == 2:
+            mono = memoryview(pcm).cast("h")
+            pcm = b"".join(int(v).to_bytes(2, "little", signed=True) * 2 for v in mono)
+        frame = av.AudioFrame(format="s16", layout=_layout(self._out_channels), samples=count,
+                              align=1)
+        frame.sample_rate = self.out.rate
+        frame.planes[0].update(pcm)
+        self._fifo.write(frame)
+        return self._drain()
+
+    def fill(self, params: bytes | None) -> list[bytes]:
+        """A DTX gap: one packet time of noise (or silence) where the next input was due."""
+        if self._next_in is None:
+            return []
+        return self.noise(self._next_in, params)
+
     def _place(self, timestamp: int, samples: int) -> None:
         """Anchor the output timeline on the input's: restart the FIFO at a gap or jump."""
         if self._origin is None:
@@ -207,6 +249,12 @@ class CodecChain:
         if offset >= 1 << 31:  # before the origin: re-anchor there
             self._origin, offset = timestamp, 0
         ticks = offset * self.out.clock // self.source.clock
+        if expected is not None and ticks < self._fifo_ticks:
+            # earlier than what went out (a DTX fill ran ahead of the sender): continue from
+            # there, the input's timeline moved on by the difference
+            back = (self._fifo_ticks - ticks) * self.source.clock // self.out.clock
+            self._origin = (self._origin - back) & 0xFFFFFFFF
+            ticks = self._fifo_ticks
         if expected is not None:
             self._fifo.read(self._fifo.samples)  # drop the remainder before the gap
             self._encoded = b""
@@ -224,6 +272,14 @@ class CodecChain:
             self._fifo_ticks += self.out.ticks(self._chunk)
             frame.pts = self._pts
             self._pts += self._chunk
+            if self._silence and not self._encoded and silent(
+                    bytes(frame.planes[0])[:self._chunk * 2 * self._out_channels],
+                    self._silence):
+                self.packets_out += 1
+                out.append(self.stream.packet(ticks, self._cn_payload, self._marker,
+                                              pt=self._cn_pt))
+                self._marker = False
+                continue
             payloads = [bytes(p) for p in self._encoder.encode(frame)]
             if self._bytes:
                 self._encoded += b"".join(payloads)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rtpgate.api import Media, Pipeline, Stream
 
+from .cn import CnSettings
 from .plan import plan
 from .stage import TranscodeStage
 
@@ -25,12 +26,22 @@ class TranscodeFactory:
 
     def __init__(self, runtime: Runtime | None = None) -> None:
         self._runtime = runtime
+        self._cn: CnSettings | None = None
+
+    @property
+    def cn(self) -> CnSettings:
+        """The comfort noise and DTX options (read on first use: the settings are made after
+        the plugins' hooks)."""
+        if self._cn is None:
+            self._cn = CnSettings.of(self._runtime.settings if self._runtime else None)
+        return self._cn
 
     def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
         media = stream.media
         peer = media.monologue.peers[0] if media.monologue.peers else None
         peer_media = peer.media(media.index) if peer is not None else None
-        wanted = plan(media, peer_media) if peer_media is not None else None
+        wanted = plan(media, peer_media, bool(self.cn.silence)) if peer_media is not None \
+            else None
         if wanted is None or peer_media is None:
             media.plugin_state.pop(KEY, None)
             return None
@@ -38,7 +49,7 @@ class TranscodeFactory:
         if not isinstance(stage, TranscodeStage) or stage.plan.key() != wanted.key():
             if isinstance(stage, TranscodeStage):
                 stage.close()
-            stage = TranscodeStage(wanted, self._sender(peer_media))
+            stage = TranscodeStage(wanted, self._sender(peer_media), self.cn)
             media.plugin_state[KEY] = stage
         return Pipeline(ingress=(stage,))
 

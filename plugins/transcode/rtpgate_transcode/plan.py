@@ -9,6 +9,9 @@ digits heard in the audio of a sender without telephone-event become events for 
 it; both need the audio decoded, so it is transcoded (to the same codec when both share it).
 Another packetisation time towards the peer (``ptime``/``ptime-reverse``, longer or shorter)
 repacketises even a shared codec.
+CN from a sender whose peer has no CN becomes comfort noise in the audio; with
+``--silence-detect``, silence towards a peer that has CN (and a sender without) becomes CN
+packets; both transcode the audio (:mod:`~rtpgate_transcode.cn`).
 Nothing to do gives ``None``, so the stream keeps the relay's fast path.
 """
 
@@ -25,7 +28,9 @@ from . import formats
 class Route:
     """What happens to one input payload type."""
 
-    action: str  #: ``pass`` (payload type rewritten if it differs), ``transcode``, ``drop``
+    #: ``pass`` (payload type rewritten if it differs), ``transcode``, ``drop``, ``tone`` (an
+    #: RFC 4733 event played in-band), ``cn`` (comfort noise made of a CN packet)
+    action: str
     source: Codec
     target: Codec | None = None
 
@@ -38,6 +43,8 @@ class DirectionPlan:
     dtmf_out: Codec | None = None
     #: encoder options for the receiver's codecs (``codec-set``: ``opus/48000/2/32000``)
     options: tuple[str, ...] = ()
+    #: the receiver's CN codecs, when silence is to go out as CN
+    cn_out: tuple[Codec, ...] = ()
 
     def bitrate(self, codec: Codec) -> int | None:
         """The bitrate ``codec-set`` (or a ``codec-transcode`` spec) asks for ``codec``."""
@@ -53,7 +60,8 @@ class DirectionPlan:
 
     def key(self) -> tuple[object, ...]:
         out = self.dtmf_out
-        return (self.ptime, self.options, out.pt if out else -1, tuple(sorted(
+        return (self.ptime, self.options, tuple((c.pt, c.encoding) for c in self.cn_out),
+                out.pt if out else -1, tuple(sorted(
             (pt, r.action, r.source.encoding, r.source.fmtp,
              r.target.pt if r.target else -1, r.target.encoding if r.target else "",
              r.target.fmtp if r.target else "") for pt, r in self.routes.items())))
@@ -74,8 +82,9 @@ def _encodable(codec: Codec) -> bool:
     return known is not None and known.encoder is not None
 
 
-def plan(source: Media, sink: Media) -> DirectionPlan | None:
-    """The plan for RTP from ``source``'s party to ``sink``'s, or ``None`` (forward as is)."""
+def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionPlan | None:
+    """The plan for RTP from ``source``'s party to ``sink``'s, or ``None`` (forward as is).
+    ``silence_detect``: the server makes CN of silence (``--silence-detect``)."""
     sends, receives = accepted(source), accepted(sink)
     if not sends or not receives:
         return None
@@ -92,14 +101,25 @@ def plan(source: Media, sink: Media) -> DirectionPlan | None:
     converting = bool(source.flags & sink.flags & MF_TRANSCODING)
     tones = converting and bool(te_sent) and not te_received
     detect = converting and bool(te_received) and not te_sent
+    # comfort noise (RFC 3389) between a side with CN and one without: CN received becomes
+    # noise in the audio, silence becomes CN where the server detects it; both need the audio
+    # decoded
+    cn_sent = [c for c in sends if c.name == "cn"]
+    cn_received = [c for c in receives if c.name == "cn"]
+    noise = converting and bool(cn_sent) and not cn_received
+    make_cn = converting and silence_detect and bool(cn_received) and not cn_sent
     routes: dict[int, Route] = {}
-    work = tones or detect
+    work = tones or detect or noise or make_cn
+    decode = tones or detect or noise or make_cn
     for codec in sends:
         match = next((c for c in receives if _same(codec, c)), None)
         if codec.name == "telephone-event" and tones:
             routes[codec.pt] = Route("tone", codec)
             continue
-        keep = not (repacketise or tones or detect) or codec.supplemental
+        if codec.name == "cn" and noise:
+            routes[codec.pt] = Route("cn", codec)
+            continue
+        keep = not (repacketise or decode) or codec.supplemental
         if match is not None and keep:
             routes[codec.pt] = Route("pass", codec, match)
             work = work or match.pt != codec.pt
@@ -116,4 +136,5 @@ def plan(source: Media, sink: Media) -> DirectionPlan | None:
         routes[codec.pt] = Route("transcode", codec, target)
     if not work:
         return None
-    return DirectionPlan(routes, ptime, te_received[0] if detect else None, sink.codec_set)
+    return DirectionPlan(routes, ptime, te_received[0] if detect else None, sink.codec_set,
+                         tuple(cn_received) if make_cn else ())

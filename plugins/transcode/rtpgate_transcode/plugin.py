@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from rtpgate.api import CodecCapability, hookimpl
+from rtpgate.api import CodecCapability, Option, hookimpl
 
-from . import formats
+from . import cn, formats
 from .factory import TranscodeFactory
 from .player import PlayerFactory, Players
 from .security import SecurityFactory
 
 if TYPE_CHECKING:
     from rtpgate.api import MediaPlayers, PipelineFactory, Runtime
+
+
+@hookimpl
+def rtpgate_options() -> Iterable[Option]:
+    return cn.OPTIONS
 
 
 @hookimpl

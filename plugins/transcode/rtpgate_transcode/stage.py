@@ -32,6 +32,7 @@ from rtpgate.api import Stage
 
 from . import dtmf, formats
 from .chain import CodecChain
+from .cn import CnSettings
 from .plan import DirectionPlan
 from .rtp import MalformedRtp, OutputStream, RtpPacket, parse
 
@@ -47,11 +48,17 @@ class TranscodeStage:
     #: Sends a packet the stage made to the peer (False: it could not).
     Send = Callable[[bytes, "TranscodeStage"], bool]
 
-    def __init__(self, plan: DirectionPlan, send: Send | None = None) -> None:
+    def __init__(self, plan: DirectionPlan, send: Send | None = None,
+                 cn: CnSettings | None = None) -> None:
         self.plan = plan
         self.error = False
         self._send = send
+        self._cn = cn or CnSettings()
         self._timer: asyncio.TimerHandle | None = None
+        #: DTX (``--dtx-delay``): the timer, the chain that last had audio and when
+        self._dtx_timer: asyncio.TimerHandle | None = None
+        self._dtx_chain: CodecChain | None = None
+        self._dtx_last = 0.0
         self._streams: dict[int, OutputStream] = {}
         self._chains: dict[int, CodecChain] = {}
         self._backlog: deque[bytes] = deque()
@@ -90,6 +97,10 @@ class TranscodeStage:
         chain = CodecChain(source, route.source.fmtp, target, route.target.fmtp, stream,
                            self.plan.ptime, detect_dtmf=self.plan.dtmf_out is not None,
                            bitrate=self.plan.bitrate(route.target))
+        cn = next((c for c in self.plan.cn_out if c.encoding.split("/")[1:2]
+                   == [str(target.clock)]), None)
+        if cn is not None and self._cn.silence:
+            chain.send_cn_for_silence(cn.pt, self._cn.cn_payload, self._cn.silence)
         self._chains[pt] = chain
         return chain
 
@@ -114,6 +125,9 @@ class TranscodeStage:
         if route.action == "tone":
             self._tone(packet)
             return self._next()
+        if route.action == "cn":
+            self._comfort_noise(packet)
+            return self._next()
         if self._event is not None and not self._event[2]:
             return self._next()  # the sender's audio under an event played in-band
         chain = self._chain(pt)
@@ -121,6 +135,8 @@ class TranscodeStage:
             return self._bad()
         errors = chain.errors
         produced = chain.process(packet)
+        if self._cn.dtx_delay_ms:
+            self._dtx_watch(chain)
         if chain.detector is not None and self.plan.dtmf_out is not None:
             produced = [self._as_event(chain, p) for p in produced]
         self._backlog.extend(produced)
@@ -131,6 +147,51 @@ class TranscodeStage:
             self._backlog.popleft()
             self.overflow += 1
         return self._next()
+
+    def _comfort_noise(self, packet: RtpPacket) -> None:
+        """A CN packet from the sender, for a receiver without CN: a packet time of the noise
+        it describes, in the receiver's codec."""
+        chain = self._audio_chain()
+        if chain is None or not packet.payload:
+            self.dropped += 1
+            return
+        self._backlog.extend(chain.noise(packet.timestamp, packet.payload))
+        if self._cn.dtx_delay_ms:  # the noise goes on in a DTX gap after it
+            self._dtx_watch(chain)
+
+    def _dtx_watch(self, chain: CodecChain) -> None:
+        """Audio came: a gap from now on is filled once it is longer than the delay."""
+        if self._send is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._dtx_chain, self._dtx_last = chain, loop.time()
+        if self._dtx_timer is None:
+            self._dtx_timer = loop.call_later(self._dtx_due(), self._dtx)
+
+    def _dtx_due(self) -> float:
+        return (self.plan.ptime + self._cn.dtx_delay_ms) / 1000
+
+    def _dtx(self) -> None:
+        """Fill one packet time of a gap (silence, or ``--dtx-cn-params`` noise), until
+        packets come again or ``--max-dtx`` passed."""
+        self._dtx_timer = None
+        chain = self._dtx_chain
+        if chain is None or self._send is None:
+            return
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self._dtx_last
+        if idle < self._dtx_due():  # a packet came meanwhile
+            self._dtx_timer = loop.call_later(self._dtx_due() - idle, self._dtx)
+            return
+        if 0 < self._cn.max_dtx_s < idle:
+            return
+        for data in chain.fill(self._cn.dtx_noise or None):
+            if not self._send(data, self):
+                return
+        self._dtx_timer = loop.call_later(self.plan.ptime / 1000, self._dtx)
 
     def _audio_chain(self) -> CodecChain | None:
         for pt, route in self.plan.routes.items():
@@ -228,9 +289,11 @@ class TranscodeStage:
 
     def close(self) -> None:
         """Stop pacing (the stage is replaced or its media goes)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._dtx_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._dtx_timer = None
+        self._dtx_chain = None
         self._backlog.clear()
 
     def rtcp(self, data: bytes) -> bytes | None:

@@ -1,0 +1,115 @@
+"""Comfort noise (RFC 3389) and silence: rtpengine's ``--silence-detect``, ``--cn-payload`` and
+DTX options, and the noise FFmpeg's ``comfortnoise`` codec makes from a CN payload.
+
+* **CN consumed**: a CN packet from a party whose peer has no CN becomes one packet time of
+  comfort noise in the peer's codec (decoded by FFmpeg's CN decoder).
+* **CN made** (``--silence-detect``): on a transcoded direction towards a party that has CN, an
+  output packet time whose audio is silence (every sample within the threshold: percent of full
+  scale, rtpengine's meaning) goes out as a CN packet carrying ``--cn-payload`` (default level
+  32, -32 dBov) instead of the codec's silence.
+* **DTX** (``--dtx-delay``): on a transcoded direction, once no packet came for a packet time
+  plus that delay, the gap is filled one packet time at a time (silence, or comfort noise from
+  ``--dtx-cn-params``) until packets come again or ``--max-dtx`` seconds passed.  rtpengine
+  holds every packet back by the delay (a jitter buffer) and fills the slots that stay empty;
+  rtpgate does not delay packets: it fills after the delay, and a packet that comes back
+  earlier than the filled time continues from there (its timestamps move on by the
+  difference).  ``--dtx-buffer``, ``--dtx-lag`` and ``--dtx-shift`` size and steer that buffer
+  in rtpengine; rtpgate has none, so they are accepted and have no effect.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import av
+from pydantic import AfterValidator, Field
+from rtpgate.api import Option
+
+
+def _cn_params(values: list[int]) -> list[int]:
+    """RFC 3389: the noise level (the first value) is 0-127 -dBov."""
+    if values and values[0] > 127:
+        raise ValueError("the noise level (the first value) must be 0-127")
+    return values
+
+
+CnParams = Annotated[list[Annotated[int, Field(ge=0, le=254)]], AfterValidator(_cn_params)]
+
+OPTIONS: tuple[Option, ...] = (
+    Option("silence-detect", Annotated[float, Field(ge=0, le=100)], 0.0,
+           "audio level threshold in percent of full scale below which transcoded audio "
+           "towards a party with CN is sent as comfort noise (0: off)", metavar="FLOAT"),
+    Option("cn-payload", CnParams, [],
+           "comfort noise parameters (RFC 3389: level in -dBov, then reflection coefficients) "
+           "sent in place of detected silence (default: 32)", metavar="INT"),
+    Option("dtx-delay", Annotated[int, Field(ge=0)], 0,
+           "milliseconds without packets, beyond one packet time, after which a transcoded "
+           "stream's gap is filled (0: off)", metavar="INT"),
+    Option("max-dtx", int, 30,
+           "seconds a gap is filled at most (0 or less: without end)", metavar="INT"),
+    Option("dtx-buffer", int, 10, "accepted; rtpgate holds no DTX buffer", metavar="INT"),
+    Option("dtx-lag", int, 100, "accepted; rtpgate holds no DTX buffer", metavar="INT"),
+    Option("dtx-shift", int, 5, "accepted; rtpgate holds no DTX buffer", metavar="INT"),
+    Option("dtx-cn-params", CnParams, [],
+           "comfort noise parameters (as --cn-payload) for the noise that fills DTX gaps "
+           "(default: silence)", metavar="INT"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CnSettings:
+    """What the options say, read once when a stage is made."""
+
+    #: largest sample magnitude (s16) that counts as silence; 0: no silence detection
+    silence: int = 0
+    cn_payload: bytes = b"\x20"
+    dtx_delay_ms: int = 0
+    max_dtx_s: int = 30
+    #: CN parameters of the noise filling DTX gaps; empty: silence
+    dtx_noise: bytes = b""
+
+    @classmethod
+    def of(cls, settings: Any) -> CnSettings:
+        """From the server's settings (an object with the options above as attributes)."""
+        if settings is None:
+            return cls()
+        percent = float(getattr(settings, "silence_detect", 0.0) or 0.0)
+        payload = list(getattr(settings, "cn_payload", []) or [])
+        params = list(getattr(settings, "dtx_cn_params", []) or [])
+        return cls(silence=max(1, int(percent / 100 * 65535)) if percent > 0 else 0,
+                   cn_payload=bytes(payload) or b"\x20",
+                   dtx_delay_ms=int(getattr(settings, "dtx_delay", 0) or 0),
+                   max_dtx_s=int(getattr(settings, "max_dtx", 30)),
+                   dtx_noise=bytes(params))
+
+
+def silent(pcm: bytes, threshold: int) -> bool:
+    """Whether every s16 sample of ``pcm`` is within ``threshold`` of zero."""
+    samples = array("h", pcm[:len(pcm) & ~1])
+    return not samples or (max(samples) <= threshold and min(samples) >= -threshold)
+
+
+class Noise:
+    """Comfort noise at ``rate`` from CN payloads (FFmpeg's ``comfortnoise`` decoder)."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        ctx = av.CodecContext.create("comfortnoise", "r")
+        ctx.sample_rate = rate
+        ctx.layout = "mono"
+        ctx.open()
+        self._decoder = ctx
+        self._pcm = b""
+        self._params = b"\x7f"  # -127 dBov until a payload says otherwise
+
+    def take(self, samples: int, params: bytes | None = None) -> bytes:
+        """``samples`` s16 mono samples of noise (of ``params`` if given, else the last)."""
+        if params is not None and params != self._params:
+            self._params, self._pcm = params, b""
+        while len(self._pcm) < samples * 2:
+            for frame in self._decoder.decode(av.Packet(self._params)):
+                self._pcm += bytes(frame.planes[0])[:frame.samples * 2]
+        out, self._pcm = self._pcm[:samples * 2], self._pcm[samples * 2:]
+        return out

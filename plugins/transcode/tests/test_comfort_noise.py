@@ -1,0 +1,105 @@
+"""Comfort noise (RFC 3389) and DTX through a real server: CN consumed into noise, silence
+sent as CN (``--silence-detect``, ``--cn-payload``), DTX gaps filled (``--dtx-delay``)."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+
+from audio import decode, dominant, header, level_db, rtp_packets, sine
+from rtpgate.testing import ServerProcess
+from test_transcoded_call import call, exchange, ng, party
+
+PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
+PCMA_CN = ("8 13", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:13 CN/8000\r\n")
+
+
+def cn_packet(after: bytes, n: int, payload: bytes = b"\x20") -> bytes:
+    """The ``n``-th 20 ms CN packet after RTP packet ``after`` (same SSRC, numbering on)."""
+    _, seq, ts, ssrc = header(after)
+    return struct.pack("!BBHII", 0x80, 13, (seq + n) & 0xFFFF, (ts + 160 * n) & 0xFFFFFFFF,
+                       ssrc) + payload
+
+
+def test_cn_is_consumed_into_noise(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """``codec-consume: CN``: the caller keeps CN, the callee has none; the caller's CN
+    packets reach the callee as PCMA comfort noise (one packet each, no CN payload type),
+    quieter than the tone and louder than silence."""
+    server = rtpgate_server("--delete-delay=0")
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMA_CN, PCMA,
+                                   codec={"consume": ["CN"]})
+    tone = rtp_packets("PCMA/8000", sine(8000, 0.4), pt=8)
+    noise = [cn_packet(tone[-1], n) for n in range(1, 21)]
+    got = exchange(caller, from_caller, tone + noise, callee)
+    assert {header(p)[0] for p in got} == {8}
+    assert len(got) == len(tone) + len(noise)
+    heads = [header(p) for p in got]
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(heads))
+    tail = decode("PCMA/8000", got[-15:])
+    assert -60 < level_db(tail) < -25
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_silence_goes_out_as_cn(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """``--silence-detect=1`` and ``--cn-payload=45``: CN added by codec-transcode and
+    answered by the callee; the caller's silence reaches the callee as CN packets carrying
+    45, its tone as PCMA, on one SSRC with consecutive numbers and timestamps."""
+    server = rtpgate_server("--delete-delay=0", "--silence-detect=1", "--cn-payload=45")
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMA, PCMA_CN,
+                                   codec={"transcode": ["CN"]})
+    audio = sine(8000, 0.8)
+    audio[3200:4800] = 0  # 200 ms of silence between 400 ms of tone and 200 ms more
+    got = exchange(caller, from_caller, rtp_packets("PCMA/8000", audio, pt=8), callee)
+    kinds = [header(p)[0] for p in got]
+    assert kinds == [8] * 20 + [13] * 10 + [8] * 10, kinds
+    assert {p[12:] for p in got if header(p)[0] == 13} == {bytes([45])}
+    heads = [header(p) for p in got]
+    assert len({h[3] for h in heads}) == 1
+    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(heads))
+    tone = decode("PCMA/8000", [p for p in got if header(p)[0] == 8][2:20])
+    assert abs(dominant(tone, 8000) - 1000) <= 20
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_dtx_gap_is_filled(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """``--dtx-delay=40`` on a transcoded direction (PCMA caller, G.722 callee): the caller
+    stops for about a second; the callee keeps getting a packet every 20 ms (silence) until
+    the caller's packets come back, on one stream (consecutive sequence numbers, timestamps
+    160 apart but for at most one step where the sender's own timestamps jumped further than
+    the filling got)."""
+    server = rtpgate_server("--delete-delay=0", "--dtx-delay=40")
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMA,
+                                   ("9", "a=rtpmap:9 G722/8000\r\n"),
+                                   codec={"transcode": ["G722"]})
+    sent = rtp_packets("PCMA/8000", sine(8000, 2.0), pt=8)
+    # exchange listens a second after the last packet: that second is the gap
+    got = exchange(caller, from_caller, sent[:10], callee)
+    fills = len(got) - 10
+    assert 30 <= fills <= 52, fills  # ~ (1000 - 20 - 40) / 20, give or take the loop
+    assert level_db(decode("G722/8000", got[12:])) < -50
+    again = exchange(caller, from_caller, sent[65:75], callee)
+    assert len(again) >= 40  # the ten, then the gap after them filled too
+    got += again[:10]
+    heads = [header(p) for p in got]
+    assert {h[0] for h in heads} == {9}
+    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+    steps = [(b[2] - a[2]) & 0xFFFFFFFF for a, b in itertools.pairwise(heads)]
+    assert sum(step != 160 for step in steps) <= 1, steps
+    assert all(step % 160 == 0 and 160 <= step <= 160 * 40 for step in steps), steps
+    assert abs(dominant(decode("G722/8000", got[-8:]), 16000) - 1000) <= 20
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_bad_cn_payload_refuses_to_start() -> None:
+    """A noise level over 127 (RFC 3389) stops the server at start-up, naming the option."""
+    out = subprocess.run([sys.executable, "-m", "rtpgate", "-f", "--cn-payload=200",
+                          "--listen-http=127.0.0.1:0"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2 and "--cn-payload" in out.stderr, out.stderr
