@@ -321,3 +321,27 @@ def test_inband_tones_become_rfc4733_events(server: ServerProcess) -> None:
     assert digits == "29" and ends == 2
     assert {header(p)[3] for p in got} == {header(got[0])[3]}  # one SSRC for audio and events
     ng(server, "delete", **{"call-id": call_id})
+
+
+def test_codec_ignore_transcodes_to_the_offerers_other_codec(server: ServerProcess) -> None:
+    """``codec-ignore: PCMU`` (rtpengine's newest meaning; 10.5 does not know it): the offer
+    still carries PCMU, but the caller is treated as never having offered it, so a callee that
+    answers PCMU gets transcoded to the caller's PCMA, and the caller's PCMA reaches it as
+    PCMU with the tone intact."""
+    caller, callee = party(), party()
+    both = ("0 8", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n")
+    call_id = uuid.uuid4().hex
+    offer = ng(server, "offer", **{"call-id": call_id, "from-tag": "a",
+                                   "codec": {"ignore": ["PCMU"]},
+                                   "sdp": sdp(caller.getsockname()[1], *both)})
+    assert re.search(r"^m=audio \d+ RTP/AVP 0 8\r$", offer["sdp"], re.M), offer
+    answer = ng(server, "answer", **{"call-id": call_id, "from-tag": "a", "to-tag": "b",
+                                     "sdp": sdp(callee.getsockname()[1], "0",
+                                                "a=rtpmap:0 PCMU/8000\r\n")})
+    assert re.search(r"^m=audio \d+ RTP/AVP 8\r$", answer["sdp"], re.M), answer
+    got = exchange(caller, relay_port(answer), rtp_packets("PCMA/8000", sine(8000, 0.6), pt=8),
+                   callee)
+    assert {header(p)[0] for p in got} == {0} and len(got) >= 28
+    samples = decode("PCMU/8000", got)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    ng(server, "delete", **{"call-id": call_id})
