@@ -15,6 +15,8 @@ import errno
 import os
 import time
 
+from rtpgate.api import MediaEndpoint
+
 from . import pcap
 from .streams import StreamInfo
 from .writer import Writer
@@ -73,11 +75,11 @@ class PcapSession:
         self.note(f"{self.pcap_path}\n\n")
 
     def packet(self, info: StreamInfo, when: float, data: bytes,
-               source: tuple[str, int] | None) -> None:
+               source: MediaEndpoint | None) -> None:
         if self._fd is None:
             self.writer.stats.errors += 1
             return
-        headers = info.headers_from(source or ("0.0.0.0", 0))(len(data))
+        headers = info.headers_from(source)(len(data))
         buffer = self._buffer
         buffer += pcap.record(when, len(headers) + len(data))
         buffer += headers

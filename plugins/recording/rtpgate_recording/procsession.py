@@ -26,6 +26,8 @@ import struct
 import termios
 import time
 
+from rtpgate.api import MediaEndpoint
+
 from .streams import StreamInfo
 from .writer import Writer
 
@@ -101,7 +103,7 @@ class ProcSession:
         self.chunk(f"STREAM {info.number} interface", info.name)
 
     def packet(self, info: StreamInfo, when: float, data: bytes,
-               source: tuple[str, int] | None) -> None:
+               source: MediaEndpoint | None) -> None:
         stats = self.writer.stats
         fd = info.fd
         if fd is None:
@@ -122,7 +124,7 @@ class ProcSession:
                                    f"packet dropped after {DRAIN_WAIT * 1000:.0f} ms")
                 return
             time.sleep(0.0005)
-        packet = info.headers_from(source or ("0.0.0.0", 0))(len(data)) + data
+        packet = info.headers_from(source)(len(data)) + data
         try:
             os.write(fd, packet)
         except OSError as exc:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rtpgate.api import Call, Media, Monologue, Stream
+from rtpgate.api import Call, Media, MediaEndpoint, Monologue, Stream
 
 from . import pcap
 from .pcapsession import PcapSession
@@ -24,7 +24,7 @@ from .writer import Writer
 
 log = logging.getLogger("rtpgate.recording")
 
-PacketJob = Callable[[StreamInfo, float, bytes, "tuple[str, int] | None"], None]
+PacketJob = Callable[[StreamInfo, float, bytes, "MediaEndpoint | None"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class Files(Protocol):
 
     def open(self) -> None: ...
     def packet(self, info: StreamInfo, when: float, data: bytes,
-               source: tuple[str, int] | None) -> None: ...
+               source: MediaEndpoint | None) -> None: ...
     def chunk(self, label: str, content: str = "") -> None: ...
     def stream(self, info: StreamInfo, details: str) -> None: ...
     def sdp(self, tag: int, label: str, started: float, mode: str, before: str, after: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtpgate.api import Stream
+from rtpgate.api import MediaEndpoint, Stream
 
 from .pcap import Headers
 
@@ -22,7 +22,7 @@ class StreamInfo:
     rtcp: bool
     local: tuple[str, int]
     eth: bool
-    source: tuple[str, int] | None = None
+    source: MediaEndpoint | None = None
     headers: Headers | None = None
     #: the proc method's FIFO: its path and, once the daemon reads it, its descriptor
     path: str = ""
@@ -35,11 +35,13 @@ class StreamInfo:
         return (f"tag-{self.tag}-media-{self.media}-component-{self.component}-{kind}"
                 f"-id-{self.number}")
 
-    def headers_from(self, source: tuple[str, int]) -> Headers:
-        """The packet headers for a packet from ``source`` (cached per source)."""
-        if source != self.source or self.headers is None:
+    def headers_from(self, source: MediaEndpoint | None) -> Headers:
+        """The packet headers for a packet from ``source`` (the stream's endpoint as the
+        relay learned it; cached while it stays the same)."""
+        if source is not self.source or self.headers is None:
             self.source = source
-            self.headers = Headers(source, self.local, self.eth)
+            address = (source.address, source.port) if source is not None else ("0.0.0.0", 0)
+            self.headers = Headers(address, self.local, self.eth)
         return self.headers
 
 

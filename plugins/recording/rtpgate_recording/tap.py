@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from rtpgate.api import Pipeline, Stream
 
 from .streams import StreamInfo
+from .writer import Writer
 
 if TYPE_CHECKING:
     from .recorder import Recorder
@@ -27,22 +28,28 @@ class RecordingTap:
 
     name = "recording"
     error = False
-    __slots__ = ("_forward", "_info", "_job", "_queue", "_stream")
+    __slots__ = ("_append", "_forward", "_info", "_job", "_queue", "_stats", "_stream")
 
-    def __init__(self, queue: Callable[..., None], job: Callable[..., None] | None,
+    def __init__(self, writer: Writer, job: Callable[..., None] | None,
                  info: StreamInfo | None, stream: Stream,
                  forward: Callable[[bytes], None] | None) -> None:
-        self._queue = queue
+        self._queue = writer.queue
+        self._append = writer.queue.append
+        self._stats = writer.stats
         self._job = job
         self._info = info
         self._stream = stream
         self._forward = forward
 
     def rtp(self, data: bytes) -> bytes:
+        """:meth:`Writer.packet`, inlined: this runs for every packet of a recorded call."""
         if self._job is not None:
-            endpoint = self._stream.endpoint
-            self._queue(self._job, self._info, time.time(), data,
-                        (endpoint.address, endpoint.port) if endpoint is not None else None)
+            stats = self._stats
+            if len(self._queue) < stats.limit:
+                stats.queued += 1
+                self._append((self._job, self._info, time.time(), data, self._stream.endpoint))
+            else:
+                stats.dropped += 1
         if self._forward is not None:
             self._forward(data)
         return data
@@ -65,5 +72,4 @@ class RecordingFactory:
         forward = recorder.forwarder(call, stream)
         if job is None and forward is None:
             return None
-        return Pipeline(ingress=(RecordingTap(recorder.writer.packet, job, info, stream,
-                                              forward),))
+        return Pipeline(ingress=(RecordingTap(recorder.writer, job, info, stream, forward),))
