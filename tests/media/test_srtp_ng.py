@@ -136,6 +136,37 @@ def test_libsrtp_caller_to_plain_callee_and_back(call: Call) -> None:
     assert alice["stats"]["errors"] == 0 and alice["stats"]["packets"] == 200
 
 
+@pytest.mark.parametrize("dtls", [False, True], ids=["SDES", "SDES and DTLS"])
+def test_nothing_unencrypted_reaches_an_srtp_offerer_before_its_key(call: Call,
+                                                                    dtls: bool) -> None:
+    """Early media from a plain callee to an RTP/SAVP caller, before the answer gave rtpgate the
+    key towards the caller: dropped (as rtpengine 10.5 drops it), never sent in the clear;
+    after the answer it goes out encrypted.  (The caller's own early SRTP cannot go anywhere:
+    the callee's address is not known before its answer, in 10.5 neither.)"""
+    alice_key = CryptoParams.generate(1, find_suite(AES80))  # type: ignore[arg-type]
+    offer = savp("alice", call.alice.port, inline(alice_key))
+    if dtls:  # a caller that offers DTLS-SRTP beside SDES (a=setup:actpass: no role yet)
+        offer += f"a=setup:actpass\r\na=fingerprint:sha-256 {':'.join(['AB'] * 32)}\r\n"
+    call.offer_reply = ng(call.server, "offer", call_id=call.call_id, from_tag="alice",
+                          sdp=offer, transport_protocol="RTP/AVP")
+    assert call.offer_reply["result"] == "ok", call.offer_reply
+    call.bob.relay = relay_address(call.offer_reply)
+    for seq in range(3):
+        call.bob.send(rtp(seq, SSRC_B))
+    nothing(call.alice.rtp)
+    call.answer_reply = ng(call.server, "answer", call_id=call.call_id, from_tag="alice",
+                           to_tag="bob", sdp=sdp("bob", call.bob.port))
+    if dtls:  # answered with DTLS: its handshake's keys, the DTLS tests' part
+        assert "a=setup:active" in call.answer_reply["sdp"], call.answer_reply
+        return
+    (ours,) = crypto_lines(call.answer_reply)
+    alice_rx = libsrtp(ours, True)
+    call.bob.send(rtp(3, SSRC_B))
+    assert alice_rx.unprotect(receive(call.alice.rtp)) == rtp(3, SSRC_B)
+    bob = stream_stats(call, "bob")
+    assert bob["stats"]["packets"] == 4 and bob["stats"]["errors"] == 0, bob
+
+
 # ---------------------------------------------------------------------- plain caller, SRTP callee
 
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)

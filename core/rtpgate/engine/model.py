@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..media.srtp import SrtpCounters
 from ..media.suites import CryptoParams
+from . import protocols
 from .interfaces import LogicalInterface
 from .ports import MediaSocket
 
@@ -258,6 +259,20 @@ class Media:
         if self.flags & MF_SDES and not self.flags & MF_DTLS and self.sdes_out:
             return self.sdes_out[0]
         return None
+
+    @property
+    def awaits_tx_key(self) -> bool:
+        """An SRTP party (``RTP/SAVP(F)``, ``UDP/TLS/...``, not OSRTP) with SDES or DTLS that
+        rtpgate has no key towards yet and no DTLS role with (an offerer before its answer):
+        what would go to it is dropped, never sent in the clear (rtpengine 10.5 drops it too).
+        A decided DTLS role is the DTLS handshake's to block until its keys exist."""
+        flags = self.flags
+        if flags & MF_PASSTHRU or not flags & (MF_SDES | MF_DTLS) or self.tx_crypto:
+            return False
+        if flags & MF_DTLS and flags & (MF_DTLS_ACTIVE | MF_DTLS_PASSIVE):
+            return False
+        proto = protocols.get(self.protocol)
+        return proto is not None and proto.srtp and not proto.osrtp
 
     def release(self) -> None:
         for em in self.endpoint_maps:

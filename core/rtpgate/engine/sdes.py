@@ -324,21 +324,43 @@ def usable(lines: Iterable[str]) -> list[CryptoParams]:
     return out
 
 
+class KeyPending:
+    """Drops RTP/RTCP towards an SDES-SRTP party rtpgate has no key for yet (an offerer before
+    the answer): counted by the relay under this stage's name, not as errors."""
+
+    name = "srtp-key-pending"
+    error = False
+
+    def rtp(self, data: bytes) -> bytes | None:
+        return None
+
+    def rtcp(self, data: bytes) -> bytes | None:
+        return None
+
+
+KEY_PENDING = KeyPending()
+
+
 def srtp_pipeline(stream: Stream, current: Pipeline | None) -> Pipeline | None:
     """The SDES part of ``stream``'s pipeline (a :class:`PipelineFactory`)."""
     media = stream.media
     rx, tx = media.rx_crypto, media.tx_crypto
-    if rx is None and tx is None:
+    pending = tx is None and media.awaits_tx_key
+    if rx is None and tx is None and not pending:
         return None
     ingress: tuple[Stage, ...] = ()
-    egress: tuple[Stage, ...] = ()
+    egress: tuple[Stage, ...] = (KEY_PENDING,) if pending else ()
     if rx is not None:
-        old = _reuse(current, SrtpDecrypt, rx, stream)
-        ingress = (old if isinstance(old, SrtpDecrypt) else SrtpDecrypt(rx, stream.srtp),)
+        ingress = (_decrypt(current, rx, stream),)
     if tx is not None:
         old = _reuse(current, SrtpEncrypt, tx, stream)
         egress = (old if isinstance(old, SrtpEncrypt) else SrtpEncrypt(tx, stream.srtp),)
     return Pipeline(ingress=ingress, egress=egress)
+
+
+def _decrypt(current: Pipeline | None, rx: CryptoParams, stream: Stream) -> SrtpDecrypt:
+    old = _reuse(current, SrtpDecrypt, rx, stream)
+    return old if isinstance(old, SrtpDecrypt) else SrtpDecrypt(rx, stream.srtp)
 
 
 def _reuse(current: Pipeline | None, kind: type[SrtpDecrypt | SrtpEncrypt], params: CryptoParams,
