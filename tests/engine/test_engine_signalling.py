@@ -231,7 +231,6 @@ def test_unsupported_offers_leave_nothing(server: ServerProcess) -> None:
                    "inline:PS1uQCVeeCFCanVmcjkp\r\n").replace("RTP/AVP", "RTP/SAVP"), {},
          "Invalid a=crypto attribute: key of 15 bytes"),
         (sdp(), {"transport-protocol": "TCP/TLS/RTP/SAVPF"}, "SRTP over TCP is not supported"),
-        (sdp(), {"OSRTP": ["offer-legacy"]}, "Legacy OSRTP (two m= lines) is not supported"),
         (sdp(), {"T.38": ["decode"]}, "T.38 gateway is not supported (T.38 'decode')"),
         (sdp(), {"flags": ["T38-force"]}, "T.38 gateway is not supported (T.38 'force')"),
         ("v=0\r\nbogus\r\n", {}, "Failed to parse SDP"),

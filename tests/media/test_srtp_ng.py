@@ -412,3 +412,82 @@ def test_sdes_static_keeps_what_the_offerer_was_answered(call: Call, static: boo
                sdp=savp("bob", call.bob.port, inline(CryptoParams.generate(2, aes32))),
                **({"SDES": ["static"]} if static else {}))
     assert suites(again) == ([(1, AES80)] if static else [(2, "AES_CM_128_HMAC_SHA1_32")])
+
+
+# ---------------------------------------------------------------------- legacy OSRTP
+
+def sections(reply: dict[str, Any]) -> list[str]:
+    """The ``m=`` lines of a reply's SDP, ports as written."""
+    return re.findall(r"^m=(.*?)\r$", reply["sdp"], re.M)
+
+
+def test_legacy_osrtp_offer_is_answered_on_its_srtp_section(call: Call) -> None:
+    """``OSRTP=offer-legacy``: the callee is offered the media twice on the same port, plain
+    RTP then RTP/SAVP with keys; it takes the SRTP one (``accept-legacy``: the rejected plain
+    section is left out towards the caller) and SRTP flows with it, plain RTP with the
+    caller."""
+    call.offer_reply = ng(call.server, "offer", call_id=call.call_id, from_tag="alice",
+                          sdp=sdp("alice", call.alice.port), DTLS="off",
+                          transport_protocol="RTP/SAVP", OSRTP=["offer-legacy"])
+    assert call.offer_reply["result"] == "ok", call.offer_reply
+    plain, srtp = sections(call.offer_reply)
+    port = plain.split()[1]
+    assert plain == f"audio {port} RTP/AVP 0 8 101" and srtp == f"audio {port} RTP/SAVP 0 8 101"
+    head = call.offer_reply["sdp"].partition("m=audio " + port + " RTP/SAVP")[0]
+    assert "a=crypto" not in head and "a=rtpmap:0 PCMU/8000" in head, head
+    offered = crypto_lines(call.offer_reply)
+    ours = next(p for p in offered if p.suite.name == AES80)
+    bob_key = CryptoParams.generate(ours.tag, ours.suite)
+    call.bob.relay = relay_address(call.offer_reply)
+    bob_sdp = sdp("bob", 0) + savp("bob", call.bob.port, inline(bob_key)).split("t=0 0\r\n")[1]
+    call.answer_reply = ng(call.server, "answer", call_id=call.call_id, from_tag="alice",
+                           to_tag="bob", sdp=bob_sdp, OSRTP=["accept-legacy"])
+    assert call.answer_reply["result"] == "ok", call.answer_reply
+    assert len(sections(call.answer_reply)) == 1, call.answer_reply["sdp"]
+    assert "a=crypto" not in call.answer_reply["sdp"]
+    call.alice.relay = relay_address(call.answer_reply)
+    bob_tx, bob_rx = libsrtp(bob_key, False), libsrtp(ours, True)
+    for seq in range(20):
+        payload = os.urandom(160)
+        call.alice.send(rtp(seq, SSRC_A, payload=payload))
+        assert bob_rx.unprotect(receive(call.bob.rtp)) == rtp(seq, SSRC_A, payload=payload)
+        call.bob.send(bob_tx.protect(rtp(seq, SSRC_B, payload=payload)))
+        assert receive(call.alice.rtp) == rtp(seq, SSRC_B, payload=payload)
+    flags = call.query()["tags"]["bob"]["medias"][0]["flags"]
+    assert "legacy OSRTP" in flags and "SDES" in flags, flags
+
+
+@pytest.mark.parametrize("srtp_first", [False, True], ids=["plain first", "SRTP first"])
+def test_legacy_osrtp_from_the_caller_comes_back_with_both_sections(call: Call,
+                                                                    srtp_first: bool) -> None:
+    """A caller that offers legacy OSRTP (a plain and an SRTP section of one media), taken
+    with ``OSRTP=accept-legacy`` towards a plain callee: one media to the callee, and the answer
+    to the caller has both sections again, the plain one rejected, in the caller's order (the
+    ``reverse legacy OSRTP`` flag); its SRTP is decrypted for the callee."""
+    alice_key = CryptoParams.generate(1, find_suite(AES80))  # type: ignore[arg-type]
+    body = sdp("alice", call.alice.port).split("t=0 0\r\n")[1]
+    secure = savp("alice", call.alice.port, inline(alice_key)).split("t=0 0\r\n")[1]
+    offer = sdp("alice", call.alice.port).split("m=")[0] + (
+        secure + body if srtp_first else body + secure)
+    call.offer_reply = ng(call.server, "offer", call_id=call.call_id, from_tag="alice",
+                          sdp=offer, transport_protocol="RTP/AVP", OSRTP=["accept-legacy"])
+    assert call.offer_reply["result"] == "ok", call.offer_reply
+    assert len(sections(call.offer_reply)) == 1 and "a=crypto" not in call.offer_reply["sdp"]
+    call.bob.relay = relay_address(call.offer_reply)
+    call.answer_reply = ng(call.server, "answer", call_id=call.call_id, from_tag="alice",
+                           to_tag="bob", sdp=sdp("bob", call.bob.port))
+    found = sections(call.answer_reply)
+    rejected = "audio 0 RTP/AVP 0 8 101"
+    assert found[1 if srtp_first else 0] == rejected, found
+    assert " RTP/SAVP " in found[0 if srtp_first else 1], found
+    (ours,) = crypto_lines(call.answer_reply)
+    port = int(found[0 if srtp_first else 1].split()[1])
+    call.alice.relay = (relay_address(call.answer_reply)[0], port)
+    alice_tx, alice_rx = libsrtp(alice_key, False), libsrtp(ours, True)
+    for seq in range(20):
+        call.alice.send(alice_tx.protect(rtp(seq, SSRC_A)))
+        assert receive(call.bob.rtp) == rtp(seq, SSRC_A)
+        call.bob.send(rtp(seq, SSRC_B))
+        assert alice_rx.unprotect(receive(call.alice.rtp)) == rtp(seq, SSRC_B)
+    flags = call.query()["tags"]["alice"]["medias"][0]["flags"]
+    assert "legacy OSRTP" in flags and ("reverse legacy OSRTP" in flags) == srtp_first, flags

@@ -3,8 +3,8 @@
 rtpengine reads the same setting from several places (``"codec": {"strip": ["PCMA"]}`` and the
 flag ``codec-strip-PCMA``; ``"replace": ["origin"]`` and ``replace-origin``); this module folds
 them into one :class:`OfferFlags`.  Flag names are compared with ``-``, ``_`` and space alike
-and case-insensitively.  Requests for what rtpgate does not implement (SRTP over TCP, legacy
-OSRTP, transcoding, T.38) are collected in :attr:`OfferFlags.unsupported` so the command can
+and case-insensitively.  Requests for what rtpgate does not implement (SRTP over TCP,
+transcoding, T.38) are collected in :attr:`OfferFlags.unsupported` so the command can
 refuse them before it changes anything.
 """
 
@@ -98,6 +98,11 @@ class OfferFlags:
     sdes: SdesFlags = field(default_factory=SdesFlags)
     osrtp_offer: bool = False
     osrtp_accept: bool = False
+    #: ``OSRTP=offer-legacy``: an SRTP offer also offers plain RTP as its own ``m=`` section
+    osrtp_offer_legacy: bool = False
+    #: ``OSRTP=accept-legacy`` (and ``accept``): a plain and an SRTP section of one media
+    #: (legacy OSRTP) are taken as that one media
+    osrtp_accept_legacy: bool = False
     unsupported: list[str] = field(default_factory=list)
 
 
@@ -233,11 +238,14 @@ def _osrtp(flags: OfferFlags, items: Iterable[str]) -> None:
         key = norm(item)
         if key in ("offer", "offer-rfc"):
             flags.osrtp_offer = True
-        elif key in ("accept", "accept-rfc"):
+        elif key == "accept-rfc":
             flags.osrtp_accept = True
-        elif key in ("offer-legacy", "accept-legacy"):
-            flags.unsupported.append(f"Legacy OSRTP (two m= lines) is not supported "
-                                     f"(OSRTP '{item}'); use offer or accept")
+        elif key == "accept":  # upstream: both kinds
+            flags.osrtp_accept = flags.osrtp_accept_legacy = True
+        elif key == "accept-legacy":
+            flags.osrtp_accept_legacy = True
+        elif key == "offer-legacy":
+            flags.osrtp_offer_legacy = True
         else:
             log.warning("Unknown 'OSRTP' flag encountered: '%s'", item)
 

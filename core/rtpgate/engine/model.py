@@ -56,6 +56,11 @@ MF_ICE_LITE_SELF = 1 << 19
 #: through rtpgate's ports, whose candidates are only added as relay candidates (rtpengine's
 #: ``PASSTHRU``)
 MF_PASSTHRU = 1 << 20
+#: The party offers SRTP as legacy OSRTP: a plain ``m=`` section, then an SRTP one, of one
+#: media; ``_REV``: the SRTP section first.  What rtpgate writes back to it has both again
+#: (the one not used rejected).
+MF_LEGACY_OSRTP = 1 << 21
+MF_LEGACY_OSRTP_REV = 1 << 22
 
 #: Reported media flags, in rtpengine's order.
 MEDIA_FLAG_NAMES: tuple[tuple[int, str], ...] = (
@@ -66,6 +71,7 @@ MEDIA_FLAG_NAMES: tuple[tuple[int, str], ...] = (
     (MF_TRICKLE_ICE, "trickle ICE"), (MF_ICE_CONTROLLING, "ICE controlling"),
     (MF_ICE_LITE_PEER, "ICE-lite peer"), (MF_UNIDIRECTIONAL, "unidirectional"),
     (MF_LOOP_CHECK, "loop check"), (MF_SDES_REORDERED, "SDES reordered"),
+    (MF_LEGACY_OSRTP, "legacy OSRTP"), (MF_LEGACY_OSRTP_REV, "reverse legacy OSRTP"),
     (MF_TRANSCODING, "transcoding"),
 )
 

@@ -188,6 +188,8 @@ class Negotiation:
             s.set(m.MF_ICE, sp.ice)
             s.set(m.MF_TRICKLE_ICE, sp.trickle_ice)
             s.set(m.MF_ICE_LITE_PEER, sp.ice_lite_peer)
+            s.set(m.MF_LEGACY_OSRTP, sp.legacy_osrtp)
+            s.set(m.MF_LEGACY_OSRTP_REV, sp.legacy_osrtp_rev)
         self._ptime(r, s, sp)
         s.family = sp.rtp_endpoint.family
         if r.family is None:

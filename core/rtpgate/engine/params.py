@@ -60,6 +60,12 @@ class StreamParams:
     dtls: DtlsState | None = None
     #: The party's ``a=crypto`` lines (SDES keys it sends with), usable ones only.
     sdes: list[CryptoParams] = field(default_factory=list)
+    #: Legacy OSRTP taken as one media: the section left out (not rewritten for the receiver)
+    dropped: s.Media | None = None
+    #: ... and the party sent it as legacy OSRTP (``MF_LEGACY_OSRTP``), SRTP section first
+    #: (``MF_LEGACY_OSRTP_REV``)
+    legacy_osrtp: bool = False
+    legacy_osrtp_rev: bool = False
 
     @property
     def num_ports(self) -> int:
@@ -135,8 +141,34 @@ def stream_params(sdp: s.Sdp, flags: OfferFlags) -> list[StreamParams]:
     for session in sdp.sessions:
         for media in session.medias:
             index += 1
-            out.append(_one(index, session, media, flags))
+            sp = _one(index, session, media, flags)
+            if flags.osrtp_accept_legacy and out and _legacy_osrtp(sp, out):
+                index -= 1
+                continue
+            out.append(sp)
     return out
+
+
+def _legacy_osrtp(sp: StreamParams, out: list[StreamParams]) -> bool:
+    """Legacy OSRTP (upstream's ``legacy_osrtp_accept``): a plain and an SRTP section of the
+    same type next to each other are one media.  The SRTP one is used unless it is rejected and
+    the plain one is not.  True: ``sp`` is not a media of its own (``out`` changed)."""
+    last = out[-1]
+    here, before = protocols.get(sp.protocol), protocols.get(last.protocol)
+    if here is None or before is None or sp.type != last.type:
+        return False
+    if here.srtp and not before.srtp:
+        if sp.rtp_endpoint.port:  # plain, then SRTP: the SRTP section is the media
+            sp.index, sp.dropped, sp.legacy_osrtp = last.index, last.media, True
+            out[-1] = sp
+            return True
+        if last.rtp_endpoint.port:  # the SRTP section rejected: the plain one is the media
+            last.dropped = sp.media
+            return True
+    elif not here.srtp and before.srtp and last.rtp_endpoint.port:  # SRTP first
+        last.dropped, last.legacy_osrtp, last.legacy_osrtp_rev = sp.media, True, True
+        return True
+    return False
 
 
 def _one(index: int, session: s.Session, media: s.Media, flags: OfferFlags) -> StreamParams:

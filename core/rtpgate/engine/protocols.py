@@ -66,6 +66,12 @@ def osrtp(proto: TransportProtocol) -> TransportProtocol:
     return PROTOCOLS[f"{proto.name} (OSRTP)"] if not proto.srtp else proto
 
 
+def plain(proto: TransportProtocol) -> TransportProtocol:
+    """The RTP protocol an SRTP one carries (``RTP/SAVPF`` and ``UDP/TLS/RTP/SAVPF`` ->
+    ``RTP/AVPF``): what a legacy OSRTP section beside it offers."""
+    return PROTOCOLS["RTP/AVPF" if proto.avpf else "RTP/AVP"]
+
+
 def is_srtp(key: str | None) -> bool:
     proto = get(key)
     return proto is not None and proto.srtp

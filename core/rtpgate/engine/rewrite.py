@@ -122,9 +122,11 @@ class Rewriter:
     def run(self) -> str:
         receiver = self.receiver
         flags = self.flags
-        index = 0
+        # legacy OSRTP taken as one media: its other section has no plan and is left out
+        plan_of = {id(plan.sp.media): plan for plan in self.plans}
         for session in self.sdp.sessions:
-            first = self.plans[index]
+            plans = [plan_of[id(media)] for media in session.medias if id(media) in plan_of]
+            first = plans[0]
             first_rtp = first.receiver.streams[0] if first.receiver.streams else None
             if receiver.sdp_username is None:
                 receiver.sdp_username = session.username
@@ -153,19 +155,22 @@ class Rewriter:
                     media.connection is None for media in session.medias):
                 address = session.connection
                 self.replace(address.start, address.end, self._address(first, first_rtp, True))
-            passthrough = any(_passthrough(plan)
-                              for plan in self.plans[index:index + len(session.medias)])
+            passthrough = any(_passthrough(plan) for plan in plans)
             self._strip(session.attributes,
                         self._session_keep_passthrough if passthrough else self._session_strip)
             self.copy_to(session.end)
             if any(plan.receiver.flags & m.MF_ICE_LITE_SELF and plan.receiver.flags & m.MF_ICE
-                   for plan in self.plans[index:index + len(session.medias)]):
+                   for plan in plans):
                 self.lines(["a=ice-lite\r\n"])
             if flags.loop_protect:
                 self.lines([f"a=rtpengine:{self.instance_id}\r\n"])
             for media in session.medias:
-                self._media(media, self.plans[index])
-                index += 1
+                plan = plan_of.get(id(media))
+                if plan is None:
+                    self.copy_to(media.start)
+                    self.skip_to(media.end)
+                else:
+                    self._media(media, plan)
         self.copy_to(self.sdp.end)
         if flags.replace_sdp_version:
             return self._version_check()
@@ -197,6 +202,10 @@ class Rewriter:
     def _media(self, media: s.Media, plan: MediaPlan) -> None:
         receiver = plan.receiver
         rtp = receiver.streams[0] if receiver.streams else None
+        legacy = self._legacy_osrtp(media, plan)
+        if legacy is not None and not receiver.flags & m.MF_LEGACY_OSRTP_REV:
+            self.copy_to(media.start)
+            self.out.append(legacy)
         if receiver.type != media.media_type:
             self.replace(media.type_start, media.type_start + len(media.media_type),
                          receiver.type)
@@ -247,8 +256,37 @@ class Rewriter:
         self.copy_to(media.end)
         active = bool(media.port) and rtp is not None and rtp.selected is not None
         self.lines(self._generated(media, plan, active))
+        if legacy is not None and receiver.flags & m.MF_LEGACY_OSRTP_REV:
+            self.lines([legacy])
 
-    def _generated(self, media: s.Media, plan: MediaPlan, active: bool) -> list[str]:
+    def _legacy_osrtp(self, media: s.Media, plan: MediaPlan) -> str | None:
+        """Legacy OSRTP (upstream's ``sdp_out_handle_osrtp1/2``): towards a party that sent
+        it, its unused plain section comes back rejected (before the SRTP one, or after it
+        for ``_REV``); with ``OSRTP=offer-legacy`` an SRTP offer is preceded by the same
+        media as plain RTP on the same port (its own ``a=`` lines, no keys)."""
+        receiver = plan.receiver
+        proto = protocols.get(receiver.protocol)
+        if proto is None or not proto.srtp or not media.port or _passthrough(plan):
+            return None
+        formats = "".join(f" {c.pt}" for c in plan.codecs)
+        name = protocols.plain(proto).name
+        if receiver.flags & m.MF_LEGACY_OSRTP:
+            return f"m={receiver.type} 0 {name}{formats}\r\n"
+        if not (self.flags.osrtp_offer_legacy and self.opmode == OFFER):
+            return None
+        rtp = receiver.streams[0] if receiver.streams else None
+        if rtp is None or rtp.selected is None:
+            return None
+        lines = [f"m={receiver.type} {rtp.selected.port} {name}{formats}\r\n"]
+        if media.connection is not None:
+            lines.append(f"c=IN {self._address(plan, rtp, True)}\r\n")
+        lines += self._generated(media, plan, True, keys=False)
+        return "".join(lines)
+
+    def _generated(self, media: s.Media, plan: MediaPlan, active: bool, keys: bool = True
+                   ) -> list[str]:
+        """The attributes rtpgate writes at the end of a section (without SDES and DTLS
+        ones: ``keys=False``, a legacy OSRTP plain section)."""
         receiver = plan.receiver
         flags = self.flags
         mflags = receiver.flags
@@ -270,11 +308,12 @@ class Rewriter:
             if not flags.original_sendrecv:
                 out.append(_direction(mflags))
             rtcp_stream = self._rtcp(out, plan) if rtp_protocol else None
-            if rtp_protocol and mflags & m.MF_SDES and protocols.is_srtp(receiver.protocol):
+            if keys and rtp_protocol and mflags & m.MF_SDES \
+                    and protocols.is_srtp(receiver.protocol):
                 sdes_flags = flags.sdes
                 out += [format_crypto(params, pad=sdes_flags.pad, lifetime=sdes_flags.lifetime)
                         for params in receiver.sdes_out]
-            if mflags & m.MF_DTLS:
+            if keys and mflags & m.MF_DTLS:
                 out += self._dtls(receiver)
             if rtp_protocol and receiver.ptime:
                 out.append(f"a=ptime:{receiver.ptime}\r\n")
