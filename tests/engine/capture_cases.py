@@ -42,6 +42,9 @@ T38 = ("a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:tra
        "a=T38FaxMaxDatagram:400\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n")
 TE_8000 = "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
 CN_8000 = "a=rtpmap:13 CN/8000\r\n"
+PCMU_SENDRECV = "a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+VIDEO = ("m=video 16390 RTP/AVP 96 97\r\na=rtpmap:96 H264/90000\r\na=rtpmap:97 VP8/90000\r\n"
+         "a=sendrecv\r\n")
 MIXED = ("a=rtpmap:0 PCMU/8000\r\na=rtpmap:96 FOO/8000\r\na=rtpmap:97 telephone-event/16000\r\n"
          "a=rtpmap:101 telephone-event/8000\r\na=rtpmap:13 CN/8000\r\na=rtpmap:98 CN/16000\r\n"
          "a=sendrecv\r\n")
@@ -448,6 +451,14 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         offer(sdp(codecs="0 96 97 101 13 98", media=MIXED, version=3724394402),
               codec={"consume": ["CN"]}),
         answer(bob(codecs="0 101", media="a=rtpmap:0 PCMU/8000\r\n" + TE_8000)), DELETE]),
+    "transcode_video_untouched": ("codec-transcode and codec-consume leave a video section "
+                                  "as it is", [
+        offer(sdp(codecs="0", media=PCMU_SENDRECV, extra=VIDEO),
+              codec={"transcode": ["G722"]}),
+        answer(bob(codecs="9", media=G722_ONLY, extra=VIDEO.replace("96 97", "97"))),
+        offer(sdp(codecs="0", media=PCMU_SENDRECV, extra=VIDEO, version=3724394401),
+              codec={"consume": ["CN"], "transcode": ["VP8"]}),
+        DELETE]),
     "ptime_shorter": ("ptime 20 towards a 30 ms callee, ptime-reverse 10", [
         offer(sdp(codecs="8", media=PCMA_ONLY + "a=ptime:30\r\n"), ptime=20,
               **{"ptime-reverse": 10}),

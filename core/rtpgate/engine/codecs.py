@@ -21,7 +21,7 @@ pipeline transcodes between the two.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import sdp as s
 from .codec_support import CodecSupport
@@ -274,13 +274,19 @@ def _transcodable(codecs: list[Codec], support: CodecSupport, consume: bool) -> 
         not consume or _clock(c) in clocks))]
 
 
-def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | None = None
-          ) -> list[Codec]:
+def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | None = None,
+          audio: bool = True) -> list[Codec]:
     """The codec list passed on after ``request``; an emptied list falls back to all codecs,
     as rtpengine does.  Raises :class:`TranscodingRequired` for a codec to transcode to when
-    there is no media pipeline that could."""
+    there is no media pipeline that could.  Transcoding is for audio: in another media section
+    (``audio`` false) a ``transcode`` name only re-offers a codec the section has, and nothing
+    is added or stripped for it (rtpengine leaves a video section as it is)."""
     if not request:
         return original
+    if not audio:
+        support = None
+        request = replace(request, transcode=[], consume=[], offer=[
+            *request.offer, *request.transcode])
     codecs = _strip(list(original), request.strip, request.except_)
     codecs = _strip(codecs, request.consume, request.except_)
     codecs = _strip(codecs, request.mask, request.except_)
@@ -296,9 +302,11 @@ def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | 
     return codecs or original
 
 
-def left_out(original: list[Codec], request: CodecRequest, support: CodecSupport) -> list[str]:
+def left_out(original: list[Codec], request: CodecRequest, support: CodecSupport,
+             audio: bool = True) -> list[str]:
     """The ``codec-transcode`` names :func:`apply` leaves out (for the log)."""
-    return _transcode(list(original), request.transcode, support)[1] if support else []
+    return _transcode(list(original), request.transcode, support)[1] \
+        if support and audio else []
 
 
 def offered(original: list[Codec], request: CodecRequest) -> list[Codec]:

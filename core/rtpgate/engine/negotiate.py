@@ -242,9 +242,10 @@ class Negotiation:
         request = self.flags.codec
         if request.always_transcode and not self.support:
             raise cd.TranscodingRequired("always transcode")
-        codecs = cd.apply(sp.codecs, request, self.support)
+        audio = sp.type == "audio"
+        codecs = cd.apply(sp.codecs, request, self.support, audio)
         if self.opmode == OFFER:
-            for name in cd.left_out(sp.codecs, request, self.support):
+            for name in cd.left_out(sp.codecs, request, self.support, audio):
                 log.warning("codec-transcode %s: rtpgate cannot decode and encode it; "
                             "left out of the offer", name)
             original = {c.pt for c in sp.codecs}
@@ -616,8 +617,11 @@ class Negotiation:
         sender.sent_codecs = tuple(cd.offered(plan.sp.codecs, request))
         original = {c.pt for c in plan.sp.codecs}
         added = any(c.pt not in original for c in plan.codecs)
-        sender.transcode_offer = added or request.always_transcode or bool(
-            request.transcode or request.consume or request.accept or request.ignore)
+        sender.transcode_offer = plan.sp.type == "audio" and (added or request.always_transcode
+                                                              or bool(request.transcode
+                                                                      or request.consume
+                                                                      or request.accept
+                                                                      or request.ignore))
         sender.always_transcode = request.always_transcode
         sender.prefer = tuple(request.consume + request.accept)
         sender.accept = tuple(request.accept)
