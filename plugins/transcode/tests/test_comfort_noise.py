@@ -103,3 +103,25 @@ def test_bad_cn_payload_refuses_to_start() -> None:
                           "--listen-http=127.0.0.1:0"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 2 and "--cn-payload" in out.stderr, out.stderr
+
+
+def test_dtx_after_cn_fills_silence(rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """``codec-consume: CN`` with ``--dtx-delay=40``: the caller sends its tone, one CN
+    packet and then nothing; the callee gets that packet's noise once, then the gap filled
+    with silence every 20 ms (what rtpengine 10.5 was seen to send: PCMA 0xD5 after the
+    noise)."""
+    server = rtpgate_server("--delete-delay=0", "--dtx-delay=40")
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMA_CN, PCMA,
+                                   codec={"consume": ["CN"]})
+    tone = rtp_packets("PCMA/8000", sine(8000, 0.2), pt=8)
+    got = exchange(caller, from_caller, [*tone, cn_packet(tone[-1], 1)], callee)
+    assert {header(p)[0] for p in got} == {8}
+    assert len(got) >= 11 + 30, len(got)
+    heads = [header(p) for p in got]
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(heads))
+    silence = b"\xd5" * 160
+    quiet = next(n for n in range(len(got), 0, -1) if got[n - 1][12:] != silence)
+    assert len(got) - quiet >= 30  # the gap: silence (a stalled test may add some earlier)
+    assert -60 < level_db(decode("PCMA/8000", got[quiet - 1:quiet])) < -25  # the noise
+    ng(server, "delete", **{"call-id": call_id})
