@@ -106,6 +106,7 @@ from .media.rtcp import ReportBlock
 from .media.suites import CryptoParams, Suite, find_suite
 from .netaddr import Endpoint, ListenAddress, parse_endpoint
 from .ngcommands.codec import bencode_prefix_length
+from .ngcommands.codec import encode as ng_encode
 from .ngcommands.command import (
     NgCommand,
     NgContext,
@@ -246,6 +247,7 @@ __all__ = [
     "is_loopback",
     "json_text",
     "key",
+    "ng_encode",
     "parse_endpoint",
     "refused",
     "source_filter",

@@ -120,19 +120,21 @@ class Reply:
 
 
 class Channel(abc.ABC):
-    """An open WebSocket connection as a protocol sees it: the protocol may send on it at any
-    time, not only in reply to a message (a live view pushing updates)."""
+    """An open WebSocket or TCP connection as a protocol sees it: the protocol may send on it
+    at any time, not only in reply to a message (a live view pushing updates, ng
+    notifications to TCP clients)."""
 
-    #: ``ws`` or ``wss``.
+    #: ``ws``, ``wss`` or ``tcp``.
     transport: str
     peer: tuple[str, int] | None
     local: tuple[str, int] | None
 
     @abc.abstractmethod
     def send(self, body: bytes) -> bool:
-        """Queue ``body`` as one whole binary message.  Returns False, sending nothing, when
-        the connection is closed or the client has not yet taken the previous message (a slow
-        reader gets fewer updates, never an unbounded queue)."""
+        """Queue ``body`` as one whole binary message (TCP: those bytes, the protocol frames
+        them).  Returns False, sending nothing, when the connection is closed or the client has
+        not yet taken what was sent before (a slow reader gets fewer updates, never an
+        unbounded queue)."""
 
     @property
     @abc.abstractmethod
@@ -180,6 +182,13 @@ class Protocol(abc.ABC):
         the ``channel`` of its messages) until :meth:`ws_closed`."""
 
     def ws_closed(self, channel: Channel) -> None:  # noqa: B027 - optional
+        """That connection has closed."""
+
+    def stream_opened(self, channel: Channel) -> None:  # noqa: B027 - optional
+        """A TCP connection to one of this protocol's stream listeners is open; the protocol
+        may send on ``channel`` until :meth:`stream_closed`."""
+
+    def stream_closed(self, channel: Channel) -> None:  # noqa: B027 - optional
         """That connection has closed."""
 
     def describe(self) -> list[str]:

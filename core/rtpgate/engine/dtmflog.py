@@ -18,6 +18,7 @@ import logging
 import socket
 import struct
 import time
+from collections.abc import Callable
 
 from ..media.pipeline import Pipeline
 from . import model as m
@@ -34,16 +35,22 @@ def parse_destination(text: str) -> tuple[str, int]:
 
 
 class DtmfLog:
-    """The factory; owns the UDP socket the events go out of."""
+    """The factory; owns the UDP socket the events go out of (``--dtmf-log-dest``) and hands
+    each event to its :attr:`listeners` too.  With neither, it adds no stage."""
 
-    def __init__(self, destination: tuple[str, int]) -> None:
-        family = socket.AF_INET6 if ":" in destination[0] else socket.AF_INET
+    def __init__(self, destination: tuple[str, int] | None) -> None:
         self.destination = destination
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
+        self.sock: socket.socket | None = None
+        if destination is not None:
+            family = socket.AF_INET6 if ":" in destination[0] else socket.AF_INET
+            self.sock = socket.socket(family, socket.SOCK_DGRAM)
+            self.sock.setblocking(False)
+        #: More receivers of each event: a plugin's (the ng plugin's ``--dtmf-log-ng-tcp``
+        #: sends it to the TCP ng clients).  Each gets the event's JSON fields as a dict.
+        self.listeners: list[Callable[[dict[str, object]], None]] = []
 
     def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
-        if stream.is_rtcp:
+        if stream.is_rtcp or (self.sock is None and not self.listeners):
             return None
         clocks = {codec.pt: int(codec.encoding.split("/")[1])
                   for codec in stream.media.sent_codecs
@@ -59,14 +66,21 @@ class DtmfLog:
         return Pipeline(ingress=(DtmfLogStage(self, stream, clocks),))
 
     def send(self, event: dict[str, object]) -> None:
-        try:
-            self.sock.sendto(json.dumps(event, separators=(",", ":")).encode(),
-                             self.destination)
-        except OSError as exc:
-            log.warning("DTMF log to %s:%d failed: %s", *self.destination, exc)
+        if self.sock is not None and self.destination is not None:
+            try:
+                self.sock.sendto(json.dumps(event, separators=(",", ":")).encode(),
+                                 self.destination)
+            except OSError as exc:
+                log.warning("DTMF log to %s:%d failed: %s", *self.destination, exc)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not stop the relay
+                log.exception("DTMF event listener failed")
 
     def close(self) -> None:
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 class DtmfLogStage:

@@ -86,10 +86,10 @@ class Engine:
         self.relay = CallRelay(Relay(stats), factories=[srtp_pipeline])
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
         dtmf_log = settings.dtmf_log_dest
-        #: ``--dtmf-log-dest``: reads the party's events before media plugins change them.
-        self.dtmf_log = DtmfLog(parse_destination(dtmf_log)) if dtmf_log else None
-        if self.dtmf_log is not None:
-            self.relay.factories.append(self.dtmf_log)
+        #: ``--dtmf-log-dest`` and plugins' listeners (``dtmf_log.listeners``): reads the
+        #: party's events before media plugins change them.
+        self.dtmf_log = DtmfLog(parse_destination(dtmf_log) if dtmf_log else None)
+        self.relay.factories.append(self.dtmf_log)
         #: ``block DTMF`` with ``trigger``: watches the party's events, before media plugins.
         self.relay.factories.append(DtmfTriggers(self))
         #: What media plugins can decode and encode (``rtpgate_media_codecs``).
@@ -269,5 +269,4 @@ class Engine:
             call.release()
         self.by_id.clear()
         self.interfaces.close()
-        if self.dtmf_log is not None:
-            self.dtmf_log.close()
+        self.dtmf_log.close()

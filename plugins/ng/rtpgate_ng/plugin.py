@@ -30,6 +30,9 @@ def rtpgate_options() -> Iterable[Option]:
         Option("ng-cookie-cache-bytes", Annotated[int, Field(ge=1024)], 64 * 1024 * 1024,
                "most bytes the ng cookie cache keeps (cookies, replies and per-entry overhead)",
                metavar="BYTES"),
+        Option("dtmf-log-ng-tcp", bool, False,
+               "send each DTMF event (as --dtmf-log-dest would) to every client connected "
+               "to --listen-tcp-ng, as an ng 'onDTMF' notification"),
         Option("ng-cookie-lifetime", Annotated[float, Field(gt=0)], 30.0,
                "seconds between cookie-cache generation swaps: a reply is replayed for a "
                "repeated cookie for this long to twice this long (rtpengine: 30)",
@@ -44,4 +47,7 @@ def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
                         max_entries=settings.ng_cookie_cache_entries,
                         max_bytes=settings.ng_cookie_cache_bytes,
                         stats=runtime.stats.cookie_cache)
-    return [NgProtocol(runtime.ng, cache)]
+    protocol = NgProtocol(runtime.ng, cache)
+    if settings.dtmf_log_ng_tcp:
+        runtime.engine.dtmf_log.listeners.append(protocol.notify_dtmf)
+    return [protocol]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+
 from rtpgate.api import (
+    Channel,
     DatagramListener,
     HttpRoute,
     Message,
@@ -11,6 +15,7 @@ from rtpgate.api import (
     Rejected,
     Reply,
     StreamListener,
+    ng_encode,
 )
 
 from .cookie_cache import CookieCache
@@ -20,6 +25,11 @@ CONTENT_TYPE = "application/x-rtpengine-ng"
 NO_COOKIE = Rejected(600, b"error\n")
 #: The largest UDP payload over IPv4 (65535 minus the IP and UDP headers).
 UDP_MAX = 65507
+#: rtpengine's order of the keys of an ``onDTMF`` notification's ``data``.
+DTMF_KEYS = ("tags", "callid", "source_tag", "type", "source_ip", "timestamp", "event",
+             "duration", "volume")
+
+log = logging.getLogger("rtpgate.ng")
 
 
 class NgProtocol(Protocol):
@@ -34,6 +44,26 @@ class NgProtocol(Protocol):
     def __init__(self, dispatcher: NgDispatcher, cache: CookieCache) -> None:
         self.dispatcher = dispatcher
         self.cache = cache
+        #: The open TCP connections (``--listen-tcp-ng``), for notifications.
+        self.tcp_clients: set[Channel] = set()
+
+    def stream_opened(self, channel: Channel) -> None:
+        self.tcp_clients.add(channel)
+
+    def stream_closed(self, channel: Channel) -> None:
+        self.tcp_clients.discard(channel)
+
+    def notify_dtmf(self, event: dict[str, object]) -> None:
+        """``--dtmf-log-ng-tcp``: the event, as rtpengine's ``notify_ng_tcp_clients`` sends it
+        (``daemon/dtmf.c``): a random 16-hex-digit cookie, a space and the bencoded
+        ``{"notify": "onDTMF", "data": {...}}``, to every connected TCP client (one that does
+        not read misses events, it is not waited for)."""
+        data = {key: event[key] for key in DTMF_KEYS if key in event}
+        body = ng_encode({"notify": "onDTMF", "data": data}, "bencode")
+        for channel in list(self.tcp_clients):
+            if not channel.send(secrets.token_hex(8).encode() + b" " + body):
+                log.info("onDTMF notification to %s not sent (closed or not reading)",
+                         channel.peer)
 
     async def handle(self, message: Message) -> Reply:
         framed = split_cookie(message.body)

@@ -15,7 +15,7 @@ import collections
 import logging
 from typing import Any, cast
 
-from rtpgate.api import Message, Protocol, Rejected, StreamListener
+from rtpgate.api import Channel, Message, Protocol, Rejected, StreamListener
 
 from .datagram import NOISY, Guard, Spawn
 from .tos import ControlTos
@@ -47,6 +47,31 @@ class StreamService:
             connection.close()
 
 
+class TcpChannel(Channel):
+    """What a protocol sees of one connection (:meth:`Protocol.stream_opened`): it may send
+    on it at any time; while the client does not read (the socket's buffer is full) nothing
+    more is queued."""
+
+    transport = "tcp"
+
+    def __init__(self, connection: StreamConnection) -> None:
+        self._connection = connection
+        self.peer = connection.peer
+        self.local = connection.local
+
+    def send(self, body: bytes) -> bool:
+        connection = self._connection
+        if connection.done or connection.transport is None or \
+                not connection.writable.is_set():
+            return False
+        connection.transport.write(body)
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._connection.done
+
+
 class StreamConnection(asyncio.Protocol):
     def __init__(self, service: StreamService) -> None:
         self.service = service
@@ -63,6 +88,7 @@ class StreamConnection(asyncio.Protocol):
         self.read_paused = False
         self.writable = asyncio.Event()
         self.writable.set()
+        self.channel: TcpChannel | None = None
 
     # ------------------------------------------------------------------ asyncio callbacks
 
@@ -76,6 +102,11 @@ class StreamConnection(asyncio.Protocol):
             self.transport.abort()  # closed before anything is read
             return
         self.service.connections.add(self)
+        self.channel = TcpChannel(self)
+        try:
+            self.service.protocol.stream_opened(self.channel)
+        except Exception:
+            log.exception("TCP %s: the protocol's stream_opened failed", self.local)
 
     def data_received(self, data: bytes) -> None:
         if self.done:
@@ -107,6 +138,12 @@ class StreamConnection(asyncio.Protocol):
         self.queue.clear()
         self.writable.set()
         self.service.connections.discard(self)
+        if self.channel is not None:
+            channel, self.channel = self.channel, None
+            try:
+                self.service.protocol.stream_closed(channel)
+            except Exception:
+                log.exception("TCP %s: the protocol's stream_closed failed", self.local)
 
     def pause_writing(self) -> None:
         self.writable.clear()
