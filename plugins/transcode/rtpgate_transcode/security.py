@@ -1,4 +1,6 @@
-"""``DTMF-security=silence|tone``: a blocked party's RFC 4733 events become audio.
+"""``block DTMF`` before the codec path: a blocked party's RFC 4733 events become audio
+(``DTMF-security=silence|tone``), or are dropped or get another digit before the transcoding
+stage can play them as tones.
 
 rtpengine replaces a blocked DTMF event with audio in the party's own codec: silence, or a
 single tone (``frequency``, default 400 Hz, at ``volume``, default 10 -dBm0).  Core's media
@@ -9,6 +11,12 @@ the timestamp where the event's new part starts, as many samples as the event gr
 retransmitted end packets give nothing), and fills audio the party sends during an event with
 the same, so nothing of the digit gets through in-band either.  It runs before the other
 media stages, so a transcoded call transcodes the replacement like any audio.
+
+Core's media control drops or rewrites events after the ingress stages, which is too late
+where the transcoding stage turns a party's events into in-band tones for a peer without
+telephone-event: on a transcoding media this stage also applies ``drop`` (the default),
+``zero``, ``DTMF`` and ``random`` to the events first (the same rewrite as core's, so doing it
+twice changes nothing).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import struct
 from fractions import Fraction
 
 import av
-from rtpgate.api import Pipeline, Stage, Stream
+from rtpgate.api import MF_TRANSCODING, Pipeline, Stage, Stream
 
 from . import formats
 from .chain import channels_of, encoder
@@ -27,6 +35,8 @@ from .plan import accepted
 
 KEY = "dtmf-security"
 MODES = ("silence", "tone")
+#: Modes core's control applies, which this stage applies first on a transcoding media.
+EVENT_MODES = ("drop", "zero", "dtmf", "random")
 PTIME = 20
 
 
@@ -36,24 +46,27 @@ class SecurityStage:
     name = KEY
 
     def __init__(self, mode: str, frequency: int, volume: int, events: dict[int, int],
-                 codec: formats.AudioCodec, pt: int, fmtp: str) -> None:
+                 codec: formats.AudioCodec, pt: int, fmtp: str, digit: int = 0) -> None:
         self.error = False
         self.mode, self.frequency, self.volume = mode, frequency, volume
+        self.digit = 0 if mode == "zero" else digit
         self.events = events  #: telephone-event payload type -> clock rate
         self.codec, self.pt = codec, pt
         self._channels = channels_of(codec, fmtp)
-        self._encoder = encoder(codec, self._channels, PTIME, fmtp)
+        self._encoder = encoder(codec, self._channels, PTIME, fmtp) if mode in MODES else None
         self._pts = 0
         self._start: int | None = None  # timestamp of the event being replaced
         self._done = 0  # its ticks replaced so far
         self._ended = False
-        self.key = (mode, frequency, volume, tuple(sorted(events.items())), pt, fmtp)
+        self.key = (mode, frequency, volume, tuple(sorted(events.items())), pt, fmtp, digit)
         self.replaced = 0
 
     def rtp(self, data: bytes) -> bytes | None:
         self.error = False
         pt = data[1] & 0x7F
         if pt in self.events:
+            if self.mode in EVENT_MODES:
+                return self._replaced(data)
             return self._event(data)
         if pt == self.pt and self._start is not None:
             return self._audio(data)
@@ -61,6 +74,16 @@ class SecurityStage:
 
     def rtcp(self, data: bytes) -> bytes | None:
         return data
+
+    def _replaced(self, data: bytes) -> bytes | None:
+        """``drop``, or the event with another code (``random``: one per event, from its
+        timestamp, as core's control chooses it)."""
+        if self.mode == "drop" or len(data) < 16 or data[0] & 0x1F:
+            return None
+        code = self.digit
+        if self.mode == "random":
+            code = (int.from_bytes(data[4:8], "big") * 2654435761 >> 16) % 16
+        return data[:12] + bytes([code]) + data[13:]
 
     def _event(self, data: bytes) -> bytes | None:
         header = 12 + 4 * (data[0] & 0x0F)
@@ -118,6 +141,7 @@ class SecurityStage:
                                  for n in range(start, start + count))).tobytes()
 
     def _encode(self, pcm: bytes) -> bytes:
+        assert self._encoder is not None
         samples = len(pcm) // 2
         if self._channels == 2:
             pcm = b"".join(pcm[i:i + 2] * 2 for i in range(0, len(pcm), 2))
@@ -140,7 +164,8 @@ class SecurityFactory:
     def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
         media = stream.media
         state = media.monologue.dtmf_blocking()
-        if stream.is_rtcp or state is None or state.dtmf_mode not in MODES:
+        wanted = MODES + (EVENT_MODES if media.flags & MF_TRANSCODING else ())
+        if stream.is_rtcp or state is None or state.dtmf_mode not in wanted:
             media.plugin_state.pop(KEY, None)
             return None
         sends = accepted(media)
@@ -155,11 +180,11 @@ class SecurityFactory:
             return None
         codec, found = audio
         key = (state.dtmf_mode, state.tone_frequency, state.tone_volume,
-               tuple(sorted(events.items())), codec.pt, codec.fmtp)
+               tuple(sorted(events.items())), codec.pt, codec.fmtp, state.dtmf_digit)
         stage = media.plugin_state.get(KEY)
         if not isinstance(stage, SecurityStage) or stage.key != key:
             stage = SecurityStage(state.dtmf_mode, state.tone_frequency, state.tone_volume,
-                                  events, found, codec.pt, codec.fmtp)
+                                  events, found, codec.pt, codec.fmtp, state.dtmf_digit)
             media.plugin_state[KEY] = stage
         return Pipeline(ingress=(stage,))
 

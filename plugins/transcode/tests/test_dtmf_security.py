@@ -96,3 +96,31 @@ def test_silence_on_a_transcoded_call(server: ServerProcess) -> None:
     assert sum(1 for v in levels if abs(v - (-13)) < 3) >= 55  # the caller's tone
     assert inband_digits(samples) == ""
     ng(server, "delete", **{"call-id": call_id})
+
+
+@pytest.mark.parametrize(("keys", "heard"), [
+    ({}, ""),  # drop
+    ({"DTMF-security": "zero"}, "000"),
+    ({"DTMF-security": "DTMF", "digit": "9"}, "999"),
+])
+def test_blocked_events_are_not_played_in_band(server: ServerProcess, keys: dict[str, str],
+                                               heard: str) -> None:
+    """``always transcode`` plays the caller's events as tones to a callee without
+    telephone-event; blocked, the digits are dropped or replaced before they become tones."""
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(
+        server, caller, callee,
+        ("0 8 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+                    "a=rtpmap:101 telephone-event/8000\r\n"),
+        ("8", "a=rtpmap:8 PCMA/8000\r\n"), flags=["always transcode"])
+    ng(server, "block DTMF", **{"call-id": call_id, **keys})
+    silence = rtp_packets("PCMU/8000", sine(8000, 1.0, dbfs=-60), pt=0)
+    events = te_packets("15#", 101, 20000, int.from_bytes(silence[0][4:8], "big"),
+                        int.from_bytes(silence[0][8:12], "big"))
+    stream: list[bytes] = []
+    for slot, audio in enumerate(silence):
+        stream += [p for s, p in events if s == slot] or [audio]
+    got = exchange(caller, from_caller, stream, callee)
+    assert {header(p)[0] for p in got} == {8} and len(got) >= 30  # (drop: 15 slots fewer)
+    assert inband_digits(decode("PCMA/8000", got)) == heard
+    ng(server, "delete", **{"call-id": call_id})
