@@ -6,9 +6,10 @@ and its party negotiated telephone-event, so other streams stay on the fast path
 runs after SRTP decryption and before any media plugin's stages (it reads what the party sent),
 never changes a packet, and reports an event once (RFC 4733 retransmits the end packet).
 
-The JSON is rtpengine's (``daemon/dtmf.c``): ``callid``, ``source_tag``, ``source_label``
-(when the party has one), ``tags`` (every tag of the call), ``type`` ``"DTMF"``,
-``timestamp`` (Unix seconds), ``source_ip``, ``event``, ``duration`` (ms) and ``volume``.
+The JSON is rtpengine 10.5's (``daemon/dtmf.c``, checked against its datagrams): ``callid``,
+``source_tag``, ``tags`` (every tag of the call), ``type`` ``"DTMF"``, ``timestamp`` (Unix
+seconds), ``source_ip``, ``event``, ``duration`` (ms) and ``volume``; no ``source_label``, also
+for a party with a label (newer rtpengines add one).
 """
 
 from __future__ import annotations
@@ -112,12 +113,9 @@ class DtmfLogStage:
     def _report(self, event: int, volume: int, duration_ms: int) -> None:
         ml = self.stream.media.monologue
         call = ml.call
-        report: dict[str, object] = {"callid": call.call_id, "source_tag": ml.tag}
-        if ml.label:
-            report["source_label"] = ml.label
         endpoint = self.stream.endpoint
-        report.update({"tags": [x.tag for x in call.monologues], "type": "DTMF",
+        self.log.send({"callid": call.call_id, "source_tag": ml.tag,
+                       "tags": [x.tag for x in call.monologues], "type": "DTMF",
                        "timestamp": int(time.time()),
                        "source_ip": endpoint.address if endpoint is not None else "",
                        "event": event, "duration": duration_ms, "volume": volume})
-        self.log.send(report)
