@@ -1,7 +1,7 @@
 """The pcap file format and the IP/UDP headers rtpengine puts in front of each recorded packet.
 
 Written by hand rather than with a library: a record is a 16-byte header and a 28- or 48-byte
-IP/UDP header before the packet, packed with :mod:`struct` from a per-stream template, which is
+IP/UDP header before the packet, packed with one precompiled :mod:`struct` per stream, which is
 what keeps recording's CPU cost per packet small (``bench/recording.py``); libpcap's Python
 bindings are unmaintained and dpkt/scapy build an object per packet.  ``tshark`` reads these
 files in the tests.
@@ -19,11 +19,14 @@ LINKTYPE_RAW = 101
 FORMATS = {"raw": LINKTYPE_RAW, "eth": LINKTYPE_ETHERNET}
 
 SNAPLEN = 65535
-_FILE_HEADER = struct.Struct("=IHHiIII")
-_RECORD = struct.Struct("=IIII")
-_IP4 = struct.Struct("!BBHHHBBH4s4s")
-_IP6 = struct.Struct("!IHBB16s16s")
-_UDP = struct.Struct("!HHHH")
+#: Files are written big-endian (a reader tells by the magic number), so that a record's
+#: header and the packet's IP and UDP headers are one ``struct`` pack per packet.
+_FILE_HEADER = struct.Struct("!IHHiIII")
+_RECORD = "IIII"
+_ETH = "12xH"
+_IP4 = "BBHHHBBH4s4s"
+_IP6 = "IHBB16s16s"
+_UDP = "HHHH"
 
 
 def file_header(linktype: int) -> bytes:
@@ -31,19 +34,13 @@ def file_header(linktype: int) -> bytes:
     return _FILE_HEADER.pack(0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, linktype)
 
 
-def record(when: float, size: int) -> bytes:
-    """The record header of a packet of ``size`` bytes captured at ``when``
-    (``time.time()``)."""
-    seconds = int(when)
-    return _RECORD.pack(seconds, int((when - seconds) * 1_000_000), size, size)
-
-
 class Headers:
     """What goes before each packet of one stream: an Ethernet header (``eth``) and the IPv4 or
     IPv6 and UDP header from ``source`` to ``destination``, as rtpengine's
-    ``endpoint_packet_header`` fakes them (no checksums)."""
+    ``endpoint_packet_header`` fakes them (no checksums); :meth:`record` adds the pcap record
+    header in front."""
 
-    __slots__ = ("_dst", "_eth", "_ip6", "_src", "_udp_ports")
+    __slots__ = ("_dst", "_eth", "_ip", "_ip6", "_overhead", "_ports", "_record", "_src")
 
     def __init__(self, source: tuple[str, int], destination: tuple[str, int], eth: bool
                  ) -> None:
@@ -54,15 +51,30 @@ class Headers:
         self._ip6 = dst.version == 6
         self._src = src.packed
         self._dst = dst.packed
-        self._udp_ports = (source[1], destination[1])
-        ethertype = b"\x86\xdd" if self._ip6 else b"\x08\x00"
-        self._eth = bytes(12) + ethertype if eth else b""
+        self._ports = (source[1], destination[1])
+        self._eth = ((0x86DD if self._ip6 else 0x0800),) if eth else ()
+        layout = (_ETH if eth else "") + (_IP6 if self._ip6 else _IP4) + _UDP
+        self._ip = struct.Struct("!" + layout)
+        self._record = struct.Struct("!" + _RECORD + layout)
+        self._overhead = self._ip.size
 
     def __call__(self, size: int) -> bytes:
-        """The headers for a UDP payload of ``size`` bytes."""
-        udp = _UDP.pack(self._udp_ports[0], self._udp_ports[1], size + 8, 0)
+        """The headers for a UDP payload of ``size`` bytes (no pcap record header)."""
+        return self._pack(self._ip, (), size)
+
+    def record(self, when: float, size: int) -> bytes:
+        """The pcap record header and the headers of a ``size``-byte UDP payload captured at
+        ``when`` (``time.time()``)."""
+        seconds = int(when)
+        length = self._overhead + size
+        return self._pack(self._record, (seconds, int((when - seconds) * 1_000_000), length,
+                                         length), size)
+
+    def _pack(self, layout: struct.Struct, record: tuple[int, ...], size: int) -> bytes:
+        sport, dport = self._ports
+        eth = self._eth
         if self._ip6:
-            ip = _IP6.pack(6 << 28, size + 8, 17, 64, self._src, self._dst)
-        else:
-            ip = _IP4.pack(0x45, 0, size + 28, 0, 0x4000, 64, 17, 0, self._src, self._dst)
-        return self._eth + ip + udp
+            return layout.pack(*record, *eth, 6 << 28, size + 8, 17, 64, self._src, self._dst,
+                               sport, dport, size + 8, 0)
+        return layout.pack(*record, *eth, 0x45, 0, size + 28, 0, 0x4000, 64, 17, 0, self._src,
+                           self._dst, sport, dport, size + 8, 0)

@@ -79,10 +79,8 @@ class PcapSession:
         if self._fd is None:
             self.writer.stats.errors += 1
             return
-        headers = info.headers_from(source)(len(data))
         buffer = self._buffer
-        buffer += pcap.record(when, len(headers) + len(data))
-        buffer += headers
+        buffer += info.headers_from(source).record(when, len(data))
         buffer += data
         self._buffered += 1
         self.packet_num += 1

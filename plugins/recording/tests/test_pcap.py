@@ -95,3 +95,27 @@ def test_record_call_on_offer_pause_and_resume(
     assert "SDP mode: answer\nSDP before RTP packet: 1\n" in text
     assert text.count("m=audio ") == 2
     assert "Recording paused at:" in text and "Recording resumed at:" in text
+
+
+def test_recording_file_and_recording_path(
+        rtpgate_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    spool, chosen, elsewhere = tmp_path / "spool", tmp_path / "chosen.pcap", tmp_path / "dir"
+    elsewhere.mkdir()
+    server = rtpgate_server(f"--recording-dir={spool}", "--delete-delay=0")
+    first = make_call(server)
+    assert first.ng("start recording", **{"recording-file": str(chosen)})["result"] == "ok"
+    packet = rtp(1, b"\xff" * 160, 3)
+    first.send("a", packet)
+    assert first.ng("delete")["result"] == "ok"
+    meta, pcap_file = _files(spool)
+    assert pcap_file == chosen
+    assert [c.data for c in read_pcap(chosen)] == [packet]
+    meta.unlink()
+
+    second = make_call(server)
+    assert second.ng("start recording", **{"recording-path": str(elsewhere)})["result"] == "ok"
+    second.send("b", packet)
+    assert second.ng("stop recording")["result"] == "ok"
+    _, pcap_file = _files(spool)
+    assert pcap_file.parent == elsewhere and pcap_file.name.startswith(second.call_id + "-")
+    assert [c.data for c in read_pcap(pcap_file)] == [packet]
