@@ -12,7 +12,7 @@ The summary gives the relay's CPU time per relayed packet (µs; all its threads,
 thread included) for each, the increase recording costs (the issue's aim: at most 25 %), and
 rtpgate / rtpengine.  After a recording run the size of the pcaps written is printed, so a run
 that recorded nothing shows.  rtpengine uses ports 41723-41790 and 27000-27999 (this helper's
-block); rtpgate 42723, 42780 and 43000-43999.  Loopback only.
+block); rtpgate 42723 and 43000-43999.  Loopback only.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ RTPENGINE_EXTRA = ("--delete-delay=0 --listen-ng=127.0.0.1:41723 --listen-tcp-ng
                    "--listen-cli=127.0.0.1:41790 --listen-http=127.0.0.1:41780 "
                    "--listen-https=127.0.0.1:41743 --port-min=27000 --port-max=27999")
 RTPGATE_NG = 42723
-RTPGATE_ARGS = ("--listen-ng=127.0.0.1:42723", "--listen-http=127.0.0.1:42780",
+RTPGATE_ARGS = ("--listen-ng=127.0.0.1:42723",
                 "--interface=127.0.0.1", "--port-min=43000", "--port-max=43999",
                 "--delete-delay=0", "--log-level=5")
 
