@@ -20,7 +20,8 @@ defined.
 - the engine's read-only views (see the docstring of :mod:`rtpgate.engine`) and the counters'
   types, for the CLI and metrics; the engine's call model (``Call``, ``Monologue``, ``Media``,
   ``Stream``, ``MediaEndpoint``, their ``MF_*``/``PS_*`` flags, ``MediaSocket``,
-  ``LocalAddress``), for a plugin that persists and restores calls;
+  ``LocalAddress``) and what carries a stream's secured media over a restart (``MediaResume``,
+  ``SrtpKeys``, :func:`media_resume`), for a plugin that persists and restores calls;
 - the media pipeline (:class:`Pipeline`, :class:`Stage`, :class:`PipelineFactory`) and codec
   support (:class:`CodecCapability`, :class:`Codec`), for a plugin that processes media;
 - :class:`LogLimiter` and :func:`clip`, for logging what clients send; :func:`is_loopback` and
@@ -85,6 +86,7 @@ from .engine.model import (
     EndpointMap,
     IceCredentials,
     Media,
+    MediaResume,
     Monologue,
     Recording,
     RemoteIce,
@@ -96,10 +98,12 @@ from .engine.model import (
 )
 from .engine.playback import MediaPlayers, PlaySource
 from .engine.ports import MediaSocket
+from .engine.resume import snapshot as media_resume
 from .engine.store import CallStore
 from .hookspecs import hookspec
 from .loglimit import LogLimiter, clip
 from .media.dtls import STATS as DTLS_STATS
+from .media.dtls import SrtpKeys
 from .media.iceagent import STATS as ICE_STATS
 from .media.pipeline import Pipeline, Stage
 from .media.rtcp import ReportBlock
@@ -203,6 +207,7 @@ __all__ = [
     "Media",
     "MediaEndpoint",
     "MediaPlayers",
+    "MediaResume",
     "MediaSocket",
     "Message",
     "Monologue",
@@ -226,6 +231,7 @@ __all__ = [
     "ReportBlock",
     "Runtime",
     "SourceFilter",
+    "SrtpKeys",
     "Stage",
     "Stats",
     "Stream",
@@ -247,6 +253,7 @@ __all__ = [
     "is_loopback",
     "json_text",
     "key",
+    "media_resume",
     "ng_encode",
     "parse_endpoint",
     "refused",

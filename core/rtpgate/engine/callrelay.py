@@ -40,6 +40,7 @@ from ..media.relay import Relay
 from ..media.stream import RelayStream
 from . import model as m
 from .ports import MediaSocket
+from .resume import apply_rocs
 
 
 class PipelineFactory(Protocol):
@@ -66,6 +67,10 @@ def compose(parts: list[Pipeline]) -> Pipeline | None:
         extra={k: v for part in parts for k, v in part.extra.items()})
 
 
+def _nothing(call: m.Call) -> None:
+    """No one listens for changes (a relay without an engine, in tests)."""
+
+
 def _address(endpoint: m.Endpoint | None) -> tuple[str, int] | None:
     if endpoint is None or not endpoint.port or endpoint.address in ("0.0.0.0", "::"):
         return None
@@ -80,6 +85,9 @@ class CallRelay:
         self.streams: dict[m.Stream, RelayStream] = {}
         #: What builds each stream's pipeline (:mod:`rtpgate.media.pipeline`), in order.
         self.factories: list[PipelineFactory] = list(factories or ())
+        #: Announces a change the relay made to a call's state (new DTLS-SRTP keys): the
+        #: engine sets its :meth:`~rtpgate.engine.engine.Engine.changed` here.
+        self.changed: Callable[[m.Call], None] = _nothing
 
     def sync(self, call: m.Call) -> None:
         """Open and update relay streams so that they match ``call``."""
@@ -163,7 +171,10 @@ class CallRelay:
             current = rs.pipeline
             parts = [part for factory in self.factories
                      if (part := factory(stream, current)) is not None]
-            rs.set_pipeline(compose(parts))
+            pipeline = compose(parts)
+            if stream.resume is not None:
+                apply_rocs(stream, pipeline)
+            rs.set_pipeline(pipeline)
 
     def _sinks(self, stream: m.Stream, peer_media: m.Media | None
                ) -> tuple[RelayStream | None, RelayStream | None]:

@@ -85,6 +85,7 @@ class Engine:
         #: media control changed a call.
         self.relay = CallRelay(Relay(stats), factories=[srtp_pipeline])
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
+        self.relay.changed = self.changed
         dtmf_log = settings.dtmf_log_dest
         #: ``--dtmf-log-dest`` and plugins' listeners (``dtmf_log.listeners``): reads the
         #: party's events before media plugins change them.

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..media.dtls import SrtpKeys
 from ..media.srtp import SrtpCounters
 from ..media.suites import CryptoParams
 from . import protocols
@@ -140,6 +141,24 @@ class EndpointMap:
 
 
 @dataclass(slots=True, eq=False)
+class MediaResume:
+    """What a restarted node needs to carry a stream's secured media on where it was: the
+    DTLS-SRTP keys of its finished handshake, the SRTP rollover counters per SSRC both ways
+    (SDES or DTLS), the ICE pair it had selected.  A persistence plugin reads it from the relay
+    (:func:`rtpgate.engine.resume.snapshot`) and sets :attr:`Stream.resume` on a restored
+    stream; the relay's first sync uses it instead of a new handshake and nomination
+    (:mod:`rtpgate.engine.resume`)."""
+
+    dtls_keys: SrtpKeys | None = None
+    #: SSRC -> rollover counter of what the party sends (decrypted here) ...
+    rocs_in: dict[int, int] = field(default_factory=dict)
+    #: ... and of what is sent to it (encrypted here)
+    rocs_out: dict[int, int] = field(default_factory=dict)
+    #: The selected ICE pair: (local address, port), (remote address, port).
+    ice_pair: tuple[tuple[str, int], tuple[str, int]] | None = None
+
+
+@dataclass(slots=True, eq=False)
 class Stream:
     """One RTP or RTCP flow of a media: rtpengine's ``packet_stream``."""
 
@@ -165,6 +184,9 @@ class Stream:
     #: SDES-SRTP work of the relay on this stream (decrypting what its party sends, encrypting
     #: what is sent to it).
     srtp: SrtpCounters = field(default_factory=SrtpCounters)
+    #: Set on a restored stream until the relay's first sync has used it (see
+    #: :class:`MediaResume`).
+    resume: MediaResume | None = None
 
     @property
     def is_rtcp(self) -> bool:

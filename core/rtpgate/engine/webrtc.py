@@ -67,6 +67,11 @@ class StreamSecurity:
     #: The role the session was made for (a new role is a new session).
     active: bool | None = None
     stages: tuple[Stage, Stage] | None = None
+    #: The keys the stages were made from (kept across a restart, :mod:`.resume`).
+    keys: SrtpKeys | None = None
+    #: The keys came from before a restart: no handshake is started (the party's own new
+    #: handshake, if it starts one, replaces them).
+    resumed: bool = False
 
     def datagram(self, stream: RelayStream, data: bytes, source: Address) -> None:
         """The stream's DTLS handler: with ICE, only from a source that passed its checks (a
@@ -116,10 +121,17 @@ class WebrtcPipelines:
             if state is not None:
                 state.close()
             return None
+        resume = None
         if state is None:
             state = StreamSecurity()
+            resume = stream.resume
         self._ice(stream, rs, state, ice)
+        if resume is not None and resume.ice_pair is not None and state.agent is not None:
+            state.agent.resume(*resume.ice_pair)
         self._dtls(stream, rs, state, dtls)
+        if resume is not None and resume.dtls_keys is not None and dtls \
+                and state.stages is None:
+            self._resume_keys(stream, state, resume.dtls_keys)
         ingress: tuple[Stage, ...] = ()
         egress: tuple[Stage, ...] = ()
         if dtls:
@@ -171,7 +183,7 @@ class WebrtcPipelines:
                         stream.selected = ms
                         rs.send_from(ms.sock, pair.local)
             rs.learn_endpoint(remote, True)
-            if state.dtls is not None and state.active:
+            if state.dtls is not None and state.active and not state.resumed:
                 state.dtls.start(rs, remote)
 
         return selected
@@ -210,12 +222,12 @@ class WebrtcPipelines:
                 self.certificate, active, fingerprint,
                 on_keys=self._keys(stream, state), on_failed=self._failed(stream),
                 label=_label(stream))
-            state.active, state.stages = active, None
+            state.active, state.stages, state.keys, state.resumed = active, None, None, False
             if party is not None:
                 party.state, party.suite, party.failure = "new", None, None
         else:
             session.set_remote_fingerprint(fingerprint)
-        if active and session.state == "new":
+        if active and session.state == "new" and not state.resumed:
             agent = state.agent
             if agent is not None:
                 if agent.selected is not None:
@@ -225,16 +237,35 @@ class WebrtcPipelines:
 
     def _keys(self, stream: m.Stream, state: StreamSecurity) -> Callable[[SrtpKeys], None]:
         def keys(srtp: SrtpKeys) -> None:
-            state.stages = (
-                SrtpDecrypt.keyed(srtp.suite, srtp.remote_key, srtp.remote_salt, stream.srtp),
-                SrtpEncrypt.keyed(srtp.suite, srtp.local_key, srtp.local_salt, stream.srtp))
-            party = stream.media.dtls
-            if party is not None:
-                party.state, party.suite = "connected", srtp.suite
-            stream.flags |= m.PS_FINGERPRINT_VERIFIED
+            self._use_keys(stream, state, srtp)
+            state.resumed = False
             self.relay.sync(stream.media.monologue.call)
+            # the new keys are what a restarted node must resume with
+            self.relay.changed(stream.media.monologue.call)
 
         return keys
+
+    @staticmethod
+    def _use_keys(stream: m.Stream, state: StreamSecurity, srtp: SrtpKeys) -> None:
+        state.keys = srtp
+        state.stages = (
+            SrtpDecrypt.keyed(srtp.suite, srtp.remote_key, srtp.remote_salt, stream.srtp),
+            SrtpEncrypt.keyed(srtp.suite, srtp.local_key, srtp.local_salt, stream.srtp))
+        party = stream.media.dtls
+        if party is not None:
+            party.state, party.suite = "connected", srtp.suite
+        stream.flags |= m.PS_FINGERPRINT_VERIFIED
+
+    def _resume_keys(self, stream: m.Stream, state: StreamSecurity, srtp: SrtpKeys) -> None:
+        """A restored stream: the keys of the handshake before the restart, no new one."""
+        try:
+            self._use_keys(stream, state, srtp)
+        except ValueError as exc:  # a suite this build does not know: handshake again
+            log.warning("DTLS %s: stored SRTP keys not usable (%s)", _label(stream), exc)
+            state.stages, state.keys = None, None
+            return
+        state.resumed = True
+        log.info("DTLS %s: resumed with the keys from before the restart", _label(stream))
 
     @staticmethod
     def _failed(stream: m.Stream) -> Callable[[str], None]:

@@ -192,6 +192,25 @@ class IceAgent:
             self._add_pairs((candidate.host, candidate.port), candidate.priority)
         self._schedule()
 
+    def resume(self, local: Address, remote: Address) -> bool:
+        """Carry on with the pair that was selected before a restart (a restored call): it
+        counts as checked and nominated, so media and DTLS from ``remote`` are trusted and
+        consent is kept from now, without waiting for the peer to nominate again (a
+        controlling peer does not, once it has).  False when ``local`` is not one of ours."""
+        found = next((loc for loc in self.locals if loc.address == local), None)
+        if found is None:
+            return False
+        pair = self._find(local, remote) or self._add_pair(found, remote, 0)
+        if pair.timer is not None:
+            pair.timer.cancel()
+            pair.timer = None
+        pair.transaction = None
+        pair.state, pair.nominated, pair.authenticated = "succeeded", True, True
+        pair.use_candidate = self.controlling
+        pair.last_response = time.monotonic()
+        self._select(pair)
+        return True
+
     def close(self) -> None:
         self._closed = True
         for timer in (self._pacer, self._consent):

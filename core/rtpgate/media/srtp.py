@@ -25,12 +25,15 @@ packet too short for its header) it is dropped and counted as ``malformed``.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
 import pylibsrtp
+from pylibsrtp import _binding
 from pylibsrtp._binding import ffi, lib
 
 from .srtp_software import AuthError, ReplayError, SoftwareContext, SrtpError
@@ -69,6 +72,23 @@ class Context(Protocol):
     def unprotect(self, data: bytes) -> bytes: ...
     def protect_rtcp(self, data: bytes) -> bytes: ...
     def unprotect_rtcp(self, data: bytes) -> bytes: ...
+    def rocs(self, ssrcs: Iterable[int]) -> dict[int, int]: ...
+    def set_rocs(self, rocs: dict[int, int]) -> None: ...
+
+
+@functools.cache
+def _roc_calls() -> tuple[Any, Any]:
+    """libsrtp's ``srtp_get_stream_roc`` and ``srtp_set_stream_roc``.  The library pylibsrtp
+    bundles exports them but its cffi declarations leave them out, so they are called through
+    ctypes on the same (already loaded) library."""
+    library = ctypes.CDLL(_binding.__file__)
+    get = library.srtp_get_stream_roc
+    get.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]
+    get.restype = ctypes.c_int
+    put = library.srtp_set_stream_roc
+    put.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]
+    put.restype = ctypes.c_int
+    return get, put
 
 
 class LibsrtpContext:
@@ -83,12 +103,9 @@ class LibsrtpContext:
     packets).  Errors keep pylibsrtp's texts and become :class:`SrtpError` kinds."""
 
     def __init__(self, params: CryptoParams, inbound: bool) -> None:
-        policy = pylibsrtp.Policy(
-            key=params.key + params.salt,
-            ssrc_type=(pylibsrtp.Policy.SSRC_ANY_INBOUND if inbound
-                       else pylibsrtp.Policy.SSRC_ANY_OUTBOUND),
-            srtp_profile=PROFILES[params.suite.name])
-        policy.allow_repeat_tx = True  # a retransmitted packet is sent again, same bytes
+        self._params = params
+        policy = self._policy(pylibsrtp.Policy.SSRC_ANY_INBOUND if inbound
+                              else pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
         self._session = pylibsrtp.Session(policy)  # owns (and frees) the libsrtp context
         self._srtp = self._session._srtp[0]
         self._cdata = ffi.new("char[]", BUFFER)
@@ -120,6 +137,39 @@ class LibsrtpContext:
             return out
 
         return run
+
+    def _policy(self, ssrc_type: int, ssrc: int = 0) -> pylibsrtp.Policy:
+        params = self._params
+        policy = pylibsrtp.Policy(key=params.key + params.salt, ssrc_type=ssrc_type,
+                                  ssrc_value=ssrc, srtp_profile=PROFILES[params.suite.name])
+        policy.allow_repeat_tx = True  # a retransmitted packet is sent again, same bytes
+        return policy
+
+    def rocs(self, ssrcs: Iterable[int]) -> dict[int, int]:
+        """The rollover counter of each of ``ssrcs`` this session has seen."""
+        get = _roc_calls()[0]
+        session = int(ffi.cast("uintptr_t", self._srtp))
+        roc = ctypes.c_uint32()
+        found = {}
+        for ssrc in ssrcs:
+            if get(session, ssrc, ctypes.byref(roc)) == 0:
+                found[ssrc] = roc.value
+        return found
+
+    def set_rocs(self, rocs: dict[int, int]) -> None:
+        """Carry on SSRCs whose rollover counters are known (a restored call): each gets its
+        own libsrtp stream, made before its first packet, with that counter."""
+        put = _roc_calls()[1]
+        session = int(ffi.cast("uintptr_t", self._srtp))
+        for ssrc, roc in rocs.items():
+            if not roc:
+                continue
+            try:
+                self._session.add_stream(self._policy(pylibsrtp.Policy.SSRC_SPECIFIC, ssrc))
+            except pylibsrtp.Error as exc:
+                log.info("SRTP: no stream for SSRC %#x (%s)", ssrc, exc)
+                continue
+            put(session, ssrc, roc)
 
 
 def _error(status: int) -> SrtpError:
@@ -156,6 +206,14 @@ class _Stage:
         ctx = self.context
         self._rtp = ctx.unprotect if self.inbound else ctx.protect
         self._rtcp = ctx.unprotect_rtcp if self.inbound else ctx.protect_rtcp
+
+    def rocs(self, ssrcs: Iterable[int]) -> dict[int, int]:
+        """Rollover counters per SSRC (of ``ssrcs``, those this stage has seen)."""
+        return self.context.rocs(ssrcs)
+
+    def resume(self, rocs: dict[int, int]) -> None:
+        """Carry on with these rollover counters per SSRC (before any packet of theirs)."""
+        self.context.set_rocs(rocs)
 
     @classmethod
     def keyed(cls, suite: str, key: bytes, salt: bytes,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -145,6 +146,15 @@ class SoftwareContext:
         self._gcm = (AESGCM(self._rtp.enc), AESGCM(self._rtcp.enc)) if self.suite.aead else None
 
     # ------------------------------------------------------------------ RTP
+
+    def rocs(self, ssrcs: Iterable[int]) -> dict[int, int]:
+        """The rollover counter of each of ``ssrcs`` seen."""
+        return {ssrc: self._ssrcs[ssrc].roc for ssrc in ssrcs if ssrc in self._ssrcs}
+
+    def set_rocs(self, rocs: dict[int, int]) -> None:
+        """Carry on SSRCs whose rollover counters are known (before their first packet)."""
+        for ssrc, roc in rocs.items():
+            self._state(ssrc).roc = roc & 0xFFFFFFFF
 
     def _state(self, ssrc: int) -> _SsrcState:
         state = self._ssrcs.get(ssrc)

@@ -165,7 +165,8 @@ def _rebuild(call_id: str, data: dict[str, Any], engine: c.Engine, foreign: bool
         if not 0 <= index < len(medias):
             raise RestoreError(f"'stream-{i}' belongs to no media")
         stream = c.Stream(medias[index], _int(entry, "component", 1))
-        # not verified again until a new DTLS handshake (the session is not restored)
+        # not verified again until a new DTLS handshake, unless the stream resumes with the
+        # keys of the verified one (its ``resume``, below)
         stream.flags = from_rtpengine(_int(entry, "ps_flags"), STREAM_BITS) \
             & ~c.PS_FINGERPRINT_VERIFIED
         stream.advertised = parse_endpoint(_text(entry, "advertised_endpoint"))
@@ -285,7 +286,7 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
         dtls = entry.get("dtls")
         if isinstance(dtls, dict):
             fingerprint = (_text(dtls, "hash"), _text(dtls, "fingerprint"))
-            # the DTLS session itself is not kept: its handshake starts over (see README)
+            # the DTLS session itself is not kept; its keys are (a stream's ``resume``)
             media.dtls = c.DtlsState(fingerprint if all(fingerprint) else None,
                                      _text(dtls, "setup") or None)
         encodings = {}
@@ -306,6 +307,11 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
             out = stream.stats_out
             out.packets, out.bytes, out.errors = (int(n) for n in counts)
         stream.ssrcs[:] = [int(s) for s in entry.get("ssrcs", []) if str(s).isdigit()]
+        if isinstance(entry.get("resume"), dict):
+            stream.resume = _resume(entry["resume"])
+            if stream.resume.dtls_keys is not None:
+                # keys of a verified handshake: still verified
+                stream.flags |= c.PS_FINGERPRINT_VERIFIED
 
 
 def _codec(item: Any) -> c.Codec:
@@ -328,6 +334,37 @@ def _crypto(item: Any) -> c.CryptoParams:
         raise RestoreError(f"bad SDES parameters {item!r}") from None
     flags = [flag == "1" for flag in fields[5]]
     return c.CryptoParams(int(fields[0]), suite, key, salt, mki, *flags)
+
+
+def _resume(entry: dict[str, Any]) -> c.MediaResume:
+    keys = entry.get("dtls_keys")
+    dtls_keys = None
+    if isinstance(keys, dict):
+        try:
+            raw = [base64.b64decode(_text(keys, name), validate=True)
+                   for name in ("local_key", "local_salt", "remote_key", "remote_salt")]
+        except (binascii.Error, ValueError):
+            raise RestoreError("bad DTLS-SRTP keys") from None
+        if not all(raw) or c.find_suite(_text(keys, "suite")) is None:
+            raise RestoreError("bad DTLS-SRTP keys")
+        dtls_keys = c.SrtpKeys(_text(keys, "suite"), *raw)
+    pair = None
+    local = parse_endpoint(_text(entry, "ice_local"))
+    remote = parse_endpoint(_text(entry, "ice_remote"))
+    if local is not None and remote is not None:
+        pair = ((local.address, local.port), (remote.address, remote.port))
+    return c.MediaResume(dtls_keys, _rocs(entry.get("rocs_in")), _rocs(entry.get("rocs_out")),
+                         pair)
+
+
+def _rocs(items: Any) -> dict[int, int]:
+    rocs = {}
+    for item in items if isinstance(items, list) else []:
+        ssrc, _, roc = str(item).partition("=")
+        if not (ssrc.isdigit() and roc.isdigit()) or int(ssrc) >= 2**32 or int(roc) >= 2**32:
+            raise RestoreError(f"bad rollover counter {item!r}")
+        rocs[int(ssrc)] = int(roc)
+    return rocs
 
 
 def _control(control: Any, entry: dict[str, Any]) -> None:

@@ -11,13 +11,16 @@ lite; the ICE role is the ``ICE controlling`` media flag), the party's DTLS fing
 setup (rtpgate's DTLS role is in the media flags), SDES keys both ways, codec state (the codecs
 written and received with their fmtp, transcoding choices), rtpgate's own media and stream flags
 (lossless, where rtpengine's bits have no room for some), each monologue's aliases and
-media-control state, recording and forwarding, each stream's sent counters and SSRCs.
+media-control state, recording and forwarding, each stream's sent counters and SSRCs, and what
+carries its secured media over a restart (``resume``: the DTLS-SRTP keys, the SRTP rollover
+counters per SSRC both ways, the selected ICE pair; see :mod:`rtpgate.engine.resume`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rtpgate import api as c
@@ -109,7 +112,12 @@ def _sinks(stream: c.Stream) -> tuple[list[c.Stream], list[c.Stream]]:
     return [streams[pair]], [rtcp]
 
 
-def serialise(call: c.Call, db: int) -> dict[str, Any]:
+#: What a stream needs to carry its secured media over a restart (``api.media_resume`` bound to
+#: the engine's relay).
+Resumer = Callable[[c.Stream], c.MediaResume | None]
+
+
+def serialise(call: c.Call, db: int, resumer: Resumer | None = None) -> dict[str, Any]:
     """``call`` in rtpengine's shape, to be written to database ``db``."""
     ids = _Ids(call)
     out: dict[str, Any] = {}
@@ -223,11 +231,11 @@ def serialise(call: c.Call, db: int) -> dict[str, Any]:
             items.append(f"loc-{index}")
             items += [str(ids.sfds[id(sock)]) for sock in run]
         out[f"map_sfds-{i}"] = items
-    out["rtpgate"] = _extras(call, ids)
+    out["rtpgate"] = _extras(call, ids, resumer)
     return out
 
 
-def _extras(call: c.Call, ids: _Ids) -> dict[str, Any]:
+def _extras(call: c.Call, ids: _Ids, resumer: Resumer | None) -> dict[str, Any]:
     """What rtpengine's shape has no place for."""
     extras: dict[str, Any] = {"version": str(FORMAT_VERSION)}
     recording = call.recording
@@ -278,7 +286,37 @@ def _extras(call: c.Call, ids: _Ids) -> dict[str, Any]:
                          f"{stream.stats_out.errors}",
             "ssrcs": [str(ssrc) for ssrc in stream.ssrcs],
         }
+        resume = resumer(stream) if resumer is not None else stream.resume
+        if resume is not None:
+            extras[f"stream-{i}"]["resume"] = resume_entry(resume)
     return extras
+
+
+def resume_entry(resume: c.MediaResume) -> dict[str, Any]:
+    """A stream's :class:`MediaResume`: DTLS-SRTP keys (base64), rollover counters
+    (``ssrc=roc``), the selected ICE pair."""
+    b64 = base64.b64encode
+    entry: dict[str, Any] = {
+        "rocs_in": [f"{ssrc}={roc}" for ssrc, roc in sorted(resume.rocs_in.items())],
+        "rocs_out": [f"{ssrc}={roc}" for ssrc, roc in sorted(resume.rocs_out.items())],
+    }
+    keys = resume.dtls_keys
+    if keys is not None:
+        entry["dtls_keys"] = {"suite": keys.suite,
+                              "local_key": b64(keys.local_key).decode(),
+                              "local_salt": b64(keys.local_salt).decode(),
+                              "remote_key": b64(keys.remote_key).decode(),
+                              "remote_salt": b64(keys.remote_salt).decode()}
+    if resume.ice_pair is not None:
+        local, remote = resume.ice_pair
+        entry["ice_local"] = _address_text(local)
+        entry["ice_remote"] = _address_text(remote)
+    return entry
+
+
+def _address_text(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _codec(codec: c.Codec) -> str:

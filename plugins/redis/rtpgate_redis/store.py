@@ -42,11 +42,18 @@ BATCH_WINDOW = 0.005
 #: Longest wait between retries, and the monitor's ping interval.
 MAX_BACKOFF = 2.0
 PING_INTERVAL = 1.0
+#: How often the SRTP rollover counters of written calls are compared with what was written
+#: (a counter moves every 65,536 packets of an SSRC, with no signalling to announce it).
+ROC_INTERVAL = 1.0
 #: Keys per SCAN step and per MGET at restore.
 SCAN_COUNT = 1000
 FETCH_BATCH = 100
 #: Calls serialised before the writer yields to the loop.
 SERIALISE_SLICE = 50
+
+
+#: (stream number, ((ssrc, roc), ...) in, ((ssrc, roc), ...) out) per stream with SRTP.
+RocState = tuple[tuple[int, tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]], ...]
 
 
 class RedisStore:
@@ -74,8 +81,35 @@ class RedisStore:
         #: Redis was unreachable at startup: its calls are restored once it answers.
         self._restore_due = False
         self._late_restore: asyncio.Task[None] | None = None
+        #: Call-id -> the SRTP rollover counters last written for it (calls with SRTP only).
+        self._rocs: dict[str, RocState] = {}
         #: Set by the plugin when --subscribe-keyspace is given (see :mod:`.keyspace`).
         self.keyspace: Any = None
+
+    def _resumer(self, stream: c.Stream) -> c.MediaResume | None:
+        return c.media_resume(self.engine.relay, stream)
+
+    def _roc_state(self, call: c.Call) -> RocState:
+        """The rollover counters of every SRTP stage of ``call``, per stream with secured media
+        (empty without)."""
+        state = []
+        for n, stream in enumerate(call.streams()):
+            resume = self._resumer(stream)
+            if resume is not None:
+                state.append((n, tuple(sorted(resume.rocs_in.items())),
+                              tuple(sorted(resume.rocs_out.items()))))
+        return tuple(state)
+
+    async def _watch_rocs(self) -> None:
+        """Write again the calls whose SRTP rollover counters moved since they were written."""
+        while True:
+            await asyncio.sleep(ROC_INTERVAL)
+            for call_id, written in list(self._rocs.items()):
+                call = self.engine.call(call_id)
+                if call is None or call.foreign:
+                    self._rocs.pop(call_id, None)
+                elif call_id not in self.pending and self._roc_state(call) != written:
+                    self.changed(call)
 
     # ------------------------------------------------------------------ engine hooks
 
@@ -130,7 +164,8 @@ class RedisStore:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._write_loop(), name="redis-writer"),
-                       loop.create_task(self._monitor(), name="redis-monitor")]
+                       loop.create_task(self._monitor(), name="redis-monitor"),
+                       loop.create_task(self._watch_rocs(), name="redis-rocs")]
         if self.keyspace is not None:
             self._tasks.append(loop.create_task(self.keyspace.run(), name="redis-keyspace"))
 
@@ -206,8 +241,14 @@ class RedisStore:
             if call is None:
                 pipe.delete(call_id)
                 deletes += 1
+                self._rocs.pop(call_id, None)
                 continue
-            data = blob.encode(serialise(call, self.write.db), fmt)
+            data = blob.encode(serialise(call, self.write.db, self._resumer), fmt)
+            rocs = self._roc_state(call)
+            if rocs:
+                self._rocs[call_id] = rocs
+            else:
+                self._rocs.pop(call_id, None)
             pipe.set(call_id, data, ex=expires)
             written.append(call)
             if n % SERIALISE_SLICE == SERIALISE_SLICE - 1:
