@@ -242,7 +242,13 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
                   medias: list[c.Media], streams: list[c.Stream]) -> None:
     recording = extras.get("recording")
     if isinstance(recording, str) and len(recording) == 3:
-        call.recording = c.Recording(*(flag == "1" for flag in recording))
+        details = extras.get("recording_details")
+        details = details if isinstance(details, dict) else {}
+        call.recording = c.Recording(
+            recording=recording[0] == "1", paused=recording[1] == "1",
+            forwarding=recording[2] == "1", metadata=_text(details, "metadata"),
+            file=_text(details, "file"), path=_text(details, "path"),
+            pattern=_text(details, "pattern"))
     if isinstance(extras.get("control"), dict):
         _control(call.media_control, extras["control"])
     for i, ml in enumerate(tags):

@@ -243,6 +243,8 @@ def _extras(call: c.Call, ids: _Ids, resumer: Resumer | None) -> dict[str, Any]:
         extras["recording"] = "".join(
             "1" if flag else "0"
             for flag in (recording.recording, recording.paused, recording.forwarding))
+        extras["recording_details"] = {"metadata": recording.metadata, "file": recording.file,
+                                       "path": recording.path, "pattern": recording.pattern}
     whole = call.media_control
     extras["control"] = _control(whole)
     for i, ml in enumerate(call.monologues):
