@@ -345,3 +345,31 @@ def test_codec_ignore_transcodes_to_the_offerers_other_codec(server: ServerProce
     samples = decode("PCMU/8000", got)[800:]
     assert abs(dominant(samples, 8000) - 1000) <= 20
     ng(server, "delete", **{"call-id": call_id})
+
+
+def test_amr_added_with_bitrate_and_fmtp(server: ServerProcess) -> None:
+    """``codec-transcode-AMR/8000/1/12200//mode-set--0,2,4;octet-align--1`` (a flag, with
+    rtpengine's ``--`` for ``=``): AMR is offered with that fmtp; the callee that answers it
+    gets octet-aligned AMR at the highest mode of the set not above 12.2 kbit/s (mode 4, 7.4
+    kbit/s: 1 + 1 + 19 bytes), carrying the caller's tone."""
+    caller, callee = party(), party()
+    call_id = uuid.uuid4().hex
+    offer = ng(server, "offer", **{
+        "call-id": call_id, "from-tag": "a",
+        "flags": ["codec-transcode-AMR/8000/1/12200//mode-set--0,2,4;octet-align--1"],
+        "sdp": sdp(caller.getsockname()[1], "8", "a=rtpmap:8 PCMA/8000\r\n")})
+    found = re.search(r"^a=rtpmap:(\d+) AMR/8000\r\na=fmtp:\1 (.*)\r$", offer["sdp"], re.M)
+    assert found and found.group(2) == "mode-set=0,2,4;octet-align=1", offer["sdp"]
+    pt, fmtp = int(found.group(1)), found.group(2)
+    answer = ng(server, "answer", **{
+        "call-id": call_id, "from-tag": "a", "to-tag": "b",
+        "sdp": sdp(callee.getsockname()[1], str(pt),
+                   f"a=rtpmap:{pt} AMR/8000\r\na=fmtp:{pt} {fmtp}\r\n")})
+    got = exchange(caller, relay_port(answer), rtp_packets("PCMA/8000", sine(8000, 1.0), pt=8),
+                   callee)
+    assert {header(p)[0] for p in got} == {pt} and len(got) >= 47
+    assert {len(p) for p in got} == {12 + 1 + 1 + 19}
+    samples = decode("AMR/8000", got, fmtp)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+    ng(server, "delete", **{"call-id": call_id})
