@@ -35,8 +35,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from .config import SettingsBase, SettingsView
 from .counters import AccessStats
 from .loglimit import LogLimiter
 from .options import Option
@@ -136,12 +136,22 @@ def refused(stats: AccessStats, kind: str, reason: str, source: str) -> None:
                   "source not allowed" if reason == "source" else "no valid credentials")
 
 
-def source_filter(settings: Any, listener_option: str) -> SourceFilter:
+class AccessSettings(SettingsView):
+    """The access options (:data:`ACCESS_OPTIONS`), as the transports read them."""
+
+    control_allow: list[str]
+    http_auth_token: list[str]
+    http_auth_basic_file: str | None
+    http_auth_exempt: list[str]
+    http_auth_loopback: bool
+
+
+def source_filter(settings: SettingsBase, listener_option: str) -> SourceFilter:
     """The allow list of a raw listener: its own option, else ``--control-allow``."""
-    own = getattr(settings, allow_field(listener_option), None) or []
+    own = settings.named(allow_field(listener_option)) or []
     if own:
         return SourceFilter(parse_networks(own, allow_field(listener_option).replace("_", "-")))
-    return SourceFilter(parse_networks(getattr(settings, "control_allow", []) or [],
+    return SourceFilter(parse_networks(settings.view(AccessSettings).control_allow,
                                        "control-allow"))
 
 
@@ -207,13 +217,14 @@ class HttpAccess:
     #: runs in a thread; a client sends the same header on every request).
     CACHE = 1024
 
-    def __init__(self, settings: Any, stats: AccessStats) -> None:
+    def __init__(self, settings: SettingsBase, stats: AccessStats) -> None:
+        access = settings.view(AccessSettings)
         self.stats = stats
-        self.tokens = [t.encode() for t in getattr(settings, "http_auth_token", []) or []]
-        basic_file = getattr(settings, "http_auth_basic_file", None)
+        self.tokens = [t.encode() for t in access.http_auth_token]
+        basic_file = access.http_auth_basic_file
         self.users = load_basic_file(basic_file) if basic_file else {}
-        self.exempt = tuple(getattr(settings, "http_auth_exempt", []) or [])
-        self.loopback = bool(getattr(settings, "http_auth_loopback", False))
+        self.exempt = tuple(access.http_auth_exempt)
+        self.loopback = access.http_auth_loopback
         self._verified: OrderedDict[bytes, None] = OrderedDict()
 
     @property

@@ -122,6 +122,12 @@ class SettingsBase(BaseModel):
             raise ConfigError(f"{fields.__name__}: no option declares {', '.join(missing)}")
         return cast(ViewT, self)
 
+    def named(self, name: str, default: Any = None) -> Any:
+        """The field ``name`` when only the running code knows which (a listener option a
+        protocol names, the CLI's ``list <param>``), or ``default`` when no option declares
+        it.  Fields known when the code is written are read through a :meth:`view`."""
+        return getattr(self, name) if name in type(self).model_fields else default
+
 
 def view_fields(fields: type[SettingsView]) -> set[str]:
     """The field names a settings view declares (its annotations and its bases')."""
@@ -130,6 +136,21 @@ def view_fields(fields: type[SettingsView]) -> set[str]:
         if issubclass(klass, SettingsView):
             names |= set(vars(klass).get("__annotations__", {}))
     return names
+
+
+class CoreSettings(SettingsView):
+    """The core's own options that the server reads (``settings.view(CoreSettings)``)."""
+
+    foreground: bool
+    pidfile: str | None
+    log_level: int
+    log_stderr: bool
+    log_facility: str
+    log_format: str
+    log_file: str | None
+    syslog_socket: str
+    shutdown_deadline: float
+    ready_file: str | None
 
 
 @dataclass

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from .boot import boot, load_plugins
-from .config import ConfigError, UsageError
+from .config import ConfigError, CoreSettings, UsageError
 from .daemon import StartupReport, detach
 from .logsetup import configure as configure_logging
 from .server import Server, new_event_loop, serve
@@ -24,12 +24,10 @@ log = logging.getLogger("rtpgate")
 
 def run_server(argv: Sequence[str]) -> int:
     runtime, ignored = boot(argv)
-    settings = runtime.settings
+    settings = runtime.settings.view(CoreSettings)
     warning = configure_logging(
-        settings.log_level, settings.log_stderr,  # type: ignore[attr-defined]
-        settings.log_facility, settings.log_format,  # type: ignore[attr-defined]
-        settings.log_file, settings.syslog_socket,  # type: ignore[attr-defined]
-        detaching=not settings.foreground)  # type: ignore[attr-defined]
+        settings.log_level, settings.log_stderr, settings.log_facility, settings.log_format,
+        settings.log_file, settings.syslog_socket, detaching=not settings.foreground)
     if warning:  # still on the terminal: without --foreground, stderr goes away below
         log.warning("%s", warning)
     for record in runtime.plugins.failures:
@@ -41,8 +39,8 @@ def run_server(argv: Sequence[str]) -> int:
     server = Server(runtime)
     server.assemble()
     # Without --foreground the parent waits here until the detached child reports.
-    report = StartupReport(None) if settings.foreground else detach()  # type: ignore[attr-defined]
-    pidfile = settings.pidfile  # type: ignore[attr-defined]
+    report = StartupReport(None) if settings.foreground else detach()
+    pidfile = settings.pidfile
     try:
         if pidfile:
             _write_pidfile(pidfile)

@@ -12,6 +12,7 @@ import signal
 from collections.abc import Callable, Sequence
 
 from . import logsetup, sdnotify
+from .config import CoreSettings
 from .drain import drain, running_calls
 from .protocol import DatagramListener, Protocol, Transport
 from .runtime import Runtime
@@ -51,7 +52,7 @@ class Server:
         served = tuple(t for transport in self.transports for t in transport.listener_types)
         for protocol in self.protocols:
             for listener in protocol.listeners:
-                addresses = getattr(self.runtime.settings, listener.option, None)
+                addresses = self.runtime.settings.named(listener.option)
                 if addresses and not isinstance(listener, served):
                     log.warning("--%s %s is configured, but no installed transport serves %s "
                                 "listeners (rtpgate plugins lists the installed transports)",
@@ -99,7 +100,7 @@ class Server:
             raise
         for address in self.runtime.bound:
             log.info("listening: %s", address)
-        ready_file = getattr(self.runtime.settings, "ready_file", None)
+        ready_file = self.runtime.settings.view(CoreSettings).ready_file
         if ready_file:
             write_ready_file(ready_file, self.runtime)
 
@@ -160,7 +161,7 @@ async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, s
     sdnotify.ready(f"serving on {len(server.runtime.bound)} listener(s)")
     await signals.get()
     sdnotify.stopping("shutting down")
-    deadline = getattr(server.runtime.settings, "shutdown_deadline", 0)
+    deadline = server.runtime.settings.view(CoreSettings).shutdown_deadline
     if deadline > 0 and running_calls(server.runtime):
         await drain(server.runtime, deadline, signals)
     log.log(25, "shutting down")

@@ -55,7 +55,7 @@ class NgDispatcher:
         commands that create state check it themselves and undo what they made."""
         started = time.perf_counter()
         proxy = peer[0] if peer else "unknown"
-        max_items = getattr(self.runtime.settings, "ng_max_items", codec.MAX_ITEMS)
+        max_items = self.runtime.settings.named("ng_max_items", codec.MAX_ITEMS)
         try:
             request, fmt = codec.decode(payload, max_items)
         except codec.DecodeError as exc:
