@@ -144,6 +144,7 @@ class AccessSettings(SettingsView):
     http_auth_basic_file: str | None
     http_auth_exempt: list[str]
     http_auth_loopback: bool
+    https_client_ca: str | None
 
 
 def source_filter(settings: SettingsBase, listener_option: str) -> SourceFilter:

@@ -15,6 +15,8 @@ defined.
 - ng: :class:`NgCommand`, :class:`NgRequest` and :func:`key` for a request model,
   :class:`NgContext`, :class:`NgError`, :class:`NgReply`, :class:`NgDispatcher` (what the ng
   protocols hand a payload to), :func:`bencode_prefix_length` (framing ng over TCP);
+- settings: :class:`SettingsView`, the base of a typed view a plugin reads its settings
+  through (``runtime.settings.view(MySettings)``), and :class:`AccessSettings`;
 - access control for transports: :func:`allow_option`, :class:`SourceFilter`,
   :class:`HttpAccess`, :func:`refused`, :func:`warn_if_open`;
 - the engine's read-only views (see the docstring of :mod:`rtpgate.engine`) and the counters'
@@ -30,6 +32,7 @@ defined.
 
 from . import __version__, hookimpl
 from .access import (
+    AccessSettings,
     HttpAccess,
     SourceFilter,
     allow_option,
@@ -39,7 +42,7 @@ from .access import (
     source_filter,
     warn_if_open,
 )
-from .config import ConfigError
+from .config import ConfigError, SettingsView
 from .counters import CLOSE_REASONS, LATENCY_BUCKETS, AccessStats, CookieCacheStats, Stats
 from .engine import Engine, EngineStatistics, PoolStatus
 from .engine.callrelay import PipelineFactory
@@ -178,6 +181,7 @@ __all__ = [
     "PS_STRICT_SOURCE",
     "PS_ZERO_ADDR",
     "STREAM_FLAG_NAMES",
+    "AccessSettings",
     "AccessStats",
     "BoundAddress",
     "Call",
@@ -230,6 +234,7 @@ __all__ = [
     "Reply",
     "ReportBlock",
     "Runtime",
+    "SettingsView",
     "SourceFilter",
     "SrtpKeys",
     "Stage",

@@ -30,7 +30,7 @@ class NotSettable(Exception):  # noqa: N818 - an answer to the operator, not a b
 
 
 def current(runtime: Runtime, name: str) -> Any:
-    return getattr(runtime.settings, name, DEFAULTS.get(name))
+    return runtime.settings.named(name, DEFAULTS.get(name))
 
 
 def initial(runtime: Runtime, name: str) -> Any:

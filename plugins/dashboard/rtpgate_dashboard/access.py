@@ -17,9 +17,7 @@ configured that covers it: credentials not exempted for the page or the subproto
 
 from __future__ import annotations
 
-from typing import Any
-
-from rtpgate.api import Message, Reply, is_loopback
+from rtpgate.api import AccessSettings, Message, Reply, is_loopback
 
 REFUSAL = Reply(b"login required: the dashboard shows other hosts its data only with "
                 b"--http-auth-token, --http-auth-basic-file or, over HTTPS, --https-client-ca "
@@ -34,14 +32,13 @@ def _exempt(route: str, exempt: list[str]) -> bool:
 class Access:
     """The decision for one server, from its access-control settings."""
 
-    def __init__(self, settings: Any, path: str, subprotocol: str) -> None:
-        credentials = bool(getattr(settings, "http_auth_token", None)
-                           or getattr(settings, "http_auth_basic_file", None))
-        exempt = list(getattr(settings, "http_auth_exempt", None) or [])
+    def __init__(self, settings: AccessSettings, path: str, subprotocol: str) -> None:
+        credentials = bool(settings.http_auth_token or settings.http_auth_basic_file)
+        exempt = list(settings.http_auth_exempt)
         #: Whether the transports demand credentials for the page / the subprotocol.
         self.page_login = credentials and not _exempt(path, exempt)
         self.ws_login = credentials and not _exempt(subprotocol, exempt)
-        self.client_ca = bool(getattr(settings, "https_client_ca", None))
+        self.client_ca = bool(settings.https_client_ca)
 
     @property
     def configured(self) -> bool:

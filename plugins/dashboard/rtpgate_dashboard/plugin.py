@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from rtpgate.api import Option, Protocol, Runtime, hookimpl
+from rtpgate.api import AccessSettings, Option, Protocol, Runtime, hookimpl
 
 from .access import Access
 from .protocol import PATH, SUBPROTOCOL, DashboardProtocol
@@ -26,10 +26,14 @@ def rtpgate_options() -> Iterable[Option]:
     ]
 
 
+class DashboardSettings(AccessSettings):
+    dashboard: bool
+
+
 @hookimpl
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
-    settings = runtime.settings
-    if not settings.dashboard:  # type: ignore[attr-defined]
+    settings = runtime.settings.view(DashboardSettings)
+    if not settings.dashboard:
         return []
     dashboard = DashboardProtocol(runtime, Access(settings, PATH, SUBPROTOCOL))
     _running[id(runtime)] = dashboard

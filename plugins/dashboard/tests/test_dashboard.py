@@ -11,13 +11,12 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import rtpgate_dashboard.plugin
 from dashboard_traffic import Traffic, ng, statistics
-from rtpgate.api import Message, hash_password
+from rtpgate.api import AccessSettings, Message, hash_password
 from rtpgate.testing import ServerProcess, make_runtime, self_signed_cert
 from rtpgate_dashboard.access import Access
 from rtpgate_dashboard.protocol import PATH, SUBPROTOCOL, DashboardProtocol
@@ -188,7 +187,8 @@ async def test_other_hosts_need_a_login(peer: tuple[str, int] | None, options: t
     """The protocol called directly with the peer a transport would give: a connection from
     another host gets data only past a login the transports enforce."""
     runtime = make_runtime(rtpgate_dashboard.plugin, args=["--dashboard", *options])
-    protocol = DashboardProtocol(runtime, Access(runtime.settings, PATH, SUBPROTOCOL))
+    protocol = DashboardProtocol(runtime, Access(runtime.settings.view(AccessSettings), PATH,
+                                                 SUBPROTOCOL))
     page = await protocol.handle(Message(b"", "http", peer=peer, method="GET", path=PATH))
     handshake = protocol.ws_handshake(Message(b"", "ws", peer=peer, method="GET", path=PATH))
     assert page is not None
@@ -201,8 +201,8 @@ async def test_other_hosts_need_a_login(peer: tuple[str, int] | None, options: t
 
 
 def test_client_certificates_count_as_a_login_over_https_only() -> None:
-    settings = SimpleNamespace(https_client_ca="ca.pem")
-    access = Access(settings, PATH, SUBPROTOCOL)
+    settings = make_runtime(args=["--https-client-ca=ca.pem"]).settings
+    access = Access(settings.view(AccessSettings), PATH, SUBPROTOCOL)
     other = ("192.0.2.10", 5000)
     assert access.allowed(Message(b"", "https", peer=other))
     assert access.allowed(Message(b"", "wss", peer=other), websocket=True)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Sequence
-from typing import Any
 
 from rtpgate.api import (
+    AccessSettings,
     BoundAddress,
     ConfigError,
     Endpoint,
@@ -34,6 +34,18 @@ from tornado.tcpserver import TCPServer
 
 from .connection import HttpConnection
 from .router import Router
+
+
+class HttpSettings(AccessSettings):
+    """The options this transport reads (its own, and the access policy's client CA)."""
+
+    listen_http: list[str]
+    listen_https: list[str]
+    https_cert: str | None
+    https_key: str | None
+    http_idle_timeout: int
+    http_head_timeout: float
+    http_max_body: int
 
 
 def _bind(kind: str, endpoint: Endpoint) -> list[socket.socket]:
@@ -72,7 +84,7 @@ class HttpTransport(Transport):
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
         self.runtime = runtime
-        settings: Any = runtime.settings
+        settings = runtime.settings.view(HttpSettings)
         self.router = Router(protocols)
         self.max_body: int = settings.http_max_body
         self.http_addresses = [parse_endpoint(a) for a in settings.listen_http]
@@ -89,7 +101,7 @@ class HttpTransport(Transport):
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"--https-cert/--https-key: cannot load "
                                   f"{settings.https_cert}: {exc}") from exc
-            client_ca = getattr(settings, "https_client_ca", None)
+            client_ca = settings.https_client_ca
             if client_ca:  # refused at the handshake: no certificate, or one of another CA
                 try:
                     self.ssl_context.load_verify_locations(cafile=client_ca)
@@ -98,7 +110,7 @@ class HttpTransport(Transport):
                                       ) from exc
                 self.ssl_context.verify_mode = ssl.CERT_REQUIRED
         try:
-            self.access = HttpAccess(settings, runtime.stats.access)
+            self.access = HttpAccess(runtime.settings, runtime.stats.access)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         #: rtpengine's --http-idle-timeout: 0 means libwebsockets' default, 5 s.

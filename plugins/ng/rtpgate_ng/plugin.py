@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
-from rtpgate.api import ListenAddress, Option, Protocol, Runtime, allow_option, hookimpl
+from rtpgate.api import (
+    ListenAddress,
+    Option,
+    Protocol,
+    Runtime,
+    SettingsView,
+    allow_option,
+    hookimpl,
+)
 
 from .cookie_cache import CookieCache
 from .protocol import NgProtocol
@@ -40,9 +48,17 @@ def rtpgate_options() -> Iterable[Option]:
     ]
 
 
+class NgSettings(SettingsView):
+    """The cookie cache's options."""
+
+    ng_cookie_lifetime: float
+    ng_cookie_cache_entries: int
+    ng_cookie_cache_bytes: int
+
+
 @hookimpl
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
-    settings: Any = runtime.settings
+    settings = runtime.settings.view(NgSettings)
     cache = CookieCache(lifetime=settings.ng_cookie_lifetime,
                         max_entries=settings.ng_cookie_cache_entries,
                         max_bytes=settings.ng_cookie_cache_bytes,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
-from rtpgate.api import ConfigError, Option, hookimpl, parse_endpoint
+from rtpgate.api import ConfigError, Option, SettingsView, hookimpl, parse_endpoint
 
 from .recorder import Config, Recorder
 from .tap import RecordingFactory
@@ -39,8 +39,16 @@ def recorder(runtime: Runtime) -> Recorder:
     return _RECORDERS[id(runtime)]
 
 
+class RecordingSettings(SettingsView):
+    recording_dir: str
+    recording_method: str
+    recording_format: str
+    recording_queue: int
+    forward_to: str
+
+
 def _config(runtime: Runtime) -> Config:
-    settings: Any = runtime.settings
+    settings = runtime.settings.view(RecordingSettings)
     target = None
     if settings.forward_to:
         try:

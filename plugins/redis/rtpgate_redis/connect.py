@@ -3,16 +3,15 @@ installed), no retries of its own (the plugin retries with its own back-off and 
 
 from __future__ import annotations
 
-from typing import Any
-
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from .options import RedisAddress
+from .options import RedisAddress, RedisSettings
 
 
-def client(address: RedisAddress, settings: Any, db: int | None = None) -> aioredis.Redis:
+def client(address: RedisAddress, settings: RedisSettings, db: int | None = None
+           ) -> aioredis.Redis:
     cmd = settings.redis_cmd_timeout
     kwargs = address.client_kwargs()
     if db is not None:

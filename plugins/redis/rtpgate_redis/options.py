@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
-from rtpgate.api import Option
+from rtpgate.api import Option, SettingsView
 
 Millis = Annotated[int, Field(ge=0)]
 
@@ -51,6 +51,23 @@ OPTIONS: tuple[Option, ...] = (
     Option("active-switchover", bool, False,
            "take a foreign call over when media arrives for it"),
 )
+
+
+class RedisSettings(SettingsView):
+    """The options above that the store reads (at each use: the CLI may change them)."""
+
+    redis: str | None
+    redis_write: str | None
+    redis_subscribe: str | None
+    subscribe_keyspace: list[int]
+    redis_expires: int
+    redis_format: str
+    redis_num_threads: int
+    redis_allowed_errors: int
+    redis_disable_time: int
+    redis_cmd_timeout: int
+    redis_connect_timeout: int
+    active_switchover: bool
 
 
 class AddressError(ValueError):

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from rtpgate import api as c
 
 from .keyspace import Keyspaces
-from .options import OPTIONS, RedisAddress, parse_address
+from .options import OPTIONS, RedisAddress, RedisSettings, parse_address
 from .store import RedisStore
 
 hookimpl = c.hookimpl
@@ -22,20 +22,19 @@ def _store(runtime: c.Runtime) -> RedisStore | None:
     store = engine.store
     if isinstance(store, RedisStore):
         return store
-    settings = runtime.settings
-    if not settings.redis:  # type: ignore[attr-defined]
+    settings = runtime.settings.view(RedisSettings)
+    if not settings.redis:
         return None
-    read = parse_address(settings.redis, "RTPENGINE_REDIS_AUTH_PW")  # type: ignore[attr-defined]
+    read = parse_address(settings.redis, "RTPENGINE_REDIS_AUTH_PW")
     write: RedisAddress = read
-    if settings.redis_write:  # type: ignore[attr-defined]
-        write = parse_address(settings.redis_write,  # type: ignore[attr-defined]
-                              "RTPENGINE_REDIS_WRITE_AUTH_PW")
+    if settings.redis_write:
+        write = parse_address(settings.redis_write, "RTPENGINE_REDIS_WRITE_AUTH_PW")
     store = RedisStore(runtime, read, write)
-    keyspaces = settings.subscribe_keyspace  # type: ignore[attr-defined]
-    if keyspaces or settings.redis_subscribe:  # type: ignore[attr-defined]
+    keyspaces = settings.subscribe_keyspace
+    if keyspaces or settings.redis_subscribe:
         notify = read
-        if settings.redis_subscribe:  # type: ignore[attr-defined]
-            notify = parse_address(settings.redis_subscribe,  # type: ignore[attr-defined]
+        if settings.redis_subscribe:
+            notify = parse_address(settings.redis_subscribe,
                                    "RTPENGINE_REDIS_SUBSCRIBE_AUTH_PW", db_required=False)
         store.keyspace = Keyspaces(store, notify, list(keyspaces))
     engine.store = store

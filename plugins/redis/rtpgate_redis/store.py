@@ -31,7 +31,7 @@ from rtpgate import api as c
 from . import blob
 from .connect import client
 from .counters import RedisCounters
-from .options import RedisAddress
+from .options import RedisAddress, RedisSettings
 from .rebuild import RestoreError, rebuild
 from .shape import serialise
 
@@ -62,7 +62,7 @@ class RedisStore:
     def __init__(self, runtime: c.Runtime, read: RedisAddress, write: RedisAddress) -> None:
         self.runtime = runtime
         self.engine: c.Engine = runtime.engine
-        self.settings: Any = runtime.settings
+        self.settings = runtime.settings.view(RedisSettings)
         self.read = read
         self.write = write
         self.counters = RedisCounters()

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import Any, cast
+from typing import cast
 
 from rtpgate.api import Channel, Message, Protocol, Rejected, StreamListener
 
 from .datagram import NOISY, Guard, Spawn
-from .tos import ControlTos
+from .tos import ControlTos, TosSettings
 
 log = logging.getLogger("rtpgate.tcp")
 
@@ -30,7 +30,7 @@ class StreamService:
     """What the connections of one listener share."""
 
     def __init__(self, protocol: Protocol, listener: StreamListener, spawn: Spawn,
-                 settings: Any, guard: Guard) -> None:
+                 settings: TosSettings, guard: Guard) -> None:
         self.guard = guard
         self.protocol = protocol
         self.settings = settings

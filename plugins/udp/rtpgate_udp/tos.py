@@ -7,7 +7,12 @@ so the CLI's ``set controltos N`` takes effect on the next reply without a resta
 from __future__ import annotations
 
 import socket
-from typing import Any
+
+from rtpgate.api import SettingsView
+
+
+class TosSettings(SettingsView):
+    control_tos: int
 
 
 class ControlTos:
@@ -15,7 +20,7 @@ class ControlTos:
 
     __slots__ = ("_applied", "_settings")
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: TosSettings) -> None:
         self._settings = settings
         self._applied = 0  # the kernel's default
 

@@ -36,7 +36,7 @@ from rtpgate.api import (
 from .binding import bind
 from .datagram import DatagramEndpoint, Guard, Spawn
 from .stream import StreamService
-from .tos import ControlTos
+from .tos import ControlTos, TosSettings
 
 log = logging.getLogger("rtpgate.udp")
 
@@ -71,16 +71,17 @@ class RawSocketTransport(Transport):
     listener_types = (DatagramListener, StreamListener)
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
-        settings = self.settings = runtime.settings
+        settings = runtime.settings
+        self.settings = settings.view(TosSettings)
         self.access = runtime.stats.access
         self.plan: list[tuple[Protocol, Listener, list[Endpoint], SourceFilter]] = []
         for protocol in protocols:
             for listener in protocol.listeners:
-                if not hasattr(settings, listener.option):
+                if listener.option not in type(settings).model_fields:
                     log.error("protocol %s wants a listener on %s, but no plugin declares that "
                               "option; not served", protocol.name, option_flag(listener))
                     continue
-                value = getattr(settings, listener.option) or []
+                value = settings.named(listener.option) or []
                 addresses = [value] if isinstance(value, str) else list(value)
                 try:
                     allowed = source_filter(settings, listener.option)

@@ -32,6 +32,7 @@ from rtpgate.api import (
     Protocol,
     Rejected,
     Runtime,
+    SettingsView,
     Transport,
     refused,
 )
@@ -233,17 +234,21 @@ def _no_access_log(handler: web.RequestHandler) -> None:
     """Tornado's per-request log line, left out (see ``log_function`` below)."""
 
 
+class WsSettings(SettingsView):
+    ws_max_message_size: int
+
+
 class WsTransport(Transport):
     """Serves every protocol that declares a WebSocket subprotocol."""
 
     name = "ws"
 
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
-        settings: Any = runtime.settings
+        settings = runtime.settings.view(WsSettings)
         self.stats = runtime.stats.transports
         self.stats_access = runtime.stats.access
         try:  # the same policy as the HTTP transport's, applied at the handshake
-            self.access = HttpAccess(settings, runtime.stats.access)
+            self.access = HttpAccess(runtime.settings, runtime.stats.access)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.by_subprotocol = {p.ws_subprotocol: p for p in protocols if p.ws_subprotocol}
