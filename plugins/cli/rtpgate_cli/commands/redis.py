@@ -66,7 +66,20 @@ def set_redisdisable(ctx: CliContext, args: str) -> None:
                   "Success re-enable redis write\n")
 
 
-def _keyspace(ctx: CliContext, args: str, verb: str) -> int | None:
+def _notifying(ctx: CliContext) -> CallStore | None:
+    """The store, when it follows keyspace notifications; otherwise says so."""
+    store = _store(ctx)
+    if store is None or not store.notifying:
+        ctx.write(NO_KEYSPACES)
+        return None
+    return store
+
+
+def _keyspace(ctx: CliContext, args: str, verb: str) -> tuple[CallStore, int] | None:
+    """``ksadd``'s and ``ksrm``'s checks: the store and the keyspace number, or None (said)."""
+    store = _notifying(ctx)
+    if store is None:
+        return None
     if not args:
         ctx.write(MORE_PARAMETERS)
         return None
@@ -74,17 +87,14 @@ def _keyspace(ctx: CliContext, args: str, verb: str) -> int | None:
     if not parsed.digits or parsed.value < 0:
         ctx.write(f"Fail {verb} keyspace {args} to redis notifications; no digists found\n")
         return None
-    return int(parsed.value)
+    return store, int(parsed.value)
 
 
 def ksadd(ctx: CliContext, args: str) -> None:
-    store = _store(ctx)
-    if store is None or not store.notifying:
-        ctx.write(NO_KEYSPACES)
+    found = _keyspace(ctx, args, "adding")
+    if found is None:
         return
-    db = _keyspace(ctx, args, "adding")
-    if db is None:
-        return
+    store, db = found
     if store.subscribe(db):
         ctx.write(f"Success adding keyspace {db} to redis notifications.\n")
     else:
@@ -92,13 +102,10 @@ def ksadd(ctx: CliContext, args: str) -> None:
 
 
 def ksrm(ctx: CliContext, args: str) -> None:
-    store = _store(ctx)
-    if store is None or not store.notifying:
-        ctx.write(NO_KEYSPACES)
+    found = _keyspace(ctx, args, "removing")
+    if found is None:
         return
-    db = _keyspace(ctx, args, "removing")
-    if db is None:
-        return
+    store, db = found
     if store.unsubscribe(db):
         ctx.write(f"Successfully unsubscribed from keyspace {db}.\n"
                   f"Successfully removed all foreign calls for keyspace {db}.\n")
@@ -107,9 +114,8 @@ def ksrm(ctx: CliContext, args: str) -> None:
 
 
 def kslist(ctx: CliContext, args: str) -> None:
-    store = _store(ctx)
-    if store is None or not store.notifying:
-        ctx.write(NO_KEYSPACES)
+    store = _notifying(ctx)
+    if store is None:
         return
     ctx.write("\nSubscribed-on keyspaces:\n" + "".join(f"{db} " for db in store.keyspaces())
               + "\n")
