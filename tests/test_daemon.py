@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from rtpgate.testing import ServerProcess
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def daemon(tmp_path: Path, *args: str, env: dict[str, str] | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    """``rtpgate`` without ``--foreground``: returns when the parent exits."""
-    return subprocess.run([sys.executable, "-m", "rtpgate", "--config-file=none", *args],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={**os.environ, **(env or {})})
+from rtpgate.testing import Daemon, ServerProcess, pid_alive
 
 
 @pytest.fixture
@@ -47,57 +21,52 @@ def taken_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_daemon_that_cannot_bind_exits_non_zero_with_the_error(tmp_path: Path,
+def test_daemon_that_cannot_bind_exits_non_zero_with_the_error(rtpgate_daemon: Daemon,
                                                                  taken_port: int) -> None:
-    pidfile = tmp_path / "rtpgate.pid"
-    result = daemon(tmp_path, "-E", f"--listen-http=127.0.0.1:{taken_port}",
-                    f"--pidfile={pidfile}")
+    result = rtpgate_daemon.start("-E", f"--listen-http=127.0.0.1:{taken_port}")
     assert result.returncode == 1
     assert (f"rtpgate: cannot start: --listen-http: cannot bind 127.0.0.1:{taken_port}: "
             "Address already in use") in result.stderr
-    assert not pidfile.exists()
+    assert not rtpgate_daemon.pidfile.exists()
 
 
-def test_daemon_parent_returns_once_serving(tmp_path: Path) -> None:
+def test_daemon_parent_returns_once_serving(rtpgate_daemon: Daemon) -> None:
     """Exit 0 only after the child serves: the pid file and the listener are there already."""
-    pidfile, ready = tmp_path / "rtpgate.pid", tmp_path / "ready.json"
-    result = daemon(tmp_path, "-E", "--listen-http=127.0.0.1:0", f"--pidfile={pidfile}",
-                    f"--ready-file={ready}")
+    result = rtpgate_daemon.start("-E", "--listen-http=127.0.0.1:0")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    pid = int(pidfile.read_text())  # no waiting: written before the parent returned
-    try:
-        info = json.loads(ready.read_text())
-        assert info["pid"] == pid
-        port = info["listeners"][0]["port"]
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    finally:
-        os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: not pid_alive(pid))
-    assert not pidfile.exists()
+    pid = rtpgate_daemon.pid  # no waiting: written before the parent returned
+    info = json.loads(rtpgate_daemon.ready.read_text())
+    assert info["pid"] == pid
+    port = info["listeners"][0]["port"]
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    rtpgate_daemon.stop()
+    assert not pid_alive(pid)
+    assert not rtpgate_daemon.pidfile.exists()  # removed by the daemon itself on SIGTERM
 
 
-def test_daemon_without_syslog_warns_before_detaching(tmp_path: Path) -> None:
-    pidfile = tmp_path / "rtpgate.pid"
-    result = daemon(tmp_path, f"--syslog-socket={tmp_path / 'no-such-socket'}",
-                    "--listen-http=127.0.0.1:0", f"--pidfile={pidfile}")
+def test_daemon_without_syslog_warns_before_detaching(rtpgate_daemon: Daemon,
+                                                      tmp_path: Path) -> None:
+    result = rtpgate_daemon.start(f"--syslog-socket={tmp_path / 'no-such-socket'}",
+                                  "--listen-http=127.0.0.1:0")
     assert result.returncode == 0, result.stderr
-    pid = int(pidfile.read_text())
-    os.kill(pid, signal.SIGTERM)
     assert (f"no syslog socket at {tmp_path / 'no-such-socket'}: logging to stderr, which is "
             "closed once detached (give --log-file or --syslog-socket)") in result.stderr
-    wait_for(lambda: not pid_alive(pid))
+    pid = rtpgate_daemon.pid
+    rtpgate_daemon.stop()
+    assert not pid_alive(pid)
 
 
-def test_daemon_reports_a_child_that_dies_silently(tmp_path: Path) -> None:
+def test_daemon_reports_a_child_that_dies_silently(rtpgate_daemon: Daemon,
+                                                    tmp_path: Path) -> None:
     """A startup hook that kills the process: the parent still exits non-zero."""
     site = tmp_path / "plugin"
     site.mkdir()
     (site / "suicide_probe.py").write_text(
         "import os\nfrom rtpgate import hookimpl\n\n"
         "@hookimpl\ndef rtpgate_startup(runtime):\n    os._exit(3)\n")
-    result = daemon(tmp_path, "-E", "--listen-http=127.0.0.1:0", "--plugin=suicide_probe",
-                    env={"PYTHONPATH": str(site)})
+    result = rtpgate_daemon.start("-E", "--listen-http=127.0.0.1:0", "--plugin=suicide_probe",
+                                  env={"PYTHONPATH": str(site)})
     assert result.returncode == 1
     assert "rtpgate: cannot start: the daemon exited during start-up" in result.stderr
 
@@ -124,3 +93,19 @@ def test_sd_notify_ready_status_and_stopping(
     stopping = sock.recv(4096).decode().splitlines()
     assert "STOPPING=1" in stopping
     assert any(line.startswith("STATUS=") for line in stopping)
+
+
+def test_a_failing_test_leaves_no_daemon_running(tmp_path: Path) -> None:
+    """The fixture stops the daemons a test started even when the test fails."""
+    pid_note = tmp_path / "pid"
+    (tmp_path / "test_leaves.py").write_text(
+        "def test_fails(rtpgate_daemon):\n"
+        "    assert rtpgate_daemon.start('-E', '--listen-http=127.0.0.1:0').returncode == 0\n"
+        f"    open({str(pid_note)!r}, 'w').write(str(rtpgate_daemon.pid))\n"
+        "    raise AssertionError('deliberate')\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(tmp_path / "test_leaves.py")], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 1 and "deliberate" in done.stdout, done.stdout + done.stderr
+    pid = int(pid_note.read_text())
+    assert not pid_alive(pid)

@@ -5,30 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rtpgate.testing import ServerProcess
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from rtpgate.testing import Daemon, ServerProcess, pid_alive, wait_for
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -57,24 +40,19 @@ def test_connections_open_at_shutdown_do_not_delay_it(
         sock.close()
 
 
-def test_daemonizes_without_foreground(tmp_path: Path) -> None:
-    pidfile, ready = tmp_path / "rtpgate.pid", tmp_path / "ready.json"
-    result = subprocess.run([sys.executable, "-m", "rtpgate", "-E", "--config-file=none",
-                             "--listen-http=127.0.0.1:0", f"--pidfile={pidfile}",
-                             f"--ready-file={ready}"], capture_output=True, timeout=30,
-                            cwd=tmp_path)
+def test_daemonizes_without_foreground(rtpgate_daemon: Daemon) -> None:
+    pidfile, ready = rtpgate_daemon.pidfile, rtpgate_daemon.ready
+    result = rtpgate_daemon.start("-E", "--listen-http=127.0.0.1:0")
     assert result.returncode == 0  # the parent returns once the child is detached
     wait_for(ready.exists)
     info = json.loads(ready.read_text())
     pid = info["pid"]
-    try:
-        wait_for(pidfile.exists)
-        assert pidfile.read_text() == f"{pid}\n"
-        assert os.getsid(pid) != os.getsid(0)  # a session of its own, detached from ours
-        port = info["listeners"][0]["port"]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as resp:
-            assert resp.read() == b"pong\n"
-    finally:
-        os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: not pid_alive(pid))
+    wait_for(pidfile.exists)
+    assert pidfile.read_text() == f"{pid}\n"
+    assert os.getsid(pid) != os.getsid(0)  # a session of its own, detached from ours
+    port = info["listeners"][0]["port"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as resp:
+        assert resp.read() == b"pong\n"
+    rtpgate_daemon.stop()
+    assert not pid_alive(pid)
     assert not pidfile.exists()

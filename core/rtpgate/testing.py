@@ -15,18 +15,21 @@ addresses it bound to a ready file (``--ready-file``), which is how the test lea
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar
 
 import pytest
 
@@ -322,6 +325,163 @@ def probe_fixtures(module: str, directory: Path) -> tuple[object, object]:
         assert server.stop() == 0, server.log
 
     return probe_server, shared_server
+
+
+# ---------------------------------------------------------------------- waiting, daemons
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll ``condition`` until it returns something true (returned) or ``timeout`` seconds
+    pass (the test fails, naming ``what``): tests poll with a deadline, never sleep a guess."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Daemon:
+    """``rtpgate`` started as init systems start it, without ``--foreground``: :meth:`start`
+    returns when the parent exits (its status and stderr are the result).  The daemon's pid is
+    read from its pid file or ready file in ``workdir``.  :meth:`stop` ends every daemon
+    started, and the :func:`rtpgate_daemon` fixture calls it whatever happened to the test
+    (failure, interruption), so no daemon outlives its test."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.pidfile = workdir / "rtpgate.pid"
+        self.ready = workdir / "ready.json"
+        self.pids: set[int] = set()
+
+    def start(self, *args: str, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
+        """Run ``rtpgate --config-file=none --pidfile=... --ready-file=... ARGS``."""
+        try:
+            return subprocess.run(
+                [sys.executable, "-m", "rtpgate", "--config-file=none",
+                 f"--pidfile={self.pidfile}", f"--ready-file={self.ready}", *args],
+                capture_output=True, text=True, timeout=60, cwd=self.workdir,
+                env={**os.environ, **(env or {})})
+        finally:
+            self._note_pid()
+
+    @property
+    def pid(self) -> int:
+        """The detached daemon's pid (its pid file, written before the parent returned)."""
+        return int(self.pidfile.read_text())
+
+    def _note_pid(self) -> None:
+        for read in (lambda: int(self.pidfile.read_text()),
+                     lambda: int(json.loads(self.ready.read_text())["pid"])):
+            with contextlib.suppress(OSError, ValueError, KeyError):  # not written (yet)
+                self.pids.add(read())
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM every daemon started and wait until it is gone (SIGKILL after
+        ``timeout``)."""
+        self._note_pid()
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(pid_alive(pid) for pid in self.pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def rtpgate_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """A :class:`Daemon` in the test's directory; every daemon it started is stopped at the
+    end, also when the test fails or is interrupted."""
+    daemon = Daemon(tmp_path)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+# ---------------------------------------------------------------------- calls and media
+
+#: Where test parties live.
+LOCAL = "127.0.0.1"
+#: rtpmap lines :func:`audio_sdp` writes for these payload types.
+RTPMAP = {0: "PCMU/8000", 8: "PCMA/8000", 101: "telephone-event/8000"}
+
+
+def ng_json(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
+    """One ng request as JSON over ``POST /ng-plain`` (a key's ``_`` is sent as ``-``:
+    ``call_id`` is ``call-id``); the decoded reply.  The server needs the http and ng-plain
+    plugins."""
+    body = json.dumps({"command": command, **{k.replace("_", "-"): v for k, v in keys.items()}})
+    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
+                                   {"Content-Type": "application/json"})
+    assert status == 200, reply
+    decoded: dict[str, Any] = json.loads(reply)
+    return decoded
+
+
+def audio_sdp(user: str, port: int, payload_types: Sequence[int] = (0, 8),
+              extra: str = "") -> str:
+    """A party's audio SDP on :data:`LOCAL` ``port`` (RTCP implicitly on ``port + 1``): the
+    payload types with their rtpmap lines, ``extra`` attribute lines, ``a=sendrecv``."""
+    rtpmaps = "".join(f"a=rtpmap:{pt} {RTPMAP[pt]}\r\n" for pt in payload_types)
+    return (f"v=0\r\no={user} 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP {' '.join(map(str, payload_types))}\r\n{rtpmaps}{extra}"
+            "a=sendrecv\r\n")
+
+
+def relay_address(reply: dict[str, Any]) -> tuple[str, int]:
+    """Where a party sends its RTP: the host of the last ``c=`` line and the first audio
+    ``m=`` port of a reply's rewritten SDP."""
+    text = reply["sdp"]
+    port = re.search(r"^m=audio (\d+) ", text, re.M)
+    host = re.findall(r"^c=IN IP4 (\S+)", text, re.M)
+    assert port and host, text
+    return host[-1], int(port.group(1))
+
+
+def udp_pair(timeout: float | None = None) -> tuple[socket.socket, socket.socket]:
+    """RTP and RTCP sockets on consecutive :data:`LOCAL` ports, the first even; non-blocking,
+    or with ``timeout``."""
+    while True:
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind((LOCAL, 0))
+        port = rtp.getsockname()[1]
+        if port % 2 == 0 and port < 65535:
+            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                rtcp.bind((LOCAL, port + 1))
+            except OSError:
+                rtcp.close()
+            else:
+                for sock in (rtp, rtcp):
+                    if timeout is None:
+                        sock.setblocking(False)
+                    else:
+                        sock.settimeout(timeout)
+                return rtp, rtcp
+        rtp.close()
+
+
+def rtp_packet(seq: int, ssrc: int, payload_type: int = 0, payload: bytes = b"\xff" * 160
+               ) -> bytes:
+    """An RTP packet (RFC 3550): version 2, ``seq``, timestamp ``seq * 160``, ``ssrc``."""
+    return struct.pack("!BBHII", 0x80, payload_type, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF,
+                       ssrc) + payload
 
 
 @pytest.fixture

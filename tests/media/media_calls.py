@@ -4,69 +4,30 @@ media to the relay ports rtpgate put into the SDPs."""
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import LOCAL, ServerProcess, audio_sdp, ng_json, relay_address, udp_pair
 
-LOCAL = "127.0.0.1"
+__all__ = ["LOCAL", "Call", "Party", "attribute", "ng", "relay_address", "sdp", "udp_pair"]
 
-
-def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
-    """One ng request as JSON over ``/ng-plain``; the decoded reply."""
-    body = json.dumps({"command": command, **{k.replace("_", "-"): v for k, v in keys.items()}})
-    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
-                                   {"Content-Type": "application/json"})
-    assert status == 200, reply
-    decoded: dict[str, Any] = json.loads(reply)
-    return decoded
+#: One ng request as JSON over ``/ng-plain`` (rtpgate.testing's, under the name used here).
+ng = ng_json
 
 
 def sdp(user: str, port: int, extra: str = "") -> str:
     """An audio offer/answer from ``port`` (RTCP implicitly on ``port + 1``): PCMU, PCMA and
     telephone-event 101."""
-    return (f"v=0\r\no={user} 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
-            f"m=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n"
-            f"a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n{extra}"
-            "a=sendrecv\r\n")
-
-
-def relay_address(reply: dict[str, Any]) -> tuple[str, int]:
-    """The relay's RTP address in a rewritten SDP (per-media ``c=``, ``m=`` port)."""
-    text = reply["sdp"]
-    port = re.search(r"^m=audio (\d+) ", text, re.M)
-    host = re.findall(r"^c=IN IP4 (\S+)", text, re.M)
-    assert port and host, text
-    return host[-1], int(port.group(1))
+    return audio_sdp(user, port, (0, 8, 101), extra)
 
 
 def attribute(reply: dict[str, Any], name: str) -> str:
     found = re.search(rf"^a={name}:(\S+)", reply["sdp"], re.M)
     assert found, reply["sdp"]
     return found.group(1)
-
-
-def udp_pair() -> tuple[socket.socket, socket.socket]:
-    """Two sockets on consecutive ports, the first even (RTP and its implicit RTCP)."""
-    while True:
-        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtp.bind((LOCAL, 0))
-        port = rtp.getsockname()[1]
-        if port % 2 == 0 and port < 65535:
-            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                rtcp.bind((LOCAL, port + 1))
-            except OSError:
-                rtcp.close()
-            else:
-                for sock in (rtp, rtcp):
-                    sock.settimeout(2)
-                return rtp, rtcp
-        rtp.close()
 
 
 @dataclass
@@ -103,8 +64,8 @@ class Call:
 
     server: ServerProcess
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    alice: Party = field(default_factory=lambda: Party("alice", *udp_pair()))
-    bob: Party = field(default_factory=lambda: Party("bob", *udp_pair()))
+    alice: Party = field(default_factory=lambda: Party("alice", *udp_pair(timeout=2)))
+    bob: Party = field(default_factory=lambda: Party("bob", *udp_pair(timeout=2)))
     offer_reply: dict[str, Any] = field(default_factory=dict)
     answer_reply: dict[str, Any] = field(default_factory=dict)
 

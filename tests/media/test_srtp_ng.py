@@ -293,7 +293,7 @@ BAD = {
 @pytest.mark.parametrize("case", BAD)
 def test_bad_crypto_is_refused_and_changes_nothing(server: ServerProcess, case: str) -> None:
     line, reason = BAD[case]
-    alice = Party("alice", *udp_pair())
+    alice = Party("alice", *udp_pair(timeout=2))
     try:
         good = ng(server, "offer", call_id="srtp-good", from_tag="a",
                   sdp=sdp("alice", alice.port))

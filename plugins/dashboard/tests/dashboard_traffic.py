@@ -4,8 +4,6 @@ thread that keeps RTP (and, every second, an RTCP receiver report) flowing both 
 
 from __future__ import annotations
 
-import json
-import re
 import socket
 import struct
 import threading
@@ -14,17 +12,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtpgate.testing import ServerProcess
-
-LOCAL = "127.0.0.1"
+from rtpgate.testing import (
+    LOCAL,
+    ServerProcess,
+    audio_sdp,
+    ng_json,
+    relay_address,
+    rtp_packet,
+    udp_pair,
+)
 
 
 def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
-    body = json.dumps({"command": command, **{k.replace("_", "-"): v for k, v in keys.items()}})
-    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
-                                   {"Content-Type": "application/json"})
-    assert status == 200, reply
-    decoded: dict[str, Any] = json.loads(reply)
+    """:func:`rtpgate.testing.ng_json`, which must succeed."""
+    decoded = ng_json(server, command, **keys)
     assert decoded.get("result") == "ok", decoded
     return decoded
 
@@ -32,36 +33,6 @@ def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
 def statistics(server: ServerProcess) -> dict[str, Any]:
     stats: dict[str, Any] = ng(server, "statistics")["statistics"]
     return stats
-
-
-def _sdp(user: str, port: int) -> str:
-    return (f"v=0\r\no={user} 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
-            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
-
-
-def _relay_port(reply: dict[str, Any]) -> int:
-    found = re.search(r"^m=audio (\d+) ", reply["sdp"], re.M)
-    assert found, reply["sdp"]
-    return int(found.group(1))
-
-
-def _pair() -> tuple[socket.socket, socket.socket]:
-    """RTP and RTCP sockets on consecutive ports, the first even."""
-    while True:
-        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        rtp.bind((LOCAL, 0))
-        port = rtp.getsockname()[1]
-        if port % 2 == 0 and port < 65535:
-            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                rtcp.bind((LOCAL, port + 1))
-            except OSError:
-                rtcp.close()
-            else:
-                for sock in (rtp, rtcp):
-                    sock.setblocking(False)
-                return rtp, rtcp
-        rtp.close()
 
 
 def receiver_report(ssrc: int, source: int, fraction: int, lost: int, jitter: int) -> bytes:
@@ -81,7 +52,7 @@ class Party:
 
     def packet(self) -> bytes:
         self.seq = (self.seq + 1) & 0xFFFF
-        return struct.pack("!BBHII", 0x80, 0, self.seq, self.seq * 160, self.ssrc) + b"\xff" * 160
+        return rtp_packet(self.seq, self.ssrc)
 
     def drain(self) -> None:
         for sock in (self.rtp, self.rtcp):
@@ -118,15 +89,15 @@ class Traffic:
 
     def call(self, label: str = "") -> str:
         call_id = f"dash-{uuid.uuid4().hex[:12]}"
-        a, b = Party(0x1000 + len(self.calls) * 2, *_pair()), \
-            Party(0x1001 + len(self.calls) * 2, *_pair())
+        a, b = Party(0x1000 + len(self.calls) * 2, *udp_pair()), \
+            Party(0x1001 + len(self.calls) * 2, *udp_pair())
         labelled = {"label": label} if label else {}
         offer = ng(self.server, "offer", call_id=call_id, from_tag=f"{call_id}-a",
-                   sdp=_sdp("alice", a.rtp.getsockname()[1]), **labelled)
+                   sdp=audio_sdp("alice", a.rtp.getsockname()[1], (0,)), **labelled)
         answer = ng(self.server, "answer", call_id=call_id, from_tag=f"{call_id}-a",
-                    to_tag=f"{call_id}-b", sdp=_sdp("bob", b.rtp.getsockname()[1]))
-        b.relay_rtp = (LOCAL, _relay_port(offer))
-        a.relay_rtp = (LOCAL, _relay_port(answer))
+                    to_tag=f"{call_id}-b", sdp=audio_sdp("bob", b.rtp.getsockname()[1], (0,)))
+        b.relay_rtp = (LOCAL, relay_address(offer)[1])
+        a.relay_rtp = (LOCAL, relay_address(answer)[1])
         with self._lock:
             self.calls[call_id] = Call(call_id, label, a, b)
         return call_id

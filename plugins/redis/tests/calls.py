@@ -3,25 +3,28 @@ CLI over ``POST /cli``, RTP both ways."""
 
 from __future__ import annotations
 
-import json
-import re
 import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import (
+    LOCAL,
+    ServerProcess,
+    audio_sdp,
+    ng_json,
+    relay_address,
+    rtp_packet,
+    udp_pair,
+    wait_for,
+)
 
-LOCAL = "127.0.0.1"
+__all__ = ["LOCAL", "Call", "Party", "cli", "flows", "ng", "relay_port", "sdp", "wait_for"]
 
-
-def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
-    body = json.dumps({"command": command, **{k.replace("_", "-"): v for k, v in keys.items()}})
-    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
-                                   {"Content-Type": "application/json"})
-    assert status == 200, reply
-    decoded: dict[str, Any] = json.loads(reply)
-    return decoded
+#: The shared helpers (rtpgate.testing) under the names these tests use.
+ng = ng_json
+sdp = audio_sdp
+rtp = rtp_packet
 
 
 def cli(server: ServerProcess, line: str) -> str:
@@ -30,40 +33,8 @@ def cli(server: ServerProcess, line: str) -> str:
     return reply.decode()
 
 
-def sdp(user: str, port: int) -> str:
-    return (f"v=0\r\no={user} 1 1 IN IP4 {LOCAL}\r\ns=-\r\nc=IN IP4 {LOCAL}\r\nt=0 0\r\n"
-            f"m=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
-            "a=sendrecv\r\n")
-
-
 def relay_port(reply: dict[str, Any]) -> int:
-    found = re.search(r"^m=audio (\d+) ", reply["sdp"], re.M)
-    assert found, reply
-    return int(found.group(1))
-
-
-def rtp(seq: int, ssrc: int) -> bytes:
-    return bytes([0x80, 0]) + seq.to_bytes(2, "big") + (seq * 160).to_bytes(4, "big") \
-        + ssrc.to_bytes(4, "big") + b"\xff" * 160
-
-
-def udp_pair() -> tuple[socket.socket, socket.socket]:
-    """RTP and RTCP sockets on consecutive ports, the first even."""
-    while True:
-        first = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        first.bind((LOCAL, 0))
-        port = first.getsockname()[1]
-        if port % 2 == 0 and port < 65535:
-            second = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                second.bind((LOCAL, port + 1))
-            except OSError:
-                second.close()
-            else:
-                first.setblocking(False)
-                second.setblocking(False)
-                return first, second
-        first.close()
+    return relay_address(reply)[1]
 
 
 @dataclass
@@ -137,13 +108,3 @@ def flows(calls: list[Call], deadline: float = 5.0, rounds: int = 3) -> list[Cal
             if got[(key, "alice")] >= rounds and got[(key, "bob")] >= rounds:
                 del waiting[key]
     return list(waiting.values())
-
-
-def wait_for(predicate: Any, deadline: float = 30.0, what: str = "condition") -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
