@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rtpgate.api import Runtime
 
-    from .engine import CallView, MonologueView
+    from .callviews import CallView, MonologueView
     from .values import LogLevels
 
 #: A command's handler: gets the context and the text after the command's word.  It writes its

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from .. import engine
-from ..engine import CallView, MonologueView
+from .. import callviews
+from ..callviews import CallView, MonologueView
 from ..tree import MORE_PARAMETERS, CliContext
 
 SESSION_FILTERS = ("all", "own", "foreign", "recording")
@@ -22,7 +22,7 @@ def _family(call: CallView) -> set[int]:
 
 
 def list_numsessions(ctx: CliContext, args: str) -> None:
-    calls = list(engine.calls(ctx.runtime))
+    calls = list(callviews.calls(ctx.runtime))
     foreign = sum(1 for call in calls if call.foreign)
     families = [_family(call) for call in calls]
     ctx.write(f"Current sessions own: {len(calls) - foreign}\n"
@@ -39,14 +39,14 @@ def list_sessions(ctx: CliContext, args: str) -> None:
         ctx.write(MORE_PARAMETERS)
         return
     if args not in SESSION_FILTERS:
-        call = engine.find(ctx.runtime, args)
+        call = callviews.find(ctx.runtime, args)
         if call is None:
             ctx.write(f"\nCall ID not found ({args}).\n\n")
         else:
             ctx.write(call_info(call))
         return
     found = False
-    for call in engine.calls(ctx.runtime):
+    for call in callviews.calls(ctx.runtime):
         if ((args == "own" and call.foreign) or (args == "foreign" and not call.foreign)
                 or (args == "recording" and not call.recording)):
             continue
@@ -103,16 +103,16 @@ async def terminate(ctx: CliContext, args: str) -> None:
               "foreign": ("All foreign calls", True)}
     if args in groups:
         label, foreign = groups[args]
-        for each in engine.calls(ctx.runtime):
+        for each in callviews.calls(ctx.runtime):
             if foreign is None or each.foreign == foreign:
-                await engine.terminate(ctx.runtime, each)
+                await callviews.terminate(ctx.runtime, each)
         ctx.write(f"{label} terminated by operator.\n")
         return
-    call = engine.find(ctx.runtime, args)
+    call = callviews.find(ctx.runtime, args)
     if call is None:
         ctx.write(f"\nCall Id not found ({args}).\n\n")
         return
-    await engine.terminate(ctx.runtime, call)
+    await callviews.terminate(ctx.runtime, call)
     ctx.write(f"\nCall Id ({args}) successfully terminated by operator.\n\n")
 
 
@@ -124,7 +124,7 @@ def _debug_flag(ctx: CliContext, call: CallView, flag_text: str) -> None:
     else:
         ctx.write(f"Invalid on/off flag ('{flag_text}') specified\n")
         return
-    engine.set_debug(call, flag)
+    callviews.set_debug(call, flag)
     ctx.write(f"{'Enabled' if flag else 'Disabled'} debugging for call '{call.call_id}'\n")
 
 
@@ -136,7 +136,7 @@ def debug(ctx: CliContext, args: str) -> None:
     if flag_text not in ("", "on", "enable", "off", "disable"):
         ctx.write(f"Invalid on/off flag ('{flag_text}') specified\n")
         return
-    call = engine.find(ctx.runtime, call_id)
+    call = callviews.find(ctx.runtime, call_id)
     if call is None:
         ctx.write(f"Call ID '{call_id}' not found\n")
         return
@@ -152,7 +152,7 @@ async def call(ctx: CliContext, args: str) -> None:
     if not call_id:
         ctx.write("No call ID specified\n")
         return
-    found = engine.find(ctx.runtime, call_id)
+    found = callviews.find(ctx.runtime, call_id)
     if found is None:
         ctx.write(f"No such call '{call_id}'\n")
         return
@@ -176,7 +176,7 @@ def call_info_command(ctx: CliContext, args: str) -> None:
 async def call_terminate(ctx: CliContext, args: str) -> None:
     call = _selected(ctx)
     ctx.write(f"\nCall '{call.call_id}' terminated.\n\n")
-    await engine.terminate(ctx.runtime, call)
+    await callviews.terminate(ctx.runtime, call)
 
 
 def call_debug(ctx: CliContext, args: str) -> None:
@@ -209,10 +209,10 @@ def tag_info_command(ctx: CliContext, args: str) -> None:
 
 
 def active(ctx: CliContext, args: str) -> None:
-    engine.set_foreign(ctx.runtime, False)
+    callviews.set_foreign(ctx.runtime, False)
     ctx.write("Ok, all calls set to 'owned (active)'\n")
 
 
 def standby(ctx: CliContext, args: str) -> None:
-    engine.set_foreign(ctx.runtime, True)
+    callviews.set_foreign(ctx.runtime, True)
     ctx.write("Ok, all calls set to 'foreign (standby)'\n")

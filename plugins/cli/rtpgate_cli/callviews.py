@@ -1,4 +1,4 @@
-"""What the CLI reads from and asks of the engine (``runtime.engine``).
+"""What the CLI reads from and asks of the engine (``runtime.engine``): views of its calls.
 
 This is the one module that touches the engine: it turns the engine's call model
 (:mod:`rtpgate.engine.model`: ``Call``, ``Monologue``, ``Media``, ``Stream``) into the plain
