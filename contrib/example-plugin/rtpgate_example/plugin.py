@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rtpgate.api import Option, Protocol, Runtime, hookimpl
+from rtpgate.api import Option, Protocol, Runtime, SettingsView, hookimpl
 
 from .protocols import HelloProtocol, ReverseProtocol
 
@@ -17,7 +17,13 @@ def rtpgate_options() -> Iterable[Option]:
                    "what GET /hello answers", metavar="TEXT")]
 
 
+class ExampleSettings(SettingsView):
+    """The options this plugin reads, typed (runtime.settings.view(ExampleSettings))."""
+
+    example_greeting: str
+
+
 @hookimpl
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
-    greeting: str = runtime.settings.example_greeting  # type: ignore[attr-defined]
-    return [HelloProtocol(greeting), ReverseProtocol()]
+    settings = runtime.settings.view(ExampleSettings)
+    return [HelloProtocol(settings.example_greeting), ReverseProtocol()]
