@@ -49,11 +49,12 @@ def rtpgate_options() -> Iterable[Option]:
 
 
 class NgSettings(SettingsView):
-    """The cookie cache's options."""
+    """The options this plugin reads: the cookie cache's, and the DTMF events over TCP ng."""
 
     ng_cookie_lifetime: float
     ng_cookie_cache_entries: int
     ng_cookie_cache_bytes: int
+    dtmf_log_ng_tcp: bool
 
 
 @hookimpl

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import av
 from pydantic import AfterValidator, Field
-from rtpgate.api import Option
+from rtpgate.api import Option, SettingsView
+
+if TYPE_CHECKING:
+    from rtpgate.api import Runtime
 
 
 def _cn_params(values: list[int]) -> list[int]:
@@ -58,6 +61,16 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+class CnOptions(SettingsView):
+    """The options above, as :meth:`CnSettings.of` reads them."""
+
+    silence_detect: float
+    cn_payload: list[int]
+    dtx_delay: int
+    max_dtx: int
+    dtx_cn_params: list[int]
+
+
 @dataclass(frozen=True, slots=True)
 class CnSettings:
     """What the options say, read once when a stage is made."""
@@ -71,18 +84,16 @@ class CnSettings:
     dtx_noise: bytes = b""
 
     @classmethod
-    def of(cls, settings: Any) -> CnSettings:
-        """From the server's settings (an object with the options above as attributes)."""
-        if settings is None:
+    def of(cls, runtime: Runtime | None) -> CnSettings:
+        """From the server's settings (the defaults without a runtime: tests)."""
+        if runtime is None:
             return cls()
-        percent = float(getattr(settings, "silence_detect", 0.0) or 0.0)
-        payload = list(getattr(settings, "cn_payload", []) or [])
-        params = list(getattr(settings, "dtx_cn_params", []) or [])
+        settings = runtime.settings.view(CnOptions)
+        percent = settings.silence_detect
         return cls(silence=max(1, int(percent / 100 * 65535)) if percent > 0 else 0,
-                   cn_payload=bytes(payload) or b"\x20",
-                   dtx_delay_ms=int(getattr(settings, "dtx_delay", 0) or 0),
-                   max_dtx_s=int(getattr(settings, "max_dtx", 30)),
-                   dtx_noise=bytes(params))
+                   cn_payload=bytes(settings.cn_payload) or b"\x20",
+                   dtx_delay_ms=settings.dtx_delay, max_dtx_s=settings.max_dtx,
+                   dtx_noise=bytes(settings.dtx_cn_params))
 
 
 def silent(pcm: bytes, threshold: int) -> bool:

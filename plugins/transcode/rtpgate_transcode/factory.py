@@ -33,7 +33,7 @@ class TranscodeFactory:
         """The comfort noise and DTX options (read on first use: the settings are made after
         the plugins' hooks)."""
         if self._cn is None:
-            self._cn = CnSettings.of(self._runtime.settings if self._runtime else None)
+            self._cn = CnSettings.of(self._runtime)
         return self._cn
 
     def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
