@@ -79,6 +79,20 @@ class DtmfLog:
             except Exception:  # a listener's bug must not stop the relay
                 log.exception("DTMF event listener failed")
 
+    def report(self, stream: m.Stream, event: int, volume: int, duration_ms: int) -> None:
+        """One event the party of ``stream`` sent (also one a media plugin heard in-band, as
+        rtpengine logs the events its DSP detects), to the UDP destination and the listeners."""
+        if self.sock is None and not self.listeners:
+            return
+        ml = stream.media.monologue
+        call = ml.call
+        endpoint = stream.endpoint
+        self.send({"callid": call.call_id, "source_tag": ml.tag,
+                   "tags": [x.tag for x in call.monologues], "type": "DTMF",
+                   "timestamp": int(time.time()),
+                   "source_ip": endpoint.address if endpoint is not None else "",
+                   "event": event, "duration": duration_ms, "volume": volume})
+
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
@@ -111,11 +125,4 @@ class DtmfLogStage:
         return data
 
     def _report(self, event: int, volume: int, duration_ms: int) -> None:
-        ml = self.stream.media.monologue
-        call = ml.call
-        endpoint = self.stream.endpoint
-        self.log.send({"callid": call.call_id, "source_tag": ml.tag,
-                       "tags": [x.tag for x in call.monologues], "type": "DTMF",
-                       "timestamp": int(time.time()),
-                       "source_ip": endpoint.address if endpoint is not None else "",
-                       "event": event, "duration": duration_ms, "volume": volume})
+        self.log.report(self.stream, event, volume, duration_ms)

@@ -51,6 +51,9 @@ class TranscodeFactory:
                 stage.close()
             stage = TranscodeStage(wanted, self._sender(peer_media), self.cn)
             media.plugin_state[KEY] = stage
+        if self._runtime is not None and wanted.dtmf_out is not None:
+            log, rtp = self._runtime.engine.dtmf_log, media.streams[0]
+            stage.heard_digit = lambda event, ms: log.report(rtp, event, 10, ms)
         return Pipeline(ingress=(stage,))
 
     def _sender(self, sink: Media) -> TranscodeStage.Send | None:

@@ -53,6 +53,8 @@ class TranscodeStage:
         self.plan = plan
         self.error = False
         self._send = send
+        #: Told (event, duration in ms) of each digit heard in-band, when it ends.
+        self.heard_digit: Callable[[int, int], None] | None = None
         self._cn = cn or CnSettings()
         self._timer: asyncio.TimerHandle | None = None
         #: DTX (``--dtx-delay``): the timer, the chain that last had audio and when
@@ -238,6 +240,8 @@ class TranscodeStage:
         duration = heard[2] + step
         end = digit is None or digit != heard[0]
         payload = dtmf.event_payload(heard[0], end, 10, duration)
+        if end and self.heard_digit is not None:  # the DTMF log (rtpengine logs DSP digits)
+            self.heard_digit(heard[0], duration * 1000 // chain.out.clock)
         self._heard = None if end else (heard[0], heard[1], duration)
         seq = int.from_bytes(data[2:4], "big")
         header = bytes([0x80, (0x80 if duration == step else 0) | self.plan.dtmf_out.pt])
