@@ -183,6 +183,11 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "ice_force_relay_plain_offerer": ("ICE=force-relay towards a party without ICE: rtpgate's "
                                       "own ICE with relay candidates", [
         offer(ICE="force-relay"), answer(), QUERY, DELETE]),
+    "ice_optional_passthrough": ("ICE=optional with ICE on both sides: pass-through (rtpgate's "
+                                 "c=/m=, the party's candidates all kept, rtpgate's host "
+                                 "candidates just above the party's)", [
+        offer(sdp(media=BASIC + ICE_A_ALL), ICE="optional"),
+        answer(bob(media=BASIC + ICE_B), ICE="optional"), QUERY, DELETE]),
     "ice_optional": ("ICE=optional adds rtpgate as a candidate", [
         offer(ICE="optional"), answer(), DELETE]),
     "rtcp_mux_require": ("rtcp-mux require: one port towards the callee, mux in the offer", [

@@ -280,3 +280,37 @@ def test_without_reject_ice_the_offerer_is_answered_with_ice(server: ServerProce
                                 codecs="0"))
     a = answer(server, call, sdp=answer_sdp(codecs="0"))
     assert "a=ice-ufrag:" in a["sdp"] and "a=candidate" in a["sdp"]
+
+
+PARTY_ICE = ("a=ice-ufrag:Fq7b\r\na=ice-pwd:3xKpQ9m2LbVzR8tYwN5cJh1D\r\n"
+             "a=candidate:1 1 udp 2122260223 192.168.10.21 16384 typ host\r\n"
+             "a=candidate:3 1 udp 8331007 198.51.100.9 50000 typ relay raddr 192.168.10.21 "
+             "rport 16384\r\n")
+
+
+@pytest.mark.parametrize(("option", "ours"), [
+    ("force-relay", "1 UDP 8331263 127.0.0.1 {port} typ relay raddr 127.0.0.1 rport {port}"),
+    ("optional", "1 UDP 2122260479 127.0.0.1 {port} typ host")])
+def test_pass_through_candidates_are_just_above_the_partys(server: ServerProcess, option: str,
+                                                          ours: str) -> None:
+    """In pass-through rtpgate's candidate has the priority rtpengine 10.5 gives it (checked
+    on loopback with this SDP): just above the party's own candidate of the same type, so the
+    checks prefer the path through rtpgate (priorities are not compared by the corpus runner).
+    ``force-relay`` drops the party's relay candidate and keeps its address in ``c=``/``m=``;
+    ``optional`` keeps every candidate and puts rtpgate's address there."""
+    call = new_call_id()
+    reply = offer(server, call, sdp=sdp(media="a=rtpmap:0 PCMU/8000\r\n" + PARTY_ICE,
+                                        codecs="0"), ICE=option)
+    assert reply["result"] == "ok", reply
+    text = reply["sdp"]
+    port = media_port(reply)
+    if option == "force-relay":
+        assert port == 16384 and "198.51.100.9" not in text, text
+        port = int(text.split(" typ relay raddr 127.0.0.1 rport ")[1].split()[0])
+    else:
+        assert port != 16384 and "198.51.100.9 50000 typ relay" in text, text
+    assert ours.format(port=port) in text, text
+    assert "a=ice-ufrag:Fq7b" in text, text
+    flags = ng(server, {"command": "query", "call-id": call})["tags"]["ft"]["medias"][0]["flags"]
+    assert "passthrough" in flags, flags
+    delete(server, call)

@@ -339,9 +339,9 @@ def _ice(flags: OfferFlags, value: str | None) -> None:
     if key in ("remove", "force", "default", "force-relay"):
         flags.ice = key
     elif key == "optional":
-        # rtpengine 10.5 writes the same SDP for ICE=optional as for ICE=force (its candidates
-        # at host priority), and so does rtpgate
-        flags.ice = "force"
+        # rtpengine 10.5: towards a party without ICE the same SDP as ICE=force; between two
+        # ICE parties pass-through (negotiate.py)
+        flags.ice = "optional"
 
 
 def _dtls(flags: OfferFlags, request: OfferRequest) -> None:

@@ -171,7 +171,7 @@ class Negotiation:
             r.set(m.MF_INITIALIZED, False)
             s.set(m.MF_INITIALIZED, False)
         self._protocol(r, s, sp)
-        if flags.ice == "force-relay" and sp.ice and sp.rtp_endpoint.port \
+        if flags.ice in ("force-relay", "optional") and sp.ice and sp.rtp_endpoint.port \
                 and not flags.ice_reject:
             # rtpengine's __ice_offer: ICE on both sides and not forced through us, so the
             # parties' own ICE and DTLS run end to end (sticky, as rtpengine's flag)
@@ -460,7 +460,7 @@ class Negotiation:
             r.set(m.MF_ICE, s.has(m.MF_ICE))
         if option == "remove":
             r.set(m.MF_ICE, False)
-        elif option in ("force", "force-relay"):
+        elif option in ("force", "force-relay", "optional"):
             r.set(m.MF_ICE, True)
         if self.flags.ice_reject:  # rtpengine's __ice_offer: MEDIA_CLEAR(other, ICE)
             s.set(m.MF_ICE, False)

@@ -8,11 +8,11 @@ rtpengine's order: ``a=mid``, per codec ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb``, t
 ``a=rtcp`` (and ``a=rtcp-mux``), ``a=ptime``, then ICE credentials and candidates.  A rejected
 (port 0) section keeps its port and loses the regenerated attributes.
 
-Pass-through (``ICE=force-relay`` with ICE on both sides, rtpengine's ``PASSTHRU``): the section
-keeps its party's ``c=`` address, ``m=`` port and protocol and its own ICE, DTLS and SDES
-attributes (its ``typ relay`` candidates dropped), and rtpgate's ports are only appended as
-``typ relay`` candidates; with ``ICE=force-relay`` an offer carries no ``a=rtcp`` (as rtpengine
-10.5).
+Pass-through (``ICE=force-relay`` or ``optional`` with ICE on both sides, rtpengine's
+``PASSTHRU``): the section keeps its party's protocol and its own ICE, DTLS and SDES attributes,
+and rtpgate's ports are appended as candidates just above the party's own.  ``ICE=force-relay``
+also keeps the party's ``c=`` address and ``m=`` port, drops its ``typ relay`` candidates, writes
+rtpgate's as ``typ relay`` and no ``a=rtcp`` in an offer (as rtpengine 10.5).
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ class Rewriter:
         def strip(attr: s.Attribute) -> bool:
             kind = attr.kind
             if passthrough and kind in _PASSTHROUGH_KEEP:
-                return _relay_candidate(attr)
+                return self.flags.ice == "force-relay" and _relay_candidate(attr)
             if kind in _MEDIA_STRIP:
                 return True
             if kind in _DIRECTIONS:
@@ -326,7 +326,7 @@ class Rewriter:
             if mflags & m.MF_ICE:
                 for stream in (receiver.streams[0], rtcp_stream):
                     if stream is not None:
-                        out += self._candidates(stream)
+                        out += self._candidates(stream, media)
         if passthrough:
             return out  # the party's own a=end-of-candidates stays where it was
         if (mflags & m.MF_TRICKLE_ICE and ice_ok) or media.has(s.END_OF_CANDIDATES):
@@ -374,19 +374,22 @@ class Rewriter:
             line += f" IN {self._address(plan, stream, False)}"
         out.append(line + "\r\n")
 
-    def _candidates(self, stream: m.Stream) -> list[str]:
+    def _candidates(self, stream: m.Stream, source: s.Media | None = None) -> list[str]:
         """rtpgate's candidates for ``stream``: host candidates, or with ``ICE=force-relay`` (and
         in pass-through) relay candidates whose related address is their own, as rtpengine."""
         out = []
         component = stream.component
-        relay = self.flags.ice == "force-relay" or bool(stream.media.flags & m.MF_PASSTHRU)
-        type_pref = _RELAY_TYPE_PREF if relay else _HOST_TYPE_PREF
+        relay = self.flags.ice == "force-relay"
+        type_pref, local_pref = (_RELAY_TYPE_PREF if relay else _HOST_TYPE_PREF), 0
+        if stream.media.flags & m.MF_PASSTHRU and source is not None:
+            type_pref, local_pref = _just_above(source, "relay" if relay else "host", type_pref)
         for position, media_socket in enumerate(stream.sockets):
             if media_socket.sock is None:
                 continue
             local = media_socket.local
             # the first address (of the family the party gets) is preferred
-            priority = (type_pref << 24) | ((65535 - position) << 8) | (256 - component)
+            priority = ((type_pref << 24) | ((65535 - local_pref - position) << 8)
+                        | (256 - component))
             address = self.flags.media_address or local.advertised
             kind = (f"relay raddr {address} rport {media_socket.port}" if relay else "host")
             out.append(f"a=candidate:{local.ice_foundation} {component} UDP {priority} "
@@ -414,11 +417,36 @@ class Rewriter:
 
 
 def _source(plan: MediaPlan, flags: OfferFlags) -> m.Endpoint | None:
-    """With ``ICE=force-relay`` or in pass-through, the party's own RTP address (what its SDP
-    said, as rtpengine's ``sdp_out_print_media_address``), else ``None``."""
-    if not (_passthrough(plan) or flags.ice == "force-relay") or not plan.sender.streams:
+    """With ``ICE=force-relay``, the party's own RTP address (what its SDP said, as rtpengine
+    10.5 writes it; a pass-through call made by ``ICE=optional`` gets rtpgate's), else
+    ``None``."""
+    if flags.ice != "force-relay" or not plan.sender.streams:
         return None
     return plan.sender.streams[0].advertised
+
+
+def _just_above(media: s.Media, kind: str, type_pref: int) -> tuple[int, int]:
+    """rtpengine's ``new_priority``: the type and (inverse) local preference of rtpgate's
+    candidates in pass-through, just above the party's own candidates of that type
+    (component 1) so that checks prefer the path through rtpgate."""
+    local_pref = 0
+    best = (type_pref << 24) | (65535 << 8) | 255
+    for attr in media.attributes:
+        parts = (attr.value or "").split() if attr.kind == s.CANDIDATE else []
+        if len(parts) < 8 or parts[1] != "1" or parts[6] != "typ" or parts[7] != kind \
+                or not parts[3].isdigit():
+            continue
+        priority = int(parts[3])
+        if priority > best:
+            continue
+        type_pref = priority >> 24
+        local_pref = 65535 - ((priority & 0xFFFF00) >> 8)
+        if local_pref:
+            local_pref -= 1
+        else:
+            type_pref, local_pref = max(type_pref - 1, 0), 65535
+        best = (type_pref << 24) | ((65535 - local_pref) << 8) | 255
+    return type_pref, local_pref
 
 
 def _direction(flags: int) -> str:
