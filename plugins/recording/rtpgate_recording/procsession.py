@@ -136,6 +136,9 @@ class ProcSession:
             return
         stats.written += 1
 
+    def hand_over(self) -> None:
+        """Packets go to the writer one by one: nothing is buffered on the loop."""
+
     def sdp(self, tag: int, label: str, started: float, mode: str, before: str, after: str
             ) -> None:
         self.chunk(f"SDP from {tag} before {mode}", before)

@@ -4,6 +4,7 @@ recording starts, pauses, resumes and ends (rtpengine's ``recording_start``/``_p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -23,6 +24,9 @@ from .streams import StreamInfo, local_address
 from .writer import Writer
 
 log = logging.getLogger("rtpgate.recording")
+
+#: How often records buffered on the loop are handed to the writer thread (at the latest).
+HAND_OVER_EVERY = 0.5
 
 PacketJob = Callable[[StreamInfo, float, bytes, "MediaEndpoint | None"], None]
 
@@ -67,13 +71,12 @@ class Files(Protocol):
     eth: bool
 
     def open(self) -> None: ...
-    def packet(self, info: StreamInfo, when: float, data: bytes,
-               source: MediaEndpoint | None) -> None: ...
     def chunk(self, label: str, content: str = "") -> None: ...
     def stream(self, info: StreamInfo, details: str) -> None: ...
     def sdp(self, tag: int, label: str, started: float, mode: str, before: str, after: str
             ) -> None: ...
     def paused(self, paused: bool, when: float) -> None: ...
+    def hand_over(self) -> None: ...
     def close(self, metadata: str, ended: float) -> None: ...
 
 
@@ -103,6 +106,9 @@ class Recorder:
         self.sessions: dict[Call, Session] = {}
         self._forward_sock: socket.socket | None = None
         self._unconfigured_logged = False
+        self._timer: asyncio.TimerHandle | None = None
+        #: the pcap method builds its records on the loop (the tap calls the job directly)
+        self.direct = config.method == "pcap"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -114,8 +120,18 @@ class Recorder:
             self._forward_sock = socket.socket(family, socket.SOCK_DGRAM)
             self._forward_sock.setblocking(False)
         self.writer.start()
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Every :data:`HAND_OVER_EVERY` seconds, what the loop buffered goes to the writer."""
+        for session in self.sessions.values():
+            session.files.hand_over()
+        self._timer = asyncio.get_running_loop().call_later(HAND_OVER_EVERY, self._hand_over)
 
     def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for call in list(self.sessions):
             self._finish(call)
         self.writer.stop()
@@ -142,7 +158,11 @@ class Recorder:
         info = session.infos.get(stream)
         if info is None:
             info = self._new_stream(session, stream)
-        return session.files.packet, info
+        files = session.files
+        if isinstance(files, PcapSession):
+            return files.record, info  # called on the loop by the tap
+        assert isinstance(files, ProcSession)
+        return files.packet, info  # queued for the writer thread by the tap
 
     def _new_stream(self, session: Session, stream: Stream) -> StreamInfo:
         """Number a stream of the recording and announce it (with its party and media, the
@@ -219,6 +239,7 @@ class Recorder:
             return
         control = self.writer.control
         files = session.files
+        files.hand_over()  # so that packet numbers and notes fall where they belong
         if rec.paused != session.paused:
             session.paused = rec.paused
             control(files.paused, rec.paused, time.time())
@@ -257,12 +278,12 @@ class Recorder:
         name = f"{urllib.parse.quote(call.call_id, safe='')}-{secrets.token_hex(8)}"
         files: Files
         if config.method == "proc":
-            files = ProcSession(self.writer, config.spool, name, call.call_id, config.table)
-            where = files.meta_path
+            proc = ProcSession(self.writer, config.spool, name, call.call_id, config.table)
+            files, where = proc, proc.meta_path
         else:
-            files = PcapSession(self.writer, config.spool, name, pcap.FORMATS[config.format],
+            pcaps = PcapSession(self.writer, config.spool, name, pcap.FORMATS[config.format],
                                 rec.file, rec.path, call.created)
-            where = files.pcap_path
+            files, where = pcaps, pcaps.pcap_path
         session = Session(call, files)
         self.sessions[call] = session
         control = self.writer.control
@@ -281,5 +302,6 @@ class Recorder:
         session = self.sessions.pop(call, None)
         if session is None:
             return
+        session.files.hand_over()
         self.writer.control(session.files.close, session.metadata, time.time())
         log.info("recording of call %s ended", call.call_id)

@@ -28,11 +28,15 @@ class RecordingTap:
 
     name = "recording"
     error = False
-    __slots__ = ("_append", "_forward", "_info", "_job", "_queue", "_stats", "_stream")
+    __slots__ = ("_append", "_direct", "_forward", "_info", "_job", "_queue", "_stats",
+                 "_stream")
 
-    def __init__(self, writer: Writer, job: Callable[..., None] | None,
+    def __init__(self, writer: Writer, job: Callable[..., None] | None, direct: bool,
                  info: StreamInfo | None, stream: Stream,
                  forward: Callable[[bytes], None] | None) -> None:
+        #: ``job`` runs on the loop itself (the pcap method builds its records there) instead
+        #: of being queued for the writer thread (the proc method)
+        self._direct = job if direct else None
         self._queue = writer.queue
         self._append = writer.queue.append
         self._stats = writer.stats
@@ -43,7 +47,9 @@ class RecordingTap:
 
     def rtp(self, data: bytes) -> bytes:
         """:meth:`Writer.packet`, inlined: this runs for every packet of a recorded call."""
-        if self._job is not None:
+        if self._direct is not None:
+            self._direct(self._info, time.time(), data, self._stream.endpoint)
+        elif self._job is not None:
             stats = self._stats
             if len(self._queue) < stats.limit:
                 stats.queued += 1
@@ -72,4 +78,5 @@ class RecordingFactory:
         forward = recorder.forwarder(call, stream)
         if job is None and forward is None:
             return None
-        return Pipeline(ingress=(RecordingTap(recorder.writer, job, info, stream, forward),))
+        return Pipeline(ingress=(RecordingTap(recorder.writer, job, recorder.direct, info,
+                                              stream, forward),))

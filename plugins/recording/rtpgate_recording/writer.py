@@ -1,13 +1,12 @@
 """Files are written off the event loop: a bounded queue drained by one writer thread.
 
-The relay's tap only appends a tuple to a :class:`collections.deque` (no lock, no wake-up: the
-thread looks every :data:`IDLE_WAIT` seconds when it found nothing), so a recorded packet costs
-the loop well under a microsecond.  Buffered output is flushed every :data:`FLUSH_EVERY`
-seconds (and when a buffer fills), not at every idle moment: with many calls, a write per call
-per wake-up cost more than the packets themselves.  Packets beyond :data:`WriterStats.limit`
-waiting are dropped and counted; control work (opening, metadata, closing) is never dropped, so
-a recording always ends with valid files.  Whatever a job raises (a full disk, a directory that
-went away) is counted and logged, at most once a minute per reason, and the thread goes on.
+The proc method's tap only appends a tuple per packet to a :class:`collections.deque` (no
+lock, no wake-up: the thread looks every :data:`IDLE_WAIT` seconds when it found nothing); the
+pcap method queues whole buffers of records (:mod:`.pcapsession`).  Packets beyond
+:data:`WriterStats.limit` waiting are dropped and counted; control work (opening, metadata,
+closing) is never dropped, so a recording always ends with valid files.  Whatever a job raises
+(a full disk, a directory that went away) is counted and logged, at most once a minute per
+reason, and the thread goes on.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ log = logging.getLogger("rtpgate.recording")
 
 #: How long the thread sleeps when the queue is empty.
 IDLE_WAIT = 0.02
-#: How often the idle work (flushing buffered packets) runs.
-FLUSH_EVERY = 0.5
 #: A reason is logged at most once per this many seconds.
 LOG_EVERY = 60.0
 
@@ -52,14 +49,22 @@ class Writer:
 
     def __init__(self, limit: int) -> None:
         self.stats = WriterStats(limit=limit)
-        #: What waits for the thread; the tap appends to it directly (:meth:`packet` is the
-        #: same, as a method).
+        #: What waits for the thread; the proc method's tap appends packets to it directly
+        #: (at most ``stats.limit`` waiting).
         self.queue: collections.deque[Job] = collections.deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._logged: dict[str, float] = {}
-        #: called when the queue ran empty, at most every FLUSH_EVERY seconds
-        self.idle: list[Callable[[], None]] = []
+        #: packets queued in buffers (counted by the loop) and written or lost (counted by the
+        #: thread): each counter has one writer, so their difference is the backlog without a
+        #: lock
+        self.handed = 0
+        self.taken = 0
+
+    @property
+    def backlog(self) -> int:
+        """Packets queued in buffers and not yet written."""
+        return self.handed - self.taken
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="rtpgate-recording",
@@ -72,17 +77,6 @@ class Writer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-
-    def packet(self, job: Callable[..., None], *args: Any) -> None:
-        """Queue a packet's work (the relay's tap, on the event loop): dropped and counted
-        when the queue is full."""
-        queue = self.queue
-        stats = self.stats
-        if len(queue) >= stats.limit:
-            stats.dropped += 1
-            return
-        stats.queued += 1
-        queue.append((job, *args))
 
     def control(self, job: Callable[..., None], *args: Any) -> None:
         """Queue work that must not be dropped (open, metadata, close), in order with the
@@ -99,18 +93,11 @@ class Writer:
 
     def _run(self) -> None:
         queue = self.queue
-        flushed = time.monotonic()
         while True:
             try:
                 job = queue.popleft()
             except IndexError:
-                stopping = self._stop.is_set()
-                now = time.monotonic()
-                if stopping or now - flushed >= FLUSH_EVERY:
-                    flushed = now
-                    for idle in list(self.idle):
-                        self._call((idle,))
-                if stopping and not queue:
+                if self._stop.is_set() and not queue:
                     return
                 time.sleep(IDLE_WAIT)
                 continue
