@@ -8,6 +8,7 @@ the spool's ``rtpengine-proc`` directory, where rtpgate keeps one FIFO per recor
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -135,6 +136,11 @@ def test_rtpengine_recording_makes_wav_files_of_the_call(
         heard[round(dominant(samples[800:], rate))] = wav
     assert sorted(heard) == [440, 1000], heard
     assert server.stop() == 0
-    written = 2 * len(from_a)
-    assert f"recording: {written} packets written, 0 dropped (queue full), 0 errors" \
-        in server.log
+    # every packet is accounted for: handed to the daemon, or (a daemon that did not take the
+    # one before within 20 ms on a loaded machine) counted as an error, with the reason logged
+    found = re.search(r"recording: (\d+) packets written, 0 dropped \(queue full\), (\d+) errors",
+                      server.log)
+    assert found, server.log
+    written, errors = int(found.group(1)), int(found.group(2))
+    assert written + errors == 2 * len(from_a) and errors <= 10, server.log
+    assert not errors or "rtpengine-recording reads too slowly" in server.log
