@@ -10,6 +10,9 @@ engine's state:
 * ``asymmetric`` (media flag), ``strict source`` and ``media handover`` (stream flags), rtcp-mux;
 * the sinks: a stream's packets go to the peer monologue's stream of the same media and
   component; RTCP goes to the peer's RTCP stream, or its RTP stream when the peer muxes;
+* publish/subscribe: a stream's packets are also copied to the same component of every media
+  subscribed to its media (``Media.source``), each through the subscriber stream's own egress
+  stages (:meth:`~rtpgate.media.stream.RelayStream.fan_out`);
 * media control: the call's and the sending monologue's ``block media``/``silence media``/
   ``block DTMF``, and its directional blocks towards the peer's tag;
 * ICE: rtpgate's credentials of the media (the ones in the SDP that advertised its ports);
@@ -95,6 +98,7 @@ class CallRelay:
             for media in ml.medias:
                 for stream in media.streams:
                     self._open(stream)
+        subscribed = _subscribed(call)
         for ml in call.monologues:
             peer = ml.peers[0] if ml.peers else None
             for media in ml.medias:
@@ -108,6 +112,7 @@ class CallRelay:
                     if relay_stream is not None:
                         self._update(call, media, stream, relay_stream, peer_media, control,
                                      ice)
+                        self._fan_out(stream, relay_stream, subscribed.get(media, ()))
 
     # ------------------------------------------------------------------ internals
 
@@ -176,6 +181,20 @@ class CallRelay:
                 apply_rocs(stream, pipeline)
             rs.set_pipeline(pipeline)
 
+    def _fan_out(self, stream: m.Stream, rs: RelayStream,
+                 subscribers: tuple[m.Media, ...]) -> None:
+        """The subscribers' streams of ``stream``'s component (and, on an rtcp-mux RTP stream,
+        where its RTCP goes on each of them)."""
+        sinks: list[RelayStream] = []
+        rtcp_sinks: list[RelayStream] = []
+        for media in subscribers:
+            sink, rtcp_sink = self._sinks(stream, media)
+            if sink is not None:
+                sinks.append(sink)
+            if rtcp_sink is not None:
+                rtcp_sinks.append(rtcp_sink)
+        rs.fan_out(tuple(sinks), tuple(rtcp_sinks))
+
     def _sinks(self, stream: m.Stream, peer_media: m.Media | None
                ) -> tuple[RelayStream | None, RelayStream | None]:
         """(sink, rtcp_sink): the peer's stream of the same component, and where RTCP goes."""
@@ -213,6 +232,16 @@ class CallRelay:
         encodings = {**media.encodings, **(peer_media.encodings if peer_media else {})}
         return MediaControl.for_codecs(encodings, block_media=block, silence_media=silence,
                                        block_dtmf=dtmf, dtmf_replace=replace)
+
+
+def _subscribed(call: m.Call) -> dict[m.Media, tuple[m.Media, ...]]:
+    """Each source media of the call and the medias subscribed to it, in call order."""
+    out: dict[m.Media, tuple[m.Media, ...]] = {}
+    for ml in call.monologues:
+        for media in ml.medias:
+            if media.source is not None and media.flags & m.MF_SEND:
+                out[media.source] = (*out.get(media.source, ()), media)
+    return out
 
 
 def _write_back(stream: m.Stream) -> Callable[[RelayStream], None]:

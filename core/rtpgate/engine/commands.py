@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..ngcommands.command import NgCommand, NgContext, Reply
-from . import party, playback, signalling
+from . import party, playback, pubsub, signalling
 from .negotiate import ANSWER, OFFER
 from .requests import (
     AnswerRequest,
@@ -17,8 +17,12 @@ from .requests import (
     PartyRequest,
     PlayDtmfRequest,
     PlayMediaRequest,
+    PublishRequest,
     QueryRequest,
     RecordingRequest,
+    SubscribeAnswerRequest,
+    SubscribeRequest,
+    UnsubscribeRequest,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +52,8 @@ async def _answer(request: AnswerRequest, ctx: NgContext) -> Reply:
     return signalling.offer_answer(_engine(ctx), request, ctx.peer, ANSWER, ctx.max_reply)
 
 
+async def _publish(request: PublishRequest, ctx: NgContext) -> Reply:
+    return pubsub.publish(_engine(ctx), request, ctx.peer)
 
 
 def _rec(action: str) -> Handler:
@@ -106,4 +112,10 @@ COMMANDS: tuple[NgCommand, ...] = (
               _handler(playback.play_silence)),
     NgCommand("play DTMF", "playdtmf", PlayDtmfRequest, _handler(playback.play_dtmf)),
     NgCommand("unsilence media", "unslnmedia", PartyRequest, _media(False, True)),
+    NgCommand("publish", "pub", PublishRequest, _publish),
+    NgCommand("subscribe request", "subreq", SubscribeRequest,
+              _handler(pubsub.subscribe_request)),
+    NgCommand("subscribe answer", "subans", SubscribeAnswerRequest,
+              _handler(pubsub.subscribe_answer)),
+    NgCommand("unsubscribe", "unsub", UnsubscribeRequest, _handler(pubsub.unsubscribe)),
 )

@@ -272,6 +272,13 @@ class Media:
     sdes_in: list[CryptoParams] = field(default_factory=list)
     #: ... and the lines rtpgate gave it (the keys rtpgate encrypts with towards it)
     sdes_out: list[CryptoParams] = field(default_factory=list)
+    #: Publish/subscribe: the media of another monologue this one receives a copy of (a
+    #: subscriber's media; its monologue lists that source's monologue in ``sources``).
+    source: Media | None = None
+    #: Creation index of the media in its call (rtpengine's ``unique_id``; -1 until attached).
+    unique_id: int = -1
+    #: The media's label (``a=label:``; SIPREC subscriptions number them as rtpengine does).
+    label: str | None = None
 
     @property
     def rx_crypto(self) -> CryptoParams | None:
@@ -365,6 +372,8 @@ class Monologue:
     peers: list[Monologue] = field(default_factory=list)
     interface: LogicalInterface | None = None
     sdp_version: int = 0
+    #: The ``o=`` session id of the SDPs rtpgate makes for this party (publish/subscribe).
+    sdp_session_id: int = 0
     sdp_username: str | None = None
     sdp_session_name: str | None = None
     last_out_sdp: str | None = None
@@ -372,6 +381,15 @@ class Monologue:
     control: MediaControl = field(default_factory=MediaControl)
     forwarding: bool = False
     recording: bool = False
+    #: Publish/subscribe: the monologues this one subscribed to (``subscribe request``), in
+    #: order; its medias' ``source`` say which media of them each receives.  The sources'
+    #: side is :meth:`Call.subscribers`.
+    sources: list[Monologue] = field(default_factory=list)
+    #: How the monologue came to be: ``offer/answer``, ``publish`` or ``subscribe``.
+    kind: str = "offer/answer"
+    #: The party's last SDP (``publish``): a single-source subscription's offer keeps its
+    #: session section, as rtpengine 10.5 does.
+    last_in_sdp: str | None = None
 
     def media(self, index: int) -> Media | None:
         for media in self.medias:
@@ -434,6 +452,7 @@ class Call:
     debug: bool = False
     ended: bool = False
     _next_id: int = 0
+    _next_media_id: int = 0
 
     def __post_init__(self) -> None:
         self.last_signal = self.created
@@ -443,6 +462,12 @@ class Call:
         ml = Monologue(self, tag, self._next_id)
         self._next_id += 1
         return ml
+
+    def attach_media(self, media: Media) -> None:
+        """Give a media that joins the call its creation index (rtpengine's ``unique_id``)."""
+        if media.unique_id < 0:
+            media.unique_id = self._next_media_id
+            self._next_media_id += 1
 
     def monologue(self, tag: str) -> Monologue | None:
         for ml in self.monologues:
@@ -455,6 +480,23 @@ class Call:
             if ml.label == label:
                 return ml
         return None
+
+    def subscribers(self, source: Monologue) -> list[Monologue]:
+        """The monologues subscribed to ``source`` (publish/subscribe), in call order."""
+        return [ml for ml in self.monologues if source in ml.sources]
+
+    def end_subscriptions(self) -> None:
+        """Subscriptions to monologues that left the call end; their subscribers stay, with
+        nothing to receive."""
+        present = set(self.monologues)
+        for ml in self.monologues:
+            if all(source in present for source in ml.sources):
+                continue
+            ml.sources = [source for source in ml.sources if source in present]
+            for media in ml.medias:
+                if media.source is not None and media.source.monologue not in present:
+                    media.source = None
+                    media.flags &= ~MF_SEND
 
     def by_via_branch(self, branch: str) -> Monologue | None:
         for ml in self.monologues:

@@ -563,8 +563,10 @@ class Negotiation:
         receiver, sender = plan.receiver, plan.sender
         if plan.new_receiver:
             self.receiver.medias.append(receiver)
+            self.call.attach_media(receiver)
         if plan.new_sender:
             self.sender.medias.append(sender)
+            self.call.attach_media(sender)
         plan.r.apply_to(receiver)
         plan.s.apply_to(sender)
         _remember_party(sender, sp)

@@ -88,8 +88,9 @@ def _monologue(ml: m.Monologue, totals: list[m.Counters]) -> dict[str, Any]:
         out["label"] = ml.label
     out["created"] = int(ml.created)
     peers = [{"tag": p.tag, "type": "offer/answer"} for p in ml.peers]
-    out["subscriptions"] = peers
-    out["subscribers"] = [dict(p) for p in peers]
+    out["subscriptions"] = peers + [{"tag": s.tag, "type": "pub/sub"} for s in ml.sources]
+    out["subscribers"] = [dict(p) for p in peers] + [
+        {"tag": s.tag, "type": "pub/sub"} for s in ml.call.subscribers(ml)]
     out["medias"] = [_media(media, totals) for media in ml.medias]
     _control(out, ml.control)
     if ml.forwarding:
@@ -114,7 +115,8 @@ def call_stats(call: m.Call, from_tag: str | None = None, to_tag: str | None = N
         monologues = list(call.monologues)
     else:
         ml = call.monologue(match)
-        monologues = [] if ml is None else [ml, *(p for p in ml.peers if p is not ml)]
+        monologues = [] if ml is None else [ml, *(p for p in (*ml.peers, *ml.sources)
+                                                  if p is not ml)]
     totals = [m.Counters(), m.Counters()]
     out["tags"] = {tag_key(ml): _monologue(ml, totals) for ml in monologues}
     out["totals"] = {"RTP": _counters(totals[0]), "RTCP": _counters(totals[1])}

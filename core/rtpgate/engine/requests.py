@@ -141,6 +141,27 @@ class AnswerRequest(OfferRequest):
                                           "to_tag": "No to-tag in message"}
 
 
+class PublishRequest(OfferRequest):
+    """``publish``: an offer's keys; the SDP describes what the party sends."""
+
+
+class SubscribeRequest(OfferRequest):
+    """``subscribe request``: the sources are picked like a party (``label``, ``address``,
+    ``from-tag``), or by ``from-tags`` or ``all``; no SDP."""
+
+    required: ClassVar[dict[str, str]] = {"call_id": "No call-id in message"}
+
+
+class SubscribeAnswerRequest(OfferRequest):
+    """``subscribe answer``: the subscriber's ``to-tag`` and its answer SDP."""
+
+    required: ClassVar[dict[str, str]] = {"call_id": "No call-id in message"}
+
+
+class UnsubscribeRequest(CallRequest):
+    """``unsubscribe``: the subscriber's ``to-tag``."""
+
+
 class DeleteRequest(CallRequest):
     delete_delay: Int = key("delete delay", "delete-delay", "delete_delay")
 

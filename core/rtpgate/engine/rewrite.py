@@ -306,7 +306,7 @@ class Rewriter:
                     for fb in codec.rtcp_fb:
                         out.append(f"a=rtcp-fb:{codec.pt} {fb}\r\n")
             if not flags.original_sendrecv:
-                out.append(_direction(mflags))
+                out.append(direction_attribute(mflags))
             rtcp_stream = self._rtcp(out, plan) if rtp_protocol else None
             if keys and rtp_protocol and mflags & m.MF_SDES \
                     and protocols.is_srtp(receiver.protocol):
@@ -449,7 +449,7 @@ def _just_above(media: s.Media, kind: str, type_pref: int) -> tuple[int, int]:
     return type_pref, local_pref
 
 
-def _direction(flags: int) -> str:
+def direction_attribute(flags: int) -> str:
     send, recv = flags & m.MF_SEND, flags & m.MF_RECV
     if send and recv:
         return "a=sendrecv\r\n"

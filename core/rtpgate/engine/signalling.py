@@ -89,7 +89,8 @@ def _pair(call: m.Call, a: m.Monologue, b: m.Monologue) -> None:
     b.peers = [a]
 
 
-def _parse(request: OfferRequest, flags: OfferFlags, settings: EngineSettings) -> s.Sdp:
+def parse_request(request: OfferRequest, flags: OfferFlags, settings: EngineSettings
+                  ) -> s.Sdp:
     if flags.unsupported:
         raise NgError(flags.unsupported[0])
     _check_size(request.sdp or "", settings)
@@ -120,7 +121,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         return {}
     if flags.dtls is None and engine.settings.dtls_passive:
         flags.dtls = "passive"
-    sdp = _parse(request, flags, engine.settings)
+    sdp = parse_request(request, flags, engine.settings)
     if flags.loop_protect and is_duplicate(sdp, engine.instance_id):
         return {"sdp": request.sdp}
     try:
@@ -146,7 +147,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
             refusal = engine.load.refusal(engine.settings, own)
             if refusal is not None:
                 raise LoadLimit(refusal)
-            call = m.Call(call_id, proxy=_proxy(peer))
+            call = m.Call(call_id, proxy=proxy_name(peer))
         dialogue = _offer_dialogue(call, request.from_tag or "", request.to_tag)
 
     negotiation = Negotiation(engine.interfaces, engine.is_local, call, dialogue.sender,
@@ -160,7 +161,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         raise NgError(exc.reason) from None
 
     # -- from here on nothing fails
-    _commit_dialogue(call, dialogue, flags, opmode)
+    _commit_dialogue(call, dialogue, flags, opmode, request.sdp)
     if flags.inject_dtmf:
         dialogue.sender.inject_dtmf = dialogue.receiver.inject_dtmf = True
     negotiation.commit()
@@ -192,14 +193,15 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
     return {"sdp": rewritten}
 
 
-def _proxy(peer: tuple[str, int] | None) -> str:
+def proxy_name(peer: tuple[str, int] | None) -> str:
     if peer is None:
         return ""
     host, port = peer[0], peer[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _commit_dialogue(call: m.Call, dialogue: Dialogue, flags: OfferFlags, opmode: str) -> None:
+def _commit_dialogue(call: m.Call, dialogue: Dialogue, flags: OfferFlags, opmode: str,
+                     sdp_text: str | None) -> None:
     for ml in dialogue.new:
         call.monologues.append(ml)
     if dialogue.retag is not None:
@@ -207,6 +209,7 @@ def _commit_dialogue(call: m.Call, dialogue: Dialogue, flags: OfferFlags, opmode
     _pair(call, dialogue.sender, dialogue.receiver)
     if flags.label:
         dialogue.sender.label = flags.label
+    dialogue.sender.last_in_sdp = sdp_text
     if opmode == OFFER and flags.via_branch:
         dialogue.receiver.via_branch = flags.via_branch
 
@@ -248,6 +251,7 @@ def _delete(engine: Engine, call: m.Call, target: m.Monologue | None, delay: int
             call.monologues = [ml for ml in call.monologues if not ml.deleted]
             for ml in call.monologues:
                 ml.peers = [p for p in ml.peers if not p.deleted]
+            call.end_subscriptions()
             engine.relay.sync(call)
             for ml in gone:
                 ml.release()

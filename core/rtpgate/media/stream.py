@@ -116,9 +116,9 @@ class RelayStream:
     __slots__ = (
         "_detected", "_egress", "_ingress", "_last_ssrc", "_last_wake", "_relay", "_relayed",
         "_sendto", "advertised", "asymmetric", "confirmed", "control", "drops", "endpoint",
-        "fds", "ice", "interface", "last_packet", "learned", "learning", "local",
-        "media_handover", "on_learned", "owner", "pipeline", "rtcp", "rtcp_mux", "rtcp_reports",
-        "rtcp_sink", "signalled",
+        "fanout", "fds", "ice", "interface", "last_packet", "learned", "learning", "local",
+        "media_handover", "on_learned", "owner", "pipeline", "rtcp", "rtcp_fanout", "rtcp_mux",
+        "rtcp_reports", "rtcp_sink", "signalled",
         "sink", "sock", "ssrcs", "stats_in", "stats_out", "strict_source", "stun_answered",
     )
 
@@ -155,6 +155,10 @@ class RelayStream:
         self.signalled = 0.0
         self.sink: RelayStream | None = None
         self.rtcp_sink: RelayStream | None = None
+        #: Publish/subscribe: the subscribers' streams that get a copy of what is relayed
+        #: (``rtcp_fanout``: of RTCP demultiplexed on an rtcp-mux RTP port).
+        self.fanout: tuple[RelayStream, ...] = ()
+        self.rtcp_fanout: tuple[RelayStream, ...] = ()
         self.control: MediaControl | None = None
         self.ice: ice.IceCredentials | None = None
         #: Stages and STUN/DTLS handlers (``None``: a plain stream, the fast path).
@@ -226,6 +230,14 @@ class RelayStream:
         demultiplexed on an rtcp-mux RTP port to ``rtcp_sink``."""
         self.sink = sink
         self.rtcp_sink = rtcp_sink
+
+    def fan_out(self, sinks: tuple[RelayStream, ...],
+                rtcp_sinks: tuple[RelayStream, ...] = ()) -> None:
+        """Publish/subscribe: besides ``sink``, send a copy of every packet relayed from here
+        to each of ``sinks`` (RTCP demultiplexed on an rtcp-mux port: to ``rtcp_sinks``), each
+        through that subscriber's own egress stages."""
+        self.fanout = sinks
+        self.rtcp_fanout = rtcp_sinks
 
     def set_control(self, control: MediaControl | None) -> None:
         """Media control for RTP received here (``None``: forward unchanged)."""
@@ -314,6 +326,7 @@ class RelayStream:
         self._relay = None
         self.endpoint = None
         self.sink = self.rtcp_sink = None
+        self.fanout = self.rtcp_fanout = ()
         relay.forget(self)
         pipeline, self.pipeline = self.pipeline, None
         if pipeline is not None:  # stop an ICE agent's or a handshake's timers
@@ -383,6 +396,10 @@ class RelayStream:
                         self.drops.blocked += 1
                         continue
                     data = controlled
+            if self.fanout or self.rtcp_fanout:
+                self._fan_out(data, rtcp and self.rtcp_mux and not self.rtcp)
+                if sink is None:
+                    continue
             if sink is None or sink.endpoint is None:
                 self._unrouted()
                 continue
@@ -405,6 +422,34 @@ class RelayStream:
             egress.bytes += size
 
     # ------------------------------------------------------------------ slow paths
+
+    def _fan_out(self, data: bytes, demuxed_rtcp: bool) -> None:
+        """The one place a relayed packet is copied to subscribers: each subscriber's stream
+        sends it to its party through its own egress stages (SRTP with its own keys and
+        rollover counter, a transcoder with its own SSRC and sequence), counted on it."""
+        rtcp = demuxed_rtcp or self.rtcp
+        for sink in (self.rtcp_fanout if demuxed_rtcp else self.fanout):
+            endpoint = sink.endpoint
+            if endpoint is None:
+                continue
+            out = data
+            if sink.pipeline is not None and sink.pipeline.egress:
+                staged = sink._stages(sink.pipeline.egress, data, rtcp)
+                if staged is None:
+                    continue
+                out = staged
+            try:
+                sink._sendto(out, endpoint)
+            except OSError as exc:
+                sink._send_failed(exc)
+                continue
+            size = len(out)
+            stats = sink.stats_out
+            stats.packets += 1
+            stats.bytes += size
+            egress = sink._egress
+            egress.packets += 1
+            egress.bytes += size
 
     def _error(self) -> None:
         self.stats_in.errors += 1

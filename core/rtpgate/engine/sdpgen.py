@@ -1,0 +1,106 @@
+"""SDPs rtpgate makes itself (rtpengine's ``sdp_create``): the answer to a ``publish`` and the
+offer of a ``subscribe request``.
+
+One media section per media of the monologue, in order: ``m=`` with the media's first port and
+codecs, ``c=`` with the interface's advertised address, then ``a=label`` (SIPREC
+subscriptions), the codecs' ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb``, the direction, ``a=rtcp``
+(and ``a=rtcp-mux``), and the SDES ``a=crypto`` lines, as rtpengine writes them.  The session
+section is ``o=- ID VERSION IN IP4 ADDR``, ``s=`` rtpgate's name and ``t=0 0``; a subscription to
+a single party keeps that party's own session section instead (rtpengine 10.5 rewrites the
+party's SDP in that case), with its ``c=`` pointing at rtpgate.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .. import __version__
+from . import model as m
+from . import protocols
+from .flags import OfferFlags
+from .ports import MediaSocket
+from .rewrite import direction_attribute
+from .sdes import format_crypto
+
+#: What ``s=`` says in an SDP rtpgate makes (rtpengine's ``--software-id`` default is
+#: ``rtpengine-VERSION``).
+SOFTWARE_ID = f"rtpgate-{__version__}"
+
+#: Session-level attributes of a party's SDP that do not describe rtpgate's side.
+_PARTY_ONLY = ("a=ice-", "a=fingerprint", "a=setup", "a=tls-id", "a=group", "a=rtpengine:")
+
+
+def create_sdp(ml: m.Monologue, flags: OfferFlags, mirrored: str | None = None) -> str:
+    first = _first_socket(ml)
+    family = first.local.family if first is not None else "IP4"
+    address = flags.media_address or (first.local.advertised if first is not None
+                                      else "0.0.0.0")
+    session = _session(mirrored, family, address) if mirrored else None
+    if session is None:
+        if not ml.sdp_session_id:
+            now = time.time()
+            ml.sdp_session_id = int(now) << 32 | int(now % 1 * 1_000_000)
+            ml.sdp_version = ml.sdp_session_id
+        session = (f"v=0\r\no=- {ml.sdp_session_id} {ml.sdp_version} IN {family} {address}\r\n"
+                   f"s={SOFTWARE_ID}\r\nt=0 0\r\n")
+    return session + "".join(_media(media, flags) for media in ml.medias)
+
+
+def _first_socket(ml: m.Monologue) -> MediaSocket | None:
+    for media in ml.medias:
+        if media.streams and media.streams[0].selected is not None:
+            return media.streams[0].selected
+    return None
+
+
+def _session(text: str, family: str, address: str) -> str | None:
+    """The session section of a party's SDP, ``c=`` replaced by rtpgate's address."""
+    head = text.replace("\r\n", "\n").split("\nm=", 1)[0]
+    lines = [line for line in head.split("\n") if line]
+    if not lines or lines[0] != "v=0":
+        return None
+    out = []
+    for line in lines:
+        if line.startswith("c="):
+            out.append(f"c=IN {family} {address}")
+        elif not line.startswith(_PARTY_ONLY):
+            out.append(line)
+    return "\r\n".join(out) + "\r\n"
+
+
+def _media(media: m.Media, flags: OfferFlags) -> str:
+    rtp = media.streams[0] if media.streams else None
+    selected = rtp.selected if rtp is not None else None
+    port = selected.port if selected is not None else 0
+    proto = (protocols.wire_name(media.protocol) if media.protocol is not None
+             else media.protocol_str)
+    formats = " ".join(str(c.pt) for c in media.codecs) if media.protocol is not None else "*"
+    out = [f"m={media.type} {port} {proto} {formats}\r\n"]
+    if selected is None:
+        return "".join(out)
+    address = flags.media_address or selected.local.advertised
+    out.append(f"c=IN {selected.local.family} {address}\r\n")
+    if media.label is not None:
+        out.append(f"a=label:{media.label}\r\n")
+    if media.protocol is None:
+        out.append(direction_attribute(media.flags))
+        return "".join(out)
+    for codec in media.codecs:
+        if codec.encoding:
+            out.append(f"a=rtpmap:{codec.pt} {codec.encoding}\r\n")
+        if codec.fmtp:
+            out.append(f"a=fmtp:{codec.pt} {codec.fmtp}\r\n")
+        for fb in codec.rtcp_fb:
+            out.append(f"a=rtcp-fb:{codec.pt} {fb}\r\n")
+    out.append(direction_attribute(media.flags))
+    rtcp = media.streams[1] if len(media.streams) > 1 else None
+    if media.flags & m.MF_RTCP_MUX:
+        if not flags.no_rtcp_attr:
+            out.append(f"a=rtcp:{port}\r\n")
+        out.append("a=rtcp-mux\r\n")
+    elif rtcp is not None and rtcp.selected is not None and not flags.no_rtcp_attr:
+        out.append(f"a=rtcp:{rtcp.selected.port}\r\n")
+    if media.flags & m.MF_SDES and protocols.is_srtp(media.protocol):
+        out += [format_crypto(params, pad=flags.sdes.pad, lifetime=flags.sdes.lifetime)
+                for params in media.sdes_out]
+    return "".join(out)

@@ -1,0 +1,301 @@
+"""Publish/subscribe over real sockets against a real rtpgate: a publisher sends a tone, several
+subscribers (plain RTP, SDES-SRTP checked by libsrtp) each get every packet, one unsubscribes and
+stops getting them while the others go on; a subscription to an offer/answer party; SIPREC
+subscriptions to both parties; bad requests answered with rtpengine's errors and nothing left
+behind."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import struct
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pylibsrtp
+import pytest
+from media_calls import LOCAL, Call, ng, udp_pair
+from rtpgate.testing import ServerProcess
+
+RTP = struct.Struct("!BBHII")
+SSRC = 0x5EED5
+TONE_HZ = 1000
+AES80 = "AES_CM_128_HMAC_SHA1_80"
+
+
+@pytest.fixture
+def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return rtpgate_server("--delete-delay=0", "--port-min=47000", "--port-max=47199")
+
+
+def ulaw(sample: int) -> int:
+    """G.711 mu-law of one 16-bit sample (ITU-T G.711; the test's own, so it checks rtpgate
+    with no codec library)."""
+    sign = 0x80 if sample < 0 else 0
+    magnitude = min(abs(sample), 32635) + 0x84
+    exponent = max(0, magnitude.bit_length() - 8)
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | exponent << 4 | mantissa) & 0xFF
+
+
+def unulaw(byte: int) -> int:
+    byte = ~byte & 0xFF
+    magnitude = (((byte & 0x0F) << 3) + 0x84) << ((byte >> 4) & 0x07)
+    return 0x84 - magnitude if byte & 0x80 else magnitude - 0x84
+
+
+def tone_payload(seq: int, rate: int = 8000, samples: int = 160) -> bytes:
+    """20 ms of a 1 kHz tone in PCMU (phase-continuous from packet to packet)."""
+    return bytes(ulaw(int(8000 * math.sin(2 * math.pi * TONE_HZ * (seq * samples + i) / rate)))
+                 for i in range(samples))
+
+
+def packet(seq: int, pt: int = 0) -> bytes:
+    return RTP.pack(0x80, pt, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF, SSRC) + tone_payload(seq)
+
+
+def publish_sdp(port: int, codecs: str = "0 8", extra: str = "") -> str:
+    return (f"v=0\r\no=pub 1545997027 1 IN IP4 {LOCAL}\r\ns=tester\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP {codecs}\r\nc=IN IP4 {LOCAL}\r\n{extra}a=sendonly\r\n")
+
+
+def recv_sdp(port: int, codecs: str = "0", proto: str = "RTP/AVP", extra: str = "") -> str:
+    return (f"v=0\r\no=sub 1 1 IN IP4 {LOCAL}\r\ns=sub\r\nt=0 0\r\n"
+            f"m=audio {port} {proto} {codecs}\r\nc=IN IP4 {LOCAL}\r\n{extra}a=recvonly\r\n")
+
+
+def port_of(text: str, index: int = 0) -> int:
+    return int(re.findall(r"^m=audio (\d+) ", text, re.M)[index])
+
+
+class Endpoint:
+    """A party's RTP and RTCP sockets."""
+
+    def __init__(self) -> None:
+        self.rtp, self.rtcp = udp_pair()
+
+    @property
+    def port(self) -> int:
+        return int(self.rtp.getsockname()[1])
+
+    def receive(self, timeout: float = 2.0) -> bytes:
+        self.rtp.settimeout(timeout)
+        return self.rtp.recvfrom(4096)[0]
+
+    def nothing(self, wait: float = 0.3) -> None:
+        with pytest.raises(TimeoutError):
+            self.receive(wait)
+
+    def close(self) -> None:
+        self.rtp.close()
+        self.rtcp.close()
+
+
+@pytest.fixture
+def endpoints() -> Iterator[Callable[[], Endpoint]]:
+    made: list[Endpoint] = []
+
+    def make() -> Endpoint:
+        made.append(Endpoint())
+        return made[-1]
+
+    yield make
+    for endpoint in made:
+        endpoint.close()
+
+
+def used_ports(server: ServerProcess) -> int:
+    reply = ng(server, "statistics")
+    return sum(i["ports"]["used"] for i in reply["statistics"]["interfaces"])
+
+
+def ok(reply: dict[str, Any]) -> dict[str, Any]:
+    assert reply["result"] == "ok", reply
+    return reply
+
+
+def srtp_session(line: str) -> pylibsrtp.Session:
+    """libsrtp's receiving session for an ``a=crypto`` line rtpgate offered."""
+    _tag, suite, key = line.split()[:3]
+    assert suite == AES80, line
+    material = base64.b64decode(key[len("inline:"):].split("|")[0] + "==")
+    return pylibsrtp.Session(pylibsrtp.Policy(
+        key=material, srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+        ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND))
+
+
+def check_tone(payload: bytes) -> None:
+    """The PCMU payload decodes to a 1 kHz tone: its energy is at 1 kHz (Goertzel)."""
+    samples = [unulaw(b) for b in payload]
+    coeff = 2 * math.cos(2 * math.pi * TONE_HZ / 8000)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + coeff * s1 - s2, s1
+    power = s1 * s1 + s2 * s2 - coeff * s1 * s2
+    energy = sum(x * x for x in samples) * len(samples) / 2
+    assert power > 0.8 * energy, (power, energy)
+
+
+class Subscriber:
+    def __init__(self, server: ServerProcess, call_id: str, source: str, endpoint: Endpoint,
+                 proto: str = "RTP/AVP", **keys: Any) -> None:
+        self.endpoint = endpoint
+        self.request = ok(ng(server, "subscribe request", call_id=call_id, from_tag=source,
+                             **keys))
+        self.tag: str = self.request["to-tag"]
+        offer = self.request["sdp"]
+        self.crypto = [line for line in re.findall(r"^a=crypto:(.+?)\r$", offer, re.M)
+                       if line.split()[1] == AES80]
+        extra = f"a=crypto:{self.crypto[0]}\r\n" if proto != "RTP/AVP" else ""
+        codecs = re.search(r"^m=audio \d+ \S+ (.+?)\r$", offer, re.M)
+        assert codecs, offer
+        ok(ng(server, "subscribe answer", call_id=call_id, to_tag=self.tag,
+              sdp=recv_sdp(endpoint.port, codecs.group(1), proto, extra)))
+        self.srtp = srtp_session(self.crypto[0]) if extra else None
+
+    def receive(self) -> bytes:
+        data = self.endpoint.receive()
+        return self.srtp.unprotect(data) if self.srtp is not None else data
+
+
+def test_three_subscribers_one_leaves(server: ServerProcess,
+                                      endpoints: Callable[[], Endpoint]) -> None:
+    call_id = uuid.uuid4().hex
+    publisher = endpoints()
+    before = used_ports(server)
+    reply = ok(ng(server, "publish", call_id=call_id, from_tag="pub",
+                  sdp=publish_sdp(publisher.port)))
+    answer = reply["sdp"]
+    assert "a=recvonly\r\n" in answer and "m=audio " in answer and " RTP/AVP 0\r\n" in answer
+    relay = (LOCAL, port_of(answer))
+
+    plain = Subscriber(server, call_id, "pub", endpoints())
+    assert plain.request["from-tag"] == "pub" and plain.request["from-tags"] == ["pub"]
+    assert "a=sendonly\r\n" in plain.request["sdp"]
+    assert plain.request["sdp"].startswith("v=0\r\no=pub 1545997027 1 IN IP4 ")
+    srtp = Subscriber(server, call_id, "pub", endpoints(), proto="RTP/SAVP",
+                      transport_protocol="RTP/SAVP")
+    third = Subscriber(server, call_id, "pub", endpoints())
+    assert len({plain.tag, srtp.tag, third.tag}) == 3
+
+    subscribers = (plain, srtp, third)
+    got: dict[str, list[bytes]] = {s.tag: [] for s in subscribers}
+    for seq in range(1000, 1010):
+        publisher.rtp.sendto(packet(seq), relay)
+        for sub in subscribers:
+            got[sub.tag].append(sub.receive())
+    for sub in subscribers:
+        seqs = [RTP.unpack(p[:12])[2] for p in got[sub.tag]]
+        stamps = [RTP.unpack(p[:12])[3] for p in got[sub.tag]]
+        assert seqs == list(range(1000, 1010)), (sub.tag, seqs)
+        assert stamps == [s * 160 for s in range(1000, 1010)], (sub.tag, stamps)
+        for payload in got[sub.tag]:
+            check_tone(payload[12:])
+    # SRTP: on the wire it is not the plain packet
+    query = ok(ng(server, "query", call_id=call_id))
+    subs = query["tags"]["pub"]["subscribers"]
+    assert [s["type"] for s in subs] == ["pub/sub"] * 3
+    assert query["tags"][srtp.tag]["subscriptions"] == [{"tag": "pub", "type": "pub/sub"}]
+
+    ok(ng(server, "unsubscribe", call_id=call_id, to_tag=third.tag))
+    for seq in range(1010, 1015):
+        publisher.rtp.sendto(packet(seq), relay)
+        assert RTP.unpack(plain.receive()[:12])[2] == seq
+        assert RTP.unpack(srtp.receive()[:12])[2] == seq
+    third.endpoint.nothing()
+    # a second unsubscribe changes nothing, as rtpengine's
+    ok(ng(server, "unsubscribe", call_id=call_id, to_tag=third.tag))
+    ok(ng(server, "delete", call_id=call_id))
+    assert used_ports(server) == before
+
+
+def test_subscribe_to_offer_answer_party(server: ServerProcess,
+                                         endpoints: Callable[[], Endpoint]) -> None:
+    call = Call(server).connect()
+    try:
+        sub = Subscriber(server, call.call_id, "alice", endpoints())
+        assert sub.request["sdp"].startswith("v=0\r\no=alice 1 1 IN IP4 ")
+        for seq in range(1, 6):
+            call.alice.send(packet(seq))
+            assert RTP.unpack(call.bob.rtp.recvfrom(4096)[0][:12])[2] == seq
+            assert RTP.unpack(sub.receive()[:12])[2] == seq
+        # what the subscriber sends goes nowhere
+        sub.endpoint.rtp.sendto(packet(99), (LOCAL, port_of(sub.request["sdp"])))
+        call.bob.rtp.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            call.bob.rtp.recvfrom(4096)
+    finally:
+        call.close()
+
+
+def test_siprec_subscription_to_both_parties(server: ServerProcess) -> None:
+    call = Call(server).connect(label="caller")  # the offer's and the answer's label
+    try:
+        reply = ok(ng(server, "subscribe request", call_id=call.call_id,
+                      flags=["all", "SIPREC"]))
+        offer = reply["sdp"]
+        assert "from-tag" not in reply
+        assert reply["from-tags"] == ["alice", "bob"]
+        assert re.findall(r"^a=label:(\d+)\r$", offer, re.M) == ["1", "0"]
+        assert offer.count("a=sendonly\r\n") == 2
+        assert list(reply) == ["sdp", "tag-medias", "media-labels", "from-tags", "to-tag",
+                               "result"]
+        assert reply["tag-medias"] == [
+            {"tag": "alice", "label": "caller",
+             "medias": [{"index": 1, "type": "audio", "label": "1", "mode": "sendrecv"}]},
+            {"tag": "bob", "label": "caller",
+             "medias": [{"index": 1, "type": "audio", "label": "0", "mode": "sendrecv"}]}]
+        assert reply["media-labels"] == {
+            "1": {"tag": "alice", "index": 1, "type": "audio", "label": "caller",
+                  "mode": "sendrecv"},
+            "0": {"tag": "bob", "index": 1, "type": "audio", "label": "caller",
+                  "mode": "sendrecv"}}
+    finally:
+        call.close()
+
+
+def test_bad_requests_leave_nothing(server: ServerProcess,
+                                    endpoints: Callable[[], Endpoint]) -> None:
+    call_id = uuid.uuid4().hex
+    publisher = endpoints()
+    before = used_ports(server)
+    # publish creates the call, as rtpengine's (it is an offer without an answer)
+    ok(ng(server, "publish", call_id=call_id, from_tag="pub", sdp=publish_sdp(publisher.port)))
+    after_publish = used_ports(server)
+    assert after_publish == before + 2
+
+    def error(command: str, **keys: Any) -> str:
+        reply = ng(server, command, **keys)
+        assert reply["result"] == "error", reply
+        return str(reply["error-reason"])
+
+    assert error("subscribe request", call_id=call_id, from_tag="nobody") == \
+        "From-tag given, but no such tag exists"
+    assert error("subscribe request", call_id=call_id, from_tags=["x", "y"]) == \
+        "No monologues matched"
+    assert error("subscribe request", call_id="no-such-call", from_tag="pub") == \
+        "Unknown call-ID"
+    assert error("subscribe request", call_id=call_id, label="nobody") == \
+        "No monologue matching the given label"
+    assert error("subscribe answer", call_id=call_id, to_tag="nobody",
+                 sdp=recv_sdp(4000)) == "To-tag not found"
+    assert error("subscribe answer", call_id=call_id, to_tag="pub") == \
+        "No SDP body in message"
+    assert error("unsubscribe", call_id=call_id, to_tag="nobody") == "To-tag not found"
+    assert error("unsubscribe", call_id="no-such-call", to_tag="x") == "Unknown call-ID"
+    assert error("publish", call_id=call_id, from_tag="pub2", sdp="v=0\r\nbogus") == \
+        "Failed to parse SDP"
+    assert error("publish", call_id=call_id, sdp=publish_sdp(4000)) == "No from-tag in message"
+    # an answer that does not take the offered codec
+    sub = ok(ng(server, "subscribe request", call_id=call_id, from_tag="pub"))
+    assert error("subscribe answer", call_id=call_id, to_tag=sub["to-tag"],
+                 sdp=recv_sdp(4000, "8")) == "Failed to process subscription answer"
+    assert used_ports(server) == after_publish + 2
+    query = ok(ng(server, "query", call_id=call_id))
+    assert sorted(query["tags"]) == sorted(["pub", sub["to-tag"]])
+    ok(ng(server, "unsubscribe", call_id=call_id, to_tag=sub["to-tag"]))
+    assert used_ports(server) == after_publish
+    ok(ng(server, "delete", call_id=call_id))
+    assert used_ports(server) == before
