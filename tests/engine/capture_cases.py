@@ -589,14 +589,89 @@ DUAL_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
 }
 
 
-def capture(url: str, names: list[str], dual: bool = False) -> None:
+def published(codecs: str = "0 8 9", port: int = 6042) -> str:
+    """A publisher's sendonly SDP (no session-level c=, as rtpengine's pub/sub tests)."""
+    return (f"v=0\r\no=- 1545997027 1 IN IP4 {A_IP}\r\ns=tester\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP {codecs}\r\nc=IN IP4 {A_IP}\r\na=sendonly\r\n")
+
+
+def receiving(codecs: str = "0", port: int = 7000, medias: int = 1) -> str:
+    """A subscriber's recvonly answer with ``medias`` audio sections."""
+    body = "".join(f"m=audio {port + 2 * i} RTP/AVP {codecs}\r\nc=IN IP4 {B_IP}\r\n"
+                   "a=recvonly\r\n" for i in range(medias))
+    return f"v=0\r\no=- 1 1 IN IP4 {B_IP}\r\ns=sub\r\nt=0 0\r\n{body}"
+
+
+def publish(sdp_text: str | None = None, /, **keys: Any) -> dict[str, Any]:
+    return {"command": "publish", "call-id": "@call", "from-tag": "@pub",
+            "sdp": sdp_text or published(), **keys}
+
+
+def subscribe(**keys: Any) -> dict[str, Any]:
+    return cmd("subscribe request", to_tag="@sub", **keys)
+
+
+def sub_answer(sdp_text: str | None = None, /, **keys: Any) -> dict[str, Any]:
+    return cmd("subscribe answer", to_tag="@sub", sdp=sdp_text or receiving(), **keys)
+
+
+ONE_TO_ONE = "a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+
+#: Publish/subscribe (``cases_pubsub/``): rtpengine makes some SDPs itself (``o=`` with its
+#: session id, ``s=`` its software id), which the pub/sub conformance test normalises; to-tags
+#: are given, so none is generated.
+PUBSUB_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "pubsub_publish_subscribe": (
+        "publish answered recvonly with one codec; subscribe request mirrors the publisher's "
+        "SDP sendonly; subscribe answer; query shows the pub/sub links; unsubscribe",
+        [publish(), subscribe(from_tag="@pub"), sub_answer(), QUERY,
+         cmd("unsubscribe", to_tag="@sub")]),
+    "pubsub_publish_codec_accept": (
+        "publish with codec accept: the accepted codec is the one answered and subscribed to",
+        [publish(codec={"accept": ["PCMA"]}), subscribe(from_tag="@pub"),
+         sub_answer(receiving("8"))]),
+    "pubsub_publish_unknown_codec_first": (
+        "publish whose first codec is unknown: the first known one is answered",
+        [publish(published("96 8 9") + "a=rtpmap:96 foobar/8000\r\n"),
+         subscribe(from_tag="@pub"), sub_answer(receiving("8"))]),
+    "pubsub_subscribe_offer_answer_party": (
+        "a subscription to one offer/answer party: its offer SDP, sendonly, own ports",
+        [offer(sdp(codecs="0", media=ONE_TO_ONE)), answer(bob(codecs="0", media=ONE_TO_ONE)),
+         subscribe(from_tag="@ft"), sub_answer(), cmd("query", from_tag="@sub")]),
+    "pubsub_subscribe_by_label": (
+        "the source picked by its label",
+        [offer(sdp(codecs="0", media=ONE_TO_ONE), label="caller"),
+         answer(bob(codecs="0", media=ONE_TO_ONE)), subscribe(label="caller"), sub_answer()]),
+    "pubsub_subscribe_several_sources": (
+        "from-tags lists both parties: one media per source media, an SDP rtpengine makes",
+        [offer(sdp(codecs="0", media=ONE_TO_ONE)), answer(bob(codecs="0", media=ONE_TO_ONE)),
+         subscribe(from_tags=["@ft", "@tt"]), sub_answer(receiving(medias=2)), QUERY]),
+    "pubsub_subscribe_siprec_all": (
+        "flags all and SIPREC: every offer/answer party, a=label per media, tag-medias and "
+        "media-labels",
+        [offer(sdp(codecs="0", media=ONE_TO_ONE), label="caller"),
+         answer(bob(codecs="0", media=ONE_TO_ONE), label="called"),
+         subscribe(flags=["all", "SIPREC"]), sub_answer(receiving(medias=2))]),
+    "pubsub_errors": (
+        "errors: unknown call, unknown to-tag, missing keys",
+        [publish(), cmd("subscribe request", from_tag="@pub", **{"call-id": "@nocall"}),
+         cmd("subscribe answer", to_tag="@nobody", sdp=receiving()),
+         cmd("subscribe answer", to_tag="@pub"),
+         {"command": "publish", "call-id": "@call", "sdp": published()},
+         {"command": "publish", "call-id": "@call", "from-tag": "@p2"},
+         cmd("unsubscribe", **{"call-id": "@nocall", "to-tag": "@sub"}),
+         {"command": "subscribe request"}]),
+}
+
+
+def capture(url: str, names: list[str], dual: bool = False, pubsub: bool = False) -> None:
     from sdpconf import NgClient, build_request, cleanup, restore_ids
 
     client = NgClient(url)
     run = secrets.token_hex(3)
-    out_dir = HERE / ("cases_dual" if dual else "cases")
+    out_dir = HERE / ("cases_dual" if dual else "cases_pubsub" if pubsub else "cases")
     out_dir.mkdir(exist_ok=True)
-    scenarios = DUAL_SCENARIOS if dual else SCENARIOS
+    scenarios = DUAL_SCENARIOS if dual else PUBSUB_SCENARIOS if pubsub else SCENARIOS
     for n, (name, (description, requests)) in enumerate(scenarios.items()):
         if names and name not in names:
             continue
@@ -622,9 +697,11 @@ def main() -> int:
     parser.add_argument("--ng", required=True, help="the reference rtpengine's http://.../ng")
     parser.add_argument("--dual", action="store_true",
                         help="the dual-stack scenarios (the server has 127.0.0.1 and ::1)")
+    parser.add_argument("--pubsub", action="store_true",
+                        help="the publish/subscribe scenarios (into cases_pubsub/)")
     parser.add_argument("names", nargs="*", help="only these scenarios")
     args = parser.parse_args()
-    capture(args.ng, args.names, args.dual)
+    capture(args.ng, args.names, args.dual, args.pubsub)
     return 0
 
 

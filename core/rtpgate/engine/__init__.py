@@ -6,7 +6,8 @@ settings it reads (:class:`~rtpgate.engine.settings.EngineSettings`), the server
 the engine-side hooks (:class:`~rtpgate.engine.hooks.EngineHooks`, which the plugin host
 provides); it holds no runtime).  It serves the ng commands ``offer``, ``answer``, ``delete``,
 ``query``, ``list``, ``start/stop/pause recording``, ``start/stop forwarding``,
-``block/unblock DTMF``, ``block/unblock media`` and ``silence/unsilence media``
+``block/unblock DTMF``, ``block/unblock media``, ``silence/unsilence media``, ``publish``,
+``subscribe request``, ``subscribe answer`` and ``unsubscribe``
 (:data:`rtpgate.engine.commands.COMMANDS`), and runs on the server's event loop only.
 
 What the CLI, metrics and relay code may use (names are stable):
@@ -44,11 +45,12 @@ The model (:mod:`rtpgate.engine.model`):
     forwarding was asked for), ``media_control``, ``debug``.
 ``Monologue``
     ``tag`` ("" until answered), ``unique_id``, ``created``, ``label``, ``via_branch``,
-    ``aliases``, ``peers`` (offer/answer partners), ``medias``, ``control``
+    ``aliases``, ``peers`` (offer/answer partners), ``sources`` (pub/sub: what it subscribed
+    to; ``call.subscribers(ml)`` the other way), ``kind``, ``medias``, ``control``
     (:class:`~rtpgate.engine.model.MediaControl`: block media/DTMF, silence), ``forwarding``.
 ``Media``
     ``index``, ``type``, ``protocol``, ``flags`` (``MF_*``), ``ptime``, ``payload_types``,
-    ``streams``.
+    ``streams``, ``source`` (pub/sub: the media it receives a copy of), ``label``.
 ``Stream`` (what the relay works with)
     ``component`` (1 RTP, 2 RTCP, ...), ``flags`` (``PS_*``; the relay sets ``PS_CONFIRMED``),
     ``selected`` and ``sockets`` (:class:`~rtpgate.engine.ports.MediaSocket`: ``sock`` is the

@@ -177,8 +177,9 @@ def publish(engine: Engine, request: PublishRequest, peer: tuple[str, int] | Non
         media.sent_codecs = tuple(item.codecs)
         media.payload_types = tuple(c.pt for c in item.codecs)
         media.encodings = {c.pt: c.encoding for c in item.codecs}
-        _set_ports(media, item, sp.rtp_endpoint if sp.rtp_endpoint.port else None)
-        if item.sets is not None:
+        active = item.sets is not None
+        _set_ports(media, item, sp.rtp_endpoint if active else None)
+        if active:
             _fill_streams(media, sp, now)
     call.last_signal = now
     call.deleted_at = None

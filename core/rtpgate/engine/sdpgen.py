@@ -43,7 +43,9 @@ def create_sdp(ml: m.Monologue, flags: OfferFlags, mirrored: str | None = None) 
             ml.sdp_version = ml.sdp_session_id
         session = (f"v=0\r\no=- {ml.sdp_session_id} {ml.sdp_version} IN {family} {address}\r\n"
                    f"s={SOFTWARE_ID}\r\nt=0 0\r\n")
-    return session + "".join(_media(media, flags) for media in ml.medias)
+    # a party's session section with its own c= covers every media (rtpengine's rewrite)
+    media_c = "\r\nc=" not in "\r\n" + session
+    return session + "".join(_media(media, flags, media_c) for media in ml.medias)
 
 
 def _first_socket(ml: m.Monologue) -> MediaSocket | None:
@@ -68,7 +70,7 @@ def _session(text: str, family: str, address: str) -> str | None:
     return "\r\n".join(out) + "\r\n"
 
 
-def _media(media: m.Media, flags: OfferFlags) -> str:
+def _media(media: m.Media, flags: OfferFlags, media_c: bool) -> str:
     rtp = media.streams[0] if media.streams else None
     selected = rtp.selected if rtp is not None else None
     port = selected.port if selected is not None else 0
@@ -78,8 +80,9 @@ def _media(media: m.Media, flags: OfferFlags) -> str:
     out = [f"m={media.type} {port} {proto} {formats}\r\n"]
     if selected is None:
         return "".join(out)
-    address = flags.media_address or selected.local.advertised
-    out.append(f"c=IN {selected.local.family} {address}\r\n")
+    if media_c:
+        address = flags.media_address or selected.local.advertised
+        out.append(f"c=IN {selected.local.family} {address}\r\n")
     if media.label is not None:
         out.append(f"a=label:{media.label}\r\n")
     if media.protocol is None:
