@@ -397,8 +397,6 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
     answers: list[tuple[m.Media, StreamParams, list[sdes.CryptoParams],
                         list[sdes.CryptoParams]]] = []
     for media, sp in zip(dest.medias, params, strict=True):
-        offered = {c.pt for c in media.codecs}
-        answered = [c for c in sp.codecs if c.pt in offered or allow]
         if media.protocol is not None and sp.rtp_endpoint.port and not _accepts(
                 media, sp, allow):
             raise NgError("Failed to process subscription answer")
@@ -409,7 +407,6 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
             sdes_in, sdes_out = sdes.accept(sp.sdes, media.sdes_out, flags.sdes)
             if not sdes_out:
                 raise NgError("Failed to process subscription answer")
-        media.codecs = tuple(answered) or media.codecs
         answers.append((media, sp, sdes_in, sdes_out))
 
     # -- from here on nothing fails
@@ -422,17 +419,26 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
         media.flags &= ~m.MF_RECV
         if not sp.recv:
             media.flags &= ~m.MF_SEND
-        source = media.source
-        if source is not None and media.codecs and source.codecs and \
-                media.codecs[0].encoding.lower() != source.codecs[0].encoding.lower():
-            media.flags |= m.MF_TRANSCODING
-        else:
-            media.flags &= ~m.MF_TRANSCODING
+        # what the subscriber takes (media.codecs is what it was offered)
+        media.sent_codecs = tuple(sp.codecs)
+        media.flags = (media.flags | m.MF_TRANSCODING if _transcoded(media)
+                       else media.flags & ~m.MF_TRANSCODING)
         _fill_streams(media, sp, now)
     call.last_signal = now
     engine.relay.sync(call)
     engine.changed(call)
     return {}
+
+
+def _transcoded(media: m.Media) -> bool:
+    """The subscriber's first codec is not one its source sends (a media plugin converts)."""
+    source = media.source
+    offered = {c.pt for c in media.codecs}
+    takes = [c for c in media.sent_codecs if c.pt in offered and not c.supplemental]
+    sends = [c for c in (source.sent_codecs if source is not None else ()) if not c.supplemental]
+    if not takes or not sends:
+        return False
+    return not any(c.encoding.lower() == takes[0].encoding.lower() for c in sends)
 
 
 def _accepts(media: m.Media, sp: StreamParams, allow: bool) -> bool:

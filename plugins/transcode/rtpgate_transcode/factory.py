@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from rtpgate.api import Runtime
 
 KEY = "transcode"
+#: A subscription's stage (publish/subscribe), on its own key: a media is either a subscriber
+#: or has an offer/answer peer.
+SUBSCRIBED = "transcode subscribed"
 
 
 class TranscodeFactory:
@@ -38,6 +41,9 @@ class TranscodeFactory:
 
     def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
         media = stream.media
+        if media.source is not None:
+            return self._subscribed(media)
+        media.plugin_state.pop(SUBSCRIBED, None)
         peer = media.monologue.peers[0] if media.monologue.peers else None
         peer_media = peer.media(media.index) if peer is not None else None
         wanted = plan(media, peer_media, bool(self.cn.silence)) if peer_media is not None \
@@ -67,3 +73,22 @@ class TranscodeFactory:
             return relay_stream is not None and not relay_stream.closed and \
                 relay_stream.send_made(data, stage)
         return send
+
+    def _subscribed(self, media: Media) -> Pipeline | None:
+        """A subscriber whose codec differs from its source's: the copies it gets are
+        transcoded on the way out (egress), each subscriber with its own chains, SSRC and
+        sequence numbers."""
+        assert media.source is not None
+        wanted = plan(media.source, media, bool(self.cn.silence))
+        stage = media.plugin_state.get(SUBSCRIBED)
+        if wanted is None:
+            if isinstance(stage, TranscodeStage):
+                stage.close()
+            media.plugin_state.pop(SUBSCRIBED, None)
+            return None
+        if not isinstance(stage, TranscodeStage) or stage.plan.key() != wanted.key():
+            if isinstance(stage, TranscodeStage):
+                stage.close()
+            stage = TranscodeStage(wanted, self._sender(media), self.cn)
+            media.plugin_state[SUBSCRIBED] = stage
+        return Pipeline(egress=(stage,))
