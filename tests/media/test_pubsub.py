@@ -295,6 +295,14 @@ def test_bad_requests_leave_nothing(server: ServerProcess,
     assert used_ports(server) == after_publish + 2
     query = ok(ng(server, "query", call_id=call_id))
     assert sorted(query["tags"]) == sorted(["pub", sub["to-tag"]])
+    # the CLI shows the pub/sub links as rtpengine's does
+    status, _, text = server.http("GET", f"/cli/list%20sessions%20{call_id}")
+    assert status == 200, text
+    assert ("--- Tag 'pub', type: UNKNOWN, label '', branch '', callduration"
+            in text.decode()), text
+    assert (f"---     subscription of media with monologue tag '{sub['to-tag']}' (index: 1)"
+            in text.decode()), text
+    assert "---     subscribed to media with monologue tag 'pub' (index: 1)" in text.decode()
     ok(ng(server, "unsubscribe", call_id=call_id, to_tag=sub["to-tag"]))
     assert used_ports(server) == after_publish
     ok(ng(server, "delete", call_id=call_id))

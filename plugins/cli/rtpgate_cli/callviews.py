@@ -115,13 +115,23 @@ def view(call: Call) -> CallView:
 
 
 def _monologue(ml: Monologue, first: bool, now: float) -> MonologueView:
-    tag_type = "UNKNOWN" if not ml.tag else "FROM_TAG" if first else "TO_TAG"
+    tag_type = "UNKNOWN" if not ml.tag or ml.kind != "offer/answer" else \
+        "FROM_TAG" if first else "TO_TAG"
     peers = [(peer.tag, media.index) for media in ml.medias for peer in ml.peers
              if peer.media(media.index) is not None]
+    # publish/subscribe links: the source media each of its medias copies, and the
+    # subscribers' medias that copy one of its own
+    sources = [(media.source.monologue.tag, media.source.index) for media in ml.medias
+               if media.source is not None]
+    own = set(map(id, ml.medias))
+    subscribers = [(sub.tag, media.index) for sub in ml.call.subscribers(ml)
+                   for media in sub.medias
+                   if media.source is not None and id(media.source) in own]
     return MonologueView(
         tag=ml.tag, tag_type=tag_type, label=ml.label or "", via_branch=ml.via_branch or "",
-        duration=max(0.0, now - ml.created), aliases=list(ml.aliases), subscriptions=peers,
-        subscribers=peers, medias=[_media(media) for media in ml.medias])
+        duration=max(0.0, now - ml.created), aliases=list(ml.aliases),
+        subscriptions=peers + sources, subscribers=peers + subscribers,
+        medias=[_media(media) for media in ml.medias])
 
 
 def _media(media: Media) -> MediaView:
