@@ -274,7 +274,9 @@ class CallsTable:
                                "dtls_failure": media.dtls.failure if media.dtls else None,
                                "streams": streams})
             legs.append({"tag": ml.tag, "label": ml.label, "age": round(now - ml.created),
-                         "deleted": ml.deleted, "medias": medias})
+                         "deleted": ml.deleted, "kind": ml.kind,
+                         "subscribed_to": [source.tag for source in ml.sources],
+                         "medias": medias})
         return {"call_id": call.call_id, "gone": False, "age": round(now - call.created),
                 "proxy": call.proxy, "deleting": call.deletion_mark, "legs": legs}
 

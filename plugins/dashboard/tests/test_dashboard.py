@@ -295,3 +295,19 @@ def test_ice_and_dtls_state_where_the_engine_has_them(
     media = tick["call"]["legs"][1]["medias"][0]
     assert (media["ice"], media["dtls"]) == (webrtc_leg["ice"], webrtc_leg["dtls"])
     assert tick["call"]["legs"][0]["medias"][0]["ice"] is None
+
+
+def test_publish_subscribe_legs(start: Callable[..., ServerProcess]) -> None:
+    """A publisher and its subscriber: the call page says which leg is which and what the
+    subscriber receives."""
+    server = start("--dashboard")
+    published = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+                 "m=audio 40000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\na=sendonly\r\n")
+    ng(server, "publish", call_id="pubsub", from_tag="pub", sdp=published)
+    ng(server, "subscribe request", call_id="pubsub", from_tag="pub", to_tag="sub")
+    with open_ws(server) as conn:
+        conn.send(json.dumps({"view": {"call": "pubsub"}}))
+        tick = until(conn, lambda t: t["call"] is not None)
+    legs = {leg["tag"]: leg for leg in tick["call"]["legs"]}
+    assert (legs["pub"]["kind"], legs["pub"]["subscribed_to"]) == ("publish", [])
+    assert (legs["sub"]["kind"], legs["sub"]["subscribed_to"]) == ("subscribe", ["pub"])

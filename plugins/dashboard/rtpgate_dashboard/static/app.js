@@ -222,7 +222,10 @@ function renderCall(call) {
   const counters = (c) => `${num(c.packets)} pkt · ${num(c.bytes)} B${c.errors ? ` · <span style="color:var(--bad)">${num(c.errors)} err</span>` : ""}`;
   $("call-body").innerHTML = `<p class="muted">age ${duration(call.age)} · proxy ${esc(call.proxy)}${call.deleting ? " · deleting" : ""}</p>` +
     call.legs.map((leg, li) => `<div class="leg"><h3>${esc(leg.label || leg.tag || "(untagged)")}
-      <span class="muted">tag ${esc(leg.tag || "–")} · ${duration(leg.age)}</span></h3>` +
+      <span class="muted">tag ${esc(leg.tag || "–")} · ${duration(leg.age)}${
+        leg.kind && leg.kind !== "offer/answer" ? ` · ${esc(leg.kind)}` : ""}${
+        (leg.subscribed_to || []).length ? ` · subscribed to ${esc(leg.subscribed_to.join(", "))}`
+          : ""}</span></h3>` +
       leg.medias.map((m, mi) => `<div><span class="tag">${esc(m.type)} ${esc(m.protocol)}</span>
         ${m.ice ? `<span class="tag ice">ICE ${esc(m.ice)}</span>` : ""}${m.dtls ? `<span class="tag dtls" title="${esc(m.dtls_failure || m.dtls_suite || "")}">DTLS ${esc(m.dtls)}${m.dtls_suite ? " · " + esc(m.dtls_suite) : ""}</span>` : ""}
         <span class="muted">${esc(m.codecs.join(", "))} · ${esc(m.flags.join(", "))}</span>
