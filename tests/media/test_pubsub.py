@@ -307,3 +307,42 @@ def test_bad_requests_leave_nothing(server: ServerProcess,
     assert used_ports(server) == after_publish
     ok(ng(server, "delete", call_id=call_id))
     assert used_ports(server) == before
+
+
+def test_connect_two_publishers(server: ServerProcess,
+                                endpoints: Callable[[], Endpoint]) -> None:
+    """``connect`` pairs two parties that already have their media: each gets what the other
+    sends; a bad request changes nothing."""
+    call_id = uuid.uuid4().hex
+    one, two = endpoints(), endpoints()
+    first = ok(ng(server, "publish", call_id=call_id, from_tag="one",
+                  sdp=publish_sdp(one.port, "0")))
+    second = ok(ng(server, "publish", call_id=call_id, from_tag="two",
+                   sdp=publish_sdp(two.port, "0")))
+    to_one, to_two = (LOCAL, port_of(first["sdp"])), (LOCAL, port_of(second["sdp"]))
+    one.rtp.sendto(packet(1), to_one)
+    two.nothing()
+
+    def error(**keys: Any) -> str:
+        reply = ng(server, "connect", call_id=call_id, **keys)
+        assert reply["result"] == "error", reply
+        return str(reply["error-reason"])
+
+    assert error(from_tag="one") == "No to-tag in message"
+    assert error(from_tag="one", to_tag="nobody") == "To-tag not found"
+    assert error(from_tag="nobody", to_tag="two") == "From-tag given, but no such tag exists"
+    assert error(from_tag="one", to_tag="one") == "Cannot connect a party to itself"
+    assert error(from_tag="one", to_tag="two", to_call_id="other") == \
+        "Connecting parties of different calls is not supported"
+    one.rtp.sendto(packet(2), to_one)
+    two.nothing()
+
+    ok(ng(server, "connect", call_id=call_id, from_tag="one", to_tag="two"))
+    for seq in range(3, 6):
+        one.rtp.sendto(packet(seq), to_one)
+        assert RTP.unpack(two.receive()[:12])[2] == seq
+        two.rtp.sendto(packet(seq + 100), to_two)
+        assert RTP.unpack(one.receive()[:12])[2] == seq + 100
+    tags = ok(ng(server, "query", call_id=call_id))["tags"]
+    assert tags["one"]["subscribers"] == [{"tag": "two", "type": "offer/answer"}]
+    ok(ng(server, "delete", call_id=call_id))

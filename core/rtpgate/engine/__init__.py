@@ -7,7 +7,7 @@ the engine-side hooks (:class:`~rtpgate.engine.hooks.EngineHooks`, which the plu
 provides); it holds no runtime).  It serves the ng commands ``offer``, ``answer``, ``delete``,
 ``query``, ``list``, ``start/stop/pause recording``, ``start/stop forwarding``,
 ``block/unblock DTMF``, ``block/unblock media``, ``silence/unsilence media``, ``publish``,
-``subscribe request``, ``subscribe answer`` and ``unsubscribe``
+``subscribe request``, ``subscribe answer``, ``unsubscribe`` and ``connect``
 (:data:`rtpgate.engine.commands.COMMANDS`), and runs on the server's event loop only.
 
 What the CLI, metrics and relay code may use (names are stable):

@@ -6,11 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..ngcommands.command import NgCommand, NgContext, Reply
-from . import party, playback, pubsub, signalling
+from . import connect, party, playback, pubsub, signalling
 from .negotiate import ANSWER, OFFER
 from .requests import (
     AnswerRequest,
     BlockDtmfRequest,
+    ConnectRequest,
     DeleteRequest,
     ListRequest,
     OfferRequest,
@@ -118,4 +119,5 @@ COMMANDS: tuple[NgCommand, ...] = (
     NgCommand("subscribe answer", "subans", SubscribeAnswerRequest,
               _handler(pubsub.subscribe_answer)),
     NgCommand("unsubscribe", "unsub", UnsubscribeRequest, _handler(pubsub.unsubscribe)),
+    NgCommand("connect", "conn", ConnectRequest, _handler(connect.connect)),
 )

@@ -162,6 +162,13 @@ class UnsubscribeRequest(CallRequest):
     """``unsubscribe``: the subscriber's ``to-tag``."""
 
 
+class ConnectRequest(PartyRequest):
+    """``connect``: the party (``from-tag``, ``label``, ``address``) and the ``to-tag`` to join
+    (``to-call-id``: a party of another call, which rtpgate refuses)."""
+
+    to_call_id: Text = key("to-call-id", "to call id", "to-call-ID", "to call ID")
+
+
 class DeleteRequest(CallRequest):
     delete_delay: Int = key("delete delay", "delete-delay", "delete_delay")
 

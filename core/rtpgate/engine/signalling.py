@@ -80,7 +80,7 @@ def _answer_dialogue(call: m.Call, from_tag: str, to_tag: str) -> Dialogue:
     return Dialogue(answerer, offerer, new, retag)
 
 
-def _pair(call: m.Call, a: m.Monologue, b: m.Monologue) -> None:
+def pair(call: m.Call, a: m.Monologue, b: m.Monologue) -> None:
     """Make ``a`` and ``b`` each other's offer/answer peer (and nobody else's)."""
     for ml in call.monologues:
         if ml is not a and ml is not b:
@@ -206,7 +206,7 @@ def _commit_dialogue(call: m.Call, dialogue: Dialogue, flags: OfferFlags, opmode
         call.monologues.append(ml)
     if dialogue.retag is not None:
         dialogue.sender.tag = dialogue.retag
-    _pair(call, dialogue.sender, dialogue.receiver)
+    pair(call, dialogue.sender, dialogue.receiver)
     if flags.label:
         dialogue.sender.label = flags.label
     dialogue.sender.last_in_sdp = sdp_text
