@@ -215,8 +215,14 @@ def test_subscribe_to_offer_answer_party(server: ServerProcess,
                                          endpoints: Callable[[], Endpoint]) -> None:
     call = Call(server).connect()
     try:
-        sub = Subscriber(server, call.call_id, "alice", endpoints())
+        sub = Subscriber(server, call.call_id, "alice", endpoints(), set_label="listener")
         assert sub.request["sdp"].startswith("v=0\r\no=alice 1 1 IN IP4 ")
+        tags = ok(ng(server, "query", call_id=call.call_id))["tags"]
+        assert tags[sub.tag]["label"] == "listener"
+        # the subscription is found by its label (here: to subscribe to it in turn)
+        again = ok(ng(server, "subscribe request", call_id=call.call_id, label="listener"))
+        assert again["from-tag"] == sub.tag
+        ok(ng(server, "unsubscribe", call_id=call.call_id, to_tag=again["to-tag"]))
         for seq in range(1, 6):
             call.alice.send(packet(seq))
             assert RTP.unpack(call.bob.rtp.recvfrom(4096)[0][:12])[2] == seq
