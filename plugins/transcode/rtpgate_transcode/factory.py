@@ -43,7 +43,9 @@ class TranscodeFactory:
         media = stream.media
         if media.source is not None:
             return self._subscribed(media)
-        media.plugin_state.pop(SUBSCRIBED, None)
+        was = media.plugin_state.pop(SUBSCRIBED, None)
+        if isinstance(was, TranscodeStage):  # no longer a subscription
+            was.close()
         peer = media.monologue.peers[0] if media.monologue.peers else None
         peer_media = peer.media(media.index) if peer is not None else None
         wanted = plan(media, peer_media, bool(self.cn.silence)) if peer_media is not None \
