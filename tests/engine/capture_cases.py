@@ -279,6 +279,17 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         cmd("offer", from_tag="@ft2", sdp=sdp() + "\r\n"),
         cmd("offer", from_tag="@ft3", sdp=sdp()[:-2]),
         DELETE]),
+    # (no query while DTMF is blocked: rtpgate's query adds "blocked DTMF", 10.5's has none)
+    "dtmf_security_inject": ("inject DTMF in the offer and answer: no SDP change, both medias "
+                             "'transcoding'; block DTMF with tone, a trigger, off, unblock; "
+                             "play DTMF before any media", [
+        offer(flags=["inject DTMF"]), answer(flags=["inject DTMF"]), QUERY,
+        cmd("block DTMF", **{"DTMF-security": "tone", "frequency": 1000, "volume": 6}),
+        cmd("block DTMF", from_tag="@ft", trigger="*1", **{"DTMF-security-trigger": "drop",
+                                                           "trigger-end": "#"}),
+        cmd("unblock DTMF", all="all"), cmd("block DTMF", **{"DTMF-security": "off"}),
+        cmd("unblock DTMF", all="all"), QUERY,
+        cmd("play DTMF", from_tag="@ft", code="5"), DELETE]),
     "party_selection_errors": ("media-control party selection and its errors", [
         offer(label="caller"), answer(),
         cmd("block media", label="caller"), cmd("unblock media", label="caller"),

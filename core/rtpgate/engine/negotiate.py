@@ -162,9 +162,11 @@ class Negotiation:
         codecs = self._codecs(sp, receiver, sender)
         # what the codecs say now, as rtpengine recomputes it on every offer and answer (a
         # changed ptime adds to it below)
-        r.set(m.MF_TRANSCODING, self._transcoding)
+        # 'inject DTMF' puts the call through rtpengine's codec path: reported as transcoding
+        inject = flags.inject_dtmf or self.sender.inject_dtmf or self.receiver.inject_dtmf
+        r.set(m.MF_TRANSCODING, self._transcoding or inject)
         if not offer:
-            s.set(m.MF_TRANSCODING, self._transcoding)
+            s.set(m.MF_TRANSCODING, self._transcoding or inject)
         self._transcoding = False
 
         if offer and flags.reset:
