@@ -3,7 +3,8 @@
 run, alternating), and the time to restore 1,000 calls at startup.
 
     .venv/bin/python bench/redis_cost.py                     # 10 s per run, concurrency 1 8 32
-    .venv/bin/python bench/redis_cost.py --duration 5 --concurrency 8 --calls 1000
+    .venv/bin/python bench/redis_cost.py --duration 5 --concurrency 8 --calls 1000 --rounds 4
+    .venv/bin/python bench/redis_cost.py --restore-only --profile /tmp/restore.prof
 
 A ``redis-server`` is started on a free loopback port (no persistence) and stopped by its pid.
 Cycles are driven by the shared ``tools/ngload.py`` over HTTP ``POST /ng``.  For the restore,
@@ -22,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,8 +72,10 @@ def sdp(port: int) -> str:
             f"m=audio {port} RTP/AVP 0\r\na=sendrecv\r\n")
 
 
-def restore_time(redis_port: int, calls: int, workdir: Path) -> tuple[float, float]:
-    """(restore time the server logs, seconds from start to ready) for ``calls`` calls."""
+def restore_time(redis_port: int, calls: int, workdir: Path, profile: Path | None = None
+                 ) -> tuple[float, float]:
+    """(restore time the server logs, seconds from start to ready) for ``calls`` calls; with
+    ``profile``, the restarted server runs under cProfile and writes its profile there."""
     base = ["-f", "-E", "--config-file=none", "--listen-http=127.0.0.1:0",
             "--interface=127.0.0.1", "--port-min=13000", "--port-max=17999",
             f"--redis=127.0.0.1:{redis_port}/3"]
@@ -91,8 +95,10 @@ def restore_time(redis_port: int, calls: int, workdir: Path) -> tuple[float, flo
     log = workdir / "restore.log"
     started = time.monotonic()
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rtpgate", *base[:-1], base[-1],
-                                 f"--ready-file={ready}"], stdout=out, stderr=subprocess.STDOUT)
+        profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
+        proc = subprocess.Popen([sys.executable, *profiler, "-m", "rtpgate", *base[:-1],
+                                 base[-1], f"--ready-file={ready}"], stdout=out,
+                                stderr=subprocess.STDOUT)
     try:
         while not ready.exists():
             if proc.poll() is not None:
@@ -123,40 +129,60 @@ def cpu_per_call(result: dict[str, object]) -> float:
     return 10 * cpu / rate if rate else float("nan")
 
 
+def cycles(args: argparse.Namespace, redis_port: int) -> None:
+    """Offer/answer/delete cycles without and with ``--redis``, per concurrency, in
+    ``--rounds`` rounds whose order alternates (without first, then with first), so that what
+    the shared machine does meanwhile falls on both; the medians are compared."""
+    common = ["--listen-http=127.0.0.1:0", "--delete-delay=0", "--interface=127.0.0.1"]
+    with rtpgate([*common, "--port-min=11000", "--port-max=11999"]) as plain, \
+            rtpgate([*common, "--port-min=12000", "--port-max=12999",
+                     f"--redis=127.0.0.1:{redis_port}/1",
+                     f"--redis-format={args.format}"]) as stored:
+        print(f"offer/answer/delete cycles over HTTP, {args.duration:g} s each, "
+              f"{args.rounds} rounds; --redis-format={args.format}; load average "
+              f"{os.getloadavg()[0]:.1f}")
+        for concurrency in args.concurrency:
+            rates: dict[str, list[float]] = {"without": [], "--redis": []}
+            cpu: dict[str, list[float]] = {"without": [], "--redis": []}
+            for round_ in range(args.rounds):
+                order = [("without", plain), ("--redis", stored)]
+                for name, gate in order if round_ % 2 == 0 else order[::-1]:
+                    result = ngload("http", gate.port("http"), concurrency, args.duration,
+                                    gate.pid)
+                    rates[name].append(float(result["calls_per_s"]))  # type: ignore[arg-type]
+                    cpu[name].append(cpu_per_call(result))
+                    print(row(name, result))
+            without, with_redis = (statistics.median(rates[k]) for k in ("without", "--redis"))
+            print(f"c={concurrency}: median calls/s {without:.0f} without, {with_redis:.0f} "
+                  f"with --redis ({with_redis / max(without, 1e-9):.2f}); median rtpgate CPU "
+                  f"per cycle {statistics.median(cpu['without']):.2f} ms without, "
+                  f"{statistics.median(cpu['--redis']):.2f} ms with; load average "
+                  f"{os.getloadavg()[0]:.1f}")
+            sys.stdout.flush()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--calls", type=int, default=1000, help="calls to restore")
     parser.add_argument("--format", default="bencode", choices=["bencode", "JSON"])
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds per concurrency (their order alternates)")
+    parser.add_argument("--restore-only", action="store_true",
+                        help="measure the restore only (no cycles)")
+    parser.add_argument("--profile", type=Path, help="cProfile the restarted server into this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rtpgate-bench-redis-") as tmp:
         workdir = Path(tmp)
         redis_proc, redis_port = start_redis(workdir)
         try:
-            common = ["--listen-http=127.0.0.1:0", "--delete-delay=0", "--interface=127.0.0.1"]
-            with rtpgate([*common, "--port-min=11000", "--port-max=11999"]) as plain, \
-                    rtpgate([*common, "--port-min=12000", "--port-max=12999",
-                             f"--redis=127.0.0.1:{redis_port}/1",
-                             f"--redis-format={args.format}"]) as stored:
-                print(f"offer/answer/delete cycles over HTTP, {args.duration:g} s each; "
-                      f"--redis-format={args.format}")
-                for concurrency in args.concurrency:
-                    without = ngload("http", plain.port("http"), concurrency, args.duration,
-                                     plain.pid)
-                    with_redis = ngload("http", stored.port("http"), concurrency,
-                                        args.duration, stored.pid)
-                    ratio = float(with_redis["calls_per_s"]) / max(  # type: ignore[arg-type]
-                        float(without["calls_per_s"]), 1e-9)  # type: ignore[arg-type]
-                    print(f"c={concurrency}: with/without --redis {ratio:.2f}; rtpgate CPU per "
-                          f"cycle {cpu_per_call(without):.2f} ms without, "
-                          f"{cpu_per_call(with_redis):.2f} ms with --redis")
-                    print(row("without", without))
-                    print(row("--redis", with_redis))
-                    sys.stdout.flush()
-            restore, to_ready = restore_time(redis_port, args.calls, workdir)
+            if not args.restore_only:
+                cycles(args, redis_port)
+            restore, to_ready = restore_time(redis_port, args.calls, workdir, args.profile)
             print(f"restore of {args.calls} calls: {restore:.3f} s (logged), "
-                  f"{to_ready:.3f} s from start to ready")
+                  f"{to_ready:.3f} s from start to ready; load average "
+                  f"{os.getloadavg()[0]:.1f}")
         finally:
             redis_proc.kill()
             redis_proc.wait()

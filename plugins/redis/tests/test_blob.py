@@ -34,3 +34,11 @@ def test_bencode_agrees_with_the_reference() -> None:
 def test_garbage_is_refused(garbage: bytes) -> None:
     with pytest.raises(blob.BlobError):
         blob.decode(garbage)
+
+
+def test_what_the_fast_decoder_refuses_the_tolerant_one_reads() -> None:
+    """rtpengine writes dictionary keys in insertion order, not sorted; a string that is not
+    UTF-8 stays bytes."""
+    assert blob.decode(b"d4:jsond7:created1:1e3:abc1:xe") == {"json": {"created": "1"},
+                                                              "abc": "x"}
+    assert blob.decode(b"d3:abc2:\xff\xfee") == {"abc": b"\xff\xfe"}
