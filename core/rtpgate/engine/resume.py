@@ -40,7 +40,8 @@ def _ssrcs(call: m.Call) -> set[int]:
 
 def snapshot(relay: CallRelay, stream: m.Stream) -> m.MediaResume | None:
     """What ``stream`` would need to carry on after a restart; None when it has no secured
-    media (no SRTP stage, no DTLS keys, no selected ICE pair).  A restored stream the relay
+    media (no SRTP stage, no DTLS keys, no selected ICE pair).  An SRTP stage that has seen
+    no packet yet still gives one (with no counters), so that its counters are watched.  A restored stream the relay
     has not synced yet gives back what it was restored with."""
     rs = relay.streams.get(stream)
     pipeline = rs.pipeline if rs is not None else None
@@ -53,13 +54,16 @@ def snapshot(relay: CallRelay, stream: m.Stream) -> m.MediaResume | None:
     ssrcs = _ssrcs(stream.media.monologue.call)
     rocs_in: dict[int, int] = {}
     rocs_out: dict[int, int] = {}
+    srtp = False
     for stage in pipeline.ingress:
         if isinstance(stage, SrtpDecrypt):
+            srtp = True
             rocs_in.update(stage.rocs(ssrcs))
     for stage in pipeline.egress:
         if isinstance(stage, SrtpEncrypt):
+            srtp = True
             rocs_out.update(stage.rocs(ssrcs))
-    if keys is None and selected is None and not rocs_in and not rocs_out:
+    if keys is None and selected is None and not srtp:
         return None
     return m.MediaResume(keys, rocs_in, rocs_out,
                          (selected.local, selected.remote) if selected is not None else None)

@@ -3,10 +3,13 @@ party's ICE and DTLS description, rtpgate's DTLS role (issue 14)."""
 
 from __future__ import annotations
 
+import base64
 import re
+import time
 from typing import Any
 
-from calls import LOCAL, ng, sdp, wait_for
+import pylibsrtp
+from calls import LOCAL, Party, ng, relay_port, rtp, sdp, udp_pair, wait_for
 from redis_server import RedisServer, media_range, rtpgate_args
 from rtpgate_redis import blob
 
@@ -93,3 +96,51 @@ def test_sdes_keys_survive_a_restart(redis_server: RedisServer, node: Any) -> No
              or b"11:block_media1:1" in (redis_server.client(1).get("sdes") or b""),
              what="the restored call written again")
     assert sdes_state(redis_server, "sdes") == before
+
+
+def test_sdes_rollover_counter_survives_a_restart(redis_server: RedisServer, node: Any) -> None:
+    """An SDES party's sequence numbers wrap before the kill: the restarted node decrypts what
+    it sends next only with the stored rollover counter (its index is 2^16 higher than the
+    sequence number says)."""
+    args = rtpgate_args(redis_server, 1, media_range())
+    server = node(*args)
+    phone, srtp = Party(*udp_pair()), Party(*udp_pair())
+    key = "d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"
+    try:
+        offer = ng(server, "offer", call_id="roc", from_tag="phone", sdp=sdp("phone", phone.port),
+                   transport_protocol="RTP/SAVP")
+        assert offer["result"] == "ok", offer
+        answer = ng(server, "answer", call_id="roc", from_tag="phone", to_tag="srtp",
+                    sdp=sdp("srtp", srtp.port).replace("RTP/AVP", "RTP/SAVP")
+                    + f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n",
+                    transport_protocol="RTP/AVP")
+        assert answer["result"] == "ok", answer
+        policy = pylibsrtp.Policy(key=base64.b64decode(key),
+                                  ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        sender = pylibsrtp.Session(policy)
+        relay = relay_port(offer)
+        seq = 65536 - 40
+
+        def send_until_heard(count: int) -> bool:
+            nonlocal seq
+            heard = 0
+            deadline = time.monotonic() + 10
+            while heard < count and time.monotonic() < deadline:
+                srtp.rtp.sendto(sender.protect(rtp(seq & 0xFFFF, 0xC0FFEE)), (LOCAL, relay))
+                seq += 1
+                time.sleep(0.02)
+                heard += phone.drain()
+            return heard >= count
+
+        assert send_until_heard(60)  # past the wrap
+        assert seq > 65536
+        wait_for(lambda: f"{0xC0FFEE}=1".encode() in (redis_server.client(1).get("roc") or b""),
+                 what="the rollover counter written")
+        server.kill()
+        server = node(*args)
+        assert send_until_heard(20), "nothing decrypted after the restart"
+        stream = ng(server, "query", call_id="roc")["tags"]["srtp"]["medias"][0]["streams"][0]
+        assert stream["stats"]["errors"] == 0, stream
+    finally:
+        phone.close()
+        srtp.close()
