@@ -133,7 +133,9 @@ def rtpgate_call_changed(runtime: Runtime, call: Call) -> None:
     a takeover).  Called on the event loop right after the change and *before* the ng reply
     is sent, so an implementation must not block or do I/O there: note the call and do the
     work in a task (this is how call-state persistence keeps Redis out of the reply's latency).
-    Not called for foreign calls' own changes made by the plugin that keeps them.
+    Not called for foreign calls' own changes made by the plugin that keeps them.  An
+    implementation that raises is logged and the others still run; the command goes on and the
+    plugin stays loaded (the engine calls this through the host's typed ``call_changed``).
     """
 
 
@@ -153,7 +155,8 @@ def rtpgate_calls_restore(runtime: Runtime) -> Awaitable[None] | None:
     Called once on the event loop when the engine starts, after the transports are listening
     and before its timers run; the awaitable it may return is awaited before the server reports
     itself ready.  Use :meth:`rtpgate.engine.engine.Engine.restore` for each call.  A failure is
-    logged and does not stop the server (calls that could not be restored are simply not there).
+    logged and does not stop the server (calls that could not be restored are simply not there);
+    the other plugins' implementations still run, one after the other in hook order.
     """
 
 
