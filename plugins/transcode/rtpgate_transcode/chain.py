@@ -64,6 +64,8 @@ def decoder(codec: AudioCodec, channels: int, fmtp: str = "") -> av.AudioCodecCo
         ctx.bit_rate = codec.bit_rate
     if codec.framing == "ilbc":  # the decoder's mode comes from the block size
         ctx.options = {"block_align": str(ilbc_frame(fmtp))}
+    if codec.coded_bits:
+        ctx.options = {"bits_per_coded_sample": str(codec.coded_bits)}
     ctx.open()
     return ctx
 
@@ -129,6 +131,8 @@ class CodecChain:
                                   if detect_dtmf else None)
         self._detect_buffer = b""
         self._chunk = self._encoder.frame_size or out.samples(ptime)
+        #: packets one encoder frame can make at most (G.726's large frames: many at once)
+        self.burst = max(1, -(-self._chunk // out.samples(ptime)))
         self._bytes = out.bytes_per_ms * ptime
         self._encoded = b""
         self._pts = 0

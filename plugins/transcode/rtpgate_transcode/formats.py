@@ -6,9 +6,15 @@ FFmpeg works at (G.722 is 16 kHz audio on an 8 kHz RTP clock, RFC 3551 4.5.2) an
 payload holds.  AMR and AMR-WB payloads (RFC 4867, octet-aligned or bandwidth-efficient) are
 converted to and from FFmpeg's frames by :mod:`~rtpgate_transcode.amr`; AMR-NB is sent with
 libopencore's encoder.  An iLBC payload is one or more 20 ms (38 bytes) or 30 ms (50 bytes)
-frames, as its fmtp ``mode`` says (RFC 3952; 30 without one).  FFmpeg's G.726 encoder works
-on 2048-sample frames (a quarter of a second of delay, and its frame size cannot be set), so
-G.726 is decode-only.
+frames, as its fmtp ``mode`` says (RFC 3952; 30 without one).
+
+G.726 (``G726-16/24/32/40``, the names and bitrates rtpengine knows; RFC 3551 4.5.4 packing,
+FFmpeg's ``g726le``) is sent as rtpengine sends it: FFmpeg's encoder takes frames of a size
+it fixes itself (4096, 2736, 2048 or 1640 samples: about 1 KB of output) and PyAV cannot
+change it, so each encoded frame is split into packets of one ptime of the byte stream (the
+sample codecs' packetiser below, rtpengine's ``packetizer_samplestream``).  That is 205 to 512
+ms of delay in that direction, as in rtpengine.  The decoder needs the bits per sample given
+(``bits_per_coded_sample``).
 
 Sample codecs (G.711, G.722, G.726) make one continuous byte stream: a packet of any ptime is
 ``bytes_per_ms`` times ptime bytes of it.  Frame codecs (opus, AMR) give one encoder packet per
@@ -38,6 +44,8 @@ class AudioCodec:
     fmtp: str = ""
     #: RTP payload format other than "one FFmpeg packet": ``amr``, ``amr-wb``, ``ilbc``
     framing: str = ""
+    #: bits per sample the decoder must be told (G.726)
+    coded_bits: int = 0
 
     @property
     def capability(self) -> CodecCapability:
@@ -64,7 +72,8 @@ CODECS: tuple[AudioCodec, ...] = (
                fmtp="octet-align=1;mode-change-capability=2"),
     AudioCodec("AMR-WB", 16000, 16000, "amrwb", None, framing="amr-wb",
                fmtp="octet-align=1;mode-change-capability=2"),
-    AudioCodec("G726-32", 8000, 8000, "g726le", None, bytes_per_ms=4, bit_rate=32000),
+    *(AudioCodec(f"G726-{kbit}", 8000, 8000, "g726le", "g726le", bytes_per_ms=kbit // 8,
+                 bit_rate=kbit * 1000, coded_bits=kbit // 8) for kbit in (16, 24, 32, 40)),
     AudioCodec("iLBC", 8000, 8000, "ilbc", None, framing="ilbc", fmtp="mode=30"),
     AudioCodec("GSM", 8000, 8000, "gsm", None),
     AudioCodec("G729", 8000, 8000, "g729", None),

@@ -18,7 +18,8 @@ A pipeline stage returns one packet per packet it gets; when a chain has more th
 and the rest are sent one output ptime apart from the peer's relay stream (through its egress
 stages, so SRTP applies; media control such as ``block media`` is checked on the packet the
 stage returns, not on these).  Without a way to send them (a stage made without the runtime)
-they wait for the next packets.  At most :data:`BACKLOG` wait; more are dropped and counted.
+they wait for the next packets.  At most :data:`BACKLOG` wait beyond what one encoder frame
+makes (G.726's encoder gives 205-512 ms at once); more are dropped and counted.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class TranscodeStage:
         if chain.errors != errors:  # not decodable: an ingress error of the stream
             self.malformed += 1
             self.error = not self._backlog
-        while len(self._backlog) > BACKLOG:
+        while len(self._backlog) > BACKLOG + chain.burst:
             self._backlog.popleft()
             self.overflow += 1
         return self._next()

@@ -26,6 +26,13 @@ def rtp_packets(encoding: str, samples: np.ndarray, pt: int, ptime: int = 20,
     amr = amr_format(codec, fmtp)
     stream = OutputStream(pt, codec.clock)
     per = codec.samples(ptime)
+    if enc.frame_size > per:  # G.726: one byte stream in frames of its own size, split
+        data = b"".join(bytes(p) for i in range(0, len(samples), enc.frame_size)
+                        for p in enc.encode(_frame(samples[i:i + enc.frame_size], codec, i)))
+        data += b"".join(bytes(p) for p in enc.encode(None))
+        size = codec.bytes_per_ms * ptime
+        return [stream.packet(codec.ticks(i * per), data[i * size:(i + 1) * size],
+                              marker=i == 0) for i in range(len(samples) // per)]
     out = []
     for i in range(len(samples) // per):
         frame = av.AudioFrame.from_ndarray(samples[i * per:(i + 1) * per].reshape(1, -1),
@@ -36,6 +43,13 @@ def rtp_packets(encoding: str, samples: np.ndarray, pt: int, ptime: int = 20,
         payload = amr.payload(frames) if amr is not None else b"".join(frames)
         out.append(stream.packet(codec.ticks(i * per), payload, marker=i == 0))
     return out
+
+
+def _frame(samples: np.ndarray, codec: formats.AudioCodec, pts: int) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = codec.rate
+    frame.pts = pts
+    return frame
 
 
 def decode(encoding: str, packets: list[bytes], fmtp: str = "") -> np.ndarray:

@@ -373,3 +373,32 @@ def test_amr_added_with_bitrate_and_fmtp(server: ServerProcess) -> None:
     assert abs(dominant(samples, 8000) - 1000) <= 20
     assert abs(level_db(samples) - SENT_DB) <= 3
     ng(server, "delete", **{"call-id": call_id})
+
+
+@pytest.mark.parametrize("kbit", [32, 16, 24, 40])
+def test_g726_caller_and_pcma_callee(server: ServerProcess, kbit: int) -> None:
+    """G.726 sent as rtpengine sends it: FFmpeg's frames of 1640-4096 samples split into
+    packets of 20 ms of the byte stream (the first arrive once a frame is full)."""
+    caller, callee = party(), party()
+    name = f"G726-{kbit}/8000"
+    call_id, from_callee, from_caller = call(
+        server, caller, callee, ("97", f"a=rtpmap:97 {name}\r\n"),
+        ("8", "a=rtpmap:8 PCMA/8000\r\n"), codec={"transcode": ["PCMA"]})
+    got = exchange(callee, from_callee, rtp_packets("PCMA/8000", sine(8000, 1.5), pt=8),
+                   caller)
+    frame = {16: 4096, 24: 2736, 32: 2048, 40: 1640}[kbit]  # FFmpeg's, in samples
+    assert {header(p)[0] for p in got} == {97}
+    assert len(got) == 12000 // frame * frame // 160  # the whole frames of 1.5 s
+    assert {len(p) - 12 for p in got} == {kbit * 20 // 8}
+    stamps = [header(p)[2] for p in sorted(got, key=lambda p: header(p)[1])]
+    assert all(b - a == 160 for a, b in itertools.pairwise(stamps))
+    samples = decode(name, got)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+
+    got = exchange(caller, from_caller, rtp_packets(name, sine(8000, 1.0), pt=97), callee)
+    assert {header(p)[0] for p in got} == {8} and len(got) >= 47
+    samples = decode("PCMA/8000", got)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    assert abs(level_db(samples) - SENT_DB) <= 3
+    ng(server, "delete", **{"call-id": call_id})
