@@ -11,6 +11,12 @@ arithmetic on Python ints).
 Encoder bitrate (as rtpengine chooses it): the highest mode of the ``mode-set`` that is not above
 the wanted bitrate (``codec-set`` / ``codec-transcode`` ``AMR/8000/1/7400``, else the default:
 6700 for AMR, 14250 for AMR-WB), or the lowest mode above it when the mode set has none below.
+
+Codec mode requests (RFC 4867 4.3.1), as rtpengine acts on them: a CMR other than 15 in what a
+party sends asks for the mode of what it receives, so it sets the bitrate of the encoder
+sending AMR towards that party (from its next frame), unless the mode is outside that
+party's ``mode-set``.  The request is kept on the party's media (:class:`ModeRequest`), where
+the stage encoding towards it reads it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,20 @@ WB_RATES = (6600, 8850, 12650, 14250, 15850, 18250, 19850, 23050, 23850)
 NO_DATA = 15
 #: CMR value meaning "no mode request".
 NO_REQUEST = 15
+
+
+class ModeRequest:
+    """The last codec mode a party asked for in its CMRs (None: none yet)."""
+
+    __slots__ = ("mode",)
+
+    def __init__(self) -> None:
+        self.mode: int | None = None
+
+    def heard(self, payload: bytes) -> None:
+        """Note the CMR of an AMR payload (the first four bits in both framings)."""
+        if payload and payload[0] >> 4 != NO_REQUEST:
+            self.mode = payload[0] >> 4
 
 
 class MalformedAmr(ValueError):  # noqa: N818 - a drop reason
@@ -69,6 +89,13 @@ class AmrFormat:
             self.rates)
         below = [r for r in allowed if r <= want]
         return max(below) if below else min(allowed)
+
+    def requested(self, mode: int) -> int | None:
+        """The bitrate a CMR of ``mode`` asks for; None where it names no mode of this codec
+        or one outside the ``mode-set`` (ignored, as rtpengine ignores it)."""
+        if mode >= len(self.rates) or (self.mode_set and mode not in self.mode_set):
+            return None
+        return self.rates[mode]
 
     # ------------------------------------------------------------------ RTP -> frames
 

@@ -18,7 +18,7 @@ import av
 import av.error
 
 from . import dtmf
-from .amr import AmrFormat
+from .amr import AmrFormat, ModeRequest
 from .cn import Noise, silent
 from .formats import AudioCodec
 from .rtp import OutputStream, RtpPacket
@@ -101,7 +101,10 @@ class CodecChain:
 
     def __init__(self, source: AudioCodec, source_fmtp: str, out: AudioCodec, out_fmtp: str,
                  stream: OutputStream, ptime: int = 20, detect_dtmf: bool = False,
-                 bitrate: int | None = None) -> None:
+                 bitrate: int | None = None, heard: ModeRequest | None = None,
+                 asked: ModeRequest | None = None) -> None:
+        """``heard`` keeps the CMRs of the AMR received; ``asked`` holds those of the party
+        receiving the output, which set the bitrate of AMR sent to it."""
         self.source = source
         self.out = out
         self.stream = stream
@@ -112,6 +115,9 @@ class CodecChain:
         self._encoder = encoder(out, out_channels, ptime, out_fmtp, bitrate)
         self._amr_in = amr_format(source, source_fmtp)
         self._amr_out = amr_format(out, out_fmtp)
+        self._heard = heard if self._amr_in is not None else None
+        self._asked = asked if self._amr_out is not None else None
+        self._mode: int | None = None  #: the CMR mode the encoder was last set to
         self._ilbc = ilbc_frame(source_fmtp) if source.framing == "ilbc" else 0
         #: AMR frames waiting to fill one ptime, and the ticks of the first
         self._amr_frames: list[bytes] = []
@@ -149,6 +155,8 @@ class CodecChain:
     def process(self, packet: RtpPacket) -> list[bytes]:
         """The RTP packets ready after ``packet`` (none, one, or more at a ptime change)."""
         self.packets_in += 1
+        if self._heard is not None:
+            self._heard.heard(packet.payload)
         try:
             frames = [frame for data in self._split(packet.payload)
                       for frame in self._decoder.decode(av.Packet(data))]
@@ -284,6 +292,8 @@ class CodecChain:
                                               pt=self._cn_pt))
                 self._marker = False
                 continue
+            if self._amr_out is not None:
+                self._follow_request()
             payloads = [bytes(p) for p in self._encoder.encode(frame)]
             if self._bytes:
                 self._encoded += b"".join(payloads)
@@ -307,6 +317,18 @@ class CodecChain:
                         self._amr_frames = []
             else:
                 out += [self._send(ticks, payload) for payload in payloads]
+
+    def _follow_request(self) -> None:
+        """A new mode the receiving party asked for: the encoder's next frame is coded at
+        it (libopencore reads the bitrate at each frame)."""
+        assert self._amr_out is not None
+        mode = self._asked.mode if self._asked is not None else None
+        if mode is None or mode == self._mode:
+            return
+        self._mode = mode
+        bitrate = self._amr_out.requested(mode)
+        if bitrate is not None:
+            self._encoder.bit_rate = bitrate
 
     def _send(self, ticks: int, payload: bytes) -> bytes:
         self.packets_out += 1

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rtpgate.api import Media, Pipeline, Stream
 
+from .amr import ModeRequest
 from .cn import CnSettings
 from .plan import plan
 from .stage import TranscodeStage
@@ -17,6 +18,16 @@ KEY = "transcode"
 #: A subscription's stage (publish/subscribe), on its own key: a media is either a subscriber
 #: or has an offer/answer peer.
 SUBSCRIBED = "transcode subscribed"
+#: The AMR mode requests a party sent (read by the stage encoding towards it).
+CMR_KEY = "transcode.amr-cmr"
+
+
+def requests(media: Media) -> ModeRequest:
+    """The AMR mode requests of ``media``'s party, made on first use."""
+    found = media.plugin_state.get(CMR_KEY)
+    if not isinstance(found, ModeRequest):
+        found = media.plugin_state[CMR_KEY] = ModeRequest()
+    return found
 
 
 class TranscodeFactory:
@@ -57,7 +68,8 @@ class TranscodeFactory:
         if not isinstance(stage, TranscodeStage) or stage.plan.key() != wanted.key():
             if isinstance(stage, TranscodeStage):
                 stage.close()
-            stage = TranscodeStage(wanted, self._sender(peer_media), self.cn)
+            stage = TranscodeStage(wanted, self._sender(peer_media), self.cn,
+                                   (requests(media), requests(peer_media)))
             media.plugin_state[KEY] = stage
         if self._runtime is not None and wanted.dtmf_out is not None:
             log, rtp = self._runtime.engine.dtmf_log, media.streams[0]

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from rtpgate.api import Stage
 
 from . import dtmf, formats
+from .amr import ModeRequest
 from .chain import CodecChain
 from .cn import CnSettings
 from .plan import DirectionPlan
@@ -50,8 +51,12 @@ class TranscodeStage:
     Send = Callable[[bytes, "TranscodeStage"], bool]
 
     def __init__(self, plan: DirectionPlan, send: Send | None = None,
-                 cn: CnSettings | None = None) -> None:
+                 cn: CnSettings | None = None,
+                 requests: tuple[ModeRequest, ModeRequest] | None = None) -> None:
+        """``requests``: the AMR mode requests of the sender (kept here) and of the receiver
+        (followed by the encoder towards it)."""
         self.plan = plan
+        self._requests = requests or (ModeRequest(), ModeRequest())
         self.error = False
         self._send = send
         #: Told (event, duration in ms) of each digit heard in-band, when it ends.
@@ -99,7 +104,8 @@ class TranscodeStage:
         stream = self._stream(route.target.pt, target.clock)
         chain = CodecChain(source, route.source.fmtp, target, route.target.fmtp, stream,
                            self.plan.ptime, detect_dtmf=self.plan.dtmf_out is not None,
-                           bitrate=self.plan.bitrate(route.target))
+                           bitrate=self.plan.bitrate(route.target),
+                           heard=self._requests[0], asked=self._requests[1])
         cn = next((c for c in self.plan.cn_out if c.encoding.split("/")[1:2]
                    == [str(target.clock)]), None)
         if cn is not None and self._cn.silence:

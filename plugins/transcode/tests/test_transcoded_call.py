@@ -402,3 +402,36 @@ def test_g726_caller_and_pcma_callee(server: ServerProcess, kbit: int) -> None:
     assert abs(dominant(samples, 8000) - 1000) <= 20
     assert abs(level_db(samples) - SENT_DB) <= 3
     ng(server, "delete", **{"call-id": call_id})
+
+
+def test_amr_codec_mode_request(server: ServerProcess) -> None:
+    """A CMR in the AMR a party sends sets the mode of the AMR rtpgate sends it (as
+    rtpengine): the caller (mode-set 0-4) gets 7.4 kbit/s (20-byte payloads) until it asks
+    for mode 1 (5.15 kbit/s: 15 bytes); a request for mode 7, outside its mode-set, is
+    ignored."""
+    caller, callee = party(), party()
+    fmtp = "mode-set=0,1,2,3,4"
+    call_id, from_callee, from_caller = call(
+        server, caller, callee, ("96", f"a=rtpmap:96 AMR/8000\r\na=fmtp:96 {fmtp}\r\n"),
+        ("8", "a=rtpmap:8 PCMA/8000\r\n"),
+        codec={"transcode": ["PCMA"], "set": ["AMR/8000/1/7400"]})
+    amr = rtp_packets("AMR/8000", sine(8000, 0.2), pt=96, fmtp=fmtp)
+    assert {p[12] >> 4 for p in amr} == {15}  # no request
+
+    def asking(mode: int) -> list[bytes]:
+        return [p[:12] + bytes([mode << 4 | p[12] & 0x0F]) + p[13:] for p in amr]
+
+    def towards_caller() -> list[bytes]:
+        pcma = rtp_packets("PCMA/8000", sine(8000, 0.4), pt=8)
+        return exchange(callee, from_callee, pcma, caller)
+
+    assert {len(p) - 12 for p in towards_caller()} == {20}
+    assert len(exchange(caller, from_caller, asking(7), callee)) >= 8
+    assert {len(p) - 12 for p in towards_caller()} == {20}
+    assert len(exchange(caller, from_caller, asking(1), callee)) >= 8
+    got = towards_caller()
+    assert {len(p) - 12 for p in got} == {15}
+    assert {(p[12] & 0x07) << 1 | p[13] >> 7 for p in got} == {1}  # ToC's FT (packed)
+    samples = decode("AMR/8000", got, fmtp)[800:]
+    assert abs(dominant(samples, 8000) - 1000) <= 20
+    ng(server, "delete", **{"call-id": call_id})
