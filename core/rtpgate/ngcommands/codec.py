@@ -1,15 +1,17 @@
 """ng payload encoding: bencode (first byte ``d``) or JSON (first byte ``{``).
 
-Both directions are written here (see :class:`_Decoder` and :func:`_bencode` for why):
-rtpengine emits keys in insertion order with ``result`` last, and clients (and our conformance
-corpus) compare replies byte for byte.  Strings are decoded as
-UTF-8 with ``surrogateescape`` so arbitrary bytes (an SDP in Latin-1, say) survive the round trip.
+Decoding uses bencode.py's decoder.  Encoding is a small function of our own (see
+:func:`_bencode` for why): rtpengine emits keys in insertion order with ``result`` last, and
+clients (and our conformance corpus) compare replies byte for byte.  Strings are decoded as UTF-8
+with ``surrogateescape`` so arbitrary bytes (an SDP in Latin-1, say) survive the round trip.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any, Literal
+
+from bencodepy import BencodeDecoder
 
 Format = Literal["bencode", "json"]
 
@@ -32,88 +34,33 @@ class TooManyItems(Exception):  # noqa: N818 - raised to stop decoding early
     """The message holds more items than allowed (decoding was stopped there)."""
 
 
-#: How deeply lists and dictionaries may nest (bencode.py's ``max_depth`` as used before).
-MAX_DEPTH = 64
+class _Decoder(BencodeDecoder):
+    """bencode.py's decoder with strings as text and a budget of items: decoding costs about
+    3 microseconds per item, so a message of 100,000 tiny keys held the loop for 0.6 s; it
+    now stops at the budget."""
 
+    def __init__(self) -> None:
+        super().__init__(max_depth=64)
+        self.budget = MAX_ITEMS
+        for kind in (b"i", b"l", b"d"):  # strings count in decode_string, keys included
+            self.decode_func[kind] = self._counted(self.decode_func[kind])
 
-class _Decoder:
-    """A bencode decoder with strings as text and a budget of items.
-
-    Written here rather than taken from bencode.py (whose rules it keeps: integers and string
-    lengths read with ``int()``, no leading zeros, no ``-0``, lists and dictionaries nested at
-    most :data:`MAX_DEPTH` deep) so that it compiles with mypyc (bencode.py's class cannot be
-    subclassed by a compiled one) and counts items as it goes: decoding once cost about 3
-    microseconds per item, so a message of 100,000 tiny keys held the loop for 0.6 s; it stops
-    at the budget."""
-
-    def __init__(self, data: bytes, budget: int) -> None:
-        self.data = data
-        self.budget = budget
+    def _counted(self, decode: Any) -> Any:
+        def counted(x: bytes, f: int, *args: Any, **kwargs: Any) -> Any:
+            self._spend()
+            return decode(x, f, *args, **kwargs)
+        return counted
 
     def _spend(self) -> None:
         self.budget -= 1
         if self.budget < 0:
             raise TooManyItems()
 
-    def value(self, f: int, depth: int) -> tuple[Any, int]:
-        kind = self.data[f:f + 1]
-        if kind == b"d":
-            self._spend()
-            return self.dictionary(f, depth)
-        if kind == b"l":
-            self._spend()
-            return self.items(f, depth)
-        if kind == b"i":
-            self._spend()
-            return self.integer(f)
-        if kind and 0x30 <= kind[0] <= 0x39:
-            return self.string(f)
-        raise ValueError(f"unexpected {kind!r} at {f}")
-
-    def integer(self, f: int) -> tuple[int, int]:
-        x = self.data
-        f += 1
-        end = x.index(b"e", f)
-        n = int(x[f:end])
-        if x[f:f + 1] == b"-":
-            if x[f + 1:f + 2] == b"0":
-                raise ValueError("-0")
-        elif x[f:f + 1] == b"0" and end != f + 1:
-            raise ValueError("leading zero")
-        return n, end + 1
-
-    def string(self, f: int) -> tuple[str, int]:
+    def decode_string(self, x: bytes, f: int, kind: str = "value", **kwargs: Any
+                      ) -> tuple[str, int]:
         self._spend()
-        x = self.data
-        colon = x.index(b":", f)
-        n = int(x[f:colon])
-        if x[f:f + 1] == b"0" and colon != f + 1:
-            raise ValueError("leading zero")
-        colon += 1
-        return x[colon:colon + n].decode("utf-8", "surrogateescape"), colon + n
-
-    def items(self, f: int, depth: int) -> tuple[list[Any], int]:
-        if depth > MAX_DEPTH:
-            raise ValueError("nested too deeply")
-        x = self.data
-        out: list[Any] = []
-        f += 1
-        while x[f:f + 1] != b"e":
-            item, f = self.value(f, depth + 1)
-            out.append(item)
-        return out, f + 1
-
-    def dictionary(self, f: int, depth: int) -> tuple[dict[str, Any], int]:
-        """The dictionary at ``f`` (not counted: :meth:`value` counts nested ones)."""
-        if depth > MAX_DEPTH:
-            raise ValueError("nested too deeply")
-        x = self.data
-        out: dict[str, Any] = {}
-        f += 1
-        while x[f:f + 1] != b"e":
-            key, f = self.string(f)
-            out[key], f = self.value(f, depth + 1)
-        return out, f + 1
+        data, end = super().decode_string(x, f, kind, **kwargs)
+        return data.decode("utf-8", "surrogateescape"), end
 
 
 def _bencode(value: Any, out: list[bytes]) -> None:
@@ -154,17 +101,22 @@ def _bencode(value: Any, out: list[bytes]) -> None:
         raise TypeError(f"cannot bencode {kind.__name__}")
 
 
+_decoder = _Decoder()
+
+
 def bencode_prefix_length(data: bytes) -> int:
     """Length of the one complete bencode value at the start of ``data``; raises ValueError
     when it is incomplete or malformed (used to frame ng over TCP)."""
     if not data:
         raise ValueError("empty")
-    # framing only: the message's own decode applies the budget
+    _decoder.budget = 1 << 62  # framing only: the message's own decode applies the budget
     try:
-        _, end = _Decoder(data, 1 << 62).value(0, 0)
-    except (IndexError, ValueError, RecursionError) as exc:
+        _, end = _decoder.decode_func[data[0:1]](data, 0)
+    except (IndexError, KeyError, TypeError, ValueError, RecursionError) as exc:
         raise ValueError(str(exc)) from exc
-    return end
+    except Exception as exc:  # bencode.py raises its own error for depth
+        raise ValueError(str(exc)) from exc
+    return int(end)
 
 
 def too_many(limit: int) -> str:
@@ -179,8 +131,9 @@ def decode(payload: bytes, max_items: int = MAX_ITEMS) -> tuple[dict[str, Any], 
         raise DecodeError("Invalid data (no payload)", "bencode")
     first = payload[0]
     if first == 0x64:  # 'd'
+        _decoder.budget = max_items
         try:
-            value, _ = _Decoder(payload, max_items).dictionary(0, 0)
+            value, _ = _decoder.decode_dict(payload, 0)
         except TooManyItems:
             raise DecodeError(too_many(max_items), "bencode") from None
         except Exception:
