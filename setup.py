@@ -14,7 +14,6 @@ from setuptools import setup
 
 #: The modules compiled with RTPGATE_MYPYC=1, relative to this file.
 COMPILED = [
-    "core/rtpgate/ngcommands/codec.py",
     "core/rtpgate/engine/sdp.py",
     "core/rtpgate/engine/rewrite.py",
     "core/rtpgate/engine/negotiate.py",
