@@ -265,6 +265,9 @@ class Media:
     #: Encoder options for codecs rtpgate encodes towards this party: the offer's
     #: ``codec-set`` and ``codec-transcode`` specs (``opus/48000/2/32000``: the bitrate).
     codec_set: tuple[str, ...] = ()
+    #: The offer's ``codec-transcode`` specs alone: rtpengine reads a packetisation time from
+    #: them (``PCMU/8000/1//30``, the fifth field), not from ``codec-set``.
+    codec_transcode: tuple[str, ...] = ()
     #: State media plugins keep with this media, by plugin (a transcoder's codec chains):
     #: it goes when the media goes, and what reads the call model can reach it.
     plugin_state: dict[str, object] = field(default_factory=dict)

@@ -631,6 +631,7 @@ class Negotiation:
         sender.accept = tuple(request.accept)
         options = tuple(request.set + request.transcode)
         plan.receiver.codec_set = sender.codec_set = options
+        plan.receiver.codec_transcode = sender.codec_transcode = tuple(request.transcode)
 
     def _init_streams(self, ml: m.Monologue, peer: m.Monologue,
                       params: list[StreamParams] | None, now: float) -> None:

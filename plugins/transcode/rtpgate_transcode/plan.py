@@ -82,6 +82,21 @@ def _encodable(codec: Codec) -> bool:
     return known is not None and known.encoder is not None
 
 
+def spec_ptime(sink: Media, codec: Codec) -> int:
+    """The packetisation time (the fifth field: ``PCMU/8000/1//30``) of the receiver's
+    ``codec-transcode`` spec naming ``codec``; 0 without one.  rtpengine 10.5 encodes an
+    added codec at it where the receiver's SDP has no ``a=ptime`` (checked on packets)."""
+    parts = codec.encoding.lower().split("/")
+    channels = parts[2] if len(parts) > 2 else "1"
+    for option in sink.codec_transcode:
+        spec = option.lower().split("/")
+        if (spec[0] == parts[0] and len(spec) > 4 and spec[4].isdigit()
+                and spec[1] in ("", parts[1] if len(parts) > 1 else "")
+                and spec[2] in ("", channels)):
+            return int(spec[4])
+    return 0
+
+
 def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionPlan | None:
     """The plan for RTP from ``source``'s party to ``sink``'s, or ``None`` (forward as is).
     ``silence_detect``: the server makes CN of silence (``--silence-detect``)."""
@@ -136,5 +151,8 @@ def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionP
         routes[codec.pt] = Route("transcode", codec, target)
     if not work:
         return None
+    if not sink.ptime:  # the receiver named none: a codec-transcode spec's, as rtpengine
+        ptime = next((p for r in routes.values() if r.action == "transcode"
+                      and r.target is not None and (p := spec_ptime(sink, r.target))), ptime)
     return DirectionPlan(routes, ptime, te_received[0] if detect else None, sink.codec_set,
                          tuple(cn_received) if make_cn else ())

@@ -435,3 +435,24 @@ def test_amr_codec_mode_request(server: ServerProcess) -> None:
     samples = decode("AMR/8000", got, fmtp)[800:]
     assert abs(dominant(samples, 8000) - 1000) <= 20
     ng(server, "delete", **{"call-id": call_id})
+
+
+@pytest.mark.parametrize(("answer_ptime", "ms"), [("", 30), ("a=ptime:20\r\n", 20)])
+def test_ptime_of_a_codec_transcode_spec(server: ServerProcess, answer_ptime: str,
+                                         ms: int) -> None:
+    """``codec-transcode: PCMU/8000/1//30``: the callee, whose answer names no ptime, gets
+    the added PCMU in 30 ms packets; an ``a=ptime`` of its own wins (rtpengine 10.5 does both,
+    checked with the same packets)."""
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(
+        server, caller, callee, ("8", "a=rtpmap:8 PCMA/8000\r\n"),
+        ("0", f"a=rtpmap:0 PCMU/8000\r\n{answer_ptime}"),
+        codec={"transcode": ["PCMU/8000/1//30"]})
+    got = exchange(caller, from_caller, rtp_packets("PCMA/8000", sine(8000, 1.2), pt=8),
+                   callee)
+    assert {(header(p)[0], len(p) - 12) for p in got} == {(0, 8 * ms)}
+    assert len(got) == 1200 // ms
+    stamps = [header(p)[2] for p in got]
+    assert {b - a for a, b in itertools.pairwise(stamps)} == {8 * ms}
+    assert abs(dominant(decode("PCMU/8000", got)[800:], 8000) - 1000) <= 20
+    ng(server, "delete", **{"call-id": call_id})
