@@ -41,8 +41,8 @@ def _ssrcs(call: m.Call) -> set[int]:
 def snapshot(relay: CallRelay, stream: m.Stream) -> m.MediaResume | None:
     """What ``stream`` would need to carry on after a restart; None when it has no secured
     media (no SRTP stage, no DTLS keys, no selected ICE pair).  An SRTP stage that has seen
-    no packet yet still gives one (with no counters), so that its counters are watched.  A restored stream the relay
-    has not synced yet gives back what it was restored with."""
+    no packet yet still gives one (with no counters), so that its counters are watched.  A
+    restored stream the relay has not synced yet gives back what it was restored with."""
     rs = relay.streams.get(stream)
     pipeline = rs.pipeline if rs is not None else None
     if pipeline is None:
