@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..media.dtls import normalize_hash
-from . import protocols
+from . import transport_protocols
 from .codecs import CodecRequest
 from .requests import OfferRequest
 from .sdes import SdesFlags
@@ -25,8 +25,8 @@ log = logging.getLogger("rtpgate.engine")
 
 def protocol_name(text: str) -> str | None:
     """The key of a known RTP transport protocol (case-insensitive), see
-    :mod:`rtpgate.engine.protocols`."""
-    proto = protocols.lookup(text)
+    :mod:`rtpgate.engine.transport_protocols`."""
+    proto = transport_protocols.lookup(text)
     return proto.key if proto is not None else None
 
 
@@ -363,7 +363,7 @@ def _dtls(flags: OfferFlags, request: OfferRequest) -> None:
 def _transport(flags: OfferFlags, value: str) -> None:
     if value == "accept":
         return
-    if value.upper() in protocols.UNSUPPORTED:
+    if value.upper() in transport_protocols.UNSUPPORTED:
         flags.unsupported.append(f"SRTP over TCP is not supported (transport protocol {value})")
         return
     flags.transport_protocol = protocol_name(value)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from ..media.dtls import SrtpKeys
 from ..media.srtp import SrtpCounters
 from ..media.suites import CryptoParams
-from . import protocols
+from . import transport_protocols
 from .interfaces import LogicalInterface
 from .ports import MediaSocket
 
@@ -309,7 +309,7 @@ class Media:
             return False
         if flags & MF_DTLS and flags & (MF_DTLS_ACTIVE | MF_DTLS_PASSIVE):
             return False
-        proto = protocols.get(self.protocol)
+        proto = transport_protocols.get(self.protocol)
         return proto is not None and proto.srtp and not proto.osrtp
 
     def release(self) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from . import codecs as cd
 from . import model as m
-from . import protocols, sdes
+from . import sdes, transport_protocols
 from .codec_support import CodecSupport
 from .flags import OfferFlags
 from .interfaces import Interfaces, LogicalInterface
@@ -282,16 +282,17 @@ class Negotiation:
             r.protocol = s.protocol
         if self.flags.transport_protocol and s.protocol is not None:
             r.protocol = self.flags.transport_protocol
-        receiving = protocols.get(r.protocol)
+        receiving = transport_protocols.get(r.protocol)
         if receiving is not None and self.flags.osrtp_offer and self.opmode == OFFER:
-            r.protocol = protocols.osrtp(receiving).key  # RFC 8643 offer
+            r.protocol = transport_protocols.osrtp(receiving).key  # RFC 8643 offer
 
     def _answer_protocol(self, r: MediaState, s: MediaState, sp: StreamParams) -> None:
         """rtpengine's answer special cases: an OSRTP offer answered with plain RTP gets a
         plain answer, unless ``OSRTP=accept``; an OSRTP answer (``a=crypto`` on ``RTP/AVP``)
         to an offer that was not OSRTP is ignored: the answerer's side keeps the offered
         protocol."""
-        answered, offered = protocols.get(sp.protocol), protocols.get(r.protocol)
+        answered = transport_protocols.get(sp.protocol)
+        offered = transport_protocols.get(r.protocol)
         if answered is None or offered is None:
             return
         if not answered.srtp and offered.osrtp:
@@ -311,7 +312,7 @@ class Negotiation:
         both = m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
         # the sender's side: what its party said
         theirs = sp.dtls.setup if sp.dtls is not None else None
-        s.set(m.MF_DTLS, sp.dtls is not None and protocols.is_srtp(s.protocol))
+        s.set(m.MF_DTLS, sp.dtls is not None and transport_protocols.is_srtp(s.protocol))
         if s.has(m.MF_DTLS) and theirs in ("active", "passive"):
             s.set(both, False)
             s.set(m.MF_DTLS_PASSIVE if theirs == "active" else m.MF_DTLS_ACTIVE, True)
@@ -319,7 +320,7 @@ class Negotiation:
             s.set(both, False)
         # the receiver's side: what rtpgate writes to its party
         offer = self.opmode == OFFER
-        if not protocols.is_srtp(r.protocol) or (offer and flags.dtls == "off"):
+        if not transport_protocols.is_srtp(r.protocol) or (offer and flags.dtls == "off"):
             r.set(m.MF_DTLS, False)
             r.set(both, False)
             return
@@ -354,7 +355,7 @@ class Negotiation:
         a first SRTP offer, SDES alone where this side answered with SDES before, and in an
         answer SDES only where the offerer did not do DTLS."""
         flags = self.flags
-        proto = protocols.get(r.protocol)
+        proto = transport_protocols.get(r.protocol)
         dtls_bits = m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
         before = receiver.flags
         if proto is None or not proto.srtp:

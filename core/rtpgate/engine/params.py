@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import codecs as cd
-from . import protocols
 from . import sdp as s
+from . import transport_protocols
 from .flags import OfferFlags, protocol_name
 from .model import DtlsState, Endpoint, RemoteIce
 from .sdes import CryptoParams, InvalidCrypto, usable
@@ -104,7 +104,7 @@ def check_supported(sdp: s.Sdp) -> None:
     """Refuse an SDP that needs SRTP over TCP, before anything changes."""
     for session in sdp.sessions:
         for media in session.medias:
-            if media.transport.upper() in protocols.UNSUPPORTED:
+            if media.transport.upper() in transport_protocols.UNSUPPORTED:
                 raise Unsupported(f"SRTP over TCP is not supported (transport protocol "
                                   f"{media.transport})")
 
@@ -154,7 +154,7 @@ def _legacy_osrtp(sp: StreamParams, out: list[StreamParams]) -> bool:
     same type next to each other are one media.  The SRTP one is used unless it is rejected and
     the plain one is not.  True: ``sp`` is not a media of its own (``out`` changed)."""
     last = out[-1]
-    here, before = protocols.get(sp.protocol), protocols.get(last.protocol)
+    here, before = transport_protocols.get(sp.protocol), transport_protocols.get(last.protocol)
     if here is None or before is None or sp.type != last.type:
         return False
     if here.srtp and not before.srtp:
@@ -175,9 +175,9 @@ def _one(index: int, session: s.Session, media: s.Media, flags: OfferFlags) -> S
     rtp = _endpoint(flags, media, session, None, media.port)
     protocol = protocol_name(media.transport)
     sdes = _crypto(media)
-    known = protocols.get(protocol)
+    known = transport_protocols.get(protocol)
     if known is not None and not known.srtp and sdes:
-        protocol = protocols.osrtp(known).key  # RFC 8643: a=crypto on RTP/AVP
+        protocol = transport_protocols.osrtp(known).key  # RFC 8643: a=crypto on RTP/AVP
     codecs: list[cd.Codec] = []
     if protocol is not None:
         try:

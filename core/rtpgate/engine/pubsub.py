@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..ngcommands.command import LoadLimit, NgError, Reply
 from . import codecs as cd
 from . import model as m
-from . import protocols, sdes
+from . import sdes, transport_protocols
 from .flags import OfferFlags, norm, offer_flags
 from .interfaces import LogicalInterface
 from .negotiate import OFFER, OutOfPorts, _allocate, _assign, _fill, _num_streams
@@ -114,7 +114,7 @@ def publish(engine: Engine, request: PublishRequest, peer: tuple[str, int] | Non
     flags = offer_flags(request, OFFER, peer[0] if peer else None)
     params = _params(request, flags, engine)
     for sp in params:
-        if protocols.is_srtp(sp.protocol) or sp.sdes or sp.dtls is not None:
+        if transport_protocols.is_srtp(sp.protocol) or sp.sdes or sp.dtls is not None:
             raise NgError("Publishing over SRTP is not supported")
     call = engine.by_id.get(request.call_id or "")
     new_call = call is None
@@ -340,7 +340,7 @@ def _subscribe_media(call: m.Call, item: _Media, source: m.Media, flags: OfferFl
         if source.label is None:
             source.label = str(source.unique_id)
         media.label = source.label
-    if protocols.is_srtp(media.protocol) and not flags.sdes.off:
+    if transport_protocols.is_srtp(media.protocol) and not flags.sdes.off:
         media.flags |= m.MF_SDES
         media.sdes_out = sdes.offer([], [], flags.sdes)
     _set_ports(media, item, None)

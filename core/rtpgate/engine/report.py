@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import model as m
-from . import protocols
+from . import transport_protocols
 
 _FAMILY = {"IP4": "IPv4", "IP6": "IPv6"}
 
@@ -57,7 +57,7 @@ def _stream(ps: m.Stream, totals: list[m.Counters]) -> dict[str, Any]:
 def _media(media: m.Media, totals: list[m.Counters]) -> dict[str, Any]:
     out: dict[str, Any] = {"index": media.index, "type": media.type}
     if media.protocol is not None:
-        out["protocol"] = protocols.wire_name(media.protocol)
+        out["protocol"] = transport_protocols.wire_name(media.protocol)
     elif media.protocol_str.lower() == "udptl":  # T.38, passed through (rtpengine knows it)
         out["protocol"] = "udptl"
     out["streams"] = [_stream(ps, totals) for ps in media.streams]

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 from ..media.dtls import Certificate, normalize_hash
 from . import model as m
-from . import protocols
 from . import sdp as s
+from . import transport_protocols
 from .flags import OfferFlags
 from .negotiate import ANSWER, OFFER, MediaPlan
 from .sdes import format_crypto
@@ -221,7 +221,7 @@ class Rewriter:
             self.copy_to(media.transport_end)
         elif receiver.protocol is not None:
             self.replace(media.transport_start, media.transport_end,
-                         protocols.wire_name(receiver.protocol))
+                         transport_protocols.wire_name(receiver.protocol))
         else:
             self.copy_to(media.transport_end)
         if receiver.protocol is not None:
@@ -265,11 +265,11 @@ class Rewriter:
         for ``_REV``); with ``OSRTP=offer-legacy`` an SRTP offer is preceded by the same
         media as plain RTP on the same port (its own ``a=`` lines, no keys)."""
         receiver = plan.receiver
-        proto = protocols.get(receiver.protocol)
+        proto = transport_protocols.get(receiver.protocol)
         if proto is None or not proto.srtp or not media.port or _passthrough(plan):
             return None
         formats = "".join(f" {c.pt}" for c in plan.codecs)
-        name = protocols.plain(proto).name
+        name = transport_protocols.plain(proto).name
         if receiver.flags & m.MF_LEGACY_OSRTP:
             return f"m={receiver.type} 0 {name}{formats}\r\n"
         if not (self.flags.osrtp_offer_legacy and self.opmode == OFFER):
@@ -309,7 +309,7 @@ class Rewriter:
                 out.append(direction_attribute(mflags))
             rtcp_stream = self._rtcp(out, plan) if rtp_protocol else None
             if keys and rtp_protocol and mflags & m.MF_SDES \
-                    and protocols.is_srtp(receiver.protocol):
+                    and transport_protocols.is_srtp(receiver.protocol):
                 sdes_flags = flags.sdes
                 out += [format_crypto(params, pad=sdes_flags.pad, lifetime=sdes_flags.lifetime)
                         for params in receiver.sdes_out]

@@ -16,7 +16,7 @@ import time
 
 from .. import __version__
 from . import model as m
-from . import protocols
+from . import transport_protocols
 from .flags import OfferFlags
 from .ports import MediaSocket
 from .rewrite import direction_attribute
@@ -74,7 +74,7 @@ def _media(media: m.Media, flags: OfferFlags, media_c: bool) -> str:
     rtp = media.streams[0] if media.streams else None
     selected = rtp.selected if rtp is not None else None
     port = selected.port if selected is not None else 0
-    proto = (protocols.wire_name(media.protocol) if media.protocol is not None
+    proto = (transport_protocols.wire_name(media.protocol) if media.protocol is not None
              else media.protocol_str)
     formats = " ".join(str(c.pt) for c in media.codecs) if media.protocol is not None else "*"
     out = [f"m={media.type} {port} {proto} {formats}\r\n"]
@@ -103,7 +103,7 @@ def _media(media: m.Media, flags: OfferFlags, media_c: bool) -> str:
         out.append("a=rtcp-mux\r\n")
     elif rtcp is not None and rtcp.selected is not None and not flags.no_rtcp_attr:
         out.append(f"a=rtcp:{rtcp.selected.port}\r\n")
-    if media.flags & m.MF_SDES and protocols.is_srtp(media.protocol):
+    if media.flags & m.MF_SDES and transport_protocols.is_srtp(media.protocol):
         out += [format_crypto(params, pad=flags.sdes.pad, lifetime=flags.sdes.lifetime)
                 for params in media.sdes_out]
     return "".join(out)
