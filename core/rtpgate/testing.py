@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar
 
@@ -482,6 +483,53 @@ def rtp_packet(seq: int, ssrc: int, payload_type: int = 0, payload: bytes = b"\x
     """An RTP packet (RFC 3550): version 2, ``seq``, timestamp ``seq * 160``, ``ssrc``."""
     return struct.pack("!BBHII", 0x80, payload_type, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF,
                        ssrc) + payload
+
+
+@dataclass
+class MediaParty:
+    """One side of a test call: RTP and RTCP sockets on consecutive ports (:func:`udp_pair`),
+    the relay address it sends its RTP to, its SSRC and its last sequence number."""
+
+    rtp: socket.socket
+    rtcp: socket.socket
+    ssrc: int = 0
+    relay: tuple[str, int] = (LOCAL, 0)
+    seq: int = 0
+
+    @classmethod
+    def open(cls, ssrc: int = 0, timeout: float | None = None) -> MediaParty:
+        """A party on new sockets (non-blocking, or with ``timeout``)."""
+        return cls(*udp_pair(timeout), ssrc=ssrc)
+
+    @property
+    def port(self) -> int:
+        """The party's RTP port (the one its SDP names)."""
+        return int(self.rtp.getsockname()[1])
+
+    def packet(self) -> bytes:
+        """The party's next RTP packet (:func:`rtp_packet`)."""
+        self.seq = (self.seq + 1) & 0xFFFF
+        return rtp_packet(self.seq, self.ssrc)
+
+    def send(self) -> None:
+        """Send the next RTP packet to the relay."""
+        self.rtp.sendto(self.packet(), self.relay)
+
+    def drain(self) -> int:
+        """Read what waits on both sockets; the number of RTP packets read."""
+        count = 0
+        for sock in (self.rtp, self.rtcp):
+            while True:
+                try:
+                    sock.recv(2048)
+                except OSError:  # nothing more waiting (or the socket's timeout passed)
+                    break
+                count += sock is self.rtp
+        return count
+
+    def close(self) -> None:
+        self.rtp.close()
+        self.rtcp.close()
 
 
 @pytest.fixture

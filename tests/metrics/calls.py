@@ -5,19 +5,11 @@ from __future__ import annotations
 import uuid
 
 from metrics_helpers import ng
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, audio_sdp
 
 
 def sdp(user: str, port: int) -> str:
-    return ("v=0\r\n"
-            f"o={user} 1234 1234 IN IP4 127.0.0.1\r\n"
-            "s=Talk\r\n"
-            "c=IN IP4 127.0.0.1\r\n"
-            "t=0 0\r\n"
-            f"m=audio {port} RTP/AVP 0 101\r\n"
-            "a=rtpmap:0 PCMU/8000\r\n"
-            "a=rtpmap:101 telephone-event/8000\r\n"
-            "a=sendrecv\r\n")
+    return audio_sdp(user, port, (0, 101))
 
 
 def offer(server: ServerProcess, call_id: str | None = None) -> tuple[str, dict[str, object]]:

@@ -4,7 +4,6 @@ thread that keeps RTP (and, every second, an RTCP receiver report) flowing both 
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 import time
@@ -14,12 +13,11 @@ from typing import Any
 
 from rtpgate.testing import (
     LOCAL,
+    MediaParty,
     ServerProcess,
     audio_sdp,
     ng_json,
     relay_address,
-    rtp_packet,
-    udp_pair,
 )
 
 
@@ -43,36 +41,11 @@ def receiver_report(ssrc: int, source: int, fraction: int, lost: int, jitter: in
 
 
 @dataclass
-class Party:
-    ssrc: int
-    rtp: socket.socket
-    rtcp: socket.socket
-    relay_rtp: tuple[str, int] = ("", 0)
-    seq: int = 0
-
-    def packet(self) -> bytes:
-        self.seq = (self.seq + 1) & 0xFFFF
-        return rtp_packet(self.seq, self.ssrc)
-
-    def drain(self) -> None:
-        for sock in (self.rtp, self.rtcp):
-            try:
-                while sock.recv(2048):
-                    pass
-            except (BlockingIOError, OSError):
-                pass
-
-    def close(self) -> None:
-        self.rtp.close()
-        self.rtcp.close()
-
-
-@dataclass
 class Call:
     call_id: str
     label: str
-    a: Party
-    b: Party
+    a: MediaParty
+    b: MediaParty
 
 
 @dataclass
@@ -89,15 +62,15 @@ class Traffic:
 
     def call(self, label: str = "") -> str:
         call_id = f"dash-{uuid.uuid4().hex[:12]}"
-        a, b = Party(0x1000 + len(self.calls) * 2, *udp_pair()), \
-            Party(0x1001 + len(self.calls) * 2, *udp_pair())
+        a = MediaParty.open(0x1000 + len(self.calls) * 2)
+        b = MediaParty.open(0x1001 + len(self.calls) * 2)
         labelled = {"label": label} if label else {}
         offer = ng(self.server, "offer", call_id=call_id, from_tag=f"{call_id}-a",
-                   sdp=audio_sdp("alice", a.rtp.getsockname()[1], (0,)), **labelled)
+                   sdp=audio_sdp("alice", a.port, (0,)), **labelled)
         answer = ng(self.server, "answer", call_id=call_id, from_tag=f"{call_id}-a",
-                    to_tag=f"{call_id}-b", sdp=audio_sdp("bob", b.rtp.getsockname()[1], (0,)))
-        b.relay_rtp = (LOCAL, relay_address(offer)[1])
-        a.relay_rtp = (LOCAL, relay_address(answer)[1])
+                    to_tag=f"{call_id}-b", sdp=audio_sdp("bob", b.port, (0,)))
+        b.relay = (LOCAL, relay_address(offer)[1])
+        a.relay = (LOCAL, relay_address(answer)[1])
         with self._lock:
             self.calls[call_id] = Call(call_id, label, a, b)
         return call_id
@@ -133,10 +106,10 @@ class Traffic:
             for call in calls:
                 for party, peer in ((call.a, call.b), (call.b, call.a)):
                     try:
-                        party.rtp.sendto(party.packet(), party.relay_rtp)
+                        party.send()
                         if report:
                             party.rtcp.sendto(receiver_report(party.ssrc, peer.ssrc, 13, 42, 240),
-                                              (LOCAL, party.relay_rtp[1] + 1))
+                                              (LOCAL, party.relay[1] + 1))
                     except OSError:
                         pass  # deleted meanwhile
                     party.drain()

@@ -3,23 +3,22 @@ CLI over ``POST /cli``, RTP both ways."""
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from rtpgate.testing import (
     LOCAL,
+    MediaParty,
     ServerProcess,
     audio_sdp,
     ng_json,
     relay_address,
     rtp_packet,
-    udp_pair,
     wait_for,
 )
 
-__all__ = ["LOCAL", "Call", "Party", "cli", "flows", "ng", "relay_port", "sdp", "wait_for"]
+__all__ = ["LOCAL", "Call", "MediaParty", "cli", "flows", "ng", "relay_port", "sdp", "wait_for"]
 
 #: The shared helpers (rtpgate.testing) under the names these tests use.
 ng = ng_json
@@ -38,52 +37,21 @@ def relay_port(reply: dict[str, Any]) -> int:
 
 
 @dataclass
-class Party:
-    rtp: socket.socket
-    rtcp: socket.socket
-    relay: int = 0  #: the relay port this party sends to
-    ssrc: int = 0
-    sent: int = 0
-
-    @property
-    def port(self) -> int:
-        return int(self.rtp.getsockname()[1])
-
-    def send(self) -> None:
-        self.sent += 1
-        self.rtp.sendto(rtp(self.sent, self.ssrc), (LOCAL, self.relay))
-
-    def drain(self) -> int:
-        """Packets waiting on the RTP socket."""
-        count = 0
-        while True:
-            try:
-                self.rtp.recv(2048)
-            except BlockingIOError:
-                return count
-            count += 1
-
-    def close(self) -> None:
-        self.rtp.close()
-        self.rtcp.close()
-
-
-@dataclass
 class Call:
     call_id: str
-    alice: Party = field(default_factory=lambda: Party(*udp_pair()))
-    bob: Party = field(default_factory=lambda: Party(*udp_pair()))
+    alice: MediaParty = field(default_factory=MediaParty.open)
+    bob: MediaParty = field(default_factory=MediaParty.open)
 
     def connect(self, server: ServerProcess) -> Call:
         self.alice.ssrc, self.bob.ssrc = 0x1000 + len(self.call_id), 0x2000 + len(self.call_id)
         offer = ng(server, "offer", call_id=self.call_id, from_tag="alice",
                    sdp=sdp("alice", self.alice.port))
         assert offer["result"] == "ok", offer
-        self.bob.relay = relay_port(offer)
+        self.bob.relay = (LOCAL, relay_port(offer))
         answer = ng(server, "answer", call_id=self.call_id, from_tag="alice", to_tag="bob",
                     sdp=sdp("bob", self.bob.port))
         assert answer["result"] == "ok", answer
-        self.alice.relay = relay_port(answer)
+        self.alice.relay = (LOCAL, relay_port(answer))
         return self
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from calls import Call, flows, ng, relay_port, sdp, wait_for
+from calls import LOCAL, Call, flows, ng, relay_port, sdp, wait_for
 from redis_server import RedisServer
 from rtpengine_ref import MEDIA_RANGE, Rtpengine, unavailable
 
@@ -27,11 +27,11 @@ def _connect_rtpengine(rtpe: Rtpengine, call: Call) -> None:
     offer = rtpe.ng("offer", call_id=call.call_id, from_tag="alice",
                     sdp=sdp("alice", call.alice.port))
     assert offer["result"] == "ok", offer
-    call.bob.relay = relay_port(offer)
+    call.bob.relay = (LOCAL, relay_port(offer))
     answer = rtpe.ng("answer", call_id=call.call_id, from_tag="alice", to_tag="bob",
                      sdp=sdp("bob", call.bob.port))
     assert answer["result"] == "ok", answer
-    call.alice.relay = relay_port(answer)
+    call.alice.relay = (LOCAL, relay_port(answer))
 
 
 def test_a_call_written_by_rtpengine_is_restored_by_rtpgate(

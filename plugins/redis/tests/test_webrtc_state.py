@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pylibsrtp
-from calls import LOCAL, Party, ng, relay_port, rtp, sdp, udp_pair, wait_for
+from calls import LOCAL, MediaParty, ng, relay_port, rtp, sdp, wait_for
 from redis_server import RedisServer, media_range, rtpgate_args
 from rtpgate_redis import blob
 
@@ -104,7 +104,7 @@ def test_sdes_rollover_counter_survives_a_restart(redis_server: RedisServer, nod
     sequence number says)."""
     args = rtpgate_args(redis_server, 1, media_range())
     server = node(*args)
-    phone, srtp = Party(*udp_pair()), Party(*udp_pair())
+    phone, srtp = MediaParty.open(), MediaParty.open()
     key = "d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"
     try:
         offer = ng(server, "offer", call_id="roc", from_tag="phone", sdp=sdp("phone", phone.port),
