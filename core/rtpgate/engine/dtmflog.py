@@ -20,11 +20,46 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
-from ..media.pipeline import Pipeline
+from ..media.pipeline import Pipeline, Stage
 from . import model as m
 
 log = logging.getLogger("rtpgate.media")
+
+
+class EventStage(Stage, Protocol):
+    """An ingress stage that reads one stream's RFC 4733 events."""
+
+    stream: m.Stream
+    #: The telephone-event payload types it reads, with their clock rates.
+    clocks: dict[int, int]
+
+
+S = TypeVar("S", bound=EventStage)
+
+
+def telephone_event_clocks(stream: m.Stream) -> dict[int, int]:
+    """The telephone-event payload types negotiated on ``stream``'s media, with their clocks."""
+    return {codec.pt: int(codec.encoding.split("/")[1])
+            for codec in stream.media.sent_codecs
+            if codec.encoding.lower().startswith("telephone-event/")
+            and codec.encoding.split("/")[1].isdigit()}
+
+
+def event_pipeline(stream: m.Stream, current: Pipeline | None, kind: type[S],
+                   make: Callable[[dict[int, int]], S]) -> Pipeline | None:
+    """A pipeline of one ``kind`` stage reading ``stream``'s events: the one ``current`` has
+    when it reads the same payload types (so its state survives a relay sync), else
+    ``make(clocks)``; None when the stream negotiated no telephone-event."""
+    clocks = telephone_event_clocks(stream)
+    if not clocks:
+        return None
+    if current is not None:
+        for stage in current.ingress:
+            if isinstance(stage, kind) and stage.stream is stream and stage.clocks == clocks:
+                return Pipeline(ingress=(stage,))
+    return Pipeline(ingress=(make(clocks),))
 
 
 def parse_destination(text: str) -> tuple[str, int]:
@@ -53,18 +88,8 @@ class DtmfLog:
     def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
         if stream.is_rtcp or (self.sock is None and not self.listeners):
             return None
-        clocks = {codec.pt: int(codec.encoding.split("/")[1])
-                  for codec in stream.media.sent_codecs
-                  if codec.encoding.lower().startswith("telephone-event/")
-                  and codec.encoding.split("/")[1].isdigit()}
-        if not clocks:
-            return None
-        if current is not None:
-            for stage in current.ingress:
-                if isinstance(stage, DtmfLogStage) and stage.stream is stream \
-                        and stage.clocks == clocks:
-                    return Pipeline(ingress=(stage,))
-        return Pipeline(ingress=(DtmfLogStage(self, stream, clocks),))
+        return event_pipeline(stream, current, DtmfLogStage,
+                              lambda clocks: DtmfLogStage(self, stream, clocks))
 
     def send(self, event: dict[str, object]) -> None:
         if self.sock is not None and self.destination is not None:

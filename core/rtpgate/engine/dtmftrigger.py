@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..media.pipeline import Pipeline
 from . import model as m
+from .dtmflog import event_pipeline
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -44,18 +45,8 @@ class DtmfTriggers:
         ml = stream.media.monologue
         if stream.is_rtcp or ml.control.dtmf_trigger is None:
             return None
-        clocks = {codec.pt: int(codec.encoding.split("/")[1])
-                  for codec in stream.media.sent_codecs
-                  if codec.encoding.lower().startswith("telephone-event/")
-                  and codec.encoding.split("/")[1].isdigit()}
-        if not clocks:
-            return None
-        if current is not None:
-            for stage in current.ingress:
-                if isinstance(stage, DtmfTriggerStage) and stage.stream is stream \
-                        and stage.clocks == clocks:
-                    return Pipeline(ingress=(stage,))
-        return Pipeline(ingress=(DtmfTriggerStage(self, stream, clocks),))
+        return event_pipeline(stream, current, DtmfTriggerStage,
+                              lambda clocks: DtmfTriggerStage(self, stream, clocks))
 
     def switch(self, ml: m.Monologue, trigger: m.DtmfTrigger, matched: bool) -> None:
         """The party's trigger matched (``matched``), or its end came: set the mode."""
