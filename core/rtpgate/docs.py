@@ -97,8 +97,15 @@ def hooks_page(modules: Sequence[ModuleType]) -> str:
     return page
 
 
+def ignored_options(options: Sequence[Option]) -> list[str]:
+    """The rtpengine options accepted and ignored: core's list less what an installed plugin
+    declares (rtpgate-redis takes ``--active-switchover``, rtpgate-transcode ``--dtx-delay``)."""
+    declared = {opt.name for opt in options}
+    return sorted(set(IGNORED_RTPENGINE_OPTIONS) - declared)
+
+
 def configuration_page(options: Sequence[Option]) -> str:
-    ignored = ", ".join(f"`{name}`" for name in sorted(IGNORED_RTPENGINE_OPTIONS))
+    ignored = ", ".join(f"`{name}`" for name in ignored_options(options))
     return f"""# Configuration reference
 
 {GENERATED}Every option can be given four ways; a later source overrides an earlier one:
@@ -120,9 +127,10 @@ The table lists the options of the core and of the plugins installed when it was
 {options_reference(options)}
 ## rtpengine options accepted and ignored
 
-These rtpengine options (kernel forwarding, threads, recording, Redis, ...) are accepted on the
-command line and in the INI file so that an existing rtpengine.conf and command line keep
-working; each one given is reported once, at startup, as ignored.  Any other key of the INI
+These rtpengine options (kernel forwarding, threads, ..., and those of plugins that were not
+installed when this page was generated) are accepted on the command line and in the INI file so
+that an existing rtpengine.conf and command line keep working; each one given is reported once,
+at startup, as ignored.  Any other key of the INI
 section that no installed plugin declares is reported the same way.
 
 {ignored}
@@ -204,7 +212,7 @@ def man_page(options: Sequence[Option], subcommands: Sequence[tuple[str, str]],
     for name, help_text in sorted(subcommands):
         out += [".TP", f"\\fB{_roff(name)}\\fR", _roff(help_text) + "."]
     out.append(".SH \"RTPENGINE OPTIONS ACCEPTED AND IGNORED\"")
-    out.append(_roff(", ".join(sorted(IGNORED_RTPENGINE_OPTIONS))) + ".")
+    out.append(_roff(", ".join(ignored_options(options))) + ".")
     return "\n".join(out) + "\n" + MAN_TAIL
 
 
