@@ -4,7 +4,6 @@ decoded with PyAV, and pcap files read with Debian's tshark."""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shutil
 import socket
@@ -19,18 +18,13 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, ng_json
 
 LOCAL = "127.0.0.1"
 
 
-def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
-    body = json.dumps({"command": command, **keys})
-    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
-                                   {"Content-Type": "application/json"})
-    assert status == 200, reply
-    decoded: dict[str, Any] = json.loads(reply)
-    return decoded
+#: One ng request as JSON over POST /ng-plain (keys as rtpengine spells them).
+ng = ng_json
 
 
 def udp() -> socket.socket:

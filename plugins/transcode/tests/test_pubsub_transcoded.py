@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import re
 import selectors
 import socket
@@ -22,18 +21,15 @@ import numpy as np
 import pylibsrtp
 import pytest
 from audio import decode, dominant, header, rtp_packets, sine
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, ng_json
 
 LOCAL = "127.0.0.1"
 AES80 = "AES_CM_128_HMAC_SHA1_80"
 
 
 def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
-    body = json.dumps({"command": command, **keys})
-    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
-                                   {"Content-Type": "application/json"})
-    assert status == 200, reply
-    decoded: dict[str, Any] = json.loads(reply)
+    """:func:`rtpgate.testing.ng_json`, which must succeed."""
+    decoded = ng_json(server, command, **keys)
     assert decoded["result"] == "ok", decoded
     return decoded
 

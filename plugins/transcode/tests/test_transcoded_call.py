@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import re
 import socket
 import struct
@@ -17,19 +16,14 @@ from typing import Any
 import numpy as np
 import pytest
 from audio import decode, dominant, header, level_db, rtp_packets, sine
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, ng_json
 
 LOCAL = "127.0.0.1"
 SENT_DB = -10.0 - 3.01
 
 
-def ng(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
-    body = json.dumps({"command": command, **keys})
-    status, _, reply = server.http("POST", "/ng-plain", body.encode(),
-                                   {"Content-Type": "application/json"})
-    assert status == 200, reply
-    decoded: dict[str, Any] = json.loads(reply)
-    return decoded
+#: One ng request as JSON over POST /ng-plain (keys as rtpengine spells them).
+ng = ng_json
 
 
 def party() -> socket.socket:
