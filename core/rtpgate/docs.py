@@ -99,7 +99,8 @@ def hooks_page(modules: Sequence[ModuleType]) -> str:
 
 def ignored_options(options: Sequence[Option]) -> list[str]:
     """The rtpengine options accepted and ignored: core's list less what an installed plugin
-    declares (rtpgate-redis takes ``--active-switchover``, rtpgate-transcode ``--dtx-delay``)."""
+    declares (a persistence plugin may take ``--active-switchover``, a media one
+    ``--dtx-delay``)."""
     declared = {opt.name for opt in options}
     return sorted(set(IGNORED_RTPENGINE_OPTIONS) - declared)
 
