@@ -3,9 +3,10 @@ throughout, and at the end RSS levelled off, no file descriptor and no media por
 
 It runs for ``RTPGATE_HOSTILE_SECONDS`` (``tox -e robustness`` sets 120); without that variable
 it is skipped, so the e2e environment does not spend the minutes.  The run must outlast the ng
-cookie cache (entries live 30-60 s) for its second half to show a steady state: in a 60 s run the
-cache fills until the end, and the RSS check saw the cache, not a leak.  The 10-minute run of the same
-runner is in docs/performance.md (``python tests/robustness/hostile.py --seconds 600``).
+cookie cache (entries live 30-60 s) for its second half to show a steady state: in a 60 s run
+the cache fills until the end, and the RSS check saw the cache, not a leak.  The 10-minute run
+of the same runner is in docs/performance.md (``python tests/robustness/hostile.py
+--seconds 600``).
 """
 
 from __future__ import annotations
