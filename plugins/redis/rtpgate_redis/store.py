@@ -118,6 +118,7 @@ class RedisStore:
             return
         call.keyspace = self.write.db
         self.pending[call.call_id] = call
+        self._count_pending()
         self._wake.set()
 
     def ended(self, call: c.Call) -> None:
@@ -125,8 +126,10 @@ class RedisStore:
             return
         if not call.last_stored and call.call_id not in self._inflight:
             self.pending.pop(call.call_id, None)  # never written: nothing to delete
+            self._count_pending()
             return
         self.pending[call.call_id] = None
+        self._count_pending()
         self._wake.set()
 
     def rewrite_all(self) -> None:
@@ -207,7 +210,7 @@ class RedisStore:
             if wait > 0:
                 await asyncio.sleep(wait)
             if self._disabled or not self.pending:
-                self.counters.pending = len(self.pending)
+                self._count_pending()
                 continue
             try:
                 await self._flush()
@@ -217,7 +220,12 @@ class RedisStore:
                 self._wake.set()
             else:
                 self._succeeded()
-            self.counters.pending = len(self.pending)
+            self._count_pending()
+
+    def _count_pending(self) -> None:
+        """``redis_pending``: changes not yet written, including a batch being written (so
+        that 0 means everything is in Redis, also right after a change)."""
+        self.counters.pending = len(self.pending) + len(self._inflight)
 
     async def _flush(self) -> None:
         batch, self.pending = self.pending, {}
