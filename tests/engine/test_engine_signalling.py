@@ -314,3 +314,31 @@ def test_pass_through_candidates_are_just_above_the_partys(server: ServerProcess
     flags = ng(server, {"command": "query", "call-id": call})["tags"]["ft"]["medias"][0]["flags"]
     assert "passthrough" in flags, flags
     delete(server, call)
+
+
+def test_record_call_values_as_rtpengine(server: ServerProcess) -> None:
+    """``record call``: yes/on start, no/off stop, ``discard`` stops (and discards), anything
+    else is only logged (rtpengine's ``detect_setup_recording``); no/off/discard on a call
+    that never recorded create no recording state."""
+    call = new_call_id()
+    offer(server, call, record_call="no")
+    assert "recording" not in ng(server, {"command": "query", "call-id": call})
+    answer(server, call, record_call="discard")
+    assert "recording" not in ng(server, {"command": "query", "call-id": call})
+    offer(server, call, record_call="on")
+    query = ng(server, {"command": "query", "call-id": call})
+    assert query["recording"] == {"call recording": 1, "forwarding": 0}
+    assert query["tags"]["ft"]["recording"] == {"excluded": 0, "forwarding": 0}
+    answer(server, call, record_call="maybe")  # invalid: nothing changes
+    assert ng(server, {"command": "query", "call-id": call})["recording"]["call recording"] == 1
+    answer(server, call, record_call="off")
+    assert ng(server, {"command": "query", "call-id": call})["recording"]["call recording"] == 0
+    answer(server, call, flags=["record-call"])
+    assert ng(server, {"command": "query", "call-id": call})["recording"]["call recording"] == 1
+    answer(server, call, flags=["discard-recording"])
+    assert ng(server, {"command": "query", "call-id": call})["recording"]["call recording"] == 0
+    # a paused recording stays paused on record call=yes: only start recording resumes it
+    offer(server, call, record_call="yes")
+    assert ng(server, {"command": "pause recording", "call-id": call})["result"] == "ok"
+    offer(server, call, record_call="yes")
+    assert ng(server, {"command": "query", "call-id": call})["recording"]["call recording"] == 0

@@ -48,7 +48,10 @@ class OfferFlags:
     no_rtcp_attr: bool = False
     full_rtcp_attr: bool = False
     loop_protect: bool = False
-    record_call: bool | None = None
+    #: ``record call`` / the ``record-call`` and ``discard-recording`` flags: ``start``,
+    #: ``stop`` or ``discard`` (:data:`RECORD_CALL`); None: unchanged.
+    record_call: str | None = None
+    discard_recording: bool = False
     generate_mid: bool = False
     reset: bool = False
     replace_origin: bool = False
@@ -166,7 +169,9 @@ def _flag(flags: OfferFlags, item: str) -> None:
     elif key == "symmetric":
         flags.asymmetric = False
     elif key == "record-call":
-        flags.record_call = True
+        flags.record_call = "start"
+    elif key == "discard-recording":
+        flags.discard_recording = True
     elif key in ("always-transcode", "force-transcoding"):
         flags.codec.always_transcode = True
     elif key == "single-codec":
@@ -321,8 +326,7 @@ def offer_flags(request: OfferRequest, opmode: str, peer_address: str | None) ->
         flags.address_family = request.address_family
     _media_address(flags, request.media_address)
     _received_from(flags, request.received_from, peer_address)
-    if request.record_call is not None:
-        flags.record_call = norm(request.record_call) in ("yes", "on", "true", "1")
+    _record_call(flags, request.record_call)
     if opmode == "offer":
         flags.ptime = max(request.ptime or 0, 0)
         flags.ptime_reverse = max(request.ptime_reverse or 0, 0)
@@ -330,6 +334,21 @@ def offer_flags(request: OfferRequest, opmode: str, peer_address: str | None) ->
     flags.via_branch = request.via_branch or None
     flags.supports_load_limit = "load limit" in request.supports
     return flags
+
+
+def _record_call(flags: OfferFlags, value: str | None) -> None:
+    """rtpengine's ``detect_setup_recording``: ``yes``/``on`` (or the ``record-call`` flag)
+    start, ``no``/``off`` stop, ``discard`` (or the ``discard-recording`` flag) stops and
+    discards what was recorded; any other value is only logged."""
+    word = (value or "").lower()
+    if word in ("yes", "on") or flags.record_call == "start":
+        flags.record_call = "start"
+    elif word in ("no", "off"):
+        flags.record_call = "stop"
+    elif word == "discard" or flags.discard_recording:
+        flags.record_call = "discard"
+    elif word:
+        log.info('"record-call" flag %s is invalid flag.', value)
 
 
 def _ice(flags: OfferFlags, value: str | None) -> None:

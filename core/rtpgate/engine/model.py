@@ -430,6 +430,12 @@ class Recording:
     #: plugin's metadata (rtpengine's ``meta_write_sdp_before/after``): the sender's unique id,
     #: ``offer``/``answer``, the SDP received and the SDP rtpgate sent.
     signalled: tuple[int, str, str, str] | None = None
+    #: The recording, when it ends next, is discarded (``record call=discard``, the
+    #: ``discard-recording`` flag): a recording plugin removes its outputs and clears this.
+    discard: bool = False
+    #: Where a recording plugin records the call now (rtpengine's pcap path): offer and
+    #: answer replies list them as ``recordings``.
+    outputs: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False)

@@ -185,4 +185,5 @@ def recording(engine: Engine, request: RecordingRequest, action: str) -> Reply:
         rec.recording, rec.paused = False, True
     else:
         rec.recording, rec.paused = False, False
+        rec.discard = request.has_flag("discard-recording")
     return {}

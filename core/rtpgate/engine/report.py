@@ -91,10 +91,10 @@ def _monologue(ml: m.Monologue, totals: list[m.Counters]) -> dict[str, Any]:
     out["subscriptions"] = peers + [{"tag": s.tag, "type": "pub/sub"} for s in ml.sources]
     out["subscribers"] = [dict(p) for p in peers] + [
         {"tag": s.tag, "type": "pub/sub"} for s in ml.call.subscribers(ml)]
+    if ml.call.recording is not None:
+        out["recording"] = {"excluded": 0, "forwarding": int(ml.forwarding)}
     out["medias"] = [_media(media, totals) for media in ml.medias]
     _control(out, ml.control)
-    if ml.forwarding:
-        out["forwarding"] = 1
     return out
 
 

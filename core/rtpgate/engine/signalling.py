@@ -170,9 +170,7 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
     for ml in call.monologues:
         ml.deleted = False
     if flags.record_call is not None:
-        if call.recording is None:
-            call.recording = m.Recording()
-        call.recording.recording = flags.record_call
+        _record_call(call, flags.record_call)
     if request.metadata and call.recording is not None:
         call.recording.metadata = request.metadata
     if new_call:
@@ -190,7 +188,24 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
                                     rewritten)
     engine.changed(call)
     trickle.dequeue(engine, call_id, dialogue.sender.tag)
+    if call.recording is not None and call.recording.outputs:
+        return {"recordings": list(call.recording.outputs), "sdp": rewritten}
     return {"sdp": rewritten}
+
+
+def _record_call(call: m.Call, action: str) -> None:
+    """``record call``: start, stop or discard, as rtpengine's ``detect_setup_recording``
+    (a paused recording stays paused on ``yes``: only ``start recording`` resumes it)."""
+    if call.recording is None:
+        if action != "start":
+            return
+        call.recording = m.Recording()
+    rec = call.recording
+    if action == "start" and rec.paused:
+        return
+    rec.recording = action == "start"
+    rec.paused = False
+    rec.discard = action == "discard"
 
 
 def proxy_name(peer: tuple[str, int] | None) -> str:
@@ -233,6 +248,8 @@ def delete(engine: Engine, request: DeleteRequest) -> Reply:
         return {"warning": NOT_FOUND}
     if target is not None:
         reply = call_stats(call, request.from_tag, request.to_tag)
+    if call.recording is not None and request.has_flag("discard-recording"):
+        call.recording.discard = True
     delay = request.delete_delay
     if delay is None or delay < 0:
         delay = engine.settings.delete_delay

@@ -157,16 +157,35 @@ class PcapSession:
                  f"\nSDP before RTP packet: {self.packet_num}\n\n{after}")
         self.note(text)
 
+    def _discard(self) -> None:
+        if self._meta is not None:
+            os.close(self._meta)
+            self._meta = None
+        for path in (self.pcap_path, self.meta_tmp):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self.writer.stats.errors += 1
+                self.writer.failed(f"discarding {path}", exc)
+
     def paused(self, paused: bool, when: float) -> None:
         word = "paused" if paused else "resumed"
         self.note(f"\nRecording {word} at: "
                   f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(when))} "
                   f"({when * 1000:.3f} ms)\n")
 
-    def close(self, metadata: str, ended: float) -> None:
+    def close(self, metadata: str, ended: float, discard: bool) -> None:
+        """The end of the recording: the metadata completed and moved to ``metadata/``; or,
+        with ``discard`` (rtpengine's ``rec_pcap_meta_discard_file``), the pcap and the
+        metadata file removed."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if discard:
+            self._discard()
+            return
         if self._meta is None:
             return
         self.note(f"\nTimestamp terminated ms(first monologue): {ended * 1000:.3f}"

@@ -145,11 +145,13 @@ class ProcSession:
         self.chunk(f"SDP from {tag} after {mode}", after)
 
     def paused(self, paused: bool, when: float) -> None:
-        self.chunk(f"RECORDING {0 if paused else 1}")
+        """Nothing beyond the ``RECORDING 0|1`` section the recorder writes."""
 
-    def close(self, metadata: str, ended: float) -> None:
+    def close(self, metadata: str, ended: float, discard: bool) -> None:
         """End of the recording: the streams' FIFOs closed (the daemon sees EOF), the metadata
-        file removed (the daemon finishes its output files)."""
+        file removed (the daemon finishes its output files); with ``discard`` it is first
+        renamed to ``<name>.meta.DISCARD``, which tells rtpengine-recording (newer than
+        10.5) to delete its output files, as rtpengine's ``finish_proc``."""
         for info in self.streams:
             if info.fd is not None:
                 os.close(info.fd)
@@ -160,7 +162,15 @@ class ProcSession:
         if not self._opened:
             return
         self._opened = False
-        for path, remove in ((self.meta_path, os.unlink), (self.calls_dir, os.rmdir)):
+        meta = self.meta_path
+        if discard:
+            try:
+                os.rename(meta, meta + ".DISCARD")
+                meta += ".DISCARD"
+            except OSError as exc:
+                self.writer.stats.errors += 1
+                self.writer.failed(f"renaming {meta} to .DISCARD", exc)
+        for path, remove in ((meta, os.unlink), (self.calls_dir, os.rmdir)):
             try:
                 remove(path)
             except OSError as exc:

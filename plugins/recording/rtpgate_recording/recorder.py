@@ -77,7 +77,7 @@ class Files(Protocol):
             ) -> None: ...
     def paused(self, paused: bool, when: float) -> None: ...
     def hand_over(self) -> None: ...
-    def close(self, metadata: str, ended: float) -> None: ...
+    def close(self, metadata: str, ended: float, discard: bool) -> None: ...
 
 
 @dataclass(eq=False)
@@ -95,6 +95,17 @@ class Session:
     #: monologues and medias whose sections were written (proc), medias numbered from 1
     tags: dict[int, str] = field(default_factory=dict)
     medias: dict[Media, int] = field(default_factory=dict)
+    #: what the ``RECORDING``/``FORWARDING`` sections last said (proc): recording, the
+    #: call's forwarding, and each party's (by ``unique_id``)
+    flags: tuple[bool, bool, frozenset[int]] | None = None
+
+
+def forwarding(call: Call) -> tuple[bool, frozenset[int]]:
+    """Whether the whole call forwards, and which parties do (``from-tag`` with
+    ``directional``)."""
+    rec = call.recording
+    return (bool(rec and rec.forwarding),
+            frozenset(ml.unique_id for ml in call.monologues if ml.forwarding))
 
 
 class Recorder:
@@ -149,8 +160,7 @@ class Recorder:
                    ) -> tuple[PacketJob | None, StreamInfo | None]:
         """What the tap queues for each packet ``stream`` receives: nothing unless the call
         records (and is not paused)."""
-        rec = call.recording
-        if rec is None or not rec.recording:
+        if not self._records_packets(call):
             return None, None
         session = self._session(call)
         if session is None:
@@ -163,6 +173,21 @@ class Recorder:
             return files.record, info  # called on the loop by the tap
         assert isinstance(files, ProcSession)
         return files.packet, info  # queued for the writer thread by the tap
+
+    def _records_packets(self, call: Call) -> bool:
+        """Whether the call's packets go to its recording: while it records; with the proc
+        method also while it is paused or forwards (rtpengine hands every packet of a call
+        with a recording to the daemon, which writes audio only while ``RECORDING 1`` and
+        forwards what ``FORWARDING`` says)."""
+        rec = call.recording
+        if rec is None:
+            return False
+        if rec.recording:
+            return True
+        if self.config.method != "proc":
+            return False
+        whole, parties = forwarding(call)
+        return rec.paused or whole or bool(parties)
 
     def _new_stream(self, session: Session, stream: Stream) -> StreamInfo:
         """Number a stream of the recording and announce it (with its party and media, the
@@ -188,6 +213,9 @@ class Recorder:
         control(files.stream, info, f"TAG {ml.unique_id} MEDIA {number} TAG-MEDIA "
                                     f"{media.index} COMPONENT {stream.component} "
                                     f"FLAGS {stream.flags & 0xFFFF}")
+        if session.flags is not None:
+            control(files.chunk,
+                    f"STREAM {info.number} FORWARDING {int(info.tag in session.flags[2])}")
         return info
 
     def _tag(self, session: Session, ml: Monologue) -> None:
@@ -230,11 +258,12 @@ class Recorder:
         if rec is None:
             return
         session = self.sessions.get(call)
-        if rec.recording and session is None:
+        if session is None and self._records_packets(call):
             session = self._session(call)
         if session is None:
+            rec.discard = False
             return
-        if not rec.recording and not rec.paused:
+        if not rec.paused and not self._records_packets(call):
             self._finish(call)
             return
         control = self.writer.control
@@ -243,6 +272,7 @@ class Recorder:
         if rec.paused != session.paused:
             session.paused = rec.paused
             control(files.paused, rec.paused, time.time())
+        self._flags(session, streams=True)
         for ml in call.monologues:
             if ml.unique_id in session.tags and session.tags[ml.unique_id] != ml.tag:
                 self._tag(session, ml)
@@ -260,6 +290,23 @@ class Recorder:
 
     def ended(self, call: Call) -> None:
         self._finish(call)
+
+    def _flags(self, session: Session, streams: bool) -> None:
+        """rtpengine's ``update_flags_proc``: ``RECORDING``, ``FORWARDING`` and (``streams``)
+        each stream's ``STREAM n FORWARDING``, when they changed (nothing in a pcap)."""
+        call = session.call
+        rec = call.recording
+        whole, parties = forwarding(call)
+        flags = (bool(rec and rec.recording), whole, parties)
+        if flags == session.flags:
+            return
+        session.flags = flags
+        control, files = self.writer.control, session.files
+        control(files.chunk, f"RECORDING {int(flags[0])}")
+        control(files.chunk, f"FORWARDING {int(whole)}")
+        if streams:
+            for info in session.infos.values():
+                control(files.chunk, f"STREAM {info.number} FORWARDING {int(info.tag in parties)}")
 
     # ------------------------------------------------------------------ internals
 
@@ -288,20 +335,27 @@ class Recorder:
         self.sessions[call] = session
         control = self.writer.control
         control(files.open)
-        control(files.chunk, "RECORDING 1")
+        self._flags(session, streams=False)
         for key, value in (("METADATA", rec.metadata), ("RECORDING_FILE", rec.file),
                            ("OUTPUT_DESTINATION", rec.file), ("RECORDING_PATH", rec.path),
                            ("RECORDING_PATTERN", rec.pattern)):
             if value:
                 control(files.chunk, key, value)
         session.metadata = rec.metadata
+        if isinstance(files, PcapSession):
+            rec.outputs = [files.pcap_path]
         log.info("recording call %s to %s", call.call_id, where)
         return session
 
     def _finish(self, call: Call) -> None:
         session = self.sessions.pop(call, None)
+        rec = call.recording
+        discard = rec is not None and rec.discard
+        if rec is not None:
+            rec.discard = False
+            rec.outputs = []
         if session is None:
             return
         session.files.hand_over()
-        self.writer.control(session.files.close, session.metadata, time.time())
-        log.info("recording of call %s ended", call.call_id)
+        self.writer.control(session.files.close, session.metadata, time.time(), discard)
+        log.info("recording of call %s %s", call.call_id, "discarded" if discard else "ended")

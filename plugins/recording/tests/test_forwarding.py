@@ -48,7 +48,8 @@ def test_forwarding_whole_call_then_one_party(
     call.send("b", only_b)
     assert _received(target) == [only_b]
     query = call.ng("query")
-    assert query["tags"]["b"]["forwarding"] == 1
+    assert query["tags"]["b"]["recording"] == {"excluded": 0, "forwarding": 1}
+    assert query["tags"]["a"]["recording"] == {"excluded": 0, "forwarding": 0}
     drain(call.a)
     call.ng("delete")
     assert server.stop() == 0

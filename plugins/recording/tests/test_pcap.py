@@ -11,9 +11,11 @@ from callhelp import (
     decode_pcmu,
     dominant,
     make_call,
+    ng,
     pcmu,
     read_pcap,
     rtp,
+    sdp,
     tone,
     wait_for,
 )
@@ -119,3 +121,43 @@ def test_recording_file_and_recording_path(
     _, pcap_file = _files(spool)
     assert pcap_file.parent == elsewhere and pcap_file.name.startswith(second.call_id + "-")
     assert [c.data for c in read_pcap(pcap_file)] == [packet]
+
+
+def test_recordings_key_names_the_pcap_and_discard_removes_it(
+        rtpgate_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    """Offer and answer replies list the pcap as ``recordings`` (first key, as rtpengine's
+    ``response_pcap``) while the call records; ``record call=discard`` and ``stop recording``
+    with ``discard-recording`` end the recording and remove its pcap and metadata."""
+    spool = tmp_path / "spool"
+    server = rtpgate_server(f"--recording-dir={spool}", "--delete-delay=0")
+    call = make_call(server, **{"record call": "yes"})
+    answer = {"call-id": call.call_id, "from-tag": "a", "to-tag": "b",
+              "sdp": sdp(call.b.getsockname()[1])}
+    reply = ng(server, "answer", **answer)
+    assert list(reply) == ["recordings", "sdp", "result"]
+    (pcap_path,) = reply["recordings"]
+    assert Path(pcap_path).parent == spool / "pcaps"
+    assert Path(pcap_path).name.startswith(call.call_id + "-")
+    packet = rtp(1, b"\xff" * 160, 3)
+    call.send("a", packet)
+    wait_for(lambda: Path(pcap_path).exists(), what="the pcap")
+    reply = ng(server, "answer", **answer, **{"record call": "discard"})
+    assert list(reply) == ["sdp", "result"]
+    wait_for(lambda: not Path(pcap_path).exists() and not list((spool / "tmp").iterdir()),
+             what="the pcap and its metadata discarded")
+    assert not list((spool / "metadata").iterdir())
+
+    # a new recording is a new pcap; stop recording with discard-recording discards it too
+    assert call.ng("start recording")["result"] == "ok"
+    (second,) = ng(server, "answer", **answer)["recordings"]
+    assert second != pcap_path
+    call.send("b", packet)
+    assert call.ng("stop recording", flags=["discard-recording"])["result"] == "ok"
+    wait_for(lambda: not Path(second).exists(), what="the second pcap discarded")
+    assert "recordings" not in ng(server, "answer", **answer)
+    # a plain stop keeps what was recorded
+    assert call.ng("start recording")["result"] == "ok"
+    call.send("a", packet)
+    assert call.ng("stop recording")["result"] == "ok"
+    _, kept = _files(spool)
+    assert [c.data for c in read_pcap(kept)] == [packet]
