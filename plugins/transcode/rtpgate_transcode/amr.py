@@ -82,6 +82,15 @@ class AmrFormat:
             raise MalformedAmr(f"frame type {ft}")
         return self.bits[ft]
 
+    @property
+    def sid(self) -> int:
+        """The frame type of a SID frame (comfort noise parameters): 8, AMR-WB 9."""
+        return len(self.bits) - 1
+
+    def is_sid(self, frame: bytes) -> bool:
+        """Whether a storage-format ``frame`` is a SID frame."""
+        return bool(frame) and (frame[0] >> 3) & 0x0F == self.sid
+
     def bitrate(self, wanted: int | None) -> int:
         """The encoder's bitrate for ``wanted`` (None: the default) under the mode set."""
         want = wanted or (14250 if self.wideband else 6700)

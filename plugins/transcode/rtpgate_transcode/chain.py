@@ -18,7 +18,7 @@ import av
 import av.error
 
 from . import dtmf
-from .amr import AmrFormat, ModeRequest
+from .amr import NO_DATA, AmrFormat, ModeRequest
 from .cn import Noise, silent
 from .formats import AudioCodec
 from .rtp import OutputStream, RtpPacket
@@ -127,6 +127,11 @@ class CodecChain:
         self._cn_payload = b""
         self._silence = 0
         self._noise: Noise | None = None
+        #: ``--amr-dtx=CN``: SID frames become silence (b"") or noise of these CN parameters
+        self._sid: bytes | None = None
+        self._sid_noise: Noise | None = None
+        #: samples (at the input's rate) the last packet decoded to
+        self.last_samples = 0
         self._resampler = av.AudioResampler(format="s16", layout=_layout(out_channels),
                                             rate=out.rate)
         self._fifo = av.AudioFifo()
@@ -158,24 +163,91 @@ class CodecChain:
         if self._heard is not None:
             self._heard.heard(packet.payload)
         try:
-            frames = [frame for data in self._split(packet.payload)
-                      for frame in self._decoder.decode(av.Packet(data))]
-        except (av.error.FFmpegError, ValueError) as exc:  # ValueError: bad framing
-            self.errors += 1
-            if self.errors == 1 or self.errors % 1000 == 0:
-                log.warning("%s payload not decodable (%d so far): %s", self.source.name,
-                            self.errors, exc)
+            parts = self._split(packet.payload)
+        except ValueError as exc:  # bad framing
+            return self._undecodable(exc)
+        return self._decode(packet.timestamp, parts)
+
+    def _undecodable(self, exc: Exception) -> list[bytes]:
+        self.errors += 1
+        if self.errors == 1 or self.errors % 1000 == 0:
+            log.warning("%s payload not decodable (%d so far): %s", self.source.name,
+                        self.errors, exc)
+        return []
+
+    def _decode(self, timestamp: int, parts: list[bytes]) -> list[bytes]:
+        """Decode ``parts`` (the decoder's packets of one RTP payload at ``timestamp``) into
+        the FIFO; AMR SID frames become a frame time of silence or noise where
+        ``--amr-dtx=CN`` says so (:meth:`replace_sid`)."""
+        decoded: list[av.AudioFrame | bytes] = []
+        try:
+            for data in parts:
+                if self._sid is not None and self._amr_in is not None \
+                        and self._amr_in.is_sid(data):
+                    decoded.append(self._sid_audio())
+                    continue
+                decoded += self._decoder.decode(av.Packet(data))
+        except av.error.FFmpegError as exc:
+            return self._undecodable(exc)
+        if not decoded:
             return []
-        if not frames:
-            return []
-        self._place(packet.timestamp, sum(f.samples for f in frames))
-        for frame in frames:
+        self.last_samples = sum(f.samples if isinstance(f, av.AudioFrame)
+                                else len(f) // 2 for f in decoded)
+        self._place(timestamp, self.last_samples)
+        for frame in decoded:
+            if not isinstance(frame, av.AudioFrame):
+                self._fifo.write(self._out_frame(frame, self.source.rate))
+                continue
             frame.pts = None
             if self._detect_resampler is not None:
                 self._detect(frame)
             for resampled in self._resampler.resample(frame):
                 self._fifo.write(resampled)
         return self._drain()
+
+    def replace_sid(self, params: bytes | None) -> None:
+        """``--amr-dtx=CN``: AMR SID frames are not decoded but replaced by 20 ms of silence
+        (``params`` None) or of comfort noise of those CN parameters, as rtpengine does."""
+        self._sid = params if params is not None else b""
+
+    def _sid_audio(self) -> bytes:
+        count = self.source.samples(20)
+        if not self._sid:
+            return bytes(count * 2)
+        if self._sid_noise is None:
+            self._sid_noise = Noise(self.source.rate)
+        return self._sid_noise.take(count, self._sid)
+
+    def _out_frame(self, pcm: bytes, rate: int) -> av.AudioFrame:
+        """s16 mono ``pcm`` at ``rate`` as a frame for the FIFO (the output's rate and
+        channels: resampled here when the rates differ)."""
+        if rate != self.out.rate:
+            frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2, align=1)
+            frame.sample_rate = rate
+            frame.planes[0].update(pcm)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=self.out.rate)
+            pcm = b"".join(bytes(f.planes[0])[:f.samples * 2]
+                           for f in (*resampler.resample(frame), *resampler.resample(None)))
+        if self._out_channels == 2:
+            mono = memoryview(pcm).cast("h")
+            pcm = b"".join(int(v).to_bytes(2, "little", signed=True) * 2 for v in mono)
+        frame = av.AudioFrame(format="s16", layout=_layout(self._out_channels),
+                              samples=len(pcm) // (2 * self._out_channels), align=1)
+        frame.sample_rate = self.out.rate
+        frame.planes[0].update(pcm)
+        return frame
+
+    def conceal(self, timestamp: int, ms: int) -> list[bytes]:
+        """``ms`` of a DTX gap at ``timestamp`` (input RTP clock) made by an AMR decoder
+        itself: a NO_DATA frame per 20 ms, from which libopencore makes concealment or the
+        comfort noise of the last SID (rtpengine's native AMR DTX)."""
+        assert self._amr_in is not None
+        return self._decode(timestamp, [bytes([NO_DATA << 3])] * max(1, ms // 20))
+
+    @property
+    def amr_in(self) -> bool:
+        """Whether the input is AMR or AMR-WB."""
+        return self._amr_in is not None
 
     def _split(self, payload: bytes) -> list[bytes]:
         """The decoder's packets in one RTP payload."""
@@ -221,12 +293,13 @@ class CodecChain:
         if self._chunk == self.out.samples(self.ptime):
             self._cn_pt, self._cn_payload, self._silence = pt, payload, threshold
 
-    def noise(self, timestamp: int, params: bytes | None) -> list[bytes]:
-        """One packet time of comfort noise (of the CN ``params``; ``None``: silence) in
-        place of the input at ``timestamp`` (input RTP clock): a CN packet from a party whose
-        peer has no CN, or a DTX gap filled."""
-        count = self.out.samples(self.ptime)
-        self._place(timestamp, self.source.samples(self.ptime))
+    def noise(self, timestamp: int, params: bytes | None, ms: int = 0) -> list[bytes]:
+        """``ms`` (default: one output packet time) of comfort noise (of the CN ``params``;
+        ``None``: silence) in place of the input at ``timestamp`` (input RTP clock): a CN
+        packet from a party whose peer has no CN, or a DTX gap filled."""
+        ms = ms or self.ptime
+        count = self.out.samples(ms)
+        self._place(timestamp, self.source.samples(ms))
         if params is None:
             pcm = bytes(count * 2)
         else:
@@ -242,12 +315,6 @@ class CodecChain:
         frame.planes[0].update(pcm)
         self._fifo.write(frame)
         return self._drain()
-
-    def fill(self, params: bytes | None) -> list[bytes]:
-        """A DTX gap: one packet time of noise (or silence) where the next input was due."""
-        if self._next_in is None:
-            return []
-        return self.noise(self._next_in, params)
 
     def _place(self, timestamp: int, samples: int) -> None:
         """Anchor the output timeline on the input's: restart the FIFO at a gap or jump."""

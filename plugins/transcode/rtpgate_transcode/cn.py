@@ -7,14 +7,11 @@ DTX options, and the noise FFmpeg's ``comfortnoise`` codec makes from a CN paylo
   output packet time whose audio is silence (every sample within the threshold: percent of full
   scale, rtpengine's meaning) goes out as a CN packet carrying ``--cn-payload`` (default level
   32, -32 dBov) instead of the codec's silence.
-* **DTX** (``--dtx-delay``): on a transcoded direction, once no packet came for a packet time
-  plus that delay, the gap is filled one packet time at a time (silence, or comfort noise from
-  ``--dtx-cn-params``) until packets come again or ``--max-dtx`` seconds passed.  rtpengine
-  holds every packet back by the delay (a jitter buffer) and fills the slots that stay empty;
-  rtpgate does not delay packets: it fills after the delay, and a packet that comes back
-  earlier than the filled time continues from there (its timestamps move on by the
-  difference).  ``--dtx-buffer``, ``--dtx-lag`` and ``--dtx-shift`` size and steer that buffer
-  in rtpengine; rtpgate has none, so they are accepted and have no effect.
+* **DTX** (``--dtx-delay`` and the other DTX options): rtpengine's DTX buffer, see
+  :mod:`~rtpgate_transcode.dtx`.  A gap is filled with silence, or with comfort noise of
+  ``--dtx-cn-params``; AMR input by its decoder (a NO_DATA frame: concealment or the noise of
+  the last SID) unless ``--amr-dtx=CN``, which also replaces AMR SID frames by 20 ms of that
+  silence or noise instead of decoding them.
 """
 
 from __future__ import annotations
@@ -27,6 +24,8 @@ import av
 from pydantic import AfterValidator, Field
 from rtpgate.api import Option, SettingsView
 
+from .dtx import DtxOptions
+
 if TYPE_CHECKING:
     from rtpgate.api import Runtime
 
@@ -36,6 +35,13 @@ def _cn_params(values: list[int]) -> list[int]:
     if values and values[0] > 127:
         raise ValueError("the noise level (the first value) must be 0-127")
     return values
+
+
+def _amr_dtx(value: str) -> str:
+    """``native`` or ``CN``, in any case (rtpengine: ``Invalid --amr-dtx``)."""
+    if value.lower() not in ("native", "cn"):
+        raise ValueError(f"Invalid --amr-dtx ('{value}'): native or CN")
+    return value.lower()
 
 
 CnParams = Annotated[list[Annotated[int, Field(ge=0, le=254)]], AfterValidator(_cn_params)]
@@ -52,9 +58,19 @@ OPTIONS: tuple[Option, ...] = (
            "stream's gap is filled (0: off)", metavar="INT"),
     Option("max-dtx", int, 30,
            "seconds a gap is filled at most (0 or less: without end)", metavar="INT"),
-    Option("dtx-buffer", int, 10, "accepted; rtpgate holds no DTX buffer", metavar="INT"),
-    Option("dtx-lag", int, 100, "accepted; rtpgate holds no DTX buffer", metavar="INT"),
-    Option("dtx-shift", int, 5, "accepted; rtpgate holds no DTX buffer", metavar="INT"),
+    Option("dtx-buffer", Annotated[int, Field(ge=0)], 10,
+           "packets held in the DTX buffer beyond which (with --dtx-lag) it is overflowing",
+           metavar="INT"),
+    Option("dtx-lag", Annotated[int, Field(ge=0)], 100,
+           "milliseconds of audio held in the DTX buffer beyond which (with --dtx-buffer) it "
+           "is overflowing", metavar="INT"),
+    Option("dtx-shift", Annotated[int, Field(ge=0)], 5,
+           "milliseconds the DTX timer is moved at an overflow or underflow (0: packets are "
+           "dropped or audio added instead)", metavar="INT"),
+    Option("amr-dtx", Annotated[str, AfterValidator(_amr_dtx)], "native",
+           "DTX of AMR and AMR-WB: the codec's own (native: SID frames and gaps go to the "
+           "decoder) or CN (SID frames and gaps replaced by silence or --dtx-cn-params noise)",
+           metavar="native|CN"),
     Option("dtx-cn-params", CnParams, [],
            "comfort noise parameters (as --cn-payload) for the noise that fills DTX gaps "
            "(default: silence)", metavar="INT"),
@@ -68,7 +84,11 @@ class CnOptions(SettingsView):
     cn_payload: list[int]
     dtx_delay: int
     max_dtx: int
+    dtx_buffer: int
+    dtx_lag: int
+    dtx_shift: int
     dtx_cn_params: list[int]
+    amr_dtx: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +102,17 @@ class CnSettings:
     max_dtx_s: int = 30
     #: CN parameters of the noise filling DTX gaps; empty: silence
     dtx_noise: bytes = b""
+    dtx_buffer: int = 10
+    dtx_lag_ms: int = 100
+    dtx_shift_ms: int = 5
+    #: ``--amr-dtx=CN``: AMR's SID frames and gaps become silence or noise, not decoded
+    amr_dtx_cn: bool = False
+
+    @property
+    def dtx(self) -> DtxOptions:
+        """The DTX buffer's options."""
+        return DtxOptions(self.dtx_delay_ms / 1000, self.dtx_buffer, self.dtx_lag_ms / 1000,
+                          self.dtx_shift_ms / 1000, float(self.max_dtx_s))
 
     @classmethod
     def of(cls, runtime: Runtime | None) -> CnSettings:
@@ -93,7 +124,9 @@ class CnSettings:
         return cls(silence=max(1, int(percent / 100 * 65535)) if percent > 0 else 0,
                    cn_payload=bytes(settings.cn_payload) or b"\x20",
                    dtx_delay_ms=settings.dtx_delay, max_dtx_s=settings.max_dtx,
-                   dtx_noise=bytes(settings.dtx_cn_params))
+                   dtx_noise=bytes(settings.dtx_cn_params), dtx_buffer=settings.dtx_buffer,
+                   dtx_lag_ms=settings.dtx_lag, dtx_shift_ms=settings.dtx_shift,
+                   amr_dtx_cn=settings.amr_dtx == "cn")
 
 
 def silent(pcm: bytes, threshold: int) -> bool:

@@ -5,8 +5,11 @@ PyAV's wheels: GSM, G.729, iLBC and AMR-WB can be received, never sent), the aud
 FFmpeg works at (G.722 is 16 kHz audio on an 8 kHz RTP clock, RFC 3551 4.5.2) and what one RTP
 payload holds.  AMR and AMR-WB payloads (RFC 4867, octet-aligned or bandwidth-efficient) are
 converted to and from FFmpeg's frames by :mod:`~rtpgate_transcode.amr`; AMR-NB is sent with
-libopencore's encoder.  An iLBC payload is one or more 20 ms (38 bytes) or 30 ms (50 bytes)
-frames, as its fmtp ``mode`` says (RFC 3952; 30 without one).
+libopencore's encoder.  Both are decoded with libopencore's decoders (in PyAV's wheels), as
+rtpengine decodes AMR: FFmpeg's own ``amrnb`` and ``amrwb`` refuse SID frames ("not yet
+implemented") and ``amrnb`` a NO_DATA frame, so they could neither decode a sender's DTX nor
+conceal a gap (``--amr-dtx=native``).  An iLBC payload is one or more 20 ms (38 bytes) or
+30 ms (50 bytes) frames, as its fmtp ``mode`` says (RFC 3952; 30 without one).
 
 G.726 (``G726-16/24/32/40``, the names and bitrates rtpengine knows; RFC 3551 4.5.4 packing,
 FFmpeg's ``g726le``) is sent as rtpengine sends it: FFmpeg's encoder takes frames of a size
@@ -68,9 +71,9 @@ CODECS: tuple[AudioCodec, ...] = (
     AudioCodec("G722", 8000, 16000, "g722", "g722", bytes_per_ms=8),
     AudioCodec("opus", 48000, 48000, "libopus", "libopus", rtpmap_channels=2),
     AudioCodec("opus", 48000, 48000, "libopus", "libopus"),
-    AudioCodec("AMR", 8000, 8000, "amrnb", "libopencore_amrnb", framing="amr",
+    AudioCodec("AMR", 8000, 8000, "libopencore_amrnb", "libopencore_amrnb", framing="amr",
                fmtp="octet-align=1;mode-change-capability=2"),
-    AudioCodec("AMR-WB", 16000, 16000, "amrwb", None, framing="amr-wb",
+    AudioCodec("AMR-WB", 16000, 16000, "libopencore_amrwb", None, framing="amr-wb",
                fmtp="octet-align=1;mode-change-capability=2"),
     *(AudioCodec(f"G726-{kbit}", 8000, 8000, "g726le", "g726le", bytes_per_ms=kbit // 8,
                  bit_rate=kbit * 1000, coded_bits=kbit // 8) for kbit in (16, 24, 32, 40)),

@@ -45,6 +45,8 @@ class DirectionPlan:
     options: tuple[str, ...] = ()
     #: the receiver's CN codecs, when silence is to go out as CN
     cn_out: tuple[Codec, ...] = ()
+    #: the sender's packetisation time (ms): the DTX buffer's first step
+    in_ptime: int = 20
 
     def bitrate(self, codec: Codec) -> int | None:
         """The bitrate ``codec-set`` (or a ``codec-transcode`` spec) asks for ``codec``."""
@@ -60,7 +62,8 @@ class DirectionPlan:
 
     def key(self) -> tuple[object, ...]:
         out = self.dtmf_out
-        return (self.ptime, self.options, tuple((c.pt, c.encoding) for c in self.cn_out),
+        return (self.ptime, self.in_ptime, self.options,
+                tuple((c.pt, c.encoding) for c in self.cn_out),
                 out.pt if out else -1, tuple(sorted(
             (pt, r.action, r.source.encoding, r.source.fmtp,
              r.target.pt if r.target else -1, r.target.encoding if r.target else "",
@@ -155,4 +158,4 @@ def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionP
         ptime = next((p for r in routes.values() if r.action == "transcode"
                       and r.target is not None and (p := spec_ptime(sink, r.target))), ptime)
     return DirectionPlan(routes, ptime, te_received[0] if detect else None, sink.codec_set,
-                         tuple(cn_received) if make_cn else ())
+                         tuple(cn_received) if make_cn else (), source.ptime or 20)

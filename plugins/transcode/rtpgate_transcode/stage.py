@@ -35,6 +35,7 @@ from . import dtmf, formats
 from .amr import ModeRequest
 from .chain import CodecChain
 from .cn import CnSettings
+from .dtx import DtxBuffer, Held
 from .plan import DirectionPlan
 from .rtp import MalformedRtp, OutputStream, RtpPacket, parse
 
@@ -64,9 +65,8 @@ class TranscodeStage:
         self._cn = cn or CnSettings()
         self._timer: asyncio.TimerHandle | None = None
         #: DTX (``--dtx-delay``): the timer, the chain that last had audio and when
-        self._dtx_timer: asyncio.TimerHandle | None = None
+        self._dtx: DtxBuffer[tuple[str, RtpPacket]] | None = None
         self._dtx_chain: CodecChain | None = None
-        self._dtx_last = 0.0
         self._streams: dict[int, OutputStream] = {}
         self._chains: dict[int, CodecChain] = {}
         self._backlog: deque[bytes] = deque()
@@ -110,6 +110,8 @@ class TranscodeStage:
                    == [str(target.clock)]), None)
         if cn is not None and self._cn.silence:
             chain.send_cn_for_silence(cn.pt, self._cn.cn_payload, self._cn.silence)
+        if self._cn.amr_dtx_cn:
+            chain.replace_sid(self._cn.dtx_noise or None)
         self._chains[pt] = chain
         return chain
 
@@ -131,31 +133,91 @@ class TranscodeStage:
         if route.action == "pass":
             assert route.target is not None
             return self._passed(packet, route.target.pt)
+        if route.action in ("transcode", "cn", "tone") and self._hold(route.action, packet):
+            return None  # in the DTX buffer: sent when its turn comes
         if route.action == "tone":
             self._tone(packet)
             return self._next()
         if route.action == "cn":
             self._comfort_noise(packet)
             return self._next()
-        if self._event is not None and not self._event[2]:
-            return self._next()  # the sender's audio under an event played in-band
-        chain = self._chain(pt)
-        if chain is None:
+        if self._chain(pt) is None:
             return self._bad()
+        self._transcode(packet)
+        return self._next()
+
+    def _transcode(self, packet: RtpPacket) -> int:
+        """Decode and encode one packet of audio into the backlog; its duration in ms."""
+        if self._event is not None and not self._event[2]:
+            return 0  # the sender's audio under an event played in-band
+        chain = self._chain(packet.pt)
+        if chain is None:
+            self.malformed += 1
+            return 0
         errors = chain.errors
         produced = chain.process(packet)
-        if self._cn.dtx_delay_ms:
-            self._dtx_watch(chain)
+        self._dtx_chain = chain
         if chain.detector is not None and self.plan.dtmf_out is not None:
             produced = [self._as_event(chain, p) for p in produced]
         self._backlog.extend(produced)
         if chain.errors != errors:  # not decodable: an ingress error of the stream
             self.malformed += 1
             self.error = not self._backlog
+            return 0
         while len(self._backlog) > BACKLOG + chain.burst:
             self._backlog.popleft()
             self.overflow += 1
-        return self._next()
+        return chain.last_samples * 1000 // chain.source.rate
+
+    def _hold(self, action: str, packet: RtpPacket) -> bool:
+        """With ``--dtx-delay``: the packet goes into the DTX buffer (True), made on first
+        use; the buffer's timer has it processed (:meth:`_take`) or fills its gap."""
+        if not self._cn.dtx_delay_ms or self._send is None:
+            return False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a test driving the stage by hand
+            return False
+        if self._dtx is None:
+            route = self.plan.routes[packet.pt]
+            source = formats.find(route.source.encoding)
+            clock = source.clock if source is not None else 8000
+            self._dtx = DtxBuffer(self._cn.dtx, clock, self.plan.in_ptime, self._take,
+                                  self._fill)
+        self._dtx.hold(Held(packet.timestamp, loop.time(), (action, packet),
+                            static=action == "tone"), loop)
+        return True
+
+    def _take(self, item: tuple[str, RtpPacket]) -> int:
+        """A packet whose turn came in the DTX buffer: processed, and what it made sent."""
+        action, packet = item
+        ms = 0
+        if action == "tone":
+            self._tone(packet)
+        elif action == "cn":
+            self._comfort_noise(packet)
+        else:
+            ms = self._transcode(packet)
+        self._release()
+        return ms
+
+    def _fill(self, timestamp: int, ms: int) -> None:
+        """A gap in the DTX buffer: ``ms`` of audio at the input ``timestamp``; from an AMR
+        decoder itself (``--amr-dtx=native``), else silence or ``--dtx-cn-params`` noise."""
+        chain = self._dtx_chain
+        if chain is None:
+            return
+        if chain.amr_in and not self._cn.amr_dtx_cn:
+            self._backlog.extend(chain.conceal(timestamp, ms))
+        else:
+            self._backlog.extend(chain.noise(timestamp, self._cn.dtx_noise or None, ms))
+        self._release()
+
+    def _release(self) -> None:
+        """Send the first packet made, now (the rest are paced, :meth:`_next`)."""
+        out = self._next()
+        if out is not None and self._send is not None and not self._send(out, self):
+            self._backlog.clear()
 
     def _comfort_noise(self, packet: RtpPacket) -> None:
         """A CN packet from the sender, for a receiver without CN: a packet time of the noise
@@ -165,42 +227,7 @@ class TranscodeStage:
             self.dropped += 1
             return
         self._backlog.extend(chain.noise(packet.timestamp, packet.payload))
-        if self._cn.dtx_delay_ms:  # the noise goes on in a DTX gap after it
-            self._dtx_watch(chain)
-
-    def _dtx_watch(self, chain: CodecChain) -> None:
-        """Audio came: a gap from now on is filled once it is longer than the delay."""
-        if self._send is None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._dtx_chain, self._dtx_last = chain, loop.time()
-        if self._dtx_timer is None:
-            self._dtx_timer = loop.call_later(self._dtx_due(), self._dtx)
-
-    def _dtx_due(self) -> float:
-        return (self.plan.ptime + self._cn.dtx_delay_ms) / 1000
-
-    def _dtx(self) -> None:
-        """Fill one packet time of a gap (silence, or ``--dtx-cn-params`` noise), until
-        packets come again or ``--max-dtx`` passed."""
-        self._dtx_timer = None
-        chain = self._dtx_chain
-        if chain is None or self._send is None:
-            return
-        loop = asyncio.get_running_loop()
-        idle = loop.time() - self._dtx_last
-        if idle < self._dtx_due():  # a packet came meanwhile
-            self._dtx_timer = loop.call_later(self._dtx_due() - idle, self._dtx)
-            return
-        if 0 < self._cn.max_dtx_s < idle:
-            return
-        for data in chain.fill(self._cn.dtx_noise or None):
-            if not self._send(data, self):
-                return
-        self._dtx_timer = loop.call_later(self.plan.ptime / 1000, self._dtx)
+        self._dtx_chain = chain  # a DTX gap after it is filled by this chain
 
     def _audio_chain(self) -> CodecChain | None:
         for pt, route in self.plan.routes.items():
@@ -300,10 +327,11 @@ class TranscodeStage:
 
     def close(self) -> None:
         """Stop pacing (the stage is replaced or its media goes)."""
-        for timer in (self._timer, self._dtx_timer):
-            if timer is not None:
-                timer.cancel()
-        self._timer = self._dtx_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        if self._dtx is not None:
+            self._dtx.close()
         self._dtx_chain = None
         self._backlog.clear()
 
