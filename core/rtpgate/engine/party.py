@@ -154,13 +154,17 @@ def block_media(engine: Engine, request: PartyRequest, block: bool, silence: boo
 
 
 def forwarding(engine: Engine, request: PartyRequest, start: bool) -> Reply:
+    """start/stop forwarding of a party (``directional``) or the whole call; the call gets
+    its recording state either way (rtpengine's ``recording_start``), with the ``metadata``
+    given."""
     call, ml = party(engine, request)
     ml = _directional(request, ml)
+    if call.recording is None:
+        call.recording = m.Recording()
+    call.recording.metadata = request.metadata or call.recording.metadata
     if ml is not None:
         ml.forwarding = start
         return {}
-    if call.recording is None:
-        call.recording = m.Recording()
     call.recording.forwarding = start
     return {}
 

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ DAEMON = shutil.which("rtpengine-recording")
 UNSHARE = shutil.which("unshare")
 
 
-def _daemon_script(spool: Path, out: Path, scratch: Path) -> str:
+def _daemon_script(spool: Path, out: Path, scratch: Path, extra: str = "") -> str:
     return f"""set -e
 mkdir -p {scratch}/realproc
 mount --rbind /proc {scratch}/realproc
@@ -34,12 +35,12 @@ mount -t tmpfs tmpfs /proc
 for entry in {scratch}/realproc/*; do ln -s "$entry" "/proc/${{entry##*/}}"; done
 ln -s {spool}/rtpengine-proc /proc/rtpengine
 exec {DAEMON} --foreground --log-stderr --log-level=7 --table=0 --spool-dir={spool} \
-    --output-dir={out} --output-format=wav --output-single --num-threads=2
+    --output-dir={out} --output-format=wav --output-single --num-threads=2 {extra}
 """
 
 
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Callable[[Path], tuple[subprocess.Popen[bytes], Path]]]:
+def daemon(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], Path]]]:
     if DAEMON is None:
         pytest.skip("rtpengine-recording (Debian package rtpengine-recording-daemon) is not "
                     "installed")
@@ -50,13 +51,13 @@ def daemon(tmp_path: Path) -> Iterator[Callable[[Path], tuple[subprocess.Popen[b
                     "/proc/rtpengine")
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(spool: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    def start(spool: Path, extra: str = "") -> tuple[subprocess.Popen[bytes], Path]:
         out, scratch = tmp_path / "wav", tmp_path / "scratch"
         out.mkdir()
         scratch.mkdir()
         log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen([UNSHARE or "unshare", "--mount", "--propagation", "private",
-                                 "--", "/bin/sh", "-c", _daemon_script(spool, out, scratch)],
+                                 "--", "/bin/sh", "-c", _daemon_script(spool, out, scratch, extra)],
                                 stdout=log, stderr=subprocess.STDOUT)
         log.close()
         started.append(proc)
@@ -144,3 +145,63 @@ def test_rtpengine_recording_makes_wav_files_of_the_call(
     written, errors = int(found.group(1)), int(found.group(2))
     assert written + errors == 2 * len(from_a) and errors <= 10, server.log
     assert not errors or "rtpengine-recording reads too slowly" in server.log
+
+
+def test_forwarding_through_rtpengine_recording(
+        rtpgate_server: Callable[..., ServerProcess], daemon: Callable[..., tuple[
+            subprocess.Popen[bytes], Path]], tmp_path: Path) -> None:
+    """``start forwarding`` with the proc method, as rtpengine: the call's streams go to the
+    daemon with ``RECORDING 0`` and ``FORWARDING 1`` (no audio file is written), and the
+    daemon's ``--forward-to`` socket gets the call's metadata, then every packet (its IP/UDP
+    header and the RTP packet); ``directional`` forwarding marks only that party's streams
+    (``STREAM n FORWARDING 1``)."""
+    spool = tmp_path / "spool"
+    server = rtpgate_server(f"--recording-dir={spool}", "--recording-method=proc",
+                            "--delete-delay=0")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(tmp_path / "forward.sock"))
+    listener.listen(4)
+    listener.settimeout(20)
+    proc, out = daemon(spool, f"--forward-to={tmp_path / 'forward.sock'}")
+    call = make_call(server)
+    assert call.ng("start forwarding", metadata="fwd=1")["result"] == "ok"
+    conn, _ = listener.accept()  # the daemon connects once it reads METADATA
+    conn.settimeout(5)
+    assert conn.recv(65536) == b"fwd=1"
+    meta_file = next(spool.glob("*.meta"))
+    text = meta_file.read_text()
+    assert "\nRECORDING 0\n0:\n\n" in text and "\nFORWARDING 1\n0:\n\n" in text
+    wait_for(lambda: _open_fifos(proc.pid) >= 4, what="the daemon opening the streams")
+
+    payload = pcmu(tone(0.02, 1000))[0]
+    sent = []
+    for i in range(5):
+        for sender, ssrc in (("a", 0xAAAA), ("b", 0xBBBB)):
+            packet = rtp(i, payload, ssrc)
+            assert call.send(sender, packet) == packet
+            sent.append(packet)
+            time.sleep(0.005)
+    got = [conn.recv(65536) for _ in sent]
+    # each forwarded packet is the IPv4/UDP header rtpengine fakes and the RTP packet
+    assert sorted(g[28:] for g in got) == sorted(sent)
+    assert all(g[0] == 0x45 and g[9] == 17 for g in got)
+
+    # nothing forwards: the recording ends (the metadata file goes), as rtpengine's
+    # recording_stop; forwarding one party starts a new one
+    assert call.ng("stop forwarding")["result"] == "ok"
+    wait_for(lambda: not meta_file.exists(), what="the metadata file removed")
+    assert call.ng("start forwarding", **{"from-tag": "b",
+                                          "flags": ["directional"]})["result"] == "ok"
+    meta_file = wait_for(lambda: next(spool.glob("*.meta"), None), what="a new metadata file")
+    text = wait_for(lambda: (t := meta_file.read_text()).count(" FORWARDING ") >= 4 and t,
+                    what="the per-stream FORWARDING sections")
+    assert "\nFORWARDING 0\n0:\n\n" in text
+    streams = dict(re.findall(r"STREAM (\d+) details\n\d+:\nTAG (\d+) ", text))
+    flags = dict(re.findall(r"STREAM (\d+) FORWARDING (\d)\n", text))  # the last of each
+    assert flags and {s: flags[s] for s in streams} == {
+        s: "1" if tag == "1" else "0" for s, tag in streams.items()}
+    assert call.ng("delete")["result"] == "ok"
+    wait_for(lambda: not list(spool.glob("*.meta")), what="the metadata file removed")
+    assert not list(out.rglob("*.wav"))  # forwarded, never recorded
+    conn.close()
+    listener.close()
