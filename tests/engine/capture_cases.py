@@ -585,6 +585,37 @@ SCENARIOS.update({
 })
 
 
+#: An MSRP section (``m=message ... TCP/MSRP``): not relayed, passed on as written.
+MSRP = ("m=message 2855 TCP/MSRP *\r\nc=IN IP4 192.168.10.21\r\na=setup:active\r\n"
+        "a=accept-types:message/cpim\r\na=path:msrp://192.168.10.21:2855/kjh2;tcp\r\n")
+
+SCENARIOS.update({
+    "replace_session_connection": ("replace session-connection: the session c= is rewritten "
+                                   "although every media section has its own", [
+        offer(sdp(session="", media=BASIC).replace(
+            "m=audio 16384 RTP/AVP 0 8 101\r\n",
+            "m=audio 16384 RTP/AVP 0 8 101\r\nc=IN IP4 192.168.10.21\r\n"),
+            replace=["origin", "session-connection"]),
+        offer(sdp(version=3724394401, media=BASIC).replace(
+            "m=audio 16384 RTP/AVP 0 8 101\r\n",
+            "m=audio 16384 RTP/AVP 0 8 101\r\nc=IN IP4 192.168.10.21\r\n")),
+        DELETE]),
+    "msrp_message_passthrough": ("an m=message TCP/MSRP section is passed on untouched (port, "
+                                 "c=, a=setup), beside a relayed audio section (the answer "
+                                 "has no a=setup: 10.5 reports a DTLS role for it)", [
+        offer(sdp(extra=MSRP), ICE="remove"),
+        answer(bob(extra=MSRP.replace("192.168.10.21", B_IP).replace(
+            "a=setup:active\r\n", ""))),
+        DELETE]),
+    "rejected_sections_as_written": ("a rejected section keeps its a=mid; a non-RTP format "
+                                     "list is copied with its spacing (m=application 0 * )", [
+        offer(sdp(media="a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=mid:0\r\n", codecs="0",
+                  extra="m=audio 0 RTP/AVP 0\r\na=sendrecv\r\na=mid:1\r\n"
+                        "m=application 0 RTP/AVP 124\r\nm=application 0 * \r\n")),
+        DELETE]),
+})
+
+
 #: Scenarios for a dual-stack interface (rtpengine with ``interface = 127.0.0.1;::1``, rtpgate
 #: with ``-i 127.0.0.1 -i ::1``): written to ``cases_dual/`` with ``--dual``.
 DUAL_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {

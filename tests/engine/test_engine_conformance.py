@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from e2e_helpers import shared_file
+from engine_client import new_call_id, ng
 from rtpgate.testing import ServerProcess
 
 HERE = Path(__file__).parent
@@ -64,6 +65,39 @@ def test_dual_stack_scenarios(rtpgate_server: Callable[..., ServerProcess]) -> N
     results = run(server, HERE / "cases_dual")
     assert len(results) == len(list((HERE / "cases_dual").glob("*.json")))
     assert {name: result for name, result in results.items() if result != "PASS"} == {}
+
+
+#: A party's own host candidates at the top local preference (65535).
+ICE_OWN = ("a=ice-ufrag:asbsdfds\r\na=ice-pwd:sfhwsrgyergws45ujhsrthsrhH\r\n"
+           "a=candidate:sfthqw45hdfgdfsb 1 UDP 2130706431 192.168.10.21 16384 typ host\r\n"
+           "a=candidate:sfthqw45hdfgdfsb 2 UDP 2130706430 192.168.10.21 16385 typ host\r\n")
+
+
+def _candidates(sdp: str) -> list[tuple[str, str, str]]:
+    """(component, priority, address) of each ``a=candidate`` line rtpgate wrote."""
+    return [(f[1], f[3], f[4]) for f in (line.split(" ") for line in sdp.split("\r\n")
+                                         if line.startswith("a=candidate:"))
+            if f[4] in ("127.0.0.1", "::1")]
+
+
+def test_dual_stack_pass_through_priorities(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """Pass-through (``ICE=optional``, ICE in the offer) on a dual-stack interface: rtpgate's
+    candidates go just above the party's own, which are at the top local preference, so on
+    the second address the local preference falls below zero and wraps as rtpengine's unsigned
+    32-bit arithmetic (the priorities rtpengine 10.5 wrote for this SDP with ``interface =
+    127.0.0.1;::1``; the corpus runner ignores ``a=candidate`` lines, and the capture is not
+    kept as a case: 10.5 gives both addresses the same port, rtpgate a port of each pool)."""
+    server = rtpgate_server("--delete-delay=0", "-i", "127.0.0.1", "-i", "::1")
+    call = new_call_id()
+    sdp = ("v=0\r\no=alice 1 1 IN IP4 192.168.10.21\r\ns=-\r\nc=IN IP4 192.168.10.21\r\n"
+           "t=0 0\r\nm=audio 16384 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" + ICE_OWN)
+    reply = ng(server, {"command": "offer", "call-id": call, "from-tag": "ft", "sdp": sdp,
+                        "ICE": "optional"})
+    assert _candidates(reply["sdp"]) == [
+        ("1", "2097152255", "127.0.0.1"), ("1", "4294967295", "::1"),
+        ("2", "2097152254", "127.0.0.1"), ("2", "4294967294", "::1")], reply["sdp"]
+    ng(server, {"command": "delete", "call-id": call, "from-tag": "ft"})
 
 
 @pytest.mark.parametrize("corpus", ["own", "shared"])

@@ -342,3 +342,18 @@ def test_record_call_values_as_rtpengine(server: ServerProcess) -> None:
     assert ng(server, {"command": "pause recording", "call-id": call})["result"] == "ok"
     offer(server, call, record_call="yes")
     assert ng(server, {"command": "query", "call-id": call})["recording"]["call recording"] == 0
+
+
+def test_msrp_section_gets_the_session_address_it_relied_on(server: ServerProcess) -> None:
+    """An ``m=message`` (MSRP over TCP) section is not relayed: when the session ``c=`` (now
+    rtpgate's) was its only address, the party's own address is written into it, as rtpengine
+    does (its ``synth_session_connection``); its port and attributes stay as written."""
+    call = new_call_id()
+    msrp = ("m=message 2855 TCP/MSRP *\r\na=setup:active\r\n"
+            "a=path:msrp://192.168.10.21:2855/kjh2;tcp\r\n")
+    reply = offer(server, call, sdp=sdp(extra=msrp), ICE="remove")
+    text = reply["sdp"]
+    assert "\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" in text, text
+    assert text.endswith("m=message 2855 TCP/MSRP *\r\nc=IN IP4 192.168.10.21\r\n"
+                         "a=setup:active\r\na=path:msrp://192.168.10.21:2855/kjh2;tcp\r\n"), text
+    delete(server, call)

@@ -57,6 +57,9 @@ class OfferFlags:
     replace_origin: bool = False
     replace_username: bool = False
     replace_session_name: bool = False
+    #: ``replace: session-connection``: the session ``c=`` is rewritten even when every
+    #: media section has its own (rtpengine's ``replace_sess_conn``).
+    replace_session_connection: bool = False
     replace_sdp_version: bool = False
     force_increment_sdp_version: bool = False
     replace_zero_address: bool = False
@@ -130,6 +133,8 @@ def _replace(flags: OfferFlags, item: str) -> None:
         flags.replace_username = True
     elif key == "session-name":
         flags.replace_session_name = True
+    elif key == "session-connection":
+        flags.replace_session_connection = True
     elif key == "sdp-version":
         flags.replace_sdp_version = True
     elif key == "force-increment-sdp-ver":

@@ -6,7 +6,9 @@ byte.  It replaces the ``m=`` port, protocol and format list, the ``c=`` address
 It strips the attributes it regenerates and appends, at the end of each media section and in
 rtpengine's order: ``a=mid``, per codec ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb``, the direction,
 ``a=rtcp`` (and ``a=rtcp-mux``), ``a=ptime``, then ICE credentials and candidates.  A rejected
-(port 0) section keeps its port and loses the regenerated attributes.
+(port 0) section keeps its port and ``a=mid`` and loses the other regenerated attributes; an
+``m=message`` (MSRP over TCP) section is not relayed and stays as written (with the session's
+``c=`` copied into it when it had none).
 
 Pass-through (``ICE=force-relay`` or ``optional`` with ICE on both sides, rtpengine's
 ``PASSTHRU``): the section keeps its party's protocol and its own ICE, DTLS and SDES attributes,
@@ -151,8 +153,8 @@ class Rewriter:
             elif flags.replace_session_name and session.session_name_start >= 0:
                 self.replace(session.session_name_start, session.session_name_end,
                              receiver.sdp_session_name)
-            if session.connection is not None and any(
-                    media.connection is None for media in session.medias):
+            if session.connection is not None and (flags.replace_session_connection or any(
+                    media.connection is None for media in session.medias)):
                 address = session.connection
                 self.replace(address.start, address.end, self._address(first, first_rtp, True))
             passthrough = any(_passthrough(plan) for plan in plans)
@@ -169,6 +171,8 @@ class Rewriter:
                 if plan is None:
                     self.copy_to(media.start)
                     self.skip_to(media.end)
+                elif media.media_type == "message":
+                    self._message(media, session.connection)
                 else:
                     self._media(media, plan)
         self.copy_to(self.sdp.end)
@@ -225,12 +229,10 @@ class Rewriter:
         else:
             self.copy_to(media.transport_end)
         if receiver.protocol is not None:
-            formats = "".join(f" {c.pt}" for c in plan.codecs)
-        else:
-            formats = f" {media.formats_text}" if media.formats_text else ""
-        if formats:
-            self.out.append(formats)
-        self.skip_to(media.formats_end)
+            self.out.append("".join(f" {c.pt}" for c in plan.codecs))
+            self.skip_to(media.formats_end)
+        else:  # not RTP: the format list as written, spacing and all (``m=application 0 * ``)
+            self.copy_to(media.formats_end)
         if media.connection is not None:
             self.replace(media.connection.start, media.connection.end,
                          self._address(plan, rtp, True))
@@ -258,6 +260,16 @@ class Rewriter:
         self.lines(self._generated(media, plan, active))
         if legacy is not None and receiver.flags & m.MF_LEGACY_OSRTP_REV:
             self.lines([legacy])
+
+    def _message(self, media: s.Media, session_connection: s.Address | None) -> None:
+        """``m=message`` (MSRP over TCP) is not relayed: the section stays as the party wrote
+        it, its address and port included, with the session's ``c=`` written into it when it
+        has none (the session ``c=`` now names rtpgate), as rtpengine does."""
+        if media.connection is None and session_connection is not None:
+            first = media.attributes[0].start if media.attributes else media.end
+            self.copy_to(first)
+            self.lines([f"c=IN {session_connection.family} {session_connection.address}\r\n"])
+        self.copy_to(media.end)
 
     def _legacy_osrtp(self, media: s.Media, plan: MediaPlan) -> str | None:
         """Legacy OSRTP (upstream's ``sdp_out_handle_osrtp1/2``): towards a party that sent
@@ -293,9 +305,9 @@ class Rewriter:
         out: list[str] = []
         passthrough = _passthrough(plan)
         ice_ok = receiver.ice is not None and not passthrough
+        if receiver.media_id is not None:  # a rejected section keeps its a=mid too
+            out.append(f"a=mid:{receiver.media_id}\r\n")
         if active:
-            if receiver.media_id is not None:
-                out.append(f"a=mid:{receiver.media_id}\r\n")
             rtp_protocol = receiver.protocol is not None
             if rtp_protocol:
                 for codec in plan.codecs:
@@ -387,9 +399,10 @@ class Rewriter:
             if media_socket.sock is None:
                 continue
             local = media_socket.local
-            # the first address (of the family the party gets) is preferred
+            # the first address (of the family the party gets) is preferred; as rtpengine's
+            # unsigned 32-bit arithmetic, a local preference below 0 wraps
             priority = ((type_pref << 24) | ((65535 - local_pref - position) << 8)
-                        | (256 - component))
+                        | (256 - component)) & 0xFFFFFFFF
             address = self.flags.media_address or local.advertised
             kind = (f"relay raddr {address} rport {media_socket.port}" if relay else "host")
             out.append(f"a=candidate:{local.ice_foundation} {component} UDP {priority} "
