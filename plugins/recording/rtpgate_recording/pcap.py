@@ -22,7 +22,6 @@ SNAPLEN = 65535
 #: Files are written big-endian (a reader tells by the magic number), so that a record's
 #: header and the packet's IP and UDP headers are one ``struct`` pack per packet.
 _FILE_HEADER = struct.Struct("!IHHiIII")
-_RECORD = "IIII"
 _ETH = "12xH"
 _IP4 = "BBHHHBBH4s4s"
 _IP6 = "IHBB16s16s"
@@ -37,10 +36,9 @@ def file_header(linktype: int) -> bytes:
 class Headers:
     """What goes before each packet of one stream: an Ethernet header (``eth``) and the IPv4 or
     IPv6 and UDP header from ``source`` to ``destination``, as rtpengine's
-    ``endpoint_packet_header`` fakes them (no checksums); :meth:`record` adds the pcap record
-    header in front."""
+    ``endpoint_packet_header`` fakes them (no checksums)."""
 
-    __slots__ = ("_dst", "_eth", "_ip", "_ip6", "_overhead", "_ports", "_record", "_src")
+    __slots__ = ("_dst", "_eth", "_ip", "_ip6", "_overhead", "_ports", "_src")
 
     def __init__(self, source: tuple[str, int], destination: tuple[str, int], eth: bool
                  ) -> None:
@@ -55,26 +53,18 @@ class Headers:
         self._eth = ((0x86DD if self._ip6 else 0x0800),) if eth else ()
         layout = (_ETH if eth else "") + (_IP6 if self._ip6 else _IP4) + _UDP
         self._ip = struct.Struct("!" + layout)
-        self._record = struct.Struct("!" + _RECORD + layout)
         self._overhead = self._ip.size
 
     def __call__(self, size: int) -> bytes:
         """The headers for a UDP payload of ``size`` bytes (no pcap record header)."""
-        return self._pack(self._ip, (), size)
-
-    def record(self, when: float, size: int) -> bytes:
-        """The pcap record header and the headers of a ``size``-byte UDP payload captured at
-        ``when`` (``time.time()``)."""
-        seconds = int(when)
-        length = self._overhead + size
-        return self._pack(self._record, (seconds, int((when - seconds) * 1_000_000), length,
-                                         length), size)
-
-    def _pack(self, layout: struct.Struct, record: tuple[int, ...], size: int) -> bytes:
         sport, dport = self._ports
-        eth = self._eth
         if self._ip6:
-            return layout.pack(*record, *eth, 6 << 28, size + 8, 17, 64, self._src, self._dst,
-                               sport, dport, size + 8, 0)
-        return layout.pack(*record, *eth, 0x45, 0, size + 28, 0, 0x4000, 64, 17, 0, self._src,
-                           self._dst, sport, dport, size + 8, 0)
+            return self._ip.pack(*self._eth, 6 << 28, size + 8, 17, 64, self._src, self._dst,
+                                 sport, dport, size + 8, 0)
+        return self._ip.pack(*self._eth, 0x45, 0, size + 28, 0, 0x4000, 64, 17, 0, self._src,
+                             self._dst, sport, dport, size + 8, 0)
+
+    @property
+    def overhead(self) -> int:
+        """The length of what :meth:`__call__` returns."""
+        return self._overhead

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import time
+from collections.abc import Callable
 
-from rtpgate.api import MediaEndpoint
+from rtpgate.api import MediaEndpoint, Stream
 
 from . import pcap
 from .streams import StreamInfo
@@ -29,6 +31,8 @@ from .writer import Writer
 
 #: Records are handed to the writer once this many bytes are buffered (and every half second).
 FLUSH_AT = 65536
+#: A pcap record's header (big-endian, as :func:`pcap.file_header` writes the file).
+_RECORD_HEADER = struct.Struct("!IIII")
 
 
 def _stamp(when: float) -> str:
@@ -58,15 +62,42 @@ class PcapSession:
 
     # ------------------------------------------------------------------ event loop
 
-    def record(self, info: StreamInfo, when: float, data: bytes,
-               source: MediaEndpoint | None) -> None:
-        """One received packet (the relay's tap calls this for each)."""
+    def recorder(self, info: StreamInfo, stream: Stream) -> Callable[[bytes], bytes]:
+        """What records each packet ``stream`` receives, as one closure (the relay's tap
+        calls it per packet, so it does everything without further Python calls in the
+        common case): the pcap record header (one ``struct`` pack that also copies the
+        Ethernet/IP/UDP headers, kept while the source and the packet size stay the same, as
+        they do for a codec's packets) and the packet go into the call's buffer.  It returns
+        the packet, so it is the tap's stage function itself."""
         pending = self._pending
-        pending += info.headers_from(source).record(when, len(data))
-        pending += data
-        self._pending_count += 1
-        if len(pending) >= FLUSH_AT:
-            self.hand_over()
+        session = self
+        clock = time.time
+        flush_at = FLUSH_AT
+        source: MediaEndpoint | None = None
+        size = -1
+        captured = 0
+        after = b""
+        pack = _RECORD_HEADER.pack
+
+        def record(data: bytes) -> bytes:
+            nonlocal source, size, captured, after, pack, pending
+            if len(data) != size or stream.endpoint is not source:
+                source, size = stream.endpoint, len(data)
+                headers = info.headers_from(source)
+                after = headers(size)
+                captured = headers.overhead + size
+                pack = struct.Struct(f"{_RECORD_HEADER.format}{len(after)}s").pack
+            now = clock()
+            seconds = int(now)
+            pending += pack(seconds, int((now - seconds) * 1_000_000), captured, captured,
+                            after)
+            pending += data
+            session._pending_count += 1
+            if len(pending) >= flush_at:
+                session.hand_over()
+            return data
+
+        return record
 
     def hand_over(self) -> None:
         """Queue what is buffered for the writer thread: dropped and counted when more than

@@ -28,7 +28,10 @@ log = logging.getLogger("rtpgate.recording")
 #: How often records buffered on the loop are handed to the writer thread (at the latest).
 HAND_OVER_EVERY = 0.5
 
-PacketJob = Callable[[StreamInfo, float, bytes, "MediaEndpoint | None"], None]
+#: What the tap does with each packet: the pcap method's recorder (called with the packet on
+#: the loop), or the proc method's job (queued with the stream, the time and the source).
+PacketJob = Callable[[bytes], bytes] | Callable[[StreamInfo, float, bytes,
+                                                 "MediaEndpoint | None"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ class Recorder:
         self._forward_sock: socket.socket | None = None
         self._unconfigured_logged = False
         self._timer: asyncio.TimerHandle | None = None
-        #: the pcap method builds its records on the loop (the tap calls the job directly)
+        #: the pcap method builds its records on the loop (the tap calls its recorder)
         self.direct = config.method == "pcap"
 
     # ------------------------------------------------------------------ lifecycle
@@ -170,7 +173,7 @@ class Recorder:
             info = self._new_stream(session, stream)
         files = session.files
         if isinstance(files, PcapSession):
-            return files.record, info  # called on the loop by the tap
+            return files.recorder(info, stream), info  # called on the loop by the tap
         assert isinstance(files, ProcSession)
         return files.packet, info  # queued for the writer thread by the tap
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rtpgate.api import Pipeline, Stream
 
@@ -24,43 +24,57 @@ if TYPE_CHECKING:
 
 
 class RecordingTap:
-    """An ingress stage (:class:`rtpgate.api.Stage`) that passes every packet on unchanged."""
+    """An ingress stage (:class:`rtpgate.api.Stage`) that passes every packet on unchanged.
+
+    Its ``rtp`` (and ``rtcp``) is the cheapest callable that does the stream's work: the pcap
+    method's recorder, wrapped so that it returns the packet; or a method that queues the
+    packet for the writer thread (proc) and forwards it."""
 
     name = "recording"
     error = False
-    __slots__ = ("_append", "_direct", "_forward", "_info", "_job", "_queue", "_stats",
-                 "_stream")
+    __slots__ = ("_forward", "_info", "_job", "_queue", "_stats", "_stream", "rtcp", "rtp")
 
-    def __init__(self, writer: Writer, job: Callable[..., None] | None, direct: bool,
+    def __init__(self, writer: Writer, job: Callable[..., Any] | None, direct: bool,
                  info: StreamInfo | None, stream: Stream,
                  forward: Callable[[bytes], None] | None) -> None:
-        #: ``job`` runs on the loop itself (the pcap method builds its records there) instead
-        #: of being queued for the writer thread (the proc method)
-        self._direct = job if direct else None
         self._queue = writer.queue
-        self._append = writer.queue.append
         self._stats = writer.stats
         self._job = job
         self._info = info
         self._stream = stream
         self._forward = forward
+        handle: Callable[[bytes], bytes] = (
+            _recording(job, forward) if direct and job is not None else self._queued)
+        self.rtp = self.rtcp = handle
 
-    def rtp(self, data: bytes) -> bytes:
-        """:meth:`Writer.packet`, inlined: this runs for every packet of a recorded call."""
-        if self._direct is not None:
-            self._direct(self._info, time.time(), data, self._stream.endpoint)
-        elif self._job is not None:
+    def _queued(self, data: bytes) -> bytes:
+        """Queue the packet for the writer thread (at most ``limit`` waiting) and forward
+        it."""
+        if self._job is not None:
             stats = self._stats
             if len(self._queue) < stats.limit:
                 stats.queued += 1
-                self._append((self._job, self._info, time.time(), data, self._stream.endpoint))
+                self._queue.append((self._job, self._info, time.time(), data,
+                                    self._stream.endpoint))
             else:
                 stats.dropped += 1
         if self._forward is not None:
             self._forward(data)
         return data
 
-    rtcp = rtp
+
+def _recording(record: Callable[[bytes], bytes], forward: Callable[[bytes], None] | None
+               ) -> Callable[[bytes], bytes]:
+    """The pcap method's per-packet recorder (which returns the packet) as the stage's
+    function; with forwarding, both."""
+    if forward is None:
+        return record
+
+    def stage(data: bytes) -> bytes:
+        forward(data)
+        return record(data)
+
+    return stage
 
 
 class RecordingFactory:
