@@ -90,6 +90,13 @@ def rtpgate_call_changed(runtime: Runtime, call: Call) -> None:
         made.changed(call)
 
 
+@hookimpl(optionalhook=True)  # the metrics plugin's hook: loads without rtpgate-metrics too
+def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[object]:
+    from .metrics import RecordingCollector
+
+    return [RecordingCollector(lambda: _RECORDERS.get(id(runtime)))]
+
+
 @hookimpl
 def rtpgate_call_ended(runtime: Runtime, call: Call) -> None:
     made = _RECORDERS.get(id(runtime))

@@ -37,6 +37,11 @@ def test_an_unwritable_pcap_directory_is_logged_and_counted(
         assert call.send("a", packet) == packet
     assert "cannot write recording file" in wait_for(
         lambda: "cannot write recording file" in server.log and server.log, what="log")
+    # counted while the server runs: /metrics (rtpgate-metrics) has the writer's counters
+    metrics = wait_for(lambda: "recording_errors_total 21.0" in (
+        text := server.http("GET", "/metrics")[2].decode()) and text, what="the counters")
+    assert "recording_packets_written_total 0.0" in metrics
+    assert "recording_calls 1.0" in metrics
     assert call.ng("delete")["result"] == "ok"
     assert server.stop() == 0
     assert "0 packets written, 0 dropped (queue full), 21 errors" in server.log
