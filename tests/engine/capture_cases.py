@@ -300,6 +300,18 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         {"command": "block media", "call-id": "@nocall"},
         {"command": "start recording", "call-id": "@nocall"},
         {"command": "block media"}, DELETE]),
+    # (no query: 10.5's has no "recording" key; a server without --recording-dir, so no
+    # "recordings" key either)
+    "record_call_values": ("record call yes/an invalid value/discard/no, the record-call and "
+                           "discard-recording flags, recording and forwarding commands with "
+                           "discard-recording and metadata: replies unchanged", [
+        offer(**{"record call": "yes"}), answer(**{"record call": "maybe"}),
+        answer(**{"record call": "discard"}), offer(flags=["record-call"]),
+        answer(flags=["discard-recording"]), offer(**{"record call": "no"}),
+        cmd("start recording"), cmd("stop recording", flags=["discard-recording"]),
+        cmd("start forwarding", metadata="k=v"),
+        cmd("start forwarding", from_tag="@tt", flags=["directional"]),
+        cmd("stop forwarding", all="all"), cmd("delete", flags=["discard-recording"])]),
     "labels_and_via_branch": ("labels and via-branch are reported per tag", [
         offer(label="caller", **{"via-branch": "z9hG4bK-1"}), QUERY,
         answer(label="callee"), QUERY, DELETE]),
