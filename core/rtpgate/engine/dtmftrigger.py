@@ -75,8 +75,11 @@ class DtmfTriggers:
             self.switch(ml, trigger, False)
 
     def _sync(self, call: m.Call) -> None:
+        """Apply the switch to the relay, and announce it (a store keeps the trigger's state
+        and the mode over a restart)."""
         if self.engine.by_id.get(call.call_id) is call:
             self.engine.relay.sync(call)
+            self.engine.changed(call)
 
 
 class DtmfTriggerStage:

@@ -478,6 +478,16 @@ class Call:
             media.unique_id = self._next_media_id
             self._next_media_id += 1
 
+    def continue_ids(self) -> None:
+        """A call rebuilt from stored state (its parts keep their stored ``unique_id``):
+        monologues and medias that join it later are numbered after them, and a media stored
+        without one gets the next."""
+        medias = [media for ml in self.monologues for media in ml.medias]
+        self._next_id = max((ml.unique_id + 1 for ml in self.monologues), default=0)
+        self._next_media_id = max((media.unique_id + 1 for media in medias), default=0)
+        for media in medias:
+            self.attach_media(media)
+
     def monologue(self, tag: str) -> Monologue | None:
         for ml in self.monologues:
             if ml.tag == tag or tag in ml.aliases:
