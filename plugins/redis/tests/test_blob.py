@@ -42,3 +42,21 @@ def test_what_the_fast_decoder_refuses_the_tolerant_one_reads() -> None:
     assert blob.decode(b"d4:jsond7:created1:1e3:abc1:xe") == {"json": {"created": "1"},
                                                               "abc": "x"}
     assert blob.decode(b"d3:abc2:\xff\xfee") == {"abc": b"\xff\xfe"}
+
+
+@pytest.mark.parametrize("data", [
+    {"json": {"tag": "ä-ö"}, "x": ["1"]},  # not ASCII: byte lengths differ from str lengths
+    {"a": b"\xff\xfe", "b": ["x", b"\xfe"]},  # bytes (a non-UTF-8 string read back)
+    {"n": [1, -2, {"k": 0}], "e": [], "d": {}},
+])
+def test_the_text_encoder_and_the_exact_one_agree(data: dict[str, Any]) -> None:
+    encoded = blob.encode(data, "bencode")
+    assert encoded == bencodepy.encode(data)
+    assert blob.decode(encoded) == data
+
+
+def test_what_bencode_cannot_hold_is_refused() -> None:
+    with pytest.raises(TypeError):
+        blob.encode({"a": 1.5}, "bencode")
+    with pytest.raises(TypeError):
+        blob.encode({"a": True}, "bencode")
