@@ -235,6 +235,7 @@ def _rebuild(call_id: str, data: dict[str, Any], engine: c.Engine, foreign: bool
         ml.peers = list(dict.fromkeys(peers))
     call.monologues = tags
     _apply_extras(call, extras, tags, medias, streams)
+    call.continue_ids()
     return call
 
 
@@ -251,10 +252,23 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
             pattern=_text(details, "pattern"))
     if isinstance(extras.get("control"), dict):
         _control(call.media_control, extras["control"])
+    call.debug = extras.get("debug") == "1"
     for i, ml in enumerate(tags):
         entry = extras.get(f"tag-{i}")
         if not isinstance(entry, dict):
             continue
+        ml.inject_dtmf = entry.get("inject_dtmf") == "1"
+        ml.kind = _text(entry, "kind", ml.kind)
+        ml.sdp_session_id = _int(entry, "sdp_session_id")
+        ml.unique_id = _int(entry, "unique_id", ml.unique_id)
+        sources = [int(n) for n in entry.get("sources", []) if str(n).isdigit()]
+        if any(n >= len(tags) for n in sources):
+            raise RestoreError(f"'tag-{i}' subscribes to a tag that does not exist")
+        ml.sources = [tags[n] for n in sources]
+        if isinstance(entry.get("last_out_sdp"), str):
+            ml.last_out_sdp = entry["last_out_sdp"]
+        if isinstance(entry.get("last_in_sdp"), str):
+            ml.last_in_sdp = entry["last_in_sdp"]
         ml.aliases = [str(a) for a in entry.get("aliases", [])]
         if isinstance(entry.get("control"), dict):
             _control(ml.control, entry["control"])
@@ -278,6 +292,13 @@ def _apply_extras(call: c.Call, extras: dict[str, Any], tags: list[c.Monologue],
         media.prefer = tuple(str(name) for name in entry.get("prefer", []))
         media.accept = tuple(str(name) for name in entry.get("accept", []))
         media.codec_set = tuple(str(name) for name in entry.get("codec_set", []))
+        media.codec_transcode = tuple(str(spec) for spec in entry.get("codec_transcode", []))
+        media.unique_id = _int(entry, "unique_id", media.unique_id)
+        media.label = _text(entry, "label") or None
+        source = _int(entry, "source", -1)
+        if source >= len(medias):
+            raise RestoreError(f"'media-{i}' receives from a media that does not exist")
+        media.source = medias[source] if source >= 0 else None
         media.fingerprint_hash = _text(entry, "fingerprint_hash") or None
         media.sdes_in = [_crypto(item) for item in entry.get("sdes_in", [])]
         media.sdes_out = [_crypto(item) for item in entry.get("sdes_out", [])]
@@ -373,9 +394,19 @@ def _rocs(items: Any) -> dict[int, int]:
     return rocs
 
 
-def _control(control: Any, entry: dict[str, Any]) -> None:
+def _control(control: c.MediaControl, entry: dict[str, Any]) -> None:
     control.block_dtmf = entry.get("block_dtmf") == "1"
     control.dtmf_mode = _text(entry, "dtmf_mode", control.dtmf_mode)
+    control.dtmf_digit = _int(entry, "dtmf_digit", control.dtmf_digit)
+    control.tone_frequency = _int(entry, "tone_frequency", control.tone_frequency)
+    control.tone_volume = _int(entry, "tone_volume", control.tone_volume)
+    trigger = entry.get("dtmf_trigger")
+    if isinstance(trigger, dict):
+        control.dtmf_trigger = c.DtmfTrigger(
+            _text(trigger, "sequence"), _text(trigger, "mode", "off"),
+            end_sequence=_text(trigger, "end_sequence"),
+            end_mode=_text(trigger, "end_mode", "off"), end_ms=_int(trigger, "end_ms"),
+            end_digits=_int(trigger, "end_digits"), matched=trigger.get("matched") == "1")
     control.block_media = entry.get("block_media") == "1"
     control.silence_media = entry.get("silence_media") == "1"
     control.block_media_to = {str(t) for t in entry.get("block_media_to", [])}

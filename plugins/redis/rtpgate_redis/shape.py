@@ -248,13 +248,24 @@ def _extras(call: c.Call, ids: _Ids, resumer: Resumer | None) -> dict[str, Any]:
                                        "path": recording.path, "pattern": recording.pattern}
     whole = call.media_control
     extras["control"] = _control(whole)
+    if call.debug:
+        extras["debug"] = "1"
     for i, ml in enumerate(call.monologues):
-        extras[f"tag-{i}"] = {
+        tag: dict[str, Any] = {
             "aliases": list(ml.aliases), "control": _control(ml.control),
             "forwarding": str(int(ml.forwarding)), "recording": str(int(ml.recording)),
             "deleted": str(int(ml.deleted)), "sdp_version": str(ml.sdp_version),
             "sdp_username": ml.sdp_username or "", "sdp_session_name": ml.sdp_session_name or "",
+            "sdp_session_id": str(ml.sdp_session_id), "inject_dtmf": str(int(ml.inject_dtmf)),
+            "kind": ml.kind, "unique_id": str(ml.unique_id),
         }
+        if ml.sources:
+            tag["sources"] = [str(ids.tags[id(src)]) for src in ml.sources if id(src) in ids.tags]
+        if ml.last_out_sdp is not None:
+            tag["last_out_sdp"] = ml.last_out_sdp
+        if ml.last_in_sdp is not None:
+            tag["last_in_sdp"] = ml.last_in_sdp
+        extras[f"tag-{i}"] = tag
     for i, media in enumerate(ids.media_list):
         entry: dict[str, Any] = {
             "protocol_str": media.protocol_str, "flags": str(media.flags),
@@ -265,7 +276,12 @@ def _extras(call: c.Call, ids: _Ids, resumer: Resumer | None) -> dict[str, Any]:
             "codec_set": list(media.codec_set), "fingerprint_hash": media.fingerprint_hash or "",
             "sdes_in": [_crypto(params) for params in media.sdes_in],
             "sdes_out": [_crypto(params) for params in media.sdes_out],
+            "codec_transcode": list(media.codec_transcode), "unique_id": str(media.unique_id),
         }
+        if media.label is not None:
+            entry["label"] = media.label
+        if media.source is not None and id(media.source) in ids.medias:
+            entry["source"] = str(ids.medias[id(media.source)])
         if media.ice is not None:
             entry["ice_ufrag"] = media.ice.ufrag
             entry["ice_pwd"] = media.ice.pwd
@@ -351,9 +367,20 @@ def _crypto(params: c.CryptoParams) -> str:
             f"{b64(params.salt).decode()} {b64(params.mki).decode() or '-'} {flags}")
 
 
-def _control(control: Any) -> dict[str, Any]:
-    return {"block_dtmf": str(int(control.block_dtmf)), "dtmf_mode": control.dtmf_mode,
-            "block_media": str(int(control.block_media)),
-            "silence_media": str(int(control.silence_media)),
-            "block_media_to": sorted(control.block_media_to),
-            "silence_media_to": sorted(control.silence_media_to)}
+def _control(control: c.MediaControl) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "block_dtmf": str(int(control.block_dtmf)), "dtmf_mode": control.dtmf_mode,
+        "dtmf_digit": str(control.dtmf_digit), "tone_frequency": str(control.tone_frequency),
+        "tone_volume": str(control.tone_volume),
+        "block_media": str(int(control.block_media)),
+        "silence_media": str(int(control.silence_media)),
+        "block_media_to": sorted(control.block_media_to),
+        "silence_media_to": sorted(control.silence_media_to)}
+    trigger = control.dtmf_trigger
+    if trigger is not None:
+        entry["dtmf_trigger"] = {
+            "sequence": trigger.sequence, "mode": trigger.mode,
+            "end_sequence": trigger.end_sequence, "end_mode": trigger.end_mode,
+            "end_ms": str(trigger.end_ms), "end_digits": str(trigger.end_digits),
+            "matched": str(int(trigger.matched))}
+    return entry

@@ -58,36 +58,43 @@ class Direction:
                 return got
 
 
-def transcoded(directions: list[tuple[Direction, int, set[int]]], count: int = 20) -> bool:
+def transcoded(directions: list[tuple[Direction, int, set[int], int]], count: int = 20
+               ) -> bool:
     """Each direction's receiver gets ``count`` packets in its own payload type whose payload
-    is the silence of its own codec (within 10 s)."""
+    is the silence of its own codec, of the given size (within 10 s)."""
     seen = [0] * len(directions)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and min(seen) < count:
-        for n, (direction, pt, silence) in enumerate(directions):
+        for n, (direction, pt, silence, size) in enumerate(directions):
             direction.send()
             for packet in direction.received():
                 assert packet[1] & 0x7F == pt, packet[:12]
                 assert set(packet[12:]) <= silence, packet[12:20]
+                assert len(packet) - 12 == size, len(packet)
                 seen[n] += 1
         time.sleep(0.02)
     return min(seen) >= count
 
 
-def test_transcoding_resumes_after_kill_9(redis_server: RedisServer, node: Any) -> None:
+@pytest.mark.parametrize(("spec", "size"), [("PCMA", 160), ("PCMA/8000/1//30", 240)])
+def test_transcoding_resumes_after_kill_9(redis_server: RedisServer, node: Any, spec: str,
+                                          size: int) -> None:
+    """``PCMA/8000/1//30``: the callee, whose answer names no ptime, gets PCMA in 30 ms
+    packets (the offer's ``codec-transcode`` specs are stored with the call)."""
     args = rtpgate_args(redis_server, 1, media_range())
     server = node(*args)
     caller, callee = party(), party()
     try:
         offer = ng(server, "offer", call_id="tc", from_tag="caller",
-                   sdp=sdp(caller.getsockname()[1], 0, "PCMU"), codec={"transcode": ["PCMA"]})
+                   sdp=sdp(caller.getsockname()[1], 0, "PCMU"), codec={"transcode": [spec]})
         assert offer["result"] == "ok", offer
         answer = ng(server, "answer", call_id="tc", from_tag="caller", to_tag="callee",
                     sdp=sdp(callee.getsockname()[1], 8, "PCMA"))
         assert answer["result"] == "ok", answer
         assert "PCMU" in answer["sdp"] and "PCMA" in offer["sdp"]
-        directions = [(Direction(caller, relay_port(answer), 0, 0xFF, callee), 8, A_SILENCE),
-                      (Direction(callee, relay_port(offer), 8, 0xD5, caller), 0, MU_SILENCE)]
+        directions = [
+            (Direction(caller, relay_port(answer), 0, 0xFF, callee), 8, A_SILENCE, size),
+            (Direction(callee, relay_port(offer), 8, 0xD5, caller), 0, MU_SILENCE, 160)]
         assert transcoded(directions)
         before = ng(server, "query", call_id="tc")
         wait_for(lambda: "redis_pending 0.0" in server.http("GET", "/metrics")[2].decode(),
