@@ -4,7 +4,9 @@ There is one :class:`Relay` per server, on the loop the engine and the control p
 (uvloop where installed).  Sockets are watched with ``loop.add_reader`` and read with
 non-blocking ``recvfrom`` in the stream's own handler; under uvloop this measured faster than
 asyncio datagram endpoints (``docs/media.md`` has the figures), and it lets the relay use the
-engine's sockets as they are, without a transport object per port.
+engine's sockets as they are, without a transport object per port.  With the C extension
+built (:mod:`rtpgate.media.native`), the reader of each socket is native and hands the
+stream's Python handler only what it does not relay itself.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import native
 from .stream import Activity, Counters, RelayStream
 
 if TYPE_CHECKING:
@@ -28,6 +32,10 @@ class Relay:
         self.stats = stats
         #: Open streams by the descriptor of each socket they read.
         self.streams: dict[int, RelayStream] = {}
+        #: The loop's reader callback of each descriptor (a native reader, when used).
+        self.readers: dict[int, Callable[[], object]] = {}
+        #: The native read loop is used (:func:`rtpgate.media.native.enabled` at creation).
+        self.native = native.enabled()
         self._loop: asyncio.AbstractEventLoop | None = None
         stats.measures_media = True
 
@@ -61,14 +69,18 @@ class Relay:
             # Its socket was closed without a release and the number reused: the loop's
             # registration for the old socket must go first, or the new one never fires.
             stale.release()
-        self._loop.add_reader(fd, functools.partial(stream.read, sock.recvfrom))
+        reader = (native.reader(stream, sock) if self.native
+                  else functools.partial(stream.read, sock.recvfrom))
+        self._loop.add_reader(fd, reader)
         self.streams[fd] = stream
+        self.readers[fd] = reader
         stream.fds.append(fd)
 
     def remove_socket(self, stream: RelayStream, fd: int) -> None:
         """Stop reading descriptor ``fd`` for ``stream`` (one of its extra sockets is going)."""
         if self.streams.get(fd) is stream:
             del self.streams[fd]
+            del self.readers[fd]
             if self._loop is not None:
                 self._loop.remove_reader(fd)
         if fd in stream.fds:
@@ -79,6 +91,7 @@ class Relay:
         for fd in stream.fds:
             if self.streams.get(fd) is stream:
                 del self.streams[fd]
+                del self.readers[fd]
                 if self._loop is not None:
                     self._loop.remove_reader(fd)
         stream.fds.clear()

@@ -118,6 +118,14 @@ class LibsrtpContext:
             lib.srtp_protect_rtcp, pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN)
         self.unprotect_rtcp: Callable[[bytes], bytes] = self._call(lib.srtp_unprotect_rtcp, 0)
 
+    def native(self, inbound: bool) -> tuple[int, int]:
+        """``(session, function)`` addresses for the native reader (:mod:`.native`), which
+        calls libsrtp's ``srtp_unprotect`` (``inbound``) or ``srtp_protect`` on RTP itself: the
+        same session, so keys, rollover counters and the replay window are shared."""
+        name = "srtp_unprotect" if inbound else "srtp_protect"
+        return (int(ffi.cast("uintptr_t", self._srtp)),
+                int(ffi.cast("uintptr_t", ffi.addressof(lib, name))))
+
     def _call(self, func: Any, trailer: int) -> Callable[[bytes], bytes]:
         """One of the four operations, as a closure over the session and its buffer (no
         attribute lookups per packet)."""
@@ -195,7 +203,7 @@ class _Stage:
 
     name = ""
     inbound = False
-    __slots__ = ("_rtcp", "_rtp", "context", "counters", "error", "params")
+    __slots__ = ("_rtcp", "_rtp", "context", "counters", "error", "native", "params")
 
     def __init__(self, params: CryptoParams, counters: SrtpCounters | None = None) -> None:
         self.params = params
@@ -206,6 +214,10 @@ class _Stage:
         ctx = self.context
         self._rtp = ctx.unprotect if self.inbound else ctx.protect
         self._rtcp = ctx.unprotect_rtcp if self.inbound else ctx.protect_rtcp
+        #: libsrtp's session and RTP function for the native reader (``None``: a suite done
+        #: in Python, which keeps the stream's packets in Python).
+        self.native = (ctx.native(self.inbound) if isinstance(ctx, LibsrtpContext)
+                       else None)
 
     def rocs(self, ssrcs: Iterable[int]) -> dict[int, int]:
         """Rollover counters per SSRC (of ``ssrcs``, those this stage has seen)."""
@@ -242,6 +254,11 @@ class _Stage:
             return None
         self.error = False
         return out
+
+    def native_failed(self, status: int) -> None:
+        """The native reader's libsrtp call for this stage returned ``status``: counted as a
+        failure here is."""
+        self._failed(_error(status))
 
     def _failed(self, exc: SrtpError) -> None:
         counters = self.counters

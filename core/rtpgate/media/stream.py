@@ -49,6 +49,8 @@ log = logging.getLogger("rtpgate.media")
 
 Address = tuple[str, int]
 RecvFrom = Callable[[int], tuple[bytes, tuple[str, int]]]
+#: What :meth:`RelayStream._native_route` gives the native reader (its C code parses it).
+NativeRoute = tuple[object, ...]
 
 
 class Counters(Protocol):
@@ -108,6 +110,17 @@ class Drops:
 
 def _address(source: tuple[str, int] | tuple[str, int, int, int]) -> Address:
     return (source[0], source[1])
+
+
+def _native_stage(stages: tuple[Stage, ...]) -> tuple[Stage | None, int, int] | None:
+    """``(stage, session, function)`` for the native reader: no stage, or one whose work is
+    a libsrtp call it names by address (an SRTP stage's ``native``); ``None`` otherwise."""
+    if not stages:
+        return (None, 0, 0)
+    native: tuple[int, int] | None = getattr(stages[0], "native", None)
+    if native is None:
+        return None
+    return (stages[0], *native)
 
 
 class RelayStream:
@@ -343,7 +356,6 @@ class RelayStream:
         now = time.time()
         batch = BATCH if now - self._last_wake < BUSY_GAP else 1
         self._last_wake = now
-        stats = self.stats_in
         while batch:
             batch -= 1
             try:
@@ -353,73 +365,117 @@ class RelayStream:
             except OSError as exc:
                 self._recv_failed(exc)
                 return
+            self.packet(data, source, now)
+
+    def packet(self, data: bytes, source: tuple[str, int], now: float) -> None:
+        """Relay one datagram received at ``now`` from ``source`` on one of the stream's
+        sockets (also what the native reader hands over: :mod:`rtpgate.media.native`)."""
+        size = len(data)
+        if size < RTCP_HEADER or data[0] & 0xC0 != 0x80:
+            self._not_media(data, source)
+            return
+        rtcp = self.rtcp or (self.rtcp_mux and 192 <= data[1] <= 223)
+        if rtcp:
+            ssrc = data[4:8]
+        elif size < RTP_HEADER:
+            self._not_media(data, source)
+            return
+        else:
+            ssrc = data[8:12]
+        stats = self.stats_in
+        stats.packets += 1
+        stats.bytes += size
+        ingress = self._ingress
+        ingress.packets += 1
+        ingress.bytes += size
+        relayed = self._relayed
+        relayed.packets += 1
+        relayed.bytes += size
+        self.owner.last_packet = now
+        if ssrc != self._last_ssrc:
+            self._new_ssrc(ssrc)
+        if self.pipeline is not None and self.pipeline.ingress:
+            staged = self._stages(self.pipeline.ingress, data, rtcp)
+            if staged is None:
+                return
+            data = staged
+        if rtcp:
+            self._reports(data, now)  # after the ingress stages: SRTCP is decrypted there
+        if (source != self.endpoint or not self.confirmed) and not self._learn(
+                _address(source), rtcp, now):
+            return
+        if rtcp:
+            sink = self.rtcp_sink if self.rtcp_mux and not self.rtcp else self.sink
+        else:
+            sink = self.sink
+            if self.control is not None:
+                controlled = self.control.apply(data)
+                if controlled is None:
+                    self.drops.blocked += 1
+                    return
+                data = controlled
+        if self.fanout or self.rtcp_fanout:
+            self._fan_out(data, rtcp and self.rtcp_mux and not self.rtcp)
+            if sink is None:
+                return
+        if sink is None or sink.endpoint is None:
+            self._unrouted()
+            return
+        if sink.pipeline is not None and sink.pipeline.egress:
+            staged = self._stages(sink.pipeline.egress, data, rtcp)
+            if staged is None:
+                return
+            data = staged
             size = len(data)
-            if size < RTCP_HEADER or data[0] & 0xC0 != 0x80:
-                self._not_media(data, source)
-                continue
-            rtcp = self.rtcp or (self.rtcp_mux and 192 <= data[1] <= 223)
-            if rtcp:
-                ssrc = data[4:8]
-            elif size < RTP_HEADER:
-                self._not_media(data, source)
-                continue
-            else:
-                ssrc = data[8:12]
-            stats.packets += 1
-            stats.bytes += size
-            ingress = self._ingress
-            ingress.packets += 1
-            ingress.bytes += size
-            relayed = self._relayed
-            relayed.packets += 1
-            relayed.bytes += size
-            self.owner.last_packet = now
-            if ssrc != self._last_ssrc:
-                self._new_ssrc(ssrc)
-            if self.pipeline is not None and self.pipeline.ingress:
-                staged = self._stages(self.pipeline.ingress, data, rtcp)
-                if staged is None:
-                    continue
-                data = staged
-            if rtcp:
-                self._reports(data, now)  # after the ingress stages: SRTCP is decrypted there
-            if (source != self.endpoint or not self.confirmed) and not self._learn(
-                    _address(source), rtcp, now):
-                continue
-            if rtcp:
-                sink = self.rtcp_sink if self.rtcp_mux and not self.rtcp else self.sink
-            else:
-                sink = self.sink
-                if self.control is not None:
-                    controlled = self.control.apply(data)
-                    if controlled is None:
-                        self.drops.blocked += 1
-                        continue
-                    data = controlled
-            if self.fanout or self.rtcp_fanout:
-                self._fan_out(data, rtcp and self.rtcp_mux and not self.rtcp)
-                if sink is None:
-                    continue
-            if sink is None or sink.endpoint is None:
-                self._unrouted()
-                continue
-            if sink.pipeline is not None and sink.pipeline.egress:
-                staged = self._stages(sink.pipeline.egress, data, rtcp)
-                if staged is None:
-                    continue
-                data = staged
-                size = len(data)
-            try:
-                sink._sendto(data, sink.endpoint)
-            except OSError as exc:
-                sink._send_failed(exc)
-                continue
-            out = sink.stats_out
-            out.packets += 1
-            out.bytes += size
-            egress = sink._egress
-            egress.packets += 1
-            egress.bytes += size
+        try:
+            sink._sendto(data, sink.endpoint)
+        except OSError as exc:
+            sink._send_failed(exc)
+            return
+        out = sink.stats_out
+        out.packets += 1
+        out.bytes += size
+        egress = sink._egress
+        egress.packets += 1
+        egress.bytes += size
+
+    def _native_route(self) -> NativeRoute | None:
+        """What the native reader may relay without calling Python, as long as the attributes
+        it watches stay the same objects (:mod:`rtpgate.media.native`): RTP (not RTCP) from
+        the confirmed endpoint with the SSRC seen last, to a sink with a known endpoint, when
+        :meth:`packet` would do nothing else with it than count, run SRTP stages done by
+        libsrtp and send.  ``None``: every packet goes to :meth:`packet`."""
+        sink, endpoint = self.sink, self.endpoint
+        if (self.rtcp or not self.confirmed or endpoint is None or self.asymmetric
+                or self.control is not None or self.fanout or self.rtcp_fanout
+                or sink is None or sink.endpoint is None or len(self._last_ssrc) != 4
+                or self._relay is None or sink._relay is None):
+            return None
+        ingress = self.pipeline.ingress if self.pipeline is not None else ()
+        egress = sink.pipeline.egress if sink.pipeline is not None else ()
+        if len(ingress) > 1 or len(egress) > 1:
+            return None
+        decrypt = _native_stage(ingress)
+        encrypt = _native_stage(egress)
+        if decrypt is None or encrypt is None:
+            return None
+        host, port = sink.endpoint[0], sink.endpoint[1]
+        if (":" in host) != (sink.sock.family == socket.AF_INET6):
+            return None
+        return (endpoint[0], endpoint[1], sink, host, port, sink.sock.fileno(), self.rtcp_mux,
+                self._last_ssrc, *decrypt, *encrypt,
+                (self.stats_in, self._ingress, self._relayed, sink.stats_out, sink._egress),
+                self.owner)
+
+    def _stage_failed(self, stage: Stage, status: int) -> None:
+        """The native reader's libsrtp call for ``stage`` failed with ``status``: counted as
+        :meth:`_stages` counts a drop."""
+        native_failed = getattr(stage, "native_failed")  # noqa: B009 - only SRTP stages have it
+        native_failed(status)
+        drops = self.drops.stages
+        drops[stage.name] = drops.get(stage.name, 0) + 1
+        if stage.error:
+            self._error()
 
     # ------------------------------------------------------------------ slow paths
 

@@ -1,0 +1,629 @@
+/* The relay's per-packet loop in C (optional; see rtpgate/media/native.py and docs/media.md,
+ * "The native read loop").
+ *
+ * A Reader is the event loop's reader callback for one socket of a RelayStream.  It asks the
+ * stream (RelayStream._native_route) what a packet may skip Python for -- RTP from the confirmed
+ * endpoint, with the SSRC last seen, relayed to a sink whose only stages are SRTP done by
+ * libsrtp -- and then, on each wake-up, reads up to BATCH datagrams with recvmmsg, decrypts and
+ * encrypts those with the libsrtp session pylibsrtp made (its srtp_t and libsrtp's own functions,
+ * passed as addresses: no link dependency, and keys, rollover counters and replay state stay in
+ * that one session), and sends them with sendmmsg.  Every other datagram (STUN, DTLS, RTCP, a new
+ * source or SSRC, a stream with other stages, media control or subscribers) goes to the stream's
+ * Python handler unchanged, in order.  The counters Python reads (the stream's, the interface's,
+ * the server's, last_packet) are updated once per wake-up, before any Python code runs.
+ *
+ * The route is checked before each packet against the stream's and sink's attributes it was
+ * made from (by identity: the engine replaces them, never mutates them), so a change made from
+ * Python anywhere takes effect on the next packet without the engine having to tell the reader.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define BATCH 32
+/* the largest datagram read (RECV_SIZE in stream.py) */
+#define RECV_SIZE 4096
+/* room after a datagram for what srtp_protect appends (tag; no MKI on the native path) */
+#define ROOM 256
+
+typedef int (*srtp_call)(void *session, void *packet, int *length);
+
+/* One wake-up's buffers, shared by every reader: the loop runs one callback at a time, with
+ * the GIL held throughout. */
+static unsigned char buffers[BATCH][RECV_SIZE + ROOM];
+static struct sockaddr_storage sources[BATCH];
+static struct iovec rx_iov[BATCH];
+static struct mmsghdr rx[BATCH];
+static struct iovec tx_iov[BATCH];
+static struct mmsghdr tx[BATCH];
+
+/* attributes of the stream (and its sink) that a route depends on */
+enum { W_ENDPOINT, W_CONFIRMED, W_PIPELINE, W_CONTROL, W_FANOUT, W_RTCP_FANOUT, W_SINK,
+       W_RTCP_MUX, W_LAST_SSRC, W_SINK_ENDPOINT, W_SINK_PIPELINE, W_SINK_SOCK, WATCHED };
+static PyObject *watched_names[WATCHED];
+static PyObject *s_packets, *s_bytes, *s_last_packet, *s_read, *s_packet, *s_route,
+    *s_recv_failed, *s_send_failed, *s_stage_failed;
+
+/* what the counters of one route are, in the order _native_route gives them */
+enum { C_IN, C_INGRESS, C_RELAYED, C_OUT, C_EGRESS, COUNTERS };
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    PyObject *stream;
+    PyObject *recvfrom;
+    PyObject *seen[WATCHED];  /* the attributes the route was made from (NULL: none made) */
+    PyObject *sink;           /* the sink stream, while a route is held */
+    int route;                /* 1: packets may take the native path */
+    struct sockaddr_storage expect;
+    struct sockaddr_storage dest;
+    socklen_t dest_len;
+    int sink_fd;
+    int rtcp_mux;
+    unsigned char ssrc[4];
+    void *in_session, *out_session;
+    srtp_call in_call, out_call;
+    PyObject *in_stage, *out_stage;
+    PyObject *counters[COUNTERS];
+    PyObject *owner;
+    /* this wake-up's counts, not yet added to the Python counters */
+    unsigned long long in_packets, in_bytes, out_packets, out_bytes;
+    /* for tests and statistics: what took which path */
+    unsigned long long native_packets, handed_packets;
+} Reader;
+
+static void drop_route(Reader *self)
+{
+    for (int i = 0; i < WATCHED; i++)
+        Py_CLEAR(self->seen[i]);
+    Py_CLEAR(self->sink);
+    Py_CLEAR(self->in_stage);
+    Py_CLEAR(self->out_stage);
+    for (int i = 0; i < COUNTERS; i++)
+        Py_CLEAR(self->counters[i]);
+    Py_CLEAR(self->owner);
+    self->route = 0;
+}
+
+static int Reader_traverse(Reader *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->stream);
+    Py_VISIT(self->recvfrom);
+    for (int i = 0; i < WATCHED; i++)
+        Py_VISIT(self->seen[i]);
+    Py_VISIT(self->sink);
+    Py_VISIT(self->in_stage);
+    Py_VISIT(self->out_stage);
+    for (int i = 0; i < COUNTERS; i++)
+        Py_VISIT(self->counters[i]);
+    Py_VISIT(self->owner);
+    return 0;
+}
+
+static int Reader_clear(Reader *self)
+{
+    drop_route(self);
+    Py_CLEAR(self->stream);
+    Py_CLEAR(self->recvfrom);
+    return 0;
+}
+
+static void Reader_dealloc(Reader *self)
+{
+    PyObject_GC_UnTrack(self);
+    Reader_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Reader_init(Reader *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"fd", "stream", "recvfrom", NULL};
+    int fd;
+    PyObject *stream, *recvfrom;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO", keywords, &fd, &stream, &recvfrom))
+        return -1;
+    Reader_clear(self);
+    self->fd = fd;
+    Py_INCREF(stream);
+    self->stream = stream;
+    Py_INCREF(recvfrom);
+    self->recvfrom = recvfrom;
+    return 0;
+}
+
+/* The attributes a route depends on, new references; 0 on success. */
+static int look(Reader *self, PyObject *now[WATCHED])
+{
+    memset(now, 0, sizeof(PyObject *) * WATCHED);
+    for (int i = 0; i < W_SINK_ENDPOINT; i++) {
+        now[i] = PyObject_GetAttr(self->stream, watched_names[i]);
+        if (now[i] == NULL)
+            goto failed;
+    }
+    for (int i = W_SINK_ENDPOINT; i < WATCHED; i++) {
+        if (now[W_SINK] == Py_None) {
+            Py_INCREF(Py_None);
+            now[i] = Py_None;
+        } else if ((now[i] = PyObject_GetAttr(now[W_SINK], watched_names[i])) == NULL) {
+            goto failed;
+        }
+    }
+    return 0;
+failed:
+    for (int i = 0; i < WATCHED; i++)
+        Py_CLEAR(now[i]);
+    return -1;
+}
+
+/* 1 if the route was made from what the stream holds now, 0 if not, -1 on error. */
+static int current(Reader *self)
+{
+    if (self->seen[0] == NULL)
+        return 0;
+    for (int i = 0; i < W_SINK_ENDPOINT; i++) {
+        PyObject *value = PyObject_GetAttr(self->stream, watched_names[i]);
+        if (value == NULL)
+            return -1;
+        Py_DECREF(value);  /* the stream still holds it: only its identity is compared */
+        if (value != self->seen[i])
+            return 0;
+    }
+    if (self->seen[W_SINK] == Py_None)
+        return 1;
+    for (int i = W_SINK_ENDPOINT; i < WATCHED; i++) {
+        PyObject *value = PyObject_GetAttr(self->seen[W_SINK], watched_names[i]);
+        if (value == NULL)
+            return -1;
+        Py_DECREF(value);
+        if (value != self->seen[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int parse_address(PyObject *host, int port, struct sockaddr_storage *out, socklen_t *len)
+{
+    const char *text = PyUnicode_AsUTF8(host);
+    if (text == NULL)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    if (strchr(text, ':') == NULL) {
+        struct sockaddr_in *in = (struct sockaddr_in *)out;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, text, &in->sin_addr) != 1)
+            return 1;
+        *len = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, text, &in6->sin6_addr) != 1)
+            return 1;
+        *len = sizeof(*in6);
+    }
+    return 0;
+}
+
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port
+        && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+/* Ask the stream for its route; 0 on success (self->route says whether there is one). */
+static int make_route(Reader *self)
+{
+    drop_route(self);
+    PyObject *now[WATCHED];
+    if (look(self, now) < 0)
+        return -1;
+    PyObject *route = PyObject_CallMethodNoArgs(self->stream, s_route);
+    if (route == NULL) {
+        for (int i = 0; i < WATCHED; i++)
+            Py_CLEAR(now[i]);
+        return -1;
+    }
+    memcpy(self->seen, now, sizeof(now));  /* taken over */
+    if (route == Py_None) {
+        Py_DECREF(route);
+        return 0;
+    }
+    PyObject *expect_host, *dest_host, *last_ssrc, *in_stage, *out_stage, *counters, *owner,
+        *sink;
+    int expect_port, dest_port, sink_fd, rtcp_mux;
+    unsigned long long in_session, in_call, out_session, out_call;
+    if (!PyArg_ParseTuple(route, "UiOUiipSOKKOKKO!O:_native_route", &expect_host, &expect_port,
+                          &sink, &dest_host, &dest_port, &sink_fd, &rtcp_mux, &last_ssrc,
+                          &in_stage, &in_session, &in_call, &out_stage, &out_session, &out_call,
+                          &PyTuple_Type, &counters, &owner)) {
+        Py_DECREF(route);
+        return -1;
+    }
+    socklen_t expect_len;
+    if (PyBytes_GET_SIZE(last_ssrc) != 4 || PyTuple_GET_SIZE(counters) != COUNTERS
+        || parse_address(expect_host, expect_port, &self->expect, &expect_len) != 0
+        || parse_address(dest_host, dest_port, &self->dest, &self->dest_len) != 0) {
+        Py_DECREF(route);
+        if (PyErr_Occurred())
+            return -1;
+        return 0;  /* an address the native path does not take: Python relays */
+    }
+    memcpy(self->ssrc, PyBytes_AS_STRING(last_ssrc), 4);
+    self->sink_fd = sink_fd;
+    self->rtcp_mux = rtcp_mux;
+    self->in_session = (void *)(uintptr_t)in_session;
+    self->in_call = (srtp_call)(uintptr_t)in_call;
+    self->out_session = (void *)(uintptr_t)out_session;
+    self->out_call = (srtp_call)(uintptr_t)out_call;
+    Py_INCREF(in_stage);
+    self->in_stage = in_stage;
+    Py_INCREF(out_stage);
+    self->out_stage = out_stage;
+    Py_INCREF(sink);
+    self->sink = sink;
+    for (int i = 0; i < COUNTERS; i++) {
+        self->counters[i] = PyTuple_GET_ITEM(counters, i);
+        Py_INCREF(self->counters[i]);
+    }
+    Py_INCREF(owner);
+    self->owner = owner;
+    self->route = 1;
+    Py_DECREF(route);
+    return 0;
+}
+
+/* 0 when the route is current (made again if it was not), -1 on error. */
+static int check_route(Reader *self)
+{
+    int fresh = current(self);
+    if (fresh < 0)
+        return -1;
+    return fresh ? 0 : make_route(self);
+}
+
+static int add(PyObject *counter, PyObject *name, unsigned long long amount)
+{
+    if (amount == 0)
+        return 0;
+    PyObject *value = PyObject_GetAttr(counter, name);
+    if (value == NULL)
+        return -1;
+    PyObject *more = PyLong_FromUnsignedLongLong(amount);
+    if (more == NULL) {
+        Py_DECREF(value);
+        return -1;
+    }
+    PyObject *sum = PyNumber_InPlaceAdd(value, more);
+    Py_DECREF(value);
+    Py_DECREF(more);
+    if (sum == NULL)
+        return -1;
+    int status = PyObject_SetAttr(counter, name, sum);
+    Py_DECREF(sum);
+    return status;
+}
+
+/* Add this wake-up's counts to the Python counters. */
+static int flush_counts(Reader *self, double now)
+{
+    if (self->in_packets) {
+        for (int i = C_IN; i <= C_RELAYED; i++)
+            if (add(self->counters[i], s_packets, self->in_packets) < 0
+                || add(self->counters[i], s_bytes, self->in_bytes) < 0)
+                return -1;
+        PyObject *stamp = PyFloat_FromDouble(now);
+        if (stamp == NULL)
+            return -1;
+        int status = PyObject_SetAttr(self->owner, s_last_packet, stamp);
+        Py_DECREF(stamp);
+        if (status < 0)
+            return -1;
+    }
+    if (self->out_packets)
+        for (int i = C_OUT; i <= C_EGRESS; i++)
+            if (add(self->counters[i], s_packets, self->out_packets) < 0
+                || add(self->counters[i], s_bytes, self->out_bytes) < 0)
+                return -1;
+    self->in_packets = self->in_bytes = self->out_packets = self->out_bytes = 0;
+    return 0;
+}
+
+/* An OSError for errno, as the socket module raises it. */
+static PyObject *os_error(int number)
+{
+    errno = number;
+    PyErr_SetFromErrno(PyExc_OSError);
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return value;
+}
+
+static int call_with_error(PyObject *target, PyObject *method, int number)
+{
+    PyObject *error = os_error(number);
+    if (error == NULL)
+        return -1;
+    PyObject *result = PyObject_CallMethodOneArg(target, method, error);
+    Py_DECREF(error);
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
+/* Send the queued packets to the route's destination. */
+static int flush_sends(Reader *self, int queued)
+{
+    int done = 0;
+    while (done < queued) {
+        int sent = sendmmsg(self->sink_fd, tx + done, (unsigned int)(queued - done), 0);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            /* this packet is lost, as Python's sendto would lose it: counted on the sink */
+            if (call_with_error(self->sink, s_send_failed, errno) < 0)
+                return -1;
+            done++;
+            continue;
+        }
+        for (int i = done; i < done + sent; i++)
+            self->out_bytes += tx[i].msg_len;
+        self->out_packets += (unsigned)sent;
+        done += sent;
+    }
+    return 0;
+}
+
+static PyObject *source_tuple(const struct sockaddr_storage *source)
+{
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    if (source->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)source;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        return Py_BuildValue("(si)", host, ntohs(in->sin_port));
+    }
+    if (source->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)source;
+        if (getnameinfo((const struct sockaddr *)in6, sizeof(*in6), host, sizeof(host), NULL,
+                        0, NI_NUMERICHOST) != 0)
+            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        return Py_BuildValue("(siII)", host, ntohs(in6->sin6_port),
+                             ntohl(in6->sin6_flowinfo), in6->sin6_scope_id);
+    }
+    PyErr_SetString(PyExc_OSError, "unexpected address family");
+    return NULL;
+}
+
+/* The RTP header (CSRCs and extension) fits in the packet, as libsrtp requires. */
+static int header_fits(const unsigned char *data, int size)
+{
+    int start = 12 + 4 * (data[0] & 0x0F);
+    if (data[0] & 0x10) {
+        if (start + 4 > size)
+            return 0;
+        start += 4 + 4 * (data[start + 2] << 8 | data[start + 3]);
+    }
+    return start <= size;
+}
+
+/* Hand one datagram to the stream's Python handler. */
+static int hand_over(Reader *self, int index, double now)
+{
+    PyObject *data = PyBytes_FromStringAndSize((const char *)buffers[index],
+                                               rx[index].msg_len);
+    if (data == NULL)
+        return -1;
+    PyObject *source = source_tuple(&sources[index]);
+    if (source == NULL) {
+        Py_DECREF(data);
+        return -1;
+    }
+    PyObject *stamp = PyFloat_FromDouble(now);
+    PyObject *result = stamp == NULL ? NULL : PyObject_CallMethodObjArgs(
+        self->stream, s_packet, data, source, stamp, NULL);
+    Py_XDECREF(stamp);
+    Py_DECREF(data);
+    Py_DECREF(source);
+    self->handed_packets++;
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+static int stage_failed(Reader *self, PyObject *stage, int status)
+{
+    PyObject *code = PyLong_FromLong(status);
+    if (code == NULL)
+        return -1;
+    PyObject *result = PyObject_CallMethodObjArgs(self->stream, s_stage_failed, stage, code,
+                                                  NULL);
+    Py_DECREF(code);
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
+static double wall_clock(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* The loop's callback: read and relay what is waiting. */
+static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
+{
+    if (check_route(self) < 0)
+        return NULL;
+    if (!self->route)  /* the Python read loop, as without this module */
+        return PyObject_CallMethodOneArg(self->stream, s_read, self->recvfrom);
+    for (int i = 0; i < BATCH; i++)
+        rx[i].msg_hdr.msg_namelen = sizeof(sources[i]);
+    int received = recvmmsg(self->fd, rx, BATCH, MSG_DONTWAIT, NULL);
+    if (received < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            Py_RETURN_NONE;
+        if (call_with_error(self->stream, s_recv_failed, errno) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    double now = wall_clock();
+    int queued = 0;
+    for (int i = 0; i < received; i++) {
+        unsigned char *data = buffers[i];
+        int size = (int)rx[i].msg_len;
+        if (!(self->route && size >= 12 && (data[0] & 0xC0) == 0x80
+              && !(self->rtcp_mux && data[1] >= 192 && data[1] <= 223)
+              && memcmp(data + 8, self->ssrc, 4) == 0
+              && same_address(&sources[i], &self->expect) && header_fits(data, size))) {
+            /* everything sent so far leaves first, and the counters are Python's again */
+            if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0)
+                return NULL;
+            queued = 0;
+            if (hand_over(self, i, now) < 0 || check_route(self) < 0)
+                return NULL;
+            continue;
+        }
+        self->in_packets++;
+        self->in_bytes += (unsigned)size;
+        self->native_packets++;
+        if (self->in_call != NULL) {
+            int status = self->in_call(self->in_session, data, &size);
+            if (status != 0) {
+                if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0
+                    || stage_failed(self, self->in_stage, status) < 0)
+                    return NULL;
+                queued = 0;
+                if (check_route(self) < 0)
+                    return NULL;
+                continue;
+            }
+        }
+        if (self->out_call != NULL) {
+            int status = self->out_call(self->out_session, data, &size);
+            if (status != 0) {
+                if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0
+                    || stage_failed(self, self->out_stage, status) < 0)
+                    return NULL;
+                queued = 0;
+                if (check_route(self) < 0)
+                    return NULL;
+                continue;
+            }
+        }
+        tx_iov[queued].iov_base = data;
+        tx_iov[queued].iov_len = (size_t)size;
+        tx[queued].msg_hdr.msg_name = &self->dest;
+        tx[queued].msg_hdr.msg_namelen = self->dest_len;
+        queued++;
+    }
+    if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Reader_get_route(Reader *self, void *closure)
+{
+    return PyBool_FromLong(self->route);
+}
+
+static PyMemberDef Reader_members[] = {
+    {"fd", T_INT, offsetof(Reader, fd), READONLY, "the descriptor read"},
+    {"native_packets", T_ULONGLONG, offsetof(Reader, native_packets), READONLY,
+     "RTP packets relayed without Python"},
+    {"handed_packets", T_ULONGLONG, offsetof(Reader, handed_packets), READONLY,
+     "datagrams of native wake-ups handed to the stream's Python handler"},
+    {NULL},
+};
+
+static PyGetSetDef Reader_getset[] = {
+    {"routed", (getter)Reader_get_route, NULL, "the last packet's route was native", NULL},
+    {NULL},
+};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rtpgate.media._fastrelay.Reader",
+    .tp_doc = "Reader(fd, stream, recvfrom): the loop's reader callback for one socket",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_traverse = (traverseproc)Reader_traverse,
+    .tp_clear = (inquiry)Reader_clear,
+    .tp_call = (ternaryfunc)Reader_call,
+    .tp_members = Reader_members,
+    .tp_getset = Reader_getset,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "rtpgate.media._fastrelay",
+    .m_doc = "The relay's per-packet loop in C (recvmmsg, libsrtp, sendmmsg).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__fastrelay(void)
+{
+    static const char *names[WATCHED] = {
+        "endpoint", "confirmed", "pipeline", "control", "fanout", "rtcp_fanout", "sink",
+        "rtcp_mux", "_last_ssrc", "endpoint", "pipeline", "sock"};
+    for (int i = 0; i < WATCHED; i++)
+        if ((watched_names[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            return NULL;
+    if ((s_packets = PyUnicode_InternFromString("packets")) == NULL
+        || (s_bytes = PyUnicode_InternFromString("bytes")) == NULL
+        || (s_last_packet = PyUnicode_InternFromString("last_packet")) == NULL
+        || (s_read = PyUnicode_InternFromString("read")) == NULL
+        || (s_packet = PyUnicode_InternFromString("packet")) == NULL
+        || (s_route = PyUnicode_InternFromString("_native_route")) == NULL
+        || (s_recv_failed = PyUnicode_InternFromString("_recv_failed")) == NULL
+        || (s_send_failed = PyUnicode_InternFromString("_send_failed")) == NULL
+        || (s_stage_failed = PyUnicode_InternFromString("_stage_failed")) == NULL)
+        return NULL;
+    for (int i = 0; i < BATCH; i++) {
+        rx_iov[i].iov_base = buffers[i];
+        rx_iov[i].iov_len = RECV_SIZE;
+        rx[i].msg_hdr.msg_iov = &rx_iov[i];
+        rx[i].msg_hdr.msg_iovlen = 1;
+        rx[i].msg_hdr.msg_name = &sources[i];
+        tx[i].msg_hdr.msg_iov = &tx_iov[i];
+        tx[i].msg_hdr.msg_iovlen = 1;
+    }
+    if (PyType_Ready(&ReaderType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&ReaderType);
+    if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0) {
+        Py_DECREF(&ReaderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(m, "BATCH", BATCH) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

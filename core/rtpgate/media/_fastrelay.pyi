@@ -1,0 +1,14 @@
+"""Types of the C extension (``_fastrelay.c``; :mod:`rtpgate.media.native` uses it)."""
+
+from collections.abc import Callable
+
+BATCH: int
+
+class Reader:
+    fd: int
+    native_packets: int
+    handed_packets: int
+    routed: bool
+    def __init__(self, fd: int, stream: object,
+                 recvfrom: Callable[[int], tuple[bytes, tuple[str, int]]]) -> None: ...
+    def __call__(self) -> None: ...
