@@ -12,11 +12,7 @@ Encoder bitrate (as rtpengine chooses it): the highest mode of the ``mode-set`` 
 the wanted bitrate (``codec-set`` / ``codec-transcode`` ``AMR/8000/1/7400``, else the default:
 6700 for AMR, 14250 for AMR-WB), or the lowest mode above it when the mode set has none below.
 
-Codec mode requests (RFC 4867 4.3.1), as rtpengine acts on them: a CMR other than 15 in what a
-party sends asks for the mode of what it receives, so it sets the bitrate of the encoder
-sending AMR towards that party (from its next frame), unless the mode is outside that
-party's ``mode-set``.  The request is kept on the party's media (:class:`ModeRequest`), where
-the stage encoding towards it reads it.
+Codec mode requests and mode changes: :mod:`~rtpgate_transcode.amr_modes`.
 """
 
 from __future__ import annotations
@@ -33,20 +29,6 @@ NO_DATA = 15
 NO_REQUEST = 15
 
 
-class ModeRequest:
-    """The last codec mode a party asked for in its CMRs (None: none yet)."""
-
-    __slots__ = ("mode",)
-
-    def __init__(self) -> None:
-        self.mode: int | None = None
-
-    def heard(self, payload: bytes) -> None:
-        """Note the CMR of an AMR payload (the first four bits in both framings)."""
-        if payload and payload[0] >> 4 != NO_REQUEST:
-            self.mode = payload[0] >> 4
-
-
 class MalformedAmr(ValueError):  # noqa: N818 - a drop reason
     """An RTP payload that is not AMR of the negotiated framing."""
 
@@ -58,6 +40,10 @@ class AmrFormat:
     wideband: bool
     octet_aligned: bool = False
     mode_set: tuple[int, ...] = ()
+    #: ``mode-change-period``: 2, mode changes only at even frame counts (RFC 4867 8.1)
+    mode_change_period: int = 1
+    #: ``mode-change-neighbor=1``: mode changes only to a neighbouring mode of the set
+    mode_change_neighbor: bool = False
 
     @classmethod
     def of(cls, wideband: bool, fmtp: str) -> AmrFormat:
@@ -65,7 +51,10 @@ class AmrFormat:
                   (p.partition("=") for p in fmtp.split(";")) if k.strip()}
         modes = tuple(int(m) for m in params.get("mode-set", "").split(",")
                       if m.strip().isdigit())
-        return cls(wideband, params.get("octet-align") == "1", modes)
+        period = params.get("mode-change-period", "1")
+        return cls(wideband, params.get("octet-align") == "1", modes,
+                   int(period) if period.isdigit() else 1,
+                   params.get("mode-change-neighbor") == "1")
 
     @property
     def bits(self) -> tuple[int, ...]:
@@ -98,13 +87,6 @@ class AmrFormat:
             self.rates)
         below = [r for r in allowed if r <= want]
         return max(below) if below else min(allowed)
-
-    def requested(self, mode: int) -> int | None:
-        """The bitrate a CMR of ``mode`` asks for; None where it names no mode of this codec
-        or one outside the ``mode-set`` (ignored, as rtpengine ignores it)."""
-        if mode >= len(self.rates) or (self.mode_set and mode not in self.mode_set):
-            return None
-        return self.rates[mode]
 
     # ------------------------------------------------------------------ RTP -> frames
 
@@ -164,20 +146,21 @@ class AmrFormat:
 
     # ------------------------------------------------------------------ frames -> RTP
 
-    def payload(self, frames: list[bytes]) -> bytes:
-        """One RTP payload of storage-format ``frames`` (CMR: no request)."""
+    def payload(self, frames: list[bytes], cmr: int = NO_REQUEST) -> bytes:
+        """One RTP payload of storage-format ``frames`` (``cmr``: the codec mode request,
+        15: none)."""
         parsed = []
         for frame in frames:
             ft, q = (frame[0] >> 3) & 0x0F, (frame[0] >> 2) & 1
             parsed.append((ft, q, frame[1:1 + (self.frame_bits(ft) + 7) // 8]))
         if self.octet_aligned:
-            out = bytearray([NO_REQUEST << 4])
+            out = bytearray([cmr << 4])
             for n, (ft, q, _) in enumerate(parsed):
                 out.append((0x80 if n < len(parsed) - 1 else 0) | (ft << 3) | (q << 2))
             for _, _, speech in parsed:
                 out += speech
             return bytes(out)
-        value, bits = NO_REQUEST, 4
+        value, bits = cmr, 4
         for n, (ft, q, _) in enumerate(parsed):
             value = (value << 6) | ((1 if n < len(parsed) - 1 else 0) << 5) | (ft << 1) | q
             bits += 6

@@ -11,6 +11,7 @@ is dropped.  A payload FFmpeg cannot decode is dropped and counted (:attr:`Codec
 from __future__ import annotations
 
 import logging
+import time
 from fractions import Fraction
 from typing import cast
 
@@ -18,7 +19,8 @@ import av
 import av.error
 
 from . import dtmf
-from .amr import NO_DATA, AmrFormat, ModeRequest
+from .amr import NO_DATA, AmrFormat
+from .amr_modes import CodecOptions, ModeChanger, ModeRequest
 from .cn import Noise, silent
 from .formats import AudioCodec
 from .rtp import OutputStream, RtpPacket
@@ -102,9 +104,11 @@ class CodecChain:
     def __init__(self, source: AudioCodec, source_fmtp: str, out: AudioCodec, out_fmtp: str,
                  stream: OutputStream, ptime: int = 20, detect_dtmf: bool = False,
                  bitrate: int | None = None, heard: ModeRequest | None = None,
-                 asked: ModeRequest | None = None) -> None:
-        """``heard`` keeps the CMRs of the AMR received; ``asked`` holds those of the party
-        receiving the output, which set the bitrate of AMR sent to it."""
+                 asked: ModeRequest | None = None, options: CodecOptions | None = None
+                 ) -> None:
+        """``heard`` keeps the CMRs of the AMR received (and, with ``options``, the AMR
+        codec options of the input, what they decide); ``asked`` holds those of the party
+        receiving the output, which set the bitrate and the CMRs of AMR sent to it."""
         self.source = source
         self.out = out
         self.stream = stream
@@ -116,8 +120,9 @@ class CodecChain:
         self._amr_in = amr_format(source, source_fmtp)
         self._amr_out = amr_format(out, out_fmtp)
         self._heard = heard if self._amr_in is not None else None
-        self._asked = asked if self._amr_out is not None else None
-        self._mode: int | None = None  #: the CMR mode the encoder was last set to
+        self._options = options
+        self._changer = ModeChanger(self._amr_out, asked) if self._amr_out is not None \
+            else None
         self._ilbc = ilbc_frame(source_fmtp) if source.framing == "ilbc" else 0
         #: AMR frames waiting to fill one ptime, and the ticks of the first
         self._amr_frames: list[bytes] = []
@@ -160,12 +165,13 @@ class CodecChain:
     def process(self, packet: RtpPacket) -> list[bytes]:
         """The RTP packets ready after ``packet`` (none, one, or more at a ptime change)."""
         self.packets_in += 1
-        if self._heard is not None:
-            self._heard.heard(packet.payload)
         try:
             parts = self._split(packet.payload)
         except ValueError as exc:  # bad framing
             return self._undecodable(exc)
+        if self._heard is not None:
+            self._heard.heard(packet.payload, time.monotonic(), self._options, self._amr_in,
+                              [(part[0] >> 3) & 0x0F for part in parts])
         return self._decode(packet.timestamp, parts)
 
     def _undecodable(self, exc: Exception) -> list[bytes]:
@@ -359,8 +365,8 @@ class CodecChain:
                                               pt=self._cn_pt))
                 self._marker = False
                 continue
-            if self._amr_out is not None:
-                self._follow_request()
+            if self._changer is not None:  # libopencore reads the bitrate at each frame
+                self._encoder.bit_rate = self._changer.next_frame(self._encoder.bit_rate or 0)
             payloads = [bytes(p) for p in self._encoder.encode(frame)]
             if self._bytes:
                 self._encoded += b"".join(payloads)
@@ -379,23 +385,12 @@ class CodecChain:
                         self._amr_ticks = ticks
                     self._amr_frames.append(payload)
                     if len(self._amr_frames) * 20 >= self.ptime:
-                        out.append(self._send(self._amr_ticks,
-                                              self._amr_out.payload(self._amr_frames)))
+                        cmr = self._changer.cmr() if self._changer is not None else 15
+                        out.append(self._send(self._amr_ticks, self._amr_out.payload(
+                            self._amr_frames, cmr)))
                         self._amr_frames = []
             else:
                 out += [self._send(ticks, payload) for payload in payloads]
-
-    def _follow_request(self) -> None:
-        """A new mode the receiving party asked for: the encoder's next frame is coded at
-        it (libopencore reads the bitrate at each frame)."""
-        assert self._amr_out is not None
-        mode = self._asked.mode if self._asked is not None else None
-        if mode is None or mode == self._mode:
-            return
-        self._mode = mode
-        bitrate = self._amr_out.requested(mode)
-        if bitrate is not None:
-            self._encoder.bit_rate = bitrate
 
     def _send(self, ticks: int, payload: bytes) -> bytes:
         self.packets_out += 1

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rtpgate.api import Media, Pipeline, Stream
 
-from .amr import ModeRequest
+from .amr_modes import ModeRequest
 from .cn import CnSettings
 from .plan import plan
 from .stage import TranscodeStage

@@ -47,6 +47,18 @@ class DirectionPlan:
     cn_out: tuple[Codec, ...] = ()
     #: the sender's packetisation time (ms): the DTX buffer's first step
     in_ptime: int = 20
+    #: the call's ``codec-transcode`` specs (codec options of the sender's codecs)
+    specs: tuple[str, ...] = ()
+
+    def codec_options(self, codec: Codec) -> str:
+        """The codec options (the seventh field: ``AMR/8000/1/12200//mode-set=0,2/CMR-
+        interval=500``) of the ``codec-transcode`` spec naming ``codec``; "" without."""
+        for spec in self.specs:
+            parts = spec.split("/")
+            if len(parts) > 6 and parts[0].lower() == codec.name.lower() and parts[1] in (
+                    "", *codec.encoding.split("/")[1:2]):
+                return parts[6]
+        return ""
 
     def bitrate(self, codec: Codec) -> int | None:
         """The bitrate ``codec-set`` (or a ``codec-transcode`` spec) asks for ``codec``."""
@@ -62,7 +74,7 @@ class DirectionPlan:
 
     def key(self) -> tuple[object, ...]:
         out = self.dtmf_out
-        return (self.ptime, self.in_ptime, self.options,
+        return (self.ptime, self.in_ptime, self.specs, self.options,
                 tuple((c.pt, c.encoding) for c in self.cn_out),
                 out.pt if out else -1, tuple(sorted(
             (pt, r.action, r.source.encoding, r.source.fmtp,
@@ -158,4 +170,5 @@ def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionP
         ptime = next((p for r in routes.values() if r.action == "transcode"
                       and r.target is not None and (p := spec_ptime(sink, r.target))), ptime)
     return DirectionPlan(routes, ptime, te_received[0] if detect else None, sink.codec_set,
-                         tuple(cn_received) if make_cn else (), source.ptime or 20)
+                         tuple(cn_received) if make_cn else (), source.ptime or 20,
+                         tuple(sink.codec_transcode))

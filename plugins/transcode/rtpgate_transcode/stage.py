@@ -32,7 +32,7 @@ from collections.abc import Callable
 from rtpgate.api import Stage
 
 from . import dtmf, formats
-from .amr import ModeRequest
+from .amr_modes import CodecOptions, ModeRequest
 from .chain import CodecChain
 from .cn import CnSettings
 from .dtx import DtxBuffer, Held
@@ -105,7 +105,8 @@ class TranscodeStage:
         chain = CodecChain(source, route.source.fmtp, target, route.target.fmtp, stream,
                            self.plan.ptime, detect_dtmf=self.plan.dtmf_out is not None,
                            bitrate=self.plan.bitrate(route.target),
-                           heard=self._requests[0], asked=self._requests[1])
+                           heard=self._requests[0], asked=self._requests[1],
+                           options=CodecOptions.parse(self.plan.codec_options(route.source)))
         cn = next((c for c in self.plan.cn_out if c.encoding.split("/")[1:2]
                    == [str(target.clock)]), None)
         if cn is not None and self._cn.silence:
