@@ -56,6 +56,23 @@ class InvalidPayloadType(Exception):  # noqa: N818 - reported as Incomplete SDP
     """A format in the m= line is not a payload type number 0-127."""
 
 
+#: Names and keys of the encodings seen, by encoding (``PCMU/8000``): a call's negotiation and
+#: its transcoding plan ask for them dozens of times, and there are few distinct encodings.
+#: Bounded, since the encodings come from the SDP a client sends.
+_NAMES: dict[str, str] = {}
+_KEYS: dict[str, tuple[str, ...]] = {}
+REMEMBERED = 4096
+
+
+def _keys(encoding: str) -> tuple[str, ...]:
+    if not encoding:
+        return ()
+    parts = encoding.lower().split("/")
+    name, clock = parts[0], parts[1] if len(parts) > 1 else ""
+    channels = parts[2] if len(parts) > 2 else "1"
+    return (name, "/".join(parts), f"{name}/{clock}/{channels}")
+
+
 @dataclass(slots=True)
 class Codec:
     pt: int
@@ -67,7 +84,12 @@ class Codec:
 
     @property
     def name(self) -> str:
-        return self.encoding.split("/", 1)[0].lower()
+        name = _NAMES.get(self.encoding)
+        if name is None:
+            name = self.encoding.split("/", 1)[0].lower()
+            if len(_NAMES) < REMEMBERED:
+                _NAMES[self.encoding] = name
+        return name
 
     @property
     def supplemental(self) -> bool:
@@ -77,12 +99,12 @@ class Codec:
         """The names a codec manipulation may use for this codec (case-insensitive): the
         encoding, the rtpmap text, and the rtpmap with the channel count (``PCMU``,
         ``PCMU/8000``, ``PCMU/8000/1``; ``opus``, ``opus/48000/2``)."""
-        if not self.encoding:
-            return ()
-        parts = self.encoding.lower().split("/")
-        name, clock = parts[0], parts[1] if len(parts) > 1 else ""
-        channels = parts[2] if len(parts) > 2 else "1"
-        return (name, "/".join(parts), f"{name}/{clock}/{channels}")
+        keys = _KEYS.get(self.encoding)
+        if keys is None:
+            keys = _keys(self.encoding)
+            if len(_KEYS) < REMEMBERED:
+                _KEYS[self.encoding] = keys
+        return keys
 
     def matches(self, wanted: str) -> bool:
         return wanted.lower() in self.keys()
