@@ -34,7 +34,8 @@ class CookieCache:
         self._old: dict[bytes, bytes] = {}
         self._current_bytes = 0
         self._swapped = clock()
-        self._in_flight: dict[bytes, asyncio.Future[bytes]] = {}
+        #: Cookies being computed, with the future duplicates wait on (made by the first one).
+        self._in_flight: dict[bytes, asyncio.Future[bytes] | None] = {}
         #: Where hits are counted: ``runtime.stats.cookie_cache`` in a server (``/metrics``).
         self.stats = stats or CookieCacheStats()
 
@@ -65,23 +66,29 @@ class CookieCache:
         if cached is not None:
             self.stats.hits += 1
             return cached
-        pending = self._in_flight.get(cookie)
-        if pending is not None:
+        in_flight = self._in_flight
+        if cookie in in_flight:
             self.stats.hits += 1
+            pending = in_flight[cookie]
+            if pending is None:  # the first duplicate: now something waits for the reply
+                pending = in_flight[cookie] = asyncio.get_running_loop().create_future()
             return await asyncio.shield(pending)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._in_flight[cookie] = future
+        # no future until a duplicate arrives: most requests have none, and a future per
+        # request was one of the ng path's allocations
+        in_flight[cookie] = None
         try:
             reply = await compute()
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiting duplicates get it, nobody else must
+            waiting = in_flight.pop(cookie)
+            if waiting is not None:
+                waiting.set_exception(exc)
+                waiting.exception()  # retrieved: waiting duplicates get it, nobody else must
             raise
-        finally:
-            del self._in_flight[cookie]
+        waiting = in_flight.pop(cookie)
         self._current[cookie] = reply
         self._current_bytes += len(cookie) + len(reply) + ENTRY_OVERHEAD
-        future.set_result(reply)
+        if waiting is not None:
+            waiting.set_result(reply)
         return reply
 
     def __len__(self) -> int:

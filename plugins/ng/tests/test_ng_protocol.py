@@ -145,3 +145,45 @@ def test_concurrent_duplicate_waits_for_the_first() -> None:
 
     assert asyncio.run(run()) == [b"first", b"first"]
     assert runs == [1]
+
+
+def test_cookie_cache_duplicates_in_flight_share_the_outcome() -> None:
+    """Duplicates arriving while the first request runs get its reply (or its failure); the
+    first computes once, and nothing stays in flight afterwards."""
+
+    async def scenario() -> None:
+        cache = CookieCache()
+        runs = []
+        release = asyncio.Event()
+
+        async def compute() -> bytes:
+            runs.append(1)
+            await release.wait()
+            return b"reply"
+
+        first = asyncio.ensure_future(cache.run(b"c1", compute))
+        await asyncio.sleep(0)
+        dups = [asyncio.ensure_future(cache.run(b"c1", compute)) for _ in range(2)]
+        await asyncio.sleep(0)
+        release.set()
+        assert await asyncio.gather(first, *dups) == [b"reply"] * 3
+        assert runs == [1] and cache.hits == 2 and not cache._in_flight
+        assert await cache.run(b"c1", compute) == b"reply" and cache.hits == 3
+
+        async def fail() -> bytes:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("broken")
+
+        first = asyncio.ensure_future(cache.run(b"c2", fail))
+        await asyncio.sleep(0)
+        dup = asyncio.ensure_future(cache.run(b"c2", fail))
+        for task in (first, dup):
+            with pytest.raises(RuntimeError, match="broken"):
+                await task
+        assert not cache._in_flight and cache.lookup(b"c2") is None
+        alone = asyncio.ensure_future(cache.run(b"c3", fail))  # no duplicate: no future made
+        with pytest.raises(RuntimeError, match="broken"):
+            await alone
+        assert not cache._in_flight
+
+    asyncio.run(scenario())
