@@ -35,12 +35,15 @@ from servers import cpu_seconds, reference_rtpengine, rtpgate
 
 LOCAL = "127.0.0.1"
 RTPENGINE_NG = 41623
+# Both servers on the pub/sub helper's block of ports (41600-41699 and 26000-26999), so that a
+# run next to the other benches' reference rtpengines (41000 + 100k, 20000 + 1000k) does not
+# meet them.
 RTPENGINE_EXTRA = ("--delete-delay=0 --listen-ng=127.0.0.1:41623 --listen-tcp-ng=127.0.0.1:41624 "
                    "--listen-cli=127.0.0.1:41690 --listen-http=127.0.0.1:41680 "
-                   "--listen-https=127.0.0.1:41643 --port-min=26000 --port-max=26999")
-RTPGATE_NG = 41723
-RTPGATE_ARGS = ("--listen-ng=127.0.0.1:41723", "--listen-http=127.0.0.1:41780",
-                "--interface=127.0.0.1", "--port-min=27000", "--port-max=27999",
+                   "--listen-https=127.0.0.1:41643 --port-min=26000 --port-max=26499")
+RTPGATE_NG = 41650
+RTPGATE_ARGS = ("--listen-ng=127.0.0.1:41650", "--listen-http=127.0.0.1:41651",
+                "--interface=127.0.0.1", "--port-min=26500", "--port-max=26999",
                 "--delete-delay=0", "--log-level=5")
 
 

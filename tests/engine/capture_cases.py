@@ -706,6 +706,19 @@ PUBSUB_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         [offer(sdp(codecs="0", media=ONE_TO_ONE), label="caller"),
          answer(bob(codecs="0", media=ONE_TO_ONE), label="called"),
          subscribe(flags=["all", "SIPREC"]), sub_answer(receiving(medias=2))]),
+    "pubsub_subscribe_webrtc": (
+        "a WebRTC subscriber (ICE=force, UDP/TLS/RTP/SAVPF, rtcp-mux offered): the offer has "
+        "SDES keys, a=setup:actpass, the fingerprint, ICE credentials and candidates; the "
+        "browser's answer takes DTLS (setup active)",
+        [publish(), subscribe(from_tag="@pub", ICE="force",
+                              **{"transport-protocol": "UDP/TLS/RTP/SAVPF",
+                                 "rtcp-mux": ["offer"]}),
+         sub_answer(webrtc(setup="active", opus=False).replace("a=sendrecv", "a=recvonly"))]),
+    "pubsub_subscribe_sdes": (
+        "an SRTP subscriber (RTP/SAVP): SDES keys and DTLS offered; its answer takes SDES",
+        [publish(), subscribe(from_tag="@pub", **{"transport-protocol": "RTP/SAVP"}),
+         sub_answer(savp_bob(crypto(7, "AES_CM_128_HMAC_SHA1_80", 3))
+                    .replace("a=sendrecv", "a=recvonly"))]),
     "pubsub_errors": (
         "errors: unknown call, unknown to-tag, missing keys",
         [publish(), cmd("subscribe request", from_tag="@pub", **{"call-id": "@nocall"}),

@@ -352,3 +352,74 @@ def test_connect_two_publishers(server: ServerProcess,
     tags = ok(ng(server, "query", call_id=call_id))["tags"]
     assert tags["one"]["subscribers"] == [{"tag": "two", "type": "offer/answer"}]
     ok(ng(server, "delete", call_id=call_id))
+
+
+def sender_report(ssrc: int) -> bytes:
+    """An RTCP SR with one report block (RFC 3550 6.4.1)."""
+    return (struct.pack("!BBHI", 0x81, 200, 12, ssrc)
+            + struct.pack("!IIIII", 0xE000_0000, 0x8000_0000, 160_000, 10, 1600)
+            + struct.pack("!IIIIII", 0x4242, 0, 0, 0, 0, 0))
+
+
+def receiver_report(ssrc: int, about: int) -> bytes:
+    return struct.pack("!BBHI", 0x81, 201, 7, ssrc) + struct.pack("!IIIIII", about, 0, 7, 0,
+                                                                   0, 0)
+
+
+def recv_all(sock: Any, wait: float = 0.5) -> list[bytes]:
+    """Every datagram ``sock`` gets until it has been quiet for ``wait`` seconds."""
+    got = []
+    sock.settimeout(wait)
+    while True:
+        try:
+            got.append(sock.recvfrom(4096)[0])
+        except TimeoutError:
+            return got
+
+
+def test_late_subscribers_ssrc_change_and_rtcp(server: ServerProcess,
+                                               endpoints: Callable[[], Endpoint]) -> None:
+    """As rtpengine 10.5 (checked on its packets): a plain subscriber gets the publisher's
+    packets as they are, from the one it joined at, a new source SSRC included; an SDES
+    subscriber that joins after the publisher's sequence numbers wrapped has its own SRTP
+    context (rollover counter from 0), so it decrypts; the publisher's sender reports reach
+    every subscriber (SRTCP for the SDES one), the subscribers' receiver reports and RTP go
+    nowhere."""
+    call_id = uuid.uuid4().hex
+    publisher = endpoints()
+    reply = ok(ng(server, "publish", call_id=call_id, from_tag="pub",
+                  sdp=publish_sdp(publisher.port, "0")))
+    relay = port_of(reply["sdp"])
+    early = Subscriber(server, call_id, "pub", endpoints())
+
+    def stream(first: int, count: int, ssrc: int = SSRC) -> list[bytes]:
+        return [RTP.pack(0x80, 0, (first + i) & 0xFFFF, ((first + i) * 160) & 0xFFFFFFFF,
+                         ssrc) + tone_payload(first + i) for i in range(count)]
+
+    before = stream(65530, 10)  # the publisher's sequence numbers wrap: 65530 ... 3
+    for data in before:
+        publisher.rtp.sendto(data, (LOCAL, relay))
+    assert recv_all(early.endpoint.rtp) == before
+    late = Subscriber(server, call_id, "pub", endpoints())
+    secure = Subscriber(server, call_id, "pub", endpoints(), proto="RTP/SAVP",
+                        transport_protocol="RTP/SAVP")
+    after = stream(4, 5) + stream(300, 5, ssrc=0xABCDEF)  # then a new source SSRC
+    for data in after:
+        publisher.rtp.sendto(data, (LOCAL, relay))
+    assert recv_all(early.endpoint.rtp) == after
+    assert recv_all(late.endpoint.rtp) == after
+    assert secure.srtp is not None
+    assert [secure.srtp.unprotect(p) for p in recv_all(secure.endpoint.rtp)] == after
+
+    report = sender_report(0xABCDEF)
+    publisher.rtcp.sendto(report, (LOCAL, relay + 1))
+    assert recv_all(early.endpoint.rtcp) == [report]
+    assert recv_all(late.endpoint.rtcp) == [report]
+    assert [secure.srtp.unprotect_rtcp(p) for p in recv_all(secure.endpoint.rtcp)] == [report]
+
+    for sub in (early, late):
+        offer_port = port_of(sub.request["sdp"])
+        sub.endpoint.rtcp.sendto(receiver_report(0x77, 0xABCDEF), (LOCAL, offer_port + 1))
+        sub.endpoint.rtp.sendto(packet(1), (LOCAL, offer_port))
+    assert recv_all(publisher.rtcp, 0.3) == [] and recv_all(publisher.rtp, 0.1) == []
+    ok(ng(server, "delete", call_id=call_id))

@@ -28,7 +28,16 @@ from . import model as m
 from . import sdes, transport_protocols
 from .flags import OfferFlags, norm, offer_flags
 from .interfaces import LogicalInterface
-from .negotiate import OFFER, OutOfPorts, _allocate, _assign, _fill, _num_streams
+from .negotiate import (
+    OFFER,
+    OutOfPorts,
+    _allocate,
+    _assign,
+    _fill,
+    _num_streams,
+    _remember_party,
+    new_ice_credentials,
+)
 from .params import IncompleteSdp, StreamParams, Unsupported, check_supported, stream_params
 from .party import party
 from .ports import MediaSocket
@@ -306,7 +315,8 @@ def subscribe_request(engine: Engine, request: SubscribeRequest) -> Reply:
     call.last_signal = time.time()
     engine.relay.sync(call)
     engine.changed(call)
-    reply: Reply = {"sdp": create_sdp(dest, flags, _mirrored(sources))}
+    reply: Reply = {"sdp": create_sdp(dest, flags, _mirrored(sources), engine.certificate,
+                                      offer=True)}
     if len(sources) == 1:
         reply["from-tag"] = sources[0].tag
     if siprec:
@@ -340,10 +350,23 @@ def _subscribe_media(call: m.Call, item: _Media, source: m.Media, flags: OfferFl
         if source.label is None:
             source.label = str(source.unique_id)
         media.label = source.label
-    if transport_protocols.is_srtp(media.protocol) and not flags.sdes.off:
-        media.flags |= m.MF_SDES
-        media.sdes_out = sdes.offer([], [], flags.sdes)
+    if transport_protocols.is_srtp(media.protocol):
+        if not flags.sdes.off:
+            media.flags |= m.MF_SDES
+            media.sdes_out = sdes.offer([], [], flags.sdes)
+        if flags.dtls != "off":  # rtpengine offers both keying methods
+            media.flags |= (m.MF_DTLS_PASSIVE if flags.dtls == "passive" else m.MF_DTLS_ACTIVE
+                            if flags.dtls == "active" else m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE)
+            media.flags |= m.MF_DTLS
+    if flags.rtcp_mux_offer or flags.rtcp_mux_require:
+        media.flags |= m.MF_RTCP_MUX
     _set_ports(media, item, None)
+    if flags.ice == "force" and media.protocol is not None:
+        # rtpgate offers, so it is the controlling agent (RFC 8445 6.1.1)
+        media.flags |= m.MF_ICE | m.MF_ICE_CONTROLLING
+        media.ice = new_ice_credentials()
+        for stream in media.streams:
+            stream.flags |= m.PS_ICE
 
 
 def _mirrored(sources: list[m.Monologue]) -> str | None:
@@ -401,7 +424,8 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
                 media, sp, allow):
             raise NgError("Failed to process subscription answer")
         sdes_in, sdes_out = list(media.sdes_in), list(media.sdes_out)
-        if media.flags & m.MF_SDES and sp.rtp_endpoint.port:
+        dtls = media.flags & m.MF_DTLS and sp.dtls is not None
+        if media.flags & m.MF_SDES and sp.rtp_endpoint.port and not dtls:
             if not sp.sdes:
                 raise NgError("Failed to process subscription answer")
             sdes_in, sdes_out = sdes.accept(sp.sdes, media.sdes_out, flags.sdes)
@@ -417,6 +441,7 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
             media.flags &= ~m.MF_SEND
             continue
         media.flags &= ~m.MF_RECV
+        _keying(media, sp)
         if not sp.recv:
             media.flags &= ~m.MF_SEND
         # what the subscriber takes (media.codecs is what it was offered)
@@ -428,6 +453,24 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
     engine.relay.sync(call)
     engine.changed(call)
     return {}
+
+
+def _keying(media: m.Media, sp: StreamParams) -> None:
+    """What the subscriber's answer chose of what was offered: DTLS-SRTP (rtpgate takes the
+    other ``a=setup`` role) or SDES, ICE or not."""
+    dtls_bits = m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
+    if media.flags & m.MF_DTLS and sp.dtls is not None:
+        media.flags &= ~(dtls_bits | m.MF_SDES)
+        media.flags |= m.MF_DTLS | (m.MF_DTLS_ACTIVE if sp.dtls.setup == "passive"
+                                    else m.MF_DTLS_PASSIVE)
+        media.sdes_in, media.sdes_out = [], []
+    else:
+        media.flags &= ~dtls_bits
+    if sp.remote_ice is None:
+        media.flags &= ~(m.MF_ICE | m.MF_ICE_CONTROLLING)
+        for stream in media.streams:
+            stream.flags &= ~m.PS_ICE
+    _remember_party(media, sp)
 
 
 def _transcoded(media: m.Media) -> bool:

@@ -346,19 +346,9 @@ class Rewriter:
         return out
 
     def _dtls(self, receiver: m.Media) -> list[str]:
-        """``a=setup`` (rtpgate's role) and ``a=fingerprint`` (the ``DTLS-fingerprint`` hash,
-        else the party's own, else sha-256)."""
         if self.certificate is None:
             return []
-        mflags = receiver.flags
-        active, passive = mflags & m.MF_DTLS_ACTIVE, mflags & m.MF_DTLS_PASSIVE
-        setup = "actpass" if active and passive else "active" if active else "passive"
-        hash_name = receiver.fingerprint_hash or self.flags.dtls_fingerprint
-        if hash_name is None and receiver.dtls is not None and receiver.dtls.fingerprint:
-            hash_name = normalize_hash(receiver.dtls.fingerprint[0])
-        receiver.fingerprint_hash = hash_name = hash_name or "sha-256"
-        name, value = self.certificate.fingerprint(hash_name)
-        return [f"a=setup:{setup}\r\n", f"a=fingerprint:{name} {value}\r\n"]
+        return dtls_lines(receiver, self.certificate, self.flags.dtls_fingerprint)
 
     def _rtcp(self, out: list[str], plan: MediaPlan) -> m.Stream | None:
         """rtpengine's ``print_rtcp``; returns the RTCP stream that needs ICE candidates."""
@@ -389,25 +379,11 @@ class Rewriter:
     def _candidates(self, stream: m.Stream, source: s.Media | None = None) -> list[str]:
         """rtpgate's candidates for ``stream``: host candidates, or with ``ICE=force-relay`` (and
         in pass-through) relay candidates whose related address is their own, as rtpengine."""
-        out = []
-        component = stream.component
         relay = self.flags.ice == "force-relay"
         type_pref, local_pref = (_RELAY_TYPE_PREF if relay else _HOST_TYPE_PREF), 0
         if stream.media.flags & m.MF_PASSTHRU and source is not None:
             type_pref, local_pref = _just_above(source, "relay" if relay else "host", type_pref)
-        for position, media_socket in enumerate(stream.sockets):
-            if media_socket.sock is None:
-                continue
-            local = media_socket.local
-            # the first address (of the family the party gets) is preferred; as rtpengine's
-            # unsigned 32-bit arithmetic, a local preference below 0 wraps
-            priority = ((type_pref << 24) | ((65535 - local_pref - position) << 8)
-                        | (256 - component)) & 0xFFFFFFFF
-            address = self.flags.media_address or local.advertised
-            kind = (f"relay raddr {address} rport {media_socket.port}" if relay else "host")
-            out.append(f"a=candidate:{local.ice_foundation} {component} UDP {priority} "
-                       f"{address} {media_socket.port} typ {kind}\r\n")
-        return out
+        return candidate_lines(stream, self.flags.media_address, relay, type_pref, local_pref)
 
     def _version_check(self) -> str:
         """rtpengine's ``sdp_version_check``: our version in every o= line, raised by one
@@ -427,6 +403,42 @@ class Rewriter:
             text = render()
         receiver.last_out_sdp = text
         return text
+
+
+def dtls_lines(receiver: m.Media, certificate: Certificate, hash_name: str | None) -> list[str]:
+    """``a=setup`` (rtpgate's role) and ``a=fingerprint`` (``hash_name``: the
+    ``DTLS-fingerprint`` hash, else the one this party got before, else the party's own, else
+    sha-256)."""
+    mflags = receiver.flags
+    active, passive = mflags & m.MF_DTLS_ACTIVE, mflags & m.MF_DTLS_PASSIVE
+    setup = "actpass" if active and passive else "active" if active else "passive"
+    hash_name = receiver.fingerprint_hash or hash_name
+    if hash_name is None and receiver.dtls is not None and receiver.dtls.fingerprint:
+        hash_name = normalize_hash(receiver.dtls.fingerprint[0])
+    receiver.fingerprint_hash = hash_name = hash_name or "sha-256"
+    name, value = certificate.fingerprint(hash_name)
+    return [f"a=setup:{setup}\r\n", f"a=fingerprint:{name} {value}\r\n"]
+
+
+def candidate_lines(stream: m.Stream, media_address: str | None = None, relay: bool = False,
+                    type_pref: int = _HOST_TYPE_PREF, local_pref: int = 0) -> list[str]:
+    """``a=candidate`` lines for each of ``stream``'s sockets (RFC 8445 5.1.2.1 priorities, the
+    first address preferred), as rtpengine writes them: host candidates, or relay candidates
+    whose related address is their own."""
+    out = []
+    component = stream.component
+    for position, media_socket in enumerate(stream.sockets):
+        if media_socket.sock is None:
+            continue
+        local = media_socket.local
+        # as rtpengine's unsigned 32-bit arithmetic, a local preference below 0 wraps
+        priority = ((type_pref << 24) | ((65535 - local_pref - position) << 8)
+                    | (256 - component)) & 0xFFFFFFFF
+        address = media_address or local.advertised
+        kind = f"relay raddr {address} rport {media_socket.port}" if relay else "host"
+        out.append(f"a=candidate:{local.ice_foundation} {component} UDP {priority} "
+                   f"{address} {media_socket.port} typ {kind}\r\n")
+    return out
 
 
 def _source(plan: MediaPlan, flags: OfferFlags) -> m.Endpoint | None:

@@ -4,7 +4,8 @@ offer of a ``subscribe request``.
 One media section per media of the monologue, in order: ``m=`` with the media's first port and
 codecs, ``c=`` with the interface's advertised address, then ``a=label`` (SIPREC
 subscriptions), the codecs' ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb``, the direction, ``a=rtcp``
-(and ``a=rtcp-mux``), and the SDES ``a=crypto`` lines, as rtpengine writes them.  The session
+(and ``a=rtcp-mux``), the SDES ``a=crypto`` lines, DTLS's ``a=setup``/``a=fingerprint`` and
+ICE's credentials and host candidates, as rtpengine writes them.  The session
 section is ``o=- ID VERSION IN IP4 ADDR``, ``s=`` rtpgate's name and ``t=0 0``; a subscription to
 a single party keeps that party's own session section instead (rtpengine 10.5 rewrites the
 party's SDP in that case), with its ``c=`` pointing at rtpgate.
@@ -15,11 +16,12 @@ from __future__ import annotations
 import time
 
 from .. import __version__
+from ..media.dtls import Certificate
 from . import model as m
 from . import transport_protocols
 from .flags import OfferFlags
 from .ports import MediaSocket
-from .rewrite import direction_attribute
+from .rewrite import candidate_lines, direction_attribute, dtls_lines
 from .sdes import format_crypto
 
 #: What ``s=`` says in an SDP rtpgate makes (rtpengine's ``--software-id`` default is
@@ -30,7 +32,11 @@ SOFTWARE_ID = f"rtpgate-{__version__}"
 _PARTY_ONLY = ("a=ice-", "a=fingerprint", "a=setup", "a=tls-id", "a=group", "a=rtpengine:")
 
 
-def create_sdp(ml: m.Monologue, flags: OfferFlags, mirrored: str | None = None) -> str:
+def create_sdp(ml: m.Monologue, flags: OfferFlags, mirrored: str | None = None,
+               certificate: Certificate | None = None, offer: bool = False) -> str:
+    """The SDP of ``ml``'s medias; ``offer``: a subscription's offer (an offered rtcp-mux names
+    the RTCP port, as rtpengine's offers do), else an answer; ``certificate``: the one whose
+    fingerprint a DTLS-SRTP media shows."""
     first = _first_socket(ml)
     family = first.local.family if first is not None else "IP4"
     address = flags.media_address or (first.local.advertised if first is not None
@@ -45,7 +51,8 @@ def create_sdp(ml: m.Monologue, flags: OfferFlags, mirrored: str | None = None) 
                    f"s={SOFTWARE_ID}\r\nt=0 0\r\n")
     # a party's session section with its own c= covers every media (rtpengine's rewrite)
     media_c = "\r\nc=" not in "\r\n" + session
-    return session + "".join(_media(media, flags, media_c) for media in ml.medias)
+    return session + "".join(_media(media, flags, media_c, certificate, offer)
+                             for media in ml.medias)
 
 
 def _first_socket(ml: m.Monologue) -> MediaSocket | None:
@@ -70,7 +77,8 @@ def _session(text: str, family: str, address: str) -> str | None:
     return "\r\n".join(out) + "\r\n"
 
 
-def _media(media: m.Media, flags: OfferFlags, media_c: bool) -> str:
+def _media(media: m.Media, flags: OfferFlags, media_c: bool, certificate: Certificate | None,
+           offer: bool) -> str:
     rtp = media.streams[0] if media.streams else None
     selected = rtp.selected if rtp is not None else None
     port = selected.port if selected is not None else 0
@@ -97,13 +105,21 @@ def _media(media: m.Media, flags: OfferFlags, media_c: bool) -> str:
             out.append(f"a=rtcp-fb:{codec.pt} {fb}\r\n")
     out.append(direction_attribute(media.flags))
     rtcp = media.streams[1] if len(media.streams) > 1 else None
+    rtcp_port = rtcp.selected.port if rtcp is not None and rtcp.selected is not None else None
     if media.flags & m.MF_RTCP_MUX:
         if not flags.no_rtcp_attr:
-            out.append(f"a=rtcp:{port}\r\n")
+            out.append(f"a=rtcp:{rtcp_port if offer and rtcp_port else port}\r\n")
         out.append("a=rtcp-mux\r\n")
     elif rtcp is not None and rtcp.selected is not None and not flags.no_rtcp_attr:
         out.append(f"a=rtcp:{rtcp.selected.port}\r\n")
     if media.flags & m.MF_SDES and transport_protocols.is_srtp(media.protocol):
         out += [format_crypto(params, pad=flags.sdes.pad, lifetime=flags.sdes.lifetime)
                 for params in media.sdes_out]
+    if media.flags & m.MF_DTLS and certificate is not None:
+        out += dtls_lines(media, certificate, flags.dtls_fingerprint)
+    if media.flags & m.MF_ICE and media.ice is not None:
+        out.append(f"a=ice-ufrag:{media.ice.ufrag}\r\n")
+        out.append(f"a=ice-pwd:{media.ice.pwd}\r\n")
+        for stream in media.streams[:2]:
+            out += candidate_lines(stream, flags.media_address)
     return "".join(out)
