@@ -719,6 +719,18 @@ PUBSUB_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         [publish(), subscribe(from_tag="@pub", **{"transport-protocol": "RTP/SAVP"}),
          sub_answer(savp_bob(crypto(7, "AES_CM_128_HMAC_SHA1_80", 3))
                     .replace("a=sendrecv", "a=recvonly"))]),
+    "pubsub_publish_webrtc": (
+        "a WebRTC publisher (ICE, DTLS actpass, rtcp-mux, trickle): answered DTLS active with "
+        "ICE, one candidate, end-of-candidates; a plain subscription to it",
+        [publish(webrtc(opus=False).replace("a=sendrecv", "a=sendonly")),
+         subscribe(from_tag="@pub"), sub_answer()]),
+    "pubsub_publish_sdes": (
+        "an SDES publisher: answered with its first suite and a key of rtpengine's (and its "
+        "a=ptime); a plain subscription to it",
+        [publish(savp(crypto(1, "AES_CM_128_HMAC_SHA1_80", 3)
+                      + crypto(2, "AES_CM_128_HMAC_SHA1_32", 4)).replace("a=sendrecv",
+                                                                         "a=sendonly")),
+         subscribe(from_tag="@pub"), sub_answer()]),
     "pubsub_errors": (
         "errors: unknown call, unknown to-tag, missing keys",
         [publish(), cmd("subscribe request", from_tag="@pub", **{"call-id": "@nocall"}),

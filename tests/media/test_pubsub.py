@@ -423,3 +423,34 @@ def test_late_subscribers_ssrc_change_and_rtcp(server: ServerProcess,
         sub.endpoint.rtp.sendto(packet(1), (LOCAL, offer_port))
     assert recv_all(publisher.rtcp, 0.3) == [] and recv_all(publisher.rtp, 0.1) == []
     ok(ng(server, "delete", call_id=call_id))
+
+
+def test_sdes_publisher(server: ServerProcess, endpoints: Callable[[], Endpoint]) -> None:
+    """An SDES-SRTP publisher, answered as rtpengine 10.5 answers it (its first suite, a key of
+    rtpgate's): what it sends is decrypted for a plain subscriber (``transport-protocol``
+    RTP/AVP) and re-encrypted for a subscriber that kept the publisher's transport (whose offer
+    starts with the publisher's own lines, as 10.5's)."""
+    call_id = uuid.uuid4().hex
+    publisher = endpoints()
+    key = bytes(range(30))
+    line = f"1 {AES80} inline:{base64.b64encode(key).decode()}"
+    sdp = publish_sdp(publisher.port, "0", f"a=crypto:{line}\r\n").replace(
+        "RTP/AVP", "RTP/SAVP")
+    answer = ok(ng(server, "publish", call_id=call_id, from_tag="pub", sdp=sdp))["sdp"]
+    assert " RTP/SAVP 0\r\n" in answer, answer
+    assert re.findall(rf"^a=crypto:1 {AES80} inline:\S+\r$", answer, re.M), answer
+    assert line not in answer
+    plain = Subscriber(server, call_id, "pub", endpoints(), transport_protocol="RTP/AVP")
+    secure = Subscriber(server, call_id, "pub", endpoints(), proto="RTP/SAVP")
+    assert secure.crypto[0] == line  # the publisher's own line first
+    sender = pylibsrtp.Session(pylibsrtp.Policy(
+        key=key, srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+        ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    relay = (LOCAL, port_of(answer))
+    sent = [packet(seq) for seq in range(20, 30)]
+    for data in sent:
+        publisher.rtp.sendto(sender.protect(data), relay)
+    assert recv_all(plain.endpoint.rtp) == sent
+    assert secure.srtp is not None
+    assert [secure.srtp.unprotect(p) for p in recv_all(secure.endpoint.rtp)] == sent
+    ok(ng(server, "delete", call_id=call_id))

@@ -123,7 +123,8 @@ def publish(engine: Engine, request: PublishRequest, peer: tuple[str, int] | Non
     flags = offer_flags(request, OFFER, peer[0] if peer else None)
     params = _params(request, flags, engine)
     for sp in params:
-        if transport_protocols.is_srtp(sp.protocol) or sp.sdes or sp.dtls is not None:
+        if transport_protocols.is_srtp(sp.protocol) and sp.rtp_endpoint.port and not (
+                sp.sdes or (sp.dtls is not None and flags.dtls != "off")):
             raise NgError("Publishing over SRTP is not supported")
     call = engine.by_id.get(request.call_id or "")
     new_call = call is None
@@ -190,13 +191,53 @@ def publish(engine: Engine, request: PublishRequest, peer: tuple[str, int] | Non
         _set_ports(media, item, sp.rtp_endpoint if active else None)
         if active:
             _fill_streams(media, sp, now)
+            _publisher_keying(media, sp, flags)
     call.last_signal = now
     call.deleted_at = None
     if new_call:
         engine.add(call)
     engine.relay.sync(call)
     engine.changed(call)
-    return {"sdp": create_sdp(ml, flags)}
+    return {"sdp": create_sdp(ml, flags, certificate=engine.certificate)}
+
+
+_DTLS_BITS = m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
+_ICE_BITS = m.MF_ICE | m.MF_ICE_CONTROLLING | m.MF_TRICKLE_ICE | m.MF_ICE_LITE_PEER
+
+
+def _publisher_keying(media: m.Media, sp: StreamParams, flags: OfferFlags) -> None:
+    """A publisher over SRTP or with ICE, answered as rtpengine 10.5 answers one: DTLS-SRTP when
+    it offered a fingerprint (rtpgate ``active`` unless it is, or ``DTLS=passive``), else SDES
+    (the first of its suites, with a key of rtpgate's); ICE when it did ICE, rtpgate
+    controlled (unless the publisher is ICE-lite), trickle if it trickles."""
+    media.flags &= ~(_DTLS_BITS | m.MF_SDES | _ICE_BITS)
+    media.media_id = sp.media_id
+    media.ptime = sp.ptime
+    if transport_protocols.is_srtp(sp.protocol):
+        if sp.dtls is not None and flags.dtls != "off":
+            passive = sp.dtls.setup == "active" or flags.dtls == "passive"
+            media.flags |= m.MF_DTLS | (m.MF_DTLS_PASSIVE if passive else m.MF_DTLS_ACTIVE)
+            media.sdes_in, media.sdes_out = [], []
+        else:
+            media.flags |= m.MF_SDES
+            # its lines stay (a subscription offers them first), the first is the one used
+            offered, _ = sdes.accept(sp.sdes, [], flags.sdes)
+            media.sdes_out, _ = sdes.answer(media.sdes_out, offered, [], flags.sdes, False)
+            media.sdes_in = offered
+    else:
+        media.sdes_in, media.sdes_out = [], []
+    ice = sp.remote_ice is not None and flags.ice != "remove"
+    if ice:
+        media.flags |= m.MF_ICE
+        if sp.trickle_ice:
+            media.flags |= m.MF_TRICKLE_ICE
+        if sp.ice_lite_peer:
+            media.flags |= m.MF_ICE_LITE_PEER | m.MF_ICE_CONTROLLING
+        if media.ice is None:
+            media.ice = new_ice_credentials()
+    for stream in media.streams:
+        stream.flags = stream.flags | m.PS_ICE if ice else stream.flags & ~m.PS_ICE
+    _remember_party(media, sp)
 
 
 def _set_ports(media: m.Media, item: _Media, endpoint: m.Endpoint | None) -> None:
@@ -350,10 +391,12 @@ def _subscribe_media(call: m.Call, item: _Media, source: m.Media, flags: OfferFl
         if source.label is None:
             source.label = str(source.unique_id)
         media.label = source.label
+    media.media_id = source.media_id
+    media.ptime = source.ptime
     if transport_protocols.is_srtp(media.protocol):
-        if not flags.sdes.off:
+        if not flags.sdes.off:  # the source's own lines first, as 10.5 (SRTP pass-through)
             media.flags |= m.MF_SDES
-            media.sdes_out = sdes.offer([], [], flags.sdes)
+            media.sdes_out = sdes.offer(source.sdes_in, [], flags.sdes)
         if flags.dtls != "off":  # rtpengine offers both keying methods
             media.flags |= (m.MF_DTLS_PASSIVE if flags.dtls == "passive" else m.MF_DTLS_ACTIVE
                             if flags.dtls == "active" else m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE)
@@ -361,7 +404,8 @@ def _subscribe_media(call: m.Call, item: _Media, source: m.Media, flags: OfferFl
     if flags.rtcp_mux_offer or flags.rtcp_mux_require:
         media.flags |= m.MF_RTCP_MUX
     _set_ports(media, item, None)
-    if flags.ice == "force" and media.protocol is not None:
+    if media.protocol is not None and (flags.ice == "force" or (
+            source.flags & m.MF_ICE and flags.ice not in ("remove", "force-relay"))):
         # rtpgate offers, so it is the controlling agent (RFC 8445 6.1.1)
         media.flags |= m.MF_ICE | m.MF_ICE_CONTROLLING
         media.ice = new_ice_credentials()
@@ -425,7 +469,8 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
             raise NgError("Failed to process subscription answer")
         sdes_in, sdes_out = list(media.sdes_in), list(media.sdes_out)
         dtls = media.flags & m.MF_DTLS and sp.dtls is not None
-        if media.flags & m.MF_SDES and sp.rtp_endpoint.port and not dtls:
+        if media.flags & m.MF_SDES and sp.rtp_endpoint.port and not dtls \
+                and transport_protocols.is_srtp(sp.protocol):
             if not sp.sdes:
                 raise NgError("Failed to process subscription answer")
             sdes_in, sdes_out = sdes.accept(sp.sdes, media.sdes_out, flags.sdes)
@@ -457,15 +502,19 @@ def subscribe_answer(engine: Engine, request: SubscribeAnswerRequest) -> Reply:
 
 def _keying(media: m.Media, sp: StreamParams) -> None:
     """What the subscriber's answer chose of what was offered: DTLS-SRTP (rtpgate takes the
-    other ``a=setup`` role) or SDES, ICE or not."""
-    dtls_bits = m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
-    if media.flags & m.MF_DTLS and sp.dtls is not None:
-        media.flags &= ~(dtls_bits | m.MF_SDES)
+    other ``a=setup`` role) or SDES, ICE or not; an answer on plain RTP (which 10.5 accepts to
+    an SRTP offer) gets plain RTP."""
+    if not transport_protocols.is_srtp(sp.protocol) and sp.protocol is not None:
+        media.protocol = sp.protocol
+        media.flags &= ~(_DTLS_BITS | m.MF_SDES)
+        media.sdes_in, media.sdes_out = [], []
+    elif media.flags & m.MF_DTLS and sp.dtls is not None:
+        media.flags &= ~(_DTLS_BITS | m.MF_SDES)
         media.flags |= m.MF_DTLS | (m.MF_DTLS_ACTIVE if sp.dtls.setup == "passive"
                                     else m.MF_DTLS_PASSIVE)
         media.sdes_in, media.sdes_out = [], []
     else:
-        media.flags &= ~dtls_bits
+        media.flags &= ~_DTLS_BITS
     if sp.remote_ice is None:
         media.flags &= ~(m.MF_ICE | m.MF_ICE_CONTROLLING)
         for stream in media.streams:

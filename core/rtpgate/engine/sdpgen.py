@@ -93,6 +93,8 @@ def _media(media: m.Media, flags: OfferFlags, media_c: bool, certificate: Certif
         out.append(f"c=IN {selected.local.family} {address}\r\n")
     if media.label is not None:
         out.append(f"a=label:{media.label}\r\n")
+    if media.media_id is not None:
+        out.append(f"a=mid:{media.media_id}\r\n")
     if media.protocol is None:
         out.append(direction_attribute(media.flags))
         return "".join(out)
@@ -117,9 +119,17 @@ def _media(media: m.Media, flags: OfferFlags, media_c: bool, certificate: Certif
                 for params in media.sdes_out]
     if media.flags & m.MF_DTLS and certificate is not None:
         out += dtls_lines(media, certificate, flags.dtls_fingerprint)
+    if media.ptime:
+        out.append(f"a=ptime:{media.ptime}\r\n")
     if media.flags & m.MF_ICE and media.ice is not None:
         out.append(f"a=ice-ufrag:{media.ice.ufrag}\r\n")
         out.append(f"a=ice-pwd:{media.ice.pwd}\r\n")
-        for stream in media.streams[:2]:
+        trickle = bool(media.flags & m.MF_TRICKLE_ICE)
+        if trickle:
+            out.append("a=ice-options:trickle\r\n")
+        # an answer that takes rtcp-mux has no RTCP component left
+        for stream in media.streams[:1 if media.flags & m.MF_RTCP_MUX and not offer else 2]:
             out += candidate_lines(stream, flags.media_address)
+        if trickle:
+            out.append("a=end-of-candidates\r\n")
     return "".join(out)
