@@ -161,3 +161,18 @@ def test_recordings_key_names_the_pcap_and_discard_removes_it(
     assert call.ng("stop recording")["result"] == "ok"
     _, kept = _files(spool)
     assert [c.data for c in read_pcap(kept)] == [packet]
+
+
+def test_packets_of_changing_sizes_get_their_own_headers(
+        rtpgate_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    """The tap keeps a stream's IP/UDP headers while the packet size stays the same: a
+    packet of another size gets its own lengths (tshark reads the UDP payload by them)."""
+    spool = tmp_path / "spool"
+    server = rtpgate_server(f"--recording-dir={spool}", "--delete-delay=0")
+    call = make_call(server, **{"record call": "yes"})
+    sent = [rtp(i, bytes([i]) * size, 4) for i, size in enumerate((160, 160, 20, 320, 160, 1))]
+    for packet in sent:
+        assert call.send("a", packet) == packet
+    assert call.ng("delete")["result"] == "ok"
+    _, pcap_file = _files(spool)
+    assert [c.data for c in read_pcap(pcap_file)] == sent
