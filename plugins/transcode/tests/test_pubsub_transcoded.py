@@ -158,3 +158,40 @@ def test_plain_srtp_and_transcoded_subscribers(
     assert after["pcma"] == []
     assert [srtp.unprotect(p) for p in after["srtp"]] == more
     ng(server, "delete", **{"call-id": call_id})
+
+
+def test_transcoded_subscriber_keeps_its_own_stream(
+        server: ServerProcess, sockets: Callable[[], socket.socket]) -> None:
+    """A transcoded subscriber gets rtpgate's own stream: it joins late, the publisher changes
+    its SSRC and sequence numbers, and what the subscriber gets stays one SSRC with contiguous
+    sequence numbers, its tone intact (rtpengine 10.5 makes a new SSRC per source SSRC there
+    and keeps the source's sequence numbers; a plain subscriber gets the source's as they
+    are)."""
+    call_id = uuid.uuid4().hex
+    publisher, pcma = sockets(), sockets()
+    reply = ng(server, "publish", **{"call-id": call_id, "from-tag": "pub", "sdp": (
+        f"v=0\r\no=- 1 1 IN IP4 {LOCAL}\r\ns=-\r\nt=0 0\r\n"
+        f"m=audio {publisher.getsockname()[1]} RTP/AVP 0\r\nc=IN IP4 {LOCAL}\r\n"
+        "a=sendonly\r\n")})
+    relay = (LOCAL, port(reply["sdp"]))
+    packets = rtp_packets("PCMU", sine(8000, 1.0), 0)
+    for data in packets[:10]:  # before anyone subscribed
+        publisher.sendto(data, relay)
+    subscribe(server, call_id, pcma, "8", {"codec": {"strip": ["PCMU"], "transcode": ["PCMA"]}},
+              {"flags": ["allow transcoding"]})
+    # then the source goes on, and restarts with another SSRC and sequence numbers
+    second = [data[:2] + struct.pack("!HI", 40000 + i, 123456 + i * 160)
+              + struct.pack("!I", 0xC0FFEE) + data[12:] for i, data in enumerate(packets[25:])]
+    got: dict[str, list[bytes]] = {"pcma": []}
+    for data in packets[10:25] + second:
+        publisher.sendto(data, relay)
+        collect({"pcma": pcma}, time.monotonic() + 0.02, got)
+    collect({"pcma": pcma}, time.monotonic() + 1.0, got)
+    heads = [header(p) for p in got["pcma"]]
+    assert len(heads) >= len(packets) - 10 - 2, len(heads)
+    assert len({h[3] for h in heads}) == 1, {h[3] for h in heads}
+    seqs = [h[1] for h in heads]
+    assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(len(seqs))], seqs
+    audio = decode("PCMA", got["pcma"])
+    assert abs(dominant(audio, 8000) - 1000) < 20
+    ng(server, "delete", **{"call-id": call_id})
