@@ -77,21 +77,21 @@ def test_existing_rtpengine_conf_loads_and_reports_unknown_options_once(
     server = rtpgate_server("--plugin=settings_probe", f"--config-file={conf}",
                             "--config-section=rtpengine-ref", f"--https-cert={cert}",
                             f"--https-key={key}", "--listen-http=127.0.0.1:0",
-                            env=probe_env())
+                            "--num-threads=1", env=probe_env())
     assert server.addresses("https")  # listen-https from the file still applies
     settings = settings_of(server)
     assert settings["interface"] == ["127.0.0.1"] and settings["log_level"] == 6
     reports = [line for line in server.log.splitlines() if "ignoring rtpengine options" in line]
     assert len(reports) == 1, server.log
-    for name in ("table", "num-threads", "http-threads", "media-num-threads"):
+    for name in ("table", "http-threads", "media-num-threads"):
         assert f"{name} (config file)" in reports[0]
 
 
 def test_ignored_command_line_options_are_reported(
         rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server("--table=-1", "--num-threads=4", "-F")
+    server = rtpgate_server("--table=-1", "--http-threads=4", "-F")
     assert ("ignoring rtpengine options that rtpgate does not implement: --table (command "
-            "line), --num-threads (command line), --no-fallback (command line)") in server.log
+            "line), --http-threads (command line), --no-fallback (command line)") in server.log
 
 
 @pytest.mark.parametrize(("args", "env", "ini", "expected"), [

@@ -144,6 +144,7 @@ from .protocol import (
 )
 from .runtime import Runtime
 from .statistics import control_columns, gather, json_text, totals_text
+from .workers.routing import Workers
 
 __all__ = [
     "CLOSE_REASONS",
@@ -248,6 +249,7 @@ __all__ = [
     "Subcommand",
     "Suite",
     "Transport",
+    "Workers",
     "__version__",
     "allow_option",
     "bencode_prefix_length",

@@ -16,6 +16,8 @@ from .ngcommands.dispatch import NgDispatcher
 from .options import Option
 from .plugins import PluginHost
 from .runtime import Runtime
+from .workers.routing import Workers
+from .workers.shard import WorkerSpec
 
 
 def core_host(allow: Sequence[str] = (), deny: Sequence[str] = ()) -> PluginHost:
@@ -77,7 +79,12 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     host = host or load_plugins(argv, env)
     options = collect_options(host)
     loaded = load_settings(options, argv, env, epilog=subcommands_epilog(host))
+    spec = WorkerSpec.from_env(env)
+    if spec is not None:  # one of several workers: its share of the settings
+        spec.apply(loaded.settings)
     runtime = Runtime(settings=loaded.settings, plugins=host, options=options)
+    if spec is not None:
+        runtime.workers = Workers(spec)
     try:
         runtime.engine = Engine(runtime.settings.view(EngineSettings), runtime.stats,
                                 host.engine_hooks(runtime))
@@ -85,4 +92,7 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
         source = loaded.sources.get("interface", "default")
         raise ConfigError(f"--interface ({source}): {exc}") from None
     runtime.ng = NgDispatcher(runtime, host.ng_commands(runtime))
+    if runtime.workers is not None:
+        runtime.engine.owns = runtime.workers.owns
+        runtime.workers.dispatcher = runtime.ng
     return runtime, loaded.ignored

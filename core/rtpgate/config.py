@@ -71,6 +71,10 @@ CORE_OPTIONS: tuple[Option, ...] = (
     Option("ready-file", str | None, None,
            "write the bound listener addresses as JSON to FILE once serving (for tests and "
            "supervisors)", metavar="FILE"),
+    Option("num-threads", Annotated[int, Field(ge=0, le=256)], 1,
+           "worker processes, each owning the calls whose call-id hashes to it and a share of "
+           "the port range, all on the same listeners; 0 starts one per core (rtpengine's "
+           "name: its threads are rtpgate's processes)", metavar="INT"),
 )
 EARLY_OPTIONS = ("config-file", "config-section", "plugins-allow", "plugins-deny", "plugin")
 
@@ -151,6 +155,7 @@ class CoreSettings(SettingsView):
     syslog_socket: str
     shutdown_deadline: float
     ready_file: str | None
+    num_threads: int
 
 
 @dataclass

@@ -18,6 +18,7 @@ from .config import ConfigError, CoreSettings, UsageError
 from .daemon import StartupReport, detach
 from .logsetup import configure as configure_logging
 from .server import Server, new_event_loop, serve
+from .workers.supervisor import Supervisor, worker_count
 
 log = logging.getLogger("rtpgate")
 
@@ -38,12 +39,15 @@ def run_server(argv: Sequence[str]) -> int:
                     ", ".join(ignored))
     server = Server(runtime)
     server.assemble()
+    count = worker_count(settings.num_threads)
     # Without --foreground the parent waits here until the detached child reports.
     report = StartupReport(None) if settings.foreground else detach()
     pidfile = settings.pidfile
     try:
         if pidfile:
             _write_pidfile(pidfile)
+        if runtime.workers is None and count > 1:
+            return Supervisor(list(argv), runtime, count).run(report.ready)
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(serve(server, on_ready=report.ready))
     except (OSError, ConfigError) as exc:

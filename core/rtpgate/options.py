@@ -71,7 +71,6 @@ class Option:
 IGNORED_RTPENGINE_OPTIONS: dict[str, bool] = {
     "table": True,
     "no-fallback": False,
-    "num-threads": True,
     "media-num-threads": True,
     "http-threads": True,
     "http-buf-size": True,

@@ -16,6 +16,7 @@ from .protocol import BoundAddress, HttpUpgrade
 if TYPE_CHECKING:
     from .engine import Engine
     from .ngcommands.dispatch import NgDispatcher
+    from .workers.routing import Workers
 
 
 @dataclass
@@ -40,6 +41,14 @@ class Runtime:
     ng: NgDispatcher = field(init=False)
     #: The call engine (see :mod:`rtpgate.engine`); set by :func:`rtpgate.boot.boot`.
     engine: Engine = field(init=False)
+    #: This worker among its siblings with ``--num-threads`` above 1 (see
+    #: :mod:`rtpgate.workers`), ``None`` in a single process.
+    workers: Workers | None = None
+
+    @property
+    def reuse_port(self) -> bool:
+        """Listeners are shared with sibling workers: transports bind with ``SO_REUSEPORT``."""
+        return self.workers is not None
 
     def __post_init__(self) -> None:
         self.initial = self.settings.model_dump()

@@ -88,6 +88,8 @@ class Server:
 
     async def start(self) -> None:
         try:
+            if self.runtime.workers is not None:  # siblings may forward as soon as we listen
+                await self.runtime.workers.start()
             for transport in self.transports:
                 bound = await transport.start()
                 self._started.append(transport)
@@ -119,6 +121,8 @@ class Server:
         self._started.clear()
         for plugin_name, exc in await self.runtime.plugins.shutdown(self.runtime):
             log.error("shutdown hook of plugin %s failed", plugin_name, exc_info=exc)
+        if self.runtime.workers is not None:
+            await self.runtime.workers.stop()
 
 
 def write_ready_file(path: str, runtime: Runtime) -> None:
@@ -155,7 +159,9 @@ async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, s
     # Everything built so far (modules, settings, plugins) lives as long as the process: keep it
     # out of the collector's full passes, which otherwise pause the loop for tens of ms.
     gc.freeze()
-    log.log(25, "rtpgate ready, pid %d", os.getpid())
+    workers = server.runtime.workers
+    log.log(25, "rtpgate ready, pid %d%s", os.getpid(),
+            f", worker {workers.index} of {workers.count}" if workers else "")
     if on_ready is not None:
         on_ready()
     sdnotify.ready(f"serving on {len(server.runtime.bound)} listener(s)")

@@ -369,5 +369,78 @@ async def _statistics(request: NgRequest, ctx: NgContext) -> Reply:
     return {"statistics": ng_statistics(gather(ctx.runtime))}
 
 
+# ---------------------------------------------------------------------------- workers
+
+#: Keys whose values are not added up when workers' statistics are merged.
+_KEEP_LOWEST = frozenset({"min"})
+_KEEP_HIGHEST = frozenset({"max", "uptime"})
+_KEEP_FIRST = frozenset({"last"})
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _identity(item: Any) -> tuple[Any, ...]:
+    """What names an entry of a list (a proxy, an interface): its text values."""
+    if not isinstance(item, dict):
+        return (item,)
+    return tuple((k, v) for k, v in item.items() if isinstance(v, str) and _number(v) is None)
+
+
+def _merge(key: str, values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        keys = list(dict.fromkeys(k for v in values if isinstance(v, dict) for k in v))
+        return {k: _merge(k, [v[k] for v in values if isinstance(v, dict) and k in v])
+                for k in keys}
+    if isinstance(first, list):
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for value in values:
+            for item in value if isinstance(value, list) else ():
+                groups.setdefault(_identity(item), []).append(item)
+        return [_merge(key, items) for items in groups.values()]
+    numbers = [_number(v) for v in values]
+    if key in _KEEP_FIRST or any(n is None for n in numbers):
+        return first
+    picked = [n for n in numbers if n is not None]
+    total = (min(picked) if key in _KEEP_LOWEST else max(picked) if key in _KEEP_HIGHEST
+             else sum(picked))
+    if isinstance(first, int):
+        return int(total)
+    decimals = len(first.partition(".")[2]) if "." in first else 0
+    return f"{total:.{decimals}f}" if decimals else str(int(total))
+
+
+def merge_statistics(replies: list[Reply], request: dict[str, Any]) -> Reply:
+    """Every worker's ``statistics`` reply as one: counts and gauges added up (each worker
+    counts only its own calls and requests), port bounds widened, averages recomputed."""
+    merged: dict[str, Any] = _merge("statistics", [r.get("statistics", {}) for r in replies])
+    totals = merged.get("totalstatistics", {})
+    count = totals.get("managedsessions", 0)
+    duration = float(totals.get("totalcallsduration", 0) or 0)
+    squared = float(totals.get("totalcallsduration2", 0) or 0)
+    average = duration / count if count else 0.0
+    if "avgcallduration" in totals:
+        totals["avgcallduration"] = f"{average:.6f}"
+    if "totalcallsduration_stddev" in totals:
+        variance = abs(squared / count - average * average) if count else 0.0
+        totals["totalcallsduration_stddev"] = f"{math.sqrt(variance):.6f}"
+    for interface in merged.get("interfaces", []):
+        ports = interface.get("ports", {}) if isinstance(interface, dict) else {}
+        if ports.get("totals"):
+            ports["used_pct"] = f"{ports.get('used', 0) * 100.0 / ports['totals']:.2f}"
+    return {"statistics": merged}
+
+
 #: The ng ``statistics`` command (rtpengine's ``statistics_ng``).
-STATISTICS = NgCommand("statistics", "stats", NgRequest, _statistics)
+STATISTICS = NgCommand("statistics", "stats", NgRequest, _statistics, gather=merge_statistics)

@@ -49,6 +49,19 @@ except ImportError:  # pragma: no cover - only the subprocess fixture then
 EPHEMERAL_LISTENERS = ("--listen-http=127.0.0.1:0",)
 
 
+#: The environment variable that runs every server of the tests with that many workers
+#: (``--num-threads``; ``tox -e e2e-workers2``), unless a test chooses its own count.
+WORKERS_ENV = "RTPGATE_TEST_WORKERS"
+
+
+def workers_args(args: Sequence[str]) -> list[str]:
+    """``--num-threads=N`` from :data:`WORKERS_ENV`, unless ``args`` choose."""
+    count = os.environ.get(WORKERS_ENV)
+    if not count or any(a.startswith("--num-threads") for a in args):
+        return []
+    return [f"--num-threads={int(count)}"]
+
+
 class ServerError(RuntimeError):
     pass
 
@@ -67,7 +80,7 @@ class ServerProcess:
         given = [a for a in args if a.startswith("--listen-")]
         listen = [] if given else list(EPHEMERAL_LISTENERS if listeners is None else listeners)
         self.args = ["-f", "-E", "--config-file=none", f"--ready-file={self.ready_file}",
-                     *listen, *args]
+                     *listen, *workers_args(args), *args]
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.listeners: list[dict[str, object]] = []

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,8 @@ class EngineStatistics:
     foreign: int
     media_streams: int
     interfaces: tuple[PoolStatus, ...]
+def _every_call(call_id: str) -> bool:
+    return True
 
 
 class Engine:
@@ -70,6 +73,9 @@ class Engine:
         self.interfaces = Interfaces(settings.interface, settings.port_min, settings.port_max)
         #: The calls table: call-id -> call, in creation order.
         self.by_id: dict[str, Call] = {}
+        #: Whether this process owns a call-id: with several workers (``--num-threads``) only
+        #: those hashing to it, which is what a persistence plugin restores here.
+        self.owns: Callable[[str], bool] = _every_call
         #: This process's loop-protection marker (``a=rtpengine:<id>``).
         self.instance_id = secrets.token_hex(6)
         #: The DTLS certificate of every DTLS-SRTP stream (``a=fingerprint``), made at startup.

@@ -302,6 +302,14 @@ def list_calls(engine: Engine, request: ListRequest) -> Reply:
     return {"calls": calls}
 
 
+def merge_lists(replies: list[Reply], request: dict[str, Any]) -> Reply:
+    """``list`` from every worker: their call-ids (each worker lists only its own), up to the
+    request's limit."""
+    limit = _limit(request.get("limit"))
+    calls = [call_id for reply in replies for call_id in reply.get("calls", [])]
+    return {"calls": calls[:max(limit, 0)]}
+
+
 def _limit(value: Any) -> int:
     if isinstance(value, bool) or value is None:
         return 32

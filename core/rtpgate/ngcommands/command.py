@@ -71,3 +71,8 @@ class NgCommand:
     ok_result: str = "ok"
     #: Counted per proxy in the control statistics (rtpengine's 24 classic commands are).
     counted: bool = True
+    #: For a command that spans calls (``list``, ``statistics``): merges every worker's reply
+    #: (``gather(replies, request)``, this worker's first) when several workers share the
+    #: calls (``--num-threads``); ``None``: the command runs where it lands, or with its
+    #: call-id's owner.
+    gather: Callable[[list[Reply], dict[str, Any]], Reply] | None = None

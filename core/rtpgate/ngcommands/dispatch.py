@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pydantic
 
@@ -23,6 +23,12 @@ log = logging.getLogger("rtpgate.ng")
 LOAD_LIMIT_ERROR = "Parallel session limit reached"
 
 
+class ReplyCache(Protocol):
+    """Answers a repeated key with the reply its first request got (the ng cookie cache)."""
+
+    async def run(self, key: bytes, compute: Callable[[], Awaitable[bytes]]) -> bytes: ...
+
+
 class NgDispatcher:
     """All registered ng commands, by every name a client may use."""
 
@@ -32,6 +38,9 @@ class NgDispatcher:
         self.runtime = runtime
         self.commands: list[NgCommand] = []
         self._by_name: dict[str, NgCommand] = {}
+        #: Where the worker that runs a keyed request keeps its reply, with several workers
+        #: (:attr:`routed`); set by the protocol that owns the keys (``None``: no cache).
+        self.reply_cache: ReplyCache | None = None
         for plugin_name, command in commands:
             names = (command.name, *command.aliases)
             taken = [n for n in names if n in self._by_name]
@@ -48,19 +57,49 @@ class NgDispatcher:
     def command(self, name: str) -> NgCommand | None:
         return self._by_name.get(name)
 
+    def max_items(self) -> int:
+        value: int = self.runtime.settings.named("ng_max_items", codec.MAX_ITEMS)
+        return value
+
+    @property
+    def routed(self) -> bool:
+        """Several workers share the calls: requests go through :meth:`process` with their
+        duplicate key, and the worker that runs one answers duplicates from
+        :attr:`reply_cache` (a protocol's own cache in front would miss the duplicates that
+        land on another worker)."""
+        return self.runtime.workers is not None
+
     async def process(self, payload: bytes, peer: tuple[str, int] | None,
-                      transport: str, max_reply: int | None = None) -> bytes:
+                      transport: str, max_reply: int | None = None,
+                      key: bytes | None = None) -> bytes:
         """One payload in, one encoded reply out (every outcome gets a reply).  A reply longer
         than ``max_reply`` bytes (what a datagram can carry) is replaced by an error that fits;
-        commands that create state check it themselves and undo what they made."""
+        commands that create state check it themselves and undo what they made.  ``key``
+        identifies retransmissions (the ng cookie): with several workers it travels with the
+        request to the worker that runs it (:mod:`rtpgate.workers.routing`); with one worker
+        the protocol caches replies itself and it is unused."""
+        workers = self.runtime.workers
+        if workers is not None:
+            return await workers.process(self, payload, peer, transport, max_reply, key)
+        return await self.run_local(payload, peer, transport, max_reply)
+
+    async def run_local(self, payload: bytes, peer: tuple[str, int] | None, transport: str,
+                        max_reply: int | None = None,
+                        decoded: tuple[dict[str, Any], codec.Format] | None = None,
+                        counted: bool = True) -> bytes:
+        """:meth:`process` on this worker's calls (``decoded``: ``payload`` already decoded,
+        with its format; ``counted``: whether the control statistics count it, not for the
+        siblings' parts of a gathered command)."""
         started = time.perf_counter()
         proxy = peer[0] if peer else "unknown"
-        max_items = self.runtime.settings.named("ng_max_items", codec.MAX_ITEMS)
-        try:
-            request, fmt = codec.decode(payload, max_items)
-        except codec.DecodeError as exc:
-            self.runtime.stats.control.record(proxy, None, 0.0, True)
-            return codec.encode(_error(exc.reason), exc.fmt)
+        if decoded is not None:
+            request, fmt = decoded
+        else:
+            try:
+                request, fmt = codec.decode(payload, self.max_items())
+            except codec.DecodeError as exc:
+                self.runtime.stats.control.record(proxy, None, 0.0, True)
+                return codec.encode(_error(exc.reason), exc.fmt)
         name = request.get("command")
         command = self._by_name.get(name) if isinstance(name, str) else None
         if not isinstance(name, str):
@@ -74,9 +113,10 @@ class NgDispatcher:
         if max_reply is not None and len(encoded) > max_reply:
             reply = _error(reply_too_large(len(encoded)))
             encoded = codec.encode(reply, fmt)
-        self.runtime.stats.control.record(
-            proxy, command.short if command is not None and command.counted else None,
-            time.perf_counter() - started, reply.get("result") == "error")
+        if counted:
+            self.runtime.stats.control.record(
+                proxy, command.short if command is not None and command.counted else None,
+                time.perf_counter() - started, reply.get("result") == "error")
         return encoded
 
     async def _run(self, command: NgCommand, request: dict[str, Any], ctx: NgContext

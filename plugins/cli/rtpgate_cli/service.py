@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rtpgate.api import clip
 
+from . import workers
 from .commands import BUILTIN
 from .hookspecs import cli_commands
 from .tree import CliCommand, CliContext, CommandTree, TreeError
@@ -30,6 +31,8 @@ class CliService:
         self.log_levels = LogLevels.from_runtime(runtime)
         for plugin_name, command in cli_commands(runtime):
             self._add(plugin_name, command)
+        if runtime.workers is not None:
+            workers.register(runtime.workers, self._run_here)
 
     def _add(self, plugin_name: str, command: object) -> None:
         """A contributed command; one that cannot be placed is reported and left out."""
@@ -56,6 +59,11 @@ class CliService:
         """Run one command line; returns its whole output.  Trailing line ends are dropped
         (a ``POST /cli`` body or a WebSocket message may end in one)."""
         line = line.rstrip("\r\n")
+        if self.runtime.workers is not None:
+            return await workers.run(self.runtime.workers, line, self._run_here)
+        return await self._run_here(line)
+
+    async def _run_here(self, line: str) -> str:
         log.info("Got CLI command: %s", clip(line))  # never a client's unbounded bytes
         ctx = CliContext(self.runtime, self.tree, self.log_levels)
         await self.tree.run(line, ctx)

@@ -48,11 +48,13 @@ class HttpSettings(AccessSettings):
     http_max_body: int
 
 
-def _bind(kind: str, endpoint: Endpoint) -> list[socket.socket]:
+def _bind(kind: str, endpoint: Endpoint, reuse_port: bool) -> list[socket.socket]:
     """Tornado's ``bind_sockets``, with errors that name the option and the address as the
-    ng and CLI listeners' do (``--listen-http: cannot bind 127.0.0.1:8080: ...``)."""
+    ng and CLI listeners' do (``--listen-http: cannot bind 127.0.0.1:8080: ...``);
+    ``reuse_port`` when sibling workers bind the same address."""
     try:
-        return netutil.bind_sockets(endpoint.port, endpoint.host or None, backlog=1024)
+        return netutil.bind_sockets(endpoint.port, endpoint.host or None, backlog=1024,
+                                    reuse_port=reuse_port)
     except socket.gaierror as exc:
         raise OSError(exc.errno, f"--listen-{kind}: cannot resolve {endpoint}: "
                                  f"{exc.strerror}") from exc
@@ -128,7 +130,7 @@ class HttpTransport(Transport):
             listener = _Listener(self, kind, ctx)
             self._listeners.append(listener)
             for endpoint in addresses:
-                sockets = _bind(kind, endpoint)
+                sockets = _bind(kind, endpoint, self.runtime.reuse_port)
                 listener.add_sockets(sockets)
                 for sock in sockets:
                     host, port = sock.getsockname()[:2]

@@ -29,7 +29,7 @@ def rtpgate_metrics_collectors(runtime: Runtime) -> Iterable[Collector]:
 def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
     collectors = [collector for name, collector in hookspecs.collectors(runtime)
                   if _usable(runtime, name, collector)]
-    return [MetricsProtocol(collectors)]
+    return [MetricsProtocol(collectors, runtime.workers)]
 
 
 def _usable(runtime: Runtime, plugin: str, collector: Collector) -> bool:

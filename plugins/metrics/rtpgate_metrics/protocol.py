@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
-from rtpgate.api import HttpRoute, Message, Protocol, Reply
+from rtpgate.api import HttpRoute, Message, Protocol, Reply, Workers
 
 from .hookspecs import Collector
+from .workers import FamilyData, merge, to_data
+
+#: The name of this worker's part of a scrape, among the workers' gathered views.
+GATHER_NAME = "metrics.families"
 
 log = logging.getLogger("rtpgate.metrics")
 
@@ -34,13 +39,24 @@ class MetricsProtocol(Protocol):
     name = "metrics"
     http_routes = (HttpRoute("GET", "/metrics"),)
 
-    def __init__(self, collectors: Sequence[Collector]) -> None:
+    def __init__(self, collectors: Sequence[Collector], workers: Workers | None = None) -> None:
         self.collectors = collectors
+        #: With several workers (``--num-threads``): each worker's families are gathered.
+        self.workers = workers
+        if workers is not None:
+            workers.register(GATHER_NAME, self._own_part)
+
+    async def _own_part(self, openmetrics: Any) -> list[FamilyData]:
+        return to_data(self.families(bool(openmetrics)))
 
     async def handle(self, message: Message) -> Reply:
         encoder, content_type = choose_encoder(message.accept or "")
         openmetrics = content_type.startswith("application/openmetrics-text")
-        body = encoder(_Families(self.families(openmetrics)))
+        if self.workers is None:
+            families = self.families(openmetrics)
+        else:
+            families = merge(await self.workers.gather(GATHER_NAME, openmetrics))
+        body = encoder(_Families(families))
         return Reply(body, content_type)
 
     def families(self, openmetrics: bool) -> list[Metric]:

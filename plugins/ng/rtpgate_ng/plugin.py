@@ -64,6 +64,7 @@ def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
                         max_entries=settings.ng_cookie_cache_entries,
                         max_bytes=settings.ng_cookie_cache_bytes,
                         stats=runtime.stats.cookie_cache)
+    runtime.ng.reply_cache = cache
     protocol = NgProtocol(runtime.ng, cache)
     if settings.dtmf_log_ng_tcp:
         runtime.engine.dtmf_log.listeners.append(protocol.notify_dtmf)

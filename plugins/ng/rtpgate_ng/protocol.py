@@ -74,6 +74,11 @@ class NgProtocol(Protocol):
         # the reply must fit in one datagram, cookie included (IPv4's UDP payload maximum)
         max_reply = UDP_MAX - len(cookie) - 1 if message.transport == "udp" else None
 
+        if self.dispatcher.routed:  # workers: the reply is cached where the request runs
+            reply = await self.dispatcher.process(payload, message.peer, message.transport,
+                                                  max_reply, key=cookie)
+            return Reply(cookie + b" " + reply, CONTENT_TYPE)
+
         async def compute() -> bytes:
             return await self.dispatcher.process(payload, message.peer, message.transport,
                                                  max_reply)

@@ -371,7 +371,9 @@ class RedisStore:
             return False
         for chunk, blobs in zip(chunks, values, strict=True):
             for key, data in zip(chunk, blobs, strict=True):
-                if self.engine.call(key.decode(errors="replace")) is None:
+                call_id = key.decode(errors="replace")
+                # with several workers, each restores the calls it owns (its shard)
+                if self.engine.owns(call_id) and self.engine.call(call_id) is None:
                     self.restore_one(key, data, foreign=False, db=self.read.db)
         log.info("restored %d calls from Redis in %.3f s (%d keys could not be restored)",
                  self.counters.restored, time.monotonic() - started,

@@ -52,8 +52,11 @@ def _addresses(endpoint: Endpoint, sock_type: int) -> list[tuple[int, tuple[str,
             for family, host in sorted(found, key=lambda k: k[0] != socket.AF_INET)]
 
 
-def bind(endpoint: Endpoint, sock_type: int, backlog: int = 1024) -> list[BoundSocket]:
+def bind(endpoint: Endpoint, sock_type: int, backlog: int = 1024, reuse_port: bool = False
+         ) -> list[BoundSocket]:
     """Bind (and for TCP listen on) every address of ``endpoint``; non-blocking sockets.
+    ``reuse_port``: ``SO_REUSEPORT``, the same address bound by every worker process (the
+    kernel spreads datagrams and connections over them).
 
     An IPv6 wildcard on a host without IPv6 is skipped; any other failure closes what was bound
     and raises ``OSError`` naming the address.
@@ -66,6 +69,8 @@ def bind(endpoint: Endpoint, sock_type: int, backlog: int = 1024) -> list[BoundS
             sock = socket.socket(family, sock_type)
             try:
                 _configure(sock, family, sock_type, wildcard)
+                if reuse_port:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 sock.bind((host, port))
             except OSError as exc:
                 sock.close()

@@ -73,6 +73,7 @@ class RawSocketTransport(Transport):
     def setup(self, runtime: Runtime, protocols: Sequence[Protocol]) -> None:
         settings = runtime.settings
         self.settings = settings.view(TosSettings)
+        self.reuse_port = runtime.reuse_port
         self.access = runtime.stats.access
         self.plan: list[tuple[Protocol, Listener, list[Endpoint], SourceFilter]] = []
         for protocol in protocols:
@@ -119,7 +120,7 @@ class RawSocketTransport(Transport):
                     guard: Guard, spawn: Spawn) -> list[BoundAddress]:
         kind = guard.kind
         if isinstance(listener, DatagramListener):
-            sockets = bind(endpoint, socket.SOCK_DGRAM)
+            sockets = bind(endpoint, socket.SOCK_DGRAM, reuse_port=self.reuse_port)
             for item in sockets:
                 datagram = DatagramEndpoint(item, protocol, listener, spawn,
                                             ControlTos(self.settings), guard)
@@ -127,7 +128,7 @@ class RawSocketTransport(Transport):
                 datagram.start()
         else:
             assert isinstance(listener, StreamListener)
-            sockets = bind(endpoint, socket.SOCK_STREAM)
+            sockets = bind(endpoint, socket.SOCK_STREAM, reuse_port=self.reuse_port)
             service = StreamService(protocol, listener, spawn, self.settings, guard)
             self.services.append(service)
             loop = asyncio.get_running_loop()

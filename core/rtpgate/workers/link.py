@@ -1,0 +1,170 @@
+"""The workers' link: each worker serves a Unix socket, and asks its siblings over theirs.
+
+A frame is a 4-byte big-endian length, then a JSON header line and the body bytes.  A request's
+header has ``id`` and ``op``; the answer has the same ``id`` and ``ok`` (the body is the
+answer, or the error text).  One connection per sibling carries any number of requests at once
+(answers come back in any order).  Written on asyncio's streams: the frames are small and the
+whole thing is a hundred lines, where a messaging library would bring its own event loop or
+threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("rtpgate.workers")
+
+_LENGTH = struct.Struct("!I")
+#: A sibling that does not answer within this long is taken as gone.
+TIMEOUT = 10.0
+
+Handler = Callable[[dict[str, Any], bytes], Awaitable[bytes]]
+
+
+class WorkerUnavailable(Exception):  # noqa: N818 - an outcome, reported to the client
+    """The sibling could not be asked (restarting, or gone)."""
+
+
+def _frame(header: dict[str, Any], body: bytes) -> bytes:
+    head = json.dumps(header, separators=(",", ":")).encode() + b"\n"
+    return _LENGTH.pack(len(head) + len(body)) + head + body
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
+    (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+    data = await reader.readexactly(size)
+    head, _, body = data.partition(b"\n")
+    header: dict[str, Any] = json.loads(head)
+    return header, body
+
+
+class _Peer:
+    """The connection to one sibling, opened when first needed and again after it broke."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+
+    async def _connect(self) -> asyncio.StreamWriter:
+        async with self._lock:
+            if self._writer is None or self._writer.is_closing():
+                try:
+                    reader, writer = await asyncio.open_unix_connection(self.path)
+                except OSError as exc:
+                    raise WorkerUnavailable(f"{self.path}: {exc.strerror or exc}") from None
+                self._writer = writer
+                asyncio.get_running_loop().create_task(self._read(reader, writer))
+            return self._writer
+
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                header, body = await _read_frame(reader)
+                future = self._pending.pop(int(header["id"]), None)
+                if future is not None and not future.done():
+                    future.set_result((header, body))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+            if self._writer is writer:
+                self._writer = None
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(WorkerUnavailable(f"{self.path}: connection lost"))
+            self._pending.clear()
+
+    async def ask(self, header: dict[str, Any], body: bytes) -> bytes:
+        writer = await self._connect()
+        request_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            writer.write(_frame({**header, "id": request_id}, body))
+            answer, data = await asyncio.wait_for(future, TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise WorkerUnavailable(f"{self.path}: {exc}") from None
+        finally:
+            self._pending.pop(request_id, None)
+        if not answer.get("ok"):
+            raise WorkerUnavailable(data.decode(errors="replace"))
+        return data
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+class Link:
+    """This worker's socket and its connections to the siblings' sockets."""
+
+    def __init__(self, index: int, paths: list[str], handler: Handler) -> None:
+        self.index = index
+        self.count = len(paths)
+        self.path = paths[index]
+        self._handler = handler
+        self._peers = {i: _Peer(path) for i, path in enumerate(paths) if i != index}
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # left by the worker this one replaces
+        self._server = await asyncio.start_unix_server(self._serve, self.path)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for peer in self._peers.values():
+            peer.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def ask(self, index: int, header: dict[str, Any], body: bytes = b"") -> bytes:
+        """Sibling ``index``'s answer to one request; :class:`WorkerUnavailable` if none."""
+        return await self._peers[index].ask(header, body)
+
+    async def ask_all(self, header: dict[str, Any], body: bytes = b""
+                      ) -> list[bytes | WorkerUnavailable]:
+        """Every sibling's answer (or why there is none), in worker order."""
+        async def one(index: int) -> bytes | WorkerUnavailable:
+            try:
+                return await self.ask(index, header, body)
+            except WorkerUnavailable as exc:
+                log.warning("worker %d did not answer: %s", index, exc)
+                return exc
+        return list(await asyncio.gather(*(one(i) for i in sorted(self._peers))))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                header, body = await _read_frame(reader)
+                task = asyncio.get_running_loop().create_task(self._answer(writer, header, body))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, writer: asyncio.StreamWriter, header: dict[str, Any],
+                      body: bytes) -> None:
+        try:
+            answer, ok = await self._handler(header, body), True
+        except Exception as exc:  # the asking worker reports it; this one keeps serving
+            log.exception("worker link request %s failed", header.get("op"))
+            answer, ok = f"{type(exc).__name__}: {exc}".encode(), False
+        if not writer.is_closing():
+            writer.write(_frame({"id": header.get("id"), "ok": ok}, answer))

@@ -1,0 +1,172 @@
+"""A worker's side of the sharding: ng requests routed to the owner of their call-id, commands
+that span calls gathered from every worker, and the link requests siblings send here.
+
+A request whose ``call-id`` another worker owns goes to that worker as it came (payload, peer,
+transport, reply limit) with its duplicate key (the ng cookie), and that worker's reply comes
+back.  The reply cache lives with the owner: every keyed request is answered through the
+dispatcher's ``reply_cache`` on the worker that runs it, so a retransmission is answered from
+there wherever it lands.  A command registered with a ``gather`` function runs on every worker
+once and the replies are merged.  Plugins gather their own views with :meth:`Workers.gather`
+(named local functions every worker registers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ..ngcommands import codec
+from .link import Link, WorkerUnavailable
+from .shard import WorkerSpec, owner
+
+if TYPE_CHECKING:
+    from ..ngcommands.dispatch import NgDispatcher
+
+log = logging.getLogger("rtpgate.workers")
+
+#: What a worker's own part of a gathered view is: JSON-able data.
+GatherFunction = Callable[[Any], Awaitable[Any]]
+
+
+class Workers:
+    """This worker among its siblings (``runtime.workers``; ``None`` with one worker)."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.index = spec.index
+        self.count = spec.count
+        self.dispatcher: NgDispatcher | None = None
+        self.forwarded = 0  # requests sent to their owner
+        self.received = 0   # requests run here for a sibling
+        self._gatherers: dict[str, GatherFunction] = {}
+        self.link = Link(spec.index, [spec.socket_path(i) for i in range(spec.count)],
+                         self._answer)
+
+    def owns(self, call_id: str) -> bool:
+        return owner(call_id, self.count) == self.index
+
+    async def start(self) -> None:
+        await self.link.start()
+
+    async def stop(self) -> None:
+        await self.link.stop()
+
+    # ------------------------------------------------------------------ ng
+
+    async def process(self, dispatcher: NgDispatcher, payload: bytes,
+                      peer: tuple[str, int] | None, transport: str, max_reply: int | None,
+                      key: bytes | None) -> bytes:
+        """Run ``payload`` where it belongs and return the encoded reply."""
+        try:
+            request, fmt = codec.decode(payload, dispatcher.max_items())
+        except codec.DecodeError:
+            return await dispatcher.run_local(payload, peer, transport, max_reply)
+        call_id = request.get("call-id")
+        if isinstance(call_id, str) and call_id and not self.owns(call_id):
+            target = owner(call_id, self.count)
+            header = {"op": "ng", "peer": list(peer) if peer else None,
+                      "transport": transport, "max_reply": max_reply,
+                      "key": key.decode("latin-1") if key is not None else None}
+            self.forwarded += 1
+            log.debug("worker %d: %s for call-id %s forwarded to worker %d", self.index,
+                      request.get("command"), call_id, target)
+            try:
+                return await self.link.ask(target, header, payload)
+            except WorkerUnavailable as exc:
+                log.warning("call-id %s: its worker %d is unavailable: %s", call_id, target, exc)
+                return codec.encode({"result": "error",
+                                     "error-reason": "Call's worker unavailable"}, fmt)
+        name = request.get("command")
+        command = dispatcher.command(name) if isinstance(name, str) else None
+        if command is not None and command.gather is not None:
+            return await self._gather_ng(dispatcher, command.gather, payload, request, fmt,
+                                         peer, transport, max_reply)
+        return await self._keyed(dispatcher, key, payload, peer, transport, max_reply,
+                                 (request, fmt))
+
+    async def _keyed(self, dispatcher: NgDispatcher, key: bytes | None, payload: bytes,
+                     peer: tuple[str, int] | None, transport: str, max_reply: int | None,
+                     decoded: tuple[dict[str, Any], codec.Format] | None = None) -> bytes:
+        def compute() -> Awaitable[bytes]:
+            return dispatcher.run_local(payload, peer, transport, max_reply, decoded)
+        cache = dispatcher.reply_cache
+        if key is None or cache is None:
+            return await compute()
+        return await cache.run(key, compute)
+
+    async def _gather_ng(self, dispatcher: NgDispatcher,
+                         merge: Callable[[list[dict[str, Any]], dict[str, Any]],
+                                         dict[str, Any]],
+                         payload: bytes, request: dict[str, Any], fmt: codec.Format,
+                         peer: tuple[str, int] | None, transport: str,
+                         max_reply: int | None) -> bytes:
+        """A command spanning calls: run here (counted) and on every sibling (not counted),
+        then merged by the command's ``gather``."""
+        header = {"op": "local", "peer": list(peer) if peer else None, "transport": transport}
+        mine = await dispatcher.run_local(payload, peer, transport, None, (request, fmt))
+        replies = [codec.decode(mine)[0]]
+        for answer in await self.link.ask_all(header, payload):
+            if isinstance(answer, bytes):
+                replies.append(codec.decode(answer)[0])
+        if any(r.get("result") == "error" for r in replies):
+            return mine
+        merged = merge(replies, request)
+        merged["result"] = merged.pop("result", replies[0].get("result", "ok"))  # last
+        encoded = codec.encode(merged, fmt)
+        if max_reply is not None and len(encoded) > max_reply:
+            return await dispatcher.run_local(payload, peer, transport, max_reply,
+                                              (request, fmt))
+        return encoded
+
+    # ------------------------------------------------------------------ gathered views
+
+    def register(self, name: str, function: GatherFunction) -> None:
+        """``function(argument)`` is this worker's part of the view ``name``."""
+        self._gatherers[name] = function
+
+    async def gather(self, name: str, argument: Any = None) -> list[Any]:
+        """Every worker's part of ``name`` (this worker's first); a sibling that does not answer
+        is left out (logged)."""
+        parts = [await self._gatherers[name](argument)]
+        body = json.dumps(argument).encode()
+        for answer in await self.link.ask_all({"op": "gather", "name": name}, body):
+            if isinstance(answer, bytes):
+                parts.append(json.loads(answer))
+        return parts
+
+    async def ask(self, index: int, name: str, argument: Any = None) -> Any:
+        """Worker ``index``'s part of ``name`` (this worker's own when ``index`` is this
+        one); :class:`~rtpgate.workers.link.WorkerUnavailable` when it does not answer."""
+        if index == self.index:
+            return await self._gatherers[name](argument)
+        answer = await self.link.ask(index, {"op": "gather", "name": name},
+                                     json.dumps(argument).encode())
+        return json.loads(answer)
+
+    def owner(self, call_id: str) -> int:
+        return owner(call_id, self.count)
+
+    # ------------------------------------------------------------------ link requests
+
+    async def _answer(self, header: dict[str, Any], body: bytes) -> bytes:
+        op = header.get("op")
+        if op == "gather":
+            return json.dumps(await self._gatherers[str(header["name"])](json.loads(body))
+                              ).encode()
+        dispatcher = self.dispatcher
+        if dispatcher is None:
+            raise WorkerUnavailable("no ng dispatcher yet")
+        peer_list = header.get("peer")
+        peer = (str(peer_list[0]), int(peer_list[1])) if peer_list else None
+        transport = str(header.get("transport", "ng"))
+        if op == "local":
+            return await dispatcher.run_local(body, peer, transport, None, counted=False)
+        if op == "ng":
+            self.received += 1
+            log.debug("worker %d: a request forwarded by a sibling runs here", self.index)
+            key = header.get("key")
+            return await self._keyed(dispatcher, key.encode("latin-1") if key else None, body,
+                                     peer, transport, header.get("max_reply"))
+        raise ValueError(f"unknown worker link request {op!r}")

@@ -1,0 +1,194 @@
+"""Two workers sharded by call-id (``--num-threads=2``), over real sockets.
+
+Each worker owns the call-ids that hash to it and its half of the media port range; a request
+landing on the other worker is forwarded to the owner (the workers' debug log says so, which is
+how these tests know where a request landed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections.abc import Callable
+
+import pytest
+from rtpgate.ngcommands import codec
+from rtpgate.testing import ServerProcess, audio_sdp, ng_json, wait_for
+from workers_wire import (
+    NgSocket,
+    answer,
+    call_id_of,
+    media_port,
+    offer,
+    restarted,
+    sockets_on,
+    unique,
+    wait_gone,
+    workers_of,
+)
+
+LISTENERS = ("--listen-ng=127.0.0.1:0", "--listen-http=127.0.0.1:0",
+             "--listen-cli=127.0.0.1:0")
+ARGS = ("--num-threads=2", "--log-level=7", "--delete-delay=0",
+        "--port-min=31000", "--port-max=31999")
+
+
+@pytest.fixture
+def two_workers(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return rtpgate_server(*LISTENERS, *ARGS)
+
+
+def test_the_ready_file_lists_two_workers_with_half_the_ports_each(
+        two_workers: ServerProcess) -> None:
+    workers = workers_of(two_workers)
+    assert [(w["index"], w["port_min"], w["port_max"]) for w in workers] == [
+        (0, 31000, 31499), (1, 31500, 31999)]
+    assert all(w["pid"] != two_workers.proc.pid for w in workers)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("owner", [0, 1])
+def test_offer_on_the_owner_answer_and_delete_on_the_other_worker(
+        two_workers: ServerProcess, owner: int) -> None:
+    on = sockets_on(two_workers)
+    call_id = call_id_of(owner)
+    reply = offer(on[owner], call_id)
+    low, high = workers_of(two_workers)[owner]["port_min"], workers_of(two_workers)[owner][
+        "port_max"]
+    assert low <= media_port(reply) <= high  # the owner allocated from its share
+    other = on[1 - owner]
+    answered = answer(other, call_id)
+    assert low <= media_port(answered) <= high
+    assert other.ng("delete", call_id=call_id, from_tag="a")["result"] == "ok"
+    log = two_workers.log
+    assert f"offer for call-id {call_id} forwarded" not in log
+    for command in ("answer", "delete"):
+        assert (f"worker {1 - owner}: {command} for call-id {call_id} forwarded to worker "
+                f"{owner}") in log
+    # gone on both: the owner deleted it, and the other worker asks the owner
+    for ng in on.values():
+        assert ng.ng("query", call_id=call_id)["error-reason"] == "Unknown call-id"
+
+
+def test_a_duplicate_cookie_is_answered_from_the_owners_cache_wherever_it_lands(
+        two_workers: ServerProcess) -> None:
+    on = sockets_on(two_workers)
+    call_id = call_id_of(0)
+    offer(on[0], call_id)
+    delete = {"command": "delete", "call-id": call_id, "from-tag": "a"}
+    cookie = unique("dup").encode()
+    first = on[1].raw(cookie, delete)  # lands on worker 1, runs on worker 0
+    assert "totals" in codec.decode(first)[0]
+    # run again it would warn that the call is gone: the cached reply comes back on either
+    for ng in (on[0], on[1], on[0]):
+        assert ng.raw(cookie, delete) == first
+    again = on[0].ng("delete", call_id=call_id, from_tag="a")
+    assert again["warning"] == "Call-ID not found or tags didn't match"
+
+
+def test_list_and_statistics_count_every_workers_calls_once(
+        two_workers: ServerProcess) -> None:
+    on = sockets_on(two_workers)
+    calls = [call_id_of(w) for w in (0, 0, 1, 1, 1)]
+    for call_id in calls:
+        offer(on[0], call_id)
+    for ng in on.values():
+        listed = ng.ng("list", limit=100)["calls"]
+        assert sorted(listed) == sorted(calls)
+        assert len(ng.ng("list", limit=3)["calls"]) == 3
+        current = ng.ng("statistics")["statistics"]["currentstatistics"]
+        assert current["sessionsown"] == 5
+        assert current["sessionstotal"] == 5
+        totals = ng.ng("statistics")["statistics"]["totalstatistics"]
+        assert totals["managedsessions"] == 0  # none ended yet
+    for call_id in calls:
+        assert on[1].ng("delete", call_id=call_id, from_tag="a")["result"] == "ok"
+    totals = on[0].ng("statistics")["statistics"]["totalstatistics"]
+    assert totals["managedsessions"] == 5
+
+
+def test_ng_over_http_is_routed_too(two_workers: ServerProcess) -> None:
+    calls = [call_id_of(w) for w in (0, 1, 0, 1)]
+    for call_id in calls:  # a fresh connection each: they land on either worker
+        reply = ng_json(two_workers, "offer", call_id=call_id, from_tag="a",
+                        sdp=audio_sdp("a", 50000))
+        assert reply["result"] == "ok", reply
+    assert sorted(ng_json(two_workers, "list")["calls"]) == sorted(calls)
+
+
+def test_a_killed_worker_loses_only_its_calls_and_comes_back(
+        two_workers: ServerProcess) -> None:
+    on = sockets_on(two_workers)
+    kept, lost = call_id_of(0), call_id_of(1)
+    offer(on[0], kept)
+    offer(on[0], lost)
+    old = int(workers_of(two_workers)[1]["pid"])
+    os.kill(old, signal.SIGKILL)
+    wait_gone(old)
+    new = restarted(two_workers, 1, old)
+    assert new != old and two_workers.alive
+    assert re.search(r"worker 1 \(pid \d+\) exited with -9; restarting it", two_workers.log)
+    for ng in on.values():
+        def listed(ng: NgSocket = ng) -> list[str] | None:
+            calls: list[str] = ng.ng("list")["calls"]
+            return calls if calls == [kept] else None
+        wait_for(listed, 30.0, "the lost call gone, the kept one listed")
+        assert ng.ng("query", call_id=lost)["error-reason"] == "Unknown call-id"
+        assert ng.ng("query", call_id=kept)["result"] == "ok"
+    # the new worker 1 serves new calls
+    again = call_id_of(1)
+    offer(on[0], again)
+    answer(on[1], again)
+
+
+def cli(server: ServerProcess, line: str) -> str:
+    """One CLI command over ``POST /cli`` on a fresh connection (either worker)."""
+    status, _, body = server.http("POST", "/cli", line.encode(),
+                                  {"Content-Type": "text/plain"})
+    assert status == 200, body
+    return body.decode()
+
+
+def test_cli_lists_and_counts_every_workers_sessions_once(two_workers: ServerProcess) -> None:
+    on = sockets_on(two_workers)
+    calls = [call_id_of(w) for w in (0, 1, 1)]
+    for call_id in calls:
+        offer(on[0], call_id)
+    for _ in range(6):  # fresh connections: the command lands on either worker
+        listed = re.findall(r"^ID: +(\S+) ", cli(two_workers, "list sessions all"), re.M)
+        assert sorted(listed) == sorted(calls)
+        counts = cli(two_workers, "list numsessions")
+        assert "Current sessions own: 3\n" in counts
+        assert "Current sessions total: 3\n" in counts
+        for call_id in calls:  # one call's details come from its owner
+            assert f"callid: {call_id}" in cli(two_workers, f"list sessions {call_id}")
+    assert "successfully terminated" in cli(two_workers, f"terminate {calls[1]}")
+    assert cli(two_workers, "terminate all") == "All calls terminated by operator.\n"
+    assert cli(two_workers, "list sessions all") == "No sessions on this media relay.\n"
+
+
+def _samples(text: str, name: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(name)]
+
+
+def test_metrics_show_every_workers_calls_and_counters_once(
+        two_workers: ServerProcess) -> None:
+    on = sockets_on(two_workers)
+    calls = [call_id_of(w) for w in (0, 0, 1)]
+    for call_id in calls:
+        offer(on[1], call_id)
+    assert on[0].ng("delete", call_id=calls[0], from_tag="a")["result"] == "ok"
+    for _ in range(4):
+        status, _, body = two_workers.http("GET", "/metrics")
+        assert status == 200
+        text = body.decode()
+        assert _samples(text, 'rtpengine_sessions{type="own"}') == [
+            'rtpengine_sessions{type="own"} 2.0']
+        assert _samples(text, "rtpengine_sessions_total ") == ["rtpengine_sessions_total 1.0"]
+        # each offer was counted once, by the worker that ran it
+        offers = [line for line in _samples(text, "rtpengine_requests_total")
+                  if 'request="offer"' in line or 'command="offer"' in line]
+        assert offers and all(line.endswith(" 3.0") for line in offers), offers
+        for family in ("rtpengine_uptime_seconds", "rtpgate_plugins"):  # one series each
+            names = [line.split(" ")[0] for line in _samples(text, family)]
+            assert len(names) == len(set(names)), names
