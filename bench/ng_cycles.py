@@ -25,9 +25,10 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from servers import TOOLS, reference_rtpengine, rtpgate
+from servers import TOOLS, cpu_seconds, reference_rtpengine, rtpgate
 
 NGLOAD = TOOLS / "ngload.py"
 
@@ -47,16 +48,24 @@ def rtpengine_options(port: int, ng_port: int, log_level: int) -> str:
             "--port-min=50000 --port-max=59999")
 
 
-def ngload(transport: str, port: int, concurrency: int, duration: float, pid: int
-           ) -> dict[str, object]:
+def ngload(transport: str, port: int, concurrency: int, duration: float, pid: int,
+           workers: tuple[int, ...] = ()) -> dict[str, object]:
+    """``ngload.py``'s result; with ``workers`` (their pids) the server's CPU is theirs, summed
+    here (ngload samples one pid)."""
+    before = sum(cpu_seconds(p) for p in workers)
+    started = time.monotonic()
     out = subprocess.run([sys.executable, str(NGLOAD), "--transport", transport, "--port",
                           str(port), "--concurrency", str(concurrency), "--duration",
-                          str(duration), "--pid", str(pid), "--json"],
+                          str(duration), "--pid", str(0 if workers else pid), "--json"],
                          capture_output=True, text=True, timeout=duration + 120)
+    elapsed = time.monotonic() - started
     lines = out.stdout.strip().splitlines()
     if out.returncode != 0 or not lines:
         raise RuntimeError(out.stdout + out.stderr)
     result: dict[str, object] = json.loads(lines[-1])
+    if workers:  # over the whole ngload run (start-up included): a slight underestimate
+        used = sum(cpu_seconds(p) for p in workers) - before
+        result["daemon_cpu_pct"] = round(100 * used / elapsed, 1)
     return result
 
 
@@ -88,17 +97,20 @@ def main() -> int:
     parser.add_argument("--rtpengine-pid", type=int)
     parser.add_argument("--rtpengine-log-level", type=int, default=6)
     parser.add_argument("--json", help="write every result to this file")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="rtpgate's --num-threads (its CPU is then the workers' summed)")
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
         if args.rtpgate:
             gate_port, gate_pid = int(args.rtpgate.rsplit(":", 1)[1]), args.rtpgate_pid or 0
+            gate_workers: tuple[int, ...] = ()
             gate_ng = int(args.rtpgate_ng.rsplit(":", 1)[1]) if args.rtpgate_ng else 0
         else:
             gate = stack.enter_context(rtpgate(
                 ["--listen-http=127.0.0.1:0", "--listen-ng=127.0.0.1:0", "--delete-delay=0",
-                 "--port-min=36000", "--port-max=39999"]))
-            gate_port, gate_pid = gate.port("http"), gate.pid
+                 "--port-min=36000", "--port-max=39999", f"--num-threads={args.workers}"]))
+            gate_port, gate_pid, gate_workers = gate.port("http"), gate.pid, gate.workers
             gate_ng = gate.port("ng-udp")
         if args.rtpengine:
             engine_port = int(args.rtpengine.rsplit(":", 1)[1])
@@ -110,6 +122,7 @@ def main() -> int:
                 rtpengine_options(engine_port, engine_ng, args.rtpengine_log_level)))
         results = []
         print(f"offer/answer/delete cycles, {args.duration:g} s each; rtpgate pid {gate_pid} "
+              f"({args.workers} worker(s)) "
               f"port {gate_port}, rtpengine pid {engine_pid} port {engine_port}")
         for transport in args.transport:
             for concurrency in args.concurrency:
@@ -117,7 +130,7 @@ def main() -> int:
                 theirs = ngload(transport, engine_ng if udp else engine_port, concurrency,
                                 args.duration, engine_pid)
                 ours = ngload(transport, gate_ng if udp else gate_port, concurrency,
-                              args.duration, gate_pid)
+                              args.duration, gate_pid, gate_workers)
                 ratio = float(ours["calls_per_s"]) / max(float(theirs["calls_per_s"]), 1e-9)  # type: ignore[arg-type]
                 print(f"{transport} c={concurrency}: ratio rtpgate/rtpengine {ratio:.2f}")
                 print(row("rtpgate", ours))

@@ -85,6 +85,13 @@ class Rtpgate:
 
     pid: int
     listeners: tuple[Listener, ...]
+    #: The worker processes' pids with ``--num-threads`` above 1 (empty: one process, ``pid``).
+    workers: tuple[int, ...] = ()
+
+    @property
+    def busy_pids(self) -> tuple[int, ...]:
+        """The processes that do the work: the workers, or the one process."""
+        return self.workers or (self.pid,)
 
     def port(self, kind: str) -> int:
         """The port of the first listener of ``kind``."""
@@ -114,7 +121,8 @@ def rtpgate(options: Sequence[str], timeout: float = 20) -> Iterator[Rtpgate]:
                     raise RuntimeError(f"rtpgate not ready after {timeout:g} s")
                 time.sleep(0.05)
             data = json.loads(ready.read_text())
-            yield Rtpgate(data["pid"], tuple(Listener(**b) for b in data["listeners"]))
+            yield Rtpgate(data["pid"], tuple(Listener(**b) for b in data["listeners"]),
+                          tuple(int(w["pid"]) for w in data.get("workers", ())))
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
