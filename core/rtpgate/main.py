@@ -31,10 +31,11 @@ def run_server(argv: Sequence[str]) -> int:
         settings.log_file, settings.syslog_socket, detaching=not settings.foreground)
     if warning:  # still on the terminal: without --foreground, stderr goes away below
         log.warning("%s", warning)
-    for record in runtime.plugins.failures:
+    # a worker's supervisor has said these once for every worker
+    for record in runtime.plugins.failures if runtime.workers is None else ():
         log.error("plugin %s (%s %s) not loaded: %s", record.name, record.distribution,
                   record.version, record.error)
-    if ignored:
+    if ignored and runtime.workers is None:
         log.warning("ignoring rtpengine options that rtpgate does not implement: %s",
                     ", ".join(ignored))
     server = Server(runtime)

@@ -7,10 +7,12 @@ how these tests know where a request landed).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from rtpgate.ngcommands import codec
@@ -37,6 +39,21 @@ ARGS = ("--num-threads=2", "--log-level=7", "--delete-delay=0",
 @pytest.fixture
 def two_workers(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
     return rtpgate_server(*LISTENERS, *ARGS)
+
+
+def test_one_worker_is_one_process_without_a_supervisor(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    server = rtpgate_server(*LISTENERS, "--num-threads=1", "--log-level=7")
+    assert server.proc is not None
+    assert "workers" not in json.loads(server.ready_file.read_text())
+    assert json.loads(server.ready_file.read_text())["pid"] == server.proc.pid
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
+    assert children.split() == []
+    ng = NgSocket(server)
+    call_id = unique("single")
+    offer(ng, call_id)
+    assert ng.ng("list")["calls"] == [call_id]
+    assert "forwarded" not in server.log
 
 
 def test_the_ready_file_lists_two_workers_with_half_the_ports_each(
