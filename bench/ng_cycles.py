@@ -109,7 +109,8 @@ def main() -> int:
         else:
             gate = stack.enter_context(rtpgate(
                 ["--listen-http=127.0.0.1:0", "--listen-ng=127.0.0.1:0", "--delete-delay=0",
-                 "--port-min=36000", "--port-max=39999", f"--num-threads={args.workers}"]))
+                 "--port-min=36000", "--port-max=39999", f"--num-threads={args.workers}"],
+                timeout=20 * args.workers))
             gate_port, gate_pid, gate_workers = gate.port("http"), gate.pid, gate.workers
             gate_ng = gate.port("ng-udp")
         if args.rtpengine:

@@ -88,6 +88,8 @@ class ServerProcess:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        if any(a.startswith("--num-threads=") and a != "--num-threads=1" for a in self.args):
+            timeout *= 3  # the supervisor starts, then each worker does
         log = open(self.log_file, "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen([self.python, "-m", "rtpgate", *self.args],
                                      stdout=log, stderr=subprocess.STDOUT, env=self.env,
