@@ -209,3 +209,25 @@ def test_metrics_show_every_workers_calls_and_counters_once(
         for family in ("rtpengine_uptime_seconds", "rtpgate_plugins"):  # one series each
             names = [line.split(" ")[0] for line in _samples(text, family)]
             assert len(names) == len(set(names)), names
+
+
+def test_every_spelling_of_call_id_is_routed(two_workers: ServerProcess) -> None:
+    on = sockets_on(two_workers)
+    for spelling in ("call ID", "call id", "call-ID"):
+        call_id = call_id_of(0)
+        reply = on[1].ng("offer", **{spelling.replace("-", "_"): call_id}, from_tag="a",
+                         sdp=audio_sdp("a", 50000))
+        assert reply["result"] == "ok", reply
+        assert f"offer for call-id {call_id} forwarded to worker 0" in two_workers.log
+        assert on[0].ng("query", call_id=call_id)["result"] == "ok"
+
+
+def test_cli_set_changes_every_worker(two_workers: ServerProcess) -> None:
+    on = sockets_on(two_workers)
+    assert cli(two_workers, "set maxsessions 0") == "Success setting maxsessions to 0\n"
+    for worker in (0, 1):
+        refused = on[worker].ng("offer", call_id=call_id_of(1 - worker), from_tag="a",
+                                sdp=audio_sdp("a", 50000))
+        assert refused["error-reason"] == "Parallel session limit reached", refused
+    assert cli(two_workers, "set maxsessions -1").startswith("Success setting maxsessions")
+    offer(on[0], call_id_of(1))

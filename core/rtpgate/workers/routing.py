@@ -30,6 +30,14 @@ log = logging.getLogger("rtpgate.workers")
 GatherFunction = Callable[[Any], Awaitable[Any]]
 
 
+def _call_id(request: dict[str, Any]) -> Any:
+    """The call-id under any spelling rtpengine accepts (``call ID``, ``call_id``, ...)."""
+    for key, value in request.items():
+        if key.lower().replace(" ", "-").replace("_", "-") == "call-id":
+            return value
+    return None
+
+
 class Workers:
     """This worker among its siblings (``runtime.workers``; ``None`` with one worker)."""
 
@@ -63,7 +71,7 @@ class Workers:
             request, fmt = codec.decode(payload, dispatcher.max_items())
         except codec.DecodeError:
             return await dispatcher.run_local(payload, peer, transport, max_reply)
-        call_id = request.get("call-id")
+        call_id = request.get("call-id") or _call_id(request)
         if isinstance(call_id, str) and call_id and not self.owns(call_id):
             target = owner(call_id, self.count)
             header = {"op": "ng", "peer": list(peer) if peer else None,

@@ -1,12 +1,13 @@
 """The CLI with several workers (``--num-threads``): a command about one call runs on the
 worker that owns it, a command over every call runs on every worker and the outputs are put
-together; everything else (settings, log levels, ``list totals``) runs on the worker the
-connection landed on.
+together, a change of settings is made on every worker; everything else (``list totals``,
+``params current``, ...) runs on the worker the connection landed on.
 
 ``list sessions all|own|foreign|recording`` lists every worker's lines (the "No sessions"
 line only when no worker has one); ``list numsessions`` adds every worker's counts up;
 ``terminate all|own|foreign`` ends the calls on every worker; ``list sessions <call-id>``,
-``terminate <call-id>``, ``call <call-id> ...`` and ``debug <call-id> ...`` go to the owner.
+``terminate <call-id>``, ``call <call-id> ...`` and ``debug <call-id> ...`` go to the owner;
+``set ...`` and ``params revert`` change every worker's settings.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ async def run(workers: Workers, line: str, run_local: RunLocal) -> str:
         return await _on_owner(workers, words[1], line, run_local)
     if words[:1] in (["call"], ["debug"]) and len(words) >= 2:
         return await _on_owner(workers, words[1], line, run_local)
+    if words[:1] == ["set"] or words[:2] == ["params", "revert"]:
+        # a setting is every worker's: changed on each, this worker's answer returned
+        return str((await workers.gather(GATHER_NAME, line))[0])
     return await run_local(line)
 
 
