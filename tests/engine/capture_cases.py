@@ -731,6 +731,9 @@ PUBSUB_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
                       + crypto(2, "AES_CM_128_HMAC_SHA1_32", 4)).replace("a=sendrecv",
                                                                          "a=sendonly")),
          subscribe(from_tag="@pub"), sub_answer()]),
+    "pubsub_publish_srtp_no_keys": (
+        "an RTP/SAVP publisher with neither a=crypto nor a fingerprint: answered without keys",
+        [publish(savp("").replace("a=sendrecv", "a=sendonly"))]),
     "pubsub_errors": (
         "errors: unknown call, unknown to-tag, missing keys",
         [publish(), cmd("subscribe request", from_tag="@pub", **{"call-id": "@nocall"}),

@@ -122,10 +122,6 @@ def publish(engine: Engine, request: PublishRequest, peer: tuple[str, int] | Non
     """A party publishes what it sends: its monologue gets ports, rtpgate answers."""
     flags = offer_flags(request, OFFER, peer[0] if peer else None)
     params = _params(request, flags, engine)
-    for sp in params:
-        if transport_protocols.is_srtp(sp.protocol) and sp.rtp_endpoint.port and not (
-                sp.sdes or (sp.dtls is not None and flags.dtls != "off")):
-            raise NgError("Publishing over SRTP is not supported")
     call = engine.by_id.get(request.call_id or "")
     new_call = call is None
     if call is None:
@@ -218,13 +214,13 @@ def _publisher_keying(media: m.Media, sp: StreamParams, flags: OfferFlags) -> No
             passive = sp.dtls.setup == "active" or flags.dtls == "passive"
             media.flags |= m.MF_DTLS | (m.MF_DTLS_PASSIVE if passive else m.MF_DTLS_ACTIVE)
             media.sdes_in, media.sdes_out = [], []
-        else:
+        elif sp.sdes:  # (neither: answered without keys, as 10.5)
             media.flags |= m.MF_SDES
             # its lines stay (a subscription offers them first), the first is the one used
             offered, _ = sdes.accept(sp.sdes, [], flags.sdes)
             media.sdes_out, _ = sdes.answer(media.sdes_out, offered, [], flags.sdes, False)
             media.sdes_in = offered
-    else:
+    if not media.flags & m.MF_SDES:
         media.sdes_in, media.sdes_out = [], []
     ice = sp.remote_ice is not None and flags.ice != "remove"
     if ice:
