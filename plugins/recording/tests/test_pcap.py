@@ -176,3 +176,25 @@ def test_packets_of_changing_sizes_get_their_own_headers(
     assert call.ng("delete")["result"] == "ok"
     _, pcap_file = _files(spool)
     assert [c.data for c in read_pcap(pcap_file)] == sent
+
+
+def test_recording_starts_on_a_stream_already_relayed(
+        rtpgate_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    """A stream that has relayed for a while (on the native read loop when rtpgate's C
+    extension is built: a confirmed endpoint, no stage) gets the recording tap when
+    recording starts, and every packet from then on is recorded; after the stop none is."""
+    spool = tmp_path / "spool"
+    server = rtpgate_server(f"--recording-dir={spool}", "--delete-delay=0")
+    call = make_call(server)
+    for i in range(50):
+        packet = rtp(i, bytes([i]) * 160, 6)
+        assert call.send("a", packet) == packet
+    assert call.ng("start recording")["result"] == "ok"
+    recorded = [rtp(i, bytes([i]) * 160, 6) for i in range(50, 70)]
+    for packet in recorded:
+        assert call.send("a", packet) == packet
+    assert call.ng("stop recording")["result"] == "ok"
+    for i in range(70, 90):
+        assert call.send("a", rtp(i, bytes([i]) * 160, 6))
+    _, pcap_file = _files(spool)
+    assert [c.data for c in read_pcap(pcap_file)] == recorded
