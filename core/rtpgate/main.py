@@ -55,6 +55,8 @@ def run_server(argv: Sequence[str]) -> int:
         message = describe_error(exc)
         log.critical("cannot start: %s", message)
         _remove(pidfile)  # before the parent is told, so it never sees a stale pid file
+        if runtime.workers is not None:  # a worker: its supervisor reports it
+            runtime.workers.spec.report_failure(message)
         report.failed(message)
         return 1
     except BaseException as exc:

@@ -11,12 +11,13 @@ import json
 import os
 import re
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rtpgate.ngcommands import codec
-from rtpgate.testing import ServerProcess, audio_sdp, ng_json, wait_for
+from rtpgate.testing import Daemon, ServerProcess, audio_sdp, ng_json, pid_alive, wait_for
 from workers_wire import (
     NgSocket,
     answer,
@@ -231,3 +232,32 @@ def test_cli_set_changes_every_worker(two_workers: ServerProcess) -> None:
         assert refused["error-reason"] == "Parallel session limit reached", refused
     assert cli(two_workers, "set maxsessions -1").startswith("Success setting maxsessions")
     offer(on[0], call_id_of(1))
+
+
+def test_two_workers_as_a_daemon(rtpgate_daemon: Daemon) -> None:
+    result = rtpgate_daemon.start("-E", "--listen-http=127.0.0.1:0", "--num-threads=2")
+    assert result.returncode == 0, result.stderr
+    pid = rtpgate_daemon.pid  # the supervisor's
+    info = json.loads(rtpgate_daemon.ready.read_text())
+    assert info["pid"] == pid
+    workers = [int(w["pid"]) for w in info["workers"]]
+    port = info["listeners"][0]["port"]
+    for _ in range(4):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    rtpgate_daemon.stop()
+    assert not any(pid_alive(p) for p in (pid, *workers))
+    assert not rtpgate_daemon.pidfile.exists()
+
+
+def test_a_worker_that_cannot_bind_fails_the_start_with_its_reason(
+        rtpgate_daemon: Daemon) -> None:
+    with socket.socket() as taken:  # no SO_REUSEPORT: the workers cannot share it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = rtpgate_daemon.start("-E", f"--listen-http=127.0.0.1:{port}",
+                                      "--num-threads=2")
+    assert result.returncode == 1
+    assert (f"--listen-http: cannot bind 127.0.0.1:{port}: Address already in use"
+            ) in result.stderr
+    assert not rtpgate_daemon.pidfile.exists()

@@ -60,6 +60,15 @@ class WorkerSpec:
     def socket_path(self, index: int) -> str:
         return f"{self.link_dir}/worker-{index}.sock"
 
+    @property
+    def failure_file(self) -> str:
+        """Where this worker leaves why it could not start, for the supervisor to report."""
+        return f"{self.ready_file}.failed"
+
+    def report_failure(self, message: str) -> None:
+        with open(self.failure_file, "w", encoding="utf-8") as fh:
+            fh.write(message)
+
     def to_env(self) -> str:
         return json.dumps(asdict(self))
 

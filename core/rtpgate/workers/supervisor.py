@@ -141,8 +141,9 @@ class Supervisor:
 
     def _spawn(self, index: int) -> None:
         spec = self.specs[index]
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(spec.ready_file)
+        for path in (spec.ready_file, spec.failure_file):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         env = {**os.environ, SPEC_ENV: spec.to_env()}
         self.procs[index] = subprocess.Popen(
             [sys.executable, "-m", "rtpgate", *self.argv], env=env,
@@ -155,8 +156,11 @@ class Supervisor:
             while not os.path.exists(spec.ready_file):
                 proc = self.procs[index]
                 if proc is not None and proc.poll() is not None:
-                    raise StartError(f"worker {index} exited with {proc.returncode} while "
-                                     f"starting")
+                    try:
+                        why = Path(spec.failure_file).read_text(encoding="utf-8")
+                    except OSError:
+                        why = f"exited with {proc.returncode} while starting"
+                    raise StartError(f"worker {index}: {why}")
                 if time.monotonic() > deadline or self._signals:
                     raise StartError(f"worker {index} not ready after {START_TIMEOUT:.0f} s")
                 time.sleep(0.02)
