@@ -9,9 +9,11 @@ What rtpengine does not keep and rtpgate does goes under ``rtpgate`` (rtpengine 
 does not know): each media's ICE credentials (rtpgate's and the party's: ufrag, pwd, candidates,
 lite; the ICE role is the ``ICE controlling`` media flag), the party's DTLS fingerprint and
 setup (rtpgate's DTLS role is in the media flags), SDES keys both ways, codec state (the codecs
-written and received with their fmtp, transcoding choices), rtpgate's own media and stream flags
-(lossless, where rtpengine's bits have no room for some), each monologue's aliases and
-media-control state, recording and forwarding, each stream's sent counters and SSRCs, and what
+written and received with their fmtp, transcoding choices, ``codec-transcode`` specs), rtpgate's
+own media and stream flags (lossless, where rtpengine's bits have no room for some: passthrough),
+labels and unique ids, each monologue's aliases, kind, publish/subscribe sources (and each
+media's source), ``inject DTMF``, media-control state with a ``block DTMF`` trigger, the SDP it
+was last given, recording and forwarding, each stream's sent counters and SSRCs, and what
 carries its secured media over a restart (``resume``: the DTLS-SRTP keys, the SRTP rollover
 counters per SSRC both ways, the selected ICE pair; see :mod:`rtpgate.engine.resume`).
 """
