@@ -5,6 +5,8 @@ comfort noise the SID describes), ``CN`` replaces both by silence."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -83,3 +85,12 @@ def test_cn_dtx_replaces_sid_by_silence_or_noise(
         assert all(p[12:] == SILENCE for p in quiet)
     else:
         assert -55 < level_db(decode("PCMA/8000", quiet)) < -35
+
+
+def test_bad_amr_dtx_refuses_to_start() -> None:
+    """``--amr-dtx`` other than native or CN stops the server at start-up with rtpengine's
+    words (``Invalid --amr-dtx``)."""
+    out = subprocess.run([sys.executable, "-m", "rtpgate", "-f", "--amr-dtx=loud",
+                          "--listen-http=127.0.0.1:0"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2 and "Invalid --amr-dtx ('loud')" in out.stderr, out.stderr
