@@ -171,6 +171,8 @@ class DtxBuffer(Generic[ItemT]):
         self._schedule(loop)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._next:  # closed by what the packet or the fill did (its peer went)
+            return
         self._next += self.ptime / 1000
         self._timer = loop.call_at(self._next, self.tick)
 
@@ -180,7 +182,7 @@ class DtxBuffer(Generic[ItemT]):
         if held.static and ts_diff == 0:
             return False
         if opts.shift > 0:
-            if waited < opts.delay:  # the timer caught up with the packets: slow it down
+            if waited < opts.delay - 0.0005:  # the timer caught up with the packets
                 self._next += opts.shift
                 return False
             if ts_diff < self.tspp:  # timestamps caught up with the timer

@@ -215,10 +215,13 @@ class TranscodeStage:
         self._release()
 
     def _release(self) -> None:
-        """Send the first packet made, now (the rest are paced, :meth:`_next`)."""
+        """Send the first packet made, now (the rest are paced, :meth:`_next`).  When the
+        peer's stream is gone, the DTX buffer stops too."""
         out = self._next()
         if out is not None and self._send is not None and not self._send(out, self):
             self._backlog.clear()
+            if self._dtx is not None:
+                self._dtx.close()
 
     def _comfort_noise(self, packet: RtpPacket) -> None:
         """A CN packet from the sender, for a receiver without CN: a packet time of the noise

@@ -82,7 +82,10 @@ def test_dtx_gap_is_filled(rtpgate_server: Callable[..., ServerProcess]) -> None
     # exchange listens a second after the last packet: that second is the gap
     got = exchange(caller, from_caller, sent[:10], callee)
     fills = len(got) - 10
-    assert 30 <= fills <= 52, fills  # ~ (1000 - 20 - 40) / 20, give or take the loop
+    # the DTX buffer fills from the last packet's turn (40 ms after it came) until the test
+    # stops listening a second after sending it: ~ (1000 - 40) / 20, and a few more where
+    # this loop sent late (the buffer keeps its own time)
+    assert 30 <= fills <= 60, fills
     assert level_db(decode("G722/8000", got[12:])) < -50
     again = exchange(caller, from_caller, sent[65:75], callee)
     assert len(again) >= 40  # the ten, then the gap after them filled too
