@@ -714,6 +714,13 @@ PUBSUB_SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
                               **{"transport-protocol": "UDP/TLS/RTP/SAVPF",
                                  "rtcp-mux": ["offer"]}),
          sub_answer(webrtc(setup="active", opus=False).replace("a=sendrecv", "a=recvonly"))]),
+    "pubsub_subscribe_webrtc_trickle": (
+        "a WebRTC subscriber with rtcp-mux required, SDES off and trickle ICE: no a=crypto, "
+        "a=rtcp names the RTP port, one candidate, ice-options:trickle and end-of-candidates",
+        [publish(), subscribe(from_tag="@pub", ICE="force", SDES=["off"], flags=["trickle ICE"],
+                              **{"transport-protocol": "UDP/TLS/RTP/SAVPF",
+                                 "rtcp-mux": ["require"]}),
+         sub_answer(webrtc(setup="active", opus=False).replace("a=sendrecv", "a=recvonly"))]),
     "pubsub_subscribe_sdes": (
         "an SRTP subscriber (RTP/SAVP): SDES keys and DTLS offered; its answer takes SDES",
         [publish(), subscribe(from_tag="@pub", **{"transport-protocol": "RTP/SAVP"}),

@@ -136,7 +136,7 @@ def test_pubsub_scenarios(server: ServerProcess) -> None:
 
     client = sdpconf.NgClient(server.url(path="/ng"))
     cases = sdpconf.load_cases([str(HERE / "cases_pubsub")])
-    assert len(cases) == 13
+    assert len(cases) == 14
     failed = {}
     for n, (name, scenario) in enumerate(cases):
         runner_normaliser = sdpconf.Normaliser

@@ -403,7 +403,8 @@ def _subscribe_media(call: m.Call, item: _Media, source: m.Media, flags: OfferFl
     if media.protocol is not None and (flags.ice == "force" or (
             source.flags & m.MF_ICE and flags.ice not in ("remove", "force-relay"))):
         # rtpgate offers, so it is the controlling agent (RFC 8445 6.1.1)
-        media.flags |= m.MF_ICE | m.MF_ICE_CONTROLLING
+        media.flags |= m.MF_ICE | m.MF_ICE_CONTROLLING | (m.MF_TRICKLE_ICE if flags.trickle_ice
+                                                          else 0)
         media.ice = new_ice_credentials()
         for stream in media.streams:
             stream.flags |= m.PS_ICE

@@ -108,9 +108,12 @@ def _media(media: m.Media, flags: OfferFlags, media_c: bool, certificate: Certif
     out.append(direction_attribute(media.flags))
     rtcp = media.streams[1] if len(media.streams) > 1 else None
     rtcp_port = rtcp.selected.port if rtcp is not None and rtcp.selected is not None else None
+    # an offer that only offers rtcp-mux keeps the RTCP port (and its candidates) in case the
+    # answer declines it; a required one, or an answer, has none (rtpengine's print_rtcp)
+    mux_offered = offer and not flags.rtcp_mux_require
     if media.flags & m.MF_RTCP_MUX:
         if not flags.no_rtcp_attr:
-            out.append(f"a=rtcp:{rtcp_port if offer and rtcp_port else port}\r\n")
+            out.append(f"a=rtcp:{rtcp_port if mux_offered and rtcp_port else port}\r\n")
         out.append("a=rtcp-mux\r\n")
     elif rtcp is not None and rtcp.selected is not None and not flags.no_rtcp_attr:
         out.append(f"a=rtcp:{rtcp.selected.port}\r\n")
@@ -127,8 +130,8 @@ def _media(media: m.Media, flags: OfferFlags, media_c: bool, certificate: Certif
         trickle = bool(media.flags & m.MF_TRICKLE_ICE)
         if trickle:
             out.append("a=ice-options:trickle\r\n")
-        # an answer that takes rtcp-mux has no RTCP component left
-        for stream in media.streams[:1 if media.flags & m.MF_RTCP_MUX and not offer else 2]:
+        for stream in media.streams[:1 if media.flags & m.MF_RTCP_MUX and not mux_offered
+                                    else 2]:
             out += candidate_lines(stream, flags.media_address)
         if trickle:
             out.append("a=end-of-candidates\r\n")
