@@ -207,6 +207,10 @@ def test_metrics_show_every_workers_calls_and_counters_once(
         offers = [line for line in _samples(text, "rtpengine_requests_total")
                   if 'request="offer"' in line or 'command="offer"' in line]
         assert offers and all(line.endswith(" 3.0") for line in offers), offers
+        types = [line for line in text.splitlines() if line.startswith("# TYPE ")]
+        assert len(types) == len(set(types))  # one family each, of its own type
+        assert "# TYPE rtpengine_sessions gauge" in types
+        assert "# TYPE rtpengine_sessions_total counter" in types
         for family in ("rtpengine_uptime_seconds", "rtpgate_plugins"):  # one series each
             names = [line.split(" ")[0] for line in _samples(text, family)]
             assert len(names) == len(set(names)), names

@@ -36,20 +36,23 @@ def _combine(family: str, kind: str, values: list[float]) -> float:
 
 
 def merge(parts: list[list[FamilyData]]) -> list[Metric]:
-    """One family per name, one sample per name and label set, in first-seen order."""
-    order: dict[str, FamilyData] = {}
-    samples: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]] = {}
+    """One family per name and type (rtpengine has a gauge ``rtpengine_sessions`` beside the
+    counter ``rtpengine_sessions_total``, whose family name is the same), one sample per name
+    and label set, in first-seen order."""
+    order: dict[tuple[str, str], FamilyData] = {}
+    samples: dict[tuple[str, str], dict[tuple[str, tuple[tuple[str, str], ...]],
+                                        list[float]]] = {}
     for part in parts:
         for name, documentation, kind, unit, rows in part:
-            order.setdefault(name, [name, documentation, kind, unit])
-            family = samples.setdefault(name, {})
+            order.setdefault((name, kind), [name, documentation, kind, unit])
+            family = samples.setdefault((name, kind), {})
             for sample_name, labels, value in rows:
                 key = (sample_name, tuple(sorted(labels.items())))
                 family.setdefault(key, []).append(float(value))
     merged: list[Metric] = []
-    for name, (_, documentation, kind, unit) in order.items():
+    for identity, (name, documentation, kind, unit) in order.items():
         metric = Metric(name, documentation, kind, unit)
-        for (sample_name, labels), values in samples[name].items():
+        for (sample_name, labels), values in samples[identity].items():
             metric.add_sample(sample_name, dict(labels), _combine(name, kind, values))
         merged.append(metric)
     _recompute_average(merged)
