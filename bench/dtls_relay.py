@@ -3,6 +3,7 @@
 rtpgate and rtpengine 10.5 (userspace) in the same run.
 
     .venv/bin/python bench/dtls_relay.py [--calls 100] [--pps 50] [--seconds 10] [--no-rtpengine]
+                                         [--rounds N] [--settle 3.5] [--python-relay]
 
 For each server, ``--calls`` calls are set up over ng/UDP: a plain RTP phone offers (PCMU, one
 port), the server offers ``UDP/TLS/RTP/SAVPF`` (``ICE=remove``, ``SDES-off``, rtcp-mux) to the
@@ -25,6 +26,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +215,7 @@ async def measure(label: str, pid: int, ng_port: int, args: argparse.Namespace) 
         cpu_handshakes = cpu_seconds(pid) - cpu0
         for call in calls:
             call.phone.received = call.browser.received = 0
+        await asyncio.sleep(args.settle)
         cpu1 = cpu_seconds(pid)
         sent, received = await traffic(calls, args.pps, args.seconds)
         cpu = cpu_seconds(pid) - cpu1
@@ -244,25 +247,52 @@ def main() -> int:
     parser.add_argument("--pps", type=int, default=50, help="per call and direction")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--no-rtpengine", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds; who goes first alternates, ratios are of the medians")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds between the last answer and the first packet: 3.5 lets "
+                             "the servers' 3 s learning window pass, so the window measured "
+                             "is the steady state (each party confirmed by its first packet)")
+    parser.add_argument("--python-relay", action="store_true",
+                        help="also measure rtpgate with its pure-Python read loop "
+                             "(RTPGATE_NATIVE_RELAY=0) in each round")
     args = parser.parse_args()
-    results = []
-    with rtpgate(RTPGATE_ARGS) as server:
-        results.append(asyncio.run(measure("rtpgate", server.pid, server.port("ng-udp"), args)))
-    if not args.no_rtpengine and rtpengine_available():
+    results: list[dict] = []
+
+    def gate(python_relay: bool) -> None:
+        label = "rtpgate (Python relay)" if python_relay else "rtpgate"
+        with rtpgate(RTPGATE_ARGS, python_relay=python_relay) as server:
+            results.append(asyncio.run(measure(label, server.pid, server.port("ng-udp"), args)))
+
+    def engine() -> None:
         with reference_rtpengine(RTPENGINE_EXTRA) as pid:
             results.append(asyncio.run(measure("rtpengine 10.5", pid, RTPENGINE_NG, args)))
-    load = Path("/proc/loadavg").read_text().split()[0]
-    print(f"# DTLS-SRTP (AEAD_AES_128_GCM) <-> RTP, {args.calls} calls x {args.pps} pps x 2, "
-          f"{os.cpu_count()} cores shared with the generator, 1-min load {load}")
-    for result in results:
-        print(report(result))
-    if len(results) == 2:
-        ours, theirs = results
-        print(f"CPU per packet rtpgate / rtpengine: "
-              f"{ours['cpu_us_per_packet'] / theirs['cpu_us_per_packet']:.2f}; handshakes/s "
-              f"rtpgate / rtpengine: {ours['handshakes_per_s'] / theirs['handshakes_per_s']:.2f}")
-    return 0
 
+    print(f"# DTLS-SRTP (AEAD_AES_128_GCM) <-> RTP, {args.calls} calls x {args.pps} pps x 2, "
+          f"{os.cpu_count()} cores shared with the generator")
+    for round_ in range(args.rounds):
+        runs: list[Callable[[], None]] = [lambda: gate(False)]
+        if args.python_relay:
+            runs.append(lambda: gate(True))
+        if not args.no_rtpengine and rtpengine_available():
+            runs.append(engine)
+        for step in runs if round_ % 2 == 0 else runs[::-1]:  # who goes first alternates
+            load = Path("/proc/loadavg").read_text().split()[0]
+            step()
+            print(f"{report(results[-1])} (1-min load before: {load})", flush=True)
+
+    def median(label: str, key: str) -> float | None:
+        values = sorted(r[key] for r in results if r["label"] == label)
+        return values[len(values) // 2] if values else None
+
+    for label in ("rtpgate", "rtpgate (Python relay)"):
+        ours, theirs = median(label, "cpu_us_per_packet"), median("rtpengine 10.5",
+                                                                  "cpu_us_per_packet")
+        if ours is not None and theirs:
+            print(f"CPU per packet {label} / rtpengine (medians): {ours / theirs:.2f}; "
+                  f"handshakes/s: {median(label, 'handshakes_per_s') or 0:.1f} against "
+                  f"{median('rtpengine 10.5', 'handshakes_per_s') or 0:.1f}")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

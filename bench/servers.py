@@ -102,15 +102,19 @@ class Rtpgate:
 
 
 @contextlib.contextmanager
-def rtpgate(options: Sequence[str], timeout: float = 20) -> Iterator[Rtpgate]:
+def rtpgate(options: Sequence[str], timeout: float = 20, *,
+            python_relay: bool = False) -> Iterator[Rtpgate]:
     """``python -m rtpgate -f -E --config-file=none OPTIONS``, once it has bound its listeners
     (it writes ``--ready-file`` then); SIGTERM and wait on leaving, SIGKILL if it hangs.  Its
-    output is discarded, so that logging costs it what it costs in production, no more."""
+    output is discarded, so that logging costs it what it costs in production, no more.
+    ``python_relay``: with ``RTPGATE_NATIVE_RELAY=0`` (the relay's pure-Python read loop even
+    where the C one is built)."""
+    env = {**os.environ, "RTPGATE_NATIVE_RELAY": "0"} if python_relay else None
     with tempfile.TemporaryDirectory(prefix="rtpgate-bench-") as tmp:
         ready = Path(tmp) / "ready.json"
         proc = subprocess.Popen([sys.executable, "-m", "rtpgate", "-f", "-E",
                                  "--config-file=none", f"--ready-file={ready}", *options],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
             deadline = time.monotonic() + timeout
             while not ready.exists():

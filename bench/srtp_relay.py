@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/srtp_relay.py [--calls 100] [--pps 50] [--seconds 10]
                                          [--suite AES_CM_128_HMAC_SHA1_80] [--no-rtpengine]
+                                         [--rounds N] [--settle 3.5] [--python-relay]
 
 Each server is started on its own loopback ports, then ``--calls`` calls are made over ng/UDP:
 the caller offers ``RTP/SAVP`` with an SDES key of ``--suite``, ``transport-protocol=RTP/AVP``
@@ -33,6 +34,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import bencode
@@ -186,6 +188,7 @@ def run(label: str, ng_port: int, pid: int, args: argparse.Namespace) -> dict[st
     for c in calls:
         for sock in (c.alice, c.bob):
             sock.setblocking(False)
+    time.sleep(args.settle)
     try:
         ctx = multiprocessing.get_context("fork")
         ready = ctx.Event()
@@ -229,23 +232,45 @@ def main() -> int:
     parser.add_argument("--suite", default="AES_CM_128_HMAC_SHA1_80", choices=sorted(PROFILES))
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-rtpengine", action="store_true")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds between the last answer and the first packet: 3.5 lets "
+                             "the servers' 3 s learning window pass, so the window measured "
+                             "is the steady state (each party confirmed by its first packet)")
+    parser.add_argument("--python-relay", action="store_true",
+                        help="also measure rtpgate with its pure-Python read loop "
+                             "(RTPGATE_NATIVE_RELAY=0) in each round")
     args = parser.parse_args()
     results = []
-    for _ in range(args.rounds):
-        with rtpgate(RTPGATE_ARGS) as gate:
-            results.append(run("rtpgate", RTPGATE_NG, gate.pid, args))
-        print(summary(results[-1]), flush=True)
+
+    def gate(python_relay: bool) -> None:
+        label = "rtpgate (Python relay)" if python_relay else "rtpgate"
+        with rtpgate(RTPGATE_ARGS, python_relay=python_relay) as server:
+            results.append(run(label, RTPGATE_NG, server.pid, args))
+
+    def engine() -> None:
+        with reference_rtpengine(RTPENGINE_EXTRA) as pid:
+            results.append(run("rtpengine 10.5 userspace", RTPENGINE_NG, pid, args))
+
+    for round_ in range(args.rounds):
+        runs: list[Callable[[], None]] = [lambda: gate(False)]
+        if args.python_relay:
+            runs.append(lambda: gate(True))
         if not args.no_rtpengine and rtpengine_available():
-            with reference_rtpengine(RTPENGINE_EXTRA) as pid:
-                results.append(run("rtpengine 10.5 userspace", RTPENGINE_NG, pid, args))
-            print(summary(results[-1]), flush=True)
-    gate_runs = [r for r in results if r["label"] == "rtpgate"]
-    ref_runs = [r for r in results if r["label"] != "rtpgate"]
-    if gate_runs and ref_runs:
-        def median(runs: list[dict[str, Any]]) -> float:
-            values = sorted(r["ms_cpu_per_1000"] for r in runs)
-            return values[len(values) // 2]
-        print(f"CPU per packet, rtpgate / rtpengine: {median(gate_runs) / median(ref_runs):.2f}")
+            runs.append(engine)
+        for step in runs if round_ % 2 == 0 else runs[::-1]:  # who goes first alternates
+            load = Path("/proc/loadavg").read_text().split()[0]
+            step()
+            results[-1]["load_before"] = load
+            print(f"{summary(results[-1])} (1-min load before: {load})", flush=True)
+    def median(label: str) -> float | None:
+        values = sorted(r["ms_cpu_per_1000"] for r in results if r["label"] == label)
+        return values[len(values) // 2] if values else None
+
+    ref = median("rtpengine 10.5 userspace")
+    for label in ("rtpgate", "rtpgate (Python relay)"):
+        ours = median(label)
+        if ours is not None and ref:
+            print(f"CPU per packet, {label} / rtpengine (medians): {ours / ref:.2f}")
     print(json.dumps(results))
     return 0 if all(r["bad"] == 0 for r in results) else 1
 
