@@ -619,6 +619,19 @@ SCENARIOS.update({
         answer(bob(extra=MSRP.replace("192.168.10.21", B_IP).replace(
             "a=setup:active\r\n", ""))),
         DELETE]),
+    "forked_offer_branches": ("a forked offer (one via-branch per branch, no to-tag): each "
+                              "branch a party of its own; deleting one branch leaves the "
+                              "other, which its answer (found by via-branch) completes", [
+        offer(**{"via-branch": "z9hG4bK-f.0"}),
+        offer(sdp(version=3724394401), **{"via-branch": "z9hG4bK-f.1"}),
+        cmd("delete", from_tag="@ft", **{"via-branch": "z9hG4bK-f.1", "delete-delay": 0}),
+        answer(**{"via-branch": "z9hG4bK-f.0"}),
+        cmd("delete", to_tag="@tt")]),  # (10.5 goes on listing a deleted branch in stats)
+    "forked_answer_second_branch": ("a forked offer answered on its second branch: the "
+                                    "answer reaches the caller from that branch's ports", [
+        offer(**{"via-branch": "z9hG4bK-g.0"}),
+        offer(**{"via-branch": "z9hG4bK-g.1"}),
+        answer(**{"via-branch": "z9hG4bK-g.1"}), QUERY, DELETE]),
     "rejected_sections_as_written": ("a rejected section keeps its a=mid; a non-RTP format "
                                      "list is copied with its spacing (m=application 0 * )", [
         offer(sdp(media="a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=mid:0\r\n", codecs="0",

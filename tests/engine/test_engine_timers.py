@@ -125,6 +125,31 @@ def test_delete_delay(rtpgate_server: Callable[..., ServerProcess]) -> None:
     assert call not in ng(server, {"command": "list"})["calls"]
 
 
+def test_deleted_branch_waits_for_the_delete_delay(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """A delete of one branch of a forked offer (its via-branch) removes that branch only,
+    after the delete-delay, as rtpengine does: its ports are held until then, the other
+    branch is answered meanwhile, and the call goes on."""
+    server = rtpgate_server(*PORTS, "--delete-delay=2")
+    call = new_call_id()
+    first = media_port(offer(server, call, **{"via-branch": "b.0"}))
+    second = media_port(offer(server, call, **{"via-branch": "b.1"}))
+    assert first != second
+    delete(server, call, from_tag="ft", via_branch="b.1")
+    assert not bindable(second)
+    reply = answer(server, call, **{"via-branch": "b.0"})
+    assert reply["result"] == "ok", reply
+    deadline = time.monotonic() + 6
+    while not bindable(second):
+        assert time.monotonic() < deadline, "the deleted branch's port is still held"
+        time.sleep(0.1)
+    query = ng(server, {"command": "query", "call-id": call})
+    assert query["result"] == "ok" and set(query["tags"]) == {"ft", "tt"}, query
+    assert not bindable(first)
+    delete(server, call, delete_delay=0)
+    assert ports_in_use(server) == 0
+
+
 def test_load_limit(rtpgate_server: Callable[..., ServerProcess]) -> None:
     server = rtpgate_server(*PORTS, "--max-sessions=1", "--delete-delay=0")
     first = new_call_id()

@@ -45,7 +45,9 @@ The model (:mod:`rtpgate.engine.model`):
     forwarding was asked for), ``media_control``, ``debug``.
 ``Monologue``
     ``tag`` ("" until answered), ``unique_id``, ``created``, ``label``, ``via_branch``,
-    ``aliases``, ``peers`` (offer/answer partners), ``sources`` (pub/sub: what it subscribed
+    ``aliases``, ``peers`` (offer/answer partners it sends to), ``associates`` (every party it
+    was in a dialogue with: forking), ``deleted_at`` (a delete of this party alone, pending),
+    ``sources`` (pub/sub: what it subscribed
     to; ``call.subscribers(ml)`` the other way), ``kind``, ``medias``, ``control``
     (:class:`~rtpgate.engine.model.MediaControl`: block media/DTMF, silence), ``forwarding``.
 ``Media``

@@ -381,6 +381,13 @@ class Monologue:
     sdp_session_name: str | None = None
     last_out_sdp: str | None = None
     deleted: bool = False
+    #: When a ``delete`` of this party alone (its tag or via-branch) takes effect: rtpengine
+    #: keeps a deleted branch for the delete-delay (None: no such delete pending).
+    deleted_at: float | None = None
+    #: The parties this one was ever in an offer/answer dialogue with, each branch of a forked
+    #: offer included (rtpengine's ``other_tags`` and ``branches``): deleting one of them
+    #: takes this party with it only when it is left with none.
+    associates: list[Monologue] = field(default_factory=list)
     control: MediaControl = field(default_factory=MediaControl)
     forwarding: bool = False
     recording: bool = False

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import branches, transport_protocols
 from . import model as m
-from . import transport_protocols
 
 _FAMILY = {"IP4": "IPv4", "IP6": "IPv6"}
 
@@ -87,9 +87,10 @@ def _monologue(ml: m.Monologue, totals: list[m.Counters]) -> dict[str, Any]:
     if ml.label:
         out["label"] = ml.label
     out["created"] = int(ml.created)
-    peers = [{"tag": p.tag, "type": "offer/answer"} for p in ml.peers]
-    out["subscriptions"] = peers + [{"tag": s.tag, "type": "pub/sub"} for s in ml.sources]
-    out["subscribers"] = [dict(p) for p in peers] + [
+    out["subscriptions"] = [{"tag": p.tag, "type": "offer/answer"}
+                            for p in branches.subscriptions(ml)] + [
+        {"tag": s.tag, "type": "pub/sub"} for s in ml.sources]
+    out["subscribers"] = [{"tag": p.tag, "type": "offer/answer"} for p in ml.peers] + [
         {"tag": s.tag, "type": "pub/sub"} for s in ml.call.subscribers(ml)]
     if ml.call.recording is not None:
         out["recording"] = {"excluded": 0, "forwarding": int(ml.forwarding)}
@@ -115,8 +116,9 @@ def call_stats(call: m.Call, from_tag: str | None = None, to_tag: str | None = N
         monologues = list(call.monologues)
     else:
         ml = call.monologue(match)
-        monologues = [] if ml is None else [ml, *(p for p in (*ml.peers, *ml.sources)
-                                                  if p is not ml)]
+        # the party and those it receives from (rtpengine lists its subscriptions)
+        monologues = [] if ml is None else [ml, *(p for p in (*branches.subscriptions(ml),
+                                                             *ml.sources) if p is not ml)]
     totals = [m.Counters(), m.Counters()]
     out["tags"] = {tag_key(ml): _monologue(ml, totals) for ml in monologues}
     out["totals"] = {"RTP": _counters(totals[0]), "RTCP": _counters(totals[1])}

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..ngcommands.command import LoadLimit, NgError, Reply
 from ..ngcommands.dispatch import reply_too_large
+from . import branches, trickle
 from . import codecs as cd
 from . import model as m
 from . import sdp as s
-from . import trickle
 from .flags import OfferFlags, offer_flags
 from .negotiate import ANSWER, OFFER, Negotiation, OutOfPorts
 from .params import IncompleteSdp, Unsupported, check_supported, stream_params
@@ -43,7 +43,8 @@ class Dialogue:
     retag: str | None = None  #: tag the receiver/sender placeholder gets (first answer)
 
 
-def _offer_dialogue(call: m.Call, from_tag: str, to_tag: str | None) -> Dialogue:
+def _offer_dialogue(call: m.Call, from_tag: str, to_tag: str | None,
+                    via_branch: str | None) -> Dialogue:
     new: list[m.Monologue] = []
     sender = call.monologue(from_tag)
     if sender is None:
@@ -53,6 +54,12 @@ def _offer_dialogue(call: m.Call, from_tag: str, to_tag: str | None) -> Dialogue
     if receiver is None and to_tag:
         receiver = call.new_monologue(to_tag)
         new.append(receiver)
+    if receiver is None and via_branch and sender.peers:
+        # a forked offer: the branch's own party, a new one for a new branch
+        receiver = branches.branch_peer(call, sender, via_branch)
+        if receiver is None:
+            receiver = call.new_monologue("")
+            new.append(receiver)
     if receiver is None:
         receiver = sender.peers[0] if sender.peers else None
     if receiver is None:
@@ -61,8 +68,11 @@ def _offer_dialogue(call: m.Call, from_tag: str, to_tag: str | None) -> Dialogue
     return Dialogue(sender, receiver, new)
 
 
-def _answer_dialogue(call: m.Call, from_tag: str, to_tag: str) -> Dialogue:
-    """The answer travels from the to-tag party back to the from-tag party."""
+def _answer_dialogue(call: m.Call, from_tag: str, to_tag: str, via_branch: str | None
+                     ) -> Dialogue:
+    """The answer travels from the to-tag party back to the from-tag party: the party of
+    that tag, else the party of the answer's via-branch (a branch of a forked offer, tagged
+    now), else the offerer's untagged peer."""
     new: list[m.Monologue] = []
     offerer = call.monologue(from_tag)
     if offerer is None:
@@ -70,6 +80,12 @@ def _answer_dialogue(call: m.Call, from_tag: str, to_tag: str) -> Dialogue:
         new.append(offerer)
     answerer = call.monologue(to_tag)
     retag = None
+    if answerer is None and via_branch:
+        answerer = call.by_via_branch(via_branch)
+        if answerer is offerer:
+            answerer = None
+        elif answerer is not None:
+            retag = to_tag
     if answerer is None:
         answerer = next((p for p in offerer.peers if not p.tag), None)
         if answerer is not None:
@@ -140,7 +156,8 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
     if opmode == ANSWER:
         if call is None:
             raise NgError("Unknown call-id")
-        dialogue = _answer_dialogue(call, request.from_tag or "", request.to_tag or "")
+        dialogue = _answer_dialogue(call, request.from_tag or "", request.to_tag or "",
+                                    flags.via_branch)
     else:
         if call is None:
             own, _ = engine.sessions()
@@ -148,7 +165,8 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
             if refusal is not None:
                 raise LoadLimit(refusal)
             call = m.Call(call_id, proxy=proxy_name(peer))
-        dialogue = _offer_dialogue(call, request.from_tag or "", request.to_tag)
+        dialogue = _offer_dialogue(call, request.from_tag or "", request.to_tag,
+                                   flags.via_branch)
 
     negotiation = Negotiation(engine.interfaces, engine.is_local, call, dialogue.sender,
                               dialogue.receiver, params, flags, opmode,
@@ -166,9 +184,12 @@ def offer_answer(engine: Engine, request: OfferRequest, peer: tuple[str, int] | 
         dialogue.sender.inject_dtmf = dialogue.receiver.inject_dtmf = True
     negotiation.commit()
     call.last_signal = time.time()
-    call.deleted_at = None
-    for ml in call.monologues:
-        ml.deleted = False
+    if call.deleted_at is not None:  # the whole call was to go: it stays
+        call.deleted_at = None
+        for ml in call.monologues:
+            ml.deleted = ml.deleted_at is not None
+    for ml in (dialogue.sender, dialogue.receiver):  # a pending delete of either is off
+        ml.deleted, ml.deleted_at = False, None
     if flags.record_call is not None:
         _record_call(call, flags.record_call)
     if request.metadata and call.recording is not None:
@@ -221,11 +242,11 @@ def _commit_dialogue(call: m.Call, dialogue: Dialogue, flags: OfferFlags, opmode
         call.monologues.append(ml)
     if dialogue.retag is not None:
         dialogue.sender.tag = dialogue.retag
-    pair(call, dialogue.sender, dialogue.receiver)
+    branches.pair(dialogue.sender, dialogue.receiver)
     if flags.label:
         dialogue.sender.label = flags.label
     dialogue.sender.last_in_sdp = sdp_text
-    if opmode == OFFER and flags.via_branch:
+    if opmode == OFFER and flags.via_branch and dialogue.receiver.via_branch is None:
         dialogue.receiver.via_branch = flags.via_branch
 
 
@@ -237,9 +258,7 @@ def delete(engine: Engine, request: DeleteRequest) -> Reply:
     reply: Reply = {}
     target: m.Monologue | None = None
     if call is not None and request.from_tag:
-        if not request.to_tag and request.via_branch:
-            target = call.by_via_branch(request.via_branch)
-        target = target or call.monologue(request.from_tag)
+        target = _delete_target(call, request)
         if target is None:
             call = None
     if call is None:
@@ -257,23 +276,29 @@ def delete(engine: Engine, request: DeleteRequest) -> Reply:
     return reply
 
 
+def _delete_target(call: m.Call, request: DeleteRequest) -> m.Monologue | None:
+    """rtpengine's ``call_delete_branch``: the party of the via-branch (without to-tag), else
+    of the to-tag (or the from-tag without one), else of the via-branch; last, the from-tag's
+    party when the to-tag is unknown and its peer has no tag yet."""
+    via, to_tag, from_tag = request.via_branch, request.to_tag, request.from_tag or ""
+    target = call.by_via_branch(via) if via and not to_tag else None
+    target = target or call.monologue(to_tag or from_tag)
+    if target is None and via:
+        target = call.by_via_branch(via)
+    if target is None and to_tag:
+        ml = call.monologue(from_tag)
+        if ml is not None and len(ml.peers) == 1 and not ml.peers[0].tag:
+            target = ml
+    return target
+
+
 def _delete(engine: Engine, call: m.Call, target: m.Monologue | None, delay: int) -> None:
-    """rtpengine's branch deletion: the party and its peers go; once nobody is left the
-    whole call goes, after ``delay`` seconds."""
-    if target is not None:
-        for ml in (target, *target.peers):
-            ml.deleted = True
-        if not all(ml.deleted for ml in call.monologues):
-            gone = [ml for ml in call.monologues if ml.deleted]
-            call.monologues = [ml for ml in call.monologues if not ml.deleted]
-            for ml in call.monologues:
-                ml.peers = [p for p in ml.peers if not p.deleted]
-            call.end_subscriptions()
-            engine.relay.sync(call)
-            for ml in gone:
-                ml.release()
-            engine.changed(call)
-            return
+    """rtpengine's branch deletion: one party goes (after ``delay`` seconds), and those left
+    with nobody to talk to with it (:mod:`.branches`); when that leaves no dialogue, or
+    without a party, the whole call goes after ``delay`` seconds."""
+    if target is not None and not branches.leaves_call(call, target):
+        branches.schedule(engine, call, target, delay)
+        return
     for ml in call.monologues:
         ml.deleted = True
     if delay <= 0:

@@ -1,6 +1,7 @@
 """The engine's timer: once a second it ends calls that are due, as rtpengine's call timer does.
 
-* A deleted call whose delete-delay has passed ends as ``terminated``.
+* A deleted call whose delete-delay has passed ends as ``terminated``; so does a deleted party
+  (a branch, :mod:`.branches`).
 * ``final-timeout``: a call older than that ends as ``final_timeout``.
 * Otherwise a call ends when none of its streams has had media recently: a stream counts against
   ``silent-timeout`` while its media does not receive (hold) or it has no local port (rejected),
@@ -20,6 +21,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from . import branches
 from .model import MF_RECV, PS_FILLED, Call
 
 if TYPE_CHECKING:
@@ -75,6 +77,10 @@ class Sweeper:
         for call in list(engine.by_id.values()):
             if call.foreign:  # its owner times it out (and deletes it), as in rtpengine
                 continue
+            if any(ml.deleted_at is not None for ml in call.monologues):
+                branches.expire(engine, call, now)  # deleted branches whose delay is over
+                if call.ended:
+                    continue
             if call.deleted_at is not None:
                 if now >= call.deleted_at:
                     engine.end(call, "terminated")
