@@ -632,6 +632,19 @@ SCENARIOS.update({
         offer(**{"via-branch": "z9hG4bK-g.0"}),
         offer(**{"via-branch": "z9hG4bK-g.1"}),
         answer(**{"via-branch": "z9hG4bK-g.1"}), QUERY, DELETE]),
+    "ice_optional_answer_plain": ("ICE=optional on a plain answer to a plain offer: no ICE "
+                                  "towards the offerer (rtpgate never did ICE with it)", [
+        offer(ICE="remove"), answer(ICE="optional"), QUERY, DELETE]),
+    "ice_optional_passthrough_answer_plain": ("ICE=optional: an ICE offer passed through, "
+                                              "answered without ICE: no candidates of "
+                                              "rtpgate's towards the offerer", [
+        offer(sdp(media=BASIC + ICE_A), ICE="optional"), answer(ICE="optional"), DELETE]),
+    "trickle_ice_rtcp_port_9": ("a trickle-ICE offer (c=0.0.0.0, port 9, a=rtcp:9): the "
+                                "same RTCP port is no rtcp-mux there", [
+        offer(sdp(ip="0.0.0.0", port=9, codecs="8",
+                  media="a=ice-ufrag:Ci7n\r\na=ice-pwd:l9QndxLG6OycZRcQe9zcT95c\r\n"
+                        "a=ice-options:trickle\r\na=rtcp:9 IN IP4 0.0.0.0\r\n")),
+        DELETE]),
     "rejected_sections_as_written": ("a rejected section keeps its a=mid; a non-RTP format "
                                      "list is copied with its spacing (m=application 0 * )", [
         offer(sdp(media="a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=mid:0\r\n", codecs="0",

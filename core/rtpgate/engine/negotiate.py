@@ -217,7 +217,7 @@ class Negotiation:
 
         r.interface = self._interface(r, self.receiver, flags.direction[1])
         s.interface = self._interface(s, self.sender, flags.direction[0])
-        self._ice(r, s)
+        self._ice(r, s, receiver)
         s.set(m.MF_INITIALIZED, True)
 
         plan = MediaPlan(sp, receiver, sender, new_r, new_s, r, s, codecs)
@@ -456,7 +456,7 @@ class Negotiation:
         self._ml_interface[ml.unique_id] = chosen
         return chosen
 
-    def _ice(self, r: MediaState, s: MediaState) -> None:
+    def _ice(self, r: MediaState, s: MediaState, receiver: m.Media) -> None:
         option = self.flags.ice
         offer = self.opmode == OFFER
         if not r.has(m.MF_INITIALIZED):
@@ -467,6 +467,14 @@ class Negotiation:
             r.set(m.MF_ICE, True)
         if self.flags.ice_reject:  # rtpengine's __ice_offer: MEDIA_CLEAR(other, ICE)
             s.set(m.MF_ICE, False)
+        if option not in ("force", "default") and not offer and not s.has(m.MF_ICE) \
+                and receiver.ice is None:
+            # rtpengine's __ice_offer: an answer without ICE to an offerer rtpgate never did
+            # ICE with (ICE was not forced on it, it has no agent: in
+            # pass-through neither) gets none either
+            r.set(m.MF_ICE, False)
+            if not r.has(m.MF_PASSTHRU):
+                return
         if r.has(m.MF_PASSTHRU):  # no agent of rtpgate's: no role, no ICE-lite
             for state in (r, s):
                 state.set(m.MF_ICE_CONTROLLING | m.MF_ICE_LITE_SELF, False)

@@ -225,7 +225,8 @@ def _one(index: int, session: s.Session, media: s.Media, flags: OfferFlags) -> S
     if rtcp is None or media.port_count != 1:
         params.implicit_rtcp = True
         return params
-    if rtcp.rtcp_port == rtp.port:
+    if rtcp.rtcp_port == rtp.port and not (rtp.port == 9 and rtp.address in ("0.0.0.0", "::")):
+        # the same port means rtcp-mux, except trickle ICE's placeholder 0.0.0.0:9 (RFC 8840)
         params.rtcp_mux = True
         return params
     params.rtcp_endpoint = _endpoint(flags, media, session, rtcp.rtcp_address, rtcp.rtcp_port)
