@@ -16,6 +16,7 @@ from .ngcommands.dispatch import NgDispatcher
 from .options import Option
 from .plugins import PluginHost
 from .runtime import Runtime
+from .workers import totals
 from .workers.routing import Workers
 from .workers.shard import WorkerSpec
 
@@ -95,4 +96,5 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     if runtime.workers is not None:
         runtime.engine.owns = runtime.workers.owns
         runtime.workers.dispatcher = runtime.ng
+        totals.register(runtime)
     return runtime, loaded.ignored

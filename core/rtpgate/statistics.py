@@ -110,20 +110,29 @@ def _text(key: str, value: str) -> Metric:
 def gather(runtime: Runtime) -> list[Metric]:
     """The metric list as of now."""
     stats = runtime.stats
-    engine = runtime.engine.statistics()
+    rate = stats.rates.read(stats.relayed) if stats.measures_media else None
+    return metric_list(stats, runtime.engine.statistics(), runtime.ng.commands, rate)
+
+
+def metric_list(stats: Stats, engine: EngineStatistics, commands: Iterable[NgCommand],
+                rate: Traffic | None) -> list[Metric]:
+    """The metric list of these counters and current values (``rate``: the relay's rate per
+    second, when it measures one); several workers' merged ones too
+    (:mod:`rtpgate.workers.totals`)."""
     media = stats.measures_media
     out: list[Metric] = [Metric("{", "")]
-    out += _current(stats, engine, media)
+    out += _current(stats, engine, media, rate)
     out += _totals(stats, media)
     out += _mos()
-    out += _control(runtime)
+    out += _control(stats, commands)
     out += _interfaces(stats, engine, media)
     out += [*_open("transcoders", brace=False, bracket_descr=""), _close("", brace=False),
             _close()]
     return out
 
 
-def _current(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator[Metric]:
+def _current(stats: Stats, engine: EngineStatistics, media: bool, rate: Traffic | None
+             ) -> Iterator[Metric]:
     yield from _open("currentstatistics", "Statistics over currently running sessions:",
                      bracket_descr="")
     own, foreign = engine.own, engine.foreign
@@ -131,7 +140,6 @@ def _current(stats: Stats, engine: EngineStatistics, media: bool) -> Iterator[Me
     yield _int("sessionsforeign", "Foreign sessions", foreign)
     yield _int("sessionstotal", "Total sessions", own + foreign)
     yield _int("transcodedmedia", "Transcoded media", 0)
-    rate = stats.rates.read(stats.relayed) if media else None
     for kind, where in (("user", "userspace"), ("kernel", "kernel"), ("", "total")):
         suffix = f"_{kind}" if kind else ""
         measured = rate if kind != "kernel" else None
@@ -221,27 +229,27 @@ def control_columns(commands: Iterable[NgCommand]) -> list[tuple[str, NgCommand 
     return [(short, counted.get(short)) for short in shorts]
 
 
-def _control(runtime: Runtime) -> Iterator[Metric]:
-    columns = control_columns(runtime.ng.commands)
+def _control(stats: Stats, commands: Iterable[NgCommand]) -> Iterator[Metric]:
+    columns = control_columns(commands)
     yield from _open("controlstatistics", "Control statistics:", bracket_descr="")
     yield from _open("proxies", brace=False)
     header = f" {'Proxy':>20} " + "".join(f"| {CONTROL_COLUMNS.get(short, short):>10} "
                                           for short, _ in columns)
     yield Metric(None, header)
     totals = dict.fromkeys((short for short, _ in columns), 0)
-    for proxy, stats in runtime.stats.control.proxies.items():
+    for proxy, counted in stats.control.proxies.items():
         yield Metric("{")
         yield _text("proxy", proxy)
         row = f" {proxy:>20} "
         for short, _command in columns:
-            count = stats.counts.get(short, 0)
-            seconds = stats.seconds.get(short, 0.0)
+            count = counted.counts.get(short, 0)
+            seconds = counted.seconds.get(short, 0.0)
             totals[short] += count
             row += f"| {count:>10} "
             yield _int(f"{short}count", None, count)
             yield Metric(f"{short}duration", None, f"{seconds:.6f}", None, seconds)
         yield Metric(None, "", None, row)
-        yield _int("errorcount", None, stats.errors)
+        yield _int("errorcount", None, counted.errors)
         yield _close()
     yield _close("", brace=False)
     for short, count in totals.items():

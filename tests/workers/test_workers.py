@@ -180,6 +180,12 @@ def test_cli_lists_and_counts_every_workers_sessions_once(two_workers: ServerPro
         assert "Current sessions total: 3\n" in counts
         for call_id in calls:  # one call's details come from its owner
             assert f"callid: {call_id}" in cli(two_workers, f"list sessions {call_id}")
+    for _ in range(4):  # the totals are every worker's, wherever the command lands
+        totals = cli(two_workers, "list totals")
+        assert re.search(r"^ Owned sessions +:3$", totals, re.M), totals
+        assert re.search(r"^ +127\.0\.0\.1 +\| +\d+ +\| +3 ", totals, re.M), totals  # offers
+        current = json.loads(cli(two_workers, "list jsonstats"))["currentstatistics"]
+        assert current["sessionsown"] == 3
     assert "successfully terminated" in cli(two_workers, f"terminate {calls[1]}")
     assert cli(two_workers, "terminate all") == "All calls terminated by operator.\n"
     assert cli(two_workers, "list sessions all") == "No sessions on this media relay.\n"

@@ -1,11 +1,13 @@
 """``list totals|counters|jsonstats|interfaces|transcoders``, read from the one metric list
-(:mod:`rtpgate.statistics`) so they agree with ng ``statistics`` and ``/metrics``."""
+(:mod:`rtpgate.statistics`) so they agree with ng ``statistics`` and ``/metrics``; with
+several workers the list is every worker's counters together (``list interfaces``: the
+worker's own)."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from rtpgate.api import gather, json_text, totals_text
+from rtpgate.api import json_text, merged_metrics, totals_text
 
 from ..tree import CliContext
 
@@ -18,16 +20,16 @@ COUNTER_KEYS = tuple(f"{kind}rate{suffix}" for suffix in ("_user", "_kernel", ""
 NO_SAMPLES = "-nan"
 
 
-def list_totals(ctx: CliContext, args: str) -> None:
-    ctx.write(totals_text(gather(ctx.runtime)))
+async def list_totals(ctx: CliContext, args: str) -> None:
+    ctx.write(totals_text(await merged_metrics(ctx.runtime)))
 
 
-def list_jsonstats(ctx: CliContext, args: str) -> None:
-    ctx.write(json_text(gather(ctx.runtime)))
+async def list_jsonstats(ctx: CliContext, args: str) -> None:
+    ctx.write(json_text(await merged_metrics(ctx.runtime)))
 
 
-def list_counters(ctx: CliContext, args: str) -> None:
-    metrics = {m.key: m for m in gather(ctx.runtime) if m.key in COUNTER_KEYS}
+async def list_counters(ctx: CliContext, args: str) -> None:
+    metrics = {m.key: m for m in await merged_metrics(ctx.runtime) if m.key in COUNTER_KEYS}
     ctx.write("\nCurrent per-second counters:\n\n" + "".join(
         f" {metrics[key].descr:<48}:{metrics[key].long}\n" for key in COUNTER_KEYS))
 
