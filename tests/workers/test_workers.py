@@ -271,3 +271,20 @@ def test_a_worker_that_cannot_bind_fails_the_start_with_its_reason(
     assert (f"--listen-http: cannot bind 127.0.0.1:{port}: Address already in use"
             ) in result.stderr
     assert not rtpgate_daemon.pidfile.exists()
+
+
+def test_a_duplicate_without_a_call_id_meets_its_cached_reply_on_either_worker(
+        two_workers: ServerProcess) -> None:
+    """Requests without a call-id are run by the worker their cookie hashes to, so a
+    retransmission landing elsewhere still gets the first reply (here a ``list`` that a new
+    call would change)."""
+    on = sockets_on(two_workers)
+    first_call = call_id_of(0)
+    offer(on[0], first_call)
+    cookie = unique("list").encode()
+    first = on[0].raw(cookie, {"command": "list"})
+    assert codec.decode(first)[0]["calls"] == [first_call]
+    offer(on[1], call_id_of(1))
+    for ng in (on[1], on[0]):
+        assert ng.raw(cookie, {"command": "list"}) == first
+    assert len(on[1].ng("list")["calls"]) == 2

@@ -66,38 +66,56 @@ class Workers:
     async def process(self, dispatcher: NgDispatcher, payload: bytes,
                       peer: tuple[str, int] | None, transport: str, max_reply: int | None,
                       key: bytes | None) -> bytes:
-        """Run ``payload`` where it belongs and return the encoded reply."""
+        """Run ``payload`` where it belongs and return the encoded reply: with its call-id's
+        owner; without a call-id, with the worker its duplicate key hashes to (so a
+        retransmission of a ``ping``, a ``list`` or an undecodable message meets the first
+        one's cached reply wherever it lands), else here."""
         try:
-            request, fmt = codec.decode(payload, dispatcher.max_items())
+            decoded: tuple[dict[str, Any], codec.Format] | None = codec.decode(
+                payload, dispatcher.max_items())
         except codec.DecodeError:
-            return await dispatcher.run_local(payload, peer, transport, max_reply)
-        call_id = request.get("call-id") or _call_id(request)
-        if isinstance(call_id, str) and call_id and not self.owns(call_id):
+            decoded = None
+        call_id = None
+        if decoded is not None:
+            call_id = decoded[0].get("call-id") or _call_id(decoded[0])
+        if isinstance(call_id, str) and call_id:
             target = owner(call_id, self.count)
-            header = {"op": "ng", "peer": list(peer) if peer else None,
-                      "transport": transport, "max_reply": max_reply,
-                      "key": key.decode("latin-1") if key is not None else None}
-            self.forwarded += 1
-            log.debug("worker %d: %s for call-id %s forwarded to worker %d", self.index,
-                      request.get("command"), call_id, target)
-            try:
-                return await self.link.ask(target, header, payload)
-            except WorkerUnavailable as exc:
-                log.warning("call-id %s: its worker %d is unavailable: %s", call_id, target, exc)
-                return codec.encode({"result": "error",
-                                     "error-reason": "Call's worker unavailable"}, fmt)
-        name = request.get("command")
-        command = dispatcher.command(name) if isinstance(name, str) else None
-        if command is not None and command.gather is not None:
-            return await self._gather_ng(dispatcher, command.gather, payload, request, fmt,
-                                         peer, transport, max_reply)
-        return await self._keyed(dispatcher, key, payload, peer, transport, max_reply,
-                                 (request, fmt))
+        elif key is not None:
+            target = owner(key.decode("latin-1"), self.count)
+        else:
+            target = self.index
+        if target == self.index:
+            return await self._run_here(dispatcher, payload, peer, transport, max_reply, key,
+                                        decoded)
+        header = {"op": "ng", "peer": list(peer) if peer else None,
+                  "transport": transport, "max_reply": max_reply,
+                  "key": key.decode("latin-1") if key is not None else None}
+        self.forwarded += 1
+        command = decoded[0].get("command") if decoded else None
+        log.debug("worker %d: %s for call-id %s forwarded to worker %d", self.index,
+                  command, call_id, target)
+        try:
+            return await self.link.ask(target, header, payload)
+        except WorkerUnavailable as exc:
+            log.warning("worker %d is unavailable: %s", target, exc)
+            return codec.encode({"result": "error", "error-reason": "Call's worker unavailable"},
+                                decoded[1] if decoded else "bencode")
 
-    async def _keyed(self, dispatcher: NgDispatcher, key: bytes | None, payload: bytes,
-                     peer: tuple[str, int] | None, transport: str, max_reply: int | None,
-                     decoded: tuple[dict[str, Any], codec.Format] | None = None) -> bytes:
+    async def _run_here(self, dispatcher: NgDispatcher, payload: bytes,
+                        peer: tuple[str, int] | None, transport: str, max_reply: int | None,
+                        key: bytes | None,
+                        decoded: tuple[dict[str, Any], codec.Format] | None) -> bytes:
+        """Run on this worker, through the reply cache when keyed; a command spanning calls
+        gathers from every worker."""
+        command = None
+        if decoded is not None:
+            name = decoded[0].get("command")
+            command = dispatcher.command(name) if isinstance(name, str) else None
+
         def compute() -> Awaitable[bytes]:
+            if command is not None and command.gather is not None and decoded is not None:
+                return self._gather_ng(dispatcher, command.gather, payload, decoded[0],
+                                       decoded[1], peer, transport, max_reply)
             return dispatcher.run_local(payload, peer, transport, max_reply, decoded)
         cache = dispatcher.reply_cache
         if key is None or cache is None:
@@ -175,6 +193,12 @@ class Workers:
             self.received += 1
             log.debug("worker %d: a request forwarded by a sibling runs here", self.index)
             key = header.get("key")
-            return await self._keyed(dispatcher, key.encode("latin-1") if key else None, body,
-                                     peer, transport, header.get("max_reply"))
+            try:
+                decoded: tuple[dict[str, Any], codec.Format] | None = codec.decode(
+                    body, dispatcher.max_items())
+            except codec.DecodeError:
+                decoded = None
+            return await self._run_here(dispatcher, body, peer, transport,
+                                        header.get("max_reply"),
+                                        key.encode("latin-1") if key else None, decoded)
         raise ValueError(f"unknown worker link request {op!r}")
