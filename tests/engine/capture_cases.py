@@ -645,6 +645,10 @@ SCENARIOS.update({
                   media="a=ice-ufrag:Ci7n\r\na=ice-pwd:l9QndxLG6OycZRcQe9zcT95c\r\n"
                         "a=ice-options:trickle\r\na=rtcp:9 IN IP4 0.0.0.0\r\n")),
         DELETE]),
+    "dtls_reverse_in_offer": ("DTLS-reverse=passive given with a browser's actpass offer: "
+                              "rtpgate answers the browser passive", [
+        offer(webrtc(), **TO_SIP, **{"DTLS-reverse": "passive"}),
+        answer(PHONE_ANSWER, ICE="remove"), DELETE]),
     "rejected_sections_as_written": ("a rejected section keeps its a=mid; a non-RTP format "
                                      "list is copied with its spacing (m=application 0 * )", [
         offer(sdp(media="a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=mid:0\r\n", codecs="0",

@@ -316,6 +316,11 @@ class Negotiation:
         if s.has(m.MF_DTLS) and theirs in ("active", "passive"):
             s.set(both, False)
             s.set(m.MF_DTLS_PASSIVE if theirs == "active" else m.MF_DTLS_ACTIVE, True)
+        elif s.has(m.MF_DTLS) and self.opmode == OFFER and flags.dtls_reverse == "passive":
+            # rtpengine's __dtls_logic: DTLS-reverse=passive in an actpass offer settles
+            # rtpgate's role towards the offerer (passive) for the answer
+            s.set(both, False)
+            s.set(m.MF_DTLS_PASSIVE, True)
         elif not s.has(m.MF_DTLS):
             s.set(both, False)
         # the receiver's side: what rtpgate writes to its party
@@ -331,6 +336,8 @@ class Negotiation:
         # an answer to the party whose offer is on the receiver's media
         offered = receiver.dtls.setup if receiver.dtls is not None else None
         wanted = flags.dtls_reverse or flags.dtls
+        if r.has(m.MF_DTLS_PASSIVE) and not r.has(m.MF_DTLS_ACTIVE):
+            wanted = wanted or "passive"  # settled at the offer (DTLS-reverse=passive)
         r.set(both, False)
         if offered == "active":
             r.set(m.MF_DTLS_PASSIVE, True)
