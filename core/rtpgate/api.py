@@ -145,7 +145,7 @@ from .protocol import (
 from .runtime import Runtime
 from .statistics import control_columns, gather, json_text, totals_text
 from .workers.routing import Workers
-from .workers.totals import merged_metrics
+from .workers.totals import merged_counters, merged_metrics
 
 __all__ = [
     "CLOSE_REASONS",
@@ -266,6 +266,7 @@ __all__ = [
     "json_text",
     "key",
     "media_resume",
+    "merged_counters",
     "merged_metrics",
     "ng_encode",
     "parse_endpoint",

@@ -163,7 +163,8 @@ def test_openmetrics_when_the_scraper_asks(rtpgate_server: Start) -> None:
 
 
 def test_collectors_from_the_hook(rtpgate_server: Start) -> None:
-    server = rtpgate_server("--plugin=metrics_probe_plugin", env=probe_env())
+    # one process: with several workers each worker's probe counts its own scrapes (summed)
+    server = rtpgate_server("--plugin=metrics_probe_plugin", "--num-threads=1", env=probe_env())
     first = parse(scrape(server)[1])
     text = scrape(server)[1]
     second = parse(text)

@@ -39,6 +39,14 @@ async def merged_metrics(runtime: Runtime) -> list[Metric]:
     return metric_list(stats, engine, runtime.ng.commands, rate)
 
 
+async def merged_counters(runtime: Runtime) -> tuple[Stats, EngineStatistics]:
+    """Every worker's counters and current values together (``list interfaces``)."""
+    if runtime.workers is None:
+        return runtime.stats, runtime.engine.statistics()
+    stats, engine, _rate = merge(await runtime.workers.gather(GATHER_NAME))
+    return stats, engine
+
+
 def counters(runtime: Runtime) -> dict[str, Any]:
     """This worker's part, as JSON-able data."""
     stats = runtime.stats

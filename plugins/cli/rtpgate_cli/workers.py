@@ -1,8 +1,8 @@
 """The CLI with several workers (``--num-threads``): a command about one call runs on the
 worker that owns it, a command over every call runs on every worker and the outputs are put
-together, a change of settings is made on every worker; everything else (``list interfaces``,
-``params current``, ...) runs on the worker the connection landed on (``list totals`` reads
-every worker's counters itself, :func:`rtpgate.api.merged_metrics`).
+together, a change of settings is made on every worker; everything else (``params current``,
+...) runs on the worker the connection landed on (``list totals`` and ``list interfaces`` read
+every worker's counters themselves, :func:`rtpgate.api.merged_metrics`).
 
 ``list sessions all|own|foreign|recording`` lists every worker's lines (the "No sessions"
 line only when no worker has one); ``list numsessions`` adds every worker's counts up;

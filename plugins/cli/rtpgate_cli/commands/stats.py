@@ -1,13 +1,12 @@
 """``list totals|counters|jsonstats|interfaces|transcoders``, read from the one metric list
 (:mod:`rtpgate.statistics`) so they agree with ng ``statistics`` and ``/metrics``; with
-several workers the list is every worker's counters together (``list interfaces``: the
-worker's own)."""
+several workers the list is every worker's counters together."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from rtpgate.api import json_text, merged_metrics, totals_text
+from rtpgate.api import json_text, merged_counters, merged_metrics, totals_text
 
 from ..tree import CliContext
 
@@ -34,12 +33,13 @@ async def list_counters(ctx: CliContext, args: str) -> None:
         f" {metrics[key].descr:<48}:{metrics[key].long}\n" for key in COUNTER_KEYS))
 
 
-def list_interfaces(ctx: CliContext, args: str) -> None:
-    for pool in ctx.runtime.engine.statistics().interfaces:
+async def list_interfaces(ctx: CliContext, args: str) -> None:
+    stats, engine = await merged_counters(ctx.runtime)
+    for pool in engine.interfaces:
         family = f"IPv{ipaddress.ip_address(pool.address).version}"
         total = pool.max - pool.min + 1
         used_pct = pool.used * 100.0 / total if total else 0.0
-        traffic = ctx.runtime.stats.interface(pool.name, pool.address)
+        traffic = stats.interface(pool.name, pool.address)
         ingress, egress = traffic.ingress, traffic.egress
         ctx.write(
             f"Interface '{pool.name}' address '{pool.address}' ({family})\n"
