@@ -19,6 +19,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -60,6 +61,36 @@ def workers_args(args: Sequence[str]) -> list[str]:
     if not count or any(a.startswith("--num-threads") for a in args):
         return []
     return [f"--num-threads={int(count)}"]
+
+
+def free_port_block(size: int) -> int:
+    """The first port of ``size`` consecutive UDP ports on 127.0.0.1 that are all free now.
+
+    Test suites run in parallel (``tox p``: e2e beside e2e-workers2, compiled and the plugin
+    environments), so a fixed media range in a test collides with the same test elsewhere: a
+    block is chosen at random below the kernel's ephemeral range (where client sockets would
+    take ports from it) and checked by binding every port once."""
+    for _ in range(100):
+        base = random.randrange(10000, 32768 - size, 2)
+        if all(_udp_port_free(port) for port in range(base, base + size)):
+            return base
+    raise AssertionError(f"no {size} consecutive free UDP ports below 32768")
+
+
+def media_ports(size: int = 1000) -> list[str]:
+    """``--port-min``/``--port-max`` for a free block of ``size`` media ports
+    (:func:`free_port_block`)."""
+    base = free_port_block(size)
+    return [f"--port-min={base}", f"--port-max={base + size - 1}"]
+
+
+def _udp_port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class ServerError(RuntimeError):

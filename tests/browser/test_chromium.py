@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -53,7 +53,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=47400", "--port-max=47599")
+    return rtpgate_server("--delete-delay=0", *media_ports(200))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from cli_clients import http_cli, ng_udp
 from rtpgate.testing import ServerProcess
+from rtpgate.testing import media_ports as free_media_ports
 
 SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
@@ -46,7 +47,7 @@ def cli(server: ServerProcess, command: str) -> str:
 @pytest.fixture
 def engine_server(cli_server: Callable[..., ServerProcess]) -> Callable[..., ServerProcess]:
     def start(*args: str) -> ServerProcess:
-        return cli_server("--port-min=41000", "--port-max=41999", *args)
+        return cli_server(*free_media_ports(1000), *args)
     return start
 
 

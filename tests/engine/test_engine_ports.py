@@ -25,7 +25,7 @@ from engine_client import (
     rtcp_port,
     sdp,
 )
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, free_port_block, media_ports
 
 NGLOAD = "tools/ngload.py"
 
@@ -39,13 +39,14 @@ def held(ports: list[int]) -> Iterator[socket.socket]:
 
 def test_ports_are_bound_and_released_once(rtpgate_server: Callable[..., ServerProcess]
                                            ) -> None:
-    server = rtpgate_server("--delete-delay=0", "--port-min=43000", "--port-max=43099")
+    base = free_port_block(100)
+    server = rtpgate_server("--delete-delay=0", f"--port-min={base}", f"--port-max={base + 99}")
     baseline = ports_in_use(server)
     call = new_call_id()
     o = offer(server, call)
     a = answer(server, call)
     ports = [media_port(o), rtcp_port(o), media_port(a), rtcp_port(a)]
-    assert all(43000 <= p <= 43099 for p in ports)
+    assert all(base <= p <= base + 99 for p in ports)
     assert media_port(o) % 2 == 0 and rtcp_port(o) == media_port(o) + 1
     assert media_port(a) % 2 == 0 and rtcp_port(a) == media_port(a) + 1
     assert ports_in_use(server) == baseline + 4
@@ -58,17 +59,9 @@ def test_ports_are_bound_and_released_once(rtpgate_server: Callable[..., ServerP
     assert ports_in_use(server) == baseline
 
 
-def free_run(length: int, start: int = 43100, stop: int = 43990) -> int:
-    """An even port from which ``length`` ports are free now (ephemeral ports land anywhere)."""
-    for base in range(start, stop, 2):
-        if all(bindable(p) for p in range(base, base + length)):
-            return base
-    raise AssertionError("no free port run")
-
-
 def test_ports_taken_by_others_are_skipped(rtpgate_server: Callable[..., ServerProcess]
                                            ) -> None:
-    base = free_run(10)
+    base = free_port_block(10)
     sockets = list(held([base, base + 1, base + 3]))
     try:
         server = rtpgate_server("--delete-delay=0", f"--port-min={base}",
@@ -84,7 +77,8 @@ def test_ports_taken_by_others_are_skipped(rtpgate_server: Callable[..., ServerP
 
 
 def test_out_of_ports_changes_nothing(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server("--delete-delay=0", "--port-min=43200", "--port-max=43205")
+    base = free_port_block(6)
+    server = rtpgate_server("--delete-delay=0", f"--port-min={base}", f"--port-max={base + 5}")
     first = new_call_id()
     offer(server, first)  # 4 ports: callee side and the caller's wildcard pair
     assert ports_in_use(server) == 4
@@ -101,11 +95,11 @@ def test_out_of_ports_changes_nothing(rtpgate_server: Callable[..., ServerProces
     assert ports_in_use(server) == 4
     delete(server, first)
     assert ports_in_use(server) == 0
-    assert all(bindable(p) for p in range(43200, 43206))
+    assert all(bindable(p) for p in range(base, base + 6))
 
 
 def test_named_interfaces_and_direction(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server("--delete-delay=0", "--port-min=43300", "--port-max=43399",
+    server = rtpgate_server("--delete-delay=0", *media_ports(100),
                             "--interface=pub/127.0.0.1!203.0.113.1",
                             "--interface=priv/127.0.0.2")
     call = new_call_id()
@@ -132,7 +126,7 @@ def test_named_interfaces_and_direction(rtpgate_server: Callable[..., ServerProc
 def test_several_addresses_in_one_interface(rtpgate_server: Callable[..., ServerProcess]
                                             ) -> None:
     """rtpengine binds a port on every address of the interface (ICE candidates on each)."""
-    server = rtpgate_server("--delete-delay=0", "--port-min=43400", "--port-max=43499",
+    server = rtpgate_server("--delete-delay=0", *media_ports(100),
                             "--interface=127.0.0.1", "--interface=127.0.0.3")
     call = new_call_id()
     o = offer(server, call, ICE="force")
@@ -152,7 +146,7 @@ def test_ten_thousand_cycles_leave_nothing(rtpgate_server: Callable[..., ServerP
                                            ) -> None:
     """After 10,000 offer/answer/delete cycles the open descriptors and the port pool are back
     where they started."""
-    server = rtpgate_server("--delete-delay=0", "--port-min=44000", "--port-max=44999",
+    server = rtpgate_server("--delete-delay=0", *media_ports(1000),
                             "--log-level=5")
     ng(server, {"command": "ping"})
     fds, ports = open_fds(server), ports_in_use(server)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from itertools import product
 
 from engine_client import answer, answer_sdp, delete, new_call_id, offer, sdp
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 PROTOCOLS = ["RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP",
              "UDP/TLS/RTP/SAVPF"]
@@ -45,7 +45,7 @@ def m_protocol(text: str) -> str:
 
 def test_every_pair_of_transport_protocols(rtpgate_server: Callable[..., ServerProcess]
                                            ) -> None:
-    server = rtpgate_server("--delete-delay=0", "--port-min=43400", "--port-max=43699")
+    server = rtpgate_server("--delete-delay=0", *media_ports(300))
     wrong = []
     for caller, callee in product(PROTOCOLS, PROTOCOLS):
         call = new_call_id()

@@ -19,12 +19,12 @@ from engine_client import (
     sdp,
     ws_ng,
 )
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=42000", "--port-max=42999")
+    return rtpgate_server("--delete-delay=0", *media_ports(1000))
 
 
 def streams(reply: dict[str, Any], tag: str) -> list[dict[str, Any]]:
@@ -157,7 +157,7 @@ def test_list_limit(server: ServerProcess) -> None:
 
 def test_offer_after_delete_mark_revives_the_call(
         rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server("--delete-delay=30", "--port-min=42000", "--port-max=42999")
+    server = rtpgate_server("--delete-delay=30", *media_ports(1000))
     call = new_call_id()
     port = media_port(offer(server, call))
     answer(server, call)

@@ -20,9 +20,8 @@ from engine_client import (
     ports_in_use,
     sdp,
 )
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
-PORTS = ("--port-min=41000", "--port-max=41999")
 INACTIVE = ("a=rtpmap:0 PCMU/8000\r\na=inactive\r\n")
 
 
@@ -42,7 +41,7 @@ def wait_gone(server: ServerProcess, call_id: str, within: float) -> float:
 
 def test_timeout_ends_a_call_without_media(rtpgate_server: Callable[..., ServerProcess]
                                            ) -> None:
-    server = rtpgate_server(*PORTS, "--timeout=1")
+    server = rtpgate_server(*media_ports(1000), "--timeout=1")
     call = new_call_id()
     port = media_port(offer(server, call))
     answer(server, call)
@@ -53,7 +52,7 @@ def test_timeout_ends_a_call_without_media(rtpgate_server: Callable[..., ServerP
 
 
 def test_silent_timeout_on_hold(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server(*PORTS, "--timeout=1", "--silent-timeout=2")
+    server = rtpgate_server(*media_ports(1000), "--timeout=1", "--silent-timeout=2")
     held = new_call_id()
     offer(server, held, sdp=sdp(codecs="0", media=INACTIVE))
     answer(server, held, sdp=answer_sdp(codecs="0", media=INACTIVE))
@@ -69,7 +68,7 @@ def test_silent_timeout_on_hold(rtpgate_server: Callable[..., ServerProcess]) ->
 
 def test_offer_timeout_for_an_unanswered_offer(rtpgate_server: Callable[..., ServerProcess]
                                                ) -> None:
-    server = rtpgate_server(*PORTS, "--timeout=1", "--offer-timeout=3")
+    server = rtpgate_server(*media_ports(1000), "--timeout=1", "--offer-timeout=3")
     unanswered = new_call_id()
     offer(server, unanswered)
     answered = new_call_id()
@@ -84,7 +83,7 @@ def test_offer_timeout_for_an_unanswered_offer(rtpgate_server: Callable[..., Ser
 
 
 def test_final_timeout(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server(*PORTS, "--final-timeout=2")
+    server = rtpgate_server(*media_ports(1000), "--final-timeout=2")
     call = new_call_id()
     offer(server, call)
     answer(server, call)
@@ -94,7 +93,7 @@ def test_final_timeout(rtpgate_server: Callable[..., ServerProcess]) -> None:
 
 def test_changed_timeout_applies_to_running_calls(rtpgate_server: Callable[..., ServerProcess]
                                                   ) -> None:
-    server = rtpgate_server(*PORTS)  # timeout 60
+    server = rtpgate_server(*media_ports(1000))  # timeout 60
     call = new_call_id()
     offer(server, call)
     answer(server, call)
@@ -106,7 +105,7 @@ def test_changed_timeout_applies_to_running_calls(rtpgate_server: Callable[..., 
 
 
 def test_delete_delay(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server(*PORTS, "--delete-delay=2")
+    server = rtpgate_server(*media_ports(1000), "--delete-delay=2")
     call = new_call_id()
     port = media_port(offer(server, call))
     answer(server, call)
@@ -130,7 +129,7 @@ def test_deleted_branch_waits_for_the_delete_delay(
     """A delete of one branch of a forked offer (its via-branch) removes that branch only,
     after the delete-delay, as rtpengine does: its ports are held until then, the other
     branch is answered meanwhile, and the call goes on."""
-    server = rtpgate_server(*PORTS, "--delete-delay=2")
+    server = rtpgate_server(*media_ports(1000), "--delete-delay=2")
     call = new_call_id()
     first = media_port(offer(server, call, **{"via-branch": "b.0"}))
     second = media_port(offer(server, call, **{"via-branch": "b.1"}))
@@ -151,7 +150,7 @@ def test_deleted_branch_waits_for_the_delete_delay(
 
 
 def test_load_limit(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server(*PORTS, "--max-sessions=1", "--delete-delay=0")
+    server = rtpgate_server(*media_ports(1000), "--max-sessions=1", "--delete-delay=0")
     first = new_call_id()
     assert offer(server, first)["result"] == "ok"
     refused = offer(server, new_call_id())
@@ -173,6 +172,6 @@ def test_load_average_limit(rtpgate_server: Callable[..., ServerProcess], option
                             message: str) -> None:
     if os.getloadavg()[0] <= 0.000001:
         pytest.skip("the load average is zero")
-    server = rtpgate_server(*PORTS, option)
+    server = rtpgate_server(*media_ports(1000), option)
     assert offer(server, new_call_id(), supports=["load limit"]) == {
         "result": "load limit", "message": message}

@@ -17,7 +17,7 @@ from aioice import stun
 from e2e_helpers import SHARED
 from media_calls import LOCAL, Call, Party, attribute, ng, relay_address, sdp
 from media_packets import dtmf_event, rtcp_rr, rtp
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 SSRC_A, SSRC_B = 0xA11CE, 0xB0B
 RELAYBENCH = SHARED / "tools" / "relaybench.py"
@@ -25,7 +25,7 @@ RELAYBENCH = SHARED / "tools" / "relaybench.py"
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=45000", "--port-max=45999")
+    return rtpgate_server("--delete-delay=0", *media_ports(1000))
 
 
 @pytest.fixture
@@ -250,7 +250,7 @@ def _gone(server: ServerProcess, call_id: str, within: float) -> float:
 
 def test_a_call_without_media_times_out_and_one_with_media_does_not(
         rtpgate_server: Callable[..., ServerProcess]) -> None:
-    server = rtpgate_server("--timeout=2", "--port-min=45000", "--port-max=45999")
+    server = rtpgate_server("--timeout=2", *media_ports(1000))
     quiet, talking = Call(server).connect(), Call(server).connect()
     try:
         started = time.monotonic()
@@ -431,7 +431,7 @@ def _ng_udp_ping(sock: socket.socket, address: tuple[str, int], n: int) -> float
 def test_200_calls_at_50_pps_each_way_lose_nothing_and_ng_stays_responsive(
         rtpgate_server: Callable[..., ServerProcess]) -> None:
     server = rtpgate_server("--listen-http=127.0.0.1:0", "--listen-ng=127.0.0.1:0",
-                            "--delete-delay=0", "--port-min=46000", "--port-max=46999",
+                            "--delete-delay=0", *media_ports(1000),
                             "--log-level=5")
     ng_address = server.address("ng-udp")
     bench = subprocess.Popen(

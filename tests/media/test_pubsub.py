@@ -17,7 +17,7 @@ from typing import Any
 import pylibsrtp
 import pytest
 from media_calls import LOCAL, Call, ng, udp_pair
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 RTP = struct.Struct("!BBHII")
 SSRC = 0x5EED5
@@ -27,7 +27,7 @@ AES80 = "AES_CM_128_HMAC_SHA1_80"
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=47000", "--port-max=47199")
+    return rtpgate_server("--delete-delay=0", *media_ports(200))
 
 
 def ulaw(sample: int) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 from media_calls import LOCAL, ng
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 from test_pubsub import (
     RTP,
     TONE_HZ,
@@ -43,7 +43,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription  #
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=47400", "--port-max=47499")
+    return rtpgate_server("--delete-delay=0", *media_ports(100))
 
 
 @pytest.fixture(autouse=True)

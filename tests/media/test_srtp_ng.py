@@ -18,7 +18,7 @@ from media_packets import rtcp_rr, rtp
 from rtpgate.engine.sdes import parse_crypto
 from rtpgate.media.srtp import context
 from rtpgate.media.suites import SUITES, CryptoParams, Suite, find_suite
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 SSRC_A, SSRC_B = 0xA11CE, 0xB0B
 AES80 = "AES_CM_128_HMAC_SHA1_80"
@@ -26,7 +26,7 @@ AES80 = "AES_CM_128_HMAC_SHA1_80"
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=46000", "--port-max=46999")
+    return rtpgate_server("--delete-delay=0", *media_ports(1000))
 
 
 @pytest.fixture

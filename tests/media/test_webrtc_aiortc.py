@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from media_calls import LOCAL, ng
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 aiortc = pytest.importorskip("aiortc")
 aioice_ice = pytest.importorskip("aioice.ice")
@@ -30,7 +30,7 @@ PCMU_SILENCE = bytes([0xFF]) * 160
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=47200", "--port-max=47399")
+    return rtpgate_server("--delete-delay=0", *media_ports(200))
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ import pytest
 from media_calls import LOCAL, Call, ng
 from rtpgate.media import dtls as dtls_module
 from rtpgate.media.dtls import DtlsSession, make_certificate
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 pytest.importorskip("aiortc")
 import aioice.ice
@@ -38,7 +38,7 @@ from test_webrtc_aiortc import (
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=47600", "--port-max=47799")
+    return rtpgate_server("--delete-delay=0", *media_ports(200))
 
 
 @pytest.fixture(autouse=True)

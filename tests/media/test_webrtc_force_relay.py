@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from media_calls import ng
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 aiortc = pytest.importorskip("aiortc")
 aioice_ice = pytest.importorskip("aioice.ice")
@@ -35,7 +35,7 @@ _HOST: list[str] = ["127.0.0.1"]
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=48000", "--port-max=48199",
+    return rtpgate_server("--delete-delay=0", *media_ports(200),
                           "-i", "127.0.0.1", "-i", "::1")
 
 

@@ -17,12 +17,12 @@ from collections.abc import Callable
 import pytest
 from aioice import stun
 from media_calls import LOCAL, ng
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 
 @pytest.fixture
 def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
-    return rtpgate_server("--delete-delay=0", "--port-min=47800", "--port-max=47999")
+    return rtpgate_server("--delete-delay=0", *media_ports(200))
 
 
 def browser_offer(ufrag: str, pwd: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from rtpgate.ngcommands import codec
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 COOKIES = itertools.count()
 
@@ -27,7 +27,7 @@ def sdp(medias: int, attributes: int = 0, width: int = 100) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     srv = ServerProcess(["--delete-delay=0", "--listen-http=127.0.0.1:0",
                          "--listen-ng=127.0.0.1:0", "--listen-tcp-ng=127.0.0.1:0",
-                         "--port-min=20000", "--port-max=29999",
+                         *media_ports(10000),
                          # above the defaults (32, 4096), so one offer can outgrow a datagram
                          "--max-media-sections=128", "--max-sdp-lines=8192"],
                         workdir=tmp_path_factory.mktemp("bounds")).start()

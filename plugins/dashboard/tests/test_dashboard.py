@@ -17,7 +17,7 @@ import pytest
 import rtpgate_dashboard.plugin
 from dashboard_traffic import Traffic, ng, statistics
 from rtpgate.api import AccessSettings, Message, hash_password
-from rtpgate.testing import ServerProcess, make_runtime, self_signed_cert
+from rtpgate.testing import ServerProcess, make_runtime, media_ports, self_signed_cert
 from rtpgate_dashboard.access import Access
 from rtpgate_dashboard.protocol import PATH, SUBPROTOCOL, DashboardProtocol
 from websockets.exceptions import InvalidStatus
@@ -31,7 +31,7 @@ def start() -> Iterator[Callable[..., ServerProcess]]:
     servers: list[ServerProcess] = []
 
     def _start(*args: str) -> ServerProcess:
-        server = ServerProcess(["--interface=127.0.0.1", "--port-min=43000", "--port-max=43999",
+        server = ServerProcess(["--interface=127.0.0.1", *media_ports(1000),
                                 "--delete-delay=0", *args]).start()
         servers.append(server)
         return server

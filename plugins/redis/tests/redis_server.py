@@ -4,7 +4,6 @@ no persistence, stopped by its pid."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import socket
@@ -61,26 +60,6 @@ class RedisServer:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.proc = None
-
-
-def media_range(size: int = 1000) -> list[str]:
-    """A free media port range for one test: other tests and benchmarks on this machine bind
-    media ports too, so a random range is checked to be free (bound and let go) first."""
-    for _ in range(50):
-        base = random.randrange(10000, 30000 - size, 100)
-        if _all_free(base, base + size - 1):
-            return [f"--port-min={base}", f"--port-max={base + size - 1}"]
-    raise AssertionError("no free media port range")
-
-
-def _all_free(first: int, last: int) -> bool:
-    for port in range(first, last + 1):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
 
 
 def rtpgate_args(redis: RedisServer, db: int, ports: list[str], *extra: str) -> list[str]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from calls import Call, cli, wait_for
-from redis_server import RedisServer, media_range, rtpgate_args
+from redis_server import RedisServer, rtpgate_args
+from rtpgate.testing import media_ports
 
 
 def keys(server: RedisServer) -> set[str]:
@@ -14,7 +15,7 @@ def keys(server: RedisServer) -> set[str]:
 
 
 def test_redis_settings_and_disabling_writes(redis_server: RedisServer, node: Any) -> None:
-    rtpgate = node(*rtpgate_args(redis_server, 1, media_range(), "--redis-cmd-timeout=250"))
+    rtpgate = node(*rtpgate_args(redis_server, 1, media_ports(), "--redis-cmd-timeout=250"))
     assert cli(rtpgate, "list rediscmdtimeout") == "250\n"
     assert cli(rtpgate, "set redisallowederrors 5") == "Success setting redis-allowed-errors to 5\n"
     assert cli(rtpgate, "list redisallowederrors") == "5\n"

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from calls import Call, cli, flows, ng, sdp, wait_for
-from redis_server import RedisServer, media_range, rtpgate_args
-from rtpgate.testing import ServerProcess
+from redis_server import RedisServer, rtpgate_args
+from rtpgate.testing import ServerProcess, media_ports
 
 CALLS = 5
 
 
 def _pair(redis_server: RedisServer, node: Callable[..., ServerProcess], *extra: str
           ) -> tuple[ServerProcess, ServerProcess, list[Call]]:
-    ports = media_range()
+    ports = media_ports()
     a = node(*rtpgate_args(redis_server, 1, ports))
     b = node(*rtpgate_args(redis_server, 2, ports, "--subscribe-keyspace=1", *extra))
     calls = [Call(f"failover-{n}").connect(a) for n in range(CALLS)]

@@ -10,8 +10,8 @@ from typing import Any
 
 import redis
 from calls import Call, cli, flows, ng, wait_for
-from redis_server import RedisServer, media_range, rtpgate_args
-from rtpgate.testing import ServerProcess
+from redis_server import RedisServer, rtpgate_args
+from rtpgate.testing import ServerProcess, media_ports
 
 
 def metric(server: ServerProcess, name: str) -> float:
@@ -29,7 +29,7 @@ def keys(server: RedisServer, db: int = 1) -> set[str]:
 def test_redis_down_at_start_then_back(tmp_path: Any, node: Any) -> None:
     """A node started while Redis is down serves from memory; once Redis answers it restores
     the calls stored there that it has not got (SCAN) and writes its own."""
-    ports = media_range()
+    ports = media_ports()
     redis_server = RedisServer(tmp_path / "late").start()
     before = node(*rtpgate_args(redis_server, 1, ports))
     # the stored calls sit above the ports the next node's own calls take first
@@ -70,7 +70,7 @@ def test_redis_down_at_start_then_back(tmp_path: Any, node: Any) -> None:
 
 
 def test_redis_going_away_mid_call(tmp_path: Any, redis_server: RedisServer, node: Any) -> None:
-    rtpgate = node(*rtpgate_args(redis_server, 1, media_range()))
+    rtpgate = node(*rtpgate_args(redis_server, 1, media_ports()))
     calls = [Call(f"mid-{n}").connect(rtpgate) for n in range(4)]
     try:
         wait_for(lambda: len(keys(redis_server)) == 4, what="the calls written")
@@ -91,7 +91,7 @@ def test_redis_going_away_mid_call(tmp_path: Any, redis_server: RedisServer, nod
 
 
 def test_slow_redis_never_delays_an_ng_reply(redis_server: RedisServer, node: Any) -> None:
-    rtpgate = node(*rtpgate_args(redis_server, 1, media_range(), "--redis-cmd-timeout=300"))
+    rtpgate = node(*rtpgate_args(redis_server, 1, media_ports(), "--redis-cmd-timeout=300"))
     Call("warm").connect(rtpgate)
     wait_for(lambda: keys(redis_server) == {"warm"}, what="the first call written")
     sleeper = threading.Thread(
@@ -114,7 +114,7 @@ def test_slow_redis_never_delays_an_ng_reply(redis_server: RedisServer, node: An
 
 def test_full_redis(redis_server: RedisServer, node: Any) -> None:
     admin = redis_server.client(0)
-    rtpgate = node(*rtpgate_args(redis_server, 1, media_range()))
+    rtpgate = node(*rtpgate_args(redis_server, 1, media_ports()))
     admin.config_set("maxmemory-policy", "noeviction")
     admin.config_set("maxmemory", "1")  # below what Redis uses already: every write is refused
     calls = [Call(f"full-{n}").connect(rtpgate) for n in range(3)]
@@ -131,7 +131,7 @@ def test_full_redis(redis_server: RedisServer, node: Any) -> None:
 
 
 def test_garbage_keys_are_skipped_at_restore(redis_server: RedisServer, node: Any) -> None:
-    ports = media_range()
+    ports = media_ports()
     rtpgate = node(*rtpgate_args(redis_server, 1, ports))
     good = Call("good").connect(rtpgate)
     wait_for(lambda: keys(redis_server) == {"good"}, what="the call written")

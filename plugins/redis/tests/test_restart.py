@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from calls import Call, cli, flows, ng, wait_for
-from redis_server import media_range, rtpgate_args
+from redis_server import rtpgate_args
+from rtpgate.testing import media_ports
 
 CALLS = 200
 #: Fields of a ``query`` reply that media changes (counters, timestamps, learning).
@@ -22,7 +23,7 @@ def stable(value: Any) -> Any:
 
 
 def test_restart_restores_every_call_on_its_ports(redis_server: Any, node: Any) -> None:
-    ports = media_range()
+    ports = media_ports()
     args = rtpgate_args(redis_server, 1, ports)
     server = node(*args)
     calls = [Call(f"restart-{n}").connect(server) for n in range(CALLS)]

@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 from calls import LOCAL, MediaParty, ng, relay_port, sdp, wait_for
-from redis_server import RedisServer, media_range, rtpgate_args
-from rtpgate.testing import ServerProcess
+from redis_server import RedisServer, rtpgate_args
+from rtpgate.testing import ServerProcess, media_ports
 from test_restart import stable
 
 KEYS = "0123456789*#ABCD"
@@ -45,7 +45,7 @@ def sdp_version(text: str) -> int:
 
 def test_passthrough_labels_and_sdp_version_survive(redis_server: RedisServer,
                                                     node: Any) -> None:
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     offer_keys = {"call_id": "pt", "from_tag": "alice", "sdp": ice_sdp("alice", 40000),
                   "ICE": "force-relay", "label": "caller"}
@@ -132,7 +132,7 @@ def test_a_matched_dtmf_trigger_carries_on_after_a_restart(redis_server: RedisSe
     """``trigger: 12`` switches alice to ``drop`` until ``#``; "12" is typed before the
     restart, "34#56" after it: Bob hears "12", then "#56" (3 and 4 dropped, the end sequence
     passes under the old mode, as rtpengine 10.5)."""
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     alice, bob = MediaParty.open(timeout=0.002), MediaParty.open(timeout=0.002)
     try:
@@ -158,7 +158,7 @@ def test_a_matched_dtmf_trigger_carries_on_after_a_restart(redis_server: RedisSe
 
 def test_a_subscriber_keeps_receiving_after_a_restart(redis_server: RedisServer,
                                                       node: Any) -> None:
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     publisher, subscriber = MediaParty.open(ssrc=0x5AB), MediaParty.open()
     try:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from calls import LOCAL, ng, relay_port, wait_for
-from redis_server import RedisServer, media_range, rtpgate_args
+from redis_server import RedisServer, rtpgate_args
+from rtpgate.testing import media_ports
 
 pytest.importorskip("rtpgate_transcode", reason="the transcoding plugin is not installed")
 
@@ -81,7 +82,7 @@ def test_transcoding_resumes_after_kill_9(redis_server: RedisServer, node: Any, 
                                           size: int) -> None:
     """``PCMA/8000/1//30``: the callee, whose answer names no ptime, gets PCMA in 30 ms
     packets (the offer's ``codec-transcode`` specs are stored with the call)."""
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     caller, callee = party(), party()
     try:

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 from calls import LOCAL, ng
-from redis_server import RedisServer, media_range, rtpgate_args
+from redis_server import RedisServer, rtpgate_args
+from rtpgate.testing import media_ports
 from rtpgate_redis import blob
 
 aiortc = pytest.importorskip("aiortc", reason="aiortc (the browser-side peer) not installed")
@@ -122,7 +123,7 @@ def stored_resume(redis_server: RedisServer, call_id: str) -> dict[str, Any] | N
 
 
 async def test_webrtc_call_resumes_after_kill_9(redis_server: RedisServer, node: Any) -> None:
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     call_id = uuid.uuid4().hex
     loop = asyncio.get_running_loop()

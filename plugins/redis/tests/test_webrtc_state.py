@@ -10,7 +10,8 @@ from typing import Any
 
 import pylibsrtp
 from calls import LOCAL, MediaParty, ng, relay_port, rtp, sdp, wait_for
-from redis_server import RedisServer, media_range, rtpgate_args
+from redis_server import RedisServer, rtpgate_args
+from rtpgate.testing import media_ports
 from rtpgate_redis import blob
 
 BROWSER_FINGERPRINT = ":".join(["AB"] * 32)
@@ -34,7 +35,7 @@ def media_flags(query: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_ice_and_dtls_state_survive_a_restart(redis_server: RedisServer, node: Any) -> None:
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     offer_sdp = sdp("phone", 40000)
     keys = {"call_id": "webrtc", "from_tag": "phone", "sdp": offer_sdp, "ICE": "force",
@@ -75,7 +76,7 @@ def sdes_state(redis_server: RedisServer, call_id: str) -> list[tuple[Any, Any]]
 def test_sdes_keys_survive_a_restart(redis_server: RedisServer, node: Any) -> None:
     """The SDES keys both ways (the party's and rtpgate's) are restored: what the restarted
     node writes for the call after a change has the same keys."""
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     offer = ng(server, "offer", call_id="sdes", from_tag="phone", sdp=sdp("phone", 40200),
                transport_protocol="RTP/SAVP")
@@ -102,7 +103,7 @@ def test_sdes_rollover_counter_survives_a_restart(redis_server: RedisServer, nod
     """An SDES party's sequence numbers wrap before the kill: the restarted node decrypts what
     it sends next only with the stored rollover counter (its index is 2^16 higher than the
     sequence number says)."""
-    args = rtpgate_args(redis_server, 1, media_range())
+    args = rtpgate_args(redis_server, 1, media_ports())
     server = node(*args)
     phone, srtp = MediaParty.open(), MediaParty.open()
     key = "d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"

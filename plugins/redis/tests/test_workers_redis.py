@@ -10,7 +10,8 @@ import zlib
 from typing import Any
 
 from calls import ng, sdp, wait_for
-from redis_server import media_range, rtpgate_args
+from redis_server import rtpgate_args
+from rtpgate.testing import media_ports
 
 CALLS = 12
 
@@ -27,7 +28,7 @@ def local_ports(reply: dict[str, Any]) -> list[int]:
 
 def test_a_killed_worker_restores_its_own_calls_from_redis(redis_server: Any,
                                                            node: Any) -> None:
-    server = node(*rtpgate_args(redis_server, 3, media_range(), "--num-threads=2"))
+    server = node(*rtpgate_args(redis_server, 3, media_ports(), "--num-threads=2"))
     call_ids = [f"workers-redis-{n}" for n in range(CALLS)]
     assert {owner(c) for c in call_ids} == {0, 1}
     for n, call_id in enumerate(call_ids):

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboard_traffic import Traffic, ng
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -27,8 +27,8 @@ NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "iv
 def main() -> int:
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "dashboard.png")
     random.seed(7)
-    server = ServerProcess(["--dashboard", "--interface=127.0.0.1", "--port-min=44000",
-                            "--port-max=44999", "--delete-delay=0"]).start()
+    server = ServerProcess(["--dashboard", "--interface=127.0.0.1", *media_ports(1000),
+                            "--delete-delay=0"]).start()
     traffic = Traffic(server, pps=25).start()
     try:
         minutes = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0

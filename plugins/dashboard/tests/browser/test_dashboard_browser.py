@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from dashboard_traffic import Traffic, statistics
 from rtpgate.api import hash_password
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, media_ports
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -62,8 +62,8 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 @pytest.fixture
 def server() -> Iterator[ServerProcess]:
-    process = ServerProcess(["--dashboard", "--interface=127.0.0.1", "--port-min=42000",
-                             "--port-max=42999", "--delete-delay=0"]).start()
+    process = ServerProcess(["--dashboard", "--interface=127.0.0.1", *media_ports(1000),
+                             "--delete-delay=0"]).start()
     try:
         yield process
     finally:
@@ -156,7 +156,7 @@ def test_dashboard_behind_a_login_in_chromium(browser: webdriver.Chrome, tmp_pat
     users.write_text(f"operator:{hash_password('s3cret')}\n")
     process = ServerProcess(["--dashboard", f"--http-auth-basic-file={users}",
                              "--http-auth-loopback", "--http-auth-exempt=/ng-plain",
-                             "--interface=127.0.0.1", "--port-min=42000", "--port-max=42999",
+                             "--interface=127.0.0.1", *media_ports(1000),
                              "--delete-delay=0"]).start()
     try:
         traffic = Traffic(process)
