@@ -95,6 +95,8 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
     runtime.ng = NgDispatcher(runtime, host.ng_commands(runtime))
     if runtime.workers is not None:
         runtime.engine.owns = runtime.workers.owns
+        if spec is not None and spec.instance_id:
+            runtime.engine.instance_id = spec.instance_id
         runtime.workers.dispatcher = runtime.ng
         totals.register(runtime)
     return runtime, loaded.ignored

@@ -53,6 +53,9 @@ class WorkerSpec:
     #: This worker's media port range.
     port_min: int = 0
     port_max: int = 0
+    #: The loop-protection marker (``a=rtpengine:<id>``) every worker writes and recognises,
+    #: so a looped offer is caught whichever worker its call-id lands on.
+    instance_id: str = ""
 
     def owns(self, call_id: str) -> bool:
         return owner(call_id, self.count) == self.index

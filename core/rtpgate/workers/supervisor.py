@@ -17,6 +17,7 @@ import ctypes
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -130,13 +131,15 @@ class Supervisor:
         low = self.runtime.settings.named("port_min", 0)
         high = self.runtime.settings.named("port_max", 0)
         specs = []
+        instance_id = secrets.token_hex(6)
         for index in range(self.count):
             try:
                 share = port_share(low, high, index, self.count) if high else (0, 0)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             specs.append(WorkerSpec(index, self.count, self.link_dir,
-                                    f"{self.link_dir}/ready-{index}.json", listeners, *share))
+                                    f"{self.link_dir}/ready-{index}.json", listeners, *share,
+                                    instance_id))
         return specs
 
     def _spawn(self, index: int) -> None:
