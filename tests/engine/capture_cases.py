@@ -412,6 +412,31 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         offer(sdp(codecs="8 101", media="a=rtpmap:8 PCMA/8000\r\n" + TE_8000,
                   version=3724394401), flags=["always transcode"]),
         answer(bob(codecs="8", media=PCMA_ONLY)), QUERY, DELETE]),
+    "transcode_opus_te48000": ("PCMU+TE/8000 caller, opus added: telephone-event/48000 added "
+                               "beside it; the callee answers opus with and without it", [
+        offer(sdp(codecs="0 101", media=PCMU_SENDRECV + TE_8000), codec={"transcode": ["opus"]}),
+        answer(bob(codecs="96 97", media="a=rtpmap:96 opus/48000/2\r\n"
+                   "a=rtpmap:97 telephone-event/48000\r\na=fmtp:97 0-16\r\n")), QUERY,
+        offer(sdp(codecs="0 101", media=PCMU_SENDRECV + TE_8000, version=3724394401),
+              codec={"transcode": ["opus"]}),
+        answer(bob(codecs="96", media=OPUS_ONLY)), QUERY, DELETE]),
+    "transcode_opus_te48000_mask": ("codec-mask of the originals: opus and telephone-event/48000 "
+                                    "only towards the callee", [
+        offer(sdp(codecs="0 101", media=PCMU_SENDRECV + TE_8000),
+              codec={"mask": ["PCMU"], "transcode": ["opus"]}),
+        answer(bob(codecs="96 97", media="a=rtpmap:96 opus/48000/2\r\n"
+                   "a=rtpmap:97 telephone-event/48000\r\na=fmtp:97 0-16\r\n")), QUERY,
+        DELETE]),
+    "transcode_opus_te48000_answer_without": ("the callee answers opus only: the caller keeps "
+                                              "its telephone-event/8000", [
+        offer(sdp(codecs="0 101", media=PCMU_SENDRECV + TE_8000),
+              codec={"mask": ["PCMU"], "transcode": ["opus"]}),
+        answer(bob(codecs="96", media=OPUS_ONLY)), QUERY, DELETE]),
+    "transcode_g722_te_mask": ("G722 added to PCMU+TE/8000 with PCMU masked (G722's RTP clock "
+                               "is 8000: no other telephone-event)", [
+        offer(sdp(codecs="0 101", media=PCMU_SENDRECV + TE_8000),
+              codec={"mask": ["PCMU"], "transcode": ["G722"]}),
+        answer(bob(codecs="9 101", media=G722_ONLY + TE_8000)), DELETE]),
     "t38_reinvite_passthrough": ("a re-INVITE to T.38 (m=image udptl) and back to audio: passed "
                                  "through on the same ports, no gateway", [
         offer(), answer(),

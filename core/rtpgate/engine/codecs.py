@@ -318,7 +318,8 @@ def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | 
         codecs, _ = _transcode(codecs, request.transcode, support)
         known = {c.pt for c in original}
         if request.consume or any(c.pt not in known for c in codecs):
-            codecs = _transcodable(codecs, support, bool(request.consume))
+            codecs = _without_orphans(_transcodable(codecs, support, bool(request.consume)),
+                                      original)
     else:
         codecs = _offer(codecs, request.transcode, original, must_exist=True)
     return codecs or original
@@ -353,16 +354,22 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
     did not offer is ever answered.  ``prefer`` (``codec-consume`` and ``codec-accept``
     names) are the offerer's preferred targets; an accepted real codec is what the offerer is
     answered whatever the answerer chose, and consumed or accepted telephone-event/CN stay
-    in the answer (rtpgate converts them), as rtpengine answers."""
+    in the answer (rtpgate converts them), as rtpengine answers.  telephone-event answered at
+    another clock rate (``telephone-event/48000`` beside an added opus) gives the offerer its
+    own telephone-event at its codec's rate: rtpgate translates the events between the two.
+    """
     target = _target(offerer, prefer, support)
     forced = request.always_transcode or any(
         c.matches(name) for name in accept for c in offerer if not c.supplemental)
     out: list[Codec] = []
+    events: list[Codec] = []  # telephone-event at a clock rate the offerer does not have
     for codec in answered:
         mine = next((c for c in offerer if _same(c, codec)), None)
         if codec.supplemental:
             if mine is not None and mine not in out:
                 out.append(mine)
+            elif mine is None and codec.name == "telephone-event":
+                events.append(codec)
             continue
         if forced or mine is None:
             mine = target
@@ -373,8 +380,27 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
     real = [c for c in out if not c.supplemental]
     clocks = {_clock(c) for c in real}
     kept = [c for c in offerer if c.supplemental and c not in out and _clock(c) in clocks
-            and any(c.matches(name) for name in prefer)]
+            and (any(c.matches(name) for name in prefer) or _translated(c, events, support))]
     return real + kept + [c for c in out if c.supplemental] if real else out
+
+
+def _translated(codec: Codec, events: Sequence[Codec], support: CodecSupport) -> bool:
+    """Whether the offerer's ``codec`` is a telephone-event the media plugin translates to
+    and from one of ``events`` (the answerer's, at other clock rates)."""
+    return codec.name == "telephone-event" and support.find(
+        "telephone-event", _clock(codec)) is not None and any(
+        support.find("telephone-event", _clock(e)) is not None for e in events)
+
+
+def _without_orphans(codecs: list[Codec], original: Sequence[Codec]) -> list[Codec]:
+    """telephone-event and CN at a clock rate whose real codecs were all taken out (masked,
+    stripped, consumed) go once rtpgate transcodes, as rtpengine does: PCMU and
+    telephone-event/8000 with PCMU masked and opus added are offered as opus and
+    telephone-event/48000 only.  A clock rate that never had a real codec keeps them."""
+    had = {_clock(c) for c in original if not c.supplemental}
+    has = {_clock(c) for c in codecs if not c.supplemental}
+    return [c for c in codecs if not c.supplemental or _clock(c) in has
+            or _clock(c) not in had]
 
 
 def differ(answer_codecs: Sequence[Codec], answered: Sequence[Codec]) -> bool:

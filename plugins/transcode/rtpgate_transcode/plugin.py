@@ -24,8 +24,11 @@ def rtpgate_options() -> Iterable[Option]:
 @hookimpl
 def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
     return [*(codec.capability for codec in formats.CODECS),
-            # RFC 4733 events <-> in-band tones (8 kHz audio codecs)
-            CodecCapability("telephone-event", 8000, fmtp="0-15"),
+            # RFC 4733 events at every clock rate of the codecs above (rtpengine adds
+            # telephone-event/48000 beside an added opus); events <-> in-band tones, and
+            # events translated between clock rates
+            *(CodecCapability("telephone-event", clock, fmtp="0-15")
+              for clock in formats.clocks()),
             # RFC 3389 comfort noise at every clock rate of the codecs above
             *(CodecCapability("CN", clock) for clock in formats.clocks())]
 
