@@ -322,6 +322,14 @@ class CodecChain:
         self._fifo.write(frame)
         return self._drain()
 
+    def out_ticks(self, timestamp: int) -> int:
+        """Where an input timestamp sits on the output's timeline (ticks of the output clock
+        from the stream's start): an RFC 4733 event translated to another clock rate goes
+        out at the timestamp its audio has."""
+        if self._origin is None:
+            self._origin = timestamp
+        return ((timestamp - self._origin) & 0xFFFFFFFF) * self.out.clock // self.source.clock
+
     def _place(self, timestamp: int, samples: int) -> None:
         """Anchor the output timeline on the input's: restart the FIFO at a gap or jump."""
         if self._origin is None:

@@ -4,6 +4,8 @@ A party sends the codecs that are both in its own SDP and in the SDP rtpgate gav
 (:func:`accepted`); its peer receives the same of its own.  For each payload type the sender
 may use, the direction either passes it on (the peer has the same codec), transcodes it to
 the peer's first codec rtpgate can encode, or drops it (a supplemental codec the peer lacks).
+RFC 4733 events from a sender whose peer has telephone-event at another clock rate only are
+translated to it (timestamp and duration scaled, payload type mapped).
 RFC 4733 events from a sender whose peer has no telephone-event become in-band tones, and
 digits heard in the audio of a sender without telephone-event become events for a peer that has
 it; both need the audio decoded, so it is transcoded (to the same codec when both share it).
@@ -29,7 +31,9 @@ class Route:
     """What happens to one input payload type."""
 
     #: ``pass`` (payload type rewritten if it differs), ``transcode``, ``drop``, ``tone`` (an
-    #: RFC 4733 event played in-band), ``cn`` (comfort noise made of a CN packet)
+    #: RFC 4733 event played in-band), ``event`` (an RFC 4733 event translated to the
+    #: receiver's telephone-event at another clock rate), ``cn`` (comfort noise made of a CN
+    #: packet)
     action: str
     source: Codec
     target: Codec | None = None
@@ -112,6 +116,19 @@ def spec_ptime(sink: Media, codec: Codec) -> int:
     return 0
 
 
+def _event_target(te_received: list[Codec], encodable: list[Codec]) -> Codec:
+    """The receiver's telephone-event at the clock rate of the audio it gets, else its
+    first."""
+    rate = clock(encodable[0]) if encodable else 0
+    return next((c for c in te_received if clock(c) == rate), te_received[0])
+
+
+def clock(codec: Codec) -> int:
+    """A codec's RTP clock rate (0 without one)."""
+    parts = codec.encoding.split("/")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
 def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionPlan | None:
     """The plan for RTP from ``source``'s party to ``sink``'s, or ``None`` (forward as is).
     ``silence_detect``: the server makes CN of silence (``--silence-detect``)."""
@@ -145,6 +162,12 @@ def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionP
         match = next((c for c in receives if _same(codec, c)), None)
         if codec.name == "telephone-event" and tones:
             routes[codec.pt] = Route("tone", codec)
+            continue
+        if codec.name == "telephone-event" and match is None and te_received:
+            # the receiver has telephone-event at another clock rate only (8000 beside PCMU,
+            # 48000 beside an added opus): the events are translated to its clock rate
+            routes[codec.pt] = Route("event", codec, _event_target(te_received, encodable))
+            work = True
             continue
         if codec.name == "cn" and noise:
             routes[codec.pt] = Route("cn", codec)

@@ -11,7 +11,9 @@ DTMF where only one side has telephone-event (and the engine reports the media a
 an RFC 4733 event from the sender is played as its tone in the audio towards the receiver, the
 sender's own audio dropped meanwhile; digits heard in the sender's audio (Goertzel, see
 :mod:`~rtpgate_transcode.dtmf`) replace its packets by RFC 4733 events, one per packet, the
-last with the end bit.
+last with the end bit. Where the receiver has telephone-event at another clock rate only
+(telephone-event/48000 beside an added opus), the sender's events are translated: the
+timestamp of their audio on rtpgate's stream, the duration scaled, the receiver's payload type.
 
 A pipeline stage returns one packet per packet it gets; when a chain has more than one ready
 (an output ptime shorter than the input's: 30 ms in, 20 or 10 ms out), the first is returned
@@ -36,7 +38,7 @@ from .amr_modes import CodecOptions, ModeRequest
 from .chain import CodecChain
 from .cn import CnSettings
 from .dtx import DtxBuffer, Held
-from .plan import DirectionPlan
+from .plan import DirectionPlan, Route, clock
 from .rtp import MalformedRtp, OutputStream, RtpPacket, parse
 
 log = logging.getLogger("rtpgate.transcode")
@@ -134,6 +136,8 @@ class TranscodeStage:
         if route.action == "pass":
             assert route.target is not None
             return self._passed(packet, route.target.pt)
+        if route.action == "event":
+            return self._translated(packet, route)
         if route.action in ("transcode", "cn", "tone") and self._hold(route.action, packet):
             return None  # in the DTX buffer: sent when its turn comes
         if route.action == "tone":
@@ -285,6 +289,25 @@ class TranscodeStage:
         header = bytes([0x80, (0x80 if duration == step else 0) | self.plan.dtmf_out.pt])
         return header + seq.to_bytes(2, "big") + ((stream.ts_base + heard[1]) & 0xFFFFFFFF
                                                   ).to_bytes(4, "big") + data[8:12] + payload
+
+    def _translated(self, packet: RtpPacket, route: Route) -> bytes | None:
+        """An RFC 4733 event for a receiver whose telephone-event has another clock rate
+        (8000 and 48000): on rtpgate's stream at the timestamp of the audio it goes with, its
+        duration scaled to the receiver's clock (at most 0xFFFF: 1.36 s at 48000), the
+        receiver's payload type."""
+        assert route.target is not None
+        chain = self._audio_chain()
+        if chain is None:  # no audio transcoded in this direction: nothing to time it by
+            self.dropped += 1
+            return self._next()
+        try:
+            event, end, volume, duration = dtmf.parse_event(packet.payload)
+        except ValueError:
+            return self._bad()
+        scaled = duration * clock(route.target) // max(1, clock(route.source))
+        return chain.stream.packet(chain.out_ticks(packet.timestamp),
+                                   dtmf.event_payload(event, end, volume, scaled),
+                                   packet.marker, pt=route.target.pt)
 
     def _passed(self, packet: RtpPacket, pt: int) -> bytes:
         """A packet passed on in a transcoding direction: on rtpgate's stream too."""

@@ -242,18 +242,18 @@ def inband_digits(samples: np.ndarray, rate: int = 8000) -> str:
     return "".join(out)
 
 
-def te_packets(digits: str, pt: int, start_seq: int, start_ts: int, ssrc: int
-               ) -> list[tuple[int, bytes]]:
+def te_packets(digits: str, pt: int, start_seq: int, start_ts: int, ssrc: int,
+               step: int = 160) -> list[tuple[int, bytes]]:
     """(index of the 20 ms slot, packet) of RFC 4733 events: each digit 100 ms, then 100 ms
-    of nothing, three end packets."""
+    of nothing, three end packets; ``step``: the ticks of 20 ms at the event's clock rate."""
     out = []
     slot = 0
     for digit in digits:
         event = "0123456789*#ABCD".index(digit)
-        ts = start_ts + slot * 160
+        ts = start_ts + slot * step
         for n in range(1, 6):
             end = n == 5
-            payload = struct.pack("!BBH", event, (0x80 if end else 0) | 10, n * 160)
+            payload = struct.pack("!BBH", event, (0x80 if end else 0) | 10, n * step)
             for _ in range(3 if end else 1):
                 header = struct.pack("!BBHII", 0x80, pt | (0x80 if n == 1 else 0),
                                      (start_seq + len(out)) & 0xFFFF, ts, ssrc)
@@ -280,6 +280,68 @@ def test_rfc4733_events_become_inband_tones(server: ServerProcess) -> None:
     got = exchange(caller, from_caller, stream, callee)
     assert {header(p)[0] for p in got} == {8}
     assert inband_digits(decode("PCMA/8000", got)) == "15#"
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def events_with_audio(audio: list[bytes], digits: str, pt: int, step: int) -> list[bytes]:
+    """``audio`` with RFC 4733 events of ``digits`` (:func:`te_packets`, on the audio's SSRC
+    and timeline) in place of the audio of their slots."""
+    events = te_packets(digits, pt, 20000, int.from_bytes(audio[0][4:8], "big"),
+                        int.from_bytes(audio[0][8:12], "big"), step)
+    stream: list[bytes] = []
+    for slot, packet in enumerate(audio):
+        stream += [p for s, p in events if s == slot] or [packet]
+    return stream
+
+
+def received_events(got: list[bytes], pt: int, audio_pt: int, step: int
+                    ) -> list[tuple[str, int, bool, int]]:
+    """(digit, duration, end, 20 ms slots from the first audio packet) of the events among
+    ``got``, checked to be on the audio's SSRC."""
+    audio = [p for p in got if header(p)[0] == audio_pt]
+    assert audio, [header(p)[0] for p in got]
+    out = []
+    for data in got:
+        if header(data)[0] != pt:
+            continue
+        assert header(data)[3] == header(audio[0])[3]  # one SSRC for audio and events
+        event, flags, duration = struct.unpack_from("!BBH", data, 12)
+        offset = ((header(data)[2] - header(audio[0])[2] + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+        assert offset % step == 0, offset  # on the audio's timeline, at its clock rate
+        out.append(("0123456789*#ABCD"[event], duration, bool(flags & 0x80), offset // step))
+    return out
+
+
+def test_rfc4733_events_translated_between_8000_and_48000(server: ServerProcess) -> None:
+    """PCMU and telephone-event/8000 to a callee of opus and telephone-event/48000 (added by
+    ``codec-transcode: opus``, PCMU masked, as rtpengine 10.5 offers them): the caller's
+    events reach the callee at 48000 (durations x6, the receiver's payload type, the
+    timestamps of the transcoded audio), and the callee's reach the caller at 8000."""
+    caller, callee = party(), party()
+    call_id, from_callee, from_caller = call(
+        server, caller, callee,
+        ("0 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+                  "a=fmtp:101 0-16\r\n"),
+        ("96 97", "a=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/48000\r\n"
+                  "a=fmtp:97 0-15\r\n"), codec={"mask": ["PCMU"], "transcode": ["opus"]})
+    expected = [(digit, n * 160, n == 5) for digit in "15#" for n in range(1, 6)
+                for _ in range(3 if n == 5 else 1)]
+
+    pcmu = rtp_packets("PCMU/8000", sine(8000, 1.0, dbfs=-30), pt=0)
+    got = exchange(caller, from_caller, events_with_audio(pcmu, "15#", 101, 160), callee)
+    assert {header(p)[0] for p in got} == {96, 97}
+    events = received_events(got, 97, 96, 960)
+    assert [(d, duration, end) for d, duration, end, _ in events] == [
+        (digit, duration * 6, end) for digit, duration, end in expected]
+    # each digit on one timestamp, 10 slots (200 ms) after the one before
+    assert sorted({slot for *_, slot in events}) == [events[0][3] + 10 * n for n in range(3)]
+
+    opus = rtp_packets("opus/48000/2", sine(48000, 1.0, dbfs=-30), pt=96)
+    got = exchange(callee, from_callee, events_with_audio(opus, "15#", 97, 960), caller)
+    assert {header(p)[0] for p in got} == {0, 101}
+    events = received_events(got, 101, 0, 160)
+    assert [(d, duration, end) for d, duration, end, _ in events] == expected
+    assert sorted({slot for *_, slot in events}) == [events[0][3] + 10 * n for n in range(3)]
     ng(server, "delete", **{"call-id": call_id})
 
 
