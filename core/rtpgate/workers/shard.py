@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..config import CoreSettings, SettingsBase
+from ..engine.settings import EngineSettings
+
 #: The environment variable a worker finds its :class:`WorkerSpec` in (no option has this name).
 SPEC_ENV = "RTPGATE_WORKER_SPEC"
 
@@ -83,13 +86,15 @@ class WorkerSpec:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
 
-    def apply(self, settings: Any) -> None:
+    def apply(self, settings: SettingsBase) -> None:
         """Set this worker's share of the settings (validated assignments)."""
         for name, addresses in self.listeners.items():
             setattr(settings, name, list(addresses))
-        settings.ready_file = self.ready_file
-        settings.pidfile = None
-        settings.foreground = True
+        core = settings.view(CoreSettings)
+        core.ready_file = self.ready_file
+        core.pidfile = None
+        core.foreground = True
         if settings.named("port_min") is not None:
-            settings.port_min = self.port_min
-            settings.port_max = self.port_max
+            ports = settings.view(EngineSettings)
+            ports.port_min = self.port_min
+            ports.port_max = self.port_max
