@@ -26,13 +26,18 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pylibsrtp
 from rtpgate.media.dtls import PROFILES, DtlsSession, SrtpKeys, make_certificate
-from servers import SHARED, cpu_seconds, reference_rtpengine, rtpengine_available, rtpgate
+from servers import (
+    SHARED,
+    alternating_rounds,
+    cpu_seconds,
+    reference_rtpengine,
+    rtpengine_available,
+    rtpgate,
+)
 
 sys.path.insert(0, str(SHARED / "conformance"))
 from sdpconf import NgClient
@@ -270,16 +275,10 @@ def main() -> int:
 
     print(f"# DTLS-SRTP (AEAD_AES_128_GCM) <-> RTP, {args.calls} calls x {args.pps} pps x 2, "
           f"{os.cpu_count()} cores shared with the generator")
-    for round_ in range(args.rounds):
-        runs: list[Callable[[], None]] = [lambda: gate(False)]
-        if args.python_relay:
-            runs.append(lambda: gate(True))
-        if not args.no_rtpengine and rtpengine_available():
-            runs.append(engine)
-        for step in runs if round_ % 2 == 0 else runs[::-1]:  # who goes first alternates
-            load = Path("/proc/loadavg").read_text().split()[0]
-            step()
-            print(f"{report(results[-1])} (1-min load before: {load})", flush=True)
+    alternating_rounds(args.rounds, gate, engine, args.python_relay,
+                       not args.no_rtpengine and rtpengine_available(),
+                       lambda load: print(f"{report(results[-1])} (1-min load before: {load})",
+                                          flush=True))
 
     def median(label: str, key: str) -> float | None:
         values = sorted(r[key] for r in results if r["label"] == label)

@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,3 +208,22 @@ def reference_rtpengine(extra_options: str) -> Iterator[int]:
         yield pid
     finally:
         _stop(pid)
+
+
+def alternating_rounds(rounds: int, gate: Callable[[bool], None], engine: Callable[[], None],
+                       python_relay: bool, with_rtpengine: bool,
+                       done: Callable[[str], None]) -> None:
+    """Runs rtpgate (``gate(False)``), with ``python_relay`` also rtpgate on its Python relay
+    (``gate(True)``), and with ``with_rtpengine`` rtpengine (``engine()``) ``rounds`` times,
+    who goes first alternating per round; ``done(load)`` after each with the 1-minute load
+    average read before it."""
+    for round_ in range(rounds):
+        runs: list[Callable[[], None]] = [lambda: gate(False)]
+        if python_relay:
+            runs.append(lambda: gate(True))
+        if with_rtpengine:
+            runs.append(engine)
+        for step in runs if round_ % 2 == 0 else runs[::-1]:
+            load = Path("/proc/loadavg").read_text().split()[0]
+            step()
+            done(load)

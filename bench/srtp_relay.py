@@ -34,12 +34,17 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import bencode
 import pylibsrtp
-from servers import cpu_seconds, reference_rtpengine, rtpengine_available, rtpgate
+from servers import (
+    alternating_rounds,
+    cpu_seconds,
+    reference_rtpengine,
+    rtpengine_available,
+    rtpgate,
+)
 
 RTPENGINE_NG = 48223
 RTPENGINE_EXTRA = ("--delete-delay=0 --listen-ng=127.0.0.1:48223 --listen-tcp-ng=127.0.0.1:48224 "
@@ -251,17 +256,13 @@ def main() -> int:
         with reference_rtpengine(RTPENGINE_EXTRA) as pid:
             results.append(run("rtpengine 10.5 userspace", RTPENGINE_NG, pid, args))
 
-    for round_ in range(args.rounds):
-        runs: list[Callable[[], None]] = [lambda: gate(False)]
-        if args.python_relay:
-            runs.append(lambda: gate(True))
-        if not args.no_rtpengine and rtpengine_available():
-            runs.append(engine)
-        for step in runs if round_ % 2 == 0 else runs[::-1]:  # who goes first alternates
-            load = Path("/proc/loadavg").read_text().split()[0]
-            step()
-            results[-1]["load_before"] = load
-            print(f"{summary(results[-1])} (1-min load before: {load})", flush=True)
+    def done(load: str) -> None:
+        results[-1]["load_before"] = load
+        print(f"{summary(results[-1])} (1-min load before: {load})", flush=True)
+
+    alternating_rounds(args.rounds, gate, engine, args.python_relay,
+                       not args.no_rtpengine and rtpengine_available(), done)
+
     def median(label: str) -> float | None:
         values = sorted(r["ms_cpu_per_1000"] for r in results if r["label"] == label)
         return values[len(values) // 2] if values else None
