@@ -124,8 +124,11 @@ def test_cmr_interval_asks_for_the_next_mode_up(
              if value != 15]
     assert {c for c, _ in got} == {15, 4}, got
     assert all(length == 3 for _, length in asked), asked
-    assert 4 <= len(asked) <= 8, asked
-    assert all(8 <= b[0] - a[0] <= 14 for a, b in itertools.pairwise(asked)), asked
+    # once per 200 ms of the server's clock: about every tenth packet of a steady stream;
+    # wide bounds, as a loaded machine delivers the test's packets in bursts (10.5's every
+    # other packet would give gaps of 3 and 4)
+    assert 3 <= len(asked) <= 9, asked
+    assert all(5 <= b[0] - a[0] <= 18 for a, b in itertools.pairwise(asked)), asked
     assert {ft for _, ft in got} == {2}  # its own requests change nothing of what it gets
 
 
