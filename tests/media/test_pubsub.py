@@ -16,6 +16,7 @@ from typing import Any
 
 import pylibsrtp
 import pytest
+import rtpgate
 from media_calls import LOCAL, Call, ng, udp_pair
 from rtpgate.testing import ServerProcess, media_ports
 
@@ -454,3 +455,39 @@ def test_sdes_publisher(server: ServerProcess, endpoints: Callable[[], Endpoint]
     assert secure.srtp is not None
     assert [secure.srtp.unprotect(p) for p in recv_all(secure.endpoint.rtp)] == sent
     ok(ng(server, "delete", call_id=call_id))
+
+
+@pytest.mark.parametrize("source", ["command line", "rtpengine.conf", "environment"])
+def test_software_id_names_the_sdps_rtpgate_makes(
+        rtpgate_server: Callable[..., ServerProcess], tmp_path: Any, source: str,
+        endpoints: Callable[[], Endpoint]) -> None:
+    """``--software-id`` (or its INI key, or ``RTPGATE_SOFTWARE_ID``) is the ``s=`` of a
+    publish's answer and of the offer of a subscription to two parties, in rtpengine's
+    canonical form (only letters, digits and ``-``); without it, ``s=rtpgate-VERSION``."""
+    given = "rtpengine-10.5.3.5-1~deb12u1"
+    args, env = ["--delete-delay=0", *media_ports(20)], {}
+    if source == "command line":
+        args.append(f"--software-id={given}")
+    elif source == "rtpengine.conf":
+        conf = tmp_path / "rtpengine.conf"
+        conf.write_text(f"[rtpengine]\nsoftware-id = {given}\n")
+        args.append(f"--config-file={conf}")
+    else:
+        env["RTPGATE_SOFTWARE_ID"] = given
+    server = rtpgate_server(*args, env=env)
+    call_id = uuid.uuid4().hex
+    answer = ok(ng(server, "publish", call_id=call_id, from_tag="pub",
+                   sdp=publish_sdp(endpoints().port)))["sdp"]
+    assert re.findall(r"^s=(.*?)\r$", answer, re.M) == ["rtpengine-10-5-3-5-1-deb12u1"]
+    ok(ng(server, "publish", call_id=call_id, from_tag="pub2",
+          sdp=publish_sdp(endpoints().port)))
+    offer = ok(ng(server, "subscribe request", call_id=call_id,
+                  from_tags=["pub", "pub2"]))["sdp"]
+    assert re.findall(r"^s=(.*?)\r$", offer, re.M) == ["rtpengine-10-5-3-5-1-deb12u1"]
+
+
+def test_software_id_default(server: ServerProcess, endpoints: Callable[[], Endpoint]) -> None:
+    answer = ok(ng(server, "publish", call_id=uuid.uuid4().hex, from_tag="pub",
+                   sdp=publish_sdp(endpoints().port)))["sdp"]
+    version = rtpgate.__version__.replace(".", "-")
+    assert re.findall(r"^s=(.*?)\r$", answer, re.M) == [f"rtpgate-{version}"]

@@ -194,7 +194,8 @@ def publish(engine: Engine, request: PublishRequest, peer: tuple[str, int] | Non
         engine.add(call)
     engine.relay.sync(call)
     engine.changed(call)
-    return {"sdp": create_sdp(ml, flags, certificate=engine.certificate)}
+    return {"sdp": create_sdp(ml, flags, engine.settings.software_id,
+                              certificate=engine.certificate)}
 
 
 _DTLS_BITS = m.MF_DTLS | m.MF_DTLS_ACTIVE | m.MF_DTLS_PASSIVE
@@ -352,8 +353,8 @@ def subscribe_request(engine: Engine, request: SubscribeRequest) -> Reply:
     call.last_signal = time.time()
     engine.relay.sync(call)
     engine.changed(call)
-    reply: Reply = {"sdp": create_sdp(dest, flags, _mirrored(sources), engine.certificate,
-                                      offer=True)}
+    reply: Reply = {"sdp": create_sdp(dest, flags, engine.settings.software_id,
+                                      _mirrored(sources), engine.certificate, offer=True)}
     if len(sources) == 1:
         reply["from-tag"] = sources[0].tag
     if siprec:

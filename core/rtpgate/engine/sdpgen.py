@@ -5,8 +5,8 @@ One media section per media of the monologue, in order: ``m=`` with the media's 
 codecs, ``c=`` with the interface's advertised address, then ``a=label`` (SIPREC
 subscriptions), the codecs' ``a=rtpmap``/``a=fmtp``/``a=rtcp-fb``, the direction, ``a=rtcp``
 (and ``a=rtcp-mux``), the SDES ``a=crypto`` lines, DTLS's ``a=setup``/``a=fingerprint`` and
-ICE's credentials and host candidates, as rtpengine writes them.  The session
-section is ``o=- ID VERSION IN IP4 ADDR``, ``s=`` rtpgate's name and ``t=0 0``; a subscription to
+ICE's credentials and host candidates, as rtpengine writes them.  The session section is
+``o=- ID VERSION IN IP4 ADDR``, ``s=`` the ``--software-id`` and ``t=0 0``; a subscription to
 a single party keeps that party's own session section instead (rtpengine 10.5 rewrites the
 party's SDP in that case), with its ``c=`` pointing at rtpgate.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 
-from .. import __version__
 from ..media.dtls import Certificate
 from . import model as m
 from . import transport_protocols
@@ -24,19 +23,17 @@ from .ports import MediaSocket
 from .rewrite import candidate_lines, direction_attribute, dtls_lines
 from .sdes import format_crypto
 
-#: What ``s=`` says in an SDP rtpgate makes (rtpengine's ``--software-id`` default is
-#: ``rtpengine-VERSION``).
-SOFTWARE_ID = f"rtpgate-{__version__}"
-
 #: Session-level attributes of a party's SDP that do not describe rtpgate's side.
 _PARTY_ONLY = ("a=ice-", "a=fingerprint", "a=setup", "a=tls-id", "a=group", "a=rtpengine:")
 
 
-def create_sdp(ml: m.Monologue, flags: OfferFlags, mirrored: str | None = None,
-               certificate: Certificate | None = None, offer: bool = False) -> str:
-    """The SDP of ``ml``'s medias; ``offer``: a subscription's offer (an offered rtcp-mux names
-    the RTCP port, as rtpengine's offers do), else an answer; ``certificate``: the one whose
-    fingerprint a DTLS-SRTP media shows."""
+def create_sdp(ml: m.Monologue, flags: OfferFlags, software_id: str,
+               mirrored: str | None = None, certificate: Certificate | None = None,
+               offer: bool = False) -> str:
+    """The SDP of ``ml``'s medias; ``software_id``: what its ``s=`` says (``--software-id``);
+    ``offer``: a subscription's offer (an offered rtcp-mux names the RTCP port, as rtpengine's
+    offers do), else an answer; ``certificate``: the one whose fingerprint a DTLS-SRTP media
+    shows."""
     first = _first_socket(ml)
     family = first.local.family if first is not None else "IP4"
     address = flags.media_address or (first.local.advertised if first is not None
@@ -48,7 +45,7 @@ def create_sdp(ml: m.Monologue, flags: OfferFlags, mirrored: str | None = None,
             ml.sdp_session_id = int(now) << 32 | int(now % 1 * 1_000_000)
             ml.sdp_version = ml.sdp_session_id
         session = (f"v=0\r\no=- {ml.sdp_session_id} {ml.sdp_version} IN {family} {address}\r\n"
-                   f"s={SOFTWARE_ID}\r\nt=0 0\r\n")
+                   f"s={software_id}\r\nt=0 0\r\n")
     # a party's session section with its own c= covers every media (rtpengine's rewrite)
     media_c = "\r\nc=" not in "\r\n" + session
     return session + "".join(_media(media, flags, media_c, certificate, offer)

@@ -6,16 +6,28 @@ The timers and limits read these settings each time they decide, so a change mad
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from .. import __version__
 from ..config import SettingsView
 from ..media.dtls import DEFAULT_CIPHERS
 from ..options import Option
 
 Seconds = Annotated[int, Field(ge=0)]
 NonNegative = Annotated[float, Field(ge=0)]
+
+
+def software_id(text: str) -> str:
+    """rtpengine's canonical form of ``--software-id``: every character but ASCII letters,
+    digits and ``-`` becomes ``-`` (``rtpengine-10.5.3.5-1~deb12u1`` is written
+    ``rtpengine-10-5-3-5-1-deb12u1``)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", text)
+
+
+SoftwareId = Annotated[str, Field(min_length=1), AfterValidator(software_id)]
 
 ENGINE_OPTIONS: tuple[Option, ...] = (
     Option("max-sessions", Annotated[int, Field(ge=-1)], -1,
@@ -68,6 +80,10 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
            "largest DTLS datagram sent", metavar="INT"),
     Option("dtls-passive", bool, False,
            "take the passive DTLS role when an offer leaves the choice (a=setup:actpass)"),
+    Option("software-id", SoftwareId, software_id(f"rtpgate-{__version__}"),
+           "what the s= line of the SDPs rtpgate makes itself says (publish answers, "
+           "subscribe offers); characters other than letters, digits and '-' become '-', as "
+           "in rtpengine (whose default is rtpengine-VERSION)", metavar="STRING"),
 )
 
 
@@ -97,3 +113,4 @@ class EngineSettings(SettingsView):
     dtmf_log_dest: str
     dtls_mtu: int
     dtls_passive: bool
+    software_id: str
