@@ -12,6 +12,13 @@
  * Python handler unchanged, in order.  The counters Python reads (the stream's, the interface's,
  * the server's, last_packet) are updated once per wake-up, before any Python code runs.
  *
+ * Publish/subscribe: a route may also name the stream's subscribers (RelayStream.fanout), each
+ * with its socket, its party's address and no egress stage or one SRTP stage done by libsrtp.
+ * Each packet then goes to every subscriber first (sendto from the subscriber's socket; an SRTP
+ * copy is encrypted in a scratch buffer with the subscriber's own session), then to the sink,
+ * as RelayStream._fan_out and RelayStream.packet do; a publisher may have no sink.  Each
+ * subscriber's endpoint, pipeline and socket are watched as the sink's are.
+ *
  * The route is checked before each packet against the stream's and sink's attributes it was
  * made from (by identity: the engine replaces them, never mutates them), so a change made from
  * Python anywhere takes effect on the next packet without the engine having to tell the reader.
@@ -46,6 +53,8 @@ static struct iovec rx_iov[BATCH];
 static struct mmsghdr rx[BATCH];
 static struct iovec tx_iov[BATCH];
 static struct mmsghdr tx[BATCH];
+/* where a subscriber's SRTP copy is encrypted (the packet itself goes on to the others) */
+static unsigned char scratch[RECV_SIZE + ROOM];
 
 /* attributes of the stream (and its sink) that a route depends on */
 enum { W_ENDPOINT, W_CONFIRMED, W_PIPELINE, W_CONTROL, W_FANOUT, W_RTCP_FANOUT, W_SINK,
@@ -56,6 +65,27 @@ static PyObject *s_packets, *s_bytes, *s_last_packet, *s_read, *s_packet, *s_rou
 
 /* what the counters of one route are, in the order _native_route gives them */
 enum { C_IN, C_INGRESS, C_RELAYED, C_OUT, C_EGRESS, COUNTERS };
+
+/* attributes of a subscriber's stream that a route depends on */
+enum { S_ENDPOINT, S_PIPELINE, S_SOCK, S_WATCHED };
+static PyObject *subscriber_names[S_WATCHED];
+
+/* One subscriber of a route: where its copy of each packet goes. */
+typedef struct {
+    PyObject *stream;         /* the subscriber's RelayStream */
+    PyObject *seen[S_WATCHED];
+    Py_ssize_t seen_at[S_WATCHED];
+    int send;                 /* 0: no endpoint yet, skipped (as RelayStream._fan_out does) */
+    struct sockaddr_storage dest;
+    socklen_t dest_len;
+    int fd;
+    void *session;
+    srtp_call call;
+    PyObject *stage;
+    PyObject *counters[2];    /* its stats_out and its interface's egress */
+    Py_ssize_t packets_at[2], bytes_at[2];
+    unsigned long long out_packets, out_bytes;  /* this wake-up's, not yet added */
+} Copy;
 
 typedef struct {
     PyObject_HEAD
@@ -78,11 +108,30 @@ typedef struct {
     PyObject *counters[COUNTERS];
     Py_ssize_t packets_at[COUNTERS], bytes_at[COUNTERS];
     PyObject *owner;
+    Copy *copies;             /* the route's subscribers (PyMem), ncopies of them */
+    Py_ssize_t ncopies;
     /* this wake-up's counts, not yet added to the Python counters */
     unsigned long long in_packets, in_bytes, out_packets, out_bytes;
     /* for tests and statistics: what took which path */
-    unsigned long long native_packets, handed_packets;
+    unsigned long long native_packets, handed_packets, native_copies;
 } Reader;
+
+static void drop_copies(Reader *self)
+{
+    Copy *copies = self->copies;
+    Py_ssize_t count = self->ncopies;
+    self->copies = NULL;
+    self->ncopies = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        for (int i = 0; i < S_WATCHED; i++)
+            Py_CLEAR(copies[k].seen[i]);
+        Py_CLEAR(copies[k].stream);
+        Py_CLEAR(copies[k].stage);
+        Py_CLEAR(copies[k].counters[0]);
+        Py_CLEAR(copies[k].counters[1]);
+    }
+    PyMem_Free(copies);
+}
 
 static void drop_route(Reader *self)
 {
@@ -94,6 +143,7 @@ static void drop_route(Reader *self)
     for (int i = 0; i < COUNTERS; i++)
         Py_CLEAR(self->counters[i]);
     Py_CLEAR(self->owner);
+    drop_copies(self);
     self->route = 0;
 }
 
@@ -109,6 +159,15 @@ static int Reader_traverse(Reader *self, visitproc visit, void *arg)
     for (int i = 0; i < COUNTERS; i++)
         Py_VISIT(self->counters[i]);
     Py_VISIT(self->owner);
+    for (Py_ssize_t k = 0; k < self->ncopies; k++) {
+        Copy *copy = &self->copies[k];
+        Py_VISIT(copy->stream);
+        for (int i = 0; i < S_WATCHED; i++)
+            Py_VISIT(copy->seen[i]);
+        Py_VISIT(copy->stage);
+        Py_VISIT(copy->counters[0]);
+        Py_VISIT(copy->counters[1]);
+    }
     return 0;
 }
 
@@ -189,6 +248,19 @@ failed:
     return -1;
 }
 
+/* 1 if attribute ``name`` of ``owner`` (in slot ``at``, or -1) is still ``seen``, 0 if not,
+ * -1 on error. */
+static int same_object(PyObject *owner, PyObject *name, Py_ssize_t at, PyObject *seen)
+{
+    if (at >= 0)
+        return SLOT(owner, at) == seen;
+    PyObject *value = PyObject_GetAttr(owner, name);
+    if (value == NULL)
+        return -1;
+    Py_DECREF(value);  /* its object still holds it: only its identity is compared */
+    return value == seen;
+}
+
 /* 1 if the route was made from what the stream holds now, 0 if not, -1 on error. */
 static int current(Reader *self)
 {
@@ -198,17 +270,18 @@ static int current(Reader *self)
         PyObject *owner = i < W_SINK_ENDPOINT ? self->stream : self->seen[W_SINK];
         if (owner == Py_None)
             break;  /* no sink: nothing of it is watched */
-        if (self->seen_at[i] >= 0) {
-            if (SLOT(owner, self->seen_at[i]) != self->seen[i])
-                return 0;
-            continue;
+        int same = same_object(owner, watched_names[i], self->seen_at[i], self->seen[i]);
+        if (same <= 0)
+            return same;
+    }
+    for (Py_ssize_t k = 0; k < self->ncopies; k++) {
+        Copy *copy = &self->copies[k];
+        for (int i = 0; i < S_WATCHED; i++) {
+            int same = same_object(copy->stream, subscriber_names[i], copy->seen_at[i],
+                                   copy->seen[i]);
+            if (same <= 0)
+                return same;
         }
-        PyObject *value = PyObject_GetAttr(owner, watched_names[i]);
-        if (value == NULL)
-            return -1;
-        Py_DECREF(value);  /* its object still holds it: only its identity is compared */
-        if (value != self->seen[i])
-            return 0;
     }
     return 1;
 }
@@ -250,6 +323,51 @@ static int same_address(const struct sockaddr_storage *a, const struct sockaddr_
         && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
+/* Fill ``copy`` from one of the route's subscriber entries: ``(stream,)`` for one without an
+ * endpoint, else ``(stream, host, port, fd, stage, session, function, stats_out, egress)``.
+ * 0 on success, 1 for an address the native path does not take, -1 on error. */
+static int make_copy(Copy *copy, PyObject *entry)
+{
+    PyObject *stream, *host = NULL, *stage = Py_None, *out = NULL, *egress = NULL;
+    int port = 0, fd = -1;
+    unsigned long long session = 0, call = 0;
+    if (!PyTuple_Check(entry)) {
+        PyErr_SetString(PyExc_TypeError, "_native_route: a subscriber entry is a tuple");
+        return -1;
+    }
+    if (PyTuple_GET_SIZE(entry) == 1) {
+        stream = PyTuple_GET_ITEM(entry, 0);
+    } else if (!PyArg_ParseTuple(entry, "OUiiOKKOO:_native_route subscriber", &stream, &host,
+                                 &port, &fd, &stage, &session, &call, &out, &egress)) {
+        return -1;
+    }
+    Py_INCREF(stream);
+    copy->stream = stream;
+    for (int i = 0; i < S_WATCHED; i++) {
+        if ((copy->seen[i] = PyObject_GetAttr(stream, subscriber_names[i])) == NULL)
+            return -1;
+        copy->seen_at[i] = slot_of(stream, subscriber_names[i]);
+    }
+    if (host == NULL)
+        return 0;  /* skipped until its endpoint is known (a change of the route) */
+    if (parse_address(host, port, &copy->dest, &copy->dest_len) != 0)
+        return PyErr_Occurred() ? -1 : 1;
+    copy->fd = fd;
+    copy->session = (void *)(uintptr_t)session;
+    copy->call = (srtp_call)(uintptr_t)call;
+    Py_INCREF(stage);
+    copy->stage = stage;
+    PyObject *counters[2] = {out, egress};
+    for (int i = 0; i < 2; i++) {
+        Py_INCREF(counters[i]);
+        copy->counters[i] = counters[i];
+        copy->packets_at[i] = slot_of(counters[i], s_packets);
+        copy->bytes_at[i] = slot_of(counters[i], s_bytes);
+    }
+    copy->send = 1;
+    return 0;
+}
+
 /* Ask the stream for its route; 0 on success (self->route says whether there is one). */
 static int make_route(Reader *self)
 {
@@ -273,27 +391,47 @@ static int make_route(Reader *self)
         return 0;
     }
     PyObject *expect_host, *dest_host, *last_ssrc, *in_stage, *out_stage, *counters, *owner,
-        *sink;
+        *sink, *copies;
     int expect_port, dest_port, sink_fd, rtcp_mux;
     unsigned long long in_session, in_call, out_session, out_call;
-    if (!PyArg_ParseTuple(route, "UiOUiipSOKKOKKO!O:_native_route", &expect_host, &expect_port,
-                          &sink, &dest_host, &dest_port, &sink_fd, &rtcp_mux, &last_ssrc,
-                          &in_stage, &in_session, &in_call, &out_stage, &out_session, &out_call,
-                          &PyTuple_Type, &counters, &owner)) {
+    if (!PyArg_ParseTuple(route, "UiOUiipSOKKOKKO!OO!:_native_route", &expect_host,
+                          &expect_port, &sink, &dest_host, &dest_port, &sink_fd, &rtcp_mux,
+                          &last_ssrc, &in_stage, &in_session, &in_call, &out_stage,
+                          &out_session, &out_call, &PyTuple_Type, &counters, &owner,
+                          &PyTuple_Type, &copies)) {
         Py_DECREF(route);
         return -1;
     }
     socklen_t expect_len;
     if (PyBytes_GET_SIZE(last_ssrc) != 4 || PyTuple_GET_SIZE(counters) != COUNTERS
         || parse_address(expect_host, expect_port, &self->expect, &expect_len) != 0
-        || parse_address(dest_host, dest_port, &self->dest, &self->dest_len) != 0) {
+        || (sink != Py_None
+            && parse_address(dest_host, dest_port, &self->dest, &self->dest_len) != 0)) {
         Py_DECREF(route);
         if (PyErr_Occurred())
             return -1;
         return 0;  /* an address the native path does not take: Python relays */
     }
+    Py_ssize_t count = PyTuple_GET_SIZE(copies);
+    if (count > 0) {
+        self->copies = PyMem_Calloc((size_t)count, sizeof(Copy));
+        if (self->copies == NULL) {
+            Py_DECREF(route);
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->ncopies = count;  /* the entries made so far are cleared by drop_copies */
+        for (Py_ssize_t k = 0; k < count; k++) {
+            int status = make_copy(&self->copies[k], PyTuple_GET_ITEM(copies, k));
+            if (status != 0) {
+                drop_copies(self);
+                Py_DECREF(route);
+                return status < 0 ? -1 : 0;
+            }
+        }
+    }
     memcpy(self->ssrc, PyBytes_AS_STRING(last_ssrc), 4);
-    self->sink_fd = sink_fd;
+    self->sink_fd = sink == Py_None ? -1 : sink_fd;
     self->rtcp_mux = rtcp_mux;
     self->in_session = (void *)(uintptr_t)in_session;
     self->in_call = (srtp_call)(uintptr_t)in_call;
@@ -387,6 +525,16 @@ static int flush_counts(Reader *self, double now)
                 || add(self->counters[i], self->bytes_at[i], s_bytes, self->out_bytes) < 0)
                 return -1;
     self->in_packets = self->in_bytes = self->out_packets = self->out_bytes = 0;
+    for (Py_ssize_t k = 0; k < self->ncopies; k++) {
+        Copy *copy = &self->copies[k];
+        if (!copy->out_packets)
+            continue;
+        for (int i = 0; i < 2; i++)
+            if (add(copy->counters[i], copy->packets_at[i], s_packets, copy->out_packets) < 0
+                || add(copy->counters[i], copy->bytes_at[i], s_bytes, copy->out_bytes) < 0)
+                return -1;
+        copy->out_packets = copy->out_bytes = 0;
+    }
     return 0;
 }
 
@@ -494,16 +642,55 @@ static int hand_over(Reader *self, int index, double now)
     return 0;
 }
 
-static int stage_failed(Reader *self, PyObject *stage, int status)
+static int stage_failed(PyObject *stream, PyObject *stage, int status)
 {
     PyObject *code = PyLong_FromLong(status);
     if (code == NULL)
         return -1;
-    PyObject *result = PyObject_CallMethodObjArgs(self->stream, s_stage_failed, stage, code,
-                                                  NULL);
+    PyObject *result = PyObject_CallMethodObjArgs(stream, s_stage_failed, stage, code, NULL);
     Py_DECREF(code);
     Py_XDECREF(result);
     return result == NULL ? -1 : 0;
+}
+
+/* Send one packet to every subscriber of the route, as RelayStream._fan_out does: through the
+ * subscriber's SRTP session if it has one, counted on it; a failure is the subscriber's (its
+ * _send_failed, its _stage_failed).  *called is set when Python code ran.  0, or -1 on error. */
+static int fan_out(Reader *self, unsigned char *data, int size, int *called)
+{
+    for (Py_ssize_t k = 0; k < self->ncopies; k++) {
+        Copy *copy = &self->copies[k];
+        if (!copy->send)
+            continue;
+        unsigned char *out = data;
+        int length = size;
+        if (copy->call != NULL) {
+            memcpy(scratch, data, (size_t)size);
+            int status = copy->call(copy->session, scratch, &length);
+            if (status != 0) {
+                *called = 1;
+                if (stage_failed(copy->stream, copy->stage, status) < 0)
+                    return -1;
+                continue;
+            }
+            out = scratch;
+        }
+        ssize_t sent;
+        do
+            sent = sendto(copy->fd, out, (size_t)length, 0, (struct sockaddr *)&copy->dest,
+                          copy->dest_len);
+        while (sent < 0 && errno == EINTR);
+        if (sent < 0) {
+            *called = 1;
+            if (call_with_error(copy->stream, s_send_failed, errno) < 0)
+                return -1;
+            continue;
+        }
+        copy->out_packets++;
+        copy->out_bytes += (unsigned long long)sent;
+        self->native_copies++;
+    }
+    return 0;
 }
 
 static double wall_clock(void)
@@ -554,7 +741,7 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
             int status = self->in_call(self->in_session, data, &size);
             if (status != 0) {
                 if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0
-                    || stage_failed(self, self->in_stage, status) < 0)
+                    || stage_failed(self->stream, self->in_stage, status) < 0)
                     return NULL;
                 queued = 0;
                 if (check_route(self) < 0)
@@ -562,11 +749,28 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
                 continue;
             }
         }
+        if (self->ncopies > 0) {
+            /* what was queued for the sink leaves first: each party gets packets in order */
+            if (queued > 0 && flush_sends(self, queued) < 0)
+                return NULL;
+            queued = 0;
+            int called = 0;
+            if (fan_out(self, data, size, &called) < 0)
+                return NULL;
+            if (called) {  /* Python ran: the route may have changed */
+                if (flush_counts(self, now) < 0 || check_route(self) < 0)
+                    return NULL;
+                if (!self->route)
+                    continue;
+            }
+        }
+        if (self->sink_fd < 0)
+            continue;  /* a publisher: its subscribers are its only sinks */
         if (self->out_call != NULL) {
             int status = self->out_call(self->out_session, data, &size);
             if (status != 0) {
                 if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0
-                    || stage_failed(self, self->out_stage, status) < 0)
+                    || stage_failed(self->stream, self->out_stage, status) < 0)
                     return NULL;
                 queued = 0;
                 if (check_route(self) < 0)
@@ -596,6 +800,8 @@ static PyMemberDef Reader_members[] = {
      "RTP packets relayed without Python"},
     {"handed_packets", T_ULONGLONG, offsetof(Reader, handed_packets), READONLY,
      "datagrams of native wake-ups handed to the stream's Python handler"},
+    {"native_copies", T_ULONGLONG, offsetof(Reader, native_copies), READONLY,
+     "copies of those packets sent to subscribers without Python"},
     {NULL},
 };
 
@@ -645,6 +851,10 @@ PyMODINIT_FUNC PyInit__fastrelay(void)
         || (s_send_failed = PyUnicode_InternFromString("_send_failed")) == NULL
         || (s_stage_failed = PyUnicode_InternFromString("_stage_failed")) == NULL)
         return NULL;
+    static const char *subscriber_attributes[S_WATCHED] = {"endpoint", "pipeline", "sock"};
+    for (int i = 0; i < S_WATCHED; i++)
+        if ((subscriber_names[i] = PyUnicode_InternFromString(subscriber_attributes[i])) == NULL)
+            return NULL;
     for (int i = 0; i < BATCH; i++) {
         rx_iov[i].iov_base = buffers[i];
         rx_iov[i].iov_len = RECV_SIZE;

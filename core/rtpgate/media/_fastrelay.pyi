@@ -8,6 +8,7 @@ class Reader:
     fd: int
     native_packets: int
     handed_packets: int
+    native_copies: int
     routed: bool
     def __init__(self, fd: int, stream: object,
                  recvfrom: Callable[[int], tuple[bytes, tuple[str, int]]]) -> None: ...

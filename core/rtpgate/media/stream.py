@@ -442,30 +442,56 @@ class RelayStream:
     def _native_route(self) -> NativeRoute | None:
         """What the native reader may relay without calling Python, as long as the attributes
         it watches stay the same objects (:mod:`rtpgate.media.native`): RTP (not RTCP) from
-        the confirmed endpoint with the SSRC seen last, to a sink with a known endpoint, when
-        :meth:`packet` would do nothing else with it than count, run SRTP stages done by
-        libsrtp and send.  ``None``: every packet goes to :meth:`packet`."""
+        the confirmed endpoint with the SSRC seen last, to a sink with a known endpoint and to
+        each subscriber (:attr:`fanout`), when :meth:`packet` would do nothing else with it
+        than count, run SRTP stages done by libsrtp and send.  ``None``: every packet goes to
+        :meth:`packet`."""
         sink, endpoint = self.sink, self.endpoint
         if (self.rtcp or not self.confirmed or endpoint is None or self.asymmetric
-                or self.control is not None or self.fanout or self.rtcp_fanout
-                or sink is None or sink.endpoint is None or len(self._last_ssrc) != 4
-                or self._relay is None or sink._relay is None):
+                or self.control is not None or len(self._last_ssrc) != 4
+                or self._relay is None or (sink is None and not self.fanout)):
             return None
         ingress = self.pipeline.ingress if self.pipeline is not None else ()
-        egress = sink.pipeline.egress if sink.pipeline is not None else ()
-        if len(ingress) > 1 or len(egress) > 1:
+        decrypt = _native_stage(ingress) if len(ingress) <= 1 else None
+        if decrypt is None:
             return None
-        decrypt = _native_stage(ingress)
-        encrypt = _native_stage(egress)
-        if decrypt is None or encrypt is None:
+        forward: NativeRoute = ("", 0, -1, None, 0, 0)  # a publisher: no offer/answer sink
+        if sink is not None:
+            target = sink._native_target()
+            if target is None:
+                return None  # no endpoint yet (counted as unrouted), or a stage of Python's
+            forward = target
+        copies: list[NativeRoute] = []
+        for subscriber in self.fanout:
+            if subscriber.endpoint is None:
+                copies.append((subscriber,))  # skipped, as _fan_out skips it; still watched
+                continue
+            target = subscriber._native_target()
+            if target is None:
+                return None
+            copies.append((subscriber, *target, subscriber.stats_out, subscriber._egress))
+        counters = (self.stats_in, self._ingress, self._relayed,
+                    None if sink is None else sink.stats_out,
+                    None if sink is None else sink._egress)
+        return (endpoint[0], endpoint[1], sink, *forward[:3], self.rtcp_mux, self._last_ssrc,
+                *decrypt, *forward[3:], counters, self.owner, tuple(copies))
+
+    def _native_target(self) -> NativeRoute | None:
+        """``(host, port, socket descriptor, stage, session, function)``: how the native
+        reader sends to this stream's party (through no egress stage, or one SRTP stage done
+        by libsrtp); ``None`` when it cannot (no endpoint, released, another stage, another
+        address family than the socket's)."""
+        endpoint = self.endpoint
+        if endpoint is None or self._relay is None:
             return None
-        host, port = sink.endpoint[0], sink.endpoint[1]
-        if (":" in host) != (sink.sock.family == socket.AF_INET6):
+        egress = self.pipeline.egress if self.pipeline is not None else ()
+        encrypt = _native_stage(egress) if len(egress) <= 1 else None
+        if encrypt is None:
             return None
-        return (endpoint[0], endpoint[1], sink, host, port, sink.sock.fileno(), self.rtcp_mux,
-                self._last_ssrc, *decrypt, *encrypt,
-                (self.stats_in, self._ingress, self._relayed, sink.stats_out, sink._egress),
-                self.owner)
+        host, port = endpoint[0], endpoint[1]
+        if (":" in host) != (self.sock.family == socket.AF_INET6):
+            return None
+        return (host, port, self.sock.fileno(), *encrypt)
 
     def _stage_failed(self, stage: Stage, status: int) -> None:
         """The native reader's libsrtp call for ``stage`` failed with ``status``: counted as

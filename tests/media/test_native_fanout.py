@@ -1,0 +1,222 @@
+"""Publish/subscribe copies in the native read loop, on real loopback sockets: a source's
+packets reach every subscriber (plain RTP unchanged, SRTP through each subscriber's own libsrtp
+session), in order and counted as the Python relay counts them; a subscriber that leaves, is
+released or learns its address takes effect from the next packet, and the reader lets go of
+what it no longer sends to.  Where ``RTPGATE_EXPECT_NATIVE=1`` (``tox -e e2e``) the native
+reader must be the one that sent the copies; without the extension (``tox -e pure``) the same
+packets must give the same results through the Python relay.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from media_packets import rtp
+from rtpgate.counters import Stats
+from rtpgate.media import Learning, Pipeline, Relay, RelayStream
+from rtpgate.media.srtp import SrtpDecrypt, SrtpEncrypt
+from test_native_relay import KEY, SALT, srtp_session
+from test_relay_streams import nothing, recv, udp
+
+EXPECT = os.environ.get("RTPGATE_EXPECT_NATIVE")
+SIZE = len(rtp(0))
+
+
+@dataclass
+class Party:
+    """A subscriber: the relay's port advertised to it and the party's own socket."""
+
+    stream: RelayStream
+    sock: socket.socket
+
+
+@dataclass
+class Publication:
+    relay: Relay
+    stats: Stats
+    publisher: socket.socket  # the source party's socket
+    source: RelayStream  # the relay port the source sends to
+    subscribers: list[Party] = field(default_factory=list)
+    sockets: list[socket.socket] = field(default_factory=list)
+
+    def subscribe(self, srtp: bool = False, known: bool = True) -> Party:
+        port, party = udp(), udp()
+        self.sockets += [port, party]
+        stream = self.relay.open(port)
+        if known:
+            stream.fill(party.getsockname())
+        stream.signal()
+        if srtp:
+            encrypt = SrtpEncrypt.keyed("AES_CM_128_HMAC_SHA1_80", KEY, SALT)
+            stream.set_pipeline(Pipeline(egress=(encrypt,)))
+        subscriber = Party(stream, party)
+        self.subscribers.append(subscriber)
+        return subscriber
+
+    def publish_to(self, *parties: Party) -> None:
+        """What the engine's sync does for the subscribers of the source's media."""
+        self.source.fan_out(tuple(party.stream for party in parties))
+
+    def send(self, seq: int) -> None:
+        self.publisher.sendto(rtp(seq), self.source.local)
+
+    def reader(self) -> object:
+        return self.relay.readers[self.source.fds[0]]
+
+
+@pytest.fixture
+async def publication() -> AsyncIterator[Publication]:
+    stats = Stats()
+    relay = Relay(stats)
+    port, publisher = udp(), udp()
+    source = relay.open(port)
+    source.fill(publisher.getsockname())
+    source.signal()
+    source.configure(learning=Learning.IMMEDIATE)
+    made = Publication(relay, stats, publisher, source, sockets=[port, publisher])
+    yield made
+    relay.close()
+    for sock in made.sockets:
+        sock.close()
+
+
+async def received(party: Party, srtp: bool, count: int) -> list[bytes]:
+    session = srtp_session(False) if srtp else None
+    got = []
+    for _ in range(count):
+        data = (await recv(party.sock))[0]
+        got.append(session.unprotect(data) if session is not None else data)
+    return got
+
+
+def native_copies(publication: Publication) -> int:
+    return getattr(publication.reader(), "native_copies", 0)
+
+
+async def test_every_subscriber_gets_every_packet_from_the_native_loop(
+        publication: Publication) -> None:
+    plain = [publication.subscribe() for _ in range(3)]
+    secure = publication.subscribe(srtp=True)
+    publication.publish_to(*plain, secure)
+    for seq in range(200):
+        publication.send(seq)
+        if seq % 20 == 19:  # bursts of 20: several packets per wake-up
+            for party in plain:
+                assert await received(party, False, 20) == [rtp(s) for s in range(seq - 19,
+                                                                                 seq + 1)]
+            assert await received(secure, True, 20) == [rtp(s) for s in range(seq - 19,
+                                                                             seq + 1)]
+    source = publication.source
+    assert (source.stats_in.packets, source.stats_in.bytes) == (200, 200 * SIZE)
+    assert publication.stats.relayed.packets == 200
+    for party in plain:
+        assert (party.stream.stats_out.packets, party.stream.stats_out.bytes) == (200,
+                                                                                 200 * SIZE)
+    assert (secure.stream.stats_out.packets, secure.stream.stats_out.bytes) == (
+        200, 200 * (SIZE + 10))
+    assert publication.stats.interface("default", "127.0.0.1").egress.packets == 800
+    assert source.drops.unrouted == 0 and source.stats_in.errors == 0
+    assert source.ssrcs == [0x11223344]
+    if EXPECT == "1":
+        # the first packet confirmed the source and its SSRC in Python; the native reader
+        # read the other 199 and sent each of them to the four subscribers itself
+        assert publication.reader().native_packets == 199  # type: ignore[attr-defined]
+        assert native_copies(publication) == 199 * 4
+    elif EXPECT == "0":
+        assert not publication.relay.native
+
+
+async def test_a_source_with_a_peer_and_srtp_sends_to_both(publication: Publication) -> None:
+    """An SRTP source with an offer/answer peer (plain) and two subscribers: the peer gets
+    what it got before subscribers existed, every subscriber the same packets."""
+    peer = publication.subscribe()
+    decrypt = SrtpDecrypt.keyed("AES_CM_128_HMAC_SHA1_80", KEY, SALT)
+    publication.source.set_pipeline(Pipeline(ingress=(decrypt,)))
+    publication.source.link(peer.stream)
+    plain, secure = publication.subscribe(), publication.subscribe(srtp=True)
+    publication.publish_to(plain, secure)
+    sender = srtp_session(True)
+    for seq in range(60):
+        publication.publisher.sendto(sender.protect(rtp(seq)), publication.source.local)
+        if seq % 10 == 9:
+            want = [rtp(s) for s in range(seq - 9, seq + 1)]
+            assert await received(peer, False, 10) == want
+            assert await received(plain, False, 10) == want
+            assert await received(secure, True, 10) == want
+    assert peer.stream.stats_out.packets == plain.stream.stats_out.packets == 60
+    assert secure.stream.stats_out.packets == 60
+    assert publication.stats.relayed.packets == 60
+    if EXPECT == "1":
+        assert native_copies(publication) == 59 * 2
+
+
+async def test_leaving_release_and_a_late_address_apply_to_the_next_packet(
+        publication: Publication) -> None:
+    staying, leaving, released = (publication.subscribe() for _ in range(3))
+    late = publication.subscribe(known=False)  # no address yet: skipped, as in Python
+    publication.publish_to(staying, leaving, released, late)
+    for seq in range(5):
+        publication.send(seq)
+        for party in (staying, leaving, released):
+            assert (await recv(party.sock))[0] == rtp(seq)
+    await nothing(late.sock)
+    publication.publish_to(staying, released, late)  # unsubscribe: what the engine's sync sets
+    publication.send(5)
+    assert (await recv(staying.sock))[0] == rtp(5)
+    assert (await recv(released.sock))[0] == rtp(5)
+    released.stream.release()  # the subscriber's call deleted mid-stream
+    late.stream.fill(late.sock.getsockname())
+    for seq in range(6, 10):
+        publication.send(seq)
+        assert (await recv(staying.sock))[0] == rtp(seq)
+        assert (await recv(late.sock))[0] == rtp(seq)
+    await nothing(leaving.sock)
+    await nothing(released.sock)
+    assert staying.stream.stats_out.packets == 10
+    assert (leaving.stream.stats_out.packets, released.stream.stats_out.packets) == (5, 6)
+    assert late.stream.stats_out.packets == 4
+    assert publication.source.drops.unrouted == 0
+    reader = publication.reader()
+    # the reader holds nothing of a subscriber that left (a released one stays watched, as
+    # the source's fanout still names it, until the engine's next sync drops it)
+    assert not any(holder is reader for holder in gc.get_referrers(leaving.stream))
+    if publication.relay.native:
+        assert any(holder is reader for holder in gc.get_referrers(released.stream))
+    publication.publish_to(staying, late)
+    publication.send(10)
+    assert (await recv(staying.sock))[0] == rtp(10)
+    assert (await recv(late.sock))[0] == rtp(10)
+    assert not any(holder is reader for holder in gc.get_referrers(released.stream))
+    if EXPECT == "1":
+        assert native_copies(publication) == 4 * 3 + 2 + 4 * 2 + 2
+
+
+async def test_routes_made_again_and_again_keep_no_reference(publication: Publication) -> None:
+    """Each sync gives the source a new fanout tuple, so the native reader makes its route
+    again: what it held of the old route (subscribers, their stages and counters) is let go."""
+    plain, secure = publication.subscribe(), publication.subscribe(srtp=True)
+    stage = secure.stream.pipeline.egress[0]  # type: ignore[union-attr]
+    watched = (plain.stream, secure.stream, stage, plain.stream.stats_out,
+               secure.stream.stats_out, secure.stream.pipeline)
+
+    async def one_round(seq: int) -> None:
+        publication.publish_to(plain, secure)
+        publication.send(seq)
+        assert (await recv(plain.sock))[0] == rtp(seq)
+        await recv(secure.sock)
+
+    for seq in range(3):
+        await one_round(seq)
+    before = [sys.getrefcount(item) for item in watched]
+    for seq in range(3, 203):
+        await one_round(seq)
+    assert [sys.getrefcount(item) for item in watched] == before
+    assert plain.stream.stats_out.packets == secure.stream.stats_out.packets == 203
+    if EXPECT == "1":
+        assert native_copies(publication) == 202 * 2
