@@ -3,7 +3,8 @@
 subscribers, rtpgate and rtpengine 10.5 (userspace) in the same run.
 
     .venv/bin/python bench/pubsub.py [--seconds 5] [--subscribers 1,10,50] [--rounds 1]
-                                     [--no-rtpengine] [--total-pps 20000]
+                                     [--no-rtpengine] [--total-pps 20000] [--python-relay]
+                                     [--block K]
 
 Each server is started on its own loopback ports (rtpengine with
 ``../shared/tools/start-rtpengine.sh``; rtpgate as ``python -m rtpgate`` from this interpreter)
@@ -12,7 +13,11 @@ request`` and ``subscribe answer`` naming one of this process's sockets.  A sepa
 process sends RTP to the publisher's port at ``min(2000, total-pps / N)`` packets a second for
 ``--seconds``; this process receives on every subscriber socket and counts.  The relay's CPU
 time (``/proc/PID/stat``) over the window divided by the packets delivered is the figure; the
-ratio is rtpgate / rtpengine.  Loopback only; every step is bounded in time.
+ratio is rtpgate / rtpengine.  ``--python-relay`` also runs rtpgate with its pure-Python read
+loop (``RTPGATE_NATIVE_RELAY=0``) in each round.  ``--block K`` puts both servers on helper K's
+ports (ng 41000 + 100 K + 23 for rtpengine, + 50 for rtpgate; media 20000 + 1000 K, rtpengine
+the lower half); the default, 6, is the block the bench always used.  Loopback only; every step
+is bounded in time.
 """
 
 from __future__ import annotations
@@ -31,20 +36,38 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from servers import cpu_seconds, reference_rtpengine, rtpgate
+from servers import alternating_rounds, cpu_seconds, reference_rtpengine, rtpgate
 
 LOCAL = "127.0.0.1"
-RTPENGINE_NG = 41623
-# Both servers on the pub/sub helper's block of ports (41600-41699 and 26000-26999), so that a
-# run next to the other benches' reference rtpengines (41000 + 100k, 20000 + 1000k) does not
-# meet them.
-RTPENGINE_EXTRA = ("--delete-delay=0 --listen-ng=127.0.0.1:41623 --listen-tcp-ng=127.0.0.1:41624 "
-                   "--listen-cli=127.0.0.1:41690 --listen-http=127.0.0.1:41680 "
-                   "--listen-https=127.0.0.1:41643 --port-min=26000 --port-max=26499")
-RTPGATE_NG = 41650
-RTPGATE_ARGS = ("--listen-ng=127.0.0.1:41650", "--listen-http=127.0.0.1:41651",
-                "--interface=127.0.0.1", "--port-min=26500", "--port-max=26999",
-                "--delete-delay=0", "--log-level=5")
+#: Both servers on one helper's block of ports (41000 + 100 K .. + 99 and 20000 + 1000 K .. +
+#: 999), so that a run next to the other benches' reference rtpengines does not meet them.
+DEFAULT_BLOCK = 6
+
+
+def rtpengine_ng(block: int) -> int:
+    return 41000 + 100 * block + 23
+
+
+def rtpengine_extra(block: int) -> str:
+    listen, media = 41000 + 100 * block, 20000 + 1000 * block
+    return (f"--delete-delay=0 --listen-ng=127.0.0.1:{listen + 23} "
+            f"--listen-tcp-ng=127.0.0.1:{listen + 24} --listen-cli=127.0.0.1:{listen + 90} "
+            f"--listen-http=127.0.0.1:{listen + 80} --listen-https=127.0.0.1:{listen + 43} "
+            f"--port-min={media} --port-max={media + 499}")
+
+
+def rtpgate_ng(block: int) -> int:
+    return 41000 + 100 * block + 50
+
+
+def rtpgate_args(block: int) -> tuple[str, ...]:
+    listen, media = 41000 + 100 * block, 20000 + 1000 * block
+    return (f"--listen-ng=127.0.0.1:{listen + 50}", f"--listen-http=127.0.0.1:{listen + 51}",
+            "--interface=127.0.0.1", f"--port-min={media + 500}", f"--port-max={media + 999}",
+            "--delete-delay=0", "--log-level=5")
+
+
+RTPENGINE = "rtpengine 10.5 userspace"
 
 
 def bencode(obj: Any) -> bytes:
@@ -190,18 +213,24 @@ def main() -> int:
                              "at most 2,000)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-rtpengine", action="store_true")
+    parser.add_argument("--python-relay", action="store_true",
+                        help="also rtpgate with RTPGATE_NATIVE_RELAY=0 in each round")
+    parser.add_argument("--block", type=int, default=DEFAULT_BLOCK,
+                        help="the helper block of ports both servers use")
     args = parser.parse_args()
     results: list[dict] = []
-    for round_ in range(args.rounds):
-        order = ["rtpgate"] if args.no_rtpengine else (
-            ["rtpgate", "rtpengine"] if round_ % 2 == 0 else ["rtpengine", "rtpgate"])
-        for name in order:
-            if name == "rtpgate":
-                with rtpgate(RTPGATE_ARGS) as gate:
-                    results += series("rtpgate", RTPGATE_NG, gate.pid, args)
-            else:
-                with reference_rtpengine(RTPENGINE_EXTRA) as pid:
-                    results += series("rtpengine 10.5 userspace", RTPENGINE_NG, pid, args)
+
+    def gate(python_relay: bool) -> None:
+        label = "rtpgate (Python relay)" if python_relay else "rtpgate"
+        with rtpgate(rtpgate_args(args.block), python_relay=python_relay) as server:
+            results.extend(series(label, rtpgate_ng(args.block), server.pid, args))
+
+    def engine() -> None:
+        with reference_rtpengine(rtpengine_extra(args.block)) as pid:
+            results.extend(series(RTPENGINE, rtpengine_ng(args.block), pid, args))
+
+    alternating_rounds(args.rounds, gate, engine, args.python_relay, not args.no_rtpengine,
+                       lambda load: None)
     print(f"# one publisher, N subscribers, PCMU 20 ms packets, {os.cpu_count()} cores, "
           "loopback; sender, receiver and relay share the cores")
     print("| N | source pps | server | delivered / expected | relay CPU µs per delivered "
@@ -211,13 +240,14 @@ def main() -> int:
         print(f"| {r['subscribers']} | {r['source_pps']} | {r['label']} | {r['delivered']} / "
               f"{r['expected']} | {r['cpu_us_per_delivered']} | {r['load']} |")
     for count in args.subscribers:
-        ours = [r["cpu_us_per_delivered"] for r in results
-                if r["label"] == "rtpgate" and r["subscribers"] == count]
         theirs = [r["cpu_us_per_delivered"] for r in results
-                  if r["label"] != "rtpgate" and r["subscribers"] == count]
-        if ours and theirs and all(ours) and all(theirs):
-            ratio = sorted(ours)[len(ours) // 2] / sorted(theirs)[len(theirs) // 2]
-            print(f"N={count}: rtpgate / rtpengine CPU per delivered packet = {ratio:.2f}")
+                  if r["label"] == RTPENGINE and r["subscribers"] == count]
+        for label in ("rtpgate", "rtpgate (Python relay)"):
+            ours = [r["cpu_us_per_delivered"] for r in results
+                    if r["label"] == label and r["subscribers"] == count]
+            if ours and theirs and all(ours) and all(theirs):
+                ratio = sorted(ours)[len(ours) // 2] / sorted(theirs)[len(theirs) // 2]
+                print(f"N={count}: {label} / rtpengine CPU per delivered packet = {ratio:.2f}")
     return 0
 
 

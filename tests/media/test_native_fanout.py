@@ -9,10 +9,12 @@ packets must give the same results through the Python relay.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -21,6 +23,7 @@ from media_packets import rtp
 from rtpgate.counters import Stats
 from rtpgate.media import Learning, Pipeline, Relay, RelayStream
 from rtpgate.media.srtp import SrtpDecrypt, SrtpEncrypt
+from rtpgate.media.stream import LEARNING_DELAY
 from test_native_relay import KEY, SALT, srtp_session
 from test_relay_streams import nothing, recv, udp
 
@@ -220,3 +223,46 @@ async def test_routes_made_again_and_again_keep_no_reference(publication: Public
     assert plain.stream.stats_out.packets == secure.stream.stats_out.packets == 203
     if EXPECT == "1":
         assert native_copies(publication) == 202 * 2
+
+
+async def test_in_the_learning_window_the_native_loop_relays_and_python_confirms_after(
+        publication: Publication) -> None:
+    """``delayed`` learning (the engine's default): while the window after the last signal is
+    open, packets from the address learnt so far take the native path unconfirmed; the first
+    packet after the window goes to Python, which confirms the address, as without the loop.
+    A stranger in the window is learnt (by Python) and relayed from then on."""
+    subscriber = publication.subscribe()
+    publication.publish_to(subscriber)
+    source = publication.source
+    source.configure(learning=Learning.DELAYED)
+    source.signal(time.time() - LEARNING_DELAY + 1.0)  # the window closes in a second
+    for seq in range(5):
+        publication.send(seq)
+        assert (await recv(subscriber.sock))[0] == rtp(seq)
+    assert not source.confirmed and source.endpoint == publication.publisher.getsockname()
+    stranger = udp()
+    publication.sockets.append(stranger)
+    stranger.sendto(rtp(5), source.local)
+    assert (await recv(subscriber.sock))[0] == rtp(5)
+    assert source.endpoint == stranger.getsockname() and not source.confirmed
+    for seq in range(6, 9):
+        stranger.sendto(rtp(seq), source.local)
+        assert (await recv(subscriber.sock))[0] == rtp(seq)
+    copies_in_window = native_copies(publication)
+    await asyncio.sleep(max(0.0, source.signalled + LEARNING_DELAY - time.time()) + 0.05)
+    assert not source.confirmed
+    stranger.sendto(rtp(9), source.local)
+    assert (await recv(subscriber.sock))[0] == rtp(9)
+    assert source.confirmed and source.endpoint == stranger.getsockname()
+    for seq in range(10, 13):
+        stranger.sendto(rtp(seq), source.local)
+        assert (await recv(subscriber.sock))[0] == rtp(seq)
+    publication.send(13)  # the first address, now a stranger: forwarded, not learnt
+    assert (await recv(subscriber.sock))[0] == rtp(13)
+    assert source.endpoint == stranger.getsockname()
+    assert subscriber.stream.stats_out.packets == source.stats_in.packets == 14
+    if EXPECT == "1":
+        # the first packet (new SSRC), the stranger's first, the one after the window and
+        # the last (another source) went to Python
+        assert copies_in_window == 4 + 3
+        assert native_copies(publication) == 14 - 4

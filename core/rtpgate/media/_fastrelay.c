@@ -12,6 +12,9 @@
  * Python handler unchanged, in order.  The counters Python reads (the stream's, the interface's,
  * the server's, last_packet) are updated once per wake-up, before any Python code runs.
  *
+ * A route may start in the "delayed" learning window, from the endpoint learnt so far; it ends
+ * with the window (the route's deadline), when the next packet goes to Python to confirm it.
+ *
  * Publish/subscribe: a route may also name the stream's subscribers (RelayStream.fanout), each
  * with its socket, its party's address and no egress stage or one SRTP stage done by libsrtp.
  * Each packet then goes to every subscriber first (sendto from the subscriber's socket; an SRTP
@@ -58,7 +61,8 @@ static unsigned char scratch[RECV_SIZE + ROOM];
 
 /* attributes of the stream (and its sink) that a route depends on */
 enum { W_ENDPOINT, W_CONFIRMED, W_PIPELINE, W_CONTROL, W_FANOUT, W_RTCP_FANOUT, W_SINK,
-       W_RTCP_MUX, W_LAST_SSRC, W_SINK_ENDPOINT, W_SINK_PIPELINE, W_SINK_SOCK, WATCHED };
+       W_RTCP_MUX, W_LAST_SSRC, W_LEARNED, W_LEARNING, W_SIGNALLED, W_SINK_ENDPOINT,
+       W_SINK_PIPELINE, W_SINK_SOCK, WATCHED };
 static PyObject *watched_names[WATCHED];
 static PyObject *s_packets, *s_bytes, *s_last_packet, *s_read, *s_packet, *s_route,
     *s_recv_failed, *s_send_failed, *s_stage_failed;
@@ -96,6 +100,8 @@ typedef struct {
     Py_ssize_t seen_at[WATCHED];  /* where each is in its object (a slot), or -1 */
     PyObject *sink;           /* the sink stream, while a route is held */
     int route;                /* 1: packets may take the native path */
+    double deadline;          /* until when (wall clock; the learning window of an endpoint
+                                 not confirmed yet, else infinity) */
     struct sockaddr_storage expect;
     struct sockaddr_storage dest;
     socklen_t dest_len;
@@ -394,11 +400,12 @@ static int make_route(Reader *self)
         *sink, *copies;
     int expect_port, dest_port, sink_fd, rtcp_mux;
     unsigned long long in_session, in_call, out_session, out_call;
-    if (!PyArg_ParseTuple(route, "UiOUiipSOKKOKKO!OO!:_native_route", &expect_host,
+    double deadline;
+    if (!PyArg_ParseTuple(route, "UiOUiipSOKKOKKO!OO!d:_native_route", &expect_host,
                           &expect_port, &sink, &dest_host, &dest_port, &sink_fd, &rtcp_mux,
                           &last_ssrc, &in_stage, &in_session, &in_call, &out_stage,
                           &out_session, &out_call, &PyTuple_Type, &counters, &owner,
-                          &PyTuple_Type, &copies)) {
+                          &PyTuple_Type, &copies, &deadline)) {
         Py_DECREF(route);
         return -1;
     }
@@ -433,6 +440,7 @@ static int make_route(Reader *self)
     memcpy(self->ssrc, PyBytes_AS_STRING(last_ssrc), 4);
     self->sink_fd = sink == Py_None ? -1 : sink_fd;
     self->rtcp_mux = rtcp_mux;
+    self->deadline = deadline;
     self->in_session = (void *)(uintptr_t)in_session;
     self->in_call = (srtp_call)(uintptr_t)in_call;
     self->out_session = (void *)(uintptr_t)out_session;
@@ -722,7 +730,7 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
     for (int i = 0; i < received; i++) {
         unsigned char *data = buffers[i];
         int size = (int)rx[i].msg_len;
-        if (!(self->route && size >= 12 && (data[0] & 0xC0) == 0x80
+        if (!(self->route && now <= self->deadline && size >= 12 && (data[0] & 0xC0) == 0x80
               && !(self->rtcp_mux && data[1] >= 192 && data[1] <= 223)
               && memcmp(data + 8, self->ssrc, 4) == 0
               && same_address(&sources[i], &self->expect) && header_fits(data, size))) {
@@ -837,7 +845,8 @@ PyMODINIT_FUNC PyInit__fastrelay(void)
 {
     static const char *names[WATCHED] = {
         "endpoint", "confirmed", "pipeline", "control", "fanout", "rtcp_fanout", "sink",
-        "rtcp_mux", "_last_ssrc", "endpoint", "pipeline", "sock"};
+        "rtcp_mux", "_last_ssrc", "learned", "learning", "signalled", "endpoint", "pipeline",
+        "sock"};
     for (int i = 0; i < WATCHED; i++)
         if ((watched_names[i] = PyUnicode_InternFromString(names[i])) == NULL)
             return NULL;

@@ -6,10 +6,12 @@ off at run time (``RTPGATE_NATIVE_RELAY=0`` in the server's environment), each s
 reader is a ``_fastrelay.Reader`` instead of :meth:`RelayStream.read
 <rtpgate.media.stream.RelayStream.read>`.  The reader asks its stream for a *route*
 (:meth:`RelayStream._native_route <rtpgate.media.stream.RelayStream._native_route>`): RTP from
-the confirmed endpoint, with the SSRC seen last, to a sink with a known endpoint and to each
-subscriber of a published stream, through no stage but SRTP done by libsrtp.  Packets that fit are read with ``recvmmsg``, decrypted and
-encrypted by libsrtp in the session pylibsrtp made (by its address), and sent with
-``sendmmsg``, up to 32 per wake-up; every other datagram goes to
+the confirmed endpoint (or the one learnt so far, until the learning window closes), with the
+SSRC seen last, to a sink with a known endpoint and to each subscriber of a published stream,
+through no stage but SRTP done by libsrtp.  Packets that fit are read with ``recvmmsg``,
+decrypted and encrypted by libsrtp in the session pylibsrtp made (by its address), and sent
+with ``sendmmsg`` (a subscriber's copy with ``sendto``), up to 32 per wake-up; every other
+datagram goes to
 :meth:`RelayStream.packet <rtpgate.media.stream.RelayStream.packet>` in order, and a stream
 without a route is read by the Python loop as before.  So what is relayed, learnt, counted and
 dropped is the same either way (the same tests run both ways: ``tox -e pure`` runs the media

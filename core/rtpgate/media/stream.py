@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import socket
 import time
 from collections.abc import Callable
@@ -442,14 +443,24 @@ class RelayStream:
     def _native_route(self) -> NativeRoute | None:
         """What the native reader may relay without calling Python, as long as the attributes
         it watches stay the same objects (:mod:`rtpgate.media.native`): RTP (not RTCP) from
-        the confirmed endpoint with the SSRC seen last, to a sink with a known endpoint and to
-        each subscriber (:attr:`fanout`), when :meth:`packet` would do nothing else with it
-        than count, run SRTP stages done by libsrtp and send.  ``None``: every packet goes to
-        :meth:`packet`."""
+        the endpoint with the SSRC seen last, to a sink with a known endpoint and to each
+        subscriber (:attr:`fanout`), when :meth:`packet` would do nothing else with it than
+        count, run SRTP stages done by libsrtp and send.  The endpoint is confirmed, or was
+        learnt in the ``delayed`` learning window, which then ends the route (its
+        ``deadline``: after it, the next packet confirms the endpoint in :meth:`_learn`).
+        ``None``: every packet goes to :meth:`packet`."""
         sink, endpoint = self.sink, self.endpoint
-        if (self.rtcp or not self.confirmed or endpoint is None or self.asymmetric
+        if (self.rtcp or endpoint is None or self.asymmetric
                 or self.control is not None or len(self._last_ssrc) != 4
                 or self._relay is None or (sink is None and not self.fanout)):
+            return None
+        if self.confirmed:
+            deadline = math.inf
+        elif (self.learning is Learning.DELAYED and self.advertised is not None
+                and self.learned == endpoint):
+            # _learn for a packet from ``learned`` while waiting changes nothing
+            deadline = self.signalled + LEARNING_DELAY
+        else:
             return None
         ingress = self.pipeline.ingress if self.pipeline is not None else ()
         decrypt = _native_stage(ingress) if len(ingress) <= 1 else None
@@ -474,7 +485,7 @@ class RelayStream:
                     None if sink is None else sink.stats_out,
                     None if sink is None else sink._egress)
         return (endpoint[0], endpoint[1], sink, *forward[:3], self.rtcp_mux, self._last_ssrc,
-                *decrypt, *forward[3:], counters, self.owner, tuple(copies))
+                *decrypt, *forward[3:], counters, self.owner, tuple(copies), deadline)
 
     def _native_target(self) -> NativeRoute | None:
         """``(host, port, socket descriptor, stage, session, function)``: how the native
