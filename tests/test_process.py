@@ -35,7 +35,10 @@ def test_connections_open_at_shutdown_do_not_delay_it(
     idle = [server.connect() for _ in range(10)]
     started = time.monotonic()
     assert server.stop() == 0
-    assert time.monotonic() - started < 3
+    # waiting for the idle connections would last until the test closes them (stop() would
+    # then kill the server and return non-zero); the bound leaves room for a loaded machine,
+    # where stopping two workers alone takes seconds
+    assert time.monotonic() - started < 8
     for sock in idle:
         sock.close()
 
