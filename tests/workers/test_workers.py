@@ -104,6 +104,27 @@ def test_a_duplicate_cookie_is_answered_from_the_owners_cache_wherever_it_lands(
     assert again["warning"] == "Call-ID not found or tags didn't match"
 
 
+@pytest.mark.parametrize("owner", [0, 1])
+def test_a_cookie_reused_with_another_body_gets_the_first_reply_wherever_it_lands(
+        two_workers: ServerProcess, owner: int) -> None:
+    """As one process (rtpengine's cookie cache is keyed by the cookie alone): the offer runs
+    on its call's owner, the cookie hashes to the other worker, and a ``ping`` (no call-id) or
+    a ``delete`` of the call (its owner) with that cookie, landing on either worker, gets the
+    offer's reply and changes nothing."""
+    on = sockets_on(two_workers)
+    call_id = call_id_of(owner)
+    cookie = call_id_of(1 - owner, prefix="cookie").encode()  # hashes to the other worker
+    request = {"command": "offer", "call-id": call_id, "from-tag": "a",
+               "sdp": audio_sdp("a", 50000)}
+    first = on[owner].raw(cookie, request)  # runs where it landed, on the owner
+    assert codec.decode(first)[0]["result"] == "ok"
+    delete = {"command": "delete", "call-id": call_id, "from-tag": "a"}
+    for ng in (on[owner], on[1 - owner]):
+        assert ng.raw(cookie, {"command": "ping"}) == first
+        assert ng.raw(cookie, delete) == first
+    assert on[1 - owner].ng("query", call_id=call_id)["result"] == "ok"  # not deleted
+
+
 def test_list_and_statistics_count_every_workers_calls_once(
         two_workers: ServerProcess) -> None:
     on = sockets_on(two_workers)

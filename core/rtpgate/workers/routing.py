@@ -2,12 +2,13 @@
 that span calls gathered from every worker, and the link requests siblings send here.
 
 A request whose ``call-id`` another worker owns goes to that worker as it came (payload, peer,
-transport, reply limit) with its duplicate key (the ng cookie), and that worker's reply comes
-back.  The reply cache lives with the owner: every keyed request is answered through the
-dispatcher's ``reply_cache`` on the worker that runs it, so a retransmission is answered from
-there wherever it lands.  A command registered with a ``gather`` function runs on every worker
-once and the replies are merged.  Plugins gather their own views with :meth:`Workers.gather`
-(named local functions every worker registers).
+transport, reply limit), and that worker's reply comes back.  The reply cache is kept by key,
+as in one process: a keyed request (the ng cookie) goes first to the worker its key hashes to,
+which answers it from the dispatcher's ``reply_cache`` or runs it (passing it on to the
+call-id's owner when that is another worker) and caches the reply, so a retransmission, even
+one with another body, is answered from there wherever it lands.  A command registered with a
+``gather`` function runs on every worker once and the replies are merged.  Plugins gather
+their own views with :meth:`Workers.gather` (named local functions every worker registers).
 """
 
 from __future__ import annotations
@@ -66,10 +67,20 @@ class Workers:
     async def process(self, dispatcher: NgDispatcher, payload: bytes,
                       peer: tuple[str, int] | None, transport: str, max_reply: int | None,
                       key: bytes | None) -> bytes:
-        """Run ``payload`` where it belongs and return the encoded reply: with its call-id's
-        owner; without a call-id, with the worker its duplicate key hashes to (so a
-        retransmission of a ``ping``, a ``list`` or an undecodable message meets the first
-        one's cached reply wherever it lands), else here."""
+        """Run ``payload`` where it belongs and return the encoded reply.  A keyed request (one
+        with an ng cookie) goes first to the worker its key hashes to, which keeps that key's
+        cached reply: a retransmission, even with another body (as one process answers it),
+        meets the first reply there wherever it lands.  There, or for a request without a key,
+        it runs with its call-id's owner; without a call-id, where it is."""
+        return await self._route(dispatcher, payload, peer, transport, max_reply, key,
+                                 None)
+
+    async def _route(self, dispatcher: NgDispatcher, payload: bytes,
+                     peer: tuple[str, int] | None, transport: str, max_reply: int | None,
+                     key: bytes | None, sender: int | None) -> bytes:
+        """:meth:`process` for a request that landed here (``sender`` ``None``) or that
+        worker ``sender`` sent here: then this worker is its key's worker (keyed) or its
+        call-id's owner (unkeyed)."""
         try:
             decoded: tuple[dict[str, Any], codec.Format] | None = codec.decode(
                 payload, dispatcher.max_items())
@@ -78,49 +89,63 @@ class Workers:
         call_id = None
         if decoded is not None:
             call_id = decoded[0].get("call-id") or _call_id(decoded[0])
-        if isinstance(call_id, str) and call_id:
-            target = owner(call_id, self.count)
-        elif key is not None:
-            target = owner(key.decode("latin-1"), self.count)
-        else:
-            target = self.index
-        if target == self.index:
-            return await self._run_here(dispatcher, payload, peer, transport, max_reply, key,
-                                        decoded)
-        header = {"op": "ng", "peer": list(peer) if peer else None,
-                  "transport": transport, "max_reply": max_reply,
-                  "key": key.decode("latin-1") if key is not None else None}
-        self.forwarded += 1
-        command = decoded[0].get("command") if decoded else None
-        log.debug("worker %d: %s for call-id %s forwarded to worker %d", self.index,
-                  command, call_id, target)
+        runner = owner(call_id, self.count) if isinstance(call_id, str) and call_id else None
+        home = owner(key.decode("latin-1"), self.count) if key is not None else self.index
+        what = (decoded[0].get("command") if decoded else None, call_id)
+
+        async def execute() -> bytes:
+            """Run the request with its call-id's owner (here without one)."""
+            target = self.index if runner is None else runner
+            if target == self.index:
+                return await self._run_here(dispatcher, payload, peer, transport, max_reply,
+                                            decoded)
+            if sender is None or key is None:
+                self._log_forward(what, target, "forwarded")
+            else:  # the key's worker passes it on; the owner runs it without a key
+                self._log_forward(what, target, f"(from worker {sender}) passed")
+            return await self._forward(target, payload, peer, transport, max_reply, None)
+
         try:
-            return await self.link.ask(target, header, payload)
-        except WorkerUnavailable as exc:
-            log.warning("worker %d is unavailable: %s", target, exc)
+            cache = dispatcher.reply_cache
+            if key is None or cache is None:
+                return await execute()
+            if home == self.index:
+                return await cache.run(key, execute)
+            # the key's worker keeps its reply: it runs it, or passes it on to the owner
+            self._log_forward(what, home, "forwarded" if home == runner else
+                              "sent for its cookie")
+            return await self._forward(home, payload, peer, transport, max_reply, key)
+        except WorkerUnavailable as exc:  # not cached: a retransmission tries again
+            log.warning("a worker is unavailable: %s", exc)
             return codec.encode({"result": "error", "error-reason": "Call's worker unavailable"},
                                 decoded[1] if decoded else "bencode")
 
+    def _log_forward(self, what: tuple[Any, Any], target: int, how: str) -> None:
+        command, call_id = what
+        log.debug("worker %d: %s for call-id %s %s to worker %d", self.index, command,
+                  call_id, how, target)
+
+    async def _forward(self, target: int, payload: bytes, peer: tuple[str, int] | None,
+                       transport: str, max_reply: int | None, key: bytes | None) -> bytes:
+        """Worker ``target``'s reply to ``payload`` (:class:`WorkerUnavailable` if none)."""
+        header = {"op": "ng", "sender": self.index, "peer": list(peer) if peer else None,
+                  "transport": transport, "max_reply": max_reply,
+                  "key": key.decode("latin-1") if key is not None else None}
+        self.forwarded += 1
+        return await self.link.ask(target, header, payload)
+
     async def _run_here(self, dispatcher: NgDispatcher, payload: bytes,
                         peer: tuple[str, int] | None, transport: str, max_reply: int | None,
-                        key: bytes | None,
                         decoded: tuple[dict[str, Any], codec.Format] | None) -> bytes:
-        """Run on this worker, through the reply cache when keyed; a command spanning calls
-        gathers from every worker."""
+        """Run on this worker; a command spanning calls gathers from every worker."""
         command = None
         if decoded is not None:
             name = decoded[0].get("command")
             command = dispatcher.command(name) if isinstance(name, str) else None
-
-        def compute() -> Awaitable[bytes]:
-            if command is not None and command.gather is not None and decoded is not None:
-                return self._gather_ng(dispatcher, command.gather, payload, decoded[0],
-                                       decoded[1], peer, transport, max_reply)
-            return dispatcher.run_local(payload, peer, transport, max_reply, decoded)
-        cache = dispatcher.reply_cache
-        if key is None or cache is None:
-            return await compute()
-        return await cache.run(key, compute)
+        if command is not None and command.gather is not None and decoded is not None:
+            return await self._gather_ng(dispatcher, command.gather, payload, decoded[0],
+                                         decoded[1], peer, transport, max_reply)
+        return await dispatcher.run_local(payload, peer, transport, max_reply, decoded)
 
     async def _gather_ng(self, dispatcher: NgDispatcher,
                          merge: Callable[[list[dict[str, Any]], dict[str, Any]],
@@ -193,12 +218,7 @@ class Workers:
             self.received += 1
             log.debug("worker %d: a request forwarded by a sibling runs here", self.index)
             key = header.get("key")
-            try:
-                decoded: tuple[dict[str, Any], codec.Format] | None = codec.decode(
-                    body, dispatcher.max_items())
-            except codec.DecodeError:
-                decoded = None
-            return await self._run_here(dispatcher, body, peer, transport,
-                                        header.get("max_reply"),
-                                        key.encode("latin-1") if key else None, decoded)
+            return await self._route(dispatcher, body, peer, transport, header.get("max_reply"),
+                                     key.encode("latin-1") if key else None,
+                                     int(header.get("sender", -1)))
         raise ValueError(f"unknown worker link request {op!r}")
