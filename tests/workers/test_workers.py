@@ -146,6 +146,22 @@ def test_list_and_statistics_count_every_workers_calls_once(
     assert totals["managedsessions"] == 5
 
 
+def test_list_gives_every_workers_calls_in_creation_order(
+        two_workers: ServerProcess) -> None:
+    """As one process lists them (oldest first, the limit keeping the oldest), whichever
+    worker owns each call and wherever the list lands."""
+    on = sockets_on(two_workers)
+    calls = [call_id_of(w) for w in (1, 0, 0, 1, 0)]
+    for call_id in calls:
+        offer(on[0], call_id)
+    for ng in on.values():
+        assert ng.ng("list")["calls"] == calls
+        assert ng.ng("list", limit=2)["calls"] == calls[:2]
+        assert ng.ng("list", limit="4")["calls"] == calls[:4]
+        assert ng.ng("list", limit=-1) == {"result": "error",
+                                           "error-reason": "invalid limit, must be >= 0"}
+
+
 def test_ng_over_http_is_routed_too(two_workers: ServerProcess) -> None:
     calls = [call_id_of(w) for w in (0, 1, 0, 1)]
     for call_id in calls:  # a fresh connection each: they land on either worker

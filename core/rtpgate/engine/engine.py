@@ -117,6 +117,11 @@ class Engine:
     def call(self, call_id: str) -> Call | None:
         return self.by_id.get(call_id)
 
+    @property
+    def sharded(self) -> bool:
+        """Other workers own some call-ids (``--num-threads`` above one, :attr:`owns` set)."""
+        return self.owns is not _every_call
+
     def sessions(self) -> tuple[int, int]:
         """(own, foreign) calls now, deletion-marked ones included as rtpengine counts them."""
         foreign = sum(1 for call in self.by_id.values() if call.foreign)

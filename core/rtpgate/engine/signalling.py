@@ -324,15 +324,25 @@ def list_calls(engine: Engine, request: ListRequest) -> Reply:
         if len(calls) >= limit:
             break
         calls.append(call_id)
-    return {"calls": calls}
+    reply: Reply = {"calls": calls}
+    if engine.sharded:  # for merge_lists, which takes them out again
+        reply[LIST_CREATED] = [int(engine.by_id[c].created * 1e6) for c in calls]
+    return reply
+
+
+#: A worker's part of a gathered ``list``: when each of its calls was made (microseconds).
+LIST_CREATED = "rtpgate-created-us"
 
 
 def merge_lists(replies: list[Reply], request: dict[str, Any]) -> Reply:
-    """``list`` from every worker: their call-ids (each worker lists only its own), up to the
-    request's limit."""
+    """``list`` from every worker (each lists only its own calls, the oldest first): all their
+    call-ids in creation order as one process lists them, up to the request's limit."""
     limit = _limit(request.get("limit"))
-    calls = [call_id for reply in replies for call_id in reply.get("calls", [])]
-    return {"calls": calls[:max(limit, 0)]}
+    made = sorted((created, index, position, call_id)
+                  for index, reply in enumerate(replies)
+                  for position, (call_id, created) in enumerate(zip(
+                      reply.get("calls", []), reply.get(LIST_CREATED, []), strict=True)))
+    return {"calls": [call_id for *_, call_id in made][:max(limit, 0)]}
 
 
 def _limit(value: Any) -> int:

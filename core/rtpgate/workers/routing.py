@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..ngcommands import codec
+from ..ngcommands.dispatch import reply_too_large
 from .link import Link, WorkerUnavailable
 from .shard import WorkerSpec, owner
 
@@ -161,14 +162,15 @@ class Workers:
         for answer in await self.link.ask_all(header, payload):
             if isinstance(answer, bytes):
                 replies.append(codec.decode(answer)[0])
-        if any(r.get("result") == "error" for r in replies):
-            return mine
+        errors = [r for r in replies if r.get("result") == "error"]
+        if errors:  # this worker's own, else a sibling's (parts are for merging only)
+            return mine if errors[0] is replies[0] else codec.encode(errors[0], fmt)
         merged = merge(replies, request)
         merged["result"] = merged.pop("result", replies[0].get("result", "ok"))  # last
         encoded = codec.encode(merged, fmt)
         if max_reply is not None and len(encoded) > max_reply:
-            return await dispatcher.run_local(payload, peer, transport, max_reply,
-                                              (request, fmt))
+            return codec.encode({"result": "error",
+                                 "error-reason": reply_too_large(len(encoded))}, fmt)
         return encoded
 
     # ------------------------------------------------------------------ gathered views
