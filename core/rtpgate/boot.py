@@ -16,7 +16,7 @@ from .ngcommands.dispatch import NgDispatcher
 from .options import Option
 from .plugins import PluginHost
 from .runtime import Runtime
-from .workers import totals
+from .workers import load, totals
 from .workers.routing import Workers
 from .workers.shard import WorkerSpec
 
@@ -99,4 +99,5 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
             runtime.engine.instance_id = spec.instance_id
         runtime.workers.dispatcher = runtime.ng
         totals.register(runtime)
+        load.register(runtime)
     return runtime, loaded.ignored

@@ -162,6 +162,29 @@ def test_list_gives_every_workers_calls_in_creation_order(
                                            "error-reason": "invalid limit, must be >= 0"}
 
 
+def test_max_sessions_counts_every_workers_calls(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """``--max-sessions=2`` admits two calls in all, not two per worker."""
+    server = rtpgate_server(*LISTENERS, *ARGS, "--max-sessions=2")
+    on = sockets_on(server)
+    first, second = call_id_of(0), call_id_of(1)
+    offer(on[1], first)
+    offer(on[0], second)
+    for ng in on.values():
+        for owner in (0, 1):
+            refused = ng.ng("offer", call_id=call_id_of(owner), from_tag="a",
+                            sdp=audio_sdp("a", 50000), supports=["load limit"])
+            assert refused == {"result": "load limit",
+                               "message": "Parallel session limit reached"}
+    assert on[1].ng("offer", call_id=first, from_tag="a",  # a running call renegotiates
+                    sdp=audio_sdp("a", 50004))["result"] == "ok"
+    assert on[1].ng("delete", call_id=first, from_tag="a")["result"] == "ok"
+    offer(on[1], call_id_of(0))  # room again, on either worker
+    assert on[0].ng("offer", call_id=call_id_of(1), from_tag="a",
+                    sdp=audio_sdp("a", 50000))["error-reason"] == (
+                        "Parallel session limit reached")
+
+
 def test_ng_over_http_is_routed_too(two_workers: ServerProcess) -> None:
     calls = [call_id_of(w) for w in (0, 1, 0, 1)]
     for call_id in calls:  # a fresh connection each: they land on either worker

@@ -45,8 +45,18 @@ def _handler(fn: Callable[[Engine, Any], Reply]) -> Handler:
     return handle
 
 
+async def _count_siblings(engine: Engine, call_id: str | None) -> None:
+    """Before a new call is checked against the load limits, with several workers: the other
+    workers' calls and bandwidth (set here, read by the synchronous handler right after)."""
+    if (engine.siblings_load is not None and (call_id or "") not in engine.by_id
+            and engine.load.counts_siblings(engine.settings)):
+        engine.load.siblings = await engine.siblings_load()
+
+
 async def _offer(request: OfferRequest, ctx: NgContext) -> Reply:
-    return signalling.offer_answer(_engine(ctx), request, ctx.peer, OFFER, ctx.max_reply)
+    engine = _engine(ctx)
+    await _count_siblings(engine, request.call_id)
+    return signalling.offer_answer(engine, request, ctx.peer, OFFER, ctx.max_reply)
 
 
 async def _answer(request: AnswerRequest, ctx: NgContext) -> Reply:
@@ -54,7 +64,9 @@ async def _answer(request: AnswerRequest, ctx: NgContext) -> Reply:
 
 
 async def _publish(request: PublishRequest, ctx: NgContext) -> Reply:
-    return pubsub.publish(_engine(ctx), request, ctx.peer)
+    engine = _engine(ctx)
+    await _count_siblings(engine, request.call_id)
+    return pubsub.publish(engine, request, ctx.peer)
 
 
 def _rec(action: str) -> Handler:

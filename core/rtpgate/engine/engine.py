@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,9 @@ class Engine:
         #: Whether this process owns a call-id: with several workers (``--num-threads``) only
         #: those hashing to it, which is what a persistence plugin restores here.
         self.owns: Callable[[str], bool] = _every_call
+        #: With several workers: the other workers' own calls and bandwidth, asked before a
+        #: new call is admitted (:mod:`rtpgate.workers.load`); ``None`` with one worker.
+        self.siblings_load: Callable[[], Awaitable[tuple[int, float]]] | None = None
         #: This process's loop-protection marker (``a=rtpengine:<id>``).
         self.instance_id = secrets.token_hex(6)
         #: The DTLS certificate of every DTLS-SRTP stream (``a=fingerprint``), made at startup.

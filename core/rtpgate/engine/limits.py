@@ -44,6 +44,14 @@ class LoadMonitor:
         self._at = time.monotonic()
         #: Set by a graceful stop (:mod:`rtpgate.drain`): every new call is refused.
         self.draining = False
+        #: The other workers' own calls and relayed bytes per second, with several workers:
+        #: asked for just before a new call is checked (:mod:`rtpgate.workers.load`).
+        self.siblings: tuple[int, float] = (0, 0.0)
+
+    @staticmethod
+    def counts_siblings(settings: EngineSettings) -> bool:
+        """Whether a limit that counts every worker's calls or bandwidth is set."""
+        return settings.max_sessions >= 0 or settings.max_bandwidth > 0
 
     def sample(self, relayed_bytes: int) -> None:
         now = time.monotonic()
@@ -59,16 +67,18 @@ class LoadMonitor:
         self._at = now
 
     def refusal(self, settings: EngineSettings, own_sessions: int) -> str | None:
-        """The message refusing a new call now, or None."""
+        """The message refusing a new call now, or None (``own_sessions``: this worker's)."""
         if self.draining:
             return DRAINING
         max_sessions = settings.max_sessions
-        if max_sessions >= 0 and own_sessions >= max_sessions:
+        other_sessions, other_bandwidth = self.siblings
+        if max_sessions >= 0 and own_sessions + other_sessions >= max_sessions:
             return SESSIONS
         if settings.max_cpu > 0 and self.cpu_percent > settings.max_cpu:
             return CPU
         if settings.max_load > 0 and os.getloadavg()[0] > settings.max_load:
             return LOAD
-        if settings.max_bandwidth > 0 and self.bytes_per_second > settings.max_bandwidth:
+        if (settings.max_bandwidth > 0
+                and self.bytes_per_second + other_bandwidth > settings.max_bandwidth):
             return BANDWIDTH
         return None
