@@ -7,7 +7,7 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 
-from . import __version__
+from . import __version__, drain
 from .config import ConfigError, load_settings, prescan
 from .engine import Engine
 from .engine.interfaces import InterfaceError
@@ -100,4 +100,5 @@ def boot(argv: Sequence[str], env: Mapping[str, str] | None = None,
         runtime.workers.dispatcher = runtime.ng
         totals.register(runtime)
         load.register(runtime)
+        drain.register(runtime)
     return runtime, loaded.ignored

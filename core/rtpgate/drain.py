@@ -6,6 +6,10 @@ refused (as a load limit, so a SIP proxy tries another media proxy), and the ser
 soon as no own call is left (deleted calls waiting out ``delete-delay`` do not count), when the
 deadline passes, or at a second stop signal.  ``terminate all`` on the CLI ends the wait.
 rtpengine itself stops at once; 0, the default, does that too.
+
+With several workers each worker drains, and what it waits for is every worker's running calls
+(:func:`running_everywhere`), so all keep serving (listeners, the link to their siblings) until
+the last call anywhere ends, as one process does, and then stop together.
 """
 
 from __future__ import annotations
@@ -19,9 +23,28 @@ from .runtime import Runtime
 log = logging.getLogger("rtpgate.server")
 
 
+#: The name of a worker's running calls among the workers' gathered views.
+GATHER_NAME = "drain.running"
+
+
 def running_calls(runtime: Runtime) -> int:
-    """Own calls not yet deleted: what a drain waits for."""
+    """Own calls not yet deleted: what a drain waits for (this worker's)."""
     return sum(1 for call in runtime.engine.calls() if not call.deletion_mark and not call.foreign)
+
+
+def register(runtime: Runtime) -> None:
+    """Let the siblings count this worker's running calls (several workers)."""
+    if runtime.workers is not None:
+        async def part(_argument: object) -> int:
+            return running_calls(runtime)
+        runtime.workers.register(GATHER_NAME, part)
+
+
+async def running_everywhere(runtime: Runtime) -> int:
+    """:func:`running_calls` of every worker added up (a sibling that has stopped counts 0)."""
+    if runtime.workers is None:
+        return running_calls(runtime)
+    return sum(int(part) for part in await runtime.workers.gather(GATHER_NAME))
 
 
 async def drain(runtime: Runtime, deadline: float, signals: asyncio.Queue[int]) -> None:
@@ -31,7 +54,7 @@ async def drain(runtime: Runtime, deadline: float, signals: asyncio.Queue[int]) 
     runtime.engine.load.draining = True
     end = loop.time() + deadline
     logged = -1
-    while (left := running_calls(runtime)) > 0:
+    while (left := await running_everywhere(runtime)) > 0:
         remaining = end - loop.time()
         if remaining <= 0:
             log.warning("shutdown deadline (%s s) reached with %d call(s) still running",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from . import logsetup, sdnotify
 from .config import CoreSettings
-from .drain import drain, running_calls
+from .drain import drain, running_everywhere
 from .protocol import DatagramListener, Protocol, Transport
 from .runtime import Runtime
 
@@ -168,7 +168,7 @@ async def serve(server: Server, stop_signals: Sequence[int] = (signal.SIGTERM, s
     await signals.get()
     sdnotify.stopping("shutting down")
     deadline = server.runtime.settings.view(CoreSettings).shutdown_deadline
-    if deadline > 0 and running_calls(server.runtime):
+    if deadline > 0 and await running_everywhere(server.runtime):
         await drain(server.runtime, deadline, signals)
     log.log(25, "shutting down")
     for sig in (*stop_signals, signal.SIGHUP):
