@@ -157,7 +157,6 @@ class CodecChain:
         self._next_in: int | None = None
         self._fifo_ticks = 0
         self._origin: int | None = None
-        self._marker = True
         self.errors = 0
         self.packets_in = 0
         self.packets_out = 0
@@ -352,7 +351,6 @@ class CodecChain:
             self._fifo.read(self._fifo.samples)  # drop the remainder before the gap
             self._encoded = b""
             self._amr_frames = []
-            self._marker = True
         self._fifo_ticks = ticks
 
     def _drain(self) -> list[bytes]:
@@ -369,9 +367,7 @@ class CodecChain:
                     bytes(frame.planes[0])[:self._chunk * 2 * self._out_channels],
                     self._silence):
                 self.packets_out += 1
-                out.append(self.stream.packet(ticks, self._cn_payload, self._marker,
-                                              pt=self._cn_pt))
-                self._marker = False
+                out.append(self.stream.packet(ticks, self._cn_payload, pt=self._cn_pt))
                 continue
             if self._changer is not None:  # libopencore reads the bitrate at each frame
                 self._encoder.bit_rate = self._changer.next_frame(self._encoder.bit_rate or 0)
@@ -401,6 +397,6 @@ class CodecChain:
                 out += [self._send(ticks, payload) for payload in payloads]
 
     def _send(self, ticks: int, payload: bytes) -> bytes:
+        """A packet of transcoded audio (no marker bit, as rtpengine's)."""
         self.packets_out += 1
-        marker, self._marker = self._marker, False
-        return self.stream.packet(ticks, payload, marker)
+        return self.stream.packet(ticks, payload)

@@ -50,7 +50,8 @@ def parse(data: bytes) -> RtpPacket:
 
 class OutputStream:
     """rtpgate's own RTP stream towards one party: a random SSRC, sequence number and
-    timestamp origin (RFC 3550 5.1), and what the sender report counts."""
+    timestamp origin (RFC 3550 5.1; the transcoding stage sets the sequence number and the
+    origin from the sender's, as rtpengine does), and what the sender report counts."""
 
     def __init__(self, pt: int, clock: int) -> None:
         self.pt = pt

@@ -15,6 +15,16 @@ last with the end bit. Where the receiver has telephone-event at another clock r
 (telephone-event/48000 beside an added opus), the sender's events are translated: the
 timestamp of their audio on rtpgate's stream, the duration scaled, the receiver's payload type.
 
+Sequence numbers and timestamps follow the sender's, as rtpengine's (its ``seq_diff`` and
+``first_ts``): a packet made from the sender's packet N goes out as N plus a difference that
+grows by one for each packet made and shrinks by one for each packet taken in (so a packet in,
+a packet out keeps the sender's numbers; a packet dropped, or two made of one, moves them on
+contiguously); a new sender SSRC, or a jump back or of more than 256, moves the difference so
+that the output stays contiguous. Timestamps start at the sender's first (the audio's position
+scaled to the output clock from there). Transcoded audio has no marker bit. With
+``--dtx-delay`` (packets made later, from the DTX buffer's timer) the output numbers itself
+contiguously instead.
+
 A pipeline stage returns one packet per packet it gets; when a chain has more than one ready
 (an output ptime shorter than the input's: 30 ms in, 20 or 10 ms out), the first is returned
 and the rest are sent one output ptime apart from the peer's relay stream (through its egress
@@ -70,6 +80,13 @@ class TranscodeStage:
         self._dtx: DtxBuffer[tuple[str, RtpPacket]] | None = None
         self._dtx_chain: CodecChain | None = None
         self._streams: dict[int, OutputStream] = {}
+        #: rtpengine's sequencing (see the module): the difference, the sender's last (SSRC,
+        #: sequence number), the output's first sequence number for the packet being taken in,
+        #: and the sender's first timestamp (None: nothing taken in yet).
+        self._seq_diff = 0
+        self._last_in: tuple[int, int] | None = None
+        self._seq_start: int | None = None
+        self._first_ts: int | None = None
         self._chains: dict[int, CodecChain] = {}
         self._backlog: deque[bytes] = deque()
         #: RFC 4733 event being played in-band: (its timestamp, ticks made so far, ended)
@@ -90,6 +107,10 @@ class TranscodeStage:
         if out is None:
             out = OutputStream(pt, clock)
             out.ssrc, out.seq = stream.ssrc, stream.seq
+            if self._seq_start is not None:
+                out.seq = self._seq_start
+            if self._first_ts is not None:
+                out.ts_base = out.last_ts = self._first_ts
             self._streams[pt] = out
         return out
 
@@ -133,6 +154,48 @@ class TranscodeStage:
             packet = parse(data)
         except MalformedRtp:
             return self._bad()
+        if self._cn.dtx_delay_ms and self._send is not None:
+            return self._route(packet, route, pt)
+        self._follow(packet)
+        try:
+            return self._route(packet, route, pt)
+        finally:
+            self._followed(packet)
+
+    def _follow(self, packet: RtpPacket) -> None:
+        """Before ``packet`` is taken in: the output's sequence number for what it makes."""
+        if self._first_ts is None:
+            self._first_ts = packet.timestamp
+        last = self._last_in
+        start = (packet.seq + self._seq_diff) & 0xFFFF
+        if last is not None and (last[0] != packet.ssrc
+                                 or not 0 < (packet.seq - last[1]) & 0xFFFF <= 0x100):
+            start = self._next_seq(start)  # a new stream or a jump: carry on contiguously
+        self._last_in = (packet.ssrc, packet.seq)
+        self._seq_start = start
+        for stream in self._streams.values():
+            stream.seq = start
+
+    def _next_seq(self, default: int) -> int:
+        """The sequence number the output would use next (``default`` before any)."""
+        stream = next(iter(self._streams.values()), None)
+        return stream.seq if stream is not None and stream.packets else default
+
+    def _followed(self, packet: RtpPacket) -> None:
+        """After ``packet`` was taken in: the difference moved by what it made, less one."""
+        start = self._seq_start
+        self._seq_start = None
+        if start is None:
+            return
+        made = max(((stream.seq - start) & 0xFFFF for stream in self._streams.values()),
+                   default=0)
+        following = (start + made) & 0xFFFF
+        for stream in self._streams.values():
+            stream.seq = following
+        self._seq_diff = (following - packet.seq - 1) & 0xFFFF
+
+    def _route(self, packet: RtpPacket, route: Route, pt: int) -> bytes | None:
+        """``packet`` (parsed) passed on, translated, held, played or transcoded."""
         if route.action == "pass":
             assert route.target is not None
             return self._passed(packet, route.target.pt)

@@ -512,3 +512,32 @@ def test_ptime_of_a_codec_transcode_spec(server: ServerProcess, answer_ptime: st
     assert {b - a for a, b in itertools.pairwise(stamps)} == {8 * ms}
     assert abs(dominant(decode("PCMU/8000", got)[800:], 8000) - 1000) <= 20
     ng(server, "delete", **{"call-id": call_id})
+
+
+def test_transcoded_packets_keep_the_senders_numbers(server: ServerProcess) -> None:
+    """As rtpengine's: a PCMU packet transcoded to PCMA goes out with the sender's sequence
+    number and timestamp (its own SSRC) and no marker bit; a lost packet leaves its gap; a
+    new sender SSRC with other numbers continues the output contiguously."""
+    caller, callee = party(), party()
+    call_id, _from_callee, from_caller = call(
+        server, caller, callee, ("0", "a=rtpmap:0 PCMU/8000\r\n"),
+        ("8", "a=rtpmap:8 PCMA/8000\r\n"), codec={"transcode": ["PCMA"]})
+
+    def pcmu(seq: int, ts: int, ssrc: int = 0x1234, marker: bool = False) -> bytes:
+        return struct.pack("!BBHII", 0x80, (0x80 if marker else 0), seq & 0xFFFF, ts, ssrc) + \
+            b"\xff" * 160
+
+    sent = [pcmu(65530 + n, 3000 + 160 * n, marker=n == 0) for n in range(10)]
+    del sent[5]  # lost on the way in
+    got = exchange(caller, from_caller, sent, callee)
+    heads = [header(p) for p in got]
+    assert [(pt, seq, ts) for pt, seq, ts, _ in heads] == \
+        [(8, (65530 + n) & 0xFFFF, 3000 + 160 * n) for n in range(10) if n != 5]
+    assert len({ssrc for *_, ssrc in heads}) == 1 and heads[0][3] != 0x1234
+    assert not any(p[1] & 0x80 for p in got)
+    # the sender restarts: another SSRC, other numbers; the output carries on from its last
+    got = exchange(caller, from_caller, [pcmu(100 + n, 90000 + 160 * n, 0x5678)
+                                         for n in range(3)], callee)
+    assert [header(p)[1] for p in got] == [(65530 + 10 + n) & 0xFFFF for n in range(3)]
+    assert {header(p)[3] for p in got} == {heads[0][3]}
+    ng(server, "delete", **{"call-id": call_id})
