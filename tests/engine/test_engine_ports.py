@@ -151,9 +151,9 @@ def test_ten_thousand_cycles_leave_nothing(rtpgate_server: Callable[..., ServerP
     ng(server, {"command": "ping"})
     fds, ports = open_fds(server), ports_in_use(server)
     out = subprocess.run([sys.executable, str(shared_file(NGLOAD)), "--transport", "http", "--port",
-                          str(server.port()), "--concurrency", "8", "--duration", "120",
+                          str(server.port()), "--concurrency", "8", "--duration", "420",
                           "--max-calls", "10000", "--json"],
-                         capture_output=True, text=True, timeout=400)
+                         capture_output=True, text=True, timeout=500)
     assert out.returncode == 0, out.stdout + out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["errors"] == 0 and summary["calls"] >= 10_000, summary
