@@ -22,8 +22,8 @@ a packet out keeps the sender's numbers; a packet dropped, or two made of one, m
 contiguously); a new sender SSRC, or a jump back or of more than 256, moves the difference so
 that the output stays contiguous. Timestamps start at the sender's first (the audio's position
 scaled to the output clock from there). Transcoded audio has no marker bit. With
-``--dtx-delay`` (packets made later, from the DTX buffer's timer) the output numbers itself
-contiguously instead.
+``--dtx-delay`` a packet is numbered when the DTX buffer's timer takes it, and a packet time
+the timer fills stands for the sender's next sequence number.
 
 A pipeline stage returns one packet per packet it gets; when a chain has more than one ready
 (an output ptime shorter than the input's: 30 ms in, 20 or 10 ms out), the first is returned
@@ -155,7 +155,7 @@ class TranscodeStage:
         except MalformedRtp:
             return self._bad()
         if self._cn.dtx_delay_ms and self._send is not None:
-            return self._route(packet, route, pt)
+            return self._route(packet, route, pt)  # numbered when its turn comes (_take)
         self._follow(packet)
         try:
             return self._route(packet, route, pt)
@@ -172,6 +172,9 @@ class TranscodeStage:
                                  or not 0 < (packet.seq - last[1]) & 0xFFFF <= 0x100):
             start = self._next_seq(start)  # a new stream or a jump: carry on contiguously
         self._last_in = (packet.ssrc, packet.seq)
+        self._begin(start)
+
+    def _begin(self, start: int) -> None:
         self._seq_start = start
         for stream in self._streams.values():
             stream.seq = start
@@ -183,6 +186,9 @@ class TranscodeStage:
 
     def _followed(self, packet: RtpPacket) -> None:
         """After ``packet`` was taken in: the difference moved by what it made, less one."""
+        self._end(packet.seq)
+
+    def _end(self, last_seq: int) -> None:
         start = self._seq_start
         self._seq_start = None
         if start is None:
@@ -192,7 +198,7 @@ class TranscodeStage:
         following = (start + made) & 0xFFFF
         for stream in self._streams.values():
             stream.seq = following
-        self._seq_diff = (following - packet.seq - 1) & 0xFFFF
+        self._seq_diff = (following - last_seq - 1) & 0xFFFF
 
     def _route(self, packet: RtpPacket, route: Route, pt: int) -> bytes | None:
         """``packet`` (parsed) passed on, translated, held, played or transcoded."""
@@ -260,12 +266,14 @@ class TranscodeStage:
         """A packet whose turn came in the DTX buffer: processed, and what it made sent."""
         action, packet = item
         ms = 0
+        self._follow(packet)
         if action == "tone":
             self._tone(packet)
         elif action == "cn":
             self._comfort_noise(packet)
         else:
             ms = self._transcode(packet)
+        self._followed(packet)
         self._release()
         return ms
 
@@ -275,10 +283,17 @@ class TranscodeStage:
         chain = self._dtx_chain
         if chain is None:
             return
+        last = self._last_in
+        if last is not None:  # numbered as the sender's next packet, which it stands for
+            seq = (last[1] + 1) & 0xFFFF
+            self._last_in = (last[0], seq)
+            self._begin(self._next_seq((seq + self._seq_diff) & 0xFFFF))
         if chain.amr_in and not self._cn.amr_dtx_cn:
             self._backlog.extend(chain.conceal(timestamp, ms))
         else:
             self._backlog.extend(chain.noise(timestamp, self._cn.dtx_noise or None, ms))
+        if last is not None:
+            self._end((last[1] + 1) & 0xFFFF)
         self._release()
 
     def _release(self) -> None:

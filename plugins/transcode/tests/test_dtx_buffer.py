@@ -56,7 +56,7 @@ def test_gap_filled_on_a_steady_contiguous_stream(
     for 600 ms, then 400 ms more (its timestamps running on through the gap).  Every packet
     leaves about the delay after it came; the gap reaches the callee as silence a packet every
     20 ms; sequence numbers and timestamps are contiguous throughout (no jump where the sender
-    came back) and the tone after the gap is the tone."""
+    came back), starting at the sender's, and the tone after the gap is the tone."""
     server = rtpgate_server("--delete-delay=0", "--dtx-delay=60")
     caller, callee = party(), party()
     call_id, _, to = call(server, caller, callee, PCMA, G722, codec={"transcode": ["G722"]})
@@ -68,6 +68,8 @@ def test_gap_filled_on_a_steady_contiguous_stream(
     assert len(packets) >= 70, len(packets)
     assert {header(p)[0] for p in packets} == {9}
     contiguous(packets)
+    # numbered as rtpengine numbers them: the sender's sequence number and timestamp
+    assert header(packets[0])[1:3] == header(sent[0])[1:3]
     assert got[0][0] >= 0.05, got[0][0]  # held back by the delay (rtpengine's buffer)
     audio = decode("G722/8000", packets[:64])
     loud = [level_db(audio[n * 320:(n + 1) * 320]) > -30 for n in range(64)]
