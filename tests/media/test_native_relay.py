@@ -9,7 +9,9 @@ native reader's own counters check that it is (or is not) in use as the environm
 from __future__ import annotations
 
 import os
+import socket
 import time
+from collections.abc import Callable
 
 import pylibsrtp
 import pytest
@@ -235,3 +237,34 @@ async def test_closed_stream_relays_nothing(call: Call) -> None:
     call.send_a(rtp(1))
     await nothing(call.bob)
     assert call.a.drops.unrouted == 1
+
+
+class _ReadOnly:
+    """What the native reader may call on its stream when it must not route: read only."""
+
+    def __init__(self) -> None:
+        self.read_data: list[bytes] = []
+
+    def read(self, recvfrom: Callable[[int], tuple[bytes, object]]) -> None:
+        self.read_data.append(recvfrom(4096)[0])
+
+    def _native_route(self) -> None:
+        raise AssertionError("a socket that is not IP was given a native route")
+
+
+def test_a_socket_that_is_not_ip_is_read_by_python() -> None:
+    """Under an LD_PRELOAD that swaps the relay's sockets for AF_UNIX ones (rtpengine's
+    autotest harness), recvmmsg and sendmmsg would see the addresses that library translates
+    for Python's recvfrom and sendto: such a socket is read by the stream's Python ``read``."""
+    if not native.built():
+        pytest.skip("the native read loop is not built here")
+    assert native.Reader is not None
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with left, right:
+        stream = _ReadOnly()
+        reader = native.Reader(right.fileno(), stream, right.recvfrom)
+        for seq in range(3):
+            left.send(rtp(seq))
+            reader()
+        assert stream.read_data == [rtp(seq) for seq in range(3)]
+        assert (reader.native_packets, reader.handed_packets, reader.routed) == (0, 0, False)

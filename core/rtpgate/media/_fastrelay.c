@@ -94,6 +94,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     int fd;
+    int inet;                 /* fd is really an IPv4/IPv6 socket (else: never a route) */
     PyObject *stream;
     PyObject *recvfrom;
     PyObject *seen[WATCHED];  /* the attributes the route was made from (NULL: none made) */
@@ -121,6 +122,19 @@ typedef struct {
     /* for tests and statistics: what took which path */
     unsigned long long native_packets, handed_packets, native_copies;
 } Reader;
+
+/* 1 if ``fd`` is an IPv4 or IPv6 socket as the kernel sees it.  Not so under an LD_PRELOAD
+ * that swaps sockets for AF_UNIX ones (rtpengine's test harness): that library translates the
+ * addresses of the calls Python makes (recvfrom, sendto) but not of recvmmsg/sendmmsg, so such
+ * a socket is read and written by Python only. */
+static int inet_socket(int fd)
+{
+    int domain = 0;
+    socklen_t size = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) != 0)
+        return 0;
+    return domain == AF_INET || domain == AF_INET6;
+}
 
 static void drop_copies(Reader *self)
 {
@@ -201,6 +215,7 @@ static int Reader_init(Reader *self, PyObject *args, PyObject *kwargs)
         return -1;
     Reader_clear(self);
     self->fd = fd;
+    self->inet = inet_socket(fd);
     Py_INCREF(stream);
     self->stream = stream;
     Py_INCREF(recvfrom);
@@ -358,6 +373,8 @@ static int make_copy(Copy *copy, PyObject *entry)
         return 0;  /* skipped until its endpoint is known (a change of the route) */
     if (parse_address(host, port, &copy->dest, &copy->dest_len) != 0)
         return PyErr_Occurred() ? -1 : 1;
+    if (!inet_socket(fd))
+        return 1;
     copy->fd = fd;
     copy->session = (void *)(uintptr_t)session;
     copy->call = (srtp_call)(uintptr_t)call;
@@ -413,7 +430,8 @@ static int make_route(Reader *self)
     if (PyBytes_GET_SIZE(last_ssrc) != 4 || PyTuple_GET_SIZE(counters) != COUNTERS
         || parse_address(expect_host, expect_port, &self->expect, &expect_len) != 0
         || (sink != Py_None
-            && parse_address(dest_host, dest_port, &self->dest, &self->dest_len) != 0)) {
+            && (parse_address(dest_host, dest_port, &self->dest, &self->dest_len) != 0
+                || !inet_socket(sink_fd)))) {
         Py_DECREF(route);
         if (PyErr_Occurred())
             return -1;
@@ -711,6 +729,8 @@ static double wall_clock(void)
 /* The loop's callback: read and relay what is waiting. */
 static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
 {
+    if (!self->inet)
+        return PyObject_CallMethodOneArg(self->stream, s_read, self->recvfrom);
     if (check_route(self) < 0)
         return NULL;
     if (!self->route)  /* the Python read loop, as without this module */
