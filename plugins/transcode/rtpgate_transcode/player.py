@@ -141,11 +141,11 @@ class Player:
 
     def rtp(self, data: bytes) -> bytes | None:
         """The peer's packet to the party: replaced.  Before the first packet of the player,
-        its numbering is taken over, so the party sees the same stream continue."""
+        its numbering is taken over (its own sequence number and timestamp, as rtpengine's:
+        the packet it replaces is never sent), so the party sees the same stream continue."""
         if not self._adopted and self.sent == 0 and len(data) >= 12:
             _, _, seq, timestamp, ssrc = _HEADER.unpack_from(data)
-            self.ssrc, self.seq = ssrc, (seq + 1) & 0xFFFF
-            self.timestamp = (timestamp + self._step) & 0xFFFFFFFF
+            self.ssrc, self.seq, self.timestamp = ssrc, seq, timestamp
             self._adopted = True
         return None
 
