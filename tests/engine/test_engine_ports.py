@@ -150,13 +150,20 @@ def test_ten_thousand_cycles_leave_nothing(rtpgate_server: Callable[..., ServerP
                             "--log-level=5")
     ng(server, {"command": "ping"})
     fds, ports = open_fds(server), ports_in_use(server)
-    out = subprocess.run([sys.executable, str(shared_file(NGLOAD)), "--transport", "http", "--port",
-                          str(server.port()), "--concurrency", "8", "--duration", "420",
-                          "--max-calls", "10000", "--json"],
-                         capture_output=True, text=True, timeout=500)
-    assert out.returncode == 0, out.stdout + out.stderr
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
-    assert summary["errors"] == 0 and summary["calls"] >= 10_000, summary
+    calls = 0
+    # ngload runs at most 120 s at a time; a loaded machine may need more than one run
+    for _ in range(4):
+        out = subprocess.run([sys.executable, str(shared_file(NGLOAD)), "--transport", "http",
+                              "--port", str(server.port()), "--concurrency", "8",
+                              "--duration", "120", "--max-calls", str(10_000 - calls), "--json"],
+                             capture_output=True, text=True, timeout=200)
+        assert out.returncode == 0, out.stdout + out.stderr
+        summary = json.loads(out.stdout.strip().splitlines()[-1])
+        assert summary["errors"] == 0, summary
+        calls += summary["calls"]
+        if calls >= 10_000:
+            break
+    assert calls >= 10_000, calls
     assert ng(server, {"command": "list"})["calls"] == []
     assert ports_in_use(server) == ports
     assert open_fds(server, expect=fds) == fds
