@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
 
 from pydantic import Field
 from rtpgate.api import (
@@ -67,5 +68,31 @@ def rtpgate_protocols(runtime: Runtime) -> Iterable[Protocol]:
     runtime.ng.reply_cache = cache
     protocol = NgProtocol(runtime.ng, cache)
     if settings.dtmf_log_ng_tcp:
-        runtime.engine.dtmf_log.listeners.append(protocol.notify_dtmf)
+        runtime.engine.dtmf_log.listeners.append(_dtmf_notifier(runtime, protocol))
     return [protocol]
+
+
+#: The name under which every worker sends a DTMF event to its own TCP clients.
+DTMF_NOTIFY = "ng.dtmf-notify"
+
+
+def _dtmf_notifier(runtime: Runtime, protocol: NgProtocol
+                   ) -> Callable[[dict[str, object]], None]:
+    """``--dtmf-log-ng-tcp``'s listener: with several workers the call's owner hears the event
+    and every worker (itself first) sends it to the TCP clients connected to it, so each
+    client gets each event once wherever its connection landed, as with one process."""
+    workers = runtime.workers
+    if workers is None:
+        return protocol.notify_dtmf
+
+    async def send_here(event: Any) -> None:
+        protocol.notify_dtmf(event)
+
+    workers.register(DTMF_NOTIFY, send_here)
+    pending: set[asyncio.Task[list[Any]]] = set()
+
+    def notify(event: dict[str, object]) -> None:
+        task = asyncio.get_running_loop().create_task(workers.gather(DTMF_NOTIFY, event))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    return notify
