@@ -51,11 +51,14 @@ def test_garbage_on_one_call_leaves_the_other_flowing(
     samples = decode("PCMA/8000", got)[800:]
     assert abs(dominant(samples, 8000) - 1000) <= 20
     assert abs(level_db(samples) - SENT_DB) <= 3
+    # The 500 all-0xff payloads never decode, and a few of the random ones do not either
+    # (about 520 errors on a quiet machine); a loaded machine may drop a few of the 1,000
+    # datagrams at the socket before rtpgate reads them (498 seen in CI).
+    expected = garbage * 2 // 5
     deadline = time.monotonic() + 5
-    while errors(server, bad_id) - before < garbage // 2 and time.monotonic() < deadline:
+    while errors(server, bad_id) - before < expected and time.monotonic() < deadline:
         time.sleep(0.1)
-    # (some random payloads happen to decode as opus; the rest are counted errors)
-    assert errors(server, bad_id) - before >= garbage // 2
+    assert errors(server, bad_id) - before >= expected
     assert errors(server, good_id) == 0
     ng(server, "delete", **{"call-id": bad_id})
     ng(server, "delete", **{"call-id": good_id})
