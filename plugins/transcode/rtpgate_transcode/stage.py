@@ -160,7 +160,7 @@ class TranscodeStage:
         try:
             return self._route(packet, route, pt)
         finally:
-            self._followed(packet)
+            self._end(packet.seq)
 
     def _follow(self, packet: RtpPacket) -> None:
         """Before ``packet`` is taken in: the output's sequence number for what it makes."""
@@ -184,11 +184,9 @@ class TranscodeStage:
         stream = next(iter(self._streams.values()), None)
         return stream.seq if stream is not None and stream.packets else default
 
-    def _followed(self, packet: RtpPacket) -> None:
-        """After ``packet`` was taken in: the difference moved by what it made, less one."""
-        self._end(packet.seq)
-
     def _end(self, last_seq: int) -> None:
+        """After the sender's packet ``last_seq`` was taken in: the difference moved by what
+        it made, less one."""
         start = self._seq_start
         self._seq_start = None
         if start is None:
@@ -273,7 +271,7 @@ class TranscodeStage:
             self._comfort_noise(packet)
         else:
             ms = self._transcode(packet)
-        self._followed(packet)
+        self._end(packet.seq)
         self._release()
         return ms
 
