@@ -9,6 +9,14 @@ again.  Its packets carry the SSRC, sequence numbers and timestamps of the strea
 was receiving (taken from the last packet it replaced, else the peer's last SSRC), so the
 party sees one stream continue; they go through the egress stages after it (SRTP).
 
+While the peer sends, each of its packets drives the player (as rtpengine's, whose players
+run in the peer's codec path): it is replaced by the player's packets for that packet time,
+which take its timestamp and the stream's next sequence number, and the player's own 20 ms
+timer only takes over when the peer has been quiet for :data:`QUIET` packet times.  When the
+player sent more packets than it replaced (an RFC 4733 event's end is sent three times), the
+peer's packets that follow are renumbered by the difference (rtpengine's ``seq_diff``: the
+party's stream has no sequence number twice), by :class:`Renumber`.
+
 The whole source is decoded when the command arrives (a missing or non-audio file is an ng
 error before anything changes); files are short prompts, and decoding up front keeps the event
 loop free of file I/O during playback.
@@ -37,13 +45,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("rtpgate.transcode")
 
 KEY = "player"
+#: The media's :class:`Renumber` once a player sent more or fewer packets than it replaced.
+RENUMBER_KEY = "player-renumber"
 PTIME = 20
 #: Longest audio a player holds (repetitions included): an hour at 48 kHz is 330 MB of s16.
 MAX_SECONDS = 600
 _HEADER = struct.Struct("!BBHII")
+_SEQ = struct.Struct("!H")
+_SSRC = struct.Struct("!I")
 #: Packet times the player waits for a packet of the peer to continue its numbering from
 #: before it starts with the peer's last SSRC and numbering of its own.
 ADOPT_WAIT = 2
+#: Packet times without a packet of the peer after which the player's timer sends again.
+QUIET = 3
+#: What :meth:`Player._packets` gives for a packet time in which the peer's audio goes on.
+_PASS: list[bytes] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +125,12 @@ class Player:
     packets while it plays."""
 
     name = "player"
+    #: The first packet has the marker bit (a new talk spurt).
+    marker_first = True
+    #: Each of the peer's packets makes the player's packets of its time (``play DTMF``, as
+    #: rtpengine's injection in the peer's codec path); else only the timer does (``play
+    #: media``: rtpengine's media player runs on its own clock).
+    driven_by_peer = False
 
     def __init__(self, engine: Engine, media: Media, tgt: Target, pcm: bytes | None,
                  repeat: int) -> None:
@@ -134,20 +156,73 @@ class Player:
         self._adopted = False
         self._waited = 0
         self.sent = 0
+        renumber = media.plugin_state.get(RENUMBER_KEY)
+        #: the sequence-number offset earlier players left on the peer's packets
+        self._offset_before = renumber.offset if isinstance(renumber, Renumber) else 0
+        #: the last of the peer's packets the player took the place of (its own number)
+        self._replaced: int | None = None
+        self._over = False
         self._timer: asyncio.TimerHandle | None = None
         self._next = 0.0
 
     # ------------------------------------------------------------------ the stage
 
     def rtp(self, data: bytes) -> bytes | None:
-        """The peer's packet to the party: replaced.  Before the first packet of the player,
-        its numbering is taken over (its own sequence number and timestamp, as rtpengine's:
-        the packet it replaces is never sent), so the party sees the same stream continue."""
-        if not self._adopted and self.sent == 0 and len(data) >= 12:
-            _, _, seq, timestamp, ssrc = _HEADER.unpack_from(data)
-            self.ssrc, self.seq, self.timestamp = ssrc, seq, timestamp
+        """The peer's packet to the party: replaced by the player's packets of this packet
+        time.  Before the first packet of the player, its numbering is taken over (its own
+        sequence number and timestamp, as rtpengine's: the packet it replaces is never
+        sent), so the party sees the same stream continue; the codec too, when the party
+        receives another of its codecs than the first."""
+        if len(data) < 12:
+            return None
+        _, second, seq, timestamp, ssrc = _HEADER.unpack_from(data)
+        if self._over:
+            return self._continued(data, seq)
+        if not self._adopted and self.sent == 0:
+            self.ssrc, self.seq = ssrc, (seq + self._offset_before) & 0xFFFF
             self._adopted = True
+            self._retarget(second & 0x7F)
+        if not self.driven_by_peer or not self._adopted or ssrc != self.ssrc:
+            return None
+        self.timestamp = timestamp
+        packets = self._packets()
+        if packets is None:  # the end: the peer's media flows again from this packet on
+            self._over = True
+            asyncio.get_running_loop().call_soon(self.finish)
+            return self._continued(data, seq)
+        self._replaced = seq
+        self._next = asyncio.get_running_loop().time() + QUIET * PTIME / 1000
+        if packets is _PASS:  # a pause between RFC 4733 events: the peer's audio
+            return self._continued(data, seq)
+        stream = self._engine.relay.streams.get(self._media.streams[0])
+        if stream is not None:
+            for packet in packets:
+                stream.send_made(packet, self)
         return None
+
+    def _continued(self, data: bytes, seq: int) -> bytes:
+        """The peer's packet ``seq`` passed on, numbered on from the player's packets."""
+        self._replaced = seq
+        out = bytearray(data)
+        struct.pack_into("!H", out, 2, self.seq)
+        self.seq = (self.seq + 1) & 0xFFFF
+        return bytes(out)
+
+    def _retarget(self, pt: int) -> None:
+        """Encode to ``pt`` from now on where the party receives that codec (a transcoded
+        call answered with another of the offered codecs) and it fits the audio made."""
+        if pt == self._target.pt:
+            return
+        codec = next((c for c in self._media.codecs if c.pt == pt), None)
+        found = formats.find(codec.encoding) if codec is not None else None
+        if (codec is None or found is None or found.encoder is None
+                or found.rate != self._target.codec.rate
+                or channels_of(found, codec.fmtp) != self._channels):
+            return
+        self._target = Target(found, pt, codec.fmtp)
+        self._encoder = encoder(found, self._channels, PTIME, codec.fmtp)
+        self._samples = found.samples(PTIME)
+        self._step = found.ticks(self._samples)
 
     def rtcp(self, data: bytes) -> bytes | None:
         return data
@@ -163,6 +238,11 @@ class Player:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    @property
+    def finished(self) -> bool:
+        """Its last packet was sent (it goes with the peer's next packet or timer tick)."""
+        return self._over
 
     def _tick(self) -> None:
         self._timer = None
@@ -189,16 +269,22 @@ class Player:
         self._timer = loop.call_at(self._next, self._tick)
 
     def finish(self) -> None:
-        """The audio ended (or ``stop media``): the peer's media flows again."""
+        """The audio ended (or ``stop media``): the peer's media flows again, numbered on
+        from the player's packets."""
         self.close()
+        self._over = True
         if self._media.plugin_state.get(KEY) is self:
             del self._media.plugin_state[KEY]
+            if self._replaced is not None:
+                offset = (self.seq - self._replaced - 1) & 0xFFFF
+                self._media.plugin_state[RENUMBER_KEY] = Renumber(self.ssrc, offset)
             self._engine.relay.sync(self._media.monologue.call)
 
     # ------------------------------------------------------------------ audio
 
     def _packets(self) -> list[bytes] | None:
-        """The packets of the next 20 ms (``None``: the end)."""
+        """The packets of the next 20 ms (``None``: the end; :data:`_PASS`: the peer's
+        packet of this time goes on)."""
         frame = self._frame()
         if frame is None:
             return None
@@ -230,7 +316,7 @@ class Player:
 
     def _packet(self, payload: bytes, pt: int | None = None, timestamp: int | None = None,
                 marker: bool | None = None, advance: bool = True) -> bytes:
-        first = self.sent == 0 if marker is None else marker
+        first = (self.marker_first and self.sent == 0) if marker is None else marker
         header = _HEADER.pack(0x80, (0x80 if first else 0) | (
             self._target.pt if pt is None else pt), self.seq,
             self.timestamp if timestamp is None else timestamp, self.ssrc)
@@ -241,24 +327,54 @@ class Player:
         return header + payload
 
 
+class TonePlayer(Player):
+    """``play DTMF`` to a party without telephone-event: the digits as in-band tones in its
+    codec, each followed by the pause; digits of a later ``play DTMF`` are queued after
+    them.  The tones continue the party's stream (no marker bit, as rtpengine's)."""
+
+    marker_first = False
+    driven_by_peer = True
+
+    def __init__(self, engine: Engine, media: Media, tgt: Target) -> None:
+        super().__init__(engine, media, tgt, b"", 1)
+
+    def append(self, digits: list[int], duration_ms: int, volume: int, pause_ms: int
+               ) -> None:
+        rate = self._target.codec.rate
+        tone = b"".join(dtmf.tone(d, 0, rate * duration_ms // 1000, rate, volume)
+                        + bytes(rate * pause_ms // 1000 * 2) for d in digits)
+        if self._channels == 2:
+            tone = b"".join(tone[i:i + 2] * 2 for i in range(0, len(tone), 2))
+        self._pcm = (self._pcm or b"") + tone
+
+
 class EventPlayer(Player):
     """``play DTMF`` to a party that negotiated telephone-event: RFC 4733 events (one packet
-    per 20 ms, the same timestamp for one event, its duration growing, the end packet sent
-    three times, section 2.5.1.4), nothing during the pause between digits."""
+    per 20 ms, the same timestamp for one event, its duration growing), as rtpengine sends
+    them: an event of N packet times has N packets, then its end three times one packet time
+    later with the duration of N + 1 (section 2.5.1.4); the next digit (of the same or a
+    later ``play DTMF``) starts the pause after that end packet time, during which the
+    peer's audio goes on (nothing is sent when the peer is quiet)."""
 
-    def __init__(self, engine: Engine, media: Media, tgt: Target, event_pt: int,
-                 digits: list[int], duration_ms: int, volume: int, pause_ms: int) -> None:
+    driven_by_peer = True
+
+    def __init__(self, engine: Engine, media: Media, tgt: Target, event_pt: int) -> None:
         super().__init__(engine, media, tgt, b"", 1)
         self._event_pt = event_pt
-        ticks = max(1, -(-duration_ms // PTIME))
-        #: per 20 ms: the events to send then (event, end, duration in RTP ticks, first)
-        self._plan: list[tuple[int, bool, int, bool] | None] = []
-        for digit in digits:
-            self._plan += [(digit, i == ticks - 1, (i + 1) * self._step, i == 0)
-                           for i in range(ticks)]
-            self._plan += [None] * (pause_ms // PTIME)
-        self._volume = volume
+        #: per 20 ms: the event to send then (event, end, duration in RTP ticks, first,
+        #: volume), or None for the peer's audio
+        self._plan: list[tuple[int, bool, int, bool, int] | None] = []
         self._start = 0
+
+    def append(self, digits: list[int], duration_ms: int, volume: int, pause_ms: int
+               ) -> None:
+        ticks = max(1, -(-duration_ms // PTIME))
+        for digit in digits:
+            if self._plan or self.sent:
+                self._plan += [None] * max(0, pause_ms // PTIME - 1)
+            self._plan += [(digit, False, (i + 1) * self._step, i == 0, volume)
+                           for i in range(ticks)]
+            self._plan.append((digit, True, (ticks + 1) * self._step, False, volume))
 
     def _packets(self) -> list[bytes] | None:
         if not self._plan:
@@ -266,15 +382,38 @@ class EventPlayer(Player):
         step = self._plan.pop(0)
         if step is None:
             self.timestamp = (self.timestamp + self._step) & 0xFFFFFFFF
-            return []
-        event, end, duration, first = step
+            return _PASS
+        event, end, duration, first, volume = step
         if first:
             self._start = self.timestamp
-        payload = dtmf.event_payload(event, end, self._volume, duration)
+        payload = dtmf.event_payload(event, end, volume, duration)
         out = [self._packet(payload, self._event_pt, self._start, first, advance=False)
                for _ in range(3 if end else 1)]
         self.timestamp = (self.timestamp + self._step) & 0xFFFFFFFF
         return out
+
+
+class Renumber:
+    """The egress stage a player leaves behind when it sent more packets than it replaced:
+    the peer's packets on the player's SSRC are numbered on from the player's (rtpengine's
+    ``seq_diff``)."""
+
+    name = "player-renumber"
+    error = False
+
+    def __init__(self, ssrc: int, offset: int) -> None:
+        self.ssrc = ssrc
+        self.offset = offset
+
+    def rtp(self, data: bytes) -> bytes | None:
+        if len(data) < 12 or _SSRC.unpack_from(data, 8)[0] != self.ssrc:
+            return data
+        out = bytearray(data)
+        struct.pack_into("!H", out, 2, (_SEQ.unpack_from(data, 2)[0] + self.offset) & 0xFFFF)
+        return bytes(out)
+
+    def rtcp(self, data: bytes) -> bytes | None:
+        return data
 
 
 class Players:
@@ -306,21 +445,20 @@ class Players:
 
     def dtmf(self, engine: Engine, media: Media, digits: list[int], duration_ms: int,
              volume: int, pause_ms: int) -> None:
+        """The digits after those of a ``play DTMF`` still playing to the party (as
+        rtpengine queues them), else from the party's next packet time."""
         tgt = target(media)
         event = next((c for c in media.codecs if c.encoding.lower() ==
                       f"telephone-event/{tgt.codec.clock}"), None)
-        player: Player
-        if event is not None:
-            player = EventPlayer(engine, media, tgt, event.pt, digits, duration_ms, volume,
-                                 pause_ms)
-        else:
-            rate, channels = tgt.codec.rate, channels_of(tgt.codec, tgt.fmtp)
-            tone = b"".join(dtmf.tone(d, 0, rate * duration_ms // 1000, rate, volume)
-                            + bytes(rate * pause_ms // 1000 * 2) for d in digits)
-            if channels == 2:
-                tone = b"".join(tone[i:i + 2] * 2 for i in range(0, len(tone), 2))
-            player = Player(engine, media, tgt, tone, 1)
+        playing = media.plugin_state.get(KEY)
+        kind = EventPlayer if event is not None else TonePlayer
+        if isinstance(playing, kind) and not playing.finished:
+            playing.append(digits, duration_ms, volume, pause_ms)
+            return
         self.stop(engine, media)
+        player = (EventPlayer(engine, media, tgt, event.pt) if event is not None
+                  else TonePlayer(engine, media, tgt))
+        player.append(digits, duration_ms, volume, pause_ms)
         media.plugin_state[KEY] = player
         engine.relay.sync(media.monologue.call)
         player.start()
@@ -331,9 +469,14 @@ class PlayerFactory:
     as an egress stage of the media's first RTP stream; nothing otherwise."""
 
     def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
+        if stream is not stream.media.streams[0]:
+            return None
         player = stream.media.plugin_state.get(KEY)
-        if isinstance(player, Player) and stream is stream.media.streams[0]:
+        if isinstance(player, Player):
             return Pipeline(egress=(player,))
+        renumber = stream.media.plugin_state.get(RENUMBER_KEY)
+        if isinstance(renumber, Renumber) and renumber.offset:
+            return Pipeline(egress=(renumber,))
         return None
 
 

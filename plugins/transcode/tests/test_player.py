@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
-from test_transcoded_call import LOCAL, call, exchange, inband_digits, ng, party
+from test_transcoded_call import call, exchange, inband_digits, ng, party
 
 PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
 OPUS = ("96", "a=rtpmap:96 opus/48000/2\r\n")
@@ -136,6 +136,25 @@ def test_play_silence(server: ServerProcess) -> None:
     ng(server, "delete", **{"call-id": call_id})
 
 
+def test_play_dtmf_tones_in_the_codec_the_party_receives(server: ServerProcess) -> None:
+    """PCMU offered with PCMA added, the callee answers PCMA: ``play DTMF`` from the caller
+    reaches the callee as tones in PCMA (the codec it receives, not the first offered), in
+    place of the caller's transcoded packets, on their numbers and without a marker bit (the
+    stream continues, as rtpengine's)."""
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, ("0", "a=rtpmap:0 PCMU/8000\r\n"),
+                                   PCMA, codec={"transcode": ["PCMA"]}, flags=["inject DTMF"])
+    tone = rtp_packets("PCMU/8000", sine(8000, 1.2, 500.0), pt=0)
+    assert len(exchange(caller, from_caller, tone[:10], callee)) >= 8
+    assert ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "a", "code": "4",
+                                      "duration": 200}) == {"result": "ok"}
+    got = exchange(caller, from_caller, tone[10:], callee)
+    assert {header(p)[0] for p in got} == {8} and not any(p[1] & 0x80 for p in got)
+    assert all((header(b)[1] - header(a)[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(got))
+    assert inband_digits(decode("PCMA/8000", got)) == "4"
+    ng(server, "delete", **{"call-id": call_id})
+
+
 @pytest.mark.parametrize(("keys", "error"), [
     ({"file": "/nonexistent/prompt.wav"}, "Failed to start media playback from file"),
     ({"file": "TEXT"}, "Failed to start media playback from file"),
@@ -178,31 +197,59 @@ def injecting_call(server: ServerProcess, offer: tuple[str, str], answer: tuple[
 
 def test_play_dtmf_as_rfc4733_events(server: ServerProcess) -> None:
     """Both parties negotiated telephone-event, the offer had ``inject DTMF``: ``play
-    DTMF`` from the callee reaches the caller as RFC 4733 events (200 ms: ten packets on one
-    timestamp, durations growing by 160, the end packet three times); the callee's audio then
-    flows again."""
+    DTMF`` from the callee reaches the caller as RFC 4733 events in place of the callee's
+    packets, as rtpengine sends them: a 200 ms digit is ten packets on the timestamp of the
+    first packet it replaces (durations growing by 160), then its end three times one packet
+    time later (duration 1760); the callee's audio then flows again, numbered on after the
+    events (two more packets than it replaced)."""
     call_id, caller, callee, from_callee = injecting_call(server, PCMA_TE, PCMA_TE,
                                                           flags=["inject DTMF"])
     reply = ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", "code": "5",
                                        "duration": 200, "volume": 10})
     assert reply == {"result": "ok"}, reply
-    # the callee's next packet is replaced: the events take its sequence number and
-    # timestamp (as rtpengine's), so the caller's stream has no gap
-    replaced = rtp_packets("PCMA/8000", sine(8000, 0.02, 500.0), pt=8)[0]
-    callee.sendto(replaced, (LOCAL, from_callee))
-    got = collect(caller, 1.0)
+    sent = rtp_packets("PCMA/8000", sine(8000, 0.6, 500.0), pt=8)
+    got = exchange(callee, from_callee, sent, caller)
+    _, seq0, ts0, ssrc = header(sent[0])
     heads = [header(p) for p in got]
-    assert heads[0][1:3] == header(replaced)[1:3]
-    assert {h[0] for h in heads} == {101} and len({h[2] for h in heads}) == 1
-    events = [struct.unpack("!BBH", p[12:16]) for p in got]
-    assert [e[0] for e in events] == [5] * 12 and all(e[1] & 0x3F == 10 for e in events)
-    assert [e[2] for e in events] == [160 * i for i in range(1, 11)] + [1600, 1600]
-    assert [bool(e[1] & 0x80) for e in events] == [False] * 9 + [True] * 3
+    assert len(got) == len(sent) + 2 and {h[3] for h in heads} == {ssrc}
+    assert [(h[1] - seq0) & 0xFFFF for h in heads] == list(range(len(got)))
+    events = [struct.unpack("!BBH", p[12:16]) for p in got[:13]]
+    assert {h[0] for h in heads[:13]} == {101} and {h[2] for h in heads[:13]} == {ts0}
+    assert [e[0] for e in events] == [5] * 13 and all(e[1] & 0x3F == 10 for e in events)
+    assert [e[2] for e in events] == [160 * i for i in range(1, 11)] + [1760] * 3
+    assert [bool(e[1] & 0x80) for e in events] == [False] * 10 + [True] * 3
     assert got[0][1] & 0x80 and not any(p[1] & 0x80 for p in got[1:])
-    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
-    tone = rtp_packets("PCMA/8000", sine(8000, 0.4, 500.0), pt=8)
-    back = exchange(callee, from_callee, tone, caller)
-    assert len(back) >= 18 and all(abs(frequency(p) - 500) <= 25 for p in back)
+    # the callee's audio after the event's end packet time, on its own timestamps
+    assert [h[2] for h in heads[13:]] == [header(p)[2] for p in sent[11:]]
+    assert all(h[0] == 8 and abs(frequency(p) - 500) <= 25
+               for h, p in zip(heads[13:], got[13:], strict=True))
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_play_dtmf_queues_the_digits_of_a_second_request(server: ServerProcess) -> None:
+    """A second ``play DTMF`` while the first plays is queued after it (as rtpengine's):
+    the second digit starts ``pause`` after the first one's end, the callee's audio fills
+    the pause, and each event's end counts two packets more."""
+    call_id, caller, callee, from_callee = injecting_call(server, PCMA_TE, PCMA_TE,
+                                                          flags=["inject DTMF"])
+    for code, volume in (("1", 10), ("9", 6)):
+        assert ng(server, "play DTMF", **{"call-id": call_id, "from-tag": "b", "code": code,
+                                          "duration": 100, "volume": volume,
+                                          "pause": 100}) == {"result": "ok"}
+    sent = rtp_packets("PCMA/8000", sine(8000, 0.6, 500.0), pt=8)
+    got = exchange(callee, from_callee, sent, caller)
+    _, seq0, ts0, _ = header(sent[0])
+    heads = [header(p) for p in got]
+    assert len(got) == len(sent) + 4
+    assert [(h[1] - seq0) & 0xFFFF for h in heads] == list(range(len(got)))
+    kinds = [(h[0], (h[2] - ts0) // 160, p[12] if h[0] == 101 else None)
+             for h, p in zip(heads, got, strict=True)]
+    first = [(101, 0, 1)] * 8  # frames 0-4, the end at frame 5 three times
+    pause = [(8, n, None) for n in range(6, 10)]  # frames 6-9: the callee's audio
+    second = [(101, 10, 9)] * 8  # frames 10-14, the end at frame 15 three times
+    rest = [(8, n, None) for n in range(16, len(sent))]
+    assert kinds == first + pause + second + rest
+    assert got[8 + 4 + 7][13] == 0x80 | 6 and struct.unpack("!H", got[19][14:16]) == (960,)
     ng(server, "delete", **{"call-id": call_id})
 
 
