@@ -188,3 +188,54 @@ def test_fragment_without_its_offer_is_not_checked(server: ServerProcess) -> Non
             browser.recvfrom(4096)
     finally:
         browser.close()
+
+
+def software_first(data: bytes) -> str:
+    """The value of the STUN message's first attribute, which must be ``SOFTWARE``."""
+    kind, length = int.from_bytes(data[20:22], "big"), int.from_bytes(data[22:24], "big")
+    assert kind == 0x8022, f"first attribute {kind:#06x}, not SOFTWARE"
+    return data[24:24 + length].decode()
+
+
+def test_stun_messages_name_the_software_first(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """As rtpengine's, every STUN message of rtpgate's ICE agent (its checks, success and
+    error responses) starts with a ``SOFTWARE`` attribute saying ``--software-id``."""
+    server = rtpgate_server("--delete-delay=0", "--software-id=acme-sbc-7", *media_ports(200))
+    call_id = uuid.uuid4().hex
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind((LOCAL, 0))
+    try:
+        port = callee.getsockname()[1]
+        offer = ng(server, "offer", call_id=call_id, from_tag="a", sdp=phone(40000),
+                   ICE="force")
+        ufrag = offer["sdp"].split("a=ice-ufrag:")[1].split("\r\n")[0]
+        pwd = offer["sdp"].split("a=ice-pwd:")[1].split("\r\n")[0]
+        relay = int(offer["sdp"].split("m=audio ")[1].split()[0])
+        their_pwd = "q" * 22
+        answer = phone(port).replace(
+            "a=sendrecv", f"a=ice-ufrag:k2Pz\r\na=ice-pwd:{their_pwd}\r\n"
+            f"a=candidate:1 1 udp 2122260223 {LOCAL} {port} typ host\r\na=sendrecv")
+        assert ng(server, "answer", call_id=call_id, from_tag="a", to_tag="b", sdp=answer,
+                  ICE="force")["result"] == "ok"
+        callee.settimeout(5.0)
+        data, _ = callee.recvfrom(4096)
+        assert stun.parse_message(data).message_class == stun.Class.REQUEST
+        assert software_first(data) == "acme-sbc-7"
+        request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        request.attributes.update({"USERNAME": f"{ufrag}:k2Pz", "PRIORITY": 1,
+                                   "ICE-CONTROLLED": 1})
+        for key, code in ((pwd, stun.Class.RESPONSE), ("wrong" * 5, stun.Class.ERROR)):
+            request.transaction_id = stun.random_transaction_id()
+            request.attributes.pop("MESSAGE-INTEGRITY", None)
+            request.attributes.pop("FINGERPRINT", None)
+            request.add_message_integrity(key.encode())
+            callee.sendto(bytes(request), (LOCAL, relay))
+            while True:
+                data, _ = callee.recvfrom(4096)
+                if stun.parse_message(data).transaction_id == request.transaction_id:
+                    break
+            assert stun.parse_message(data).message_class == code
+            assert software_first(data) == "acme-sbc-7"
+    finally:
+        callee.close()

@@ -93,7 +93,8 @@ class Engine:
         #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or
         #: media control changed a call.
         self.relay = CallRelay(Relay(stats), factories=[srtp_pipeline])
-        self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate))
+        self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate,
+                                                    settings.software_id))
         self.relay.changed = self.changed
         dtmf_log = settings.dtmf_log_dest
         #: ``--dtmf-log-dest`` and plugins' listeners (``dtmf_log.listeners``): reads the

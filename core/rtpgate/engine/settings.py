@@ -82,7 +82,8 @@ ENGINE_OPTIONS: tuple[Option, ...] = (
            "take the passive DTLS role when an offer leaves the choice (a=setup:actpass)"),
     Option("software-id", SoftwareId, software_id(f"rtpgate-{__version__}"),
            "what the s= line of the SDPs rtpgate makes itself says (publish answers, "
-           "subscribe offers); characters other than letters, digits and '-' become '-', as "
+           "subscribe offers) and the SOFTWARE attribute of its ICE agents' STUN messages; "
+           "characters other than letters, digits and '-' become '-', as "
            "in rtpengine (whose default is rtpengine-VERSION)", metavar="STRING"),
 )
 

@@ -99,9 +99,11 @@ def _label(stream: m.Stream) -> str:
 class WebrtcPipelines:
     """The pipeline factory (see the module docstring)."""
 
-    def __init__(self, relay: CallRelay, certificate: Certificate) -> None:
+    def __init__(self, relay: CallRelay, certificate: Certificate, software: str = "") -> None:
         self.relay = relay
         self.certificate = certificate
+        #: ``--software-id``: the ``SOFTWARE`` of the ICE agents' STUN messages
+        self.software = software
 
     def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
         rs = self.relay.streams.get(stream)
@@ -164,7 +166,7 @@ class WebrtcPipelines:
                 bool(media.flags & m.MF_ICE_CONTROLLING), locals_,
                 on_selected=self._selected(stream, rs, state),
                 on_lost=self._lost(stream, rs), label=_label(stream),
-                lite=bool(media.flags & m.MF_ICE_LITE_SELF))
+                lite=bool(media.flags & m.MF_ICE_LITE_SELF), software=self.software)
         else:
             agent.restart(media.ice.ufrag, media.ice.pwd)
         agent.set_remote(remote.ufrag, remote.pwd, candidates, remote.lite)

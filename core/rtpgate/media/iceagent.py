@@ -19,9 +19,10 @@ media has ICE: the agent is the stream's STUN handler in its :mod:`~rtpgate.medi
   (randomised by ±20 %), and consent is lost (``on_lost``) after :data:`CONSENT_TIMEOUT` seconds
   without an answer.
 
-Messages are encoded and decoded by ``aioice.stun``.  An agent accepts at most
-:data:`RATE_BURST` requests at once and :data:`RATE` per second after that (a check flood costs an
-HMAC each); what is over is dropped and counted.
+Messages are encoded and decoded by ``aioice.stun``.  Each message the agent sends starts with a
+``SOFTWARE`` attribute naming the server (``--software-id``), as rtpengine's do.  An agent
+accepts at most :data:`RATE_BURST` requests at once and :data:`RATE` per second after that (a
+check flood costs an HMAC each); what is over is dropped and counted.
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ class IceAgent:
     #: rtpgate is ICE-lite towards this peer (``ICE-lite=``): it only answers checks and takes
     #: the pair the full peer nominates.
     lite: bool = False
+    #: The ``SOFTWARE`` attribute first in every message the agent sends (none when empty).
+    software: str = ""
     pairs: list[Pair] = field(default_factory=list)
     selected: Pair | None = None
     #: ``new``, ``checking``, ``completed``, ``failed`` (no pair left), ``disconnected``
@@ -261,7 +264,7 @@ class IceAgent:
         if not self._role_ok(request, local, source):
             return
         reply = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, request.transaction_id,
-                             {"XOR-MAPPED-ADDRESS": source})
+                             {**self._software(), "XOR-MAPPED-ADDRESS": source})
         reply.add_message_integrity(self.pwd.encode())
         self._send(local, source, bytes(reply))
         pair = self._find(local.address, source) if local is not None else None
@@ -366,6 +369,7 @@ class IceAgent:
         if local is None:
             return
         attributes: dict[str, object] = {
+            **self._software(),
             "USERNAME": f"{self.remote_ufrag}:{self.ufrag}",
             "PRIORITY": candidate_priority(PRFLX_PREFERENCE, local.local_preference,
                                            self.component),
@@ -515,9 +519,11 @@ class IceAgent:
             except OSError as exc:
                 log.debug("ICE %s: send to %s failed: %s", self.label, remote, exc)
 
-    @staticmethod
-    def _error(request: stun.Message, code: int, reason: str) -> bytes:
+    def _software(self) -> dict[str, object]:
+        return {"SOFTWARE": self.software} if self.software else {}
+
+    def _error(self, request: stun.Message, code: int, reason: str) -> bytes:
         reply = stun.Message(stun.Method.BINDING, stun.Class.ERROR, request.transaction_id,
-                             {"ERROR-CODE": (code, reason)})
+                             {**self._software(), "ERROR-CODE": (code, reason)})
         reply.add_fingerprint()
         return bytes(reply)
