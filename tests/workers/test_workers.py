@@ -348,3 +348,18 @@ def test_a_duplicate_without_a_call_id_meets_its_cached_reply_on_either_worker(
     for ng in (on[1], on[0]):
         assert ng.raw(cookie, {"command": "list"}) == first
     assert len(on[1].ng("list")["calls"]) == 2
+
+
+def test_two_workers_stop_without_a_traceback(two_workers: ServerProcess) -> None:
+    """Each worker holds a connection to its sibling's link socket once a request has been
+    forwarded either way; stopping closes them and waits for their readers, so neither worker
+    logs a cancelled task (Python 3.11's streams log a handler task cancelled by the loop's
+    end as an error with its traceback)."""
+    on = sockets_on(two_workers)
+    for owner in (0, 1):
+        call_id = call_id_of(owner)
+        offer(on[owner], call_id)
+        assert answer(on[1 - owner], call_id)["result"] == "ok"  # forwarded to the owner
+    assert two_workers.stop() == 0
+    assert "Traceback" not in two_workers.log
+    assert "CancelledError" not in two_workers.log

@@ -55,6 +55,9 @@ class _Peer:
         self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
+        #: The task reading answers on the current connection (kept: the loop holds tasks
+        #: only weakly, and :meth:`close` waits for it).
+        self._reader: asyncio.Task[None] | None = None
 
     async def _connect(self) -> asyncio.StreamWriter:
         async with self._lock:
@@ -64,7 +67,7 @@ class _Peer:
                 except OSError as exc:
                     raise WorkerUnavailable(f"{self.path}: {exc.strerror or exc}") from None
                 self._writer = writer
-                asyncio.get_running_loop().create_task(self._read(reader, writer))
+                self._reader = asyncio.get_running_loop().create_task(self._read(reader, writer))
             return self._writer
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -101,9 +104,12 @@ class _Peer:
             raise WorkerUnavailable(data.decode(errors="replace"))
         return data
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Close the connection and wait for its reader to see the end."""
         if self._writer is not None:
             self._writer.close()
+        if self._reader is not None:
+            await asyncio.wait([self._reader], timeout=TIMEOUT)
 
 
 class Link:
@@ -116,6 +122,8 @@ class Link:
         self._handler = handler
         self._peers = {i: _Peer(path) for i, path in enumerate(paths) if i != index}
         self._server: asyncio.AbstractServer | None = None
+        #: The siblings' connections to this worker's socket and the tasks serving them.
+        self._served: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -123,11 +131,17 @@ class Link:
         self._server = await asyncio.start_unix_server(self._serve, self.path)
 
     async def stop(self) -> None:
+        """Stop listening, close every connection either way and wait until each one's task
+        has ended: a serving task still waiting when the loop ends would be cancelled by it,
+        which Python 3.11's streams log as an error with a traceback."""
         if self._server is not None:
             self._server.close()
             self._server = None
-        for peer in self._peers.values():
-            peer.close()
+        for writer in self._served.values():
+            writer.close()
+        if self._served:
+            await asyncio.wait(list(self._served), timeout=TIMEOUT)
+        await asyncio.gather(*(peer.close() for peer in self._peers.values()))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
@@ -148,6 +162,9 @@ class Link:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         tasks: set[asyncio.Task[None]] = set()
+        current = asyncio.current_task()
+        assert current is not None
+        self._served[current] = writer
         try:
             while True:
                 header, body = await _read_frame(reader)
@@ -157,6 +174,7 @@ class Link:
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
+            self._served.pop(current, None)
             writer.close()
 
     async def _answer(self, writer: asyncio.StreamWriter, header: dict[str, Any],
