@@ -63,6 +63,13 @@ def workers_args(args: Sequence[str]) -> list[str]:
     return [f"--num-threads={int(count)}"]
 
 
+def worker_count() -> int:
+    """How many workers the tests' servers run (:data:`WORKERS_ENV`, else one), for a test
+    whose guarantee holds per worker (each worker allocates from its own share of the media
+    port range, docs/architecture.md)."""
+    return int(os.environ.get(WORKERS_ENV) or 1)
+
+
 def free_port_block(size: int) -> int:
     """The first port of ``size`` consecutive UDP ports on 127.0.0.1 that are all free now.
 

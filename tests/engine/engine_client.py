@@ -15,6 +15,7 @@ from typing import Any
 import websockets
 from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
+from rtpgate.workers.shard import owner
 
 NG = {"Content-Type": "application/x-rtpengine-ng"}
 CALLER_IP = "192.168.10.21"
@@ -76,6 +77,14 @@ def answer_sdp(port: int = 20000, **kw: Any) -> str:
 
 def new_call_id() -> str:
     return "call-" + uuid.uuid4().hex[:10]
+
+
+def call_id_on(worker: int, workers: int) -> str:
+    """A fresh call-id that worker ``worker`` of ``workers`` owns."""
+    while True:
+        call_id = new_call_id()
+        if owner(call_id, workers) == worker:
+            return call_id
 
 
 def offer(server: ServerProcess, call_id: str, from_tag: str = "ft", **keys: Any

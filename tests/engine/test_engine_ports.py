@@ -15,6 +15,7 @@ from e2e_helpers import shared_file
 from engine_client import (
     answer,
     bindable,
+    call_id_on,
     delete,
     media_port,
     new_call_id,
@@ -25,7 +26,7 @@ from engine_client import (
     rtcp_port,
     sdp,
 )
-from rtpgate.testing import ServerProcess, free_port_block, media_ports
+from rtpgate.testing import ServerProcess, free_port_block, media_ports, worker_count
 
 NGLOAD = "tools/ngload.py"
 
@@ -61,28 +62,39 @@ def test_ports_are_bound_and_released_once(rtpgate_server: Callable[..., ServerP
 
 def test_ports_taken_by_others_are_skipped(rtpgate_server: Callable[..., ServerProcess]
                                            ) -> None:
-    base = free_port_block(10)
-    sockets = list(held([base, base + 1, base + 3]))
+    """Ten ports per worker (a worker allocates from its own share, docs/architecture.md): in
+    each share the first pair and the RTCP port of the second are held by another program, so
+    the worker's call gets the third pair or later of its share."""
+    workers = worker_count()
+    base = free_port_block(10 * workers)
+    shares = [base + 10 * worker for worker in range(workers)]
+    sockets = [sock for low in shares for sock in held([low, low + 1, low + 3])]
     try:
         server = rtpgate_server("--delete-delay=0", f"--port-min={base}",
-                                f"--port-max={base + 9}")
-        call = new_call_id()
-        o = offer(server, call)
-        # base/base+1 are taken, base+2 is free but its RTCP port base+3 is taken
-        assert {media_port(o), rtcp_port(o)} <= set(range(base + 4, base + 8))
-        delete(server, call)
+                                f"--port-max={base + 10 * workers - 1}")
+        for worker, low in enumerate(shares):
+            call = call_id_on(worker, workers)
+            o = offer(server, call)
+            # low/low+1 are taken, low+2 is free but its RTCP port low+3 is taken
+            assert {media_port(o), rtcp_port(o)} <= set(range(low + 4, low + 8))
+            delete(server, call)
     finally:
         for sock in sockets:
             sock.close()
 
 
 def test_out_of_ports_changes_nothing(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    base = free_port_block(6)
-    server = rtpgate_server("--delete-delay=0", f"--port-min={base}", f"--port-max={base + 5}")
-    first = new_call_id()
+    """Six ports per worker (a worker allocates from its own share, docs/architecture.md): a
+    call takes four, so a second call on the same worker runs out, and that changes nothing
+    there nor on any other worker, whose share still serves a call."""
+    workers = worker_count()
+    base = free_port_block(6 * workers)
+    server = rtpgate_server("--delete-delay=0", f"--port-min={base}",
+                            f"--port-max={base + 6 * workers - 1}")
+    first = call_id_on(0, workers)
     offer(server, first)  # 4 ports: callee side and the caller's wildcard pair
     assert ports_in_use(server) == 4
-    second = new_call_id()
+    second = call_id_on(0, workers)
     assert offer(server, second) == {"result": "error", "error-reason": "Ran out of ports"}
     assert ng(server, {"command": "list"})["calls"] == [first]
     assert ports_in_use(server) == 4
@@ -93,9 +105,14 @@ def test_out_of_ports_changes_nothing(rtpgate_server: Callable[..., ServerProces
         "result": "error", "error-reason": "Ran out of ports"}
     assert ng(server, {"command": "query", "call-id": first}) == before
     assert ports_in_use(server) == 4
+    for worker in range(1, workers):  # the other shares are untouched
+        other = call_id_on(worker, workers)
+        assert base + 6 * worker <= media_port(offer(server, other)) < base + 6 * worker + 6
+        assert ports_in_use(server) == 8
+        delete(server, other)
     delete(server, first)
     assert ports_in_use(server) == 0
-    assert all(bindable(p) for p in range(base, base + 6))
+    assert all(bindable(p) for p in range(base, base + 6 * workers))
 
 
 def test_named_interfaces_and_direction(rtpgate_server: Callable[..., ServerProcess]) -> None:
