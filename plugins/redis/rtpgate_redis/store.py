@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from rtpgate import api as c
 
 from . import blob
-from .connect import client
+from .connect import Command, client, execute
 from .counters import RedisCounters
 from .options import RedisAddress, RedisSettings
 from .rebuild import RestoreError, rebuild
@@ -242,12 +242,12 @@ class RedisStore:
     async def _send(self, batch: dict[str, c.Call | None]) -> None:
         fmt = self.settings.redis_format
         expires = self.settings.redis_expires
-        pipe = self._writer.pipeline(transaction=False)
+        commands: list[Command] = []
         written: list[c.Call] = []
         deletes = 0
         for n, (call_id, call) in enumerate(batch.items()):
             if call is None:
-                pipe.delete(call_id)
+                commands.append(("DEL", call_id))
                 deletes += 1
                 self._rocs.pop(call_id, None)
                 continue
@@ -257,11 +257,11 @@ class RedisStore:
                 self._rocs[call_id] = rocs
             else:
                 self._rocs.pop(call_id, None)
-            pipe.set(call_id, data, ex=expires)
+            commands.append(("SET", call_id, data, "EX", expires))
             written.append(call)
             if n % SERIALISE_SLICE == SERIALISE_SLICE - 1:
                 await asyncio.sleep(0)
-        results = await pipe.execute(raise_on_error=False)
+        results = await execute(self._writer, commands)
         failed = next((r for r in results if isinstance(r, Exception)), None)
         if failed is not None:
             raise failed
