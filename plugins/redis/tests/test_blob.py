@@ -7,6 +7,8 @@ from typing import Any
 
 import bencodepy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rtpgate_redis import blob
 
 CALL: dict[str, Any] = {
@@ -60,3 +62,28 @@ def test_what_bencode_cannot_hold_is_refused() -> None:
         blob.encode({"a": 1.5}, "bencode")
     with pytest.raises(TypeError):
         blob.encode({"a": True}, "bencode")
+
+
+_VALUES = st.recursive(
+    st.text(max_size=8) | st.integers(-10**6, 10**6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=5),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _VALUES, max_size=6))
+def test_any_call_shaped_value_agrees_with_the_reference(data: dict[str, Any]) -> None:
+    """Encoded twice (the second time its dictionaries' key layouts are remembered), and once
+    more with every dictionary's keys in the reverse order (same keys, another layout)."""
+    def reverse(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: reverse(value[key]) for key in reversed(value)}
+        if isinstance(value, list):
+            return [reverse(item) for item in value]
+        return value
+
+    expected = bencodepy.encode(data)
+    assert blob.encode(data, "bencode") == expected
+    assert blob.encode(data, "bencode") == expected
+    assert blob.encode(reverse(data), "bencode") == expected
