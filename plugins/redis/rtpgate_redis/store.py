@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from rtpgate import api as c
 
 from . import blob
-from .connect import Command, client, execute
+from .connect import Batches, Command, client
 from .counters import RedisCounters
 from .options import RedisAddress, RedisSettings
 from .rebuild import RestoreError, rebuild
@@ -71,6 +71,7 @@ class RedisStore:
         self._inflight: set[str] = set()
         self._writer = client(write, self.settings)
         self._reader = client(read, self.settings) if read != write else self._writer
+        self._batches = Batches(self._writer)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._disabled = False  #: the CLI's ``set redisdisable 1``
@@ -261,7 +262,7 @@ class RedisStore:
             written.append(call)
             if n % SERIALISE_SLICE == SERIALISE_SLICE - 1:
                 await asyncio.sleep(0)
-        results = await execute(self._writer, commands)
+        results = await self._batches.execute(commands)
         failed = next((r for r in results if isinstance(r, Exception)), None)
         if failed is not None:
             raise failed
