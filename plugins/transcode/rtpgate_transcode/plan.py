@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtpgate.api import MF_TRANSCODING, Codec, Media
+from rtpgate.api import MF_PTIME_OVERRIDE, MF_TRANSCODING, Codec, Media
 
 from . import formats
 
@@ -136,9 +136,12 @@ def plan(source: Media, sink: Media, silence_detect: bool = False) -> DirectionP
     if not sends or not receives:
         return None
     # another packetisation time towards the receiver, longer or shorter, is made from
-    # whatever the sender sends (the chain frames its audio anew)
-    repacketise = bool(source.ptime and sink.ptime and source.ptime != sink.ptime)
-    ptime = sink.ptime or source.ptime or 20
+    # whatever the sender sends (the chain frames its audio anew); where a ``ptime`` flag
+    # changed it, as rtpengine, every packet is framed anew at the receiver's (its SDP's, or
+    # the codec's default 20 ms), whatever size the sender's packets are
+    override = bool((source.flags | sink.flags) & MF_PTIME_OVERRIDE)
+    repacketise = bool(source.ptime and sink.ptime and source.ptime != sink.ptime) or override
+    ptime = sink.ptime or (20 if override else source.ptime or 20)
     encodable = [c for c in receives if not c.supplemental and _encodable(c)]
     te_sent = [c for c in sends if c.name == "telephone-event"]
     te_received = [c for c in receives if c.name == "telephone-event"]

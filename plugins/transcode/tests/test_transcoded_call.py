@@ -191,6 +191,27 @@ def test_ptime_20_to_30(server: ServerProcess) -> None:
     ng(server, "delete", **{"call-id": call_id})
 
 
+def test_ptime_flag_frames_every_packet_anew(server: ServerProcess) -> None:
+    """``ptime: 30`` in an offer where neither SDP has ``a=ptime``: as rtpengine, the callee
+    gets 30 ms packets of the caller's 20 ms ones, and the caller gets the codec's default
+    20 ms whatever the callee sends (60 ms packets become three each), not the 30 ms the
+    callee was offered."""
+    caller, callee = party(), party()
+    pcma = ("8", "a=rtpmap:8 PCMA/8000\r\n")
+    call_id, from_callee, from_caller = call(server, caller, callee, pcma, pcma, ptime=30)
+    sent = rtp_packets("PCMA/8000", sine(8000, 1.2), pt=8)
+    got = exchange(caller, from_caller, sent, callee)
+    assert len(got) == 40 and {len(p) for p in got} == {12 + 240}
+    long = rtp_packets("PCMA/8000", sine(8000, 1.2), pt=8, ptime=60)
+    back = exchange(callee, from_callee, long, caller, interval=0.06)
+    assert len(back) == 60 and {len(p) for p in back} == {12 + 160}
+    heads = [header(p) for p in back]
+    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(heads))
+    assert abs(dominant(decode("PCMA/8000", back)[800:], 8000) - 1000) <= 20
+    ng(server, "delete", **{"call-id": call_id})
+
+
 def test_ptime_30_to_20_and_to_10(server: ServerProcess) -> None:
     """Shorter packetisation times: both parties send 30 ms packets; ``ptime: 20`` gives the
     callee 20 ms packets (40 in, 60 out), ``ptime-reverse: 10`` gives the caller 10 ms ones
