@@ -353,6 +353,12 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "transcode_opus_caller": ("opus-only caller, PCMA added; callee answers PCMA", [
         offer(sdp(codecs="96", media=OPUS_ONLY), codec={"transcode": ["PCMA"]}),
         answer(bob(codecs="8", media=PCMA_ONLY)), QUERY, DELETE]),
+    "transcode_names_as_spelt": ("a transcoding codec is offered as the flag spells it "
+                                 "(pcma), the answer to the offerer names a codec as the "
+                                 "answerer spells it (PCMU for the offerer's pcmu)", [
+        offer(sdp(codecs="0", media="a=rtpmap:0 pcmu/8000\r\na=sendrecv\r\n"),
+              codec={"transcode": ["pcma"]}),
+        answer(bob(codecs="0", media=PCMU_SENDRECV)), DELETE]),
     "transcode_mask": ("codec-mask PCMA with transcode opus: the callee sees opus only", [
         offer(sdp(codecs="8", media=PCMA_ONLY), codec={"mask": ["PCMA"], "transcode": ["opus"]}),
         answer(bob(codecs="96", media=OPUS_ONLY)), DELETE]),

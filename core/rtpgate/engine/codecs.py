@@ -109,6 +109,11 @@ class Codec:
     def matches(self, wanted: str) -> bool:
         return wanted.lower() in self.keys()
 
+    @property
+    def name_as_written(self) -> str:
+        """The encoding name in the case its rtpmap has (``pcmu``, ``PCMU``)."""
+        return self.encoding.split("/", 1)[0]
+
 
 @dataclass(slots=True)
 class CodecRequest:
@@ -249,7 +254,9 @@ def _transcode(codecs: list[Codec], names: Iterable[str], support: CodecSupport
         if pt is None:
             left_out.append(name)
             continue
-        added = [Codec(pt, cap.encoding, spec.fmtp or cap.fmtp)]
+        # the name as the flag spells it (``pcma`` gives ``a=rtpmap:8 pcma/8000``, as
+        # rtpengine writes it)
+        added = [Codec(pt, _spelt(cap.encoding, spec.name), spec.fmtp or cap.fmtp)]
         if cap.name.lower() in SUPPLEMENTAL:
             codecs = codecs + added
             continue
@@ -279,6 +286,12 @@ def _transcode(codecs: list[Codec], names: Iterable[str], support: CodecSupport
         if not found and not any(c.name == "cn" for c in codecs):
             left_out.append(name)
     return codecs, left_out
+
+
+def _spelt(encoding: str, name: str) -> str:
+    """``encoding`` with its name written as ``name`` (the same name in another case)."""
+    own, sep, rest = encoding.partition("/")
+    return (name if name.lower() == own.lower() else own) + sep + rest
 
 
 def _clock(codec: Codec) -> int:
@@ -348,7 +361,9 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
            request: CodecRequest, support: CodecSupport, accept: Sequence[str] = ()
            ) -> list[Codec]:
     """The codecs of the answer to an offerer whose offer got transcoding codecs: each codec
-    the answerer chose that the offerer offered is kept (as the offerer wrote it), one that
+    the answerer chose that the offerer offered is kept (its payload type and format
+    parameters as the offerer wrote them, its name as the answerer spells it, as rtpengine
+    answers: ``PCMU`` for the offerer's ``pcmu``), one that
     rtpgate added is replaced by the offerer's preferred codec, which rtpgate transcodes
     from and to; supplemental codecs stay when the offerer has them too.  Nothing the offerer
     did not offer is ever answered.  ``prefer`` (``codec-consume`` and ``codec-accept``
@@ -365,6 +380,8 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
     events: list[Codec] = []  # telephone-event at a clock rate the offerer does not have
     for codec in answered:
         mine = next((c for c in offerer if _same(c, codec)), None)
+        if mine is not None:  # the name as the answerer spells it, as rtpengine answers
+            mine = replace(mine, encoding=_spelt(mine.encoding, codec.name_as_written))
         if codec.supplemental:
             if mine is not None and mine not in out:
                 out.append(mine)
@@ -373,7 +390,7 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
             continue
         if forced or mine is None:
             mine = target
-        if mine is not None and mine not in out:
+        if mine is not None and all(c.pt != mine.pt for c in out):
             out.append(mine)
     if request.always_transcode:
         out += [c for c in offerer if c.supplemental and c not in out]
