@@ -47,6 +47,9 @@ log = logging.getLogger("rtpgate.transcode")
 KEY = "player"
 #: The media's :class:`Renumber` once a player sent more or fewer packets than it replaced.
 RENUMBER_KEY = "player-renumber"
+#: Where the media's last player left its stream: (SSRC, next sequence number, next
+#: timestamp); the next player continues it where the peer gives it nothing to take over.
+LAST_KEY = "player-last"
 PTIME = 20
 #: Longest audio a player holds (repetitions included): an hour at 48 kHz is 330 MB of s16.
 MAX_SECONDS = 600
@@ -72,8 +75,9 @@ class Target:
 
 
 def target(media: Media) -> Target:
-    """The first codec rtpgate offered or answered to the party that can be encoded."""
-    for codec in media.codecs:
+    """The first codec rtpgate offered or answered to the party that can be encoded; before
+    rtpgate wrote any (an offer not answered yet), the first of the party's own."""
+    for codec in media.codecs or media.sent_codecs:
         found = formats.find(codec.encoding)
         if found is not None and found.encoder is not None:
             return Target(found, codec.pt, codec.fmtp)
@@ -153,6 +157,10 @@ class Player:
         self.ssrc = seen[-1] if seen else secrets.randbits(32)
         self.seq = secrets.randbits(16)
         self.timestamp = secrets.randbits(32)
+        last = media.plugin_state.get(LAST_KEY)
+        if isinstance(last, tuple) and (not seen or last[0] == seen[-1]):
+            # a player again (``play media`` restarted): its stream continues, as rtpengine's
+            self.ssrc, self.seq, self.timestamp = last
         self._adopted = False
         self._waited = 0
         self.sent = 0
@@ -275,6 +283,8 @@ class Player:
         self._over = True
         if self._media.plugin_state.get(KEY) is self:
             del self._media.plugin_state[KEY]
+            if self.sent:
+                self._media.plugin_state[LAST_KEY] = (self.ssrc, self.seq, self.timestamp)
             if self._replaced is not None:
                 offset = (self.seq - self._replaced - 1) & 0xFFFF
                 self._media.plugin_state[RENUMBER_KEY] = Renumber(self.ssrc, offset)

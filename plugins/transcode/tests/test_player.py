@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import socket
 import struct
+import uuid
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
-from test_transcoded_call import call, exchange, inband_digits, ng, party
+from test_transcoded_call import call, exchange, inband_digits, ng, party, sdp
 
 PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
 OPUS = ("96", "a=rtpmap:96 opus/48000/2\r\n")
@@ -77,6 +78,46 @@ def test_play_media_replaces_and_resumes(server: ServerProcess, tmp_path: Path) 
     samples = decode("PCMA/8000", played)
     assert abs(dominant(samples, 8000) - 1000) <= 20
     assert abs(level_db(samples[400:-400]) - WAV_DB) <= 3
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_play_media_to_an_offerer_not_answered_yet(server: ServerProcess, tmp_path: Path
+                                                   ) -> None:
+    """After an offer only, ``play media`` to the offerer plays in the codec of its own
+    offer (rtpgate has written it no SDP yet), as rtpengine does."""
+    caller = party()
+    call_id = uuid.uuid4().hex
+    assert ng(server, "offer", **{"call-id": call_id, "from-tag": "a", "sdp": sdp(
+        caller.getsockname()[1], *PCMA)})["result"] == "ok"
+    reply = ng(server, "play media", **{"call-id": call_id, "from-tag": "a",
+                                        "file": str(wav(tmp_path / "p.wav", 0.2))})
+    assert reply == {"result": "ok", "duration": 200}, reply
+    got = collect(caller, 2.0)
+    assert len(got) == 10 and {header(p)[0] for p in got} == {8}
+    assert abs(dominant(decode("PCMA/8000", got), 8000) - 1000) <= 20
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_play_media_again_continues_the_stream(server: ServerProcess, tmp_path: Path
+                                               ) -> None:
+    """A second ``play media`` to a party whose peer sends nothing continues the stream of
+    the first (its SSRC, the next sequence number and timestamp; the marker bit on its first
+    packet), as rtpengine's player."""
+    caller, callee = party(), party()
+    call_id, _, _ = call(server, caller, callee, PCMA, PCMA)
+    prompt = str(wav(tmp_path / "p.wav", 0.1))
+    played = []
+    for _ in range(2):
+        reply = ng(server, "play media", **{"call-id": call_id, "from-tag": "a",
+                                            "file": prompt})
+        assert reply == {"result": "ok", "duration": 100}, reply
+        played.append(collect(caller, 2.0))
+    assert [len(p) for p in played] == [5, 5]
+    heads = [header(p) for p in played[0] + played[1]]
+    assert len({h[3] for h in heads}) == 1
+    assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
+    assert all((b[2] - a[2]) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(heads))
+    assert [bool(p[1] & 0x80) for p in played[1]] == [True] + [False] * 4
     ng(server, "delete", **{"call-id": call_id})
 
 
