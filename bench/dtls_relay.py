@@ -33,6 +33,9 @@ from rtpgate.media.dtls import PROFILES, DtlsSession, SrtpKeys, make_certificate
 from servers import (
     SHARED,
     alternating_rounds,
+    block_rtpengine_extra,
+    block_rtpengine_ng,
+    block_rtpgate_args,
     cpu_seconds,
     reference_rtpengine,
     rtpengine_available,
@@ -261,17 +264,25 @@ def main() -> int:
     parser.add_argument("--python-relay", action="store_true",
                         help="also measure rtpgate with its pure-Python read loop "
                              "(RTPGATE_NATIVE_RELAY=0) in each round")
+    parser.add_argument("--block", type=int, default=None,
+                        help="put both servers on helper block K's ports (servers.py), not on "
+                             "the bench's own fixed ones")
     args = parser.parse_args()
+    gate_args, engine_extra, engine_ng = RTPGATE_ARGS, RTPENGINE_EXTRA, RTPENGINE_NG
+    if args.block is not None:
+        gate_args = block_rtpgate_args(args.block)
+        engine_extra = block_rtpengine_extra(args.block)
+        engine_ng = block_rtpengine_ng(args.block)
     results: list[dict] = []
 
     def gate(python_relay: bool) -> None:
         label = "rtpgate (Python relay)" if python_relay else "rtpgate"
-        with rtpgate(RTPGATE_ARGS, python_relay=python_relay) as server:
+        with rtpgate(gate_args, python_relay=python_relay) as server:
             results.append(asyncio.run(measure(label, server.pid, server.port("ng-udp"), args)))
 
     def engine() -> None:
-        with reference_rtpengine(RTPENGINE_EXTRA) as pid:
-            results.append(asyncio.run(measure("rtpengine 10.5", pid, RTPENGINE_NG, args)))
+        with reference_rtpengine(engine_extra) as pid:
+            results.append(asyncio.run(measure("rtpengine 10.5", pid, engine_ng, args)))
 
     print(f"# DTLS-SRTP (AEAD_AES_128_GCM) <-> RTP, {args.calls} calls x {args.pps} pps x 2, "
           f"{os.cpu_count()} cores shared with the generator")

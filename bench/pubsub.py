@@ -36,35 +36,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from servers import alternating_rounds, cpu_seconds, reference_rtpengine, rtpgate
+from servers import (
+    alternating_rounds,
+    block_rtpengine_extra,
+    block_rtpengine_ng,
+    block_rtpgate_args,
+    block_rtpgate_ng,
+    cpu_seconds,
+    reference_rtpengine,
+    rtpgate,
+)
 
 LOCAL = "127.0.0.1"
-#: Both servers on one helper's block of ports (41000 + 100 K .. + 99 and 20000 + 1000 K .. +
-#: 999), so that a run next to the other benches' reference rtpengines does not meet them.
+#: The helper block of ports (servers.py) the bench always used.
 DEFAULT_BLOCK = 6
-
-
-def rtpengine_ng(block: int) -> int:
-    return 41000 + 100 * block + 23
-
-
-def rtpengine_extra(block: int) -> str:
-    listen, media = 41000 + 100 * block, 20000 + 1000 * block
-    return (f"--delete-delay=0 --listen-ng=127.0.0.1:{listen + 23} "
-            f"--listen-tcp-ng=127.0.0.1:{listen + 24} --listen-cli=127.0.0.1:{listen + 90} "
-            f"--listen-http=127.0.0.1:{listen + 80} --listen-https=127.0.0.1:{listen + 43} "
-            f"--port-min={media} --port-max={media + 499}")
-
-
-def rtpgate_ng(block: int) -> int:
-    return 41000 + 100 * block + 50
-
-
-def rtpgate_args(block: int) -> tuple[str, ...]:
-    listen, media = 41000 + 100 * block, 20000 + 1000 * block
-    return (f"--listen-ng=127.0.0.1:{listen + 50}", f"--listen-http=127.0.0.1:{listen + 51}",
-            "--interface=127.0.0.1", f"--port-min={media + 500}", f"--port-max={media + 999}",
-            "--delete-delay=0", "--log-level=5")
+rtpengine_ng, rtpengine_extra = block_rtpengine_ng, block_rtpengine_extra
+rtpgate_ng, rtpgate_args = block_rtpgate_ng, block_rtpgate_args
 
 
 RTPENGINE = "rtpengine 10.5 userspace"

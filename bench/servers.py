@@ -51,9 +51,25 @@ def _stat(pid: int) -> list[str] | None:
 
 def alive(pid: int) -> bool:
     """Whether ``pid`` runs.  A zombie counts as gone: rtpengine is re-parented when its start
-    script exits, and nothing may reap it."""
+    script exits, and nothing may reap it.  A process whose main thread has exited is a zombie
+    while its other threads still run (and hold its sockets), so each thread is looked at."""
     fields = _stat(pid)
-    return fields is not None and fields[0] != "Z"
+    if fields is None:
+        return False
+    if fields[0] != "Z":
+        return True
+    try:
+        threads = [entry.name for entry in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return False
+    for thread in threads:
+        try:
+            state = Path(f"/proc/{pid}/task/{thread}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if state and state[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def cpu_seconds(pid: int) -> float:
@@ -137,6 +153,38 @@ def rtpgate(options: Sequence[str], timeout: float = 20, *,
                 raise
 
 
+# ---------------------------------------------------------------------- helper port blocks
+
+#: A helper's block K of ports: listeners 41000 + 100 K .. + 99, media 20000 + 1000 K .. + 999
+#: (rtpengine the lower half of the media range, rtpgate the upper), so that a bench run next to
+#: other work on the machine (each with its own K) meets no one's ports.
+
+
+def block_rtpengine_ng(block: int) -> int:
+    return 41000 + 100 * block + 23
+
+
+def block_rtpengine_extra(block: int) -> str:
+    """rtpengine's options for block ``block`` (``--delete-delay=0`` included)."""
+    listen, media = 41000 + 100 * block, 20000 + 1000 * block
+    return (f"--delete-delay=0 --listen-ng=127.0.0.1:{listen + 23} "
+            f"--listen-tcp-ng=127.0.0.1:{listen + 24} --listen-cli=127.0.0.1:{listen + 90} "
+            f"--listen-http=127.0.0.1:{listen + 80} --listen-https=127.0.0.1:{listen + 43} "
+            f"--port-min={media} --port-max={media + 499}")
+
+
+def block_rtpgate_ng(block: int) -> int:
+    return 41000 + 100 * block + 50
+
+
+def block_rtpgate_args(block: int) -> tuple[str, ...]:
+    """rtpgate's options for block ``block`` (``--delete-delay=0``, log level 5)."""
+    listen, media = 41000 + 100 * block, 20000 + 1000 * block
+    return (f"--listen-ng=127.0.0.1:{listen + 50}", f"--listen-http=127.0.0.1:{listen + 51}",
+            "--interface=127.0.0.1", f"--port-min={media + 500}", f"--port-max={media + 999}",
+            "--delete-delay=0", "--log-level=5")
+
+
 # ---------------------------------------------------------------------- rtpengine
 
 def rtpengine_available() -> bool:
@@ -194,12 +242,20 @@ def reference_rtpengine(extra_options: str) -> Iterator[int]:
     url = _ping_url(extra_options)
     if _answers(url):
         raise SystemExit(f"something already answers on {url}: stop it first")
-    run_dir = Path(tempfile.mkdtemp(prefix="rtpengine-bench-"))
-    env = {**os.environ, "RTPE_EXTRA": extra_options, "RUN_DIR": str(run_dir), "WAIT_URL": url}
-    started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True, text=True,
-                             env=env, timeout=300)
-    if started.returncode != 0:
-        raise RuntimeError(f"start-rtpengine.sh failed:\n{started.stderr}")
+    # A listener port in the ephemeral range may be held for a minute by another program's
+    # outgoing connection in TIME-WAIT (rtpengine then exits: "Address already in use"): try
+    # again for up to 90 s before giving up.
+    for attempt in range(10):
+        run_dir = Path(tempfile.mkdtemp(prefix="rtpengine-bench-"))
+        env = {**os.environ, "RTPE_EXTRA": extra_options, "RUN_DIR": str(run_dir),
+               "WAIT_URL": url}
+        started = subprocess.run(["bash", str(START_RTPENGINE)], capture_output=True,
+                                 text=True, env=env, timeout=300)
+        if started.returncode == 0:
+            break
+        if "Address already in use" not in started.stderr or attempt == 9:
+            raise RuntimeError(f"start-rtpengine.sh failed:\n{started.stderr}")
+        time.sleep(10)
     # The script prints the pid of its `setsid`, which may have forked; rtpengine's own pid
     # file names the daemon.
     pid = int((run_dir / "rtpengine.pid").read_text())

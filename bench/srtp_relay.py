@@ -40,6 +40,9 @@ import bencode
 import pylibsrtp
 from servers import (
     alternating_rounds,
+    block_rtpengine_extra,
+    block_rtpengine_ng,
+    block_rtpgate_args,
     cpu_seconds,
     reference_rtpengine,
     rtpengine_available,
@@ -51,7 +54,6 @@ RTPENGINE_EXTRA = ("--delete-delay=0 --listen-ng=127.0.0.1:48223 --listen-tcp-ng
                    "--listen-cli=127.0.0.1:48900 --listen-http=127.0.0.1:48080 "
                    "--listen-https=127.0.0.1:48443 --port-min=40000 --port-max=40999 "
                    "--log-level=5")
-RTPGATE_NG = 48323
 RTPGATE_ARGS = ("--listen-ng=127.0.0.1:48323", "--listen-http=127.0.0.1:48380",
                 "--interface=127.0.0.1", "--port-min=41000", "--port-max=41999",
                 "--delete-delay=0", "--log-level=5")
@@ -244,17 +246,25 @@ def main() -> int:
     parser.add_argument("--python-relay", action="store_true",
                         help="also measure rtpgate with its pure-Python read loop "
                              "(RTPGATE_NATIVE_RELAY=0) in each round")
+    parser.add_argument("--block", type=int, default=None,
+                        help="put both servers on helper block K's ports (servers.py), not on "
+                             "the bench's own fixed ones")
     args = parser.parse_args()
+    gate_args, engine_extra, engine_ng = RTPGATE_ARGS, RTPENGINE_EXTRA, RTPENGINE_NG
+    if args.block is not None:
+        gate_args = block_rtpgate_args(args.block)
+        engine_extra = block_rtpengine_extra(args.block)
+        engine_ng = block_rtpengine_ng(args.block)
     results = []
 
     def gate(python_relay: bool) -> None:
         label = "rtpgate (Python relay)" if python_relay else "rtpgate"
-        with rtpgate(RTPGATE_ARGS, python_relay=python_relay) as server:
-            results.append(run(label, RTPGATE_NG, server.pid, args))
+        with rtpgate(gate_args, python_relay=python_relay) as server:
+            results.append(run(label, server.port("ng-udp"), server.pid, args))
 
     def engine() -> None:
-        with reference_rtpengine(RTPENGINE_EXTRA) as pid:
-            results.append(run("rtpengine 10.5 userspace", RTPENGINE_NG, pid, args))
+        with reference_rtpengine(engine_extra) as pid:
+            results.append(run("rtpengine 10.5 userspace", engine_ng, pid, args))
 
     def done(load: str) -> None:
         results[-1]["load_before"] = load

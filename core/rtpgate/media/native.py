@@ -21,7 +21,6 @@ tests without the extension).  docs/media.md has the details, docs/performance.m
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,9 +29,10 @@ if TYPE_CHECKING:
     from .stream import RelayStream
 
 try:
-    from ._fastrelay import Reader
+    from ._fastrelay import Poller, Reader
 except ImportError:  # not built (RTPGATE_NATIVE=0, or no compiler at install time)
     Reader = None  # type: ignore[assignment,misc]
+    Poller = None  # type: ignore[assignment,misc]
 
 #: Set to ``0`` in the server's environment to relay in Python although the extension is built.
 SWITCH = "RTPGATE_NATIVE_RELAY"
@@ -48,7 +48,14 @@ def enabled() -> bool:
     return Reader is not None and os.environ.get(SWITCH, "1") != "0"
 
 
-def reader(stream: RelayStream, sock: socket.socket) -> Callable[[], object]:
+def reader(stream: RelayStream, sock: socket.socket) -> Reader:
     """The loop's reader callback for ``sock``, one of ``stream``'s sockets."""
     assert Reader is not None
     return Reader(sock.fileno(), stream, sock.recvfrom)
+
+
+def poller() -> Poller:
+    """A new epoll set for native readers: the loop watches its ``fd`` and calls it, and it
+    runs the reader of each of its sockets that is ready (``add(reader)``, ``remove(fd)``)."""
+    assert Poller is not None
+    return Poller()

@@ -6,7 +6,11 @@ non-blocking ``recvfrom`` in the stream's own handler; under uvloop this measure
 asyncio datagram endpoints (``docs/media.md`` has the figures), and it lets the relay use the
 engine's sockets as they are, without a transport object per port.  With the C extension
 built (:mod:`rtpgate.media.native`), the reader of each socket is native and hands the
-stream's Python handler only what it does not relay itself.
+stream's Python handler only what it does not relay itself; the native readers are then not
+registered with the loop one by one but watched by one epoll set of the relay's
+(:class:`rtpgate.media.native.Poller`), whose descriptor is the loop's only reader for media,
+so that a wake-up of the loop runs every ready socket's reader without a Python-level call
+per socket.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class Relay:
         #: The native read loop is used (:func:`rtpgate.media.native.enabled` at creation).
         self.native = native.enabled()
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The epoll set of the native readers (made on the running loop when first needed).
+        self._poller: native.Poller | None = None
         stats.measures_media = True
 
     def open(self, sock: socket.socket, interface: tuple[str, str] = ("default", "127.0.0.1"),
@@ -69,20 +75,40 @@ class Relay:
             # Its socket was closed without a release and the number reused: the loop's
             # registration for the old socket must go first, or the new one never fires.
             stale.release()
-        reader = (native.reader(stream, sock) if self.native
-                  else functools.partial(stream.read, sock.recvfrom))
-        self._loop.add_reader(fd, reader)
+        reader: Callable[[], object]
+        if self.native:
+            native_reader = native.reader(stream, sock)
+            self._native_poller().add(native_reader)
+            reader = native_reader
+        else:
+            reader = functools.partial(stream.read, sock.recvfrom)
+            self._loop.add_reader(fd, reader)
         self.streams[fd] = stream
         self.readers[fd] = reader
         stream.fds.append(fd)
 
+    def _native_poller(self) -> native.Poller:
+        """The epoll set of the native readers, registered with the loop on first use."""
+        if self._poller is None:
+            assert self._loop is not None
+            poller = native.poller()
+            self._loop.add_reader(poller.fd, poller)
+            self._poller = poller
+        return self._poller
+
+    def _unwatch(self, fd: int) -> None:
+        """Stop watching descriptor ``fd`` (its stream's entry is gone)."""
+        del self.streams[fd]
+        del self.readers[fd]
+        if self._poller is not None and self.native:
+            self._poller.remove(fd)
+        elif self._loop is not None:
+            self._loop.remove_reader(fd)
+
     def remove_socket(self, stream: RelayStream, fd: int) -> None:
         """Stop reading descriptor ``fd`` for ``stream`` (one of its extra sockets is going)."""
         if self.streams.get(fd) is stream:
-            del self.streams[fd]
-            del self.readers[fd]
-            if self._loop is not None:
-                self._loop.remove_reader(fd)
+            self._unwatch(fd)
         if fd in stream.fds:
             stream.fds.remove(fd)
 
@@ -90,13 +116,15 @@ class Relay:
         """Called by :meth:`RelayStream.release`: stop watching its sockets."""
         for fd in stream.fds:
             if self.streams.get(fd) is stream:
-                del self.streams[fd]
-                del self.readers[fd]
-                if self._loop is not None:
-                    self._loop.remove_reader(fd)
+                self._unwatch(fd)
         stream.fds.clear()
 
     def close(self) -> None:
-        """Release every stream (server shutdown)."""
+        """Release every stream (server shutdown), then close the native readers' epoll set."""
         for stream in list(self.streams.values()):
             stream.release()
+        if self._poller is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._poller.fd)
+            self._poller.close()
+            self._poller = None
