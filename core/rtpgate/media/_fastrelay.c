@@ -118,6 +118,7 @@ typedef struct {
     PyObject *counters[COUNTERS];
     Py_ssize_t packets_at[COUNTERS], bytes_at[COUNTERS];
     PyObject *owner;
+    Py_ssize_t owner_at;      /* where the owner's last_packet is (a slot), or -1 */
     Copy *copies;             /* the route's subscribers (PyMem), ncopies of them */
     Py_ssize_t ncopies;
     /* this wake-up's counts, not yet added to the Python counters */
@@ -138,6 +139,8 @@ static int inet_socket(int fd)
         return 0;
     return domain == AF_INET || domain == AF_INET6;
 }
+
+static int flush_pending(void);
 
 static void drop_copies(Reader *self)
 {
@@ -397,6 +400,8 @@ static int make_copy(Copy *copy, PyObject *entry)
 /* Ask the stream for its route; 0 on success (self->route says whether there is one). */
 static int make_route(Reader *self)
 {
+    if (flush_pending() < 0)  /* Python code runs */
+        return -1;
     drop_route(self);
     PyObject *now[WATCHED];
     if (look(self, now) < 0)
@@ -480,6 +485,7 @@ static int make_route(Reader *self)
     }
     Py_INCREF(owner);
     self->owner = owner;
+    self->owner_at = slot_of(owner, s_last_packet);
     self->route = 1;
     Py_DECREF(route);
     return 0;
@@ -532,39 +538,124 @@ static int add(PyObject *counter, Py_ssize_t at, PyObject *name, unsigned long l
     return status;
 }
 
-/* Add this wake-up's counts to the Python counters. */
-static int flush_counts(Reader *self, double now)
+/* A Poller round (its callback running the ready readers) is on: readers stamp last_packet
+ * with the round's time and leave the counters shared by many streams (the interface's and the
+ * server's) in ``pending``, added once at the end of the round or before any Python code runs
+ * (flush_pending), so that Python never sees counts that are not there yet. */
+static int in_round;
+static double round_now;
+static PyObject *round_stamp;  /* round_now as a float, made when first needed */
+
+#define PENDING 16
+typedef struct {
+    PyObject *counter;        /* strong */
+    Py_ssize_t packets_at, bytes_at;
+    unsigned long long packets, bytes;
+} Pending;
+static Pending pending[PENDING];
+static int npending;
+
+/* Add what is pending to the shared counters; 0, or -1 on error (the rest is then lost). */
+static int flush_pending(void)
+{
+    int status = 0;
+    int count = npending;
+    npending = 0;
+    for (int i = 0; i < count; i++) {
+        Pending *entry = &pending[i];
+        if (status == 0
+            && (add(entry->counter, entry->packets_at, s_packets, entry->packets) < 0
+                || add(entry->counter, entry->bytes_at, s_bytes, entry->bytes) < 0))
+            status = -1;
+        Py_DECREF(entry->counter);
+    }
+    return status;
+}
+
+/* Count packets and bytes on a shared counter: now, or at the end of the round. */
+static int add_shared(PyObject *counter, Py_ssize_t packets_at, Py_ssize_t bytes_at,
+                      unsigned long long packets, unsigned long long bytes)
+{
+    if (!in_round)
+        return add(counter, packets_at, s_packets, packets) < 0
+            || add(counter, bytes_at, s_bytes, bytes) < 0 ? -1 : 0;
+    for (int i = 0; i < npending; i++)
+        if (pending[i].counter == counter) {
+            pending[i].packets += packets;
+            pending[i].bytes += bytes;
+            return 0;
+        }
+    if (npending == PENDING && flush_pending() < 0)
+        return -1;
+    Py_INCREF(counter);
+    pending[npending++] = (Pending){counter, packets_at, bytes_at, packets, bytes};
+    return 0;
+}
+
+/* Set the owner's last_packet to ``now``. */
+static int stamp(Reader *self, double now)
+{
+    PyObject *value;
+    if (in_round && now == round_now) {
+        if (round_stamp == NULL && (round_stamp = PyFloat_FromDouble(now)) == NULL)
+            return -1;
+        value = round_stamp;
+        Py_INCREF(value);
+    } else if ((value = PyFloat_FromDouble(now)) == NULL) {
+        return -1;
+    }
+    if (self->owner_at >= 0) {
+        PyObject *old = SLOT(self->owner, self->owner_at);
+        SLOT(self->owner, self->owner_at) = value;  /* the reference taken over */
+        Py_XDECREF(old);
+        return 0;
+    }
+    int status = PyObject_SetAttr(self->owner, s_last_packet, value);
+    Py_DECREF(value);
+    return status;
+}
+
+/* Add this wake-up's counts to the Python counters; with ``everything``, also what is pending
+ * (before Python code runs), else the shared counters' part may wait for the round's end. */
+static int count_up(Reader *self, double now, int everything)
 {
     if (self->in_packets) {
-        for (int i = C_IN; i <= C_RELAYED; i++)
-            if (add(self->counters[i], self->packets_at[i], s_packets, self->in_packets) < 0
-                || add(self->counters[i], self->bytes_at[i], s_bytes, self->in_bytes) < 0)
-                return -1;
-        PyObject *stamp = PyFloat_FromDouble(now);
-        if (stamp == NULL)
+        if (add(self->counters[C_IN], self->packets_at[C_IN], s_packets, self->in_packets) < 0
+            || add(self->counters[C_IN], self->bytes_at[C_IN], s_bytes, self->in_bytes) < 0)
             return -1;
-        int status = PyObject_SetAttr(self->owner, s_last_packet, stamp);
-        Py_DECREF(stamp);
-        if (status < 0)
+        for (int i = C_INGRESS; i <= C_RELAYED; i++)
+            if (add_shared(self->counters[i], self->packets_at[i], self->bytes_at[i],
+                           self->in_packets, self->in_bytes) < 0)
+                return -1;
+        if (stamp(self, now) < 0)
             return -1;
     }
-    if (self->out_packets)
-        for (int i = C_OUT; i <= C_EGRESS; i++)
-            if (add(self->counters[i], self->packets_at[i], s_packets, self->out_packets) < 0
-                || add(self->counters[i], self->bytes_at[i], s_bytes, self->out_bytes) < 0)
-                return -1;
+    if (self->out_packets) {
+        if (add(self->counters[C_OUT], self->packets_at[C_OUT], s_packets, self->out_packets) < 0
+            || add(self->counters[C_OUT], self->bytes_at[C_OUT], s_bytes, self->out_bytes) < 0
+            || add_shared(self->counters[C_EGRESS], self->packets_at[C_EGRESS],
+                          self->bytes_at[C_EGRESS], self->out_packets, self->out_bytes) < 0)
+            return -1;
+    }
     self->in_packets = self->in_bytes = self->out_packets = self->out_bytes = 0;
     for (Py_ssize_t k = 0; k < self->ncopies; k++) {
         Copy *copy = &self->copies[k];
         if (!copy->out_packets)
             continue;
-        for (int i = 0; i < 2; i++)
-            if (add(copy->counters[i], copy->packets_at[i], s_packets, copy->out_packets) < 0
-                || add(copy->counters[i], copy->bytes_at[i], s_bytes, copy->out_bytes) < 0)
-                return -1;
+        if (add(copy->counters[0], copy->packets_at[0], s_packets, copy->out_packets) < 0
+            || add(copy->counters[0], copy->bytes_at[0], s_bytes, copy->out_bytes) < 0
+            || add_shared(copy->counters[1], copy->packets_at[1], copy->bytes_at[1],
+                          copy->out_packets, copy->out_bytes) < 0)
+            return -1;
         copy->out_packets = copy->out_bytes = 0;
     }
-    return 0;
+    return everything ? flush_pending() : 0;
+}
+
+/* Make every count so far Python's (before Python code runs). */
+static int flush_counts(Reader *self, double now)
+{
+    return count_up(self, now, 1);
 }
 
 /* An OSError for errno, as the socket module raises it. */
@@ -582,6 +673,8 @@ static PyObject *os_error(int number)
 
 static int call_with_error(PyObject *target, PyObject *method, int number)
 {
+    if (flush_pending() < 0)
+        return -1;
     PyObject *error = os_error(number);
     if (error == NULL)
         return -1;
@@ -673,6 +766,8 @@ static int hand_over(Reader *self, int index, double now)
 
 static int stage_failed(PyObject *stream, PyObject *stage, int status)
 {
+    if (flush_pending() < 0)
+        return -1;
     PyObject *code = PyLong_FromLong(status);
     if (code == NULL)
         return -1;
@@ -732,12 +827,18 @@ static double wall_clock(void)
 /* The loop's callback: read and relay what is waiting. */
 static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
 {
-    if (!self->inet)
+    if (!self->inet) {
+        if (flush_pending() < 0)
+            return NULL;
         return PyObject_CallMethodOneArg(self->stream, s_read, self->recvfrom);
+    }
     if (check_route(self) < 0)
         return NULL;
-    if (!self->route)  /* the Python read loop, as without this module */
+    if (!self->route) {  /* the Python read loop, as without this module */
+        if (flush_pending() < 0)
+            return NULL;
         return PyObject_CallMethodOneArg(self->stream, s_read, self->recvfrom);
+    }
     for (int i = 0; i < BATCH; i++)
         rx[i].msg_hdr.msg_namelen = sizeof(sources[i]);
     int received = recvmmsg(self->fd, rx, BATCH, MSG_DONTWAIT, NULL);
@@ -748,7 +849,7 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
             return NULL;
         Py_RETURN_NONE;
     }
-    double now = wall_clock();
+    double now = in_round ? round_now : wall_clock();
     int queued = 0;
     for (int i = 0; i < received; i++) {
         unsigned char *data = buffers[i];
@@ -815,7 +916,7 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
         tx[queued].msg_hdr.msg_namelen = self->dest_len;
         queued++;
     }
-    if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0)
+    if (flush_sends(self, queued) < 0 || count_up(self, now, !in_round) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1028,6 +1129,8 @@ static PyObject *Poller_call(Poller *self, PyObject *args, PyObject *kwargs)
     while (ready < 0 && errno == EINTR);
     if (ready < 0)
         return PyErr_SetFromErrno(PyExc_OSError);
+    if (ready == 0)
+        Py_RETURN_NONE;
     Reader *readers[EVENTS];
     int count = 0;
     for (int i = 0; i < ready; i++) {
@@ -1039,6 +1142,8 @@ static PyObject *Poller_call(Poller *self, PyObject *args, PyObject *kwargs)
         }
     }
     int failed = 0;
+    in_round = 1;
+    round_now = wall_clock();
     for (int i = 0; i < count; i++) {
         Reader *reader = readers[i];
         int fd = reader->fd;
@@ -1050,6 +1155,17 @@ static PyObject *Poller_call(Poller *self, PyObject *args, PyObject *kwargs)
             break;
         }
         Py_DECREF(result);
+    }
+    in_round = 0;
+    Py_CLEAR(round_stamp);
+    if (failed) {  /* the exception stays the one raised; the counts are still added */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        if (flush_pending() < 0)
+            PyErr_Clear();
+        PyErr_Restore(type, value, traceback);
+    } else if (flush_pending() < 0) {
+        failed = 1;
     }
     for (int k = 0; k < count; k++)
         Py_DECREF((PyObject *)readers[k]);
