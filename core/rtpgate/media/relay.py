@@ -42,7 +42,7 @@ class Relay:
         self.native = native.enabled()
         self._loop: asyncio.AbstractEventLoop | None = None
         #: The epoll set of the native readers (made on the running loop when first needed).
-        self._poller: native.Poller | None = None
+        self.poller: native.Poller | None = None
         stats.measures_media = True
 
     def open(self, sock: socket.socket, interface: tuple[str, str] = ("default", "127.0.0.1"),
@@ -89,19 +89,19 @@ class Relay:
 
     def _native_poller(self) -> native.Poller:
         """The epoll set of the native readers, registered with the loop on first use."""
-        if self._poller is None:
+        if self.poller is None:
             assert self._loop is not None
             poller = native.poller()
             self._loop.add_reader(poller.fd, poller)
-            self._poller = poller
-        return self._poller
+            self.poller = poller
+        return self.poller
 
     def _unwatch(self, fd: int) -> None:
         """Stop watching descriptor ``fd`` (its stream's entry is gone)."""
         del self.streams[fd]
         del self.readers[fd]
-        if self._poller is not None and self.native:
-            self._poller.remove(fd)
+        if self.poller is not None and self.native:
+            self.poller.remove(fd)
         elif self._loop is not None:
             self._loop.remove_reader(fd)
 
@@ -123,8 +123,8 @@ class Relay:
         """Release every stream (server shutdown), then close the native readers' epoll set."""
         for stream in list(self.streams.values()):
             stream.release()
-        if self._poller is not None:
+        if self.poller is not None:
             if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._poller.fd)
-            self._poller.close()
-            self._poller = None
+                self._loop.remove_reader(self.poller.fd)
+            self.poller.close()
+            self.poller = None
