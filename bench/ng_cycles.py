@@ -11,6 +11,12 @@ run with ``--delete-delay=0`` (otherwise deleted calls keep their ports and the 
     .venv/bin/python bench/ng_cycles.py --duration 10 --concurrency 1 8 32 --transport http ws
     .venv/bin/python bench/ng_cycles.py --rtpengine 127.0.0.1:28080 --rtpengine-ng 127.0.0.1:22223 \
         --rtpengine-pid 1234 --transport http ws udp
+    .venv/bin/python bench/ng_cycles.py --aim --workers 1 2     # the issue's aim, unattended
+
+``--workers 1 2`` starts one rtpgate per worker count (``--num-threads``) and measures each in
+every row, beside the same rtpengine.  ``--aim`` is issue 17's benchmark: HTTP, WebSocket and
+UDP at concurrency 8 and 32, and at the end a summary of each worker count's ratios and of the
+p99 at c=8 against rtpengine's.
 
 rtpengine is started with ``../shared/tools/start-rtpengine.sh`` on its own ports (its
 default log level 6 logs every request; ``--rtpengine-log-level 5`` quietens it), rtpgate with
@@ -26,9 +32,11 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from servers import TOOLS, cpu_seconds, reference_rtpengine, rtpgate
+from servers import TOOLS, cpu_seconds, has_uvloop, reference_rtpengine, rtpgate
 
 NGLOAD = TOOLS / "ngload.py"
 
@@ -97,22 +105,35 @@ def main() -> int:
     parser.add_argument("--rtpengine-pid", type=int)
     parser.add_argument("--rtpengine-log-level", type=int, default=6)
     parser.add_argument("--json", help="write every result to this file")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="rtpgate's --num-threads (its CPU is then the workers' summed)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="rtpgate's --num-threads, one rtpgate per count measured in every "
+                             "row (with several workers its CPU is theirs summed)")
+    parser.add_argument("--aim", action="store_true",
+                        help="issue 17's benchmark: --transport http ws udp --concurrency 8 32, "
+                             "then a summary against the aim")
     args = parser.parse_args()
+    if args.aim:
+        args.transport, args.concurrency = ["http", "ws", "udp"], [8, 32]
+    if not has_uvloop():
+        print("note: uvloop is not installed for this interpreter: rtpgate runs on asyncio's "
+              "own loop (pip install '.[uvloop]')", file=sys.stderr)
 
     with contextlib.ExitStack() as stack:
+        gates: dict[str, Gate] = {}
         if args.rtpgate:
-            gate_port, gate_pid = int(args.rtpgate.rsplit(":", 1)[1]), args.rtpgate_pid or 0
-            gate_workers: tuple[int, ...] = ()
-            gate_ng = int(args.rtpgate_ng.rsplit(":", 1)[1]) if args.rtpgate_ng else 0
+            gates["rtpgate"] = Gate(int(args.rtpgate.rsplit(":", 1)[1]),
+                                    int(args.rtpgate_ng.rsplit(":", 1)[1]) if args.rtpgate_ng
+                                    else 0, args.rtpgate_pid or 0, ())
         else:
-            gate = stack.enter_context(rtpgate(
-                ["--listen-http=127.0.0.1:0", "--listen-ng=127.0.0.1:0", "--delete-delay=0",
-                 "--port-min=36000", "--port-max=39999", f"--num-threads={args.workers}"],
-                timeout=20 * args.workers))
-            gate_port, gate_pid, gate_workers = gate.port("http"), gate.pid, gate.workers
-            gate_ng = gate.port("ng-udp")
+            for count in args.workers:
+                gate = stack.enter_context(rtpgate(
+                    ["--listen-http=127.0.0.1:0", "--listen-ng=127.0.0.1:0", "--delete-delay=0",
+                     f"--port-min={36000 + 1000 * len(gates)}",
+                     f"--port-max={36999 + 1000 * len(gates)}", f"--num-threads={count}"],
+                    timeout=20 * count))
+                name = "rtpgate" if len(args.workers) == 1 else f"rtpgate/{count}"
+                gates[name] = Gate(gate.port("http"), gate.port("ng-udp"), gate.pid,
+                                   gate.workers)
         if args.rtpengine:
             engine_port = int(args.rtpengine.rsplit(":", 1)[1])
             engine_ng = int(args.rtpengine_ng.rsplit(":", 1)[1]) if args.rtpengine_ng else 0
@@ -122,26 +143,67 @@ def main() -> int:
             engine_pid = stack.enter_context(reference_rtpengine(
                 rtpengine_options(engine_port, engine_ng, args.rtpengine_log_level)))
         results = []
-        print(f"offer/answer/delete cycles, {args.duration:g} s each; rtpgate pid {gate_pid} "
-              f"({args.workers} worker(s)) "
-              f"port {gate_port}, rtpengine pid {engine_pid} port {engine_port}")
+        print(f"offer/answer/delete cycles, {args.duration:g} s each; "
+              + "; ".join(f"{name} pid {g.pid} ({len(g.workers) or 1} process(es)) port {g.port}"
+                          for name, g in gates.items())
+              + f"; rtpengine pid {engine_pid} port {engine_port}; load average "
+              f"{load_average()}")
         for transport in args.transport:
             for concurrency in args.concurrency:
                 udp = transport == "udp"
+                load = load_average()
                 theirs = ngload(transport, engine_ng if udp else engine_port, concurrency,
                                 args.duration, engine_pid)
-                ours = ngload(transport, gate_ng if udp else gate_port, concurrency,
-                              args.duration, gate_pid, gate_workers)
-                ratio = float(ours["calls_per_s"]) / max(float(theirs["calls_per_s"]), 1e-9)  # type: ignore[arg-type]
-                print(f"{transport} c={concurrency}: ratio rtpgate/rtpengine {ratio:.2f}")
-                print(row("rtpgate", ours))
+                ours = {name: ngload(transport, g.ng if udp else g.port, concurrency,
+                                     args.duration, g.pid, g.workers)
+                        for name, g in gates.items()}
+                ratios = {name: float(r["calls_per_s"]) / max(float(theirs["calls_per_s"]),  # type: ignore[arg-type]
+                                                                1e-9)
+                          for name, r in ours.items()}
+                print(f"{transport} c={concurrency} (load average {load}): ratio "
+                      + ", ".join(f"{name}/rtpengine {ratio:.2f}"
+                                  for name, ratio in ratios.items()))
+                for name, r in ours.items():
+                    print(row(name, r))
                 print(row("rtpengine", theirs))
                 sys.stdout.flush()
                 results.append({"transport": transport, "concurrency": concurrency,
-                                "rtpgate": ours, "rtpengine": theirs, "ratio": ratio})
+                                "load": load, "rtpgate": ours, "rtpengine": theirs,
+                                "ratio": ratios})
+        if args.aim:
+            summary(results, list(gates))
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One rtpgate measured: its HTTP/WS and ng UDP ports, its pid and its workers' pids."""
+
+    port: int
+    ng: int
+    pid: int
+    workers: tuple[int, ...]
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def summary(results: list[dict[str, Any]], names: list[str]) -> None:
+    """Issue 17's aim: >= 1.0x rtpengine's rate in every row, p99 at c=8 no worse."""
+    print("\naim: >= 1.00x rtpengine's calls/s at c=8 and c=32 over http, ws, udp; "
+          "p99 at c=8 no worse than rtpengine's")
+    for name in names:
+        ratios = [r["ratio"][name] for r in results]
+        p99 = [(r["transport"], float(r["rtpgate"][name]["call_latency_ms"]["p99"]),
+                float(r["rtpengine"]["call_latency_ms"]["p99"]))
+               for r in results if r["concurrency"] == 8]
+        met = min(ratios) >= 1.0 and all(ours <= theirs for _, ours, theirs in p99)
+        print(f"  {name}: ratio min {min(ratios):.2f} max {max(ratios):.2f}; p99 at c=8 "
+              + ", ".join(f"{t} {ours:.0f}/{theirs:.0f} ms" for t, ours, theirs in p99)
+              + f"; aim {'met' if met else 'not met'}")
 
 
 if __name__ == "__main__":
