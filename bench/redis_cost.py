@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -138,9 +139,11 @@ def cycles(args: argparse.Namespace, redis_port: int) -> None:
             rtpgate([*common, "--port-min=12000", "--port-max=12999",
                      f"--redis=127.0.0.1:{redis_port}/1",
                      f"--redis-format={args.format}"]) as stored:
+        hiredis = "installed" if importlib.util.find_spec("hiredis") else \
+            "NOT installed (reinstall plugins/redis: it depends on it)"
         print(f"offer/answer/delete cycles over HTTP, {args.duration:g} s each, "
-              f"{args.rounds} rounds; --redis-format={args.format}; load average "
-              f"{os.getloadavg()[0]:.1f}")
+              f"{args.rounds} rounds; --redis-format={args.format}; hiredis {hiredis}; load "
+              f"average {os.getloadavg()[0]:.1f}")
         for concurrency in args.concurrency:
             rates: dict[str, list[float]] = {"without": [], "--redis": []}
             cpu: dict[str, list[float]] = {"without": [], "--redis": []}
