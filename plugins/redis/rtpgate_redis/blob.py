@@ -13,8 +13,9 @@ The encoder is written here, for the write path of every call change.  bencode.p
 107-188 us, same process).  :func:`bencode` first builds the text as ``str`` pieces with string
 lengths, one piece per key and string value, and encodes it once: when the text is all ASCII
 (a call is, unless a tag or label is not) those lengths are the byte lengths bencode wants;
-otherwise the exact encoder (:func:`_bencode`, byte lengths) runs instead.  It handles only
-what a stored call holds: strings, integers, lists and dictionaries (bytes: exact encoder).
+otherwise the exact encoder (:func:`_bencode`, byte lengths) runs instead.  Each dictionary's
+keys are sorted, and their text made, once per layout of keys (:data:`_LAYOUTS`).  It handles
+only what a stored call holds: strings, integers, lists and dictionaries (bytes: exact encoder).
 """
 
 from __future__ import annotations
