@@ -4,6 +4,7 @@ plugin retries with its own back-off and counts); and :class:`Batches`, the writ
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,16 +47,20 @@ class Batches:
     def __init__(self, redis_client: aioredis.Redis) -> None:
         self._client = redis_client
         self._conn: Any = None
+        #: One batch at a time on the connection (a stopping server flushes what is pending
+        #: while the writer may be waiting for its batch's replies).
+        self._lock = asyncio.Lock()
 
     async def execute(self, commands: list[Command]) -> list[Any]:
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = await self._client.connection_pool.get_connection()
-        await conn.send_packed_command(conn.pack_commands(commands))
-        replies: list[Any] = []
-        for _ in commands:
-            try:
-                replies.append(await conn.read_response())
-            except ResponseError as exc:  # read whole: the connection stays in step
-                replies.append(exc)
-        return replies
+        async with self._lock:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = await self._client.connection_pool.get_connection()
+            await conn.send_packed_command(conn.pack_commands(commands))
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response())
+                except ResponseError as exc:  # read whole: the connection stays in step
+                    replies.append(exc)
+            return replies
