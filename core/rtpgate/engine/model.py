@@ -349,6 +349,10 @@ class MediaControl:
     tone_frequency: int = 400
     tone_volume: int = 10
     dtmf_trigger: DtmfTrigger | None = None
+    #: ``delay-buffer`` (ms) of ``block DTMF`` / ``unblock DTMF``: the party's media is held
+    #: this long, so in-band DTMF can be replaced from its start (rtpengine's
+    #: ``buffer_delay``, kept until a command sets it again; 0: none).
+    delay_buffer: int = 0
     block_media: bool = False
     silence_media: bool = False
     #: Directional blocks towards these tags (``to-tag`` / ``all: flows`` selections).

@@ -104,6 +104,9 @@ def block_dtmf(engine: Engine, request: BlockDtmfRequest, block: bool) -> Reply:
         control.block_dtmf = block and mode != "off"
         control.dtmf_mode = mode if block and mode != "off" else "drop"
         control.dtmf_digit = digit
+    if request.delay_buffer is not None and request.delay_buffer >= 0:
+        for control in [ml.control] if ml is not None else [x.control for x in call.monologues]:
+            control.delay_buffer = request.delay_buffer
     if block and (mode != "drop" or trigger is not None):
         # the tone and the trigger belong to the party (to every party for the whole call)
         frequency = _frequency(request.frequency)

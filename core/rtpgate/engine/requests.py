@@ -212,6 +212,7 @@ class BlockDtmfRequest(PartyRequest):
     trigger_end_digits: Int = key("trigger-end-digits", "trigger end digits",
                                   "end-trigger-digits", "end trigger digits")
     dtmf_delay: Int = key("DTMF-delay", "DTMF delay", "dtmf-delay", "dtmf delay")
+    delay_buffer: Int = key("delay-buffer", "delay buffer")
     digit: Text = key("digit", "code")
     frequency: Any = key("frequency", "frequencies", default=None)
     volume: Int = key("volume")

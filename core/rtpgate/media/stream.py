@@ -405,6 +405,21 @@ class RelayStream:
         if (source != self.endpoint or not self.confirmed) and not self._learn(
                 _address(source), rtcp, now):
             return
+        self._deliver(data, rtcp)
+
+    def resume(self, data: bytes, after: Stage) -> None:
+        """Relay an RTP packet an ingress stage held back and lets go now (a delay buffer):
+        through the ingress stages that follow ``after`` (all of them when ``after`` is no
+        longer in the pipeline), then as :meth:`packet` relays what its stages passed."""
+        stages = self.pipeline.ingress if self.pipeline is not None else ()
+        rest = stages[stages.index(after) + 1:] if after in stages else stages
+        staged = self._stages(rest, data, False) if rest else data
+        if staged is not None:
+            self._deliver(staged, False)
+
+    def _deliver(self, data: bytes, rtcp: bool) -> None:
+        """Media control, fan-out and the sink, for a packet past the ingress stages."""
+        size = len(data)
         if rtcp:
             sink = self.rtcp_sink if self.rtcp_mux and not self.rtcp else self.sink
         else:

@@ -60,13 +60,14 @@ class Detector:
     def __init__(self, rate: int = 8000) -> None:
         self.rate = rate
         self.digit: int | None = None  #: the event being heard
+        self.found: int | None = None  #: the digit the last frame carried, if any
         self._candidate: int | None = None
         self._seen = 0
         self._missed = 0
 
     def feed(self, samples: bytes) -> int | None:
         """The digit heard after this frame (``None``: none)."""
-        found = self._classify(array.array("h", samples))
+        found = self.found = self._classify(array.array("h", samples))
         if found is not None and found == self.digit:
             self._missed = 0
         elif found is None and self.digit is not None:

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 from rtpgate.api import CodecCapability, Option, hookimpl
 
 from . import cn, formats
+from .delay import DelayFactory
 from .factory import TranscodeFactory
 from .player import PlayerFactory, Players
 from .security import SecurityFactory
 
 if TYPE_CHECKING:
-    from rtpgate.api import MediaPlayers, PipelineFactory, Runtime
+    from rtpgate.api import MediaPlayers, PipelineFactory, Runtime, Stage, Stream
 
 
 @hookimpl
@@ -35,8 +36,15 @@ def rtpgate_media_codecs(runtime: Runtime) -> Iterable[CodecCapability]:
 
 @hookimpl
 def rtpgate_media_pipeline(runtime: Runtime) -> Iterable[PipelineFactory]:
-    # DTMF-security first: what it makes is audio of the party's codec, for the others
-    return [SecurityFactory(), TranscodeFactory(runtime), PlayerFactory()]
+    # the delay buffer first (it holds what every other stage gets), then DTMF-security:
+    # what they make is audio of the party's codec, for the others
+    def resume(stream: Stream, data: bytes, stage: Stage) -> None:
+        relay_stream = runtime.engine.relay.streams.get(stream)
+        if relay_stream is not None and not relay_stream.closed:
+            relay_stream.resume(data, stage)
+
+    return [DelayFactory(resume), SecurityFactory(), TranscodeFactory(runtime),
+            PlayerFactory()]
 
 
 @hookimpl

@@ -165,7 +165,9 @@ class SecurityFactory:
         media = stream.media
         state = media.monologue.dtmf_blocking()
         wanted = MODES + (EVENT_MODES if media.flags & MF_TRANSCODING else ())
-        if stream.is_rtcp or state is None or state.dtmf_mode not in wanted:
+        if stream.is_rtcp or state is None or state.dtmf_mode not in wanted or (
+                state.dtmf_mode in MODES and media.monologue.control.delay_buffer > 0):
+            # (with a delay buffer, the delay stage replaces the digits: :mod:`.delay`)
             media.plugin_state.pop(KEY, None)
             return None
         sends = accepted(media)

@@ -1,0 +1,129 @@
+"""``block DTMF`` with ``delay-buffer`` over a real rtpgate: the blocked party's audio is held
+that long, and an in-band digit in it (no telephone-event on either side) is replaced by the
+``DTMF-security`` tone from before its start (the delay lets the replacement begin before the
+detector was sure) to after its end; ``unblock DTMF`` with ``delay-buffer=0`` lets what is
+held go at once, in order, and the audio flows without delay again."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+
+import av
+import numpy as np
+import pytest
+from audio import decode, dominant, header, level_db
+from rtpgate.testing import ServerProcess
+from rtpgate_transcode import dtmf
+from test_transcoded_call import LOCAL, call, inband_digits, ng, party
+
+PCMU = ("0", "a=rtpmap:0 PCMU/8000\r\n")
+SSRC = 0x1234
+
+
+@pytest.fixture
+def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return rtpgate_server("--delete-delay=0")
+
+
+def pcmu(samples: bytes) -> bytes:
+    ctx = av.CodecContext.create("pcm_mulaw", "w")
+    ctx.sample_rate, ctx.layout, ctx.format = 8000, "mono", "s16"
+    frame = av.AudioFrame(format="s16", layout="mono", samples=len(samples) // 2, align=1)
+    frame.sample_rate = 8000
+    frame.planes[0].update(samples)
+    return b"".join(bytes(p) for p in ctx.encode(frame))
+
+
+def packet(seq: int, payload: bytes) -> bytes:
+    return (bytes([0x80, 0]) + seq.to_bytes(2, "big") + (3000 + 160 * seq).to_bytes(4, "big")
+            + SSRC.to_bytes(4, "big") + payload)
+
+
+def quiet() -> bytes:
+    return pcmu(np.zeros(160, dtype=np.int16).tobytes())
+
+
+def digit(n: int) -> bytes:
+    return pcmu(dtmf.tone(5, n * 160, 160, 8000, 6))
+
+
+def send_and_time(sender: socket.socket, to: int, packets: list[bytes],
+                  receiver: socket.socket, wait: float = 1.0
+                  ) -> tuple[dict[int, float], dict[int, tuple[float, bytes]]]:
+    """Send 20 ms apart; when each was sent, and when each (by sequence number) arrived."""
+    sent: dict[int, float] = {}
+    got: dict[int, tuple[float, bytes]] = {}
+
+    def drain(until: float) -> None:
+        while time.monotonic() < until:
+            with contextlib.suppress(TimeoutError):
+                data = receiver.recv(4096)
+                got.setdefault(header(data)[1], (time.monotonic(), data))
+
+    for data in packets:
+        sent[header(data)[1]] = time.monotonic()
+        sender.sendto(data, (LOCAL, to))
+        drain(time.monotonic() + 0.02)
+    drain(time.monotonic() + wait)
+    return sent, got
+
+
+def test_inband_digit_replaced_by_the_tone_from_before_its_start(server: ServerProcess
+                                                                  ) -> None:
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMU, PCMU)
+    # the relay learns the caller's address before the block
+    send_and_time(caller, from_caller, [packet(s, quiet()) for s in range(3)], callee, 0.3)
+    assert ng(server, "block DTMF", **{"call-id": call_id, "from-tag": "a",
+                                       "DTMF-security": "tone",
+                                       "delay-buffer": 100}) == {"result": "ok"}
+    # 20 quiet packets, the digit 5 for 100 ms (seq 23-27), 25 quiet packets
+    stream = [packet(s, quiet()) for s in range(3, 23)]
+    stream += [packet(23 + n, digit(n)) for n in range(5)]
+    stream += [packet(s, quiet()) for s in range(28, 53)]
+    sent, got = send_and_time(caller, from_caller, stream, callee)
+    assert sorted(got) == list(range(3, 53))  # every packet, the same numbers
+    # held the delay (a loaded machine only adds to it)
+    delays = [got[s][0] - sent[s] for s in got]
+    assert min(delays) >= 0.09, delays
+    heads = {s: header(data) for s, (_, data) in got.items()}
+    assert all(h[0] == 0 and h[2] == 3000 + 160 * s for s, h in heads.items())
+    by_seq = {s: decode("PCMU/8000", [data]) for s, (_, data) in got.items()}
+    # no digit reaches the callee
+    assert inband_digits(decode("PCMU/8000", [got[s][1] for s in sorted(got)])) == ""
+    # the tone (400 Hz at -10 dBm0) from before the digit began (seq 23) to after it ended
+    # (seq 27): the digit is sure after some of its packets, and the delay goes back from there
+    for s in range(22, 31):
+        assert abs(dominant(by_seq[s], 8000) - 400) <= 8, s
+        assert abs(level_db(by_seq[s]) - (-10 - 3.01)) <= 3, s
+    # and quiet well before and well after it
+    for s in [*range(3, 12), *range(45, 53)]:
+        assert level_db(by_seq[s]) < -60, s
+    ng(server, "delete", **{"call-id": call_id})
+
+
+def test_unblock_with_no_delay_lets_the_held_audio_go(server: ServerProcess) -> None:
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMU, PCMU)
+    send_and_time(caller, from_caller, [packet(s, quiet()) for s in range(3)], callee, 0.3)
+    ng(server, "block DTMF", **{"call-id": call_id, "from-tag": "a",
+                                "DTMF-security": "silence", "delay-buffer": 1000})
+    for s in range(3, 8):
+        caller.sendto(packet(s, quiet()), (LOCAL, from_caller))
+    time.sleep(0.1)
+    with contextlib.suppress(TimeoutError):
+        early = callee.recv(4096)
+        pytest.fail(f"not held: {header(early)}")
+    assert ng(server, "unblock DTMF", **{"call-id": call_id, "from-tag": "a",
+                                         "delay-buffer": 0}) == {"result": "ok"}
+    caller.sendto(packet(8, quiet()), (LOCAL, from_caller))
+    order: list[int] = []
+    deadline = time.monotonic() + 0.6  # well within the 1 s they would have been held
+    while time.monotonic() < deadline and len(order) < 6:
+        with contextlib.suppress(TimeoutError):
+            order.append(header(callee.recv(4096))[1])
+    assert order == [3, 4, 5, 6, 7, 8]
+    ng(server, "delete", **{"call-id": call_id})
