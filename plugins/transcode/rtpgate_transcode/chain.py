@@ -161,9 +161,16 @@ class CodecChain:
         self.packets_in = 0
         self.packets_out = 0
 
-    def process(self, packet: RtpPacket) -> list[bytes]:
-        """The RTP packets ready after ``packet`` (none, one, or more at a ptime change)."""
+    def process(self, packet: RtpPacket, audio: bytes | None = None) -> list[bytes]:
+        """The RTP packets ready after ``packet`` (none, one, or more at a ptime change);
+        ``audio`` (s16 mono at the source's rate) is used in place of the packet's own (a
+        delay buffer's replacement, made before any encoding)."""
         self.packets_in += 1
+        if audio is not None:
+            self.last_samples = len(audio) // 2
+            self._place(packet.timestamp, self.last_samples)
+            self._fifo.write(self._out_frame(audio, self.source.rate))
+            return self._drain()
         try:
             parts = self._split(packet.payload)
         except ValueError as exc:  # bad framing

@@ -37,18 +37,31 @@ from collections.abc import Callable
 from fractions import Fraction
 
 import av
-from rtpgate.api import Pipeline, Stage, Stream
+from rtpgate.api import Media, Pipeline, Stage, Stream
 
 from . import dtmf, formats
 from .chain import channels_of, decoder, encoder
 from .plan import accepted
 
 KEY = "delay-buffer"
+LINEAR = "delay-buffer.linear"
+#: Replacements kept for a transcoding stage (they are taken at once where one follows).
+LINEAR_KEPT = 16
 #: The modes whose digits are replaced in the held audio.
 REPLACING = ("silence", "tone", "zero", "dtmf", "random")
 PTIME = 20
 #: How far back (in RTP ticks at 8 kHz: 10 s) a noted digit still counts (rtpengine's).
 CUTOFF_MS = 10_000
+
+
+def linear(media: Media) -> dict[int, bytes]:
+    """The replacements of ``media``'s party's audio the delay stage made (by sequence
+    number, s16 mono at the codec's rate), for a transcoding stage after it to encode in
+    place of the packet's own audio (made on first use)."""
+    found = media.plugin_state.get(LINEAR)
+    if not isinstance(found, dict):
+        found = media.plugin_state[LINEAR] = {}
+    return found
 
 
 def in_digit(marks: list[tuple[int, int]], ts: int, clock: int, head: int,
@@ -239,6 +252,11 @@ class DelayStage:
         payload = self._encode(pcm)
         if not payload:
             return data
+        if self._channels == 1:
+            kept = linear(self.stream.media)
+            kept[seq] = pcm
+            while len(kept) > LINEAR_KEPT:
+                del kept[next(iter(kept))]
         self.replaced += 1
         return (data[:1] + bytes([self.pt]) + data[2:4] + ts.to_bytes(4, "big")
                 + data[8:header] + payload)

@@ -8,6 +8,7 @@ from rtpgate.api import Media, Pipeline, Stream
 
 from .amr_modes import ModeRequest
 from .cn import CnSettings
+from .delay import linear
 from .plan import plan
 from .stage import TranscodeStage
 
@@ -71,6 +72,7 @@ class TranscodeFactory:
             stage = TranscodeStage(wanted, self._sender(peer_media), self.cn,
                                    (requests(media), requests(peer_media)))
             media.plugin_state[KEY] = stage
+        stage.linear = linear(media)
         if self._runtime is not None and wanted.dtmf_out is not None:
             log, rtp = self._runtime.engine.dtmf_log, media.streams[0]
             stage.heard_digit = lambda event, ms: log.report(rtp, event, 10, ms)

@@ -89,6 +89,10 @@ class TranscodeStage:
         self._first_ts: int | None = None
         self._chains: dict[int, CodecChain] = {}
         self._backlog: deque[bytes] = deque()
+        #: Audio to use in place of a packet's (by sequence number: s16 mono at the source's
+        #: rate), put here by the delay buffer where it replaced a digit (:mod:`.delay`), so
+        #: the replacement is encoded once, in the receiver's codec.
+        self.linear: dict[int, bytes] = {}
         #: RFC 4733 event being played in-band: (its timestamp, ticks made so far, ended)
         self._event: tuple[int, int, bool] | None = None
         #: digit heard in-band and sent as events: (event, output ticks at its start, ticks)
@@ -227,7 +231,7 @@ class TranscodeStage:
             self.malformed += 1
             return 0
         errors = chain.errors
-        produced = chain.process(packet)
+        produced = chain.process(packet, self.linear.pop(packet.seq, None))
         self._dtx_chain = chain
         if chain.detector is not None and self.plan.dtmf_out is not None:
             produced = [self._as_event(chain, p) for p in produced]

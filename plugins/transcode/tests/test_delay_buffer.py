@@ -127,3 +127,37 @@ def test_unblock_with_no_delay_lets_the_held_audio_go(server: ServerProcess) -> 
             order.append(header(callee.recv(4096))[1])
     assert order == [3, 4, 5, 6, 7, 8]
     ng(server, "delete", **{"call-id": call_id})
+
+
+def pcma(samples: bytes) -> bytes:
+    ctx = av.CodecContext.create("pcm_alaw", "w")
+    ctx.sample_rate, ctx.layout, ctx.format = 8000, "mono", "s16"
+    frame = av.AudioFrame(format="s16", layout="mono", samples=len(samples) // 2, align=1)
+    frame.sample_rate = 8000
+    frame.planes[0].update(samples)
+    return b"".join(bytes(p) for p in ctx.encode(frame))
+
+
+def test_replacement_encoded_once_in_the_receivers_codec(server: ServerProcess) -> None:
+    """A PCMU caller transcoded to a PCMA callee without telephone-event, blocked with
+    ``zero``: the digit 0's tones that replace the caller's digit are encoded straight into
+    PCMA (not into PCMU first and then transcoded, which would quantise them twice)."""
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMU,
+                                   ("8", "a=rtpmap:8 PCMA/8000\r\n"),
+                                   codec={"transcode": ["PCMA"]})
+    send_and_time(caller, from_caller, [packet(s, quiet()) for s in range(3)], callee, 0.3)
+    ng(server, "block DTMF", **{"call-id": call_id, "from-tag": "a", "DTMF-security": "zero",
+                                "delay-buffer": 100})
+    stream = [packet(s, quiet()) for s in range(3, 23)]
+    stream += [packet(23 + n, digit(n)) for n in range(5)]
+    stream += [packet(s, quiet()) for s in range(28, 53)]
+    _, got = send_and_time(caller, from_caller, stream, callee)
+    assert sorted(got) == list(range(3, 53))
+    replaced = {s: data[12:] for s, (_, data) in got.items()
+                if header(data)[0] == 8 and level_db(decode("PCMA/8000", [data])) > -40}
+    assert len(replaced) >= 8 and set(replaced) <= set(range(15, 40)), sorted(replaced)
+    for s, payload in replaced.items():
+        assert payload == pcma(dtmf.tone(0, 3000 + 160 * s, 160, 8000, 10)), s
+    assert inband_digits(decode("PCMA/8000", [got[s][1] for s in sorted(got)])) == "0"
+    ng(server, "delete", **{"call-id": call_id})

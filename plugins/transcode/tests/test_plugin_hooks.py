@@ -6,6 +6,7 @@ from typing import Any
 
 import rtpgate_transcode.plugin as plugin
 from rtpgate.api import CodecSupport
+from rtpgate_transcode.delay import DelayFactory
 from rtpgate_transcode.factory import TranscodeFactory
 from rtpgate_transcode.player import PlayerFactory, Players
 from rtpgate_transcode.security import SecurityFactory
@@ -33,8 +34,10 @@ def test_rtpgate_media_codecs_declares_what_ffmpeg_can_do() -> None:
 def test_rtpgate_media_pipeline_gives_the_transcode_factory() -> None:
     runtime: Any = None
     factories = list(plugin.rtpgate_media_pipeline(runtime))
-    # DTMF-security first: the audio it makes is transcoded like the party's own
-    assert [type(f) for f in factories] == [SecurityFactory, TranscodeFactory, PlayerFactory]
+    # the delay buffer first (it holds what the others get), then DTMF-security: the audio
+    # they make is transcoded like the party's own
+    assert [type(f) for f in factories] == [DelayFactory, SecurityFactory, TranscodeFactory,
+                                            PlayerFactory]
 
 
 def test_rtpgate_media_players_gives_the_player() -> None:
