@@ -353,6 +353,10 @@ class MediaControl:
     #: this long, so in-band DTMF can be replaced from its start (rtpengine's
     #: ``buffer_delay``, kept until a command sets it again; 0: none).
     delay_buffer: int = 0
+    #: ``DTMF-delay`` (ms): with the mode off, the party's digits reach the peer this much
+    #: later (silence in their place meanwhile); set with every ``block DTMF`` that sets a
+    #: mode, a delay buffer or a trigger (rtpengine's ``dtmf_delay``).
+    dtmf_delay: int = 0
     block_media: bool = False
     silence_media: bool = False
     #: Directional blocks towards these tags (``to-tag`` / ``all: flows`` selections).

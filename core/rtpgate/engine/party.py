@@ -104,9 +104,13 @@ def block_dtmf(engine: Engine, request: BlockDtmfRequest, block: bool) -> Reply:
         control.block_dtmf = block and mode != "off"
         control.dtmf_mode = mode if block and mode != "off" else "drop"
         control.dtmf_digit = digit
-    if request.delay_buffer is not None and request.delay_buffer >= 0:
-        for control in [ml.control] if ml is not None else [x.control for x in call.monologues]:
-            control.delay_buffer = request.delay_buffer
+    parties = [ml.control] if ml is not None else [x.control for x in call.monologues]
+    given = request.delay_buffer is not None and request.delay_buffer >= 0
+    for control in parties:
+        if given:
+            control.delay_buffer = request.delay_buffer or 0
+        if block and (given or trigger is not None or mode not in ("drop", "off")):
+            control.dtmf_delay = max(request.dtmf_delay or 0, 0)
     if block and (mode != "drop" or trigger is not None):
         # the tone and the trigger belong to the party (to every party for the whole call)
         frequency = _frequency(request.frequency)

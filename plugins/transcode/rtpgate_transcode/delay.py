@@ -107,6 +107,13 @@ class DelayStage:
         self._held: deque[tuple[float, bytes]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._last_audio: tuple[int, int, int] | None = None  # (seq, ts, samples)
+        self.peer_event_pt: int | None = None  #: the peer's telephone-event at our clock
+        #: ``DTMF-delay``: the digit being played again (code + 1, its first timestamp)
+        self._playing: tuple[int, int] | None = None
+        self._volume = 10  # of the last event (in-band digits: 10)
+        #: sequence numbers added by the end packets played again so far
+        self._seq_shift = 0
+        self._seq_shift_next = 0
         self.replaced = 0
 
     # -- arrival --------------------------------------------------------------------------
@@ -120,6 +127,7 @@ class DelayStage:
         ts = int.from_bytes(data[4:8], "big")
         if pt in self.events and len(data) >= header + 4:
             code, flags, duration = struct.unpack_from("!BBH", data, header)
+            self._volume = flags & 0x3F
             if flags & 0x80:
                 self._mark(0, (ts + duration - 1) & 0xFFFFFFFF)
             else:
@@ -206,13 +214,16 @@ class DelayStage:
         self._held.clear()
 
     def _release(self, data: bytes) -> None:
-        out = self._replaced(data)
-        if out is not None:
+        for out in self._replaced(data):
+            if self._seq_shift and len(out) >= 12:
+                seq = (int.from_bytes(out[2:4], "big") + self._seq_shift) & 0xFFFF
+                out = out[:2] + seq.to_bytes(2, "big") + out[4:]
             self._resume(out, self)
+        self._seq_shift, self._seq_shift_next = self._seq_shift + self._seq_shift_next, 0
 
-    def _replaced(self, data: bytes) -> bytes | None:
+    def _replaced(self, data: bytes) -> list[bytes]:
         if len(data) < 12 or data[0] & 0x10:
-            return data
+            return [data]
         pt = data[1] & 0x7F
         header = 12 + 4 * (data[0] & 0x0F)
         seq = int.from_bytes(data[2:4], "big")
@@ -222,22 +233,24 @@ class DelayStage:
             samples = self._samples(len(data) - header)
             self._last_audio = (seq, ts, samples)
         elif pt not in self.events:
-            return data
+            return [data]
+        elif self._last_audio is not None:  # an event: its place on the audio's timeline
+            last_seq, last_ts, samples = self._last_audio
+            ts = (last_ts + ((seq - last_seq) & 0xFFFF) * samples) & 0xFFFFFFFF
+        else:
+            samples = self.codec.samples(PTIME)
+        control = self.stream.media.monologue.control
         state = self.stream.media.monologue.dtmf_blocking()
         mode = state.dtmf_mode if state is not None else "off"
+        if mode == "off" and control.dtmf_delay > 0:
+            return self._delayed_digit(data, header, seq, ts, samples, control.dtmf_delay)
         if mode not in REPLACING or self.codec.encoder is None:
-            return data
-        if not audio:
-            if mode not in ("silence", "tone"):
-                return data  # the events themselves: core's control rewrites them
-            if self._last_audio is not None:
-                last_seq, last_ts, samples = self._last_audio
-                ts = (last_ts + ((seq - last_seq) & 0xFFFF) * samples) & 0xFFFFFFFF
-            else:
-                samples = self.codec.samples(PTIME)
+            return [data]
+        if not audio and mode not in ("silence", "tone"):
+            return [data]  # the events themselves: core's control rewrites them
         code = in_digit(self.marks, ts, self.codec.clock, self.delay, self.delay)
         if code is None:
-            return data
+            return [data]
         assert state is not None
         if mode == "silence" or (mode in ("zero", "dtmf") and self.peer_events):
             pcm = bytes(samples * 2)
@@ -249,17 +262,63 @@ class DelayStage:
                 digit = (ts * 2654435761 >> 16) % 10
             pcm = dtmf.tone(digit, ts * self.codec.rate // self.codec.clock, samples,
                             self.codec.rate, state.tone_volume)
+        return self._audio(data, header, seq, ts, pcm)
+
+    def _audio(self, data: bytes, header: int, seq: int, ts: int, pcm: bytes) -> list[bytes]:
+        """``data`` as an audio packet of ``pcm`` at ``ts`` (unchanged if it cannot be)."""
+        if self.codec.encoder is None:
+            return [data]
         payload = self._encode(pcm)
         if not payload:
-            return data
+            return [data]
         if self._channels == 1:
             kept = linear(self.stream.media)
             kept[seq] = pcm
             while len(kept) > LINEAR_KEPT:
                 del kept[next(iter(kept))]
         self.replaced += 1
-        return (data[:1] + bytes([self.pt]) + data[2:4] + ts.to_bytes(4, "big")
-                + data[8:header] + payload)
+        return [data[:1] + bytes([self.pt]) + data[2:4] + ts.to_bytes(4, "big")
+                + data[8:header] + payload]
+
+    def _delayed_digit(self, data: bytes, header: int, seq: int, ts: int, samples: int,
+                       dtmf_delay: int) -> list[bytes]:
+        """``DTMF-delay``: where a digit was, silence; ``dtmf_delay`` ms later the digit
+        again, as RFC 4733 events where the peer has telephone-event (from the packet's
+        place on the audio's timeline, the duration growing by each packet's length, the end
+        packet three times: later packets' sequence numbers move on by two), else as its
+        tones in the audio."""
+        clock = self.codec.clock
+        shift = dtmf_delay * clock // 1000
+        sending = in_digit(self.marks, (ts - shift) & 0xFFFFFFFF, clock, 0, 0)
+        playing = self._playing
+        if sending is not None and self.peer_event_pt is not None:
+            first = playing is None or playing[0] != sending
+            if first:
+                playing = self._playing = (sending, ts)
+            assert playing is not None
+            return [self._event(data, seq, playing, (ts + samples - playing[1]) & 0xFFFFFFFF,
+                                first, False)]
+        if playing is not None:  # the digit played is over
+            self._playing = None
+            duration = (ts + samples - playing[1]) & 0xFFFFFFFF
+            ends = [self._event(data, (seq + n) & 0xFFFF, playing, duration, False, True)
+                    for n in range(3)]
+            self._seq_shift_next = 2
+            return ends
+        if sending is not None:
+            pcm = dtmf.tone(sending - 1, ts * self.codec.rate // clock, samples,
+                            self.codec.rate, self._volume)
+            return self._audio(data, header, seq, ts, pcm)
+        if in_digit(self.marks, ts, clock, self.delay, self.delay) is not None:
+            return self._audio(data, header, seq, ts, bytes(samples * 2))
+        return [data]
+
+    def _event(self, data: bytes, seq: int, playing: tuple[int, int], duration: int,
+               first: bool, end: bool) -> bytes:
+        assert self.peer_event_pt is not None
+        return (bytes([0x80, (0x80 if first else 0) | self.peer_event_pt])
+                + seq.to_bytes(2, "big") + playing[1].to_bytes(4, "big") + data[8:12]
+                + dtmf.event_payload(playing[0] - 1, end, self._volume, duration))
 
     def _samples(self, size: int) -> int:
         if self.codec.bytes_per_ms:
@@ -317,8 +376,11 @@ class DelayFactory:
         stage.delay = delay
         peer = media.monologue.peers[0] if media.monologue.peers else None
         peer_media = peer.media(media.index) if peer is not None else None
-        stage.peer_events = peer_media is not None and any(
-            c.name == "telephone-event" for c in accepted(peer_media))
+        peer_events = [c for c in accepted(peer_media) if c.name == "telephone-event"] \
+            if peer_media is not None else []
+        stage.peer_events = bool(peer_events)
+        stage.peer_event_pt = next((c.pt for c in peer_events if c.encoding.split("/")[1:2]
+                                    == [str(stage.codec.clock)]), None)
         return Pipeline(ingress=(stage,))
 
     def _stage(self, stream: Stream) -> DelayStage | None:

@@ -161,3 +161,44 @@ def test_replacement_encoded_once_in_the_receivers_codec(server: ServerProcess) 
         assert payload == pcma(dtmf.tone(0, 3000 + 160 * s, 160, 8000, 10)), s
     assert inband_digits(decode("PCMA/8000", [got[s][1] for s in sorted(got)])) == "0"
     ng(server, "delete", **{"call-id": call_id})
+
+
+PCMU_TE = ("0 101", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+
+
+def event(seq: int, start: int, code: int, duration: int, end: bool) -> bytes:
+    return (bytes([0x80, 101 | (0x80 if seq == start else 0)]) + seq.to_bytes(2, "big")
+            + (3000 + 160 * start).to_bytes(4, "big") + SSRC.to_bytes(4, "big")
+            + dtmf.event_payload(code, end, 10, duration))
+
+
+def test_dtmf_delay_plays_the_events_later(server: ServerProcess) -> None:
+    """``DTMF-delay=60`` with the mode off (a trigger armed, not typed): the caller's digit
+    (RFC 4733, seq 23-27) reaches the callee 60 ms later as events of its own (from the
+    audio's timestamp then, durations growing by 20 ms, the end three times), silence in the
+    digit's first 60 ms; the caller's later packets follow, numbered on by the two extra end
+    packets."""
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMU_TE, PCMU_TE)
+    send_and_time(caller, from_caller, [packet(s, quiet()) for s in range(3)], callee, 0.3)
+    assert ng(server, "block DTMF", **{"call-id": call_id, "from-tag": "a", "trigger": "*",
+                                       "DTMF-security-trigger": "silence", "delay-buffer": 1,
+                                       "DTMF-delay": 60}) == {"result": "ok"}
+    stream = [packet(s, quiet()) for s in range(3, 23)]
+    stream += [event(23 + n, 23, 5, 160 * (n + 1), n == 4) for n in range(5)]
+    stream += [packet(s, quiet()) for s in range(28, 46)]
+    _, got = send_and_time(caller, from_caller, stream, callee)
+    assert sorted(got) == list(range(3, 48))  # two more than were sent
+    heads = {s: header(data) for s, (_, data) in got.items()}
+    for s in (23, 24, 25):  # the digit's first 60 ms: silence in the caller's codec
+        assert heads[s][0] == 0 and got[s][1][12:] == b"\xff" * 160, s
+    for n, s in enumerate(range(26, 31)):  # then the digit again
+        data = got[s][1]
+        assert heads[s][0] == 101 and heads[s][2] == 3000 + 160 * 26, s
+        assert bool(data[1] & 0x80) == (s == 26)
+        assert dtmf.parse_event(data[12:]) == (5, False, 10, 160 * (n + 1)), s
+    for s in (31, 32, 33):
+        assert heads[s][0] == 101 and dtmf.parse_event(got[s][1][12:]) == (5, True, 10, 960)
+    for s in range(34, 48):  # the caller's audio again, two numbers on
+        assert heads[s][0] == 0 and heads[s][2] == 3000 + 160 * (s - 2), s
+    ng(server, "delete", **{"call-id": call_id})
