@@ -45,6 +45,8 @@ from .plan import accepted
 
 KEY = "delay-buffer"
 LINEAR = "delay-buffer.linear"
+#: Packets held at most (30 s at 50 packets/s); beyond that the oldest goes early.
+HELD_MAX = 1500
 #: Replacements kept for a transcoding stage (they are taken at once where one follows).
 LINEAR_KEPT = 16
 #: The modes whose digits are replaced in the held audio.
@@ -178,6 +180,8 @@ class DelayStage:
     # -- holding and release --------------------------------------------------------------
 
     def _hold(self, data: bytes) -> bytes | None:
+        if len(self._held) >= HELD_MAX:  # a delay longer than memory should hold: go early
+            self._release(self._held.popleft()[1])
         self._held.append((time.monotonic() + self.delay / 1000, data))
         self._schedule()
         return None

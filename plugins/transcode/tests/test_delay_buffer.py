@@ -202,3 +202,26 @@ def test_dtmf_delay_plays_the_events_later(server: ServerProcess) -> None:
     for s in range(34, 48):  # the caller's audio again, two numbers on
         assert heads[s][0] == 0 and heads[s][2] == 3000 + 160 * (s - 2), s
     ng(server, "delete", **{"call-id": call_id})
+
+
+def test_a_delay_longer_than_the_buffer_lets_the_oldest_go(server: ServerProcess) -> None:
+    """``delay-buffer`` of 100 s: at most 1,500 packets are held, the oldest goes early."""
+    caller, callee = party(), party()
+    call_id, _, from_caller = call(server, caller, callee, PCMU, PCMU)
+    send_and_time(caller, from_caller, [packet(s, quiet()) for s in range(3)], callee, 0.3)
+    ng(server, "block DTMF", **{"call-id": call_id, "from-tag": "a",
+                                "DTMF-security": "silence", "delay-buffer": 100_000})
+    got: list[int] = []
+    for s in range(3, 1703):
+        caller.sendto(packet(s, quiet()), (LOCAL, from_caller))
+        if s % 20 == 0:
+            time.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                got.append(header(callee.recv(4096))[1])
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            got.append(header(callee.recv(4096))[1])
+    # the first packets went on once 1,500 were held; nothing like all of them
+    assert got and got[0] == 3 and 10 <= len(got) <= 300 and got == sorted(got), got[:20]
+    ng(server, "delete", **{"call-id": call_id})
