@@ -405,7 +405,7 @@ class RelayStream:
         if (source != self.endpoint or not self.confirmed) and not self._learn(
                 _address(source), rtcp, now):
             return
-        self._deliver(data, rtcp)
+        self._deliver(data, rtcp, size)
 
     def resume(self, data: bytes, after: Stage) -> None:
         """Relay an RTP packet an ingress stage held back and lets go now (a delay buffer):
@@ -415,11 +415,12 @@ class RelayStream:
         rest = stages[stages.index(after) + 1:] if after in stages else stages
         staged = self._stages(rest, data, False) if rest else data
         if staged is not None:
-            self._deliver(staged, False)
+            self._deliver(staged, False, len(data))
 
-    def _deliver(self, data: bytes, rtcp: bool) -> None:
-        """Media control, fan-out and the sink, for a packet past the ingress stages."""
-        size = len(data)
+    def _deliver(self, data: bytes, rtcp: bool, size: int) -> None:
+        """Media control, fan-out and the sink, for a packet past the ingress stages
+        (``size``: what it counts as sent when no egress stage changes it: the datagram
+        received)."""
         if rtcp:
             sink = self.rtcp_sink if self.rtcp_mux and not self.rtcp else self.sink
         else:
