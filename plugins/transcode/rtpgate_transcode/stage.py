@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import deque
 from collections.abc import Callable
 
@@ -80,6 +81,10 @@ class TranscodeStage:
         self._dtx: DtxBuffer[tuple[str, RtpPacket]] | None = None
         self._dtx_chain: CodecChain | None = None
         self._streams: dict[int, OutputStream] = {}
+        #: The SSRC of everything this direction sends, passed on or made (rtpengine maps
+        #: the sender's SSRC where it transcodes, its pass-through packets included)
+        self._ssrc = secrets.randbits(32)
+        self._ssrc_bytes = self._ssrc.to_bytes(4, "big")
         #: rtpengine's sequencing (see the module): the difference, the sender's last (SSRC,
         #: sequence number), the output's first sequence number for the packet being taken in,
         #: and the sender's first timestamp (None: nothing taken in yet).
@@ -110,7 +115,7 @@ class TranscodeStage:
         out = self._streams.get(pt)
         if out is None:
             out = OutputStream(pt, clock)
-            out.ssrc, out.seq = stream.ssrc, stream.seq
+            out.ssrc, out.seq = self._ssrc, stream.seq
             if self._seq_start is not None:
                 out.seq = self._seq_start
             if self._first_ts is not None:
@@ -152,8 +157,10 @@ class TranscodeStage:
             return self._next()
         if route.action == "pass" and not self._chains:
             assert route.target is not None
-            return data if route.target.pt == pt else data[:1] + bytes(
-                [(data[1] & 0x80) | route.target.pt]) + data[2:]
+            if len(data) < 12:
+                return self._bad()
+            return data[:1] + bytes([(data[1] & 0x80) | route.target.pt]) + data[2:8] + (
+                self._ssrc_bytes + data[12:])
         try:
             packet = parse(data)
         except MalformedRtp:

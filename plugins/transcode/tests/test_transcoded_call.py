@@ -535,6 +535,30 @@ def test_ptime_of_a_codec_transcode_spec(server: ServerProcess, answer_ptime: st
     ng(server, "delete", **{"call-id": call_id})
 
 
+def test_passed_and_transcoded_packets_share_one_ssrc(server: ServerProcess) -> None:
+    """The callee answered PCMU and PCMA to a PCMU caller: its PCMU goes to the caller as
+    it is and its PCMA transcoded, both on one SSRC of rtpgate's (rtpengine maps the
+    sender's SSRC wherever a direction transcodes, its pass-through packets included),
+    numbered on from the sender's."""
+    caller, callee = party(), party()
+    call_id, from_callee, _ = call(
+        server, caller, callee, ("0", "a=rtpmap:0 PCMU/8000\r\n"),
+        ("0 8", "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"),
+        codec={"transcode": ["PCMA"]})
+
+    def packet(pt: int, n: int) -> bytes:
+        return struct.pack("!BBHII", 0x80, pt, 2000 + n, 4000 + 160 * n, 0x5678) + \
+            (b"\xff" if pt == 0 else b"\xd5") * 160
+
+    sent = [packet(0, n) for n in range(3)] + [packet(8, n) for n in range(3, 6)] + \
+        [packet(0, 6)]
+    got = exchange(callee, from_callee, sent, caller)
+    heads = [header(p) for p in got]
+    assert [(pt, seq) for pt, seq, _, _ in heads] == [(0, 2000 + n) for n in range(7)]
+    assert len({h[3] for h in heads}) == 1 and heads[0][3] != 0x5678
+    ng(server, "delete", **{"call-id": call_id})
+
+
 def test_transcoded_packets_keep_the_senders_numbers(server: ServerProcess) -> None:
     """As rtpengine's: a PCMU packet transcoded to PCMA goes out with the sender's sequence
     number and timestamp (its own SSRC) and no marker bit; a lost packet leaves its gap; a
