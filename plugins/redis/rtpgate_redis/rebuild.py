@@ -400,6 +400,8 @@ def _control(control: c.MediaControl, entry: dict[str, Any]) -> None:
     control.dtmf_digit = _int(entry, "dtmf_digit", control.dtmf_digit)
     control.tone_frequency = _int(entry, "tone_frequency", control.tone_frequency)
     control.tone_volume = _int(entry, "tone_volume", control.tone_volume)
+    control.delay_buffer = _int(entry, "delay_buffer", control.delay_buffer)
+    control.dtmf_delay = _int(entry, "dtmf_delay", control.dtmf_delay)
     trigger = entry.get("dtmf_trigger")
     if isinstance(trigger, dict):
         control.dtmf_trigger = c.DtmfTrigger(

@@ -374,6 +374,7 @@ def _control(control: c.MediaControl) -> dict[str, Any]:
         "block_dtmf": str(int(control.block_dtmf)), "dtmf_mode": control.dtmf_mode,
         "dtmf_digit": str(control.dtmf_digit), "tone_frequency": str(control.tone_frequency),
         "tone_volume": str(control.tone_volume),
+        "delay_buffer": str(control.delay_buffer), "dtmf_delay": str(control.dtmf_delay),
         "block_media": str(int(control.block_media)),
         "silence_media": str(int(control.silence_media)),
         "block_media_to": sorted(control.block_media_to),

@@ -189,3 +189,37 @@ def test_a_subscriber_keeps_receiving_after_a_restart(redis_server: RedisServer,
     finally:
         publisher.close()
         subscriber.close()
+
+
+def test_a_delay_buffer_holds_after_a_restart(redis_server: RedisServer, node: Any) -> None:
+    """``block DTMF`` with ``delay-buffer=300``: after ``kill -9`` and a restart, alice's
+    packets still reach bob 300 ms late."""
+    args = rtpgate_args(redis_server, 1, media_ports())
+    server = node(*args)
+    alice, bob = MediaParty.open(timeout=0.002), MediaParty.open(timeout=0.002)
+    try:
+        offer = ng(server, "offer", call_id="delay", from_tag="alice",
+                   sdp=sdp("alice", alice.port, (0,)))
+        answer = ng(server, "answer", call_id="delay", from_tag="alice", to_tag="bob",
+                    sdp=sdp("bob", bob.port, (0,)))
+        bob.relay, alice.relay = (LOCAL, relay_port(offer)), (LOCAL, relay_port(answer))
+        reply = ng(server, "block DTMF", call_id="delay", from_tag="alice",
+                   **{"DTMF-security": "silence", "delay-buffer": 300})
+        assert reply["result"] == "ok", reply
+        written(server)
+        server.kill()
+        server = node(*args)
+        arrived: list[float] = []
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and len(arrived) < 10:
+            sent = time.monotonic()
+            alice.send()
+            while time.monotonic() < sent + 0.02:
+                if bob.drain():
+                    arrived.append(time.monotonic())
+        first_sent = deadline - 3.0
+        assert len(arrived) >= 5 and arrived[0] - first_sent >= 0.29, (
+            len(arrived), arrived[:1], first_sent)
+    finally:
+        alice.close()
+        bob.close()
