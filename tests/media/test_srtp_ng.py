@@ -229,6 +229,32 @@ def test_srtp_to_srtp_passes_the_same_key_through_and_other_keys_reencrypt(call:
         assert alice_rx.unprotect(receive(call.alice.rtp)) == rtp(seq, SSRC_B, payload=payload)
 
 
+def test_srtp_whose_keys_pass_unchanged_both_ways_is_relayed_as_it_is(call: Call) -> None:
+    """Both parties SDES with the same suite: rtpgate offers the caller's key to the callee
+    and answers the callee's to the caller, so each decrypts with the key the other
+    encrypts with; as rtpengine, the SRTP is relayed byte for byte, neither decrypted nor
+    authenticated (a packet under another key passes too), both ways."""
+    aes80 = find_suite(AES80)
+    assert aes80 is not None
+    alice_key = CryptoParams.generate(1, aes80)
+    bob_key = CryptoParams.generate(1, aes80)
+    connect(call, savp("alice", call.alice.port, inline(alice_key)),
+            savp("bob", call.bob.port, inline(bob_key)))
+    assert crypto_lines(call.offer_reply)[0] == alice_key
+    assert crypto_lines(call.answer_reply) == [bob_key]
+    alice_tx, bob_tx = libsrtp(alice_key, False), libsrtp(bob_key, False)
+    other = libsrtp(CryptoParams.generate(1, aes80), False)
+    for seq in range(5):
+        for sender, receiver, tx, ssrc in ((call.alice, call.bob.rtp, alice_tx, SSRC_A),
+                                           (call.bob, call.alice.rtp, bob_tx, SSRC_B)):
+            packet = tx.protect(rtp(seq, ssrc, payload=os.urandom(160)))
+            sender.send(packet)
+            assert receive(receiver) == packet
+    foreign = other.protect(rtp(9, SSRC_A))
+    call.alice.send(foreign)
+    assert receive(call.bob.rtp) == foreign
+
+
 # ---------------------------------------------------------------------- hostile SRTP
 
 def test_tampered_and_replayed_srtp_is_dropped_and_counted(call: Call) -> None:

@@ -85,8 +85,13 @@ class DtmfLog:
         #: sends it to the TCP ng clients).  Each gets the event's JSON fields as a dict.
         self.listeners: list[Callable[[dict[str, object]], None]] = []
 
+    @property
+    def active(self) -> bool:
+        """Events go somewhere: the relay must read every party's RTP."""
+        return self.sock is not None or bool(self.listeners)
+
     def __call__(self, stream: m.Stream, current: Pipeline | None) -> Pipeline | None:
-        if stream.is_rtcp or (self.sock is None and not self.listeners):
+        if stream.is_rtcp or not self.active:
             return None
         return event_pipeline(stream, current, DtmfLogStage,
                               lambda clocks: DtmfLogStage(self, stream, clocks))

@@ -22,7 +22,7 @@ from .interfaces import Interfaces
 from .limits import LoadMonitor
 from .model import PS_RTP, Call, Endpoint
 from .ports import MediaSocket
-from .sdes import srtp_pipeline
+from .sdes import SrtpPipelines
 from .store import CallStore
 from .timers import Sweeper
 from .trickle import FragmentQueue
@@ -92,7 +92,9 @@ class Engine:
         self.sweeper = Sweeper(self)
         #: The media relay (:mod:`rtpgate.media`): ``relay.sync(call)`` after signalling or
         #: media control changed a call.
-        self.relay = CallRelay(Relay(stats), factories=[srtp_pipeline])
+        # SRTP relayed as it is where keys pass unchanged, unless the DTMF log reads it
+        self.relay = CallRelay(Relay(stats), factories=[SrtpPipelines(
+            lambda: self.dtmf_log.active)])
         self.relay.factories.append(WebrtcPipelines(self.relay, self.certificate,
                                                     settings.software_id))
         self.relay.changed = self.changed

@@ -25,16 +25,17 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..media.pipeline import Pipeline, Stage
 from ..media.srtp import SrtpDecrypt, SrtpEncrypt
 from ..media.suites import MAX_LIFETIME, MAX_MKI, SUITES, CryptoParams, Suite, find_suite
+from .model import MF_DTLS, MF_TRANSCODING
 
 if TYPE_CHECKING:
-    from .model import Stream
+    from .model import Media, Stream
 
 log = logging.getLogger("rtpgate.engine")
 
@@ -341,8 +342,52 @@ class KeyPending:
 KEY_PENDING = KeyPending()
 
 
+class SrtpPipelines:
+    """The SDES part of each stream's pipeline (a :class:`PipelineFactory`).
+
+    As rtpengine's (``__determine_handler``: no ``must_recrypt``), SRTP between two SDES
+    parties whose keys rtpgate passed on unchanged both ways (each party decrypts with the
+    key the other encrypts with) is relayed as it is, neither decrypted nor encrypted again
+    (nor authenticated), unless something must read the audio: transcoding, DTLS, a call
+    being recorded, more than one receiver, the DTMF log (``busy``), or a plugin's state on
+    either media (a player)."""
+
+    def __init__(self, busy: Callable[[], bool] = lambda: False) -> None:
+        self.busy = busy
+
+    def __call__(self, stream: Stream, current: Pipeline | None) -> Pipeline | None:
+        media = stream.media
+        rx, tx = media.rx_crypto, media.tx_crypto
+        if rx is not None and tx is not None and self._unchanged(media, rx, tx):
+            return None
+        return srtp_pipeline(stream, current)
+
+    def _unchanged(self, media: Media, rx: CryptoParams, tx: CryptoParams) -> bool:
+        ml = media.monologue
+        if len(ml.peers) != 1 or ml.recording or self.busy():
+            return False
+        peer = ml.peers[0]
+        other = peer.media(media.index)
+        if (other is None or peer.peers != [ml] or peer.recording
+                or ml.call.subscribers(ml) or ml.call.subscribers(peer)):
+            return False
+        call_recording = ml.call.recording
+        if call_recording is not None and call_recording.recording:
+            return False
+        for one in (media, other):
+            if one.flags & (MF_TRANSCODING | MF_DTLS) or one.plugin_state:
+                return False
+        return _same_key(rx, other.tx_crypto) and _same_key(tx, other.rx_crypto)
+
+
+def _same_key(a: CryptoParams, b: CryptoParams | None) -> bool:
+    """rtpengine's ``crypto_params_cmp`` (tags aside)."""
+    return b is not None and (a.suite, a.key, a.salt, a.mki, a.session_flags) == (
+        b.suite, b.key, b.salt, b.mki, b.session_flags)
+
+
 def srtp_pipeline(stream: Stream, current: Pipeline | None) -> Pipeline | None:
-    """The SDES part of ``stream``'s pipeline (a :class:`PipelineFactory`)."""
+    """The SDES part of ``stream``'s pipeline, decrypting and encrypting."""
     media = stream.media
     rx, tx = media.rx_crypto, media.tx_crypto
     pending = tx is None and media.awaits_tx_key

@@ -9,8 +9,11 @@ it).  DTLS-SRTP (:mod:`rtpgate.engine.webrtc`) makes them from the exporter's ke
 :class:`SrtpDecrypt` stage (the key its party sends with) and an egress :class:`SrtpEncrypt`
 stage (the key rtpgate gave that party); a plain side has neither, so
 SRTP <-> RTP, RTP <-> SRTP and SRTP <-> SRTP with other keys all follow from the two sides'
-keys.  :func:`rtpgate.engine.sdes.srtp_pipeline` is the pipeline factory; it keeps a
-stage whose key did not change, so ROC and replay state survive re-INVITEs.
+keys.  :func:`rtpgate.engine.sdes.srtp_pipeline` makes the stages; it keeps a stage whose
+key did not change, so ROC and replay state survive re-INVITEs.  The pipeline factory,
+:class:`rtpgate.engine.sdes.SrtpPipelines`, gives no stage at all where the two parties'
+keys passed unchanged both ways and nothing must read the audio (rtpengine relays that SRTP
+as it is).
 
 Backends: libsrtp 2 through ``pylibsrtp`` for the suites it exposes (AES_CM_128_HMAC_SHA1_80/32,
 AEAD_AES_128/256_GCM) without MKI or session parameters, else the ``cryptography`` code in
