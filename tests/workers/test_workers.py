@@ -7,6 +7,7 @@ how these tests know where a request landed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -363,3 +364,30 @@ def test_two_workers_stop_without_a_traceback(two_workers: ServerProcess) -> Non
     assert two_workers.stop() == 0
     assert "Traceback" not in two_workers.log
     assert "CancelledError" not in two_workers.log
+
+
+def test_only_the_supervisor_speaks_to_systemd(rtpgate_server: Callable[..., ServerProcess],
+                                               tmp_path: Path) -> None:
+    """With ``Type=notify`` systemd takes READY=1 and MAINPID from the service's messages: the
+    supervisor sends them once every worker listens, and the workers send nothing (a worker's
+    READY=1 came first, too early, and with ``NotifyAccess=all`` its MAINPID would make systemd
+    watch a worker instead of the supervisor)."""
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(30)
+        server = rtpgate_server(*LISTENERS, *ARGS, env={"NOTIFY_SOCKET": path})
+        assert server.proc is not None
+        messages = [sock.recv(4096).decode().splitlines()]
+        assert "READY=1" in messages[0]
+        assert f"MAINPID={server.proc.pid}" in messages[0]
+        assert server.stop() == 0
+        sock.settimeout(1)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                messages.append(sock.recv(4096).decode().splitlines())
+    lines = [line for message in messages for line in message]
+    assert lines.count("READY=1") == 1
+    assert "STOPPING=1" in lines
+    assert [line for line in lines if line.startswith("MAINPID=")] == [
+        f"MAINPID={server.proc.pid}"]

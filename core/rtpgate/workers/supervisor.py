@@ -147,7 +147,10 @@ class Supervisor:
         for path in (spec.ready_file, spec.failure_file):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-        env = {**os.environ, SPEC_ENV: spec.to_env()}
+        # Only the supervisor speaks to systemd (READY=1 once all listen, its own MAINPID,
+        # STOPPING=1): a worker's READY=1 would come too early, its MAINPID would name itself.
+        env = {**{k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"},
+               SPEC_ENV: spec.to_env()}
         self.procs[index] = subprocess.Popen(
             [sys.executable, "-m", "rtpgate", *self.argv], env=env,
             preexec_fn=_die_with_parent)
