@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rtpgate.testing import ServerProcess, recv_until_closed
+from rtpgate.testing import ServerProcess, recv_until_closed, worker_count
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -55,8 +55,9 @@ def tcp_exchange(address: tuple[str, int], source: str, data: bytes) -> bytes:
 
 
 def test_ng_udp_allow_list(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    """Only 127.0.0.2 may use ng over UDP: 127.0.0.1 gets no reply, is counted each time and
-    logged once."""
+    """Only 127.0.0.2 may use ng over UDP: 127.0.0.1 gets no reply, is counted each time (by
+    every worker together) and logged once (by each worker it reached: the log's limit is a
+    process's, docs/architecture.md)."""
     server = rtpgate_server("--listen-ng=127.0.0.1:0", "--listen-http=127.0.0.1:0",
                             "--ng-allow=127.0.0.2/32")
     assert udp_ping(server, "127.0.0.2") == b"c1 d6:result4:ponge"
@@ -64,7 +65,8 @@ def test_ng_udp_allow_list(rtpgate_server: Callable[..., ServerProcess]) -> None
         assert udp_ping(server, "127.0.0.1", timeout=0.3) is None
     assert udp_ping(server, "127.0.0.2") == b"c1 d6:result4:ponge"
     assert refused_count(server, "ng-udp", "source") == 5
-    assert server.log.count("ng-udp: refused 127.0.0.1 (source not allowed)") == 1
+    assert 1 <= server.log.count("ng-udp: refused 127.0.0.1 (source not allowed)"
+                                 ) <= worker_count()
 
 
 def test_ng_tcp_and_cli_allow_lists(rtpgate_server: Callable[..., ServerProcess]) -> None:
@@ -134,7 +136,9 @@ def test_bearer_token_on_every_route_and_subprotocol(
         assert ws_status(server, subprotocol, TOKEN) == 101, subprotocol
     assert refused_count(server, "http", "credentials", TOKEN) == 3 * len(ROUTES)
     assert refused_count(server, "ws", "credentials", TOKEN) == 10
-    assert server.log.count("refused 127.0.0.1 (no valid credentials)") == 2  # http, ws
+    for kind in ("http", "ws"):  # once, by each worker a connection reached
+        assert 1 <= server.log.count(f"{kind}: refused 127.0.0.1 (no valid credentials)"
+                                     ) <= worker_count()
 
 
 def test_exempt_route_and_loopback_default(rtpgate_server: Callable[..., ServerProcess]
