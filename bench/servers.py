@@ -272,7 +272,12 @@ def alternating_rounds(rounds: int, gate: Callable[[bool], None], engine: Callab
     """Runs rtpgate (``gate(False)``), with ``python_relay`` also rtpgate on its Python relay
     (``gate(True)``), and with ``with_rtpengine`` rtpengine (``engine()``) ``rounds`` times,
     who goes first alternating per round; ``done(load)`` after each with the 1-minute load
-    average read before it."""
+    average read before it.  Says first which event loop rtpgate runs on: without uvloop
+    (``pip install -e .[uvloop]``) it is asyncio's, and its CPU per packet is higher."""
+    print("# rtpgate's event loop: " + ("uvloop" if has_uvloop() else
+                                        "asyncio (uvloop is not installed: CPU per packet is "
+                                        "higher than with it; pip install -e .[uvloop])"),
+          flush=True)
     for round_ in range(rounds):
         runs: list[Callable[[], None]] = [lambda: gate(False)]
         if python_relay:
