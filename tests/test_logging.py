@@ -68,9 +68,11 @@ def test_json_lines(rtpgate_server: Callable[..., ServerProcess]) -> None:
     wait_for(lambda: "rtpgate ready" in server.log)
     server.stop()
     records = [json.loads(line) for line in server.log.splitlines()]
-    ready = next(r for r in records if r["message"].startswith("rtpgate ready"))
-    assert ready["level"] == "NOTICE" and ready["logger"] == "rtpgate.server"
-    assert ready["pid"] == server.proc.pid and ready["time"].endswith("+00:00")
+    serving = server.serving_pids  # each worker logs its own ready line, with its pid
+    ready = [r for r in records if r["message"].startswith("rtpgate ready")
+             and r["logger"] == "rtpgate.server"]
+    assert sorted(r["pid"] for r in ready) == sorted(serving)
+    assert all(r["level"] == "NOTICE" and r["time"].endswith("+00:00") for r in ready)
     assert any(r["message"] == "shutting down" for r in records)
 
 

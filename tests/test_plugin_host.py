@@ -97,14 +97,18 @@ def test_command_line_overrides_the_environment_for_the_deny_list(
 def test_lifecycle_and_option_hooks(rtpgate_server: Callable[..., ServerProcess],
                                     tmp_path: Path) -> None:
     """``rtpgate_options`` adds ``--lifecycle-log``; ``rtpgate_startup`` runs once the listeners
-    are bound; ``rtpgate_shutdown`` runs on SIGTERM."""
+    are bound; ``rtpgate_shutdown`` runs on SIGTERM; once in each process that serves (each
+    worker, with several)."""
     log = tmp_path / "lifecycle.log"
     server = rtpgate_server("--plugin=lifecycle_probe", f"--lifecycle-log={log}",
                             env=probe_env())
-    assert server.proc is not None
-    assert log.read_text() == f"startup {server.proc.pid} 1\n"
+    serving = server.serving_pids
+    startups = sorted(f"startup {pid} 1" for pid in serving)
+    assert sorted(log.read_text().splitlines()) == startups
     assert server.stop() == 0
-    assert log.read_text() == f"startup {server.proc.pid} 1\nshutdown {server.proc.pid} 1\n"
+    lines = log.read_text().splitlines()
+    assert sorted(lines[:len(serving)]) == startups
+    assert sorted(lines[len(serving):]) == sorted(f"shutdown {pid} 1" for pid in serving)
 
 
 def test_plugin_options_come_from_the_environment_too(

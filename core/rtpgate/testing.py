@@ -167,6 +167,16 @@ class ServerProcess:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
 
     @property
+    def serving_pids(self) -> list[int]:
+        """The processes that serve requests and run the plugins' hooks: the workers (from the
+        ready file) with ``--num-threads`` above 1, else the one process."""
+        workers = json.loads(self.ready_file.read_text()).get("workers", [])
+        if workers:
+            return [int(w["pid"]) for w in workers]
+        assert self.proc is not None
+        return [self.proc.pid]
+
+    @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
