@@ -255,6 +255,22 @@ def test_srtp_whose_keys_pass_unchanged_both_ways_is_relayed_as_it_is(call: Call
     assert receive(call.bob.rtp) == foreign
 
 
+def test_osrtp_offer_answered_plain_is_plain_both_ways(call: Call) -> None:
+    """An OSRTP offer (``a=crypto`` on RTP/AVP) the callee answers with plain RTP/AVP: the
+    caller is answered plain (as rtpengine), and the media is plain RTP both ways: nothing
+    towards the callee is encrypted with the key it was offered and ignored."""
+    aes80 = find_suite(AES80)
+    assert aes80 is not None
+    alice_key = CryptoParams.generate(1, aes80)
+    connect(call, savp("alice", call.alice.port, inline(alice_key), proto="RTP/AVP"))
+    assert crypto_lines(call.offer_reply) and not crypto_lines(call.answer_reply)
+    for seq in range(5):
+        call.alice.send(rtp(seq, SSRC_A))
+        assert receive(call.bob.rtp) == rtp(seq, SSRC_A)
+        call.bob.send(rtp(seq, SSRC_B))
+        assert receive(call.alice.rtp) == rtp(seq, SSRC_B)
+
+
 # ---------------------------------------------------------------------- hostile SRTP
 
 def test_tampered_and_replayed_srtp_is_dropped_and_counted(call: Call) -> None:

@@ -286,15 +286,19 @@ class Media:
     @property
     def rx_crypto(self) -> CryptoParams | None:
         """The SDES key this media's party sends with, if SDES-SRTP applies (not while DTLS
-        is negotiated with that party)."""
-        if self.flags & MF_SDES and not self.flags & MF_DTLS and self.sdes_in:
+        is negotiated with that party, and only on an SRTP protocol: as rtpengine chooses its
+        packet handler by the protocols, a party that answered an OSRTP offer with plain
+        RTP/AVP gets plain RTP, though its keys stay in ``query``)."""
+        if (self.flags & MF_SDES and not self.flags & MF_DTLS and self.sdes_in
+                and transport_protocols.is_srtp(self.protocol)):
             return self.sdes_in[0]
         return None
 
     @property
     def tx_crypto(self) -> CryptoParams | None:
         """The SDES key rtpgate sends to this media's party with, if SDES-SRTP applies."""
-        if self.flags & MF_SDES and not self.flags & MF_DTLS and self.sdes_out:
+        if (self.flags & MF_SDES and not self.flags & MF_DTLS and self.sdes_out
+                and transport_protocols.is_srtp(self.protocol)):
             return self.sdes_out[0]
         return None
 
