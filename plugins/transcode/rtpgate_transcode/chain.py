@@ -98,6 +98,32 @@ def encoder(codec: AudioCodec, channels: int, ptime: int, fmtp: str,
     return ctx
 
 
+class PcmEncoder:
+    """s16 audio into one codec's payload, packet by packet: mono audio is put on both
+    channels of a stereo codec, frames are numbered on from 0, and the encoder is opened at
+    the first packet (a stage that may never replace anything costs no encoder)."""
+
+    def __init__(self, codec: AudioCodec, channels: int, ptime: int, fmtp: str) -> None:
+        self.codec, self.channels, self._ptime, self._fmtp = codec, channels, ptime, fmtp
+        self._encoder: av.AudioCodecContext | None = None
+        self._pts = 0
+
+    def encode(self, pcm: bytes) -> bytes:
+        if self._encoder is None:
+            self._encoder = encoder(self.codec, self.channels, self._ptime, self._fmtp)
+        samples = len(pcm) // 2
+        if self.channels == 2:
+            pcm = b"".join(pcm[i:i + 2] * 2 for i in range(0, len(pcm), 2))
+        frame = av.AudioFrame(format="s16", layout=_layout(self.channels), samples=samples,
+                              align=1)
+        frame.sample_rate = self.codec.rate
+        frame.time_base = Fraction(1, self.codec.rate)
+        frame.planes[0].update(pcm)
+        frame.pts = self._pts
+        self._pts += samples
+        return b"".join(bytes(p) for p in self._encoder.encode(frame))
+
+
 class CodecChain:
     """Transcodes the RTP of one input codec into ``out`` on ``stream``."""
 

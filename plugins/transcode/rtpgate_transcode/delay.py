@@ -27,20 +27,17 @@ Only the codecs above are decoded for in-band detection; other codecs are delaye
 
 from __future__ import annotations
 
-import array
 import asyncio
-import math
 import struct
 import time
 from collections import deque
 from collections.abc import Callable
-from fractions import Fraction
 
 import av
 from rtpgate.api import Media, Pipeline, Stage, Stream
 
 from . import dtmf, formats
-from .chain import channels_of, decoder, encoder
+from .chain import PcmEncoder, channels_of, decoder
 from .plan import accepted
 
 KEY = "delay-buffer"
@@ -101,8 +98,7 @@ class DelayStage:
         self._fmtp = fmtp
         self._decoder: av.AudioCodecContext | None = None
         self._resampler: av.AudioResampler | None = None
-        self._encoder: av.AudioCodecContext | None = None
-        self._pts = 0
+        self._encoder = PcmEncoder(codec, self._channels, PTIME, fmtp)
         self._detector = dtmf.Detector()
         self._present_end: int | None = None  # end of the last packet carrying the digit
         self.marks: list[tuple[int, int]] = []  #: (code + 1 | 0 for an end, timestamp)
@@ -259,7 +255,8 @@ class DelayStage:
         if mode == "silence" or (mode in ("zero", "dtmf") and self.peer_events):
             pcm = bytes(samples * 2)
         elif mode == "tone":
-            pcm = self._tone(ts, samples, state.tone_frequency, state.tone_volume)
+            pcm = dtmf.sine(state.tone_frequency, ts * self.codec.rate // self.codec.clock,
+                             samples, self.codec.rate, state.tone_volume)
         else:
             digit = state.dtmf_digit if mode == "dtmf" else 0
             if mode == "random":
@@ -272,7 +269,7 @@ class DelayStage:
         """``data`` as an audio packet of ``pcm`` at ``ts`` (unchanged if it cannot be)."""
         if self.codec.encoder is None:
             return [data]
-        payload = self._encode(pcm)
+        payload = self._encoder.encode(pcm)
         if not payload:
             return [data]
         if self._channels == 1:
@@ -328,29 +325,6 @@ class DelayStage:
         if self.codec.bytes_per_ms:
             return self.codec.rate * size // self.codec.bytes_per_ms // 1000
         return self.codec.samples(PTIME)
-
-    def _tone(self, ts: int, count: int, frequency: int, volume: int) -> bytes:
-        rate = self.codec.rate
-        start = ts * rate // self.codec.clock
-        amplitude = 32767 * 10 ** (-max(volume, 3) / 20)
-        w = 2 * math.pi * frequency / rate
-        return array.array("h", (int(amplitude * math.sin(w * n))
-                                 for n in range(start, start + count))).tobytes()
-
-    def _encode(self, pcm: bytes) -> bytes:
-        if self._encoder is None:
-            self._encoder = encoder(self.codec, self._channels, PTIME, self._fmtp)
-        samples = len(pcm) // 2
-        if self._channels == 2:
-            pcm = b"".join(pcm[i:i + 2] * 2 for i in range(0, len(pcm), 2))
-        frame = av.AudioFrame(format="s16", layout="stereo" if self._channels == 2
-                              else "mono", samples=samples, align=1)
-        frame.sample_rate = self.codec.rate
-        frame.time_base = Fraction(1, self.codec.rate)
-        frame.planes[0].update(pcm)
-        frame.pts = self._pts
-        self._pts += samples
-        return b"".join(bytes(p) for p in self._encoder.encode(frame))
 
 
 class DelayFactory:

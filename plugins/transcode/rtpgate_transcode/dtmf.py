@@ -41,6 +41,15 @@ def tone(event: int, start: int, count: int, rate: int, volume: int = 10) -> byt
                              for n in range(start, start + count))).tobytes()
 
 
+def sine(frequency: int, start: int, count: int, rate: int, volume: int) -> bytes:
+    """``count`` s16 samples of one ``frequency`` from sample ``start`` on, at ``volume``
+    (-dBm0, as ``tone``'s): the single tone ``DTMF-security=tone`` puts where a digit was."""
+    amplitude = 32767 * 10 ** (-max(volume, 3) / 20)
+    w = 2 * math.pi * frequency / rate
+    return array.array("h", (int(amplitude * math.sin(w * n))
+                             for n in range(start, start + count))).tobytes()
+
+
 def event_payload(event: int, end: bool, volume: int, duration: int) -> bytes:
     return struct.pack("!BBH", event, (0x80 if end else 0) | (volume & 0x3F),
                        min(duration, 0xFFFF))

@@ -21,16 +21,12 @@ twice changes nothing).
 
 from __future__ import annotations
 
-import array
-import math
 import struct
-from fractions import Fraction
 
-import av
 from rtpgate.api import MF_TRANSCODING, Pipeline, Stage, Stream
 
-from . import formats
-from .chain import channels_of, encoder
+from . import dtmf, formats
+from .chain import PcmEncoder, channels_of
 from .plan import accepted
 
 KEY = "dtmf-security"
@@ -52,9 +48,7 @@ class SecurityStage:
         self.digit = 0 if mode == "zero" else digit
         self.events = events  #: telephone-event payload type -> clock rate
         self.codec, self.pt = codec, pt
-        self._channels = channels_of(codec, fmtp)
-        self._encoder = encoder(codec, self._channels, PTIME, fmtp) if mode in MODES else None
-        self._pts = 0
+        self._encoder = PcmEncoder(codec, channels_of(codec, fmtp), PTIME, fmtp)
         self._start: int | None = None  # timestamp of the event being replaced
         self._done = 0  # its ticks replaced so far
         self._ended = False
@@ -124,7 +118,7 @@ class SecurityStage:
         if not self.codec.bytes_per_ms:  # a frame codec: one encoder frame per packet
             samples = self.codec.samples(PTIME)
         start = offset * self.codec.rate // self.codec.clock
-        payload = self._encode(self._fill(start, samples))
+        payload = self._encoder.encode(self._fill(start, samples))
         if not payload:
             return None
         self.replaced += 1
@@ -134,25 +128,7 @@ class SecurityStage:
     def _fill(self, start: int, count: int) -> bytes:
         if self.mode == "silence":
             return bytes(count * 2)
-        rate = self.codec.rate
-        amplitude = 32767 * 10 ** (-max(self.volume, 3) / 20)
-        w = 2 * math.pi * self.frequency / rate
-        return array.array("h", (int(amplitude * math.sin(w * n))
-                                 for n in range(start, start + count))).tobytes()
-
-    def _encode(self, pcm: bytes) -> bytes:
-        assert self._encoder is not None
-        samples = len(pcm) // 2
-        if self._channels == 2:
-            pcm = b"".join(pcm[i:i + 2] * 2 for i in range(0, len(pcm), 2))
-        frame = av.AudioFrame(format="s16", layout="stereo" if self._channels == 2
-                              else "mono", samples=samples, align=1)
-        frame.sample_rate = self.codec.rate
-        frame.time_base = Fraction(1, self.codec.rate)
-        frame.planes[0].update(pcm)
-        frame.pts = self._pts
-        self._pts += samples
-        return b"".join(bytes(p) for p in self._encoder.encode(frame))
+        return dtmf.sine(self.frequency, start, count, self.codec.rate, self.volume)
 
 
 class SecurityFactory:
