@@ -156,3 +156,37 @@ async def test_close_closes_the_set() -> None:
         port.close()
         party.close()
     await asyncio.sleep(0)
+
+
+async def test_an_idle_relay_holds_no_epoll_set(calls: Calls) -> None:
+    """When the last stream is released the set closes (a server whose calls all ended holds no
+    descriptor they made: the leak tests count the server's descriptors), and the next stream
+    makes a new one that relays."""
+    calls.send_all(0)
+    await calls.receive_all(0)
+    poller = calls.relay.poller
+    if EXPECT == "1":
+        assert poller is not None
+    for a, b in calls.streams:
+        a.release()
+        b.release()
+    assert calls.relay.poller is None
+    if poller is not None:
+        assert poller.fd == -1
+    port, other, party, partner = udp(), udp(), udp(), udp()
+    try:
+        stream, sink = calls.relay.open(port), calls.relay.open(other)
+        for one, who in ((stream, party), (sink, partner)):
+            one.configure(learning=Learning.IMMEDIATE)
+            one.fill(who.getsockname())
+            one.signal()
+        stream.link(sink)
+        if EXPECT == "1":
+            assert calls.relay.poller is not None and calls.relay.poller.fd >= 0
+        party.sendto(rtp(7), stream.local)
+        assert (await recv(partner))[0] == rtp(7)
+        stream.release()
+        sink.release()
+    finally:
+        for sock in (port, other, party, partner):
+            sock.close()

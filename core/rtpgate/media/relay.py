@@ -102,8 +102,21 @@ class Relay:
         del self.readers[fd]
         if self.poller is not None and self.native:
             self.poller.remove(fd)
+            if not self.poller.watched:
+                # a server whose calls have all ended holds no descriptor they made (the next
+                # call makes a new set); safe inside the poller's own round too, where a
+                # reader's Python code released the last stream: the round skips readers
+                # no longer in the set and touches nothing of a closed one
+                self._close_poller()
         elif self._loop is not None:
             self._loop.remove_reader(fd)
+
+    def _close_poller(self) -> None:
+        assert self.poller is not None
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.poller.fd)
+        self.poller.close()
+        self.poller = None
 
     def remove_socket(self, stream: RelayStream, fd: int) -> None:
         """Stop reading descriptor ``fd`` for ``stream`` (one of its extra sockets is going)."""
@@ -124,7 +137,4 @@ class Relay:
         for stream in list(self.streams.values()):
             stream.release()
         if self.poller is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self.poller.fd)
-            self.poller.close()
-            self.poller = None
+            self._close_poller()
