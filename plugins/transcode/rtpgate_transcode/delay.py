@@ -344,7 +344,13 @@ class DelayFactory:
         if delay <= 0 or not isinstance(stage, DelayStage) or stage.stream is not stream:
             if isinstance(stage, DelayStage):
                 media.plugin_state.pop(KEY, None)
-                _later(stage.flush)  # after this sync: through the pipeline that follows
+                if stage.stream is stream:
+                    # now, through the stages after it in the pipeline still in place, as a
+                    # timer's release would: a packet the party sends right after the
+                    # command must not overtake what was held
+                    stage.flush()
+                else:  # another stream's: after this sync, through the pipeline that follows
+                    _later(stage.flush)
             if delay <= 0:
                 return None
             stage = self._stage(stream)
