@@ -28,13 +28,18 @@ def server(rtpgate_server: Callable[..., ServerProcess]) -> ServerProcess:
     return rtpgate_server("--delete-delay=0")
 
 
-def pcmu(samples: bytes) -> bytes:
-    ctx = av.CodecContext.create("pcm_mulaw", "w")
+def g711(encoder: str, samples: bytes) -> bytes:
+    """s16 mono samples at 8 kHz in ``encoder`` (FFmpeg's ``pcm_mulaw`` or ``pcm_alaw``)."""
+    ctx = av.CodecContext.create(encoder, "w")
     ctx.sample_rate, ctx.layout, ctx.format = 8000, "mono", "s16"
     frame = av.AudioFrame(format="s16", layout="mono", samples=len(samples) // 2, align=1)
     frame.sample_rate = 8000
     frame.planes[0].update(samples)
     return b"".join(bytes(p) for p in ctx.encode(frame))
+
+
+def pcmu(samples: bytes) -> bytes:
+    return g711("pcm_mulaw", samples)
 
 
 def packet(seq: int, payload: bytes) -> bytes:
@@ -135,12 +140,7 @@ def test_unblock_with_no_delay_lets_the_held_audio_go(server: ServerProcess) -> 
 
 
 def pcma(samples: bytes) -> bytes:
-    ctx = av.CodecContext.create("pcm_alaw", "w")
-    ctx.sample_rate, ctx.layout, ctx.format = 8000, "mono", "s16"
-    frame = av.AudioFrame(format="s16", layout="mono", samples=len(samples) // 2, align=1)
-    frame.sample_rate = 8000
-    frame.planes[0].update(samples)
-    return b"".join(bytes(p) for p in ctx.encode(frame))
+    return g711("pcm_alaw", samples)
 
 
 def test_replacement_encoded_once_in_the_receivers_codec(server: ServerProcess) -> None:
