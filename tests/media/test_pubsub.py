@@ -2,7 +2,9 @@
 subscribers (plain RTP, SDES-SRTP checked by libsrtp) each get every packet, one unsubscribes and
 stops getting them while the others go on; a subscription to an offer/answer party; SIPREC
 subscriptions to both parties; bad requests answered with rtpengine's errors and nothing left
-behind."""
+behind; each subscriber's own SSRC/sequence/timestamp space (issue 15) over a source's SSRC
+change, a restart of its sequence numbers and a move to another source, and the source's RTCP
+in it."""
 
 from __future__ import annotations
 
@@ -378,14 +380,30 @@ def recv_all(sock: Any, wait: float = 0.5) -> list[bytes]:
             return got
 
 
+def renumbered(packets: list[bytes], seq: int, ts: int, ssrc: int) -> list[bytes]:
+    """``packets`` with the sequence numbers from ``seq``, timestamps moved so the first is
+    ``ts``, and SSRC ``ssrc``: what a subscriber gets in its own numbering."""
+    shift = ts - RTP.unpack(packets[0][:12])[3]
+    return [p[:2] + struct.pack("!HII", (seq + i) & 0xFFFF,
+                                (RTP.unpack(p[:12])[3] + shift) & 0xFFFFFFFF, ssrc) + p[12:]
+            for i, p in enumerate(packets)]
+
+
+def tone(first: int, count: int, ssrc: int = SSRC) -> list[bytes]:
+    """``count`` tone packets from sequence number ``first`` (timestamp ``160 * first``)."""
+    return [RTP.pack(0x80, 0, (first + i) & 0xFFFF, ((first + i) * 160) & 0xFFFFFFFF, ssrc)
+            + tone_payload(first + i) for i in range(count)]
+
+
 def test_late_subscribers_ssrc_change_and_rtcp(server: ServerProcess,
                                                endpoints: Callable[[], Endpoint]) -> None:
-    """As rtpengine 10.5 (checked on its packets): a plain subscriber gets the publisher's
-    packets as they are, from the one it joined at, a new source SSRC included; an SDES
-    subscriber that joins after the publisher's sequence numbers wrapped has its own SRTP
-    context (rollover counter from 0), so it decrypts; the publisher's sender reports reach
-    every subscriber (SRTCP for the SDES one), the subscribers' receiver reports and RTP go
-    nowhere."""
+    """A plain subscriber gets the publisher's packets as they are (as rtpengine 10.5's) from
+    the one it joined at, and when the source changes its SSRC its stream goes on in its own
+    numbering (issue 15: rtpengine passes the new SSRC through); an SDES subscriber that joins
+    after the publisher's sequence numbers wrapped has its own SRTP context (rollover counter
+    from 0), so it decrypts; the publisher's sender reports reach every subscriber (SRTCP for
+    the SDES one) with the sender SSRC and RTP timestamp of the subscriber's stream, the
+    subscribers' receiver reports and RTP go nowhere."""
     call_id = uuid.uuid4().hex
     publisher = endpoints()
     reply = ok(ng(server, "publish", call_id=call_id, from_tag="pub",
@@ -393,36 +411,100 @@ def test_late_subscribers_ssrc_change_and_rtcp(server: ServerProcess,
     relay = port_of(reply["sdp"])
     early = Subscriber(server, call_id, "pub", endpoints())
 
-    def stream(first: int, count: int, ssrc: int = SSRC) -> list[bytes]:
-        return [RTP.pack(0x80, 0, (first + i) & 0xFFFF, ((first + i) * 160) & 0xFFFFFFFF,
-                         ssrc) + tone_payload(first + i) for i in range(count)]
-
-    before = stream(65530, 10)  # the publisher's sequence numbers wrap: 65530 ... 3
+    before = tone(65530, 10)  # the publisher's sequence numbers wrap: 65530 ... 3
     for data in before:
         publisher.rtp.sendto(data, (LOCAL, relay))
     assert recv_all(early.endpoint.rtp) == before
     late = Subscriber(server, call_id, "pub", endpoints())
     secure = Subscriber(server, call_id, "pub", endpoints(), proto="RTP/SAVP",
                         transport_protocol="RTP/SAVP")
-    after = stream(4, 5) + stream(300, 5, ssrc=0xABCDEF)  # then a new source SSRC
+    changed = tone(300, 5, ssrc=0xABCDEF)
+    after = tone(4, 5) + changed  # then a new source SSRC
     for data in after:
         publisher.rtp.sendto(data, (LOCAL, relay))
-    assert recv_all(early.endpoint.rtp) == after
-    assert recv_all(late.endpoint.rtp) == after
+    expected = tone(4, 5) + renumbered(changed, 9, 9 * 160, SSRC)
+    assert recv_all(early.endpoint.rtp) == expected
+    assert recv_all(late.endpoint.rtp) == expected
     assert secure.srtp is not None
-    assert [secure.srtp.unprotect(p) for p in recv_all(secure.endpoint.rtp)] == after
+    assert [secure.srtp.unprotect(p) for p in recv_all(secure.endpoint.rtp)] == expected
 
     report = sender_report(0xABCDEF)
+    mapped = (report[:4] + struct.pack("!I", SSRC) + report[8:16]
+              + struct.pack("!I", 160_000 + (9 - 300) * 160) + report[20:])
     publisher.rtcp.sendto(report, (LOCAL, relay + 1))
-    assert recv_all(early.endpoint.rtcp) == [report]
-    assert recv_all(late.endpoint.rtcp) == [report]
-    assert [secure.srtp.unprotect_rtcp(p) for p in recv_all(secure.endpoint.rtcp)] == [report]
+    assert recv_all(early.endpoint.rtcp) == [mapped]
+    assert recv_all(late.endpoint.rtcp) == [mapped]
+    assert [secure.srtp.unprotect_rtcp(p) for p in recv_all(secure.endpoint.rtcp)] == [mapped]
 
     for sub in (early, late):
         offer_port = port_of(sub.request["sdp"])
         sub.endpoint.rtcp.sendto(receiver_report(0x77, 0xABCDEF), (LOCAL, offer_port + 1))
         sub.endpoint.rtp.sendto(packet(1), (LOCAL, offer_port))
     assert recv_all(publisher.rtcp, 0.3) == [] and recv_all(publisher.rtp, 0.1) == []
+    ok(ng(server, "delete", call_id=call_id))
+
+
+def sdes(ssrc: int, cname: bytes) -> bytes:
+    """An RTCP SDES packet with one chunk: ``ssrc``'s CNAME (RFC 3550 6.5)."""
+    chunk = struct.pack("!IBB", ssrc, 1, len(cname)) + cname
+    chunk += b"\0" * (4 - len(chunk) % 4)
+    return struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk
+
+
+def test_each_subscriber_keeps_its_own_numbering(server: ServerProcess,
+                                                 endpoints: Callable[[], Endpoint]) -> None:
+    """Issue 15: each subscriber has its own SSRC/sequence/timestamp space.  It starts aligned
+    with the source (what it gets is the source's packets as they are); when the source
+    changes its SSRC and then restarts its sequence numbers, the subscriber's stream stays
+    one SSRC with sequence numbers + 1 and timestamps advanced by one packet; a subscriber
+    that joins after the change starts aligned with the new SSRC, and a jump of the source's
+    numbering moves it on in its own.  The source's RTCP (an SR and an SDES) reaches each in
+    its own space."""
+    call_id = uuid.uuid4().hex
+    publisher = endpoints()
+    reply = ok(ng(server, "publish", call_id=call_id, from_tag="pub",
+                  sdp=publish_sdp(publisher.port, "0")))
+    relay = (LOCAL, port_of(reply["sdp"]))
+    first = Subscriber(server, call_id, "pub", endpoints())
+    start = tone(1000, 20)
+    for data in start:
+        publisher.rtp.sendto(data, relay)
+    assert recv_all(first.endpoint.rtp) == start
+
+    changed = tone(50000, 20, ssrc=0xC0FFEE)  # a new SSRC, other sequence numbers
+    for data in changed:
+        publisher.rtp.sendto(data, relay)
+    assert recv_all(first.endpoint.rtp) == renumbered(changed, 1020, 1020 * 160, SSRC)
+
+    joined = Subscriber(server, call_id, "pub", endpoints())
+    more = tone(50020, 10, ssrc=0xC0FFEE)
+    for data in more:
+        publisher.rtp.sendto(data, relay)
+    assert recv_all(first.endpoint.rtp) == renumbered(more, 1040, 1040 * 160, SSRC)
+    assert recv_all(joined.endpoint.rtp) == more  # aligned with the SSRC it joined at
+
+    restarted = tone(7, 20, ssrc=0xC0FFEE)  # the same SSRC restarts its numbering
+    for data in restarted:
+        publisher.rtp.sendto(data, relay)
+    got_first = recv_all(first.endpoint.rtp)
+    got_joined = recv_all(joined.endpoint.rtp)
+    assert got_first == renumbered(restarted, 1050, 1050 * 160, SSRC)
+    assert got_joined == renumbered(restarted, 50030, 50030 * 160, 0xC0FFEE)
+    for got in (got_first, got_joined):
+        for data in got:
+            check_tone(data[12:])
+
+    report = sender_report(0xC0FFEE)
+    described = sdes(0xC0FFEE, b"publisher@example")
+
+    def sr_as(ssrc: int, moved: int) -> bytes:
+        return (report[:4] + struct.pack("!I", ssrc) + report[8:16]
+                + struct.pack("!I", (160_000 + moved) & 0xFFFFFFFF) + report[20:])
+
+    publisher.rtcp.sendto(report + described, (LOCAL, relay[1] + 1))
+    assert recv_all(first.endpoint.rtcp) == [
+        sr_as(SSRC, (1050 - 7) * 160) + sdes(SSRC, b"publisher@example")]
+    assert recv_all(joined.endpoint.rtcp) == [sr_as(0xC0FFEE, (50030 - 7) * 160) + described]
     ok(ng(server, "delete", call_id=call_id))
 
 
@@ -491,3 +573,37 @@ def test_software_id_default(server: ServerProcess, endpoints: Callable[[], Endp
                    sdp=publish_sdp(endpoints().port)))["sdp"]
     version = rtpgate.__version__.replace(".", "-")
     assert re.findall(r"^s=(.*?)\r$", answer, re.M) == [f"rtpgate-{version}"]
+
+
+def test_a_moved_subscriber_goes_on_in_its_own_numbering(
+        server: ServerProcess, endpoints: Callable[[], Endpoint]) -> None:
+    """Issue 15: a subscriber re-subscribed (its to-tag) from one publisher to another keeps
+    its stream: the second publisher's packets come with the SSRC it had, sequence numbers
+    + 1 and timestamps one packet on; a new subscriber of the second publisher gets that
+    publisher's packets as they are."""
+    call_id = uuid.uuid4().hex
+    first, second = endpoints(), endpoints()
+    relays = []
+    for tag, publisher in (("one", first), ("two", second)):
+        reply = ok(ng(server, "publish", call_id=call_id, from_tag=tag,
+                      sdp=publish_sdp(publisher.port, "0")))
+        relays.append((LOCAL, port_of(reply["sdp"])))
+    party = endpoints()
+    moved = Subscriber(server, call_id, "one", party)
+    sent = tone(2000, 10)
+    for data in sent:
+        first.rtp.sendto(data, relays[0])
+    assert recv_all(party.rtp) == sent
+
+    again = Subscriber(server, call_id, "two", party, to_tag=moved.tag)
+    assert again.tag == moved.tag
+    other = Subscriber(server, call_id, "two", endpoints())
+    theirs = tone(40000, 10, ssrc=0x7777)
+    for data in theirs:
+        second.rtp.sendto(data, relays[1])
+    assert recv_all(party.rtp) == renumbered(theirs, 2010, 2010 * 160, SSRC)
+    assert recv_all(other.endpoint.rtp) == theirs
+    for data in tone(2010, 3):  # the first publisher reaches it no more
+        first.rtp.sendto(data, relays[0])
+    assert recv_all(party.rtp, 0.3) == []
+    ok(ng(server, "delete", call_id=call_id))

@@ -12,7 +12,10 @@ engine's state:
   component; RTCP goes to the peer's RTCP stream, or its RTP stream when the peer muxes;
 * publish/subscribe: a stream's packets are also copied to the same component of every media
   subscribed to its media (``Media.source``), each through the subscriber stream's own egress
-  stages (:meth:`~rtpgate.media.stream.RelayStream.fan_out`);
+  stages (:meth:`~rtpgate.media.stream.RelayStream.fan_out`), in the subscriber's own
+  SSRC/sequence/timestamp space (an :class:`~rtpgate.media.outcontext.OutputContext` per
+  subscriber RTP/RTCP pair, kept by the subscriber's monologue, so a re-subscription to the
+  same or another source continues it);
 * media control: the call's and the sending monologue's ``block media``/``silence media``/
   ``block DTMF``, and its directional blocks towards the peer's tag;
 * ICE: rtpgate's credentials of the media (the ones in the SDP that advertised its ports);
@@ -38,6 +41,7 @@ from typing import Protocol
 
 from ..media.control import RANDOM, MediaControl
 from ..media.ice import IceCredentials
+from ..media.outcontext import OutputContext
 from ..media.pipeline import Pipeline
 from ..media.relay import Relay
 from ..media.stream import RelayStream
@@ -188,12 +192,34 @@ class CallRelay:
         sinks: list[RelayStream] = []
         rtcp_sinks: list[RelayStream] = []
         for media in subscribers:
+            self._contexts(media)
             sink, rtcp_sink = self._sinks(stream, media)
             if sink is not None:
                 sinks.append(sink)
             if rtcp_sink is not None:
                 rtcp_sinks.append(rtcp_sink)
         rs.fan_out(tuple(sinks), tuple(rtcp_sinks))
+
+    def _contexts(self, media: m.Media) -> None:
+        """A subscriber's output context: one per RTP/RTCP pair of its media, made when it
+        first subscribes and kept by its monologue (a re-subscription, to the same or another
+        source, goes on with it), on the RTP stream and shared by the RTCP stream."""
+        streams = media.streams
+        mux = bool(media.flags & m.MF_RTCP_MUX)
+        kept = media.monologue.output_contexts
+        for pair in range(0, len(streams), 2):
+            rtp = self.streams.get(streams[pair])
+            if rtp is None:
+                continue
+            context = kept.get((media.index, pair))
+            if not isinstance(context, OutputContext):
+                context = kept[(media.index, pair)] = OutputContext()
+            if rtp.context is not context:
+                rtp.context = context
+            rtcp = None if mux or pair + 1 >= len(streams) else self.streams.get(
+                streams[pair + 1])
+            if rtcp is not None:
+                rtcp.context = context
 
     def _sinks(self, stream: m.Stream, peer_media: m.Media | None
                ) -> tuple[RelayStream | None, RelayStream | None]:

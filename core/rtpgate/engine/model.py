@@ -409,6 +409,11 @@ class Monologue:
     sources: list[Monologue] = field(default_factory=list)
     #: How the monologue came to be: ``offer/answer``, ``publish`` or ``subscribe``.
     kind: str = "offer/answer"
+    #: Publish/subscribe: this subscriber's own SSRC/sequence/timestamp spaces
+    #: (:class:`rtpgate.media.outcontext.OutputContext`), by (media index, RTP stream index),
+    #: made by the relay and kept across re-subscriptions so the party's stream goes on where
+    #: it was (relay state: not stored, not restored).
+    output_contexts: dict[tuple[int, int], object] = field(default_factory=dict)
     #: The party's last SDP (``publish``): a single-source subscription's offer keeps its
     #: session section, as rtpengine 10.5 does.
     last_in_sdp: str | None = None

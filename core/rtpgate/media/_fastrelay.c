@@ -20,7 +20,10 @@
  * Each packet then goes to every subscriber first (sendto from the subscriber's socket; an SRTP
  * copy is encrypted in a scratch buffer with the subscriber's own session), then to the sink,
  * as RelayStream._fan_out and RelayStream.packet do; a publisher may have no sink.  Each
- * subscriber's endpoint, pipeline and socket are watched as the sink's are.
+ * subscriber's endpoint, pipeline, socket and output context are watched as the sink's are.
+ * A subscriber with its own output context (outcontext.py) gets a copy of the packet with its
+ * SSRC, sequence number and timestamp when they differ from the source's; a packet one of the
+ * contexts must rebase for (the first, another SSRC, a jump) goes to Python.
  *
  * The route is checked before each packet against the stream's and sink's attributes it was
  * made from (by identity: the engine replaces them, never mutates them), so a change made from
@@ -74,7 +77,7 @@ static PyObject *s_packets, *s_bytes, *s_last_packet, *s_read, *s_packet, *s_rou
 enum { C_IN, C_INGRESS, C_RELAYED, C_OUT, C_EGRESS, COUNTERS };
 
 /* attributes of a subscriber's stream that a route depends on */
-enum { S_ENDPOINT, S_PIPELINE, S_SOCK, S_WATCHED };
+enum { S_ENDPOINT, S_PIPELINE, S_SOCK, S_CONTEXT, S_WATCHED };
 static PyObject *subscriber_names[S_WATCHED];
 
 /* One subscriber of a route: where its copy of each packet goes. */
@@ -92,6 +95,7 @@ typedef struct {
     PyObject *counters[2];    /* its stats_out and its interface's egress */
     Py_ssize_t packets_at[2], bytes_at[2];
     unsigned long long out_packets, out_bytes;  /* this wake-up's, not yet added */
+    Py_buffer context;        /* its OutputContext's state (context.buf NULL: none) */
 } Copy;
 
 typedef struct {
@@ -142,6 +146,8 @@ static int inet_socket(int fd)
 
 static int flush_pending(void);
 
+static void release_context(Copy *copy);
+
 static void drop_copies(Reader *self)
 {
     Copy *copies = self->copies;
@@ -155,6 +161,7 @@ static void drop_copies(Reader *self)
         Py_CLEAR(copies[k].stage);
         Py_CLEAR(copies[k].counters[0]);
         Py_CLEAR(copies[k].counters[1]);
+        release_context(&copies[k]);
     }
     PyMem_Free(copies);
 }
@@ -350,12 +357,111 @@ static int same_address(const struct sockaddr_storage *a, const struct sockaddr_
         && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
+/* ------------------------------------------------------- a subscriber's output context
+ * (rtpgate/media/outcontext.py): its own SSRC, sequence and timestamp offsets.  Python holds
+ * the logic (rebasing when the source's numbering breaks); here a packet that needs no rebase
+ * advances the context and gets the subscriber's header, and one that does goes to Python. */
+
+/* the fields of OutputContext.state, in its order */
+enum { CTX_SSRC_OUT, CTX_SEQ_OFFSET, CTX_TS_OFFSET, CTX_SSRC_IN, CTX_LAST_SEQ, CTX_LAST_TS,
+       CTX_STEP, CTX_FIELDS };
+#define CTX_MAX_DROPOUT 3000
+#define CTX_MAX_MISORDER 100
+#define CTX_MAX_STEP 90000
+
+/* Hold ``context`` (an OutputContext's state array, or None) for ``copy``: 0, -1 on error. */
+static int hold_context(Copy *copy, PyObject *context)
+{
+    if (context == Py_None)
+        return 0;
+    if (PyObject_GetBuffer(context, &copy->context, PyBUF_WRITABLE | PyBUF_FORMAT) < 0)
+        return -1;
+    if (copy->context.len != CTX_FIELDS * (Py_ssize_t)sizeof(long long)
+        || copy->context.itemsize != (Py_ssize_t)sizeof(long long)) {
+        release_context(copy);
+        PyErr_SetString(PyExc_ValueError, "_native_route: not an OutputContext state");
+        return -1;
+    }
+    return 0;
+}
+
+static void release_context(Copy *copy)
+{
+    if (copy->context.buf != NULL)
+        PyBuffer_Release(&copy->context);
+    copy->context.buf = NULL;
+}
+
+static uint32_t read32(const unsigned char *at)
+{
+    return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
+}
+
+static void write32(unsigned char *at, uint32_t value)
+{
+    at[0] = (unsigned char)(value >> 24);
+    at[1] = (unsigned char)(value >> 16);
+    at[2] = (unsigned char)(value >> 8);
+    at[3] = (unsigned char)value;
+}
+
+/* 1 when the RTP packet ``data`` needs OutputContext.rtp's rebase for some subscriber of the
+ * route (not started, another source SSRC, a jump of the sequence numbers). */
+static int context_rebases(const Reader *self, const unsigned char *data)
+{
+    uint32_t ssrc = read32(data + 8);
+    unsigned seq = (unsigned)data[2] << 8 | data[3];
+    for (Py_ssize_t k = 0; k < self->ncopies; k++) {
+        const long long *s = self->copies[k].context.buf;
+        if (s == NULL)
+            continue;
+        unsigned step = (seq - (unsigned)s[CTX_LAST_SEQ]) & 0xFFFF;
+        if (s[CTX_SSRC_IN] != (long long)ssrc
+            || (step > CTX_MAX_DROPOUT && step < 0x10000 - CTX_MAX_MISORDER))
+            return 1;
+    }
+    return 0;
+}
+
+/* Advance ``copy``'s context with ``data`` (context_rebases said no rebase is due), as
+ * OutputContext.rtp does; 1 when the subscriber's header differs from the source's. */
+static int context_advance(Copy *copy, const unsigned char *data)
+{
+    long long *s = copy->context.buf;
+    if (s == NULL)
+        return 0;
+    unsigned seq = (unsigned)data[2] << 8 | data[3];
+    uint32_t ts = read32(data + 4);
+    unsigned step = (seq - (unsigned)s[CTX_LAST_SEQ]) & 0xFFFF;
+    if (step > 0 && step <= CTX_MAX_DROPOUT) {
+        uint32_t delta = ts - (uint32_t)s[CTX_LAST_TS];
+        if (step == 1 && delta > 0 && delta <= CTX_MAX_STEP)
+            s[CTX_STEP] = delta;
+        s[CTX_LAST_SEQ] = seq;
+        s[CTX_LAST_TS] = ts;
+    }
+    return s[CTX_SSRC_OUT] != s[CTX_SSRC_IN] || s[CTX_SEQ_OFFSET] || s[CTX_TS_OFFSET];
+}
+
+/* Give the header at ``out`` (a copy of the packet) the subscriber's SSRC and numbers. */
+static void context_apply(const Copy *copy, unsigned char *out)
+{
+    const long long *s = copy->context.buf;
+    unsigned seq = ((unsigned)out[2] << 8 | out[3]) + (unsigned)s[CTX_SEQ_OFFSET];
+    out[2] = (unsigned char)(seq >> 8);
+    out[3] = (unsigned char)seq;
+    write32(out + 4, read32(out + 4) + (uint32_t)s[CTX_TS_OFFSET]);
+    write32(out + 8, (uint32_t)s[CTX_SSRC_OUT]);
+}
+
 /* Fill ``copy`` from one of the route's subscriber entries: ``(stream,)`` for one without an
- * endpoint, else ``(stream, host, port, fd, stage, session, function, stats_out, egress)``.
+ * endpoint, else ``(stream, host, port, fd, stage, session, function, stats_out, egress,
+ * context)`` (context: its OutputContext's state, or None).
  * 0 on success, 1 for an address the native path does not take, -1 on error. */
 static int make_copy(Copy *copy, PyObject *entry)
 {
-    PyObject *stream, *host = NULL, *stage = Py_None, *out = NULL, *egress = NULL;
+    PyObject *stream, *host = NULL, *stage = Py_None, *out = NULL, *egress = NULL,
+        *context = Py_None;
     int port = 0, fd = -1;
     unsigned long long session = 0, call = 0;
     if (!PyTuple_Check(entry)) {
@@ -364,8 +470,9 @@ static int make_copy(Copy *copy, PyObject *entry)
     }
     if (PyTuple_GET_SIZE(entry) == 1) {
         stream = PyTuple_GET_ITEM(entry, 0);
-    } else if (!PyArg_ParseTuple(entry, "OUiiOKKOO:_native_route subscriber", &stream, &host,
-                                 &port, &fd, &stage, &session, &call, &out, &egress)) {
+    } else if (!PyArg_ParseTuple(entry, "OUiiOKKOOO:_native_route subscriber", &stream, &host,
+                                 &port, &fd, &stage, &session, &call, &out, &egress,
+                                 &context)) {
         return -1;
     }
     Py_INCREF(stream);
@@ -393,6 +500,8 @@ static int make_copy(Copy *copy, PyObject *entry)
         copy->packets_at[i] = slot_of(counters[i], s_packets);
         copy->bytes_at[i] = slot_of(counters[i], s_bytes);
     }
+    if (hold_context(copy, context) < 0)
+        return -1;
     copy->send = 1;
     return 0;
 }
@@ -788,8 +897,14 @@ static int fan_out(Reader *self, unsigned char *data, int size, int *called)
             continue;
         unsigned char *out = data;
         int length = size;
-        if (copy->call != NULL) {
+        if (context_advance(copy, data)) {
             memcpy(scratch, data, (size_t)size);
+            context_apply(copy, scratch);
+            out = scratch;
+        }
+        if (copy->call != NULL) {
+            if (out != scratch)
+                memcpy(scratch, data, (size_t)size);
             int status = copy->call(copy->session, scratch, &length);
             if (status != 0) {
                 *called = 1;
@@ -857,7 +972,8 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
         if (!(self->route && now <= self->deadline && size >= 12 && (data[0] & 0xC0) == 0x80
               && !(self->rtcp_mux && data[1] >= 192 && data[1] <= 223)
               && memcmp(data + 8, self->ssrc, 4) == 0
-              && same_address(&sources[i], &self->expect) && header_fits(data, size))) {
+              && same_address(&sources[i], &self->expect) && header_fits(data, size)
+              && !context_rebases(self, data))) {
             /* everything sent so far leaves first, and the counters are Python's again */
             if (flush_sends(self, queued) < 0 || flush_counts(self, now) < 0)
                 return NULL;
@@ -1243,7 +1359,8 @@ PyMODINIT_FUNC PyInit__fastrelay(void)
         || (s_send_failed = PyUnicode_InternFromString("_send_failed")) == NULL
         || (s_stage_failed = PyUnicode_InternFromString("_stage_failed")) == NULL)
         return NULL;
-    static const char *subscriber_attributes[S_WATCHED] = {"endpoint", "pipeline", "sock"};
+    static const char *subscriber_attributes[S_WATCHED] = {"endpoint", "pipeline", "sock",
+                                                           "context"};
     for (int i = 0; i < S_WATCHED; i++)
         if ((subscriber_names[i] = PyUnicode_InternFromString(subscriber_attributes[i])) == NULL)
             return NULL;

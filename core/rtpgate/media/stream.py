@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..counters import InterfaceStats, Traffic
 from . import ice
+from .outcontext import OutputContext
 from .packet import RTCP_HEADER, RTP_HEADER, is_dtls, is_stun
 from .pipeline import Pipeline, Stage
 from .rtcp import ReportBlock, remember, report_blocks
@@ -129,7 +130,8 @@ class RelayStream:
 
     __slots__ = (
         "_detected", "_egress", "_ingress", "_last_ssrc", "_last_wake", "_relay", "_relayed",
-        "_sendto", "advertised", "asymmetric", "confirmed", "control", "drops", "endpoint",
+        "_sendto", "advertised", "asymmetric", "confirmed", "context", "control", "drops",
+        "endpoint",
         "fanout", "fds", "ice", "interface", "last_packet", "learned", "learning", "local",
         "media_handover", "on_learned", "owner", "pipeline", "rtcp", "rtcp_fanout", "rtcp_mux",
         "rtcp_reports", "rtcp_sink", "signalled",
@@ -173,6 +175,9 @@ class RelayStream:
         #: (``rtcp_fanout``: of RTCP demultiplexed on an rtcp-mux RTP port).
         self.fanout: tuple[RelayStream, ...] = ()
         self.rtcp_fanout: tuple[RelayStream, ...] = ()
+        #: A subscriber's own SSRC/sequence/timestamp space (:mod:`.outcontext`), applied to
+        #: what a source's fan-out sends it (its RTCP stream shares its RTP stream's).
+        self.context: OutputContext | None = None
         self.control: MediaControl | None = None
         self.ice: ice.IceCredentials | None = None
         #: Stages and STUN/DTLS handlers (``None``: a plain stream, the fast path).
@@ -496,7 +501,9 @@ class RelayStream:
             target = subscriber._native_target()
             if target is None:
                 return None
-            copies.append((subscriber, *target, subscriber.stats_out, subscriber._egress))
+            context = subscriber.context
+            copies.append((subscriber, *target, subscriber.stats_out, subscriber._egress,
+                           None if context is None else context.state))
         counters = (self.stats_in, self._ingress, self._relayed,
                     None if sink is None else sink.stats_out,
                     None if sink is None else sink._egress)
@@ -534,16 +541,20 @@ class RelayStream:
 
     def _fan_out(self, data: bytes, demuxed_rtcp: bool) -> None:
         """The one place a relayed packet is copied to subscribers: each subscriber's stream
-        sends it to its party through its own egress stages (SRTP with its own keys and
-        rollover counter, a transcoder with its own SSRC and sequence), counted on it."""
+        sends it to its party, with its own SSRC and numbering (:mod:`.outcontext`), through
+        its own egress stages (SRTP with its own keys and rollover counter, a transcoder),
+        counted on it."""
         rtcp = demuxed_rtcp or self.rtcp
         for sink in (self.rtcp_fanout if demuxed_rtcp else self.fanout):
             endpoint = sink.endpoint
             if endpoint is None:
                 continue
             out = data
+            context = sink.context
+            if context is not None:
+                out = context.rtcp(data) if rtcp else context.rtp(data)
             if sink.pipeline is not None and sink.pipeline.egress:
-                staged = sink._stages(sink.pipeline.egress, data, rtcp)
+                staged = sink._stages(sink.pipeline.egress, out, rtcp)
                 if staged is None:
                     continue
                 out = staged
