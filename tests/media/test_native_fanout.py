@@ -2,9 +2,10 @@
 packets reach every subscriber (plain RTP unchanged, SRTP through each subscriber's own libsrtp
 session), in order and counted as the Python relay counts them; a subscriber that leaves, is
 released or learns its address takes effect from the next packet, and the reader lets go of
-what it no longer sends to.  Where ``RTPGATE_EXPECT_NATIVE=1`` (``tox -e e2e``) the native
-reader must be the one that sent the copies; without the extension (``tox -e pure``) the same
-packets must give the same results through the Python relay.
+what it no longer sends to; each subscriber's own output context (issue 15) is applied by the
+native reader over a change of the source's SSRC.  Where ``RTPGATE_EXPECT_NATIVE=1``
+(``tox -e e2e``) the native reader must be the one that sent the copies; without the extension
+(``tox -e pure``) the same packets must give the same results through the Python relay.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from media_packets import rtp
 from rtpgate.counters import Stats
 from rtpgate.media import Learning, Pipeline, Relay, RelayStream
+from rtpgate.media.outcontext import OutputContext
 from rtpgate.media.srtp import SrtpDecrypt, SrtpEncrypt
 from rtpgate.media.stream import LEARNING_DELAY
 from test_native_relay import KEY, SALT, srtp_session
@@ -266,3 +268,43 @@ async def test_in_the_learning_window_the_native_loop_relays_and_python_confirms
         # the last (another source) went to Python
         assert copies_in_window == 4 + 3
         assert native_copies(publication) == 14 - 4
+
+
+async def test_the_native_loop_applies_each_subscribers_own_numbering(
+        publication: Publication) -> None:
+    """Issue 15: subscribers with their own output context (as the engine gives them).  The
+    source changes its SSRC and numbering after 40 packets: each subscriber's stream goes on
+    with its first SSRC and contiguous numbers, plain and SRTP; a subscriber added after the
+    change starts aligned with the new SSRC.  The packets that need no rebase, rewritten or
+    not, are the native reader's."""
+    first, secure = publication.subscribe(), publication.subscribe(srtp=True)
+    for party in (first, secure):
+        party.stream.context = OutputContext()
+    publication.publish_to(first, secure)
+    for seq in range(40):
+        publication.send(seq)
+    for party, srtp in ((first, False), (secure, True)):
+        assert await received(party, srtp, 40) == [rtp(s) for s in range(40)]
+    copies = native_copies(publication)
+
+    changed = [rtp(seq, ssrc=0xC0FFEE) for seq in range(30000, 30040)]
+    for data in changed[:20]:
+        publication.publisher.sendto(data, publication.source.local)
+    ours = [rtp(seq) for seq in range(40, 80)]  # the first SSRC, numbers and timestamps on
+    for party, srtp in ((first, False), (secure, True)):
+        got = await received(party, srtp, 20)
+        assert [g[:12] for g in got] == [o[:12] for o in ours[:20]]
+        assert [g[12:] for g in got] == [c[12:] for c in changed[:20]]
+    joined = publication.subscribe()
+    joined.stream.context = OutputContext()
+    publication.publish_to(first, secure, joined)
+    for data in changed[20:]:
+        publication.publisher.sendto(data, publication.source.local)
+    for party, srtp in ((first, False), (secure, True)):
+        got = await received(party, srtp, 20)
+        assert [g[:12] for g in got] == [o[:12] for o in ours[20:]]
+    assert await received(joined, False, 20) == changed[20:]
+    if EXPECT == "1":
+        # in Python: the new SSRC's first packet (a new route) and the joined subscriber's
+        # first (its context starts there); the native reader sent every other copy
+        assert native_copies(publication) - copies == 19 * 2 + 19 * 3
