@@ -7,7 +7,8 @@ against 1.2 ms for one stored two-party call (4.6 kB) with the decoder written h
 strict: a dictionary whose keys are not sorted (rtpengine writes its keys in insertion order) or
 a string that is not UTF-8 is refused, and such a value is decoded by the tolerant decoder here.
 
-The encoder is written here, for the write path of every call change.  bencode.py took about
+The encoder is written here, for the write path of every call change (which hands it a call
+whose entries of fixed keys are their text already: :mod:`.entries`).  bencode.py took about
 1.0 ms to encode one stored two-party call (4 kB) on a busy machine; fastbencode's Rust encoder
 (``bencode_utf8``, which wants bytes keys) measured no faster than Python here (167-261 against
 107-188 us, same process).  :func:`bencode` first builds the text as ``str`` pieces with string
@@ -38,18 +39,38 @@ def encode(data: dict[str, Any], fmt: str) -> bytes:
 
 def bencode(data: dict[str, Any]) -> bytes:
     """``data`` in bencode (see the module docstring)."""
-    pieces: list[str] = []
     try:
-        _ascii_pieces(data, pieces)
+        encoded = bencode_text(data)
     except TypeError:  # bytes, or something bencode has not: the exact encoder decides
-        pieces = []
-    else:
-        text = "".join(pieces)
-        if text.isascii():
-            return text.encode("ascii")
+        encoded = None
+    if encoded is not None:
+        return encoded
     out: list[bytes] = []
     _bencode(data, out)
     return b"".join(out)
+
+
+#: A value's bencode text made already (:mod:`.entries`), in a tuple of one: a stored call's
+#: values are never tuples, and a tuple is cheaper to make than a ``str`` subclass (which copies
+#: the text).  The text encoder copies it as it is; the exact encoder refuses it.
+Encoded = tuple[str]
+
+
+def text_value(value: Any) -> Encoded:
+    """``value``'s bencode text, lengths counted in characters (see :func:`bencode_text`)."""
+    pieces: list[str] = []
+    _ascii_pieces(value, pieces)
+    return ("".join(pieces),)
+
+
+def bencode_text(data: dict[str, Any]) -> bytes | None:
+    """``data`` in bencode when its text is ASCII, else None (lengths were counted in
+    characters); ``data`` may hold :data:`Encoded` text, copied as it is.  Raises
+    TypeError for what the text encoder does not take (bytes)."""
+    pieces: list[str] = []
+    _ascii_pieces(data, pieces)
+    text = "".join(pieces)
+    return text.encode("ascii") if text.isascii() else None
 
 
 #: A dictionary's keys in the order it holds them -> (its keys sorted, each as bencode text):
@@ -82,8 +103,11 @@ def _ascii_pieces(value: Any, pieces: list[str]) -> None:
         pieces.append("d")
         for key, text in zip(order, texts, strict=True):
             item = value[key]
-            if type(item) is str:
+            kind = type(item)
+            if kind is str:
                 pieces.append(f"{text}{len(item)}:{item}")
+            elif kind is tuple:  # Encoded
+                pieces.append(f"{text}{item[0]}")
             else:
                 pieces.append(text)
                 _ascii_pieces(item, pieces)
@@ -96,6 +120,8 @@ def _ascii_pieces(value: Any, pieces: list[str]) -> None:
             else:
                 _ascii_pieces(item, pieces)
         pieces.append("e")
+    elif kind is tuple:  # Encoded
+        pieces.append(value[0])
     elif kind is int:
         pieces.append(f"i{value}e")
     else:
@@ -125,7 +151,7 @@ def _bencode(value: Any, out: list[bytes]) -> None:
     elif isinstance(value, bytes):
         out.append(b"%d:" % len(value))
         out.append(value)
-    else:
+    else:  # an Encoded tuple among them: text made for the text encoder, not for this one
         raise TypeError(f"cannot bencode {type(value).__name__}")
 
 

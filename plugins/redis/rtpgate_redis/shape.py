@@ -28,6 +28,8 @@ from typing import Any
 
 from rtpgate import api as c
 
+from . import blob
+from .entries import AS_TEXT, AS_VALUES, Makers
 from .flags import MEDIA_BITS, STREAM_BITS, to_rtpengine
 
 #: rtpengine prints an unset id of ``unsigned`` as this.
@@ -120,34 +122,43 @@ def _sinks(stream: c.Stream) -> tuple[list[c.Stream], list[c.Stream]]:
 Resumer = Callable[[c.Stream], c.MediaResume | None]
 
 
-def serialise(call: c.Call, db: int, resumer: Resumer | None = None) -> dict[str, Any]:
-    """``call`` in rtpengine's shape, to be written to database ``db``."""
+def stored_value(call: c.Call, db: int, fmt: str, resumer: Resumer | None = None) -> bytes:
+    """``call`` as it is written to database ``db``: its bencode made straight as text (see
+    :mod:`.entries`), or encoded from its values (JSON, or a call whose text is not ASCII)."""
+    if fmt.lower() != "json":
+        text = blob.bencode_text(serialise(call, db, resumer, AS_TEXT))
+        if text is not None:
+            return text
+    return blob.encode(serialise(call, db, resumer), fmt)
+
+
+def serialise(call: c.Call, db: int, resumer: Resumer | None = None,
+              makers: Makers = AS_VALUES) -> dict[str, Any]:
+    """``call`` in rtpengine's shape, to be written to database ``db``; with ``makers``
+    :data:`~.entries.AS_TEXT`, its fixed-key entries are their bencode text already (for
+    :func:`.blob.bencode_text` only)."""
     ids = _Ids(call)
     out: dict[str, Any] = {}
     whole = call.media_control
-    out["json"] = {
-        "created": str(_microseconds(call.created)), "destroyed": "0",
-        "last_signal": str(int(call.last_signal)), "tos": str(DEFAULT_TOS),
-        "deleted": str(int(call.deleted_at or 0)),
-        "num_sfds": str(len(ids.sfd_list)), "num_streams": str(len(ids.stream_list)),
-        "num_medias": str(len(ids.media_list)), "num_tags": str(len(call.monologues)),
-        "num_maps": str(len(ids.map_list)), "ml_deleted": str(int(call.deleted_at or 0)),
-        "created_from": call.proxy, "created_from_addr": _address_only(call.proxy),
-        "redis_hosted_db": str(db), "recording_metadata": "",
-        "block_dtmf": str(int(whole.block_dtmf)), "block_media": str(int(whole.block_media)),
-    }
+    deleted = str(int(call.deleted_at or 0))
+    out["json"] = makers.header(
+        str(_microseconds(call.created)), "0", str(int(call.last_signal)), str(DEFAULT_TOS),
+        deleted, str(len(ids.sfd_list)), str(len(ids.stream_list)), str(len(ids.media_list)),
+        str(len(call.monologues)), str(len(ids.map_list)), deleted, call.proxy,
+        _address_only(call.proxy), str(db), "", str(int(whole.block_dtmf)),
+        str(int(whole.block_media)))
+    sfd = makers.sfd
     for i, (media, position, sock) in enumerate(ids.sfd_list):
         stream = sock.stream if sock.stream is not None and id(sock.stream) in ids.streams \
             else (media.streams[position] if position < len(media.streams) else None)
         local = sock.local
         logical = media.interface
         index = logical.addresses.index(local) if logical and local in logical.addresses else 0
-        out[f"sfd-{i}"] = {
-            "pref_family": local.family, "localport": str(sock.port),
-            "fd": "-1" if sock.sock is None and not sock.port else "0",
-            "logical_intf": local.name, "local_intf_uid": str(index),
-            "stream": str(ids.streams[id(stream)]) if stream is not None else NONE,
-        }
+        out[f"sfd-{i}"] = sfd(
+            local.family, str(sock.port), "-1" if sock.sock is None and not sock.port else "0",
+            local.name, str(index),
+            str(ids.streams[id(stream)]) if stream is not None else NONE)
+    make_stream = makers.stream
     for i, stream in enumerate(ids.stream_list):
         rtcp_sibling = NONE
         media_streams = stream.media.streams
@@ -155,19 +166,15 @@ def serialise(call: c.Call, db: int, resumer: Resumer | None = None) -> dict[str
         if stream.flags & c.PS_RTP and position + 1 < len(media_streams):
             rtcp_sibling = str(ids.streams[id(media_streams[position + 1])])
         selected = stream.selected
-        out[f"stream-{i}"] = {
-            "media": str(ids.medias[id(stream.media)]),
-            "sfd": str(ids.sfds[id(selected)]) if selected is not None
-            and id(selected) in ids.sfds else NONE,
-            "rtcp_sibling": rtcp_sibling, "last_packet": str(int(stream.last_packet)),
-            "ps_flags": _stream_flags(stream.flags),
-            "component": str(stream.component),
-            "endpoint": endpoint_text(stream.endpoint),
-            "advertised_endpoint": endpoint_text(stream.advertised),
-            "stats-packets": str(stream.stats_in.packets),
-            "stats-bytes": str(stream.stats_in.bytes),
-            "stats-errors": str(stream.stats_in.errors),
-        }
+        stats = stream.stats_in
+        out[f"stream-{i}"] = make_stream(
+            str(ids.medias[id(stream.media)]),
+            str(ids.sfds[id(selected)]) if selected is not None and id(selected) in ids.sfds
+            else NONE,
+            rtcp_sibling, str(int(stream.last_packet)), _stream_flags(stream.flags),
+            str(stream.component), endpoint_text(stream.endpoint),
+            endpoint_text(stream.advertised), str(stats.packets), str(stats.bytes),
+            str(stats.errors))
     for i, stream in enumerate(ids.stream_list):
         out[f"stream_sfds-{i}"] = [str(ids.sfds[id(s)]) for s in stream.sockets
                                    if id(s) in ids.sfds]
@@ -176,21 +183,13 @@ def serialise(call: c.Call, db: int, resumer: Resumer | None = None) -> dict[str
                                  if id(s) in ids.streams]
         out[f"rtcp_sinks-{i}"] = [str(ids.streams[id(s)]) for s in rtcp_sinks
                                   if id(s) in ids.streams]
+    make_tag = makers.tag
     for i, ml in enumerate(call.monologues):
-        tag: dict[str, str] = {
-            "created": str(int(ml.created)), "deleted": "0",
-            "block_dtmf": str(int(ml.control.block_dtmf)),
-            "block_media": str(int(ml.control.block_media)),
-        }
-        if ml.interface is not None:
-            tag["logical_intf"] = ml.interface.name
-        if ml.tag:
-            tag["tag"] = ml.tag
-        if ml.via_branch:
-            tag["via-branch"] = ml.via_branch
-        if ml.label:
-            tag["label"] = ml.label
-        out[f"tag-{i}"] = tag
+        out[f"tag-{i}"] = make_tag(
+            str(int(ml.created)), "0", str(int(ml.control.block_dtmf)),
+            str(int(ml.control.block_media)),
+            ml.interface.name if ml.interface is not None else None, ml.tag or None,
+            ml.via_branch or None, ml.label or None)
     for i, ml in enumerate(call.monologues):
         peers = [ids.tags[id(p)] for p in ml.peers if id(p) in ids.tags]
         out[f"other_tags-{i}"] = [str(p) for p in peers]
@@ -198,31 +197,24 @@ def serialise(call: c.Call, db: int, resumer: Resumer | None = None) -> dict[str
         out[f"medias-{i}"] = [str(ids.medias[id(media)]) for media in ml.medias]
         out[f"ssrc_table-{i}"] = []
         out[f"subscriptions-{i}"] = [f"{p}/0/1/0/0" for p in peers]
+    make_media = makers.media
     for i, media in enumerate(ids.media_list):
-        entry = {
-            "tag": str(ids.tags[id(media.monologue)]), "index": str(media.index),
-            "type": media.type,
-            "format_str": " ".join(str(pt) for pt in media.payload_types),
-            "protocol": media.protocol or media.protocol_str,
-            "desired_family": media.family or "",
-            "logical_intf": media.interface.name if media.interface else "",
-            "ptime": str(media.ptime),
-            "media_flags": _media_flags(media.flags),
-        }
-        if media.media_id:
-            entry["media_id"] = media.media_id
-        out[f"media-{i}"] = entry
+        out[f"media-{i}"] = make_media(
+            str(ids.tags[id(media.monologue)]), str(media.index), media.type,
+            " ".join(str(pt) for pt in media.payload_types),
+            media.protocol or media.protocol_str, media.family or "",
+            media.interface.name if media.interface else "", str(media.ptime),
+            _media_flags(media.flags), media.media_id or None)
     for i, media in enumerate(ids.media_list):
         out[f"streams-{i}"] = [str(ids.streams[id(s)]) for s in media.streams]
         out[f"maps-{i}"] = [str(ids.maps[id(em)]) for em in media.endpoint_maps]
         out[f"payload_types-{i}"] = [_payload_type(pt, media.encodings.get(pt, ""))
                                      for pt in media.payload_types if pt in media.encodings]
+    make_map = makers.map
     for i, (_, em) in enumerate(ids.map_list):
-        out[f"map-{i}"] = {
-            "wildcard": str(int(em.wildcard)), "num_ports": str(em.num_ports),
-            "intf_preferred_family": em.interface.family, "logical_intf": em.interface.name,
-            "endpoint": endpoint_text(em.endpoint),
-        }
+        out[f"map-{i}"] = make_map(
+            str(int(em.wildcard)), str(em.num_ports), em.interface.family, em.interface.name,
+            endpoint_text(em.endpoint))
     for i, (_, em) in enumerate(ids.map_list):
         items: list[str] = []
         for run in em.sets:
@@ -234,11 +226,12 @@ def serialise(call: c.Call, db: int, resumer: Resumer | None = None) -> dict[str
             items.append(f"loc-{index}")
             items += [str(ids.sfds[id(sock)]) for sock in run]
         out[f"map_sfds-{i}"] = items
-    out["rtpgate"] = _extras(call, ids, resumer)
+    out["rtpgate"] = _extras(call, ids, resumer, makers)
     return out
 
 
-def _extras(call: c.Call, ids: _Ids, resumer: Resumer | None) -> dict[str, Any]:
+def _extras(call: c.Call, ids: _Ids, resumer: Resumer | None, makers: Makers
+            ) -> dict[str, Any]:
     """What rtpengine's shape has no place for."""
     extras: dict[str, Any] = {"version": str(FORMAT_VERSION)}
     recording = call.recording
@@ -249,67 +242,50 @@ def _extras(call: c.Call, ids: _Ids, resumer: Resumer | None) -> dict[str, Any]:
         extras["recording_details"] = {"metadata": recording.metadata, "file": recording.file,
                                        "path": recording.path, "pattern": recording.pattern}
     whole = call.media_control
-    extras["control"] = _control(whole)
+    extras["control"] = _control(whole, makers)
     if call.debug:
         extras["debug"] = "1"
+    make_tag = makers.tag_extras
     for i, ml in enumerate(call.monologues):
-        tag: dict[str, Any] = {
-            "aliases": list(ml.aliases), "control": _control(ml.control),
-            "forwarding": str(int(ml.forwarding)), "recording": str(int(ml.recording)),
-            "deleted": str(int(ml.deleted)), "sdp_version": str(ml.sdp_version),
-            "sdp_username": ml.sdp_username or "", "sdp_session_name": ml.sdp_session_name or "",
-            "sdp_session_id": str(ml.sdp_session_id), "inject_dtmf": str(int(ml.inject_dtmf)),
-            "kind": ml.kind, "unique_id": str(ml.unique_id),
-        }
-        if ml.sources:
-            tag["sources"] = [str(ids.tags[id(src)]) for src in ml.sources if id(src) in ids.tags]
-        if ml.last_out_sdp is not None:
-            tag["last_out_sdp"] = ml.last_out_sdp
-        if ml.last_in_sdp is not None:
-            tag["last_in_sdp"] = ml.last_in_sdp
-        extras[f"tag-{i}"] = tag
+        extras[f"tag-{i}"] = make_tag(
+            ml.aliases, _control(ml.control, makers), str(int(ml.forwarding)),
+            str(int(ml.recording)), str(int(ml.deleted)), str(ml.sdp_version),
+            ml.sdp_username or "", ml.sdp_session_name or "", str(ml.sdp_session_id),
+            str(int(ml.inject_dtmf)), ml.kind, str(ml.unique_id),
+            [str(ids.tags[id(src)]) for src in ml.sources if id(src) in ids.tags]
+            if ml.sources else None,
+            ml.last_out_sdp, ml.last_in_sdp)
+    make_media = makers.media_extras
     for i, media in enumerate(ids.media_list):
-        entry: dict[str, Any] = {
-            "protocol_str": media.protocol_str, "flags": str(media.flags),
-            "codecs": [_codec(codec) for codec in media.codecs],
-            "sent_codecs": [_codec(codec) for codec in media.sent_codecs],
-            "transcode": f"{int(media.transcode_offer)}{int(media.always_transcode)}",
-            "prefer": list(media.prefer), "accept": list(media.accept),
-            "codec_set": list(media.codec_set), "fingerprint_hash": media.fingerprint_hash or "",
-            "sdes_in": [_crypto(params) for params in media.sdes_in],
-            "sdes_out": [_crypto(params) for params in media.sdes_out],
-            "codec_transcode": list(media.codec_transcode), "unique_id": str(media.unique_id),
-        }
-        if media.label is not None:
-            entry["label"] = media.label
-        if media.source is not None and id(media.source) in ids.medias:
-            entry["source"] = str(ids.medias[id(media.source)])
-        if media.ice is not None:
-            entry["ice_ufrag"] = media.ice.ufrag
-            entry["ice_pwd"] = media.ice.pwd
+        ice = media.ice
         remote = media.remote_ice
-        if remote is not None:
-            entry["remote_ice"] = {"ufrag": remote.ufrag or "", "pwd": remote.pwd or "",
-                                   "candidates": list(remote.candidates),
-                                   "lite": str(int(remote.lite))}
         dtls = media.dtls
-        if dtls is not None:
-            entry["dtls"] = {"hash": dtls.fingerprint[0] if dtls.fingerprint else "",
-                             "fingerprint": dtls.fingerprint[1] if dtls.fingerprint else "",
-                             "setup": dtls.setup or "", "state": dtls.state,
-                             "suite": dtls.suite or "", "failure": dtls.failure or ""}
-        entry["encodings"] = [f"{pt}={enc}" for pt, enc in media.encodings.items()]
-        extras[f"media-{i}"] = entry
+        extras[f"media-{i}"] = make_media(
+            media.protocol_str, str(media.flags), [_codec(codec) for codec in media.codecs],
+            [_codec(codec) for codec in media.sent_codecs],
+            f"{int(media.transcode_offer)}{int(media.always_transcode)}",
+            media.prefer, media.accept, media.codec_set, media.fingerprint_hash or "",
+            [_crypto(params) for params in media.sdes_in],
+            [_crypto(params) for params in media.sdes_out],
+            media.codec_transcode, str(media.unique_id), media.label,
+            str(ids.medias[id(media.source)])
+            if media.source is not None and id(media.source) in ids.medias else None,
+            ice.ufrag if ice is not None else None, ice.pwd if ice is not None else None,
+            makers.remote_ice(remote.ufrag or "", remote.pwd or "", remote.candidates,
+                              str(int(remote.lite))) if remote is not None else None,
+            makers.dtls(dtls.fingerprint[0] if dtls.fingerprint else "",
+                        dtls.fingerprint[1] if dtls.fingerprint else "", dtls.setup or "",
+                        dtls.state, dtls.suite or "", dtls.failure or "")
+            if dtls is not None else None,
+            [f"{pt}={enc}" for pt, enc in media.encodings.items()])
+    make_stream = makers.stream_extras
     for i, stream in enumerate(ids.stream_list):
-        extras[f"stream-{i}"] = {
-            "flags": str(stream.flags),
-            "stats_out": f"{stream.stats_out.packets}/{stream.stats_out.bytes}/"
-                         f"{stream.stats_out.errors}",
-            "ssrcs": [str(ssrc) for ssrc in stream.ssrcs],
-        }
+        stats = stream.stats_out
         resume = resumer(stream) if resumer is not None else stream.resume
-        if resume is not None:
-            extras[f"stream-{i}"]["resume"] = resume_entry(resume)
+        extras[f"stream-{i}"] = make_stream(
+            str(stream.flags), f"{stats.packets}/{stats.bytes}/{stats.errors}",
+            [str(ssrc) for ssrc in stream.ssrcs],
+            None if resume is None else makers.made(resume_entry(resume)))
     return extras
 
 
@@ -369,21 +345,14 @@ def _crypto(params: c.CryptoParams) -> str:
             f"{b64(params.salt).decode()} {b64(params.mki).decode() or '-'} {flags}")
 
 
-def _control(control: c.MediaControl) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "block_dtmf": str(int(control.block_dtmf)), "dtmf_mode": control.dtmf_mode,
-        "dtmf_digit": str(control.dtmf_digit), "tone_frequency": str(control.tone_frequency),
-        "tone_volume": str(control.tone_volume),
-        "delay_buffer": str(control.delay_buffer), "dtmf_delay": str(control.dtmf_delay),
-        "block_media": str(int(control.block_media)),
-        "silence_media": str(int(control.silence_media)),
-        "block_media_to": sorted(control.block_media_to),
-        "silence_media_to": sorted(control.silence_media_to)}
+def _control(control: c.MediaControl, makers: Makers) -> Any:
     trigger = control.dtmf_trigger
-    if trigger is not None:
-        entry["dtmf_trigger"] = {
-            "sequence": trigger.sequence, "mode": trigger.mode,
-            "end_sequence": trigger.end_sequence, "end_mode": trigger.end_mode,
-            "end_ms": str(trigger.end_ms), "end_digits": str(trigger.end_digits),
-            "matched": str(int(trigger.matched))}
-    return entry
+    return makers.control(
+        str(int(control.block_dtmf)), control.dtmf_mode, str(control.dtmf_digit),
+        str(control.tone_frequency), str(control.tone_volume), str(control.delay_buffer),
+        str(control.dtmf_delay), str(int(control.block_media)),
+        str(int(control.silence_media)), sorted(control.block_media_to),
+        sorted(control.silence_media_to),
+        None if trigger is None else makers.dtmf_trigger(
+            trigger.sequence, trigger.mode, trigger.end_sequence, trigger.end_mode,
+            str(trigger.end_ms), str(trigger.end_digits), str(int(trigger.matched))))
