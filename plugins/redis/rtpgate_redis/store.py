@@ -33,7 +33,7 @@ from .connect import Batches, Command, client
 from .counters import RedisCounters
 from .options import RedisAddress, RedisSettings
 from .rebuild import RestoreError, rebuild
-from .shape import serialise
+from .shape import stored_value
 
 log = logging.getLogger("rtpgate.redis")
 
@@ -245,14 +245,13 @@ class RedisStore:
         expires = self.settings.redis_expires
         commands: list[Command] = []
         written: list[c.Call] = []
-        deletes = 0
+        deletes: list[str] = []
         for n, (call_id, call) in enumerate(batch.items()):
             if call is None:
-                commands.append(("DEL", call_id))
-                deletes += 1
+                deletes.append(call_id)
                 self._rocs.pop(call_id, None)
                 continue
-            data = blob.encode(serialise(call, self.write.db, self._resumer), fmt)
+            data = stored_value(call, self.write.db, fmt, self._resumer)
             rocs = self._roc_state(call)
             if rocs:
                 self._rocs[call_id] = rocs
@@ -262,6 +261,8 @@ class RedisStore:
             written.append(call)
             if n % SERIALISE_SLICE == SERIALISE_SLICE - 1:
                 await asyncio.sleep(0)
+        if deletes:  # one command for all: each command costs the writer its packing and reply
+            commands.append(("DEL", *deletes))
         results = await self._batches.execute(commands)
         failed = next((r for r in results if isinstance(r, Exception)), None)
         if failed is not None:
@@ -270,7 +271,7 @@ class RedisStore:
         for call in written:
             call.last_stored = now
         self.counters.writes += len(written)
-        self.counters.deletes += deletes
+        self.counters.deletes += len(deletes)
 
     def _backoff(self) -> float:
         return min(MAX_BACKOFF, 0.1 * 2 ** max(self._failures - 1, 0))
