@@ -5,6 +5,11 @@ run, alternating), and the time to restore 1,000 calls at startup.
     .venv/bin/python bench/redis_cost.py                     # 10 s per run, concurrency 1 8 32
     .venv/bin/python bench/redis_cost.py --duration 5 --concurrency 8 --calls 1000 --rounds 4
     .venv/bin/python bench/redis_cost.py --restore-only --profile /tmp/restore.prof
+    .venv/bin/python bench/redis_cost.py --before /tmp/old/plugins/redis   # before/after
+
+With ``--before DIR`` a third server runs with ``--redis`` and the ``rtpgate_redis`` package of
+``DIR`` (an older checkout's ``plugins/redis``, put first on its ``PYTHONPATH``), in the same
+rounds: a change to the plugin measured before and after in one run.
 
 A ``redis-server`` is started on a free loopback port (no persistence) and stopped by its pid.
 Cycles are driven by the shared ``tools/ngload.py`` over HTTP ``POST /ng``.  For the restore,
@@ -16,6 +21,7 @@ Cycles are driven by the shared ``tools/ngload.py`` over HTTP ``POST /ng``.  For
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import importlib.util
 import json
@@ -131,25 +137,33 @@ def cpu_per_call(result: dict[str, object]) -> float:
 
 
 def cycles(args: argparse.Namespace, redis_port: int) -> None:
-    """Offer/answer/delete cycles without and with ``--redis``, per concurrency, in
-    ``--rounds`` rounds whose order alternates (without first, then with first), so that what
-    the shared machine does meanwhile falls on both; the medians are compared."""
+    """Offer/answer/delete cycles without and with ``--redis`` (and ``--before``), per
+    concurrency, in ``--rounds`` rounds whose order rotates (without first, then with first),
+    so that what the shared machine does meanwhile falls on each; the medians are compared."""
     common = ["--listen-http=127.0.0.1:0", "--delete-delay=0", "--interface=127.0.0.1"]
-    with rtpgate([*common, "--port-min=11000", "--port-max=11999"]) as plain, \
-            rtpgate([*common, "--port-min=12000", "--port-max=12999",
-                     f"--redis=127.0.0.1:{redis_port}/1",
-                     f"--redis-format={args.format}"]) as stored:
+    redis = [f"--redis-format={args.format}"]
+    with contextlib.ExitStack() as stack:
+        plain = stack.enter_context(rtpgate([*common, "--port-min=11000", "--port-max=11999"]))
+        stored = stack.enter_context(rtpgate([
+            *common, "--port-min=12000", "--port-max=12999", *redis,
+            f"--redis=127.0.0.1:{redis_port}/1"]))
+        servers = [("without", plain), ("--redis", stored)]
+        if args.before is not None:
+            path = os.pathsep.join([str(args.before), os.environ.get("PYTHONPATH", "")])
+            servers.append(("before", stack.enter_context(rtpgate(
+                [*common, "--port-min=13000", "--port-max=13999", *redis,
+                 f"--redis=127.0.0.1:{redis_port}/2"], env={"PYTHONPATH": path}))))
         hiredis = "installed" if importlib.util.find_spec("hiredis") else \
             "NOT installed (reinstall plugins/redis: it depends on it)"
         print(f"offer/answer/delete cycles over HTTP, {args.duration:g} s each, "
               f"{args.rounds} rounds; --redis-format={args.format}; hiredis {hiredis}; load "
               f"average {os.getloadavg()[0]:.1f}")
         for concurrency in args.concurrency:
-            rates: dict[str, list[float]] = {"without": [], "--redis": []}
-            cpu: dict[str, list[float]] = {"without": [], "--redis": []}
+            rates: dict[str, list[float]] = {name: [] for name, _ in servers}
+            cpu: dict[str, list[float]] = {name: [] for name, _ in servers}
             for round_ in range(args.rounds):
-                order = [("without", plain), ("--redis", stored)]
-                for name, gate in order if round_ % 2 == 0 else order[::-1]:
+                shift = round_ % len(servers)  # each server first in turn
+                for name, gate in servers[shift:] + servers[:shift]:
                     result = ngload("http", gate.port("http"), concurrency, args.duration,
                                     gate.pid)
                     rates[name].append(float(result["calls_per_s"]))  # type: ignore[arg-type]
@@ -161,6 +175,11 @@ def cycles(args: argparse.Namespace, redis_port: int) -> None:
                   f"per cycle {statistics.median(cpu['without']):.2f} ms without, "
                   f"{statistics.median(cpu['--redis']):.2f} ms with; load average "
                   f"{os.getloadavg()[0]:.1f}")
+            if args.before is not None:
+                before = statistics.median(rates["before"])
+                print(f"c={concurrency}: before (--before): median calls/s {before:.0f} "
+                      f"({before / max(without, 1e-9):.2f}), median rtpgate CPU per cycle "
+                      f"{statistics.median(cpu['before']):.2f} ms")
             sys.stdout.flush()
 
 
@@ -175,6 +194,9 @@ def main() -> int:
     parser.add_argument("--restore-only", action="store_true",
                         help="measure the restore only (no cycles)")
     parser.add_argument("--profile", type=Path, help="cProfile the restarted server into this")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also a --redis server with the rtpgate_redis package of DIR "
+                             "(an older plugins/redis), in the same rounds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rtpgate-bench-redis-") as tmp:
         workdir = Path(tmp)

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """What one write of a call costs the ``--redis`` server, in process: serialising a two-party
-call to rtpengine's shape, encoding it (bencode, JSON), and sending a batch to Redis (the
+call to rtpengine's shape and encoding it (bencode, JSON), each alone (the call's values, then
+encoding them) and as the writer does it (``stored_value``: bencode made straight as text, see
+``rtpgate_redis/entries.py``), and sending a batch to Redis (the
 plugin's :class:`~rtpgate_redis.connect.Batches` beside redis-py's ``Pipeline``, which it
 replaced).  CPU time (``time.process_time``), best of ``--repeat`` runs: steadier than the
 clock on a shared machine, and what the cycle rate of a CPU-bound server pays.
@@ -27,9 +29,9 @@ from redis_cost import start_redis
 from rtpgate.boot import boot
 from rtpgate.ngcommands import codec
 from rtpgate_redis import blob
-from rtpgate_redis.connect import Batches
+from rtpgate_redis.connect import Batches, Command
 from rtpgate_redis.plugin import _store
-from rtpgate_redis.shape import serialise
+from rtpgate_redis.shape import serialise, stored_value
 
 
 def best(fn: Callable[[], object], number: int, repeat: int) -> float:
@@ -73,15 +75,20 @@ async def measure(redis_port: int, number: int, repeat: int) -> None:
     print(f"one two-party call with telephone-event ({len(data)} bytes in bencode), "
           f"best of {repeat} x {number}, CPU time; load average {os.getloadavg()[0]:.1f}")
     for name, fn in (("serialise to rtpengine's shape", lambda: serialise(call, 1, resumer)),
-                     ("encode, bencode", lambda: blob.encode(shape, "bencode")),
-                     ("encode, JSON", lambda: blob.encode(shape, "JSON"))):
+                     ("encode its values, bencode", lambda: blob.encode(shape, "bencode")),
+                     ("encode its values, JSON", lambda: blob.encode(shape, "JSON")),
+                     ("write, bencode (stored_value)",
+                      lambda: stored_value(call, 1, "bencode", resumer)),
+                     ("write, JSON (stored_value)",
+                      lambda: stored_value(call, 1, "JSON", resumer))):
         print(f"  {name:32s} {best(fn, number, repeat):6.1f} us")
     client = aioredis.Redis(host="127.0.0.1", port=redis_port, db=2)
     batches = Batches(client)
     for sets, deletes in ((1, 0), (3, 3)):
-        commands: list[tuple[str | bytes | int, ...]] = [
+        commands: list[Command] = [
             ("SET", f"k{n}", data, "EX", 86400) for n in range(sets)]
-        commands += [("DEL", f"d{n}") for n in range(deletes)]
+        if deletes:  # as the writer sends them: one DEL for the batch's ended calls
+            commands.append(("DEL", *(f"d{n}" for n in range(deletes))))
 
         async def pipeline(sets: int = sets, deletes: int = deletes) -> object:
             pipe = client.pipeline(transaction=False)
@@ -91,10 +98,10 @@ async def measure(redis_port: int, number: int, repeat: int) -> None:
                 pipe.delete(f"d{n}")
             return await pipe.execute(raise_on_error=False)
 
-        async def batch(commands: list[tuple[str | bytes | int, ...]] = commands) -> object:
+        async def batch(commands: list[Command] = commands) -> object:
             return await batches.execute(commands)
 
-        label = f"{sets} SET" + (f" + {deletes} DEL" if deletes else "")
+        label = f"{sets} SET" + (f" + DEL of {deletes}" if deletes else "")
         ours = await best_async(batch, number // 2, repeat)
         theirs = await best_async(pipeline, number // 2, repeat)
         print(f"  batch of {label:14s}  Batches {ours:6.1f} us, redis-py Pipeline {theirs:6.1f} us")

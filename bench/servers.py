@@ -119,13 +119,15 @@ class Rtpgate:
 
 @contextlib.contextmanager
 def rtpgate(options: Sequence[str], timeout: float = 20, *,
-            python_relay: bool = False) -> Iterator[Rtpgate]:
+            python_relay: bool = False, env: dict[str, str] | None = None
+            ) -> Iterator[Rtpgate]:
     """``python -m rtpgate -f -E --config-file=none OPTIONS``, once it has bound its listeners
     (it writes ``--ready-file`` then); SIGTERM and wait on leaving, SIGKILL if it hangs.  Its
     output is discarded, so that logging costs it what it costs in production, no more.
     ``python_relay``: with ``RTPGATE_NATIVE_RELAY=0`` (the relay's pure-Python read loop even
-    where the C one is built)."""
-    env = {**os.environ, "RTPGATE_NATIVE_RELAY": "0"} if python_relay else None
+    where the C one is built); ``env``: variables set for it beside the bench's own."""
+    extra = {**(env or {}), **({"RTPGATE_NATIVE_RELAY": "0"} if python_relay else {})}
+    env = {**os.environ, **extra} if extra else None
     with tempfile.TemporaryDirectory(prefix="rtpgate-bench-") as tmp:
         ready = Path(tmp) / "ready.json"
         proc = subprocess.Popen([sys.executable, "-m", "rtpgate", "-f", "-E",
