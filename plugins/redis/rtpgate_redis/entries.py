@@ -91,7 +91,7 @@ class Entry:
         key, kind, optional = self.keys[i]
         head = f"{len(key)}:{key}"
         if kind == "[]":
-            value = f'"{head}l" + _strings(v{i}) + "e"'
+            value = f'("{head}l" + _strings(v{i}) + "e" if v{i} else "{head}le")'
         elif kind == "{}":
             value = f'"{head}" + v{i}[0]'
         elif not optional:

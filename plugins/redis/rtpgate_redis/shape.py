@@ -317,7 +317,8 @@ def _address_text(address: tuple[str, int]) -> str:
 
 
 def _codec(codec: c.Codec) -> str:
-    return _codec_text(codec.pt, codec.encoding, codec.fmtp, tuple(codec.rtcp_fb))
+    rtcp_fb = codec.rtcp_fb
+    return _codec_text(codec.pt, codec.encoding, codec.fmtp, tuple(rtcp_fb) if rtcp_fb else ())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -346,6 +347,12 @@ def _crypto(params: c.CryptoParams) -> str:
 
 
 def _control(control: c.MediaControl, makers: Makers) -> Any:
+    if makers.text and control == _DEFAULT_CONTROL:  # most parties': its text made once
+        return _DEFAULT_CONTROL_TEXT
+    return _control_entry(control, makers)
+
+
+def _control_entry(control: c.MediaControl, makers: Makers) -> Any:
     trigger = control.dtmf_trigger
     return makers.control(
         str(int(control.block_dtmf)), control.dtmf_mode, str(control.dtmf_digit),
@@ -356,3 +363,7 @@ def _control(control: c.MediaControl, makers: Makers) -> Any:
         None if trigger is None else makers.dtmf_trigger(
             trigger.sequence, trigger.mode, trigger.end_sequence, trigger.end_mode,
             str(trigger.end_ms), str(trigger.end_digits), str(int(trigger.matched))))
+
+
+_DEFAULT_CONTROL = c.MediaControl()
+_DEFAULT_CONTROL_TEXT = _control_entry(_DEFAULT_CONTROL, AS_TEXT)

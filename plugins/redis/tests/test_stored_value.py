@@ -22,6 +22,7 @@ import rtpgate_redis.plugin
 from rtpgate import api as c
 from rtpgate.testing import make_runtime
 from rtpgate_redis import blob
+from rtpgate_redis.entries import Entry
 from rtpgate_redis.plugin import _store
 from rtpgate_redis.shape import serialise, stored_value
 
@@ -174,3 +175,22 @@ def test_the_text_path_writes_what_encoding_the_values_writes(engine: Engine) ->
     assert {"webrtc", "sdes", "control", "ascii-not"} <= seen
     # what the variants are for: every optional and nested entry written at least once
     assert {"label", "ice_ufrag", "remote_ice", "dtls", "sdes_out", "dtmf_trigger"} <= seen, seen
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_an_entry_made_as_text_is_its_dictionary_encoded(present: bool) -> None:
+    """Every kind of key, optional ones given and left out, lists empty and not."""
+    entry = Entry("probe", "zeta", "alpha[]", "mid{}", "beta?", "gamma[]?", "delta{}?", "e[]")
+    inner = Entry("inner", "b", "a")
+
+    def values(text: bool) -> list[Any]:
+        nested = inner.maker(text)("x", "yy")
+        return ["z", ["1", "22"], nested, "b" if present else None,
+                ["g"] if present else None, nested if present else None, []]
+
+    as_value = entry.maker(text=False)(*values(False))
+    (as_text,) = entry.maker(text=True)(*values(True))
+    assert as_text.encode() == bencodepy.encode(as_value)
+    assert list(as_value) == [key for key in ("zeta", "alpha", "mid", "beta", "gamma", "delta",
+                                              "e") if present or key not in ("beta", "gamma",
+                                                                             "delta")]
