@@ -33,7 +33,7 @@ from .connect import Batches, Command, client
 from .counters import RedisCounters
 from .options import RedisAddress, RedisSettings
 from .rebuild import RestoreError, rebuild
-from .shape import stored_value
+from .shape import Resumer, stored_value
 
 log = logging.getLogger("rtpgate.redis")
 
@@ -90,12 +90,26 @@ class RedisStore:
     def _resumer(self, stream: c.Stream) -> c.MediaResume | None:
         return c.media_resume(self.engine.relay, stream)
 
-    def _roc_state(self, call: c.Call) -> RocState:
+    def _once(self) -> Resumer:
+        """A resumer that asks the relay once per stream: a write serialises each stream's
+        and keeps its rollover counters (:meth:`_roc_state`) from the same answer."""
+        seen: dict[int, c.MediaResume | None] = {}
+
+        def resumer(stream: c.Stream) -> c.MediaResume | None:
+            key = id(stream)
+            if key not in seen:
+                seen[key] = self._resumer(stream)
+            return seen[key]
+
+        return resumer
+
+    def _roc_state(self, call: c.Call, resumer: Resumer | None = None) -> RocState:
         """The rollover counters of every SRTP stage of ``call``, per stream with secured media
         (empty without)."""
+        resumer = resumer or self._resumer
         state = []
         for n, stream in enumerate(call.streams()):
-            resume = self._resumer(stream)
+            resume = resumer(stream)
             if resume is not None:
                 state.append((n, tuple(sorted(resume.rocs_in.items())),
                               tuple(sorted(resume.rocs_out.items()))))
@@ -251,8 +265,9 @@ class RedisStore:
                 deletes.append(call_id)
                 self._rocs.pop(call_id, None)
                 continue
-            data = stored_value(call, self.write.db, fmt, self._resumer)
-            rocs = self._roc_state(call)
+            resumer = self._once()
+            data = stored_value(call, self.write.db, fmt, resumer)
+            rocs = self._roc_state(call, resumer)
             if rocs:
                 self._rocs[call_id] = rocs
             else:
