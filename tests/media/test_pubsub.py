@@ -12,6 +12,7 @@ import base64
 import math
 import re
 import struct
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -389,6 +390,38 @@ def renumbered(packets: list[bytes], seq: int, ts: int, ssrc: int) -> list[bytes
             for i, p in enumerate(packets)]
 
 
+class Gap:
+    """The wall-clock time between the test's last packet before a change of the source
+    (:meth:`stopped`) and its packets after it (:meth:`resumed`), to bound how far a
+    subscriber's timestamp moves on."""
+
+    def __init__(self) -> None:
+        self.last = self.first = time.time()
+
+    def stopped(self) -> None:
+        self.last = time.time()
+
+    def resumed(self) -> None:
+        self.first = time.time()
+
+    def continued(self, got: list[bytes], sent: list[bytes], seq: int, last_ts: int,
+                  ssrc: int) -> int:
+        """``got`` is ``sent`` in a subscriber's own numbering: SSRC ``ssrc``, sequence numbers
+        from ``seq``, the first timestamp moved on from ``last_ts`` (the subscriber's last one)
+        by the media time that passed at 8 kHz (the time between the relay's two packets,
+        bounded by what the test saw, with 0.3 s and 1 s of slack for the relay's delays), at
+        least one packet (160); the timestamps after it as the source's.  Returns the first
+        timestamp."""
+        assert got, "nothing received"
+        first = RTP.unpack(got[0][:12])[3]
+        gap = self.first - self.last
+        advance = (first - last_ts) & 0xFFFFFFFF
+        assert max(160, int((gap - 0.3) * 8000)) <= advance <= 160 + (gap + 1.0) * 8000, (
+            advance, gap)
+        assert got == renumbered(sent, seq, first, ssrc)
+        return int(first)
+
+
 def tone(first: int, count: int, ssrc: int = SSRC) -> list[bytes]:
     """``count`` tone packets from sequence number ``first`` (timestamp ``160 * first``)."""
     return [RTP.pack(0x80, 0, (first + i) & 0xFFFF, ((first + i) * 160) & 0xFFFFFFFF, ssrc)
@@ -419,22 +452,31 @@ def test_late_subscribers_ssrc_change_and_rtcp(server: ServerProcess,
     secure = Subscriber(server, call_id, "pub", endpoints(), proto="RTP/SAVP",
                         transport_protocol="RTP/SAVP")
     changed = tone(300, 5, ssrc=0xABCDEF)
-    after = tone(4, 5) + changed  # then a new source SSRC
-    for data in after:
+    gap = Gap()
+    for data in tone(4, 5):
         publisher.rtp.sendto(data, (LOCAL, relay))
-    expected = tone(4, 5) + renumbered(changed, 9, 9 * 160, SSRC)
-    assert recv_all(early.endpoint.rtp) == expected
-    assert recv_all(late.endpoint.rtp) == expected
+    gap.stopped()
+    for data in changed:  # then a new source SSRC
+        publisher.rtp.sendto(data, (LOCAL, relay))
+    gap.resumed()
     assert secure.srtp is not None
-    assert [secure.srtp.unprotect(p) for p in recv_all(secure.endpoint.rtp)] == expected
+    got = [recv_all(early.endpoint.rtp), recv_all(late.endpoint.rtp),
+           [secure.srtp.unprotect(p) for p in recv_all(secure.endpoint.rtp)]]
+    for packets in got:
+        assert packets[:5] == tone(4, 5)
+        gap.continued(packets[5:], changed, 9, 8 * 160, SSRC)
 
     report = sender_report(0xABCDEF)
-    mapped = (report[:4] + struct.pack("!I", SSRC) + report[8:16]
-              + struct.pack("!I", 160_000 + (9 - 300) * 160) + report[20:])
+
+    def mapped(first: int) -> bytes:
+        return (report[:4] + struct.pack("!I", SSRC) + report[8:16]
+                + struct.pack("!I", (160_000 + first - 300 * 160) & 0xFFFFFFFF) + report[20:])
+
     publisher.rtcp.sendto(report, (LOCAL, relay + 1))
-    assert recv_all(early.endpoint.rtcp) == [mapped]
-    assert recv_all(late.endpoint.rtcp) == [mapped]
-    assert [secure.srtp.unprotect_rtcp(p) for p in recv_all(secure.endpoint.rtcp)] == [mapped]
+    reports = [recv_all(early.endpoint.rtcp), recv_all(late.endpoint.rtcp),
+               [secure.srtp.unprotect_rtcp(p) for p in recv_all(secure.endpoint.rtcp)]]
+    for packets, received in zip(got, reports, strict=True):
+        assert received == [mapped(RTP.unpack(packets[5][:12])[3])]
 
     for sub in (early, late):
         offer_port = port_of(sub.request["sdp"])
@@ -469,27 +511,32 @@ def test_each_subscriber_keeps_its_own_numbering(server: ServerProcess,
     start = tone(1000, 20)
     for data in start:
         publisher.rtp.sendto(data, relay)
+    gap = Gap()
     assert recv_all(first.endpoint.rtp) == start
 
     changed = tone(50000, 20, ssrc=0xC0FFEE)  # a new SSRC, other sequence numbers
     for data in changed:
         publisher.rtp.sendto(data, relay)
-    assert recv_all(first.endpoint.rtp) == renumbered(changed, 1020, 1020 * 160, SSRC)
+    gap.resumed()
+    shifted = gap.continued(recv_all(first.endpoint.rtp), changed, 1020, 1019 * 160, SSRC)
+    shift = shifted - 50000 * 160  # the first subscriber's timestamp offset from here on
 
     joined = Subscriber(server, call_id, "pub", endpoints())
     more = tone(50020, 10, ssrc=0xC0FFEE)
     for data in more:
         publisher.rtp.sendto(data, relay)
-    assert recv_all(first.endpoint.rtp) == renumbered(more, 1040, 1040 * 160, SSRC)
+    gap.stopped()
+    assert recv_all(first.endpoint.rtp) == renumbered(more, 1040, 50020 * 160 + shift, SSRC)
     assert recv_all(joined.endpoint.rtp) == more  # aligned with the SSRC it joined at
 
     restarted = tone(7, 20, ssrc=0xC0FFEE)  # the same SSRC restarts its numbering
     for data in restarted:
         publisher.rtp.sendto(data, relay)
+    gap.resumed()
     got_first = recv_all(first.endpoint.rtp)
     got_joined = recv_all(joined.endpoint.rtp)
-    assert got_first == renumbered(restarted, 1050, 1050 * 160, SSRC)
-    assert got_joined == renumbered(restarted, 50030, 50030 * 160, 0xC0FFEE)
+    first_ts = gap.continued(got_first, restarted, 1050, 50029 * 160 + shift, SSRC)
+    joined_ts = gap.continued(got_joined, restarted, 50030, 50029 * 160, 0xC0FFEE)
     for got in (got_first, got_joined):
         for data in got:
             check_tone(data[12:])
@@ -503,8 +550,8 @@ def test_each_subscriber_keeps_its_own_numbering(server: ServerProcess,
 
     publisher.rtcp.sendto(report + described, (LOCAL, relay[1] + 1))
     assert recv_all(first.endpoint.rtcp) == [
-        sr_as(SSRC, (1050 - 7) * 160) + sdes(SSRC, b"publisher@example")]
-    assert recv_all(joined.endpoint.rtcp) == [sr_as(0xC0FFEE, (50030 - 7) * 160) + described]
+        sr_as(SSRC, first_ts - 7 * 160) + sdes(SSRC, b"publisher@example")]
+    assert recv_all(joined.endpoint.rtcp) == [sr_as(0xC0FFEE, joined_ts - 7 * 160) + described]
     ok(ng(server, "delete", call_id=call_id))
 
 
@@ -579,8 +626,8 @@ def test_a_moved_subscriber_goes_on_in_its_own_numbering(
         server: ServerProcess, endpoints: Callable[[], Endpoint]) -> None:
     """Issue 15: a subscriber re-subscribed (its to-tag) from one publisher to another keeps
     its stream: the second publisher's packets come with the SSRC it had, sequence numbers
-    + 1 and timestamps one packet on; a new subscriber of the second publisher gets that
-    publisher's packets as they are."""
+    + 1 and timestamps moved on by the time that passed; a new subscriber of the second
+    publisher gets that publisher's packets as they are."""
     call_id = uuid.uuid4().hex
     first, second = endpoints(), endpoints()
     relays = []
@@ -593,6 +640,7 @@ def test_a_moved_subscriber_goes_on_in_its_own_numbering(
     sent = tone(2000, 10)
     for data in sent:
         first.rtp.sendto(data, relays[0])
+    gap = Gap()
     assert recv_all(party.rtp) == sent
 
     again = Subscriber(server, call_id, "two", party, to_tag=moved.tag)
@@ -601,7 +649,8 @@ def test_a_moved_subscriber_goes_on_in_its_own_numbering(
     theirs = tone(40000, 10, ssrc=0x7777)
     for data in theirs:
         second.rtp.sendto(data, relays[1])
-    assert recv_all(party.rtp) == renumbered(theirs, 2010, 2010 * 160, SSRC)
+    gap.resumed()
+    gap.continued(recv_all(party.rtp), theirs, 2010, 2009 * 160, SSRC)
     assert recv_all(other.endpoint.rtp) == theirs
     for data in tone(2010, 3):  # the first publisher reaches it no more
         first.rtp.sendto(data, relays[0])

@@ -214,6 +214,7 @@ class CallRelay:
             context = kept.get((media.index, pair))
             if not isinstance(context, OutputContext):
                 context = kept[(media.index, pair)] = OutputContext()
+            context.rates = _clock_rates(media)
             if rtp.context is not context:
                 rtp.context = context
             rtcp = None if mux or pair + 1 >= len(streams) else self.streams.get(
@@ -268,6 +269,16 @@ def _subscribed(call: m.Call) -> dict[m.Media, tuple[m.Media, ...]]:
             if media.source is not None and media.flags & m.MF_SEND:
                 out[media.source] = (*out.get(media.source, ()), media)
     return out
+
+
+def _clock_rates(media: m.Media) -> dict[int, int]:
+    """The RTP clock rate of each payload type of ``media`` (``encoding/clock[/channels]``)."""
+    rates: dict[int, int] = {}
+    for codec in media.codecs:
+        parts = codec.encoding.split("/")
+        if len(parts) > 1 and parts[1].isdigit():
+            rates[codec.pt] = int(parts[1])
+    return rates
 
 
 def _write_back(stream: m.Stream) -> Callable[[RelayStream], None]:

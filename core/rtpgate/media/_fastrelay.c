@@ -364,7 +364,7 @@ static int same_address(const struct sockaddr_storage *a, const struct sockaddr_
 
 /* the fields of OutputContext.state, in its order */
 enum { CTX_SSRC_OUT, CTX_SEQ_OFFSET, CTX_TS_OFFSET, CTX_SSRC_IN, CTX_LAST_SEQ, CTX_LAST_TS,
-       CTX_STEP, CTX_FIELDS };
+       CTX_STEP, CTX_LAST_TIME, CTX_FIELDS };
 #define CTX_MAX_DROPOUT 3000
 #define CTX_MAX_MISORDER 100
 #define CTX_MAX_STEP 90000
@@ -423,9 +423,10 @@ static int context_rebases(const Reader *self, const unsigned char *data)
     return 0;
 }
 
-/* Advance ``copy``'s context with ``data`` (context_rebases said no rebase is due), as
- * OutputContext.rtp does; 1 when the subscriber's header differs from the source's. */
-static int context_advance(Copy *copy, const unsigned char *data)
+/* Advance ``copy``'s context with ``data`` relayed at ``now`` (seconds; context_rebases said
+ * no rebase is due), as OutputContext.rtp does; 1 when the subscriber's header differs from
+ * the source's. */
+static int context_advance(Copy *copy, const unsigned char *data, double now)
 {
     long long *s = copy->context.buf;
     if (s == NULL)
@@ -439,6 +440,7 @@ static int context_advance(Copy *copy, const unsigned char *data)
             s[CTX_STEP] = delta;
         s[CTX_LAST_SEQ] = seq;
         s[CTX_LAST_TS] = ts;
+        s[CTX_LAST_TIME] = (long long)(now * 1000);
     }
     return s[CTX_SSRC_OUT] != s[CTX_SSRC_IN] || s[CTX_SEQ_OFFSET] || s[CTX_TS_OFFSET];
 }
@@ -889,7 +891,7 @@ static int stage_failed(PyObject *stream, PyObject *stage, int status)
 /* Send one packet to every subscriber of the route, as RelayStream._fan_out does: through the
  * subscriber's SRTP session if it has one, counted on it; a failure is the subscriber's (its
  * _send_failed, its _stage_failed).  *called is set when Python code ran.  0, or -1 on error. */
-static int fan_out(Reader *self, unsigned char *data, int size, int *called)
+static int fan_out(Reader *self, unsigned char *data, int size, double now, int *called)
 {
     for (Py_ssize_t k = 0; k < self->ncopies; k++) {
         Copy *copy = &self->copies[k];
@@ -897,7 +899,7 @@ static int fan_out(Reader *self, unsigned char *data, int size, int *called)
             continue;
         unsigned char *out = data;
         int length = size;
-        if (context_advance(copy, data)) {
+        if (context_advance(copy, data, now)) {
             memcpy(scratch, data, (size_t)size);
             context_apply(copy, scratch);
             out = scratch;
@@ -1003,7 +1005,7 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
                 return NULL;
             queued = 0;
             int called = 0;
-            if (fan_out(self, data, size, &called) < 0)
+            if (fan_out(self, data, size, now, &called) < 0)
                 return NULL;
             if (called) {  /* Python ran: the route may have changed */
                 if (flush_counts(self, now) < 0 || check_route(self) < 0)

@@ -10,10 +10,13 @@ maps what the source sends onto what the subscriber gets:
 * When the source changes its SSRC, restarts or jumps its sequence numbers (a step outside
   RFC 3550's ``MAX_DROPOUT``/``MAX_MISORDER``, appendix A.1), or when the subscriber is moved to
   another source, the context *rebases*: the next packet keeps the output SSRC and gets the
-  last output sequence number + 1 and the last output timestamp + the last packet's duration
+  last output sequence number + 1 and the last output timestamp advanced by the media time
+  that passed since the subscriber's last packet (at the payload type's clock rate, from the
+  subscriber's codecs: :attr:`OutputContext.rates`), at least by the last packet's duration
   (the timestamp step between the last two packets in order; 160, 20 ms at 8 kHz, before two
-  were seen).  rtpengine passes such a change straight through to a plain subscriber;
-  docs/compatibility.md lists where its test script sees the difference.
+  were seen; alone when the clock rate is not known).  rtpengine passes such a change
+  straight through to a plain subscriber; docs/compatibility.md says what its test script
+  sees of the difference.
 * Each subscriber's context is its own: one that joins after a source SSRC change starts
   aligned with the new SSRC.
 
@@ -31,8 +34,9 @@ from __future__ import annotations
 
 from array import array
 
-#: Field indices of :attr:`OutputContext.state` (the same order as ``CTX_*`` in _fastrelay.c).
-SSRC_OUT, SEQ_OFFSET, TS_OFFSET, SSRC_IN, LAST_SEQ, LAST_TS, STEP, FIELDS = range(8)
+#: Field indices of :attr:`OutputContext.state` (the same order as ``CTX_*`` in _fastrelay.c);
+#: ``LAST_TIME``: when the last packet in order was relayed, in ms of the wall clock.
+SSRC_OUT, SEQ_OFFSET, TS_OFFSET, SSRC_IN, LAST_SEQ, LAST_TS, STEP, LAST_TIME, FIELDS = range(9)
 #: :data:`SSRC_IN` before the first packet.
 UNSET = -1
 #: RFC 3550 appendix A.1: a forward step larger than this, or a backward one larger than
@@ -49,13 +53,16 @@ MAX_STEP = 90000
 class OutputContext:
     """One subscriber's output SSRC and offsets, and where its stream is now."""
 
-    __slots__ = ("state",)
+    __slots__ = ("rates", "state")
 
     def __init__(self) -> None:
-        #: ``SSRC_OUT, SEQ_OFFSET, TS_OFFSET, SSRC_IN, LAST_SEQ, LAST_TS, STEP`` (source side:
-        #: ``SSRC_IN``, ``LAST_SEQ``, ``LAST_TS``; output = source + offset).  Never replaced:
-        #: the native reader holds its buffer.
-        self.state = array("q", [0, 0, 0, UNSET, 0, 0, DEFAULT_STEP])
+        #: ``SSRC_OUT, SEQ_OFFSET, TS_OFFSET, SSRC_IN, LAST_SEQ, LAST_TS, STEP, LAST_TIME``
+        #: (source side: ``SSRC_IN``, ``LAST_SEQ``, ``LAST_TS``; output = source + offset).
+        #: Never replaced: the native reader holds its buffer.
+        self.state = array("q", [0, 0, 0, UNSET, 0, 0, DEFAULT_STEP, 0])
+        #: The RTP clock rate of each payload type the subscriber gets (set by the engine's
+        #: sync from the subscriber's codecs).
+        self.rates: dict[int, int] = {}
 
     @property
     def identity(self) -> bool:
@@ -64,28 +71,29 @@ class OutputContext:
         return s[SSRC_IN] == UNSET or (s[SSRC_OUT] == s[SSRC_IN] and not s[SEQ_OFFSET]
                                        and not s[TS_OFFSET])
 
-    def rtp(self, data: bytes) -> bytes:
-        """``data`` (RTP, header checked by the caller) as this subscriber gets it; advances the
-        context."""
+    def rtp(self, data: bytes, now: float) -> bytes:
+        """``data`` (RTP, header checked by the caller), relayed at ``now`` (``time.time()``),
+        as this subscriber gets it; advances the context."""
         s = self.state
         ssrc = int.from_bytes(data[8:12], "big")
         seq = data[2] << 8 | data[3]
         ts = int.from_bytes(data[4:8], "big")
         step = (seq - s[LAST_SEQ]) & 0xFFFF
         if ssrc != s[SSRC_IN] or MAX_DROPOUT < step < 0x10000 - MAX_MISORDER:
-            self._rebase(ssrc, seq, ts)
+            self._rebase(ssrc, seq, ts, data[1] & 0x7F, int(now * 1000))
         elif 0 < step <= MAX_DROPOUT:  # in order (not a reordered or repeated packet)
             if step == 1 and 0 < (ts - s[LAST_TS]) & 0xFFFFFFFF <= MAX_STEP:
                 s[STEP] = (ts - s[LAST_TS]) & 0xFFFFFFFF
             s[LAST_SEQ] = seq
             s[LAST_TS] = ts
+            s[LAST_TIME] = int(now * 1000)
         if s[SSRC_OUT] == ssrc and not s[SEQ_OFFSET] and not s[TS_OFFSET]:
             return data
         return b"".join((data[:2], ((seq + s[SEQ_OFFSET]) & 0xFFFF).to_bytes(2, "big"),
                          ((ts + s[TS_OFFSET]) & 0xFFFFFFFF).to_bytes(4, "big"),
                          s[SSRC_OUT].to_bytes(4, "big"), data[12:]))
 
-    def _rebase(self, ssrc: int, seq: int, ts: int) -> None:
+    def _rebase(self, ssrc: int, seq: int, ts: int, pt: int, now_ms: int) -> None:
         """The source's numbering broke (or this is the first packet): go on from where the
         subscriber's stream is."""
         s = self.state
@@ -93,13 +101,18 @@ class OutputContext:
             s[SSRC_OUT] = ssrc
             s[SEQ_OFFSET] = s[TS_OFFSET] = 0
         else:
+            advance = s[STEP]
+            rate = self.rates.get(pt)
+            if rate and now_ms > s[LAST_TIME]:
+                advance = max(advance, (now_ms - s[LAST_TIME]) * rate // 1000)
             next_seq = (s[LAST_SEQ] + s[SEQ_OFFSET] + 1) & 0xFFFF
-            next_ts = (s[LAST_TS] + s[TS_OFFSET] + s[STEP]) & 0xFFFFFFFF
+            next_ts = (s[LAST_TS] + s[TS_OFFSET] + advance) & 0xFFFFFFFF
             s[SEQ_OFFSET] = (next_seq - seq) & 0xFFFF
             s[TS_OFFSET] = (next_ts - ts) & 0xFFFFFFFF
         s[SSRC_IN] = ssrc
         s[LAST_SEQ] = seq
         s[LAST_TS] = ts
+        s[LAST_TIME] = now_ms
 
     def rtcp(self, data: bytes) -> bytes:
         """RTCP from the source as this subscriber gets it: SR and SDES sender SSRC mapped to

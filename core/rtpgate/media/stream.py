@@ -545,6 +545,7 @@ class RelayStream:
         its own egress stages (SRTP with its own keys and rollover counter, a transcoder),
         counted on it."""
         rtcp = demuxed_rtcp or self.rtcp
+        now = self.owner.last_packet
         for sink in (self.rtcp_fanout if demuxed_rtcp else self.fanout):
             endpoint = sink.endpoint
             if endpoint is None:
@@ -552,7 +553,7 @@ class RelayStream:
             out = data
             context = sink.context
             if context is not None:
-                out = context.rtcp(data) if rtcp else context.rtp(data)
+                out = context.rtcp(data) if rtcp else context.rtp(data, now)
             if sink.pipeline is not None and sink.pipeline.egress:
                 staged = sink._stages(sink.pipeline.egress, out, rtcp)
                 if staged is None:
