@@ -217,7 +217,12 @@ class HttpConnection:
         """Write a reply; wait only when the client reads more slowly than we answer.
 
         On a plain TCP stream with nothing queued, the bytes go straight to the socket: a reply
-        usually fits in one ``send``, and the stream's write path costs a future per call."""
+        usually fits in one ``send``, and the stream's write path costs a future per call.
+        A stream Tornado closed (the client went away while the reply was being made, or a
+        write failed) raises :class:`StreamClosedError`, which ends the serving; so does a write
+        that failed at once (Tornado hands back a future already failed)."""
+        if self.stream.closed():
+            raise StreamClosedError()
         if self.plain and not self.stream.writing():
             try:
                 sent = self.stream.socket.send(data)
@@ -229,9 +234,7 @@ class HttpConnection:
             if sent == len(data):
                 return
             data = data[sent:]
-        future = self.stream.write(data)
-        if not future.done():
-            await future
+        await self.stream.write(data)
 
     async def _authorized(self, request: _Request) -> bool:
         """The access policy (:mod:`rtpgate.access`), for every route alike: a request that
