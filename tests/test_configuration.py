@@ -3,6 +3,7 @@ and the listener defaults."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import socket
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from e2e_helpers import DATA, probe_env, run_rtpgate
 from rtpgate.boot import boot
-from rtpgate.testing import ServerProcess, self_signed_cert
+from rtpgate.testing import ServerProcess, self_signed_cert, worker_count
 
 
 def settings_of(server: ServerProcess) -> dict[str, Any]:
@@ -21,6 +22,23 @@ def settings_of(server: ServerProcess) -> dict[str, Any]:
     assert status == 200
     result: dict[str, Any] = json.loads(body)
     return result
+
+
+def port_range(server: ServerProcess, settings: dict[str, Any]) -> tuple[int, int]:
+    """The whole server's media port range.  At one worker that is the probe's settings; at
+    more (RTPGATE_TEST_WORKERS), each worker allocates from its own share of the range
+    (docs/architecture.md), the probe answers with the share of the worker its request landed
+    on, and the ready file names every worker's share: they must be adjacent, in order, and the
+    probe's must be one of them."""
+    workers = json.loads(server.ready_file.read_text()).get("workers", [])
+    assert len(workers or [None]) == worker_count()
+    if not workers:
+        return settings["port_min"], settings["port_max"]
+    shares = [(w["port_min"], w["port_max"]) for w in workers]
+    assert (settings["port_min"], settings["port_max"]) in shares, shares
+    for (_, high), (next_low, _) in itertools.pairwise(shares):
+        assert next_low == high + 1, shares
+    return shares[0][0], shares[-1][1]
 
 
 def write_ini(path: Path, body: str, section: str = "rtpengine") -> Path:
@@ -35,8 +53,9 @@ def free_port() -> int:
 
 
 def test_defaults(rtpgate_server: Callable[..., ServerProcess]) -> None:
-    settings = settings_of(rtpgate_server("--plugin=settings_probe", env=probe_env()))
-    assert settings["port_min"] == 30000 and settings["port_max"] == 40000
+    server = rtpgate_server("--plugin=settings_probe", env=probe_env())
+    settings = settings_of(server)
+    assert port_range(server, settings) == (30000, 40000)
     assert settings["interface"] == ["127.0.0.1"]
     assert settings["http_idle_timeout"] == 0 and settings["log_level"] == 6
 
@@ -50,8 +69,8 @@ def test_precedence_defaults_ini_env_argv(rtpgate_server: Callable[..., ServerPr
     server = rtpgate_server("--plugin=settings_probe", f"--config-file={ini}",
                             "--http-max-body=7000", env=env)
     settings = settings_of(server)
-    assert settings["port_min"] == 31000  # INI over default
-    assert settings["port_max"] == 38000  # environment over INI
+    # INI over default (port-min), environment over INI (port-max)
+    assert port_range(server, settings) == (31000, 38000)
     assert settings["http_max_body"] == 7000  # command line over environment
     assert settings["interface"] == ["127.0.0.2", "127.0.0.3"]  # ';'-separated INI list
     assert settings["ws_max_message_size"] == 16 * 1024 * 1024  # default
@@ -63,7 +82,7 @@ def test_config_section_picks_the_section(
     ini.write_text("[rtpengine]\nport-min = 31000\n[other]\nport-min = 32000\n")
     server = rtpgate_server("--plugin=settings_probe", "--config-section=other",
                             f"--config-file={ini}", env=probe_env())
-    assert settings_of(server)["port_min"] == 32000
+    assert port_range(server, settings_of(server))[0] == 32000
 
 
 def test_existing_rtpengine_conf_loads_and_reports_unknown_options_once(

@@ -70,6 +70,15 @@ def worker_count() -> int:
     return int(os.environ.get(WORKERS_ENV) or 1)
 
 
+def call_owner(call_id: str) -> int:
+    """The index of the worker that owns ``call_id`` among :func:`worker_count` workers (0 at
+    one worker), for a test whose guarantee is the owner's, e.g. a view that shows one
+    worker's calls (the dashboard)."""
+    from .workers.shard import owner
+
+    return owner(call_id, worker_count())
+
+
 def free_port_block(size: int) -> int:
     """The first port of ``size`` consecutive UDP ports on 127.0.0.1 that are all free now.
 

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable
 
 from rtpgate.ngcommands import codec
-from rtpgate.testing import ServerProcess
+from rtpgate.testing import ServerProcess, worker_count
 
 NG = {"Content-Type": "application/x-rtpengine-ng"}
 
@@ -26,9 +26,11 @@ def test_many_unknown_keys_give_one_warning_per_source_and_minute(
         assert status == 200 and body == b"c%d d6:result4:ponge" % round_
     log = server.log[before:]
     lines = [line for line in log.splitlines() if "Unknown dictionary key" in line]
-    assert len(lines) == 1, lines
+    # one line per source and minute by each worker a flood reached (the limit is a process's,
+    # docs/architecture.md; RTPGATE_TEST_WORKERS): at one worker, the first flood's only
+    assert 1 <= len(lines) <= worker_count(), lines
     assert "Unknown dictionary keys encountered: 1000 ('junk0-0', 'junk0-1'" in lines[0]
-    assert len(lines[0]) < 400
+    assert all(len(line) < 400 for line in lines), lines
     # another source is logged on its own (UDP from 127.0.0.2)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.2", 0))

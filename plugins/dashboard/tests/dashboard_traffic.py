@@ -16,6 +16,7 @@ from rtpgate.testing import (
     MediaParty,
     ServerProcess,
     audio_sdp,
+    call_owner,
     ng_json,
     relay_address,
 )
@@ -60,8 +61,12 @@ class Traffic:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
 
-    def call(self, label: str = "") -> str:
+    def call(self, label: str = "", owner: int | None = None) -> str:
+        """A call with RTP both ways (from :meth:`start` on); ``owner``: one whose call-id that
+        worker owns (:func:`rtpgate.testing.call_owner`, with RTPGATE_TEST_WORKERS)."""
         call_id = f"dash-{uuid.uuid4().hex[:12]}"
+        while owner is not None and call_owner(call_id) != owner:
+            call_id = f"dash-{uuid.uuid4().hex[:12]}"
         a = MediaParty.open(0x1000 + len(self.calls) * 2)
         b = MediaParty.open(0x1001 + len(self.calls) * 2)
         labelled = {"label": label} if label else {}

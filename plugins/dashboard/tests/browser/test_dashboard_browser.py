@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from dashboard_traffic import Traffic, statistics
 from rtpgate.api import hash_password
-from rtpgate.testing import ServerProcess, media_ports
+from rtpgate.testing import ServerProcess, call_owner, media_ports, worker_count
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -90,35 +90,57 @@ def matches_within_refresh(driver: webdriver.Chrome, server: ServerProcess, elem
     return expected
 
 
+def page_worker(driver: webdriver.Chrome) -> int:
+    """The worker whose calls and figures the page shows.  With several workers
+    (``--num-threads``, RTPGATE_TEST_WORKERS) a dashboard connection shows those of the worker
+    it landed on (not gathered: README); every call in its table is that worker's."""
+    script = "return [...document.querySelectorAll('tr[data-call-id]')].map(r => r.dataset.callId)"
+    call_ids = wait_for(lambda: driver.execute_script(script), 5, "calls in the table")
+    owners = {call_owner(call_id) for call_id in call_ids}
+    assert len(owners) == 1, (call_ids, owners)
+    return owners.pop()
+
+
 def test_dashboard_in_chromium(browser: webdriver.Chrome, server: ServerProcess,
                                tmp_path: Path) -> None:
+    workers = worker_count()
     traffic = Traffic(server, pps=50)
     for number, label in enumerate(("alice-bob", "carol-dave", "erin-frank", "grace-heidi",
                                     "ivan-judy", "mallory-oscar")):
-        traffic.call(label=label if number % 2 == 0 else "")
+        # with several workers, each owns some of the calls
+        traffic.call(label=label if number % 2 == 0 else "", owner=number % workers)
     traffic.start()
+
+    def sessions(stats: dict[str, Any]) -> int:
+        """What #sessions-total shows: statistics' count of every worker's calls at one worker;
+        at more, the calls of the worker the page shows (statistics counts them all)."""
+        assert stats["sessionsown"] + stats["sessionsforeign"] == len(traffic.calls), stats
+        return sum(call_owner(call_id) == worker for call_id in list(traffic.calls))
+
     try:
         browser.get(server.url(path="/dashboard"))
         wait_for(lambda: browser.find_element(By.ID, "conn-text").text == "live", 10,
                  "the WebSocket connected")
         wait_for(lambda: (shown(browser, "packet-rate") or 0) > 0, 10, "packets flowing")
+        worker = page_worker(browser)
 
         # the session count and the packet rate are statistics' own, within one refresh
-        sessions = matches_within_refresh(browser, server, "sessions-total",
-                                          lambda s: s["sessionsown"] + s["sessionsforeign"])
-        assert sessions == 6
+        assert matches_within_refresh(browser, server, "sessions-total", sessions
+                                      ) == 6 // workers
         for _ in range(3):
-            rate = matches_within_refresh(browser, server, "packet-rate",
-                                          lambda s: s["packetrate"])
+            if workers == 1:
+                rate = matches_within_refresh(browser, server, "packet-rate",
+                                              lambda s: s["packetrate"])
+            else:  # the page's worker's packets, statistics' are every worker's
+                rate = shown(browser, "packet-rate") or 0
             assert rate > 0
 
         # a call set up now is in the table within 2 s, and gone after its delete
-        call_id = traffic.call(label="watch-me")
+        call_id = traffic.call(label="watch-me", owner=worker)
         row = f'tr[data-call-id="{call_id}"]'
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), 2.0,
                  f"{call_id} in the calls table")
-        matches_within_refresh(browser, server, "sessions-total",
-                               lambda s: s["sessionsown"] + s["sessionsforeign"])
+        matches_within_refresh(browser, server, "sessions-total", sessions)
 
         # its own page: every stream with counters and a sparkline, RTCP loss and jitter
         browser.find_element(By.CSS_SELECTOR, row).click()
@@ -160,7 +182,9 @@ def test_dashboard_behind_a_login_in_chromium(browser: webdriver.Chrome, tmp_pat
                              "--delete-delay=0"]).start()
     try:
         traffic = Traffic(process)
-        call_id = traffic.call(label="behind-login")
+        # one call on each worker: the page shows the one of the worker it landed on
+        call_ids = [traffic.call(label="behind-login", owner=index)
+                    for index in range(worker_count())]
         host, port = process.address()
         browser.get(f"http://{host}:{port}/dashboard")
         assert "rtpgate dashboard" not in browser.title
@@ -168,8 +192,8 @@ def test_dashboard_behind_a_login_in_chromium(browser: webdriver.Chrome, tmp_pat
         browser.get(f"http://operator:s3cret@{host}:{port}/dashboard")
         wait_for(lambda: browser.find_element(By.ID, "conn-text").text == "live", 10,
                  "the WebSocket connected with the page's login")
-        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'tr[data-call-id="{call_id}"]'),
-                 3, "the call in the table")
+        wait_for(lambda: any(browser.find_elements(By.CSS_SELECTOR, f'tr[data-call-id="{call_id}"]')
+                             for call_id in call_ids), 3, "the call in the table")
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
                   and "401" not in e["message"]]  # the first, refused visit
         assert errors == [], errors
