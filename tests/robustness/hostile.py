@@ -48,7 +48,9 @@ SUBPROTOCOLS = ["ng.rtpengine.com", "ng-plain.rtpengine.com", "cli.rtpengine.com
 
 @dataclass
 class Target:
-    pid: int
+    #: the processes that serve (the workers at ``--num-threads`` above 1, else the server):
+    #: their RSS and descriptors are summed, so the samples are the whole server's
+    pids: tuple[int, ...]
     http: tuple[str, int]
     ng_udp: tuple[str, int]
     ng_tcp: tuple[str, int]
@@ -86,6 +88,11 @@ def rss_kib(pid: int) -> int:
 
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def usage(pids: tuple[int, ...]) -> tuple[int, int]:
+    """RSS (KiB) and open descriptors of these processes together."""
+    return sum(rss_kib(pid) for pid in pids), sum(open_fds(pid) for pid in pids)
 
 
 # ---------------------------------------------------------------------- generators
@@ -174,14 +181,13 @@ class Runner:
                  self.calls(), self.checker(), self.sampler()]
         await asyncio.gather(*tasks)
         self.report.seconds = time.monotonic() - self.started
-        self.report.samples.append((self.report.seconds, rss_kib(self.target.pid),
-                                    open_fds(self.target.pid)))
+        self.report.samples.append((self.report.seconds, *usage(self.target.pids)))
         return self.report
 
     async def sampler(self) -> None:
         while self.running():
             self.report.samples.append((round(time.monotonic() - self.started, 1),
-                                        rss_kib(self.target.pid), open_fds(self.target.pid)))
+                                        *usage(self.target.pids)))
             await asyncio.sleep(self.sample)
 
     async def ng_udp(self) -> None:
@@ -433,9 +439,9 @@ def main(argv: list[str] | None = None) -> int:
                             "--listen-ng=127.0.0.1:0", "--listen-tcp-ng=127.0.0.1:0",
                             "--listen-cli=127.0.0.1:0", "--log-level=5"]).start()
     try:
-        assert server.proc is not None
-        target = Target(server.proc.pid, server.address("http"), server.address("ng-udp"),
-                        server.address("ng-tcp"), server.address("cli-tcp"))
+        target = Target(tuple(server.serving_pids), server.address("http"),
+                        server.address("ng-udp"), server.address("ng-tcp"),
+                        server.address("cli-tcp"))
         report = run(target, args.seconds, args.seed, args.sample)
     finally:
         code = server.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import Target, open_fds, rss_kib, run
+from hostile import Target, run, usage
 from rtpgate.ngcommands import codec
 from rtpgate.testing import ServerProcess
 
@@ -45,11 +45,12 @@ def test_hostile_run(tmp_path: Path) -> None:
                             "--listen-cli=127.0.0.1:0", "--log-level=5"],
                            workdir=tmp_path).start()
     try:
-        assert server.proc is not None
-        pid = server.proc.pid
+        # every serving process (each worker at RTPGATE_TEST_WORKERS=2): RSS and descriptors
+        # are the whole server's, summed over them
+        pids = tuple(server.serving_pids)
         assert server.http("GET", "/ping")[0] == 200
-        fds_before, ports_before = open_fds(pid), ports_used(server)
-        report = run(Target(pid, server.address("http"), server.address("ng-udp"),
+        fds_before, ports_before = usage(pids)[1], ports_used(server)
+        report = run(Target(pids, server.address("http"), server.address("ng-udp"),
                             server.address("ng-tcp"), server.address("cli-tcp")),
                      SECONDS, sample=SECONDS / 12)
         summary = (f"{report.inputs} inputs in {report.seconds:.0f} s: {report.sent}; "
@@ -71,11 +72,14 @@ def test_hostile_run(tmp_path: Path) -> None:
             ng_plain(server, {"command": "delete", "call-id": call_id, "delete-delay": 0})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (ports_used(server) != ports_before or
-                                               open_fds(pid) > fds_before + 5):
+                                               usage(pids)[1] > fds_before + 5 * len(pids)):
             time.sleep(0.5)
         assert ports_used(server) == ports_before
-        assert open_fds(pid) <= fds_before + 5, (open_fds(pid), fds_before)
-        print(f"after: RSS {rss_kib(pid) / MIB:.1f} MiB, fds {open_fds(pid)}")
+        rss, fds = usage(pids)
+        assert fds <= fds_before + 5 * len(pids), (fds, fds_before)
+        # no worker died and was replaced during the run (its calls would have gone with it)
+        assert server.serving_pids == list(pids), server.log[-5000:]
+        print(f"after: RSS {rss / MIB:.1f} MiB, fds {fds}")
     finally:
         code = server.stop()
     assert code == 0, server.log[-5000:]
