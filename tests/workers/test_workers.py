@@ -8,6 +8,7 @@ how these tests know where a request landed).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from rtpgate.ngcommands import codec
 from rtpgate.testing import Daemon, ServerProcess, audio_sdp, ng_json, pid_alive, wait_for
+from rtpgate.workers.shard import owner as owner_of
 from workers_wire import (
     NgSocket,
     answer,
@@ -292,6 +294,27 @@ def test_every_spelling_of_call_id_is_routed(two_workers: ServerProcess) -> None
         assert reply["result"] == "ok", reply
         assert f"offer for call-id {call_id} forwarded to worker 0" in two_workers.log
         assert on[0].ng("query", call_id=call_id)["result"] == "ok"
+
+
+def test_a_numeric_call_id_is_routed_as_its_text(two_workers: ServerProcess) -> None:
+    """rtpengine reads a call-id sent as a bencode integer as its digits, and so does the
+    engine: the call must be made by the owner of those digits, where a later request naming
+    them as text is routed (a call made where the offer landed could be neither found nor
+    deleted: ports held until the call timed out, seen in the hostile-input run)."""
+    on = sockets_on(two_workers)
+    numbers = {}
+    for number in itertools.count(-1000):
+        numbers.setdefault(owner_of(str(number), 2), number)
+        if len(numbers) == 2:
+            break
+    for worker, number in numbers.items():
+        reply = on[1 - worker].ng("offer", call_id=number, from_tag="a",
+                                  sdp=audio_sdp("a", 50000))
+        assert reply["result"] == "ok", reply
+        for ng in on.values():
+            assert ng.ng("query", call_id=str(number))["result"] == "ok"
+        assert on[1 - worker].ng("delete", call_id=str(number), from_tag="a")["result"] == "ok"
+        assert on[worker].ng("query", call_id=number)["error-reason"] == "Unknown call-id"
 
 
 def test_cli_set_changes_every_worker(two_workers: ServerProcess) -> None:

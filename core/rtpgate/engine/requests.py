@@ -15,7 +15,9 @@ from pydantic import AliasChoices, BeforeValidator, Field
 from ..ngcommands.models import NgRequest, key
 
 
-def _text(value: Any) -> str | None:
+def ng_text(value: Any) -> str | None:
+    """A text value as rtpengine reads it: a string, or a number's digits (``call-id`` sent as
+    a bencode integer); the workers' routing reads a call-id with it too."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or value is None:
@@ -51,7 +53,7 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-Text = Annotated[str | None, BeforeValidator(_text)]
+Text = Annotated[str | None, BeforeValidator(ng_text)]
 Int = Annotated[int | None, BeforeValidator(_integer)]
 Strings = Annotated[list[str], BeforeValidator(_strings)]
 Dict = Annotated[dict[str, Any], BeforeValidator(_dict)]

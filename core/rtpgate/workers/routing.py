@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ..engine.requests import ng_text
 from ..ngcommands import codec
 from ..ngcommands.dispatch import reply_too_large
 from .link import Link, WorkerUnavailable
@@ -88,9 +89,9 @@ class Workers:
         except codec.DecodeError:
             decoded = None
         call_id = None
-        if decoded is not None:
-            call_id = decoded[0].get("call-id") or _call_id(decoded[0])
-        runner = owner(call_id, self.count) if isinstance(call_id, str) and call_id else None
+        if decoded is not None:  # read as the engine reads it: a number is its digits
+            call_id = ng_text(decoded[0].get("call-id") or _call_id(decoded[0]))
+        runner = owner(call_id, self.count) if call_id else None
         home = owner(key.decode("latin-1"), self.count) if key is not None else self.index
         what = (decoded[0].get("command") if decoded else None, call_id)
 
