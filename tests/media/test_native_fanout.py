@@ -308,3 +308,20 @@ async def test_the_native_loop_applies_each_subscribers_own_numbering(
         # in Python: the new SSRC's first packet (a new route) and the joined subscriber's
         # first (its context starts there); the native reader sent every other copy
         assert native_copies(publication) - copies == 19 * 2 + 19 * 3
+
+
+async def test_loss_and_reordering_keep_a_subscribers_offsets(publication: Publication) -> None:
+    """Issue 15: after a source's SSRC change has moved a subscriber's numbering, lost and
+    reordered packets (within RFC 3550's bounds) keep its offsets, as the source's numbers go;
+    a jump of the source's sequence numbers moves it on by one packet."""
+    party = publication.subscribe()
+    party.stream.context = OutputContext()
+    publication.publish_to(party)
+    for seq in range(10):
+        publication.send(seq)
+    assert await received(party, False, 10) == [rtp(s) for s in range(10)]
+    sent = [500, 501, 503, 502, 504, 9000, 9001]
+    for seq in sent:
+        publication.publisher.sendto(rtp(seq, ssrc=0xC0FFEE), publication.source.local)
+    got = await received(party, False, len(sent))
+    assert [g[:12] for g in got] == [rtp(s)[:12] for s in (10, 11, 13, 12, 14, 15, 16)]

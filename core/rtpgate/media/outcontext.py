@@ -53,7 +53,7 @@ MAX_STEP = 90000
 class OutputContext:
     """One subscriber's output SSRC and offsets, and where its stream is now."""
 
-    __slots__ = ("rates", "state")
+    __slots__ = ("_aligned", "_source", "rates", "state")
 
     def __init__(self) -> None:
         #: ``SSRC_OUT, SEQ_OFFSET, TS_OFFSET, SSRC_IN, LAST_SEQ, LAST_TS, STEP, LAST_TIME``
@@ -63,6 +63,10 @@ class OutputContext:
         #: The RTP clock rate of each payload type the subscriber gets (set by the engine's
         #: sync from the subscriber's codecs).
         self.rates: dict[int, int] = {}
+        #: ``SSRC_IN`` as the 4 bytes of a header, and whether the subscriber's header is the
+        #: source's (only :meth:`_rebase` changes them, so the per-packet path reads these).
+        self._source = b""
+        self._aligned = True
 
     @property
     def identity(self) -> bool:
@@ -75,28 +79,30 @@ class OutputContext:
         """``data`` (RTP, header checked by the caller), relayed at ``now`` (``time.time()``),
         as this subscriber gets it; advances the context."""
         s = self.state
-        ssrc = int.from_bytes(data[8:12], "big")
         seq = data[2] << 8 | data[3]
-        ts = int.from_bytes(data[4:8], "big")
         step = (seq - s[LAST_SEQ]) & 0xFFFF
-        if ssrc != s[SSRC_IN] or MAX_DROPOUT < step < 0x10000 - MAX_MISORDER:
-            self._rebase(ssrc, seq, ts, data[1] & 0x7F, int(now * 1000))
+        if data[8:12] != self._source or MAX_DROPOUT < step < 0x10000 - MAX_MISORDER:
+            self._rebase(data[8:12], seq, int.from_bytes(data[4:8], "big"), data[1] & 0x7F,
+                         int(now * 1000))
         elif 0 < step <= MAX_DROPOUT:  # in order (not a reordered or repeated packet)
+            ts = int.from_bytes(data[4:8], "big")
             if step == 1 and 0 < (ts - s[LAST_TS]) & 0xFFFFFFFF <= MAX_STEP:
                 s[STEP] = (ts - s[LAST_TS]) & 0xFFFFFFFF
             s[LAST_SEQ] = seq
             s[LAST_TS] = ts
             s[LAST_TIME] = int(now * 1000)
-        if s[SSRC_OUT] == ssrc and not s[SEQ_OFFSET] and not s[TS_OFFSET]:
+        if self._aligned:
             return data
+        ts = int.from_bytes(data[4:8], "big")
         return b"".join((data[:2], ((seq + s[SEQ_OFFSET]) & 0xFFFF).to_bytes(2, "big"),
                          ((ts + s[TS_OFFSET]) & 0xFFFFFFFF).to_bytes(4, "big"),
                          s[SSRC_OUT].to_bytes(4, "big"), data[12:]))
 
-    def _rebase(self, ssrc: int, seq: int, ts: int, pt: int, now_ms: int) -> None:
+    def _rebase(self, source: bytes, seq: int, ts: int, pt: int, now_ms: int) -> None:
         """The source's numbering broke (or this is the first packet): go on from where the
         subscriber's stream is."""
         s = self.state
+        ssrc = int.from_bytes(source, "big")
         if s[SSRC_IN] == UNSET:
             s[SSRC_OUT] = ssrc
             s[SEQ_OFFSET] = s[TS_OFFSET] = 0
@@ -113,6 +119,8 @@ class OutputContext:
         s[LAST_SEQ] = seq
         s[LAST_TS] = ts
         s[LAST_TIME] = now_ms
+        self._source = source
+        self._aligned = s[SSRC_OUT] == ssrc and not s[SEQ_OFFSET] and not s[TS_OFFSET]
 
     def rtcp(self, data: bytes) -> bytes:
         """RTCP from the source as this subscriber gets it: SR and SDES sender SSRC mapped to
