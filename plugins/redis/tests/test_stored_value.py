@@ -3,7 +3,9 @@
 and bencode.py, the reference), and a known two-party call's value, bencode and JSON, is pinned
 to what the plugin wrote before the text path existed (``data/two_party_call.*``, made by the
 encoder of main at 62780ae, the dictionary-then-encode one), so that the format cannot change
-silently.
+silently.  A deliberate change of the stored shape writes them again (``placeholders(call,
+stored_value(...))`` of the frozen call in :func:`test_a_known_call_is_written_as_before`) and
+says why in its commit.
 
 Calls are made in process, through the engine's ng processing, on a fixed port range; the
 times in them (creation, last signal, last packet) are set to fixed values, and the local
