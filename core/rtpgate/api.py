@@ -26,6 +26,9 @@ defined.
   ``SrtpKeys``, :func:`media_resume`), for a plugin that persists and restores calls;
 - the media pipeline (:class:`Pipeline`, :class:`Stage`, :class:`PipelineFactory`) and codec
   support (:class:`CodecCapability`, :class:`Codec`), for a plugin that processes media;
+  :func:`packet_capture` and :class:`PacketCapture`, for a stage that records packets as pcap
+  records and lets the native read loop do it (a stage's ``capture``, see
+  :mod:`rtpgate.media.pipeline`);
 - :class:`LogLimiter` and :func:`clip`, for logging what clients send; :func:`is_loopback` and
   :func:`hash_password` (the dashboard's login and its tests).
 """
@@ -110,6 +113,8 @@ from .loglimit import LogLimiter, clip
 from .media.dtls import STATS as DTLS_STATS
 from .media.dtls import SrtpKeys
 from .media.iceagent import STATS as ICE_STATS
+from .media.native import Capture as PacketCapture
+from .media.native import capture as packet_capture
 from .media.pipeline import Pipeline, Stage
 from .media.rtcp import ReportBlock
 from .media.suites import CryptoParams, Suite, find_suite
@@ -228,6 +233,7 @@ __all__ = [
     "NgReply",
     "NgRequest",
     "Option",
+    "PacketCapture",
     "Pipeline",
     "PipelineFactory",
     "PlaySource",
@@ -269,6 +275,7 @@ __all__ = [
     "merged_counters",
     "merged_metrics",
     "ng_encode",
+    "packet_capture",
     "parse_endpoint",
     "refused",
     "source_filter",

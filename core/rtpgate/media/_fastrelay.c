@@ -124,6 +124,7 @@ typedef struct {
     PyObject *owner;
     Py_ssize_t owner_at;      /* where the owner's last_packet is (a slot), or -1 */
     Copy *copies;             /* the route's subscribers (PyMem), ncopies of them */
+    PyObject *capture;        /* the stream's Capture view (its ingress stage's), or NULL */
     Py_ssize_t ncopies;
     /* this wake-up's counts, not yet added to the Python counters */
     unsigned long long in_packets, in_bytes, out_packets, out_bytes;
@@ -147,6 +148,14 @@ static int inet_socket(int fd)
 static int flush_pending(void);
 
 static void release_context(Copy *copy);
+
+/* the Capture type (its section is after the Poller's) */
+typedef struct Capture Capture;
+static PyTypeObject CaptureType;
+static void capture_append(Capture *view, const struct sockaddr_storage *source,
+                           const unsigned char *payload, size_t size, double now, int native);
+static int capture_is_view(PyObject *object);
+static int capture_flush(PyObject *view);
 
 static void drop_copies(Reader *self)
 {
@@ -176,6 +185,7 @@ static void drop_route(Reader *self)
     for (int i = 0; i < COUNTERS; i++)
         Py_CLEAR(self->counters[i]);
     Py_CLEAR(self->owner);
+    Py_CLEAR(self->capture);
     drop_copies(self);
     self->route = 0;
 }
@@ -192,6 +202,7 @@ static int Reader_traverse(Reader *self, visitproc visit, void *arg)
     for (int i = 0; i < COUNTERS; i++)
         Py_VISIT(self->counters[i]);
     Py_VISIT(self->owner);
+    Py_VISIT(self->capture);
     for (Py_ssize_t k = 0; k < self->ncopies; k++) {
         Copy *copy = &self->copies[k];
         Py_VISIT(copy->stream);
@@ -533,16 +544,21 @@ static int make_route(Reader *self)
         return 0;
     }
     PyObject *expect_host, *dest_host, *last_ssrc, *in_stage, *out_stage, *counters, *owner,
-        *sink, *copies;
+        *sink, *copies, *capture = Py_None;
     int expect_port, dest_port, sink_fd, rtcp_mux;
     unsigned long long in_session, in_call, out_session, out_call;
     double deadline;
-    if (!PyArg_ParseTuple(route, "UiOUiipSOKKOKKO!OO!d:_native_route", &expect_host,
+    if (!PyArg_ParseTuple(route, "UiOUiipSOKKOKKO!OO!d|O:_native_route", &expect_host,
                           &expect_port, &sink, &dest_host, &dest_port, &sink_fd, &rtcp_mux,
                           &last_ssrc, &in_stage, &in_session, &in_call, &out_stage,
                           &out_session, &out_call, &PyTuple_Type, &counters, &owner,
-                          &PyTuple_Type, &copies, &deadline)) {
+                          &PyTuple_Type, &copies, &deadline, &capture)) {
         Py_DECREF(route);
+        return -1;
+    }
+    if (capture != Py_None && !capture_is_view(capture)) {
+        Py_DECREF(route);
+        PyErr_SetString(PyExc_TypeError, "_native_route: the capture is a Capture's stream view");
         return -1;
     }
     socklen_t expect_len;
@@ -596,6 +612,10 @@ static int make_route(Reader *self)
     }
     Py_INCREF(owner);
     self->owner = owner;
+    if (capture != Py_None) {
+        Py_INCREF(capture);
+        self->capture = capture;
+    }
     self->owner_at = slot_of(owner, s_last_packet);
     self->route = 1;
     Py_DECREF(route);
@@ -999,6 +1019,8 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
                 continue;
             }
         }
+        if (self->capture != NULL)  /* where the stage's copy is made on the Python path */
+            capture_append((Capture *)self->capture, &sources[i], data, (size_t)size, now, 1);
         if (self->ncopies > 0) {
             /* what was queued for the sink leaves first: each party gets packets in order */
             if (queued > 0 && flush_sends(self, queued) < 0)
@@ -1036,6 +1058,14 @@ static PyObject *Reader_call(Reader *self, PyObject *args, PyObject *kwargs)
     }
     if (flush_sends(self, queued) < 0 || count_up(self, now, !in_round) < 0)
         return NULL;
+    if (self->capture != NULL) {  /* its owner may want what it holds now */
+        PyObject *capture = self->capture;
+        Py_INCREF(capture);
+        int status = capture_flush(capture);
+        Py_DECREF(capture);
+        if (status < 0)
+            return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -1335,6 +1365,338 @@ static PyTypeObject PollerType = {
     .tp_getset = Poller_getset,
 };
 
+/* ------------------------------------------------------------------------------ Capture */
+
+/* A bounded buffer of ready-made pcap records (libpcap's file format, big-endian, as a pcap
+ * file with the magic number 0xA1B2C3D4 written big-endian holds them), filled by the native
+ * read loop for each packet it relays on a stream whose only stage besides SRTP copies its
+ * packets (a stage's ``capture``; RelayStream._native_route) and by that stage on the Python
+ * path, so that both paths write the same records, in the order the packets were received.
+ *
+ * A record is: the record header (seconds, microseconds, captured and original length), an
+ * Ethernet header (12 zero bytes and the EtherType) if the capture says so, an IPv4 or IPv6
+ * header and a UDP header from the packet's source to the stream's local address (no
+ * checksums; a source of the other address family becomes the unspecified address), and the
+ * packet -- what rtpengine's endpoint_packet_header fakes.
+ *
+ * One Capture holds the buffer (Capture(limit, eth, flush_at, full)); capture.stream(host, port)
+ * makes a view of it for one stream, with the stream's local address, and views share their
+ * buffer.  Whoever writes the file takes what was buffered with take(), which empties the
+ * buffer: when it wants to (a timer), and when ``full`` is called, once ``flush_at`` bytes are
+ * buffered (after an add(), or at the end of a native wake-up). */
+
+/* buffered bytes beyond which packets are dropped (and counted) until the next take() */
+#define CAPTURE_MAX_BYTES (64 * 1024 * 1024)
+
+struct Capture {
+    PyObject_HEAD
+    PyObject *root;           /* the Capture holding the buffer (NULL: this one) */
+    /* the buffer (the root's) */
+    unsigned char *data;
+    size_t used, allocated;
+    Py_ssize_t limit;         /* records that may wait */
+    size_t flush_at;          /* buffered bytes at which ``full`` is called (0: never) */
+    PyObject *full;           /* called (no arguments) once flush_at bytes are buffered */
+    int eth;
+    unsigned long long count, native, dropped;
+    /* a view's stream: its local address */
+    int has_local;
+    struct sockaddr_storage local;
+    /* the source of the records the Python path added last (by the host's identity) */
+    PyObject *last_host;
+    int last_port;
+    struct sockaddr_storage last_source;
+};
+
+static int Capture_traverse(Capture *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->root);
+    Py_VISIT(self->full);
+    Py_VISIT(self->last_host);
+    return 0;
+}
+
+static int Capture_clear(Capture *self)
+{
+    Py_CLEAR(self->root);
+    Py_CLEAR(self->full);
+    Py_CLEAR(self->last_host);
+    return 0;
+}
+
+static void Capture_dealloc(Capture *self)
+{
+    PyObject_GC_UnTrack(self);
+    Capture_clear(self);
+    PyMem_Free(self->data);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Capture_init(Capture *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"limit", "eth", "flush_at", "full", NULL};
+    Py_ssize_t limit, flush_at = 0;
+    int eth;
+    PyObject *full = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "np|nO", keywords, &limit, &eth, &flush_at,
+                                     &full))
+        return -1;
+    if (flush_at < 0 || (full != Py_None && !PyCallable_Check(full))) {
+        PyErr_SetString(PyExc_ValueError, "Capture: flush_at >= 0, full callable or None");
+        return -1;
+    }
+    if (self->root != NULL || self->data != NULL) {
+        PyErr_SetString(PyExc_TypeError, "Capture: already made");
+        return -1;
+    }
+    self->limit = limit;
+    self->eth = eth;
+    if (full != Py_None) {
+        self->flush_at = (size_t)flush_at;
+        Py_INCREF(full);
+        self->full = full;
+    }
+    return 0;
+}
+
+/* Append one record for ``size`` bytes at ``payload`` from ``source`` to ``view``'s stream,
+ * received at ``now``; counted as dropped when the buffer is full (or memory runs out). */
+static void capture_append(Capture *view, const struct sockaddr_storage *source,
+                           const unsigned char *payload, size_t size, double now, int native)
+{
+    Capture *root = view->root != NULL ? (Capture *)view->root : view;
+    int ip6 = view->local.ss_family == AF_INET6;
+    size_t overhead = (root->eth ? 14 : 0) + (ip6 ? 40 : 20) + 8;
+    size_t need = 16 + overhead + size;
+    if ((Py_ssize_t)root->count >= root->limit || root->used + need > CAPTURE_MAX_BYTES) {
+        root->dropped++;
+        return;
+    }
+    if (root->used + need > root->allocated) {
+        size_t allocated = root->allocated ? root->allocated : 65536;
+        while (allocated < root->used + need)
+            allocated *= 2;
+        unsigned char *data = PyMem_Realloc(root->data, allocated);
+        if (data == NULL) {
+            root->dropped++;
+            return;
+        }
+        root->data = data;
+        root->allocated = allocated;
+    }
+    unsigned char *at = root->data + root->used;
+    uint32_t seconds = (uint32_t)now;
+    uint32_t header[4] = {htonl(seconds), htonl((uint32_t)((now - (double)seconds) * 1000000)),
+                          htonl((uint32_t)(overhead + size)), htonl((uint32_t)(overhead + size))};
+    memcpy(at, header, sizeof(header));
+    at += 16;
+    if (root->eth) {
+        memset(at, 0, 12);
+        at[12] = ip6 ? 0x86 : 0x08;
+        at[13] = ip6 ? 0xDD : 0x00;
+        at += 14;
+    }
+    uint16_t sport = 0, dport;
+    int same = source->ss_family == view->local.ss_family;
+    if (ip6) {
+        const struct sockaddr_in6 *src = (const void *)source, *dst = (const void *)&view->local;
+        uint32_t version = htonl(6u << 28);
+        uint16_t length = htons((uint16_t)(size + 8));
+        memcpy(at, &version, 4);
+        memcpy(at + 4, &length, 2);
+        at[6] = 17;
+        at[7] = 64;
+        if (same)
+            memcpy(at + 8, &src->sin6_addr, 16);
+        else
+            memset(at + 8, 0, 16);
+        memcpy(at + 24, &dst->sin6_addr, 16);
+        dport = dst->sin6_port;
+        at += 40;
+    } else {
+        const struct sockaddr_in *src = (const void *)source, *dst = (const void *)&view->local;
+        uint16_t length = htons((uint16_t)(size + 28)), flags = htons(0x4000);
+        at[0] = 0x45;
+        at[1] = 0;
+        memcpy(at + 2, &length, 2);
+        memset(at + 4, 0, 2);
+        memcpy(at + 6, &flags, 2);
+        at[8] = 64;
+        at[9] = 17;
+        memset(at + 10, 0, 2);
+        if (same)
+            memcpy(at + 12, &src->sin_addr, 4);
+        else
+            memset(at + 12, 0, 4);
+        memcpy(at + 16, &dst->sin_addr, 4);
+        dport = dst->sin_port;
+        at += 20;
+    }
+    if (source->ss_family == AF_INET)
+        sport = ((const struct sockaddr_in *)source)->sin_port;
+    else if (source->ss_family == AF_INET6)
+        sport = ((const struct sockaddr_in6 *)source)->sin6_port;
+    uint16_t udp[4] = {sport, dport, htons((uint16_t)(size + 8)), 0};
+    memcpy(at, udp, 8);
+    at += 8;
+    memcpy(at, payload, size);
+    root->used += need;
+    root->count++;
+    if (native)
+        root->native++;
+}
+
+/* Call the buffer's ``full`` once it holds ``flush_at`` bytes (Python code runs: the counts
+ * of a Poller round are made Python's first); 0, or -1 on error. */
+static int capture_flush(PyObject *view)
+{
+    Capture *root = ((Capture *)view)->root != NULL ? (Capture *)((Capture *)view)->root
+                                                     : (Capture *)view;
+    if (root->full == NULL || root->flush_at == 0 || root->used < root->flush_at)
+        return 0;
+    if (flush_pending() < 0)
+        return -1;
+    PyObject *full = root->full;
+    Py_INCREF(full);
+    PyObject *result = PyObject_CallNoArgs(full);
+    Py_DECREF(full);
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
+/* 1 if ``object`` is a stream's view of a Capture (what a route may name). */
+static int capture_is_view(PyObject *object)
+{
+    return PyObject_TypeCheck(object, &CaptureType) && ((Capture *)object)->has_local;
+}
+
+static PyObject *Capture_stream(Capture *self, PyObject *args)
+{
+    PyObject *host;
+    int port;
+    if (!PyArg_ParseTuple(args, "Ui:stream", &host, &port))
+        return NULL;
+    if (self->root != NULL) {
+        PyErr_SetString(PyExc_TypeError, "Capture.stream: already a stream's view");
+        return NULL;
+    }
+    Capture *view = (Capture *)CaptureType.tp_alloc(&CaptureType, 0);
+    if (view == NULL)
+        return NULL;
+    socklen_t length;
+    int status = parse_address(host, port, &view->local, &length);
+    if (status != 0) {
+        Py_DECREF(view);
+        if (status > 0)
+            PyErr_Format(PyExc_ValueError, "Capture.stream: not an address: %R", host);
+        return NULL;
+    }
+    Py_INCREF(self);
+    view->root = (PyObject *)self;
+    view->has_local = 1;
+    return (PyObject *)view;
+}
+
+static PyObject *Capture_add(Capture *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer data;
+    if (nargs != 3 || !PyUnicode_Check(args[1]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "Capture.add(data, host, port)");
+        return NULL;
+    }
+    if (!self->has_local) {
+        PyErr_SetString(PyExc_TypeError, "Capture.add: a stream's view adds (stream())");
+        return NULL;
+    }
+    long port = PyLong_AsLong(args[2]);
+    if (port == -1 && PyErr_Occurred())
+        return NULL;
+    if (port < 0 || port > 65535) {
+        PyErr_SetString(PyExc_ValueError, "Capture.add: not a port");
+        return NULL;
+    }
+    if (args[1] != self->last_host || port != self->last_port) {
+        socklen_t length;
+        int status = parse_address(args[1], (int)port, &self->last_source, &length);
+        if (status != 0) {
+            Py_CLEAR(self->last_host);
+            if (status > 0)
+                PyErr_Format(PyExc_ValueError, "Capture.add: not an address: %R", args[1]);
+            return NULL;
+        }
+        Py_INCREF(args[1]);
+        Py_XSETREF(self->last_host, args[1]);
+        self->last_port = (int)port;
+    }
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    capture_append(self, &self->last_source, data.buf, (size_t)data.len, wall_clock(), 0);
+    PyBuffer_Release(&data);
+    if (capture_flush((PyObject *)self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Capture_take(Capture *self, PyObject *unused)
+{
+    Capture *root = self->root != NULL ? (Capture *)self->root : self;
+    PyObject *records = PyBytes_FromStringAndSize((const char *)root->data,
+                                                  (Py_ssize_t)root->used);
+    if (records == NULL)
+        return NULL;
+    PyObject *result = Py_BuildValue("(NKKK)", records, root->count, root->native,
+                                     root->dropped);
+    if (result == NULL)
+        return NULL;
+    root->used = 0;
+    root->count = root->native = root->dropped = 0;
+    if (root->allocated > 4 * 65536) {  /* a burst's buffer is not kept */
+        PyMem_Free(root->data);
+        root->data = NULL;
+        root->allocated = 0;
+    }
+    return result;
+}
+
+static PyObject *Capture_get_waiting(Capture *self, void *closure)
+{
+    Capture *root = self->root != NULL ? (Capture *)self->root : self;
+    return PyLong_FromUnsignedLongLong(root->count);
+}
+
+static PyMethodDef Capture_methods[] = {
+    {"stream", (PyCFunction)Capture_stream, METH_VARARGS,
+     "stream(host, port): a view of this buffer for a stream receiving on host:port"},
+    {"add", (PyCFunction)(void (*)(void))Capture_add, METH_FASTCALL,
+     "add(data, host, port): a record of data received now from host:port (a view's)"},
+    {"take", (PyCFunction)Capture_take, METH_NOARGS,
+     "take() -> (records, count, native, dropped): what was buffered since the last take "
+     "(count records, native of them added by the native read loop; dropped: not buffered "
+     "because it was full), and empty the buffer"},
+    {NULL},
+};
+
+static PyGetSetDef Capture_getset[] = {
+    {"waiting", (getter)Capture_get_waiting, NULL, "records buffered", NULL},
+    {NULL},
+};
+
+static PyTypeObject CaptureType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rtpgate.media._fastrelay.Capture",
+    .tp_doc = "Capture(limit, eth): a bounded buffer of pcap records that the native read loop "
+              "fills for a stream whose stage names a view of it (stream())",
+    .tp_basicsize = sizeof(Capture),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Capture_init,
+    .tp_dealloc = (destructor)Capture_dealloc,
+    .tp_traverse = (traverseproc)Capture_traverse,
+    .tp_clear = (inquiry)Capture_clear,
+    .tp_methods = Capture_methods,
+    .tp_getset = Capture_getset,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "rtpgate.media._fastrelay",
@@ -1375,7 +1737,8 @@ PyMODINIT_FUNC PyInit__fastrelay(void)
         tx[i].msg_hdr.msg_iov = &tx_iov[i];
         tx[i].msg_hdr.msg_iovlen = 1;
     }
-    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&PollerType) < 0)
+    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&PollerType) < 0
+        || PyType_Ready(&CaptureType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -1389,6 +1752,12 @@ PyMODINIT_FUNC PyInit__fastrelay(void)
     Py_INCREF(&PollerType);
     if (PyModule_AddObject(m, "Poller", (PyObject *)&PollerType) < 0) {
         Py_DECREF(&PollerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&CaptureType);
+    if (PyModule_AddObject(m, "Capture", (PyObject *)&CaptureType) < 0) {
+        Py_DECREF(&CaptureType);
         Py_DECREF(m);
         return NULL;
     }

@@ -16,6 +16,10 @@ datagram goes to
 without a route is read by the Python loop as before.  So what is relayed, learnt, counted and
 dropped is the same either way (the same tests run both ways: ``tox -e pure`` runs the media
 tests without the extension).  docs/media.md has the details, docs/performance.md the figures.
+
+A stream whose last ingress stage only copies its packets to a :class:`Capture` (the stage's
+``capture``: :mod:`rtpgate.media.pipeline`) keeps its route: the reader appends each packet it
+relays to that capture as a pcap record, where the stage would have seen it.
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import socket
+    from collections.abc import Callable
 
     from .stream import RelayStream
 
 try:
-    from ._fastrelay import Poller, Reader
+    from ._fastrelay import Capture, Poller, Reader
 except ImportError:  # not built (RTPGATE_NATIVE=0, or no compiler at install time)
     Reader = None  # type: ignore[assignment,misc]
     Poller = None  # type: ignore[assignment,misc]
+    Capture = None  # type: ignore[assignment,misc]
 
 #: Set to ``0`` in the server's environment to relay in Python although the extension is built.
 SWITCH = "RTPGATE_NATIVE_RELAY"
@@ -59,3 +65,18 @@ def poller() -> Poller:
     runs the reader of each of its sockets that is ready (``add(reader)``, ``remove(fd)``)."""
     assert Poller is not None
     return Poller()
+
+
+def capture(limit: int, eth: bool, flush_at: int, full: Callable[[], object]
+            ) -> Capture | None:
+    """A buffer of at most ``limit`` pcap records (big-endian, each with an Ethernet header when
+    ``eth``, then IPv4/IPv6 and UDP headers without checksums, then the packet) that the native
+    read loop fills for a stage naming one of its views (``capture.stream(host, port)``: the
+    stream's local address; ``view.add(data, host, port)`` adds a record on the Python path);
+    ``take()`` returns ``(records, count, native, dropped)`` and empties it; ``full()`` is
+    called on the loop once ``flush_at`` bytes wait.  ``None`` when the relay does not use the
+    extension (:func:`enabled`): the stage then does its work in Python, as without it."""
+    if not enabled():
+        return None
+    assert Capture is not None
+    return Capture(limit, eth, flush_at, full)

@@ -29,6 +29,15 @@ authentication, a replay) counts it itself (its counters live in the engine's ca
 counts the packet as an ingress error of the stream; a stage that drops on purpose (a player that
 replaces media) leaves it false.  Stages run on the event loop and must not block.
 
+A stage whose only work is to copy each packet it sees into a pcap-style recording may also
+have a ``capture`` attribute: a stream view of a :class:`rtpgate.media.native.Capture`
+(:func:`rtpgate.media.native.capture`, ``None`` without the C extension).  When it is the last
+ingress stage and every stage before it is SRTP done by libsrtp, the native read loop does not
+call it for the RTP it relays itself: it appends the packet (decrypted, with its real source) to
+the capture, as the stage does on the Python path through the same view (``add``), so both paths
+fill one buffer in the order the packets came.  Its owner empties it with ``take()``.  A stage
+without ``capture`` (or with ``None``) keeps its stream on the Python path.
+
 Writing a handler (:class:`DatagramHandler`): ``datagram(stream, data, source)`` gets every
 STUN or DTLS datagram that arrives on any of the stream's sockets, with the source address; it
 answers through ``stream.send_to(data, address)`` (counted as egress of the stream) and changes

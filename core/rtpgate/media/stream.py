@@ -466,10 +466,12 @@ class RelayStream:
         it watches stay the same objects (:mod:`rtpgate.media.native`): RTP (not RTCP) from
         the endpoint with the SSRC seen last, to a sink with a known endpoint and to each
         subscriber (:attr:`fanout`), when :meth:`packet` would do nothing else with it than
-        count, run SRTP stages done by libsrtp and send.  The endpoint is confirmed, or was
-        learnt in the ``delayed`` learning window, which then ends the route (its
-        ``deadline``: after it, the next packet confirms the endpoint in :meth:`_learn`).
-        ``None``: every packet goes to :meth:`packet`."""
+        count, run SRTP stages done by libsrtp, copy it to a capture (the ``capture`` of the
+        last ingress stage, a stage that does nothing else: it gets the packet decrypted, as
+        that stage would) and send.  The endpoint is confirmed, or was learnt in the
+        ``delayed`` learning window, which then ends the route (its ``deadline``: after it,
+        the next packet confirms the endpoint in :meth:`_learn`).  ``None``: every packet goes
+        to :meth:`packet`."""
         sink, endpoint = self.sink, self.endpoint
         if (self.rtcp or endpoint is None or self.asymmetric
                 or self.control is not None or len(self._last_ssrc) != 4
@@ -484,6 +486,9 @@ class RelayStream:
         else:
             return None
         ingress = self.pipeline.ingress if self.pipeline is not None else ()
+        capture = getattr(ingress[-1], "capture", None) if ingress else None
+        if capture is not None:  # the last stage only copies each packet, to this capture
+            ingress = ingress[:-1]
         decrypt = _native_stage(ingress) if len(ingress) <= 1 else None
         if decrypt is None:
             return None
@@ -508,7 +513,7 @@ class RelayStream:
                     None if sink is None else sink.stats_out,
                     None if sink is None else sink._egress)
         return (endpoint[0], endpoint[1], sink, *forward[:3], self.rtcp_mux, self._last_ssrc,
-                *decrypt, *forward[3:], counters, self.owner, tuple(copies), deadline)
+                *decrypt, *forward[3:], counters, self.owner, tuple(copies), deadline, capture)
 
     def _native_target(self) -> NativeRoute | None:
         """``(host, port, socket descriptor, stage, session, function)``: how the native
