@@ -23,6 +23,8 @@ COUNTERS = (
     ("recording_errors", "errors",
      "Packets lost to failed writes (a full disk, a missing directory, a daemon not reading) "
      "and failed file operations"),
+    ("recording_packets_native", "native",
+     "Packets the relay's native read loop recorded itself (pcap), without the recording tap"),
     ("recording_forwarded_packets", "forwarded", "Packets sent to --forward-to"),
     ("recording_forwarding_errors", "forward_errors",
      "Packets the --forward-to socket refused"),

@@ -13,6 +13,13 @@ and at least every half second (:meth:`PcapSession.hand_over`); the thread only 
 ``write``, which releases the GIL.  Building the records on the thread cost about three times
 as much in the running server, the two threads taking turns on the GIL
 (docs/performance.md).  The other methods run on the writer thread.
+
+When the relay's native read loop is in use, the call's buffer is a
+:class:`rtpgate.api.PacketCapture` instead (C, in core): the loop appends the records of the RTP
+it relays itself, the recorder those of the packets Python relays (RTCP, a new source...), in
+the order they came, and :meth:`PcapSession.hand_over` takes them all at once: every
+:data:`FLUSH_AT` bytes (the capture calls it), at least every half second, and before each note
+and the close, so nothing captured is lost at the call's end.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from rtpgate.api import MediaEndpoint, Stream
+from rtpgate.api import MediaEndpoint, Stream, packet_capture
 
 from . import pcap
 from .streams import StreamInfo
@@ -33,6 +40,22 @@ from .writer import Writer
 FLUSH_AT = 65536
 #: A pcap record's header (big-endian, as :func:`pcap.file_header` writes the file).
 _RECORD_HEADER = struct.Struct("!IIII")
+
+
+def _captured(add: Callable[[bytes, str, int], None], stream: Stream
+              ) -> Callable[[bytes], bytes]:
+    """The recorder of a stream with a capture view (``add``): the record, from the stream's
+    endpoint as the relay learned it, is made in C."""
+
+    def record(data: bytes) -> bytes:
+        source = stream.endpoint
+        if source is None:
+            add(data, "0.0.0.0", 0)
+        else:
+            add(data, source.address, source.port)
+        return data
+
+    return record
 
 
 def _stamp(when: float) -> str:
@@ -57,6 +80,8 @@ class PcapSession:
         self._meta: int | None = None
         self._pending = bytearray()  #: records built on the loop, not yet handed over
         self._pending_count = 0
+        #: the records' buffer the native read loop fills too (``None``: :attr:`_pending`)
+        self._capture = packet_capture(writer.stats.limit, self.eth, FLUSH_AT, self.hand_over)
         self._good = 0  #: bytes of the pcap known to be complete records
         self.packet_num = 1  #: as rtpengine and Wireshark count (the first packet is 1)
 
@@ -68,7 +93,13 @@ class PcapSession:
         common case): the pcap record header (one ``struct`` pack that also copies the
         Ethernet/IP/UDP headers, kept while the source and the packet size stay the same, as
         they do for a codec's packets) and the packet go into the call's buffer.  It returns
-        the packet, so it is the tap's stage function itself."""
+        the packet, so it is the tap's stage function itself.  With a capture (native read
+        loop), the record is made in C by the stream's view of it (:attr:`StreamInfo.capture`,
+        which the tap gives the relay)."""
+        if self._capture is not None:
+            if info.capture is None:
+                info.capture = self._capture.stream(*info.local)
+            return _captured(info.capture.add, stream)
         pending = self._pending
         session = self
         clock = time.time
@@ -102,13 +133,18 @@ class PcapSession:
     def hand_over(self) -> None:
         """Queue what is buffered for the writer thread: dropped and counted when more than
         the writer's limit of packets waits already."""
-        count = self._pending_count
+        writer = self.writer
+        if self._capture is not None:
+            data, count, native, dropped = self._capture.take()
+            writer.stats.native += native
+            writer.stats.dropped += dropped
+        else:
+            count = self._pending_count
+            data = bytes(self._pending)
+            self._pending.clear()
+            self._pending_count = 0
         if not count:
             return
-        data = bytes(self._pending)
-        self._pending.clear()
-        self._pending_count = 0
-        writer = self.writer
         if writer.backlog + count > writer.stats.limit:
             writer.stats.dropped += count
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtpgate.api import MediaEndpoint, Stream
+from rtpgate.api import MediaEndpoint, PacketCapture, Stream
 
 from .pcap import Headers
 
@@ -27,6 +27,8 @@ class StreamInfo:
     #: the proc method's FIFO: its path and, once the daemon reads it, its descriptor
     path: str = ""
     fd: int | None = None
+    #: the pcap method's view of its call's capture for this stream (native read loop)
+    capture: PacketCapture | None = None
 
     @property
     def name(self) -> str:

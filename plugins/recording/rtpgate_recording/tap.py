@@ -28,11 +28,17 @@ class RecordingTap:
 
     Its ``rtp`` (and ``rtcp``) is the cheapest callable that does the stream's work: the pcap
     method's recorder, wrapped so that it returns the packet; or a method that queues the
-    packet for the writer thread (proc) and forwards it."""
+    packet for the writer thread (proc) and forwards it.
+
+    Its ``capture`` is the stream's view of the call's :class:`rtpgate.api.PacketCapture` when
+    the stage only records to a pcap (no forwarding) and the relay's native read loop is in
+    use: that loop then records the RTP it relays itself, into the same buffer the recorder
+    fills, and the stream keeps the native path (``rtpgate.media.pipeline``)."""
 
     name = "recording"
     error = False
-    __slots__ = ("_forward", "_info", "_job", "_queue", "_stats", "_stream", "rtcp", "rtp")
+    __slots__ = ("_forward", "_info", "_job", "_queue", "_stats", "_stream", "capture", "rtcp",
+                 "rtp")
 
     def __init__(self, writer: Writer, job: Callable[..., Any] | None, direct: bool,
                  info: StreamInfo | None, stream: Stream,
@@ -43,6 +49,8 @@ class RecordingTap:
         self._info = info
         self._stream = stream
         self._forward = forward
+        self.capture = (info.capture if direct and job is not None and forward is None
+                        and info is not None else None)
         handle: Callable[[bytes], bytes] = (
             _recording(job, forward) if direct and job is not None else self._queued)
         self.rtp = self.rtcp = handle

@@ -42,6 +42,8 @@ class WriterStats:
     errors: int = 0  #: packets lost to write errors, and failed control jobs
     forwarded: int = 0  #: packets sent to the forwarding target
     forward_errors: int = 0  #: packets the forwarding target's socket refused
+    #: pcap records the relay's native read loop made itself (without calling the tap)
+    native: int = 0
 
 
 class Writer:

@@ -1,5 +1,6 @@
 """An SDES-SRTP party recorded: the pcap holds its packets decrypted, as rtpengine records
-(after ``media_packet_decrypt``), so the call's audio can be read from it."""
+(after ``media_packet_decrypt``), so the call's audio can be read from it; with the native read
+loop, it decrypts and records them itself (``recording_packets_native_total``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pylibsrtp
 from callhelp import LOCAL, ng, read_pcap, relay_port, rtp, sdp, udp, wait_for
 from rtpgate.testing import ServerProcess
+from test_native_capture import NATIVE, native_count
 
 
 def _session(key: bytes, outbound: bool) -> pylibsrtp.Session:
@@ -54,3 +56,7 @@ def test_srtp_party_is_recorded_in_the_clear(
     pcap_file = Path(meta[0].read_text().splitlines()[0])
     recorded = [c.data for c in read_pcap(pcap_file)]
     assert recorded == [p for pair in zip(plain_a, plain_b, strict=True) for p in pair]
+    if NATIVE:  # all but each side's first packet (Python learns its address)
+        assert native_count(server) >= 2 * len(plain_a) - 4
+    else:
+        assert native_count(server) == 0
