@@ -13,7 +13,7 @@ from pathlib import Path
 import pylibsrtp
 from callhelp import LOCAL, ng, read_pcap, relay_port, rtp, sdp, udp, wait_for
 from rtpgate.testing import ServerProcess
-from test_native_capture import NATIVE, native_count
+from test_native_recording import NATIVE, native_count
 
 
 def _session(key: bytes, outbound: bool) -> pylibsrtp.Session:
