@@ -54,7 +54,8 @@ def test_hostile_run(tmp_path: Path) -> None:
                             server.address("ng-tcp"), server.address("cli-tcp")),
                      SECONDS, sample=SECONDS / 12)
         summary = (f"{report.inputs} inputs in {report.seconds:.0f} s: {report.sent}; "
-                   f"RSS/fds {report.samples}")
+                   f"{report.checks} checks, slowest {report.check_max_latency_ms:.0f} ms, "
+                   f"failed: {report.check_failures}; RSS/fds {report.samples}")
         print(summary)
         assert server.alive, server.log[-5000:]
         assert report.inputs > 100 * SECONDS, summary
