@@ -57,6 +57,11 @@ class View:
         if "call" in changes and (changes["call"] is None or isinstance(changes["call"], str)):
             self.call = changes["call"]
 
+    def as_dict(self) -> dict[str, Any]:
+        """What :meth:`update` takes: this view as another worker is asked for it."""
+        return {"offset": self.offset, "limit": self.limit, "sort": self.sort,
+                "descending": self.descending, "filter": self.filter, "call": self.call}
+
 
 @dataclass(slots=True, eq=False)
 class Row:
@@ -202,17 +207,31 @@ class CallsTable:
 
     # ------------------------------------------------------------------ views
 
-    def page(self, view: View) -> dict[str, Any]:
-        """The rows ``view`` shows, with the number that matched its filter."""
-        now = time.time()
+    def _matching(self, view: View) -> list[Row]:
+        """The rows ``view``'s filter matches, in its order."""
         needle = view.filter.strip().lower()
         rows = [r for r in self.rows if needle in r.search] if needle else list(self.rows)
         rows.sort(key=SORT_KEYS[view.sort], reverse=view.descending)
+        return rows
+
+    def page(self, view: View) -> dict[str, Any]:
+        """The rows ``view`` shows, with the number that matched its filter."""
+        now = time.time()
+        rows = self._matching(view)
         offset = min(view.offset, max(0, (len(rows) - 1) // view.limit * view.limit))
         shown = rows[offset:offset + view.limit]
         return {"total": len(self.rows), "matched": len(rows), "offset": offset,
                 "limit": view.limit, "sort": view.sort, "descending": view.descending,
                 "filter": view.filter, "rows": [self._row(r, now) for r in shown]}
+
+    def head(self, view: View) -> dict[str, Any]:
+        """This worker's part of ``view``'s page when several workers serve it: the first
+        ``offset + limit`` rows it matches (all a page of the merged table can take from it),
+        with its counts (:func:`.merge.page` puts the parts together)."""
+        now = time.time()
+        rows = self._matching(view)
+        return {"total": len(self.rows), "matched": len(rows),
+                "rows": [self._row(r, now) for r in rows[:view.offset + view.limit]]}
 
     def _row(self, row: Row, now: float) -> dict[str, Any]:
         call = row.call
@@ -229,6 +248,7 @@ class CallsTable:
                 "local": _local(stream) if stream else None,
             })
         return {"call_id": call.call_id, "labels": row.labels, "age": round(now - call.created),
+                "created": call.created,
                 "proxy": call.proxy, "legs": legs, "rate": row.rate,
                 "loss": None if row.loss < 0 else round(row.loss, 1),
                 "jitter": None if row.jitter < 0 else round(row.jitter, 1),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
+import signal
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +19,14 @@ import pytest
 import rtpgate_dashboard.plugin
 from dashboard_traffic import Traffic, ng, statistics
 from rtpgate.api import AccessSettings, Message, hash_password
-from rtpgate.testing import ServerProcess, make_runtime, media_ports, self_signed_cert
+from rtpgate.testing import (
+    ServerProcess,
+    call_owner,
+    make_runtime,
+    media_ports,
+    self_signed_cert,
+    worker_count,
+)
 from rtpgate_dashboard.access import Access
 from rtpgate_dashboard.protocol import PATH, SUBPROTOCOL, DashboardProtocol
 from websockets.exceptions import InvalidStatus
@@ -311,3 +320,94 @@ def test_publish_subscribe_legs(start: Callable[..., ServerProcess]) -> None:
     legs = {leg["tag"]: leg for leg in tick["call"]["legs"]}
     assert (legs["pub"]["kind"], legs["pub"]["subscribed_to"]) == ("publish", [])
     assert (legs["sub"]["kind"], legs["sub"]["subscribed_to"]) == ("subscribe", ["pub"])
+
+
+def serving_worker(tick: dict[str, Any]) -> int:
+    """The worker whose WebSocket sent ``tick`` (0 with one worker)."""
+    workers = tick["summary"].get("workers")
+    return 0 if workers is None else int(workers["serving"])
+
+
+def test_the_whole_server_whichever_worker_serves_the_page(
+        start: Callable[..., ServerProcess]) -> None:
+    """With several workers (RTPGATE_TEST_WORKERS) every worker's calls and counters appear
+    exactly once on a page served by any of them, and a call's page opens from its owner."""
+    count = worker_count()
+    server = start("--dashboard")
+    traffic = Traffic(server)
+    call_ids = [traffic.call(label=f"w{owner}-{n}", owner=owner)
+                for owner in range(count) for n in range(2)]
+    assert {call_owner(call_id) for call_id in call_ids} == set(range(count))
+    stats = statistics(server)["currentstatistics"]
+    assert stats["sessionstotal"] == len(call_ids)
+
+    served: set[int] = set()
+    deadline = time.monotonic() + 60
+    while served != set(range(count)):
+        assert time.monotonic() < deadline, f"no page served by {set(range(count)) - served}"
+        with open_ws(server) as conn:
+            # the summary is each worker's last sample (once a second), the rows are current
+            tick = until(conn, lambda t: t["calls"]["total"] == len(call_ids)
+                         and t["summary"]["sessions"]["total"] == len(call_ids))
+            worker = serving_worker(tick)
+            if worker in served:
+                continue
+            served.add(worker)
+            summary = tick["summary"]
+            if count > 1:
+                assert summary["workers"] == {"count": count, "serving": worker,
+                                              "answered": list(range(count)), "missing": []}
+            assert sorted(r["call_id"] for r in tick["calls"]["rows"]) == sorted(call_ids)
+            assert summary["sessions"]["total"] == len(call_ids)
+            offers = next(r for r in summary["signalling"] if r["command"] == "offer")
+            assert offers["total"] == len(call_ids)
+            assert sum(c["counts"].get("offer", 0) for c in summary["clients"]) == len(call_ids)
+            [interface] = summary["interfaces"]
+            ports = interface["ports"]
+            assert ports["max"] - ports["min"] + 1 == 1000  # every worker's share, once
+            assert ports["used"] + ports["free"] == 1000 and ports["used"] > 0
+            # each call's page, whichever worker owns it
+            for call_id in call_ids:
+                conn.send(json.dumps({"view": {"call": call_id}}))
+                call = until(conn, lambda t, c=call_id: t["call"] is not None
+                             and t["call"]["call_id"] == c)["call"]
+                assert not call["gone"]
+                assert [leg["tag"] for leg in call["legs"]] == [f"{call_id}-a", f"{call_id}-b"]
+    # the chart history (sent on connecting), every worker's points summed per tick
+    with open_ws(server) as conn:
+        assert receive(conn, "history")["points"][-1][1] == len(call_ids)
+
+
+def test_a_worker_that_does_not_answer_is_left_out(start: Callable[..., ServerProcess]) -> None:
+    """A stopped worker holds no page served by another: its part is left out and the page
+    names it, and it is back once the worker answers again."""
+    count = worker_count()
+    if count < 2:
+        pytest.skip("one worker: there is no other worker to leave out (RTPGATE_TEST_WORKERS=2)")
+    server = start("--dashboard")
+    traffic = Traffic(server)
+    call_ids = [traffic.call(owner=owner) for owner in range(count)]
+    stopped = server.serving_pids[1]
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "no page served by a running worker"
+            try:
+                conn = open_ws(server)  # one that lands on the stopped worker gets no handshake
+            except TimeoutError:
+                continue
+            with conn:
+                tick = until(conn, lambda t: t["summary"]["workers"]["missing"] == [1])
+                assert serving_worker(tick) != 1
+                assert [r["call_id"] for r in tick["calls"]["rows"]] == \
+                    [c for c in call_ids if call_owner(c) != 1]
+                assert tick["summary"]["sessions"]["total"] == count - 1
+                first, second = receive(conn), receive(conn)
+                assert second["summary"]["time"] - first["summary"]["time"] < 2.5
+                os.kill(stopped, signal.SIGCONT)
+                tick = until(conn, lambda t: t["summary"]["workers"]["missing"] == [])
+                assert tick["calls"]["total"] == count
+                break
+    finally:
+        os.kill(stopped, signal.SIGCONT)

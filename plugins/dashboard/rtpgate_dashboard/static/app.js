@@ -121,6 +121,14 @@ let lastCost = null;
 
 function renderSummary(s) {
   $("uptime").textContent = duration(s.uptime);
+  const workers = s.workers;
+  $("workers").hidden = !workers;
+  if (workers) {
+    $("workers").textContent = workers.missing.length
+      ? `${num(workers.count)} workers · left out, not answering: ${workers.missing.join(", ")}`
+      : `${num(workers.count)} workers`;
+    $("workers").classList.toggle("bad", workers.missing.length > 0);
+  }
   if (s.dashboard) {
     if (lastCost && s.time > lastCost.time) {
       const pct = (100 * (s.dashboard.cpu_seconds - lastCost.cpu)) / (s.time - lastCost.time);
