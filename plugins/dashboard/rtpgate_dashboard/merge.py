@@ -85,7 +85,7 @@ def history(own: list[list[float]], others: list[list[list[float]]]) -> list[lis
 
 def _sum_fields(values: list[dict[str, Any]], names: tuple[str, ...] | None = None
                 ) -> dict[str, Any]:
-    keys = names if names is not None else tuple(values[0]) if values else ()
+    keys = names if names is not None else tuple(dict.fromkeys(k for v in values for k in v))
     total: dict[str, Any] = {}
     for key in keys:
         added = sum(v.get(key, 0) for v in values)
