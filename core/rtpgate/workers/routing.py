@@ -83,16 +83,13 @@ class Workers:
         """:meth:`process` for a request that landed here (``sender`` ``None``) or that
         worker ``sender`` sent here: then this worker is its key's worker (keyed) or its
         call-id's owner (unkeyed)."""
-        try:
-            decoded: tuple[dict[str, Any], codec.Format] | None = codec.decode(
-                payload, dispatcher.max_items())
-        except codec.DecodeError:
-            decoded = None
-        call_id = None
-        if decoded is not None:  # read as the engine reads it: a number is its digits
-            call_id = ng_text(decoded[0].get("call-id") or _call_id(decoded[0]))
-        runner = owner(call_id, self.count) if call_id else None
         home = owner(key.decode("latin-1"), self.count) if key is not None else self.index
+        if key is not None and dispatcher.reply_cache is not None and home != self.index:
+            return await self._to_home(dispatcher, payload, peer, transport, max_reply, key,
+                                       home)
+        decoded = self._decode(dispatcher, payload)
+        call_id = self._call_id(decoded)
+        runner = owner(call_id, self.count) if call_id else None
         what = (decoded[0].get("command") if decoded else None, call_id)
 
         async def execute() -> bytes:
@@ -111,16 +108,48 @@ class Workers:
             cache = dispatcher.reply_cache
             if key is None or cache is None:
                 return await execute()
-            if home == self.index:
-                return await cache.run(key, execute)
-            # the key's worker keeps its reply: it runs it, or passes it on to the owner
-            self._log_forward(what, home, "forwarded" if home == runner else
-                              "sent for its cookie")
+            return await cache.run(key, execute)
+        except WorkerUnavailable as exc:  # not cached: a retransmission tries again
+            return self._unavailable(exc, decoded)
+
+    async def _to_home(self, dispatcher: NgDispatcher, payload: bytes,
+                       peer: tuple[str, int] | None, transport: str, max_reply: int | None,
+                       key: bytes, home: int) -> bytes:
+        """A keyed request whose key another worker keeps: that worker answers it from its
+        cache, runs it or passes it on to the owner, and decodes it to know which, so this one
+        does not (under a flood landing on one worker, that decode was its busiest work)."""
+        if log.isEnabledFor(logging.DEBUG):
+            decoded = self._decode(dispatcher, payload)
+            call_id = self._call_id(decoded)
+            runner = owner(call_id, self.count) if call_id else None
+            self._log_forward((decoded[0].get("command") if decoded else None, call_id), home,
+                              "forwarded" if home == runner else "sent for its cookie")
+        try:
             return await self._forward(home, payload, peer, transport, max_reply, key)
         except WorkerUnavailable as exc:  # not cached: a retransmission tries again
-            log.warning("a worker is unavailable: %s", exc)
-            return codec.encode({"result": "error", "error-reason": "Call's worker unavailable"},
-                                decoded[1] if decoded else "bencode")
+            return self._unavailable(exc, self._decode(dispatcher, payload))
+
+    @staticmethod
+    def _decode(dispatcher: NgDispatcher, payload: bytes
+                ) -> tuple[dict[str, Any], codec.Format] | None:
+        try:
+            return codec.decode(payload, dispatcher.max_items())
+        except codec.DecodeError:
+            return None
+
+    @staticmethod
+    def _call_id(decoded: tuple[dict[str, Any], codec.Format] | None) -> str | None:
+        """The call-id read as the engine reads it (a number is its digits)."""
+        if decoded is None:
+            return None
+        return ng_text(decoded[0].get("call-id") or _call_id(decoded[0]))
+
+    @staticmethod
+    def _unavailable(exc: WorkerUnavailable,
+                     decoded: tuple[dict[str, Any], codec.Format] | None) -> bytes:
+        log.warning("a worker is unavailable: %s", exc)
+        return codec.encode({"result": "error", "error-reason": "Call's worker unavailable"},
+                            decoded[1] if decoded else "bencode")
 
     def _log_forward(self, what: tuple[Any, Any], target: int, how: str) -> None:
         command, call_id = what
