@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from array import array
 
+from .rtcp import RR, SDES, SR, packets
+
 #: Field indices of :attr:`OutputContext.state` (the same order as ``CTX_*`` in _fastrelay.c);
 #: ``LAST_TIME``: when the last packet in order was relayed, in ms of the wall clock.
 SSRC_OUT, SEQ_OFFSET, TS_OFFSET, SSRC_IN, LAST_SEQ, LAST_TS, STEP, LAST_TIME, FIELDS = range(9)
@@ -131,21 +133,15 @@ class OutputContext:
         if source == UNSET or self.identity:
             return data
         out = bytearray(data)
-        offset, size = 0, len(out)
-        while offset + 8 <= size:
-            first, kind = out[offset], out[offset + 1]
-            length = 4 * ((out[offset + 2] << 8 | out[offset + 3]) + 1)
-            if first >> 6 != 2 or offset + length > size:
-                break
-            if kind in (200, 201) and int.from_bytes(out[offset + 4:offset + 8], "big") == source:
+        for offset, kind, length in packets(out):
+            if kind in (SR, RR) and int.from_bytes(out[offset + 4:offset + 8], "big") == source:
                 out[offset + 4:offset + 8] = own.to_bytes(4, "big")
-                if kind == 200 and length >= 28:
+                if kind == SR and length >= 28:
                     ts = int.from_bytes(out[offset + 16:offset + 20], "big")
                     out[offset + 16:offset + 20] = ((ts + s[TS_OFFSET]) & 0xFFFFFFFF
                                                     ).to_bytes(4, "big")
-            elif kind == 202:
+            elif kind == SDES:
                 self._sdes(out, offset, length, source, own)
-            offset += length
         return bytes(out)
 
     @staticmethod

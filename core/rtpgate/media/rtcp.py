@@ -10,10 +10,11 @@ are; a block that does not parse is ignored.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-#: RTCP packet types that carry report blocks.
-SR, RR = 200, 201
+#: RTCP packet types: the two that carry report blocks, and source descriptions.
+SR, RR, SDES = 200, 201, 202
 #: Reported sources remembered per stream (a hostile sender could name a new one each time).
 MAX_REPORTED = 16
 
@@ -29,18 +30,25 @@ class ReportBlock:
     received: float  #: ``time.time()`` of the RTCP packet
 
 
+def packets(data: bytes | bytearray) -> Iterator[tuple[int, int, int]]:
+    """``(offset, packet type, length in bytes)`` of each packet of the compound RTCP packet
+    ``data``, up to the first that is not RTP version 2 or does not fit."""
+    offset, size = 0, len(data)
+    while offset + 8 <= size:
+        length = 4 * ((data[offset + 2] << 8 | data[offset + 3]) + 1)
+        if data[offset] >> 6 != 2 or offset + length > size:
+            return
+        yield offset, data[offset + 1], length
+        offset += length
+
+
 def report_blocks(data: bytes, now: float) -> list[ReportBlock]:
     """The report blocks of every SR and RR in the (compound) RTCP packet ``data``."""
     blocks: list[ReportBlock] = []
-    offset, size = 0, len(data)
-    while offset + 8 <= size:
-        first, kind = data[offset], data[offset + 1]
-        length = 4 * ((data[offset + 2] << 8 | data[offset + 3]) + 1)
-        if first >> 6 != 2 or offset + length > size:
-            break
+    for offset, kind, length in packets(data):
         if kind in (SR, RR):
             start = offset + (28 if kind == SR else 8)
-            for index in range(first & 0x1F):
+            for index in range(data[offset] & 0x1F):
                 at = start + 24 * index
                 if at + 24 > offset + length:
                     break
@@ -48,7 +56,6 @@ def report_blocks(data: bytes, now: float) -> list[ReportBlock]:
                 blocks.append(ReportBlock(int.from_bytes(data[at:at + 4], "big"),
                                           data[at + 4] / 256.0, lost,
                                           int.from_bytes(data[at + 12:at + 16], "big"), now))
-        offset += length
     return blocks
 
 
