@@ -46,6 +46,7 @@ from ..media.pipeline import Pipeline
 from ..media.relay import Relay
 from ..media.stream import RelayStream
 from . import model as m
+from .codecs import clock_rate
 from .ports import MediaSocket
 from .resume import apply_rocs
 
@@ -272,13 +273,8 @@ def _subscribed(call: m.Call) -> dict[m.Media, tuple[m.Media, ...]]:
 
 
 def _clock_rates(media: m.Media) -> dict[int, int]:
-    """The RTP clock rate of each payload type of ``media`` (``encoding/clock[/channels]``)."""
-    rates: dict[int, int] = {}
-    for codec in media.codecs:
-        parts = codec.encoding.split("/")
-        if len(parts) > 1 and parts[1].isdigit():
-            rates[codec.pt] = int(parts[1])
-    return rates
+    """The RTP clock rate of each payload type of ``media`` that names one."""
+    return {codec.pt: rate for codec in media.codecs if (rate := clock_rate(codec))}
 
 
 def _write_back(stream: m.Stream) -> Callable[[RelayStream], None]:

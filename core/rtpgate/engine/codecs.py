@@ -272,9 +272,9 @@ def _transcode(codecs: list[Codec], names: Iterable[str], support: CodecSupport
     for name in cn:
         spec = CodecSpec.parse(name)
         found = False
-        for clock in dict.fromkeys(_clock(c) for c in codecs if not c.supplemental):
+        for clock in dict.fromkeys(clock_rate(c) for c in codecs if not c.supplemental):
             if spec.clock not in (None, clock) or any(
-                    c.name == "cn" and _clock(c) == clock for c in codecs):
+                    c.name == "cn" and clock_rate(c) == clock for c in codecs):
                 found = found or spec.clock == clock
                 continue
             cap = support.find("CN", clock)
@@ -294,7 +294,8 @@ def _spelt(encoding: str, name: str) -> str:
     return (name if name.lower() == own.lower() else own) + sep + rest
 
 
-def _clock(codec: Codec) -> int:
+def clock_rate(codec: Codec) -> int:
+    """The RTP clock rate ``codec``'s encoding names (``name/clock[/channels]``), 0 if none."""
     parts = codec.encoding.split("/")
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
@@ -304,9 +305,9 @@ def _transcodable(codecs: list[Codec], support: CodecSupport, consume: bool) -> 
     codec it cannot both decode and encode goes (rtpengine strips them too); with
     ``codec-consume`` so do telephone-event and CN at a clock rate no real codec has left."""
     real = [c for c in codecs if not c.supplemental and support.can_transcode(c.encoding)]
-    clocks = {_clock(c) for c in real}
+    clocks = {clock_rate(c) for c in real}
     return [c for c in codecs if c in real or (c.supplemental and (
-        not consume or _clock(c) in clocks))]
+        not consume or clock_rate(c) in clocks))]
 
 
 def apply(original: list[Codec], request: CodecRequest, support: CodecSupport | None = None,
@@ -395,8 +396,8 @@ def answer(answered: list[Codec], offerer: Sequence[Codec], prefer: Sequence[str
     if request.always_transcode:
         out += [c for c in offerer if c.supplemental and c not in out]
     real = [c for c in out if not c.supplemental]
-    clocks = {_clock(c) for c in real}
-    kept = [c for c in offerer if c.supplemental and c not in out and _clock(c) in clocks
+    clocks = {clock_rate(c) for c in real}
+    kept = [c for c in offerer if c.supplemental and c not in out and clock_rate(c) in clocks
             and (any(c.matches(name) for name in prefer) or _translated(c, events, support))]
     return real + kept + [c for c in out if c.supplemental] if real else out
 
@@ -405,8 +406,8 @@ def _translated(codec: Codec, events: Sequence[Codec], support: CodecSupport) ->
     """Whether the offerer's ``codec`` is a telephone-event the media plugin translates to
     and from one of ``events`` (the answerer's, at other clock rates)."""
     return codec.name == "telephone-event" and support.find(
-        "telephone-event", _clock(codec)) is not None and any(
-        support.find("telephone-event", _clock(e)) is not None for e in events)
+        "telephone-event", clock_rate(codec)) is not None and any(
+        support.find("telephone-event", clock_rate(e)) is not None for e in events)
 
 
 def _without_orphans(codecs: list[Codec], original: Sequence[Codec]) -> list[Codec]:
@@ -414,10 +415,10 @@ def _without_orphans(codecs: list[Codec], original: Sequence[Codec]) -> list[Cod
     stripped, consumed) go once rtpgate transcodes, as rtpengine does: PCMU and
     telephone-event/8000 with PCMU masked and opus added are offered as opus and
     telephone-event/48000 only.  A clock rate that never had a real codec keeps them."""
-    had = {_clock(c) for c in original if not c.supplemental}
-    has = {_clock(c) for c in codecs if not c.supplemental}
-    return [c for c in codecs if not c.supplemental or _clock(c) in has
-            or _clock(c) not in had]
+    had = {clock_rate(c) for c in original if not c.supplemental}
+    has = {clock_rate(c) for c in codecs if not c.supplemental}
+    return [c for c in codecs if not c.supplemental or clock_rate(c) in has
+            or clock_rate(c) not in had]
 
 
 def differ(answer_codecs: Sequence[Codec], answered: Sequence[Codec]) -> bool:
