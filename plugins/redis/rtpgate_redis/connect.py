@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -41,7 +42,9 @@ class Batches:
     stack, callbacks, retry wrapper) and without taking a connection from the pool and giving
     it back for each batch: the writer sends one batch every few milliseconds, and this costs
     about two thirds of what ``Pipeline.execute`` did (57-63 against 85-87 us of CPU for one
-    ``SET`` of 5.6 kB, with hiredis, in process).
+    ``SET`` of 5.6 kB, with hiredis, in process).  The commands are packed by hiredis itself:
+    the same bytes as the connection's ``pack_commands``, without its Python loop over their
+    pieces (2 against 12 us for a ``SET``, 6 against 34 for three and a ``DEL``).
     """
 
     def __init__(self, redis_client: aioredis.Redis) -> None:
@@ -56,7 +59,9 @@ class Batches:
             conn = self._conn
             if conn is None:
                 conn = self._conn = await self._client.connection_pool.get_connection()
-            await conn.send_packed_command(conn.pack_commands(commands))
+            # hiredis' stub types the argument as a tuple of one
+            await conn.send_packed_command([hiredis.pack_command(tuple(command))  # type: ignore[arg-type]
+                                            for command in commands])
             replies: list[Any] = []
             for _ in commands:
                 try:
