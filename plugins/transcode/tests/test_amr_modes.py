@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import itertools
 import socket
+import struct
 import time
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 import pytest
 from audio import rtp_packets, sine
@@ -19,6 +21,18 @@ from rtpgate.testing import ServerProcess
 from test_transcoded_call import LOCAL, ng, party, relay_port, sdp
 
 MODES = "octet-align=1;mode-set=0,2,4,7"
+#: Linux's SO_TIMESTAMPNS (the socket module does not name it): each datagram the callee gets
+#: carries the time the kernel took it in, on loopback the time rtpgate sent it
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+class Received(NamedTuple):
+    """One AMR packet the callee got: its CMR, its frame type, and when rtpgate sent it
+    (``time.time()`` seconds, the kernel's stamp: a stalled test does not move it)."""
+
+    cmr: int
+    ft: int
+    at: float
 
 
 def amr_call(server: ServerProcess, caller: socket.socket, callee: socket.socket, fmtp: str,
@@ -39,38 +53,83 @@ def amr_call(server: ServerProcess, caller: socket.socket, callee: socket.socket
 
 
 def run(caller: socket.socket, to_caller_side: int, callee: socket.socket, to_callee_side: int,
-        seconds: float, cmr: int = 15, callee_from: float = 0.0) -> list[tuple[int, int]]:
+        seconds: float, cmr: int = 15, callee_from: float = 0.0
+        ) -> tuple[list[Received], float]:
     """Both parties send for ``seconds`` (the callee, from ``callee_from`` s on, AMR at mode 2
-    carrying ``cmr``); the (CMR, FT) of each AMR packet the callee gets, in order."""
+    carrying ``cmr``); each AMR packet the callee gets, in order, and when (``time.time()``)
+    the callee's first packet was sent."""
     pcma = rtp_packets("PCMA/8000", sine(8000, seconds), pt=8)
     amr = [p[:12] + bytes([cmr << 4 | p[12] & 0x0F]) + p[13:]
            for p in rtp_packets("AMR/8000", sine(8000, seconds, 500), pt=96, fmtp=MODES)]
     callee.setblocking(False)
-    got: list[bytes] = []
+    callee.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    got: list[tuple[bytes, float]] = []
+    first_sent = 0.0
     start = time.monotonic()
     for n, (a, b) in enumerate(zip(pcma, amr, strict=True)):
         while time.monotonic() < start + 0.02 * n:
             time.sleep(0.001)
         caller.sendto(a, (LOCAL, to_callee_side))
         if 0.02 * n >= callee_from:
+            first_sent = first_sent or time.time()
             callee.sendto(b, (LOCAL, to_caller_side))
         got += drain(callee)
     time.sleep(0.3)
     got += drain(callee)
-    got.sort(key=lambda p: int.from_bytes(p[2:4], "big"))  # seq order (no wrap in 2 s: checked)
+    got.sort(key=lambda p: int.from_bytes(p[0][2:4], "big"))  # seq order (no wrap in 2 s: checked)
     assert all(int.from_bytes(b[2:4], "big") - int.from_bytes(a[2:4], "big") == 1
-               for a, b in itertools.pairwise(got))
-    assert {p[1] & 0x7F for p in got} == {96}
-    return [(p[12] >> 4, (p[13] >> 3) & 0x0F) for p in got]
+               for (a, _), (b, _) in itertools.pairwise(got))
+    assert {p[1] & 0x7F for p, _ in got} == {96}
+    return [Received(p[12] >> 4, (p[13] >> 3) & 0x0F, at) for p, at in got], first_sent
 
 
-def drain(sock: socket.socket) -> list[bytes]:
+def drain(sock: socket.socket) -> list[tuple[bytes, float]]:
+    """What ``sock`` has now, each datagram with its kernel stamp."""
     out = []
     try:
         while True:
-            out.append(sock.recv(4096))
+            data, ancillary, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(16))
+            stamps = [struct.unpack("@qq", cdata[:16]) for level, kind, cdata in ancillary
+                      if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS]
+            assert stamps, ancillary
+            out.append((data, stamps[0][0] + stamps[0][1] / 1e9))
     except BlockingIOError:
         return out
+
+
+def decided_on_time(got: list[Received], decisions: list[tuple[int, int]], interval: float,
+                    first_sent: float, to_the_end: bool = True) -> None:
+    """Each of rtpgate's decisions (a CMR it asks for, a mode step) as (the first packet to
+    show it, the first of the run of packets it shows in: another decision's, when they
+    came closer than that run's length), decided on the callee's packets once ``interval`` s
+    of rtpgate's clock had passed since the last (the first: since the callee's first
+    packet).  Checked on the times rtpgate sent the packets, not on their count, as a loaded
+    machine sends the test's packets late or in bursts and runs rtpgate late:
+
+    * never early: a run's first decision came after the packet before the run was made, each
+      next one ``interval`` after the one before; the first packet to show a decision went
+      after it (the first decision: after the callee's first packet was sent, plus
+      ``interval``);
+    * not late: once the next decision was due (``interval`` after the packet showing the last,
+      the latest the last can have been made), it shows in one of the next three packets
+      rtpgate sent (the callee's packet goes beside the caller's), or within 80 ms of the first
+      of them (a backlog of packets taken at once); with ``to_the_end``, the end of the stream
+      likewise, so that no decision is missing there."""
+    tolerance = 0.002  # the kernel's stamps and the server's monotonic clock
+    starts = [start for start, _ in decisions]
+    assert starts and starts[0] > 0, decisions
+    assert got[starts[0]].at - first_sent >= interval - tolerance, (decisions, got)
+    for k, (start, run_start) in enumerate(decisions[1:], 1):
+        before = decisions[k - 1][1] - 1  # made before the run of the decision before this one
+        earlier = sum(1 for _, other in decisions[:k] if other == decisions[k - 1][1])
+        assert got[start].at - got[before].at >= earlier * interval - tolerance, \
+            (decisions, k, got)
+        assert run_start <= start
+    for previous, start in itertools.pairwise([*starts, len(got)] if to_the_end else starts):
+        due = got[previous].at + interval + tolerance
+        late = [n for n in range(previous + 1, start) if got[n].at > due]
+        assert len(late) <= 3 or got[late[-1]].at - got[late[0]].at <= 0.08, \
+            (previous, start, [(n, round(got[n].at - due, 3)) for n in late])
 
 
 def runs(values: list[int]) -> list[tuple[int, int, int]]:
@@ -97,10 +156,10 @@ def test_cmr_followed_as_the_fmtp_allows(rtpgate_server: Callable[..., ServerPro
     server = rtpgate_server("--delete-delay=0")
     caller, callee = party(), party()
     call_id, to_caller_side, to_callee_side = amr_call(server, caller, callee, fmtp)
-    got = run(caller, to_caller_side, callee, to_callee_side, 1.2, cmr=7, callee_from=0.4)
+    got, _ = run(caller, to_caller_side, callee, to_callee_side, 1.2, cmr=7, callee_from=0.4)
     ng(server, "delete", **{"call-id": call_id})
-    assert {cmr for cmr, _ in got} == {15}  # rtpgate asks nothing itself here
-    modes = runs([ft for _, ft in got])
+    assert {p.cmr for p in got} == {15}  # rtpgate asks nothing itself here
+    modes = runs([p.ft for p in got])
     assert [value for value, _, _ in modes] == expected, modes
     assert modes[0][2] >= 15  # mode 2 until the request came
     if "mode-change-period=2" in fmtp:
@@ -118,18 +177,21 @@ def test_cmr_interval_asks_for_the_next_mode_up(
     caller, callee = party(), party()
     call_id, to_caller_side, to_callee_side = amr_call(server, caller, callee, MODES,
                                                        "CMR-interval=200")
-    got = run(caller, to_caller_side, callee, to_callee_side, 1.6)
+    got, first_sent = run(caller, to_caller_side, callee, to_callee_side, 1.6)
     ng(server, "delete", **{"call-id": call_id})
-    asked = [(start, length) for value, start, length in runs([c for c, _ in got])
+    asked = [(start, length) for value, start, length in runs([p.cmr for p in got])
              if value != 15]
-    assert {c for c, _ in got} == {15, 4}, got
-    assert all(length == 3 for _, length in asked), asked
-    # once per 200 ms of the server's clock: about every tenth packet of a steady stream;
-    # wide bounds, as a loaded machine delivers the test's packets in bursts (10.5's every
-    # other packet would give gaps of 3 and 4)
-    assert 3 <= len(asked) <= 9, asked
-    assert all(5 <= b[0] - a[0] <= 18 for a, b in itertools.pairwise(asked)), asked
-    assert {ft for _, ft in got} == {2}  # its own requests change nothing of what it gets
+    assert {p.cmr for p in got} == {15, 4}, got
+    # each decision asks in three packets (two closer than that: one run of six); the end of
+    # the stream may cut the last short
+    assert all(length % 3 == 0 or start + length == len(got) for start, length in asked), asked
+    decisions = [(first, start) for start, length in asked
+                 for first in range(start, start + length, 3)]
+    # once per 200 ms of the server's clock: about every tenth packet of a steady stream
+    # (10.5's every other packet would ask in every packet from the first on)
+    assert len(decisions) >= 3, asked
+    decided_on_time(got, decisions, 0.2, first_sent)
+    assert {p.ft for p in got} == {2}  # its own requests change nothing of what it gets
 
 
 def test_mode_change_interval_steps_up_without_cmr(
@@ -140,8 +202,11 @@ def test_mode_change_interval_steps_up_without_cmr(
     caller, callee = party(), party()
     call_id, to_caller_side, to_callee_side = amr_call(server, caller, callee, MODES,
                                                        "mode-change-interval=300")
-    got = run(caller, to_caller_side, callee, to_callee_side, 1.2)
+    got, first_sent = run(caller, to_caller_side, callee, to_callee_side, 1.2)
     ng(server, "delete", **{"call-id": call_id})
-    modes = runs([ft for _, ft in got])
+    modes = runs([p.ft for p in got])
     assert [value for value, _, _ in modes] == [2, 4, 7], modes
-    assert 10 <= modes[0][2] <= 20 and 10 <= modes[1][2] <= 20, modes
+    # every 300 ms of the server's clock: about 15 packets each of a steady stream (from 7 on,
+    # its steps change nothing)
+    decided_on_time(got, [(start, start) for _, start, _ in modes[1:]], 0.3, first_sent,
+                    to_the_end=False)
