@@ -4,14 +4,17 @@ sent as CN (``--silence-detect``, ``--cn-payload``), DTX gaps filled (``--dtx-de
 from __future__ import annotations
 
 import itertools
+import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
-from test_transcoded_call import call, exchange, ng, party
+from test_amr_modes import SO_TIMESTAMPNS, drain
+from test_transcoded_call import LOCAL, call, exchange, ng, party
 
 PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
 PCMA_CN = ("8 13", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:13 CN/8000\r\n")
@@ -69,34 +72,62 @@ def test_silence_goes_out_as_cn(rtpgate_server: Callable[..., ServerProcess]) ->
 
 def test_dtx_gap_is_filled(rtpgate_server: Callable[..., ServerProcess]) -> None:
     """``--dtx-delay=40`` on a transcoded direction (PCMA caller, G.722 callee): the caller
-    stops for about a second; the callee keeps getting a packet every 20 ms (silence) until
-    the caller's packets come back, on one stream (consecutive sequence numbers, timestamps
-    160 apart but for at most one step where the sender's own timestamps jumped further than
-    the filling got)."""
+    sends 200 ms of tone at once (the buffer paces it) and stops; the callee keeps getting a
+    packet every 20 ms (silence; none before its turn on the buffer's clock) until the caller
+    comes back, with the timestamps of half a second after the last packet the callee got;
+    the callee's stream stays one (consecutive sequence numbers, timestamps 160 apart) and
+    carries the caller's tone where its timestamps put it, the gap after it filled again."""
     server = rtpgate_server("--delete-delay=0", "--dtx-delay=40")
     caller, callee = party(), party()
     call_id, _, from_caller = call(server, caller, callee, PCMA,
                                    ("9", "a=rtpmap:9 G722/8000\r\n"),
                                    codec={"transcode": ["G722"]})
-    sent = rtp_packets("PCMA/8000", sine(8000, 2.0), pt=8)
-    # exchange listens a second after the last packet: that second is the gap
-    got = exchange(caller, from_caller, sent[:10], callee)
-    fills = len(got) - 10
-    # the DTX buffer fills from the last packet's turn (40 ms after it came) until the test
-    # stops listening a second after sending it: ~ (1000 - 40) / 20, and a few more where
-    # this loop sent late (the buffer keeps its own time)
-    assert 30 <= fills <= 60, fills
-    assert level_db(decode("G722/8000", got[12:])) < -50
-    again = exchange(caller, from_caller, sent[65:75], callee)
-    assert len(again) >= 40  # the ten, then the gap after them filled too
-    got += again[:10]
-    heads = [header(p) for p in got]
+    sent = rtp_packets("PCMA/8000", sine(8000, 6.0), pt=8)
+    callee.setblocking(False)
+    callee.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    got: list[tuple[bytes, float]] = []
+
+    def collect(count: int) -> None:
+        """Until the callee has ``count`` packets (the deadline only for a broken server: a
+        loaded machine's may lag)."""
+        deadline = time.monotonic() + 15
+        while len(got) < count and time.monotonic() < deadline:
+            got.extend(drain(callee))
+            time.sleep(0.005)
+        assert len(got) >= count, len(got)
+
+    start = time.time()
+    for packet in sent[:10]:
+        caller.sendto(packet, (LOCAL, from_caller))
+    collect(50)  # the ten, then the gap filled for a while
+    got.extend(drain(callee))
+    # the caller's packets come back 25 packet times ahead of the last filled one seen (less
+    # than the buffer's jump limit of 20 delays, 800 ms): they wait there for their turn
+    back = len(got) + 25
+    for packet in sent[back:back + 10]:
+        caller.sendto(packet, (LOCAL, from_caller))
+    collect(back + 10 + 20)  # the ten, then the gap after them filled too
+    packets = [p for p, _ in got]
+    heads = [header(p) for p in packets]
     assert {h[0] for h in heads} == {9}
     assert all((b[1] - a[1]) & 0xFFFF == 1 for a, b in itertools.pairwise(heads))
     steps = [(b[2] - a[2]) & 0xFFFFFFFF for a, b in itertools.pairwise(heads)]
-    assert sum(step != 160 for step in steps) <= 1, steps
-    assert all(step % 160 == 0 and 160 <= step <= 160 * 40 for step in steps), steps
-    assert abs(dominant(decode("G722/8000", got[-8:]), 16000) - 1000) <= 20
+    assert set(steps) == {160}, steps
+    # the buffer's timer: the first packet's turn 40 ms after it came, one packet time each
+    # after that (a late machine sends later, never earlier)
+    early = [(n, round(at - start, 3)) for n, (_, at) in enumerate(got)
+             if at < start + 0.04 + 0.02 * n - 0.002]
+    assert not early, early
+    audio = decode("G722/8000", packets)
+    loud = [level_db(audio[n * 320:(n + 1) * 320]) > -30 for n in range(len(packets))]
+    expected = [False] * len(packets)
+    expected[2:9] = [True] * 7  # the first tone (past the codecs' ramp)
+    expected[back + 2:back + 9] = [True] * 7  # the second, where its timestamps put it
+    for n in (0, 1, 9, 10, 11, back, back + 1, back + 9, back + 10, back + 11):
+        expected[n] = loud[n]  # the edges: ramp and tail
+    assert loud == expected, loud
+    assert level_db(decode("G722/8000", packets[12:back])) < -50
+    assert abs(dominant(decode("G722/8000", packets[back + 2:back + 10]), 16000) - 1000) <= 20
     ng(server, "delete", **{"call-id": call_id})
 
 
