@@ -71,16 +71,23 @@ class NgDispatcher:
 
     async def process(self, payload: bytes, peer: tuple[str, int] | None,
                       transport: str, max_reply: int | None = None,
-                      key: bytes | None = None) -> bytes:
-        """One payload in, one encoded reply out (every outcome gets a reply).  A reply longer
-        than ``max_reply`` bytes (what a datagram can carry) is replaced by an error that fits;
-        commands that create state check it themselves and undo what they made.  ``key``
-        identifies retransmissions (the ng cookie): with several workers it travels with the
-        request to the worker that runs it (:mod:`rtpgate.workers.routing`); with one worker
-        the protocol caches replies itself and it is unused."""
+                      key: bytes | None = None, listener: tuple[str, int] | None = None,
+                      droppable: bool = False) -> bytes:
+        """One payload in, one encoded reply out (every outcome gets a reply, but see
+        ``droppable``).  A reply longer than ``max_reply`` bytes (what a datagram can carry) is
+        replaced by an error that fits; commands that create state check it themselves and
+        undo what they made.  ``key`` identifies retransmissions (the ng cookie): with several
+        workers it travels with the request to the worker that runs it
+        (:mod:`rtpgate.workers.routing`); with one worker the protocol caches replies itself
+        and it is unused.  With several workers, ``listener`` (the local address the request
+        arrived on) chooses its share of the places at the sibling that must run it, and a
+        ``droppable`` request (one that came as a datagram: its sender retransmits) finding
+        none free is dropped: :class:`~rtpgate.protocol.Rejected` is raised, for which a
+        datagram transport sends nothing (:mod:`rtpgate.workers.budget`)."""
         workers = self.runtime.workers
         if workers is not None:
-            return await workers.process(self, payload, peer, transport, max_reply, key)
+            return await workers.process(self, payload, peer, transport, max_reply, key,
+                                         listener, droppable)
         return await self.run_local(payload, peer, transport, max_reply)
 
     async def run_local(self, payload: bytes, peer: tuple[str, int] | None, transport: str,

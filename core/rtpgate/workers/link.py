@@ -20,17 +20,35 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..protocol import Rejected
+
 log = logging.getLogger("rtpgate.workers")
 
 _LENGTH = struct.Struct("!I")
 #: A sibling that does not answer within this long is taken as gone.
 TIMEOUT = 10.0
+#: Requests of one sibling started per turn of the event loop: between two turns the loop
+#: reads this worker's own sockets, so its own clients wait behind at most so many of the
+#: sibling's requests, however many the sibling sent (which its budget bounds,
+#: :mod:`rtpgate.workers.budget`).
+PER_TURN = 8
 
 Handler = Callable[[dict[str, Any], bytes], Awaitable[bytes]]
 
 
 class WorkerUnavailable(Exception):  # noqa: N818 - an outcome, reported to the client
     """The sibling could not be asked (restarting, or gone)."""
+
+
+class Dropped(Rejected):
+    """A forwarded datagram's request dropped unanswered under overload
+    (:mod:`rtpgate.workers.budget`), here or by the sibling that passed it on.  Datagram
+    transports send nothing for a :class:`Rejected` message, so its client retransmits as
+    after a datagram a full socket buffer dropped (never raised for a stream's request)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(503, b"overloaded\n")
+        self.why = why
 
 
 def _frame(header: dict[str, Any], body: bytes) -> bytes:
@@ -100,6 +118,8 @@ class _Peer:
             raise WorkerUnavailable(f"{self.path}: {exc}") from None
         finally:
             self._pending.pop(request_id, None)
+        if answer.get("dropped"):
+            raise Dropped(data.decode(errors="replace"))
         if not answer.get("ok"):
             raise WorkerUnavailable(data.decode(errors="replace"))
         return data
@@ -166,11 +186,15 @@ class Link:
         assert current is not None
         self._served[current] = writer
         try:
-            while True:
+            for started in itertools.count(1):
                 header, body = await _read_frame(reader)
                 task = asyncio.get_running_loop().create_task(self._answer(writer, header, body))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+                if started % PER_TURN == 0:
+                    # frames already read are parsed without yielding: let this worker's own
+                    # sockets have their turn before the sibling's next requests start
+                    await asyncio.sleep(0)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:
@@ -179,10 +203,13 @@ class Link:
 
     async def _answer(self, writer: asyncio.StreamWriter, header: dict[str, Any],
                       body: bytes) -> None:
+        outcome: dict[str, Any] = {"id": header.get("id"), "ok": True}
         try:
-            answer, ok = await self._handler(header, body), True
+            answer = await self._handler(header, body)
+        except Dropped as exc:  # passed on and dropped there: the asking worker drops it too
+            answer, outcome["ok"], outcome["dropped"] = exc.why.encode(), False, True
         except Exception as exc:  # the asking worker reports it; this one keeps serving
             log.exception("worker link request %s failed", header.get("op"))
-            answer, ok = f"{type(exc).__name__}: {exc}".encode(), False
+            answer, outcome["ok"] = f"{type(exc).__name__}: {exc}".encode(), False
         if not writer.is_closing():
-            writer.write(_frame({"id": header.get("id"), "ok": ok}, answer))
+            writer.write(_frame(outcome, answer))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.requests import ng_text
 from ..ngcommands import codec
 from ..ngcommands.dispatch import reply_too_large
+from .budget import Address, ForwardBudget
 from .link import Link, WorkerUnavailable
 from .shard import WorkerSpec, owner
 
@@ -52,6 +53,9 @@ class Workers:
         self.forwarded = 0  # requests sent to their owner
         self.received = 0   # requests run here for a sibling
         self._gatherers: dict[str, GatherFunction] = {}
+        #: At most so many requests in flight to each sibling per listener (a flood landing
+        #: here must not crowd out a sibling's own clients).
+        self.budget = ForwardBudget(spec.index)
         self.link = Link(spec.index, [spec.socket_path(i) for i in range(spec.count)],
                          self._answer)
 
@@ -68,25 +72,30 @@ class Workers:
 
     async def process(self, dispatcher: NgDispatcher, payload: bytes,
                       peer: tuple[str, int] | None, transport: str, max_reply: int | None,
-                      key: bytes | None) -> bytes:
+                      key: bytes | None, listener: Address | None = None,
+                      droppable: bool = False) -> bytes:
         """Run ``payload`` where it belongs and return the encoded reply.  A keyed request (one
         with an ng cookie) goes first to the worker its key hashes to, which keeps that key's
         cached reply: a retransmission, even with another body (as one process answers it),
         meets the first reply there wherever it lands.  There, or for a request without a key,
-        it runs with its call-id's owner; without a call-id, where it is."""
+        it runs with its call-id's owner; without a call-id, where it is.  ``listener`` is the
+        local address it arrived on; a ``droppable`` one (a datagram's) raises
+        :class:`~rtpgate.workers.link.Dropped` when its listener's places at the sibling it
+        must go to are all taken (:mod:`rtpgate.workers.budget`)."""
         return await self._route(dispatcher, payload, peer, transport, max_reply, key,
-                                 None)
+                                 None, listener, droppable)
 
     async def _route(self, dispatcher: NgDispatcher, payload: bytes,
                      peer: tuple[str, int] | None, transport: str, max_reply: int | None,
-                     key: bytes | None, sender: int | None) -> bytes:
+                     key: bytes | None, sender: int | None, listener: Address | None,
+                     droppable: bool) -> bytes:
         """:meth:`process` for a request that landed here (``sender`` ``None``) or that
         worker ``sender`` sent here: then this worker is its key's worker (keyed) or its
         call-id's owner (unkeyed)."""
         home = owner(key.decode("latin-1"), self.count) if key is not None else self.index
         if key is not None and dispatcher.reply_cache is not None and home != self.index:
             return await self._to_home(dispatcher, payload, peer, transport, max_reply, key,
-                                       home)
+                                       home, listener, droppable)
         decoded = self._decode(dispatcher, payload)
         call_id = self._call_id(decoded)
         runner = owner(call_id, self.count) if call_id else None
@@ -102,7 +111,8 @@ class Workers:
                 self._log_forward(what, target, "forwarded")
             else:  # the key's worker passes it on; the owner runs it without a key
                 self._log_forward(what, target, f"(from worker {sender}) passed")
-            return await self._forward(target, payload, peer, transport, max_reply, None)
+            return await self._forward(target, payload, peer, transport, max_reply, None,
+                                       listener, droppable)
 
         try:
             cache = dispatcher.reply_cache
@@ -114,7 +124,8 @@ class Workers:
 
     async def _to_home(self, dispatcher: NgDispatcher, payload: bytes,
                        peer: tuple[str, int] | None, transport: str, max_reply: int | None,
-                       key: bytes, home: int) -> bytes:
+                       key: bytes, home: int, listener: Address | None,
+                       droppable: bool) -> bytes:
         """A keyed request whose key another worker keeps: that worker answers it from its
         cache, runs it or passes it on to the owner, and decodes it to know which, so this one
         does not (under a flood landing on one worker, that decode was its busiest work)."""
@@ -125,7 +136,8 @@ class Workers:
             self._log_forward((decoded[0].get("command") if decoded else None, call_id), home,
                               "forwarded" if home == runner else "sent for its cookie")
         try:
-            return await self._forward(home, payload, peer, transport, max_reply, key)
+            return await self._forward(home, payload, peer, transport, max_reply, key,
+                                       listener, droppable)
         except WorkerUnavailable as exc:  # not cached: a retransmission tries again
             return self._unavailable(exc, self._decode(dispatcher, payload))
 
@@ -157,13 +169,19 @@ class Workers:
                   call_id, how, target)
 
     async def _forward(self, target: int, payload: bytes, peer: tuple[str, int] | None,
-                       transport: str, max_reply: int | None, key: bytes | None) -> bytes:
-        """Worker ``target``'s reply to ``payload`` (:class:`WorkerUnavailable` if none)."""
+                       transport: str, max_reply: int | None, key: bytes | None,
+                       listener: Address | None, droppable: bool) -> bytes:
+        """Worker ``target``'s reply to ``payload`` (:class:`WorkerUnavailable` if none), once
+        one of its listener's places there is free (:class:`~.link.Dropped` when none is for a
+        ``droppable`` request, here or where ``target`` passes it on)."""
+        places = self.budget.places(target, transport, listener, droppable)
         header = {"op": "ng", "sender": self.index, "peer": list(peer) if peer else None,
                   "transport": transport, "max_reply": max_reply,
-                  "key": key.decode("latin-1") if key is not None else None}
-        self.forwarded += 1
-        return await self.link.ask(target, header, payload)
+                  "key": key.decode("latin-1") if key is not None else None,
+                  "listener": list(listener) if listener else None, "droppable": droppable}
+        async with places:
+            self.forwarded += 1
+            return await self.link.ask(target, header, payload)
 
     async def _run_here(self, dispatcher: NgDispatcher, payload: bytes,
                         peer: tuple[str, int] | None, transport: str, max_reply: int | None,
@@ -241,8 +259,7 @@ class Workers:
         dispatcher = self.dispatcher
         if dispatcher is None:
             raise WorkerUnavailable("no ng dispatcher yet")
-        peer_list = header.get("peer")
-        peer = (str(peer_list[0]), int(peer_list[1])) if peer_list else None
+        peer = _address(header.get("peer"))
         transport = str(header.get("transport", "ng"))
         if op == "local":
             return await dispatcher.run_local(body, peer, transport, None, counted=False)
@@ -252,5 +269,12 @@ class Workers:
             key = header.get("key")
             return await self._route(dispatcher, body, peer, transport, header.get("max_reply"),
                                      key.encode("latin-1") if key else None,
-                                     int(header.get("sender", -1)))
+                                     int(header.get("sender", -1)),
+                                     _address(header.get("listener")),
+                                     bool(header.get("droppable")))
         raise ValueError(f"unknown worker link request {op!r}")
+
+
+def _address(value: Any) -> Address | None:
+    """A ``(host, port)`` sent over the link as a JSON list."""
+    return (str(value[0]), int(value[1])) if value else None

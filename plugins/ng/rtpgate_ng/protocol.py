@@ -72,11 +72,15 @@ class NgProtocol(Protocol):
         cookie, payload = framed
 
         # the reply must fit in one datagram, cookie included (IPv4's UDP payload maximum)
-        max_reply = UDP_MAX - len(cookie) - 1 if message.transport == "udp" else None
+        datagram = message.transport == "udp"
+        max_reply = UDP_MAX - len(cookie) - 1 if datagram else None
 
         if self.dispatcher.routed:  # workers: the reply is cached where the request runs
+            # a datagram's request may be dropped under overload (Rejected: no reply, the
+            # client retransmits), as a full socket buffer drops it
             reply = await self.dispatcher.process(payload, message.peer, message.transport,
-                                                  max_reply, key=cookie)
+                                                  max_reply, key=cookie,
+                                                  listener=message.local, droppable=datagram)
             return Reply(cookie + b" " + reply, CONTENT_TYPE)
 
         async def compute() -> bytes:
