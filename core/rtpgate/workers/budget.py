@@ -12,8 +12,9 @@ drops it, and its client retransmits (SIP proxies do); one that came over a stre
 WebSocket) waits for a place: its transport handles a connection's requests one after the
 other, so the connection is not read meanwhile and TCP's flow control holds the client back;
 nothing it sent is lost (rtpengine never drops a stream's request either).  The sibling starts
-a few of what it is sent per turn of its loop (:data:`rtpgate.workers.link.PER_TURN`), so its
-own sockets are read between them.
+a few of what it is sent per turn of its loop, one listener's after another's
+(:class:`rtpgate.workers.link._Turns`), so its own sockets are read between them and a quiet
+socket's request does not wait behind a flooded one's.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ threads.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -27,10 +28,7 @@ log = logging.getLogger("rtpgate.workers")
 _LENGTH = struct.Struct("!I")
 #: A sibling that does not answer within this long is taken as gone.
 TIMEOUT = 10.0
-#: Requests of one sibling started per turn of the event loop: between two turns the loop
-#: reads this worker's own sockets, so its own clients wait behind at most so many of the
-#: sibling's requests, however many the sibling sent (which its budget bounds,
-#: :mod:`rtpgate.workers.budget`).
+#: Requests of one sibling started per turn of the event loop (:class:`_Turns`).
 PER_TURN = 8
 
 Handler = Callable[[dict[str, Any], bytes], Awaitable[bytes]]
@@ -62,6 +60,45 @@ async def _read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], byt
     head, _, body = data.partition(b"\n")
     header: dict[str, Any] = json.loads(head)
     return header, body
+
+
+class _Turns:
+    """The requests one sibling sent, started :data:`PER_TURN` per turn of the event loop,
+    one from each lane in turn.  Between two turns the loop reads this worker's own sockets,
+    so its own clients wait behind at most so many of the sibling's requests however many it
+    sent (its budget bounds those, :mod:`rtpgate.workers.budget`); and a lane is what the
+    sender marked as one source (``lane`` in the header: the listener a forwarded request
+    arrived on), so a flood on one socket does not hold up the requests of another."""
+
+    def __init__(self, start: Callable[[dict[str, Any], bytes], None]) -> None:
+        self._start = start
+        self._lanes: dict[str | None, collections.deque[tuple[dict[str, Any], bytes]]] = {}
+        self._loop = asyncio.get_running_loop()
+        self._scheduled = False
+
+    def add(self, header: dict[str, Any], body: bytes) -> None:
+        lane = header.get("lane")
+        self._lanes.setdefault(lane if isinstance(lane, str) else None,
+                               collections.deque()).append((header, body))
+        if not self._scheduled:  # this turn's share starts now
+            self._scheduled = True
+            self._turn()
+
+    def _turn(self) -> None:
+        lanes = self._lanes
+        if not lanes:
+            self._scheduled = False
+            return
+        for _ in range(PER_TURN):
+            if not lanes:
+                break
+            lane = next(iter(lanes))
+            queue = lanes.pop(lane)
+            header, body = queue.popleft()
+            if queue:
+                lanes[lane] = queue  # to the back: the next lane has its turn
+            self._start(header, body)
+        self._loop.call_soon(self._turn)
 
 
 class _Peer:
@@ -185,16 +222,20 @@ class Link:
         current = asyncio.current_task()
         assert current is not None
         self._served[current] = writer
+        loop = asyncio.get_running_loop()
+
+        def start(header: dict[str, Any], body: bytes) -> None:
+            if writer.is_closing():
+                return  # the sibling is gone: nobody waits for the answer
+            task = loop.create_task(self._answer(writer, header, body))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        turns = _Turns(start)
         try:
-            for started in itertools.count(1):
+            while True:
                 header, body = await _read_frame(reader)
-                task = asyncio.get_running_loop().create_task(self._answer(writer, header, body))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                if started % PER_TURN == 0:
-                    # frames already read are parsed without yielding: let this worker's own
-                    # sockets have their turn before the sibling's next requests start
-                    await asyncio.sleep(0)
+                turns.add(header, body)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:

@@ -178,7 +178,8 @@ class Workers:
         header = {"op": "ng", "sender": self.index, "peer": list(peer) if peer else None,
                   "transport": transport, "max_reply": max_reply,
                   "key": key.decode("latin-1") if key is not None else None,
-                  "listener": list(listener) if listener else None, "droppable": droppable}
+                  "listener": list(listener) if listener else None, "droppable": droppable,
+                  "lane": f"{transport} {listener}"}  # the sibling takes turns between lanes
         async with places:
             self.forwarded += 1
             return await self.link.ask(target, header, payload)
