@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from rtpgate.ngcommands import codec
-from rtpgate.testing import LOCAL, ServerProcess, media_ports
+from rtpgate.testing import LOCAL, ServerProcess, audio_sdp, media_ports
+from rtpgate.workers.budget import LIMIT
 from rtpgate.workers.shard import owner as owner_of
 from workers_wire import NgSocket, call_id_of, landing_worker, unique
 
@@ -33,6 +34,8 @@ BURST = 200
 LISTENERS = 2
 #: Streams in each offer of the flood.
 STREAMS = 8
+#: Requests each TCP connection sends at once.
+PIPELINED = 3
 
 
 
@@ -174,4 +177,54 @@ def test_a_flood_forwarded_to_the_owner_leaves_the_owners_own_clients_answered(
     delete = {"command": "delete", "call-id": call_id, "from-tag": "a"}
     deleted = ask(owner, unique("delete").encode(), delete, 5.0)
     assert deleted is not None and deleted[1]["result"] == "ok", deleted
+    assert "Traceback" not in server.log, server.log[-3000:]
+
+
+def frame(cookie: bytes, request: dict[str, Any]) -> bytes:
+    return cookie + b" " + codec.encode(request, "bencode")
+
+
+def read_replies(sock: socket.socket, count: int) -> list[dict[str, Any]]:
+    """``count`` ``cookie SP bencode`` replies from a TCP stream, decoded."""
+    buffer, replies = b"", list[dict[str, Any]]()
+    while len(replies) < count:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {len(replies)} of {count} replies"
+        buffer += chunk
+        while (space := buffer.find(b" ")) >= 0:
+            try:
+                length = codec.bencode_prefix_length(buffer[space + 1:])
+            except ValueError:
+                break  # incomplete
+            replies.append(codec.decode(buffer[space + 1:space + 1 + length])[0])
+            buffer = buffer[space + 1 + length:]
+    return replies
+
+
+def test_requests_over_streams_beyond_the_budget_wait_and_are_all_answered(
+        rtpgate_server: Callable[..., ServerProcess]) -> None:
+    """ng over TCP is never dropped: more connections than a listener's places at the sibling
+    (:data:`rtpgate.workers.budget.LIMIT`) each send their requests at once for a call the
+    other worker owns, and every request gets its reply (those beyond the places wait)."""
+    server = rtpgate_server("--listen-tcp-ng=127.0.0.1:0", "--num-threads=2",
+                            "--delete-delay=0", *media_ports(100))
+    call_id = call_id_of(1, prefix="streams")
+    connections = [socket.create_connection(server.address("ng-tcp"), timeout=30.0)
+                   for _ in range(4 * LIMIT)]
+    try:
+        connections[0].sendall(frame(b"offer", {"command": "offer", "call-id": call_id,
+                                                "from-tag": "a", "sdp": audio_sdp("a", 50000)}))
+        created = read_replies(connections[0], 1)
+        assert created[0]["result"] == "ok", created
+        query = {"command": "query", "call-id": call_id}
+        for sock in connections:  # all written before any is read: the places run out
+            sock.sendall(b"".join(frame(f"{id(sock)}-{i}".encode(), query)
+                                  for i in range(PIPELINED)))
+        for sock in connections:
+            replies = read_replies(sock, PIPELINED)
+            assert [r["result"] for r in replies] == ["ok"] * PIPELINED, replies
+    finally:
+        for sock in connections:
+            sock.close()
+    assert "dropped" not in server.log, server.log[-3000:]
     assert "Traceback" not in server.log, server.log[-3000:]
