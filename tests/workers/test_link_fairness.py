@@ -25,7 +25,7 @@ from rtpgate.ngcommands import codec
 from rtpgate.testing import LOCAL, ServerProcess, audio_sdp, media_ports
 from rtpgate.workers.budget import LIMIT
 from rtpgate.workers.shard import owner as owner_of
-from workers_wire import NgSocket, call_id_of, landing_worker, unique
+from workers_wire import NgSocket, call_id_of, cli, landing_worker, unique
 
 FLOOD_SECONDS = 4.0
 #: Datagrams sent every 10 ms.
@@ -117,17 +117,6 @@ def ping_once(ng: NgSocket, cookie: bytes, timeout: float) -> float | None:
     return answered[0] if answered is not None else None
 
 
-def cli(server: ServerProcess, line: str) -> str:
-    """One rtpengine-ctl command over the CLI listener (either worker; ``set`` reaches both)."""
-    with socket.create_connection(server.address("cli-tcp"), timeout=10.0) as sock:
-        sock.sendall(line.encode() + b"\n")
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
-
-
 def test_a_flood_forwarded_to_the_owner_leaves_the_owners_own_clients_answered(
         rtpgate_server: Callable[..., ServerProcess]) -> None:
     """Worker 0 is flooded on :data:`LISTENERS` sockets with offers for a call worker 1 owns;
@@ -135,7 +124,7 @@ def test_a_flood_forwarded_to_the_owner_leaves_the_owners_own_clients_answered(
     answered within the second the UDP flood test gives its quiet socket (its cookie hashes
     to worker 1 too: nothing of its own goes over the link)."""
     server = rtpgate_server(*["--listen-ng=127.0.0.1:0"] * LISTENERS,
-                            "--listen-cli=127.0.0.1:0", "--num-threads=2", "--log-level=7",
+                            "--listen-http=127.0.0.1:0", "--num-threads=2", "--log-level=7",
                             "--delete-delay=0", *media_ports(200))
     # where each socket lands is learnt from the debug log; then no debug line per request
     flooded = [landing_on(server, address, 0) for address in server.addresses("ng-udp")]

@@ -25,6 +25,7 @@ from workers_wire import (
     NgSocket,
     answer,
     call_id_of,
+    cli,
     media_port,
     offer,
     restarted,
@@ -220,14 +221,6 @@ def test_a_killed_worker_loses_only_its_calls_and_comes_back(
     again = call_id_of(1)
     offer(on[0], again)
     answer(on[1], again)
-
-
-def cli(server: ServerProcess, line: str) -> str:
-    """One CLI command over ``POST /cli`` on a fresh connection (either worker)."""
-    status, _, body = server.http("POST", "/cli", line.encode(),
-                                  {"Content-Type": "text/plain"})
-    assert status == 200, body
-    return body.decode()
 
 
 def test_cli_lists_and_counts_every_workers_sessions_once(two_workers: ServerProcess) -> None:

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import itertools
 import socket
-import struct
 import time
 import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
 import pytest
+from arrivals import drain, stamp_arrivals
 from audio import rtp_packets, sine
 from rtpgate.testing import ServerProcess
 from test_transcoded_call import LOCAL, ng, party, relay_port, sdp
 
 MODES = "octet-align=1;mode-set=0,2,4,7"
-#: Linux's SO_TIMESTAMPNS (the socket module does not name it): each datagram the callee gets
-#: carries the time the kernel took it in, on loopback the time rtpgate sent it
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
 class Received(NamedTuple):
@@ -61,8 +58,7 @@ def run(caller: socket.socket, to_caller_side: int, callee: socket.socket, to_ca
     pcma = rtp_packets("PCMA/8000", sine(8000, seconds), pt=8)
     amr = [p[:12] + bytes([cmr << 4 | p[12] & 0x0F]) + p[13:]
            for p in rtp_packets("AMR/8000", sine(8000, seconds, 500), pt=96, fmtp=MODES)]
-    callee.setblocking(False)
-    callee.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    stamp_arrivals(callee)
     got: list[tuple[bytes, float]] = []
     first_sent = 0.0
     start = time.monotonic()
@@ -81,20 +77,6 @@ def run(caller: socket.socket, to_caller_side: int, callee: socket.socket, to_ca
                for (a, _), (b, _) in itertools.pairwise(got))
     assert {p[1] & 0x7F for p, _ in got} == {96}
     return [Received(p[12] >> 4, (p[13] >> 3) & 0x0F, at) for p, at in got], first_sent
-
-
-def drain(sock: socket.socket) -> list[tuple[bytes, float]]:
-    """What ``sock`` has now, each datagram with its kernel stamp."""
-    out = []
-    try:
-        while True:
-            data, ancillary, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(16))
-            stamps = [struct.unpack("@qq", cdata[:16]) for level, kind, cdata in ancillary
-                      if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS]
-            assert stamps, ancillary
-            out.append((data, stamps[0][0] + stamps[0][1] / 1e9))
-    except BlockingIOError:
-        return out
 
 
 def decided_on_time(got: list[Received], decisions: list[tuple[int, int]], interval: float,

@@ -4,16 +4,15 @@ sent as CN (``--silence-detect``, ``--cn-payload``), DTX gaps filled (``--dtx-de
 from __future__ import annotations
 
 import itertools
-import socket
 import struct
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 
+from arrivals import drain, stamp_arrivals
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
-from test_amr_modes import SO_TIMESTAMPNS, drain
 from test_transcoded_call import LOCAL, call, exchange, ng, party
 
 PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
@@ -83,8 +82,7 @@ def test_dtx_gap_is_filled(rtpgate_server: Callable[..., ServerProcess]) -> None
                                    ("9", "a=rtpmap:9 G722/8000\r\n"),
                                    codec={"transcode": ["G722"]})
     sent = rtp_packets("PCMA/8000", sine(8000, 6.0), pt=8)
-    callee.setblocking(False)
-    callee.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    stamp_arrivals(callee)
     got: list[tuple[bytes, float]] = []
 
     def collect(count: int) -> None:

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from arrivals import drain, stamp_arrivals
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
-from test_amr_modes import SO_TIMESTAMPNS, drain
 from test_transcoded_call import LOCAL, call, exchange, inband_digits, ng, party, sdp
 
 PCMA = ("8", "a=rtpmap:8 PCMA/8000\r\n")
@@ -127,8 +127,7 @@ def stamped_exchange(sender: socket.socket, to: int, packets: list[bytes],
                      receiver: socket.socket) -> list[tuple[bytes, float]]:
     """:func:`exchange`, each packet with the kernel's stamp of its arrival (``time.time()``
     seconds; on loopback when rtpgate sent it)."""
-    receiver.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    receiver.setblocking(False)
+    stamp_arrivals(receiver)
     got: list[tuple[bytes, float]] = []
     for data in packets:
         sender.sendto(data, (LOCAL, to))
