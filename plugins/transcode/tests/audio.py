@@ -18,13 +18,16 @@ def sine(rate: int, seconds: float, freq: float = 1000.0, dbfs: float = -10.0) -
 
 
 def rtp_packets(encoding: str, samples: np.ndarray, pt: int, ptime: int = 20,
-                fmtp: str = "") -> list[bytes]:
-    """``samples`` (mono, at the codec's audio rate) as RTP packets of ``encoding``."""
+                fmtp: str = "", start: tuple[int, int] | None = None) -> list[bytes]:
+    """``samples`` (mono, at the codec's audio rate) as RTP packets of ``encoding``;
+    ``start``: the first (sequence number, timestamp), random if not given."""
     codec = formats.find(encoding)
     assert codec is not None
     enc = encoder(codec, 1, ptime, fmtp)
     amr = amr_format(codec, fmtp)
     stream = OutputStream(pt, codec.clock)
+    if start is not None:
+        stream.seq, stream.ts_base = start
     per = codec.samples(ptime)
     if enc.frame_size > per:  # G.726: one byte stream in frames of its own size, split
         data = b"".join(bytes(p) for i in range(0, len(samples), enc.frame_size)
@@ -88,3 +91,12 @@ def header(data: bytes) -> tuple[int, int, int, int]:
     """(pt, seq, timestamp, ssrc)."""
     _, second, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
     return second & 0x7F, seq, ts, ssrc
+
+
+def in_sequence(packets: list[bytes]) -> list[bytes]:
+    """``packets`` in the order of their sequence numbers, across the wrap at 65535 (counted
+    from the first received, allowing for up to 1,000 received late)."""
+    if not packets:
+        return []
+    base = (header(packets[0])[1] - 1000) & 0xFFFF
+    return sorted(packets, key=lambda p: (header(p)[1] - base) & 0xFFFF)

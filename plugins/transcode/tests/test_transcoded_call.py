@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from audio import decode, dominant, header, level_db, rtp_packets, sine
+from audio import decode, dominant, header, in_sequence, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess, ng_json
 
 LOCAL = "127.0.0.1"
@@ -452,23 +452,35 @@ def test_amr_added_with_bitrate_and_fmtp(server: ServerProcess) -> None:
     ng(server, "delete", **{"call-id": call_id})
 
 
-@pytest.mark.parametrize("kbit", [32, 16, 24, 40])
-def test_g726_caller_and_pcma_callee(server: ServerProcess, kbit: int) -> None:
+@pytest.mark.parametrize(("kbit", "start"), [
+    (32, None), (16, None), (24, None), (40, None),
+    # the sender's sequence numbers and timestamps wrap within the call
+    pytest.param(24, (0xFFFF - 20, 0xFFFFFFFF - 20 * 160), id="24-wrapping"),
+])
+def test_g726_caller_and_pcma_callee(server: ServerProcess, kbit: int,
+                                     start: tuple[int, int] | None) -> None:
     """G.726 sent as rtpengine sends it: FFmpeg's frames of 1640-4096 samples split into
-    packets of 20 ms of the byte stream (the first arrive once a frame is full)."""
+    packets of 20 ms of the byte stream (the first arrive once a frame is full); sequence
+    numbers and timestamps follow the sender's, across their wrap."""
     caller, callee = party(), party()
     name = f"G726-{kbit}/8000"
     call_id, from_callee, from_caller = call(
         server, caller, callee, ("97", f"a=rtpmap:97 {name}\r\n"),
         ("8", "a=rtpmap:8 PCMA/8000\r\n"), codec={"transcode": ["PCMA"]})
-    got = exchange(callee, from_callee, rtp_packets("PCMA/8000", sine(8000, 1.5), pt=8),
-                   caller)
+    got = exchange(callee, from_callee,
+                   rtp_packets("PCMA/8000", sine(8000, 1.5), pt=8, start=start), caller)
     frame = {16: 4096, 24: 2736, 32: 2048, 40: 1640}[kbit]  # FFmpeg's, in samples
     assert {header(p)[0] for p in got} == {97}
     assert len(got) == 12000 // frame * frame // 160  # the whole frames of 1.5 s
     assert {len(p) - 12 for p in got} == {kbit * 20 // 8}
-    stamps = [header(p)[2] for p in sorted(got, key=lambda p: header(p)[1])]
-    assert all(b - a == 160 for a, b in itertools.pairwise(stamps))
+    ordered = in_sequence(got)
+    numbers = [header(p)[1] for p in ordered]
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(numbers))
+    stamps = [header(p)[2] for p in ordered]
+    assert all((b - a) & 0xFFFFFFFF == 160 for a, b in itertools.pairwise(stamps))
+    if start is not None:  # the output wrapped too
+        assert min(numbers) < 100 < 0xFF00 < max(numbers)
+        assert min(stamps) < 1 << 16 and max(stamps) > 0xFFFF0000
     samples = decode(name, got)[800:]
     assert abs(dominant(samples, 8000) - 1000) <= 20
     assert abs(level_db(samples) - SENT_DB) <= 3
