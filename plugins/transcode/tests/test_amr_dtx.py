@@ -53,7 +53,7 @@ def dtx_call(rtpgate_server: Callable[..., ServerProcess], *options: str) -> lis
     call_id, _, to = call(server, caller, callee, AMR, PCMA, codec={"transcode": ["PCMA"]})
     sent = dtx_stream()
     assert 30 < len(sent) < 80  # speech, then a SID every 8 frames
-    _, got = timed(caller, to, sent, callee, 0.2)
+    got = timed(caller, to, sent, callee, 0.2)
     ng(server, "delete", **{"call-id": call_id})
     packets = [p for _, p in got]
     assert {header(p)[0] for p in packets} == {8}

@@ -11,6 +11,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+from arrivals import drain, stamp_arrivals
 from audio import decode, dominant, header, level_db, rtp_packets, sine
 from rtpgate.testing import ServerProcess
 from test_transcoded_call import LOCAL, call, ng, party
@@ -20,25 +21,22 @@ G722 = ("9", "a=rtpmap:9 G722/8000\r\n")
 
 
 def timed(sender: socket.socket, to: int, schedule: list[tuple[float, bytes]],
-          receiver: socket.socket, listen: float) -> tuple[float, list[tuple[float, bytes]]]:
+          receiver: socket.socket, listen: float) -> list[tuple[float, bytes]]:
     """Send each packet at its offset (s) from the start; collect what ``receiver`` gets
-    with its arrival offset, until ``listen`` s after the last send.  Returns the start."""
-    receiver.setblocking(False)
+    until ``listen`` s after the last send, each with its arrival offset from the start as
+    the kernel stamped it (so a test that reads late under load does not move it)."""
+    stamp_arrivals(receiver)
     got: list[tuple[float, bytes]] = []
-    start = time.monotonic()
+    start, wall = time.monotonic(), time.time()
     pending = sorted(schedule, key=lambda item: item[0])
     end = start + pending[-1][0] + listen
     while True:
         now = time.monotonic()
         while pending and pending[0][0] <= now - start:
             sender.sendto(pending.pop(0)[1], (LOCAL, to))
-        try:
-            while True:
-                got.append((time.monotonic() - start, receiver.recv(4096)))
-        except BlockingIOError:
-            pass
+        got.extend((stamp - wall, data) for data, stamp in drain(receiver))
         if now >= end:
-            return start, got
+            return got
         time.sleep(0.001)
 
 
@@ -62,7 +60,7 @@ def test_gap_filled_on_a_steady_contiguous_stream(
     call_id, _, to = call(server, caller, callee, PCMA, G722, codec={"transcode": ["G722"]})
     sent = rtp_packets("PCMA/8000", sine(8000, 1.2), pt=8)
     schedule = [(0.02 * n, p) for n, p in enumerate(sent) if not 10 <= n < 40]
-    _, got = timed(caller, to, schedule, callee, 0.5)
+    got = timed(caller, to, schedule, callee, 0.5)
     packets = [p for _, p in got]
     # the 60 packet times sent, then the listening time after them filled too
     assert len(packets) >= 70, len(packets)
@@ -93,7 +91,7 @@ def test_filling_stops_after_max_dtx_and_uses_cn_params(
     caller, callee = party(), party()
     call_id, _, to = call(server, caller, callee, PCMA, G722, codec={"transcode": ["G722"]})
     sent = rtp_packets("PCMA/8000", sine(8000, 0.2), pt=8)
-    _, got = timed(caller, to, [(0.02 * n, p) for n, p in enumerate(sent)], callee, 2.5)
+    got = timed(caller, to, [(0.02 * n, p) for n, p in enumerate(sent)], callee, 2.5)
     packets = [p for _, p in got]
     assert got[0][0] >= 0.035, got[0][0]  # held back by the delay
     fills = len(packets) - len(sent)
@@ -112,7 +110,7 @@ def burst(rtpgate_server: Callable[..., ServerProcess], *options: str
     caller, callee = party(), party()
     call_id, _, to = call(server, caller, callee, PCMA, G722, codec={"transcode": ["G722"]})
     sent = rtp_packets("PCMA/8000", sine(8000, 0.6), pt=8)
-    _, got = timed(caller, to, [(0.0, p) for p in sent], callee, 1.5)
+    got = timed(caller, to, [(0.0, p) for p in sent], callee, 1.5)
     ng(server, "delete", **{"call-id": call_id})
     return got
 
