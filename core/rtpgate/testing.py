@@ -507,6 +507,14 @@ def ng_json(server: ServerProcess, command: str, **keys: Any) -> dict[str, Any]:
     return decoded
 
 
+def cli_text(server: ServerProcess, line: str) -> str:
+    """One CLI command over ``POST /cli`` on a fresh connection; the reply's text.  The server
+    needs the http and cli plugins."""
+    status, _, body = server.http("POST", "/cli", line.encode(), {"Content-Type": "text/plain"})
+    assert status == 200, body
+    return body.decode()
+
+
 def audio_sdp(user: str, port: int, payload_types: Sequence[int] = (0, 8),
               extra: str = "") -> str:
     """A party's audio SDP on :data:`LOCAL` ``port`` (RTCP implicitly on ``port + 1``): the

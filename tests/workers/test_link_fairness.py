@@ -23,9 +23,10 @@ from typing import Any
 
 from rtpgate.ngcommands import codec
 from rtpgate.testing import LOCAL, ServerProcess, audio_sdp, media_ports
+from rtpgate.testing import cli_text as cli
 from rtpgate.workers.budget import LIMIT
 from rtpgate.workers.shard import owner as owner_of
-from workers_wire import NgSocket, call_id_of, cli, landing_worker, unique
+from workers_wire import NgSocket, call_id_of, landing_worker, unique
 
 FLOOD_SECONDS = 4.0
 #: Datagrams sent every 10 ms.

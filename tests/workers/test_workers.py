@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from rtpgate.ngcommands import codec
 from rtpgate.testing import Daemon, ServerProcess, audio_sdp, ng_json, pid_alive, wait_for
+from rtpgate.testing import cli_text as cli
 from rtpgate.workers.shard import owner as owner_of
 from workers_wire import (
     NgSocket,
     answer,
     call_id_of,
-    cli,
     media_port,
     offer,
     restarted,

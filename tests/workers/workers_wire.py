@@ -124,11 +124,3 @@ def wait_gone(pid: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
         time.sleep(0.05)
-
-
-def cli(server: ServerProcess, line: str) -> str:
-    """One CLI command over ``POST /cli`` on a fresh connection (either worker)."""
-    status, _, body = server.http("POST", "/cli", line.encode(),
-                                  {"Content-Type": "text/plain"})
-    assert status == 200, body
-    return body.decode()

@@ -12,6 +12,7 @@ from rtpgate.testing import (
     MediaParty,
     ServerProcess,
     audio_sdp,
+    cli_text,
     ng_json,
     relay_address,
     rtp_packet,
@@ -22,14 +23,9 @@ __all__ = ["LOCAL", "Call", "MediaParty", "cli", "flows", "ng", "relay_port", "s
 
 #: The shared helpers (rtpgate.testing) under the names these tests use.
 ng = ng_json
+cli = cli_text
 sdp = audio_sdp
 rtp = rtp_packet
-
-
-def cli(server: ServerProcess, line: str) -> str:
-    status, _, reply = server.http("POST", "/cli", line.encode(), {"Content-Type": "text/plain"})
-    assert status == 200, reply
-    return reply.decode()
 
 
 def relay_port(reply: dict[str, Any]) -> int:
